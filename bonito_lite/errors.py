@@ -1,0 +1,42 @@
+"""Every error bonito-lite raises on purpose.
+
+The library raises these; the CLI turns them into one-line messages and exit codes
+(2: bad usage or input, 1: failed while running). Anything else is a bug and keeps
+its traceback under ``--debug``.
+"""
+
+
+class BonitoLiteError(Exception):
+    """A failure the user can act on; ``str(error)`` is the one-line message."""
+
+    exit_code = 1
+
+
+class InputError(BonitoLiteError):
+    """Bad usage or bad input: a path, a value, a file the user gave us."""
+
+    exit_code = 2
+
+
+class ModelFileError(InputError):
+    """A model file that is missing, not GGUF, truncated or not a Bonito-shaped model."""
+
+
+class CheckpointError(InputError):
+    """A Hugging Face checkpoint that cannot be converted (layout, architecture, weights)."""
+
+
+class OutputExistsError(InputError):
+    """The output exists and ``--overwrite`` was not given."""
+
+
+class ResourceError(BonitoLiteError):
+    """Not enough disk or memory for the work asked for."""
+
+
+class NetworkError(BonitoLiteError):
+    """A download was asked for and cannot happen (offline, not cached, not found)."""
+
+
+class EngineError(BonitoLiteError):
+    """llama.cpp refused or failed (load, context, decode, quantize)."""
