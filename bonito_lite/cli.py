@@ -7,6 +7,7 @@ library call and a ``BonitoLiteError`` into ``Error: ...`` with its exit code.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 
@@ -77,6 +78,116 @@ def task_types_command() -> None:
     width = max(len(t.alias) for t in TASK_TYPES)
     for task in TASK_TYPES:
         click.echo(f"{task.alias:<{width}}  {task.short:<14} {task.full_name}")
+
+
+class _OneLineWarnings(logging.Handler):
+    """Library warnings as ``Warning: ...`` lines on stderr, without logger names."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "Warning: " if record.levelno >= logging.WARNING else ""
+        click.echo(prefix + record.getMessage(), err=True)
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    logger = logging.getLogger("bonito_lite")
+    logger.handlers[:] = [_OneLineWarnings()]
+    logger.propagate = False
+    logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+
+
+@cli.command(name="generate")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("task_types", "-t", "--task-type", multiple=True, required=True, help="Task type: an alias, short form or full name, or 'all'; repeat for several.")
+@click.option("--model", "model", envvar="BONITO_LITE_MODEL", metavar="GGUF|toy",
+              help="GGUF model file, or 'toy' for the bundled demo model (else ./models/*.gguf).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Output JSONL (default: <first input>.bonito.jsonl here); '-' for stdout.")
+@click.option("--num-samples", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Examples to sample per passage and task type.")
+@click.option("--temperature", default=0.5, show_default=True, type=click.FloatRange(min=0))
+@click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Most tokens generated per example.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Sampling seed; the same seed gives the same records.")
+@click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
+              help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--ctx-size", default=2048, show_default=True, type=click.IntRange(min=64),
+              help="Context window per sequence, in tokens.")
+@click.option("--parallel", type=click.IntRange(min=1), default=None,
+              help="Sequences decoded together in one batch.")
+@click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
+              show_default=True,
+              help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")
+@click.option("--constrain/--no-constrain", default=False, show_default=True,
+              help="Limit generations to 'input <|pipe|> output' with a grammar.")
+@click.option("--chunk-tokens", default=384, show_default=True, type=click.IntRange(min=16),
+              help="Largest passage, in tokens.")
+@click.option("--context-col", default="text", show_default=True,
+              help="Column holding the text in .jsonl/.json/.csv/.parquet inputs.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N passages.")
+@click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
+@handles_errors
+def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
+                     max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
+                     constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
+                     verbose) -> None:
+    """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet, folders, -)."""
+    from .engine import EngineSettings
+    from .model_paths import TOY
+    from .run import GenerateOptions, GenerateRun
+
+    configure_logging(verbose, quiet)
+    engine_settings = EngineSettings(
+        n_gpu_layers=n_gpu_layers, threads=threads, ctx_size=ctx_size, cpu_repack=cpu_repack,
+        verbose=verbose, constrain=constrain,
+        **({"parallel": parallel} if parallel is not None else {}),
+    )
+    options = GenerateOptions(
+        inputs=tuple(inputs), task_types=tuple(task_types), model=model, output=output,
+        num_samples=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+        seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
+        overwrite=overwrite, quiet=quiet, engine=engine_settings,
+    )
+    run = GenerateRun(options, stdin=click.get_text_stream("stdin"))
+    if model == TOY and not quiet:
+        click.echo("Using the bundled toy model: a demo of the pipeline, not a useful Bonito.", err=True)
+    if dry_run:
+        _print_dry_run(run)
+        return
+    report = run.execute()
+    if not quiet:
+        click.echo(_summary(report), err=True)
+
+
+def _print_dry_run(run) -> None:
+    passages, report = run.dry_run()
+    for passage in passages:
+        preview = " ".join(passage.text.split())[:70]
+        click.echo(f"{passage.source} #{passage.index} [{passage.char_start}:{passage.char_end}] {preview}")
+    click.echo(
+        f"{report.passages} passages, {report.generations} generations, "
+        f"{report.prompt_tokens} prompt tokens; rough estimate on this CPU: "
+        f"{report.estimated_seconds / 60:.1f} min (upper bound: every example at --max-tokens)."
+    )
+
+
+def _summary(report) -> str:
+    stats = report.stats
+    rejected = sum(stats.rejected.values())
+    reasons = ", ".join(f"{r} {n}" for r, n in stats.rejected.most_common())
+    lines = [
+        f"{stats.parsed} examples written to {report.output} from {stats.passages} passages "
+        f"({stats.generations} generations) in {report.seconds:.1f} s, "
+        f"{report.examples_per_minute:.1f} examples/min on {report.backend}.",
+    ]
+    if rejected:
+        lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -1,0 +1,145 @@
+"""The Python API, shaped like upstream Bonito's so that upstream code switches by its imports.
+
+    from bonito_lite import Bonito, SamplingParams
+
+    bonito = Bonito("models/bonito-v1.Q4_K_M.gguf")
+    synthetic = bonito.generate_tasks(
+        text_dataset, context_col="input", task_type="nli",
+        sampling_params=SamplingParams(max_tokens=256, top_p=0.95, temperature=0.5, n=1),
+    )
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from datasets import Dataset
+
+from .chunking import Passage
+from .engine import Engine, EngineSettings, Sampling
+from .errors import InputError
+from .model_paths import resolve_model
+from .offline import go_offline
+from .pipeline import GenerationSettings, RunStats, generate_outcomes
+from .task_types import resolve_task_type
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Upstream's sampling knobs (vLLM's names); upstream's README values are the defaults."""
+
+    max_tokens: int = 256
+    top_p: float = 0.95
+    temperature: float = 0.5
+    n: int = 1
+    seed: int | None = None
+
+
+class Bonito:
+    """A Bonito GGUF loaded through llama.cpp; ``generate_tasks`` as upstream has it."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike = "toy",
+        *,
+        n_gpu_layers: int | None = None,
+        threads: int | None = None,
+        ctx_size: int = 2048,
+        parallel: int | None = None,
+        cpu_repack: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        go_offline()
+        self.model_path = resolve_model(model)
+        settings = EngineSettings(
+            n_gpu_layers=n_gpu_layers,
+            threads=threads,
+            ctx_size=ctx_size,
+            cpu_repack=cpu_repack,
+            verbose=verbose,
+            **({"parallel": parallel} if parallel is not None else {}),
+        )
+        self.engine = Engine(self.model_path, settings)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "Bonito":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def generate_tasks(
+        self,
+        text_dataset: Dataset,
+        context_col: str,
+        task_type: str,
+        sampling_params: Any = None,
+        *,
+        return_rejected: bool = False,
+    ) -> Dataset | tuple[Dataset, Dataset]:
+        """One prompt per row of ``text_dataset[context_col]``; a Dataset of ``input``/``output``.
+
+        ``sampling_params`` may be our SamplingParams or any object with upstream's
+        attributes (a vLLM ``SamplingParams`` works). With ``return_rejected=True`` the
+        generations that did not parse come back too, each with its ``reason``.
+        """
+        if context_col not in text_dataset.column_names:
+            columns = ", ".join(text_dataset.column_names)
+            raise InputError(f"column {context_col!r} not in the dataset; its columns: {columns}.")
+        task = resolve_task_type(task_type)
+        params = sampling_params if sampling_params is not None else SamplingParams()
+        seed = getattr(params, "seed", None)
+        settings = GenerationSettings(
+            task_types=(task,),
+            sampling=Sampling(
+                max_tokens=int(getattr(params, "max_tokens", 256) or 256),
+                temperature=float(getattr(params, "temperature", 0.5)),
+                top_p=float(getattr(params, "top_p", 0.95)),
+            ),
+            num_samples=int(getattr(params, "n", 1) or 1),
+            seed=int(seed) if seed is not None else 0,
+        )
+        stats = RunStats()
+        parsed: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for outcome in generate_outcomes(
+            self.engine, _rows_as_passages(text_dataset, context_col), settings,
+            self.model_path.name, stats,
+        ):
+            (parsed if outcome.parsed else rejected).append(outcome.record)
+        _log_rejections(stats.rejected, stats.generations)
+        dataset = Dataset.from_dict(
+            {"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]}
+        )
+        if return_rejected:
+            return dataset, Dataset.from_list(rejected) if rejected else Dataset.from_dict(
+                {"reason": [], "generation": []}
+            )
+        return dataset
+
+
+def _rows_as_passages(dataset: Dataset, context_col: str) -> Iterator[Passage]:
+    # Upstream prompts each row as it is, without cutting it into passages.
+    for row_number, text in enumerate(dataset[context_col]):
+        text = "" if text is None else str(text)
+        yield Passage(
+            text=text, source=f"dataset#row={row_number}", index=0,
+            char_start=0, char_end=len(text),
+        )
+
+
+def _log_rejections(reasons: Counter, generations: int) -> None:
+    if reasons:
+        detail = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
+        log.warning(
+            "%d of %d generations did not parse and were dropped (%s).",
+            sum(reasons.values()), generations, detail,
+        )

@@ -1,0 +1,151 @@
+"""The generation pipeline: passages and task types in, parsed and rejected records out.
+
+It turns each (passage, task type) into one engine request with one seed per sample,
+parses every completion with upstream's parser, and yields outcomes in a deterministic
+order (passage, then task type, then sample), whatever order the engine finishes them in.
+The CLI and the Python API both run this one pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Protocol
+
+from .chunking import Passage
+from .engine import Completion, GenerationRequest, Sampling
+from .prompt import ParseFailure, build_prompt, parse_generation
+from .task_types import TaskType
+
+# A rejection reason of our own: the generation hit max_tokens before it became an example.
+TRUNCATED = "truncated"
+
+# llama.cpp treats seed 0xFFFFFFFF as "pick one at random"; derived seeds stay below it.
+_SEED_MASK = 0x7FFFFFFF
+
+
+class GenerationEngine(Protocol):
+    def generate(self, requests: Iterable[GenerationRequest]) -> Iterator[Completion]: ...
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    task_types: tuple[TaskType, ...]
+    sampling: Sampling = Sampling()
+    num_samples: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished generation: a record for the dataset, or a rejected one with its reason."""
+
+    record: dict[str, Any]
+    reason: str | None  # None when the generation parsed
+    completion_tokens: int
+
+    @property
+    def parsed(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class RunStats:
+    passages: int = 0
+    generations: int = 0
+    parsed: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    completion_tokens: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.generations += 1
+        self.completion_tokens += outcome.completion_tokens
+        if outcome.parsed:
+            self.parsed += 1
+        else:
+            self.rejected[outcome.reason] += 1
+
+
+def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int) -> int:
+    """The sampler seed of one sample: fixed by the run's seed, the passage, task and sample.
+
+    Deriving it from content rather than from a position keeps records the same whatever
+    the batching, and lets a resumed run regenerate exactly what an uninterrupted one would.
+    """
+    key = f"{seed}\x00{task.short}\x00{sample_index}\x00{passage_text}".encode("utf-8")
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & _SEED_MASK
+
+
+@dataclass(frozen=True)
+class _Unit:
+    passage: Passage
+    task: TaskType
+
+
+def generate_outcomes(
+    engine: GenerationEngine,
+    passages: Iterable[Passage],
+    settings: GenerationSettings,
+    model_name: str,
+    stats: RunStats | None = None,
+) -> Iterator[Outcome]:
+    """Run every passage × task type through the engine; yield outcomes in input order."""
+    units: dict[int, _Unit] = {}
+    stats = stats if stats is not None else RunStats()
+
+    def requests() -> Iterator[GenerationRequest]:
+        number = 0
+        for passage in passages:
+            stats.passages += 1
+            for task in settings.task_types:
+                units[number] = _Unit(passage, task)
+                seeds = tuple(
+                    sample_seed(settings.seed, passage.text, task, i)
+                    for i in range(settings.num_samples)
+                )
+                yield GenerationRequest(
+                    key=number,
+                    prompt=build_prompt(task.full_name, passage.text),
+                    seeds=seeds,
+                    sampling=settings.sampling,
+                )
+                number += 1
+
+    # Completions arrive as sequences finish; hold them until every earlier unit is out.
+    finished: dict[int, dict[int, Outcome]] = {}
+    next_unit = 0
+    for completion in engine.generate(requests()):
+        unit = units[completion.key]
+        outcome = _outcome(unit, completion, settings.seed, model_name)
+        finished.setdefault(completion.key, {})[completion.sample_index] = outcome
+        while len(finished.get(next_unit, ())) == settings.num_samples:
+            for sample_index in range(settings.num_samples):
+                done = finished[next_unit][sample_index]
+                stats.add(done)
+                yield done
+            del finished[next_unit]
+            del units[next_unit]
+            next_unit += 1
+
+
+def _outcome(unit: _Unit, completion: Completion, seed: int, model_name: str) -> Outcome:
+    passage = unit.passage
+    provenance = {
+        "task_type": unit.task.full_name,
+        "context": passage.text,
+        "source": passage.source,
+        "passage_index": passage.index,
+        "char_start": passage.char_start,
+        "char_end": passage.char_end,
+        "sample_index": completion.sample_index,
+        "model": model_name,
+        "seed": seed,
+    }
+    parsed = parse_generation(completion.text, passage.text)
+    if isinstance(parsed, ParseFailure):
+        reason = TRUNCATED if completion.finish_reason == "length" else parsed.reason
+        record = {"reason": reason, "generation": completion.text, **provenance}
+        return Outcome(record, reason, completion.completion_tokens)
+    record = {"input": parsed.input, "output": parsed.output, **provenance}
+    return Outcome(record, None, completion.completion_tokens)
