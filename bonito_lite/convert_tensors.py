@@ -1,0 +1,148 @@
+"""The tensor stage: Hugging Face tensor names and values as llama.cpp's llama architecture.
+
+Each tensor is planned first (GGUF name, shape, type, byte size: everything the GGUF
+header needs) and its data produced later, one tensor at a time, from a memory map.
+Values follow llama.cpp's own converter exactly: Q and K projection rows permuted for
+llama.cpp's RoPE layout, 1-D tensors and norms kept in F32, F16/BF16/Q8_0 produced by the
+same roundings (numpy casts and ``gguf.quants``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gguf
+import numpy as np
+
+from .checkpoint import HyperParameters, SafetensorsCheckpoint, TensorEntry
+from .errors import CheckpointError
+
+QType = gguf.GGMLQuantizationType
+
+# Buffers Hugging Face saves that llama.cpp recomputes.
+_SKIPPED_SUFFIXES = (".rotary_emb.inv_freq", ".attention.masked_bias", ".attention.bias")
+
+# File type -> tensor type for the weight matrices; vectors and norms stay F32.
+MATRIX_TYPE = {
+    gguf.LlamaFileType.ALL_F32: QType.F32,
+    gguf.LlamaFileType.MOSTLY_F16: QType.F16,
+    gguf.LlamaFileType.MOSTLY_BF16: QType.BF16,
+    gguf.LlamaFileType.MOSTLY_Q8_0: QType.Q8_0,
+}
+
+# Rows converted per step: bounds the float32 temporaries for the large embedding matrices.
+_ROWS_PER_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    source: TensorEntry
+    name: str  # GGUF name
+    qtype: QType
+    nbytes: int
+    permute_heads: int | None  # Q/K: the head count to permute rows by
+
+
+def plan_tensors(
+    checkpoint: SafetensorsCheckpoint, params: HyperParameters, file_type: gguf.LlamaFileType
+) -> list[PlannedTensor]:
+    """Map every checkpoint tensor to its GGUF name and type, in reading order."""
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, params.num_hidden_layers)
+    planned = []
+    for entry in checkpoint:
+        if entry.name.endswith(_SKIPPED_SUFFIXES):
+            continue
+        name = name_map.get_name(entry.name, try_suffixes=(".weight", ".bias"))
+        if name is None:
+            raise CheckpointError(
+                f"tensor {entry.name} has no llama.cpp counterpart; is this a plain {params.architecture}?"
+            )
+        qtype = _tensor_type(name, entry.shape, file_type)
+        permute_heads = None
+        if entry.name.endswith(("q_proj.weight", "q_proj.bias")):
+            permute_heads = params.num_attention_heads
+        elif entry.name.endswith(("k_proj.weight", "k_proj.bias")):
+            permute_heads = params.num_key_value_heads
+        planned.append(PlannedTensor(entry, name, qtype, _nbytes(entry.shape, qtype), permute_heads))
+    names = {p.name for p in planned}
+    for required in ("token_embd.weight", "output_norm.weight"):
+        if required not in names:
+            raise CheckpointError(f"the checkpoint has no tensor for {required}; it is incomplete")
+    return planned
+
+
+def _tensor_type(name: str, shape: tuple[int, ...], file_type: gguf.LlamaFileType) -> QType:
+    # llama.cpp's kernels expect 1-D tensors and norms in F32, whatever the file type.
+    if len(shape) <= 1 or name.endswith("_norm.weight") or not name.endswith(".weight"):
+        return QType.F32
+    qtype = MATRIX_TYPE[file_type]
+    if qtype == QType.Q8_0 and shape[-1] % gguf.GGML_QUANT_SIZES[QType.Q8_0][0] != 0:
+        # Rows that do not fill whole Q8_0 blocks fall back to F16, as llama.cpp's converter does.
+        return QType.F16
+    return qtype
+
+
+def _nbytes(shape: tuple[int, ...], qtype: QType) -> int:
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    n_elements = int(np.prod(shape, dtype=np.int64))
+    return n_elements // block_size * type_size
+
+
+def header_shape(planned: PlannedTensor) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and numpy dtype to declare to ``GGUFWriter.add_tensor_info``."""
+    shape = planned.source.shape
+    if planned.qtype == QType.F32:
+        return shape, np.dtype(np.float32)
+    if planned.qtype == QType.F16:
+        return shape, np.dtype(np.float16)
+    if planned.qtype == QType.BF16:
+        return shape, np.dtype(np.uint16)
+    return gguf.quant_shape_to_byte_shape(shape, planned.qtype), np.dtype(np.uint8)
+
+
+def tensor_data(checkpoint: SafetensorsCheckpoint, planned: PlannedTensor) -> np.ndarray:
+    """The tensor's bytes as they go into the GGUF file (a new array or the memory map)."""
+    source = checkpoint.load(planned.source.name)
+    if planned.permute_heads is not None:
+        source = permute_for_rope(source, planned.permute_heads)
+    # bf16 -> BF16 needs no arithmetic: the bit patterns are copied as they are.
+    if planned.qtype == QType.BF16 and planned.source.dtype == "BF16":
+        return source
+    if source.ndim < 2:
+        return _converted(source, planned.qtype, planned.source.dtype)
+    out_shape, out_dtype = header_shape(planned)
+    out = np.empty(out_shape, dtype=out_dtype)
+    for start in range(0, source.shape[0], _ROWS_PER_CHUNK):
+        stop = min(start + _ROWS_PER_CHUNK, source.shape[0])
+        out[start:stop] = _converted(source[start:stop], planned.qtype, planned.source.dtype)
+    return out
+
+
+def _converted(values: np.ndarray, qtype: QType, source_dtype: str) -> np.ndarray:
+    as_f32 = bf16_to_f32(values) if source_dtype == "BF16" else np.asarray(values, dtype=np.float32)
+    if qtype == QType.F32:
+        return as_f32
+    if qtype == QType.F16:
+        return as_f32.astype(np.float16)
+    if qtype == QType.BF16:
+        return gguf.quants.quantize(as_f32, QType.BF16).view(np.uint16)
+    return gguf.quants.quantize(as_f32, qtype)
+
+
+def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
+    """bf16 bit patterns (uint16) as float32: exact, bf16 is the top half of a float32."""
+    return (np.asarray(bits, dtype=np.uint32) << 16).view(np.float32)
+
+
+def permute_for_rope(weights: np.ndarray, n_heads: int) -> np.ndarray:
+    """Reorder Q/K projection rows from Hugging Face's RoPE layout to llama.cpp's.
+
+    Hugging Face rotates the two halves of each head; llama.cpp rotates adjacent pairs, so
+    within each head the rows (h, 2, d/2) are interleaved to (h, d/2, 2).
+    """
+    rows = weights.shape[0]
+    return (
+        weights.reshape(n_heads, 2, rows // n_heads // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )

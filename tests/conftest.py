@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny bf16 Mistral checkpoint and GGUF files our converter built from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model_factory import write_tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer bf16 MistralForCausalLM checkpoint (2024-style config) with the Mistral tokenizer."""
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("checkpoint") / "tiny-bonito")
+
+
+def _converted(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, quant: str) -> Path:
+    from bonito_lite.convert import convert_checkpoint
+
+    output = tmp_path_factory.mktemp("gguf") / f"tiny-bonito.{quant}.gguf"
+    return convert_checkpoint(checkpoint, output, quant=quant, progress=False).path
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_f32(tmp_path_factory, tiny_checkpoint) -> Path:
+    return _converted(tmp_path_factory, tiny_checkpoint, "F32")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_q8_0(tmp_path_factory, tiny_checkpoint) -> Path:
+    return _converted(tmp_path_factory, tiny_checkpoint, "Q8_0")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_q4_k_m(tmp_path_factory, tiny_checkpoint) -> Path:
+    return _converted(tmp_path_factory, tiny_checkpoint, "Q4_K_M")
