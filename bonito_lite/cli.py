@@ -190,5 +190,39 @@ def _summary(report) -> str:
     return "\n".join(lines)
 
 
+@cli.command(name="convert")
+@click.argument("source")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None,
+    help="GGUF file to write [default: models/<name>.<QUANT>.gguf].",
+)
+@click.option(
+    "--quant", default="Q4_K_M", show_default=True,
+    help="Quantization type (case-insensitive): F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_K_S,"
+    " Q4_K_M, Q4_K_S, Q4_0, Q3_K_M, Q2_K, IQ4_NL.",
+)
+@click.option("--revision", default=None, help="Branch, tag or commit to download from the hub.")
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+@click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log while quantizing.")
+@handles_errors
+def convert_command(
+    source: str, output: str | None, quant: str, revision: str | None, overwrite: bool, verbose: bool
+) -> None:
+    """Convert a Hugging Face checkpoint of Bonito to a (quantized) GGUF file.
+
+    SOURCE is a local checkpoint folder or a hub id such as BatsResearch/bonito-v1
+    (downloaded once into the Hugging Face cache; HF_HUB_OFFLINE=1 uses the cache only).
+    """
+    from .convert import convert_checkpoint
+
+    result = convert_checkpoint(
+        source, output, quant=quant, revision=revision, overwrite=overwrite,
+        progress=True, verbose=verbose,
+    )
+    click.echo(
+        f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s"
+    )
+
+
 def main() -> None:
     cli(prog_name="bonito-lite")

@@ -262,9 +262,10 @@ def add_hyper_parameters(writer: gguf.GGUFWriter, params: HyperParameters, file_
     if params.rope_theta is not None:
         writer.add_rope_freq_base(params.rope_theta)
     writer.add_layer_norm_rms_eps(params.rms_norm_eps)
-    if params.head_dim is not None:
-        writer.add_key_length(params.head_dim)
-        writer.add_value_length(params.head_dim)
+    # llama.cpp's converter reads config.json through transformers, which fills in head_dim
+    # when the file has none; written always so that both files carry the same keys.
+    writer.add_key_length(params.rope_dimension_count)
+    writer.add_value_length(params.rope_dimension_count)
     writer.add_file_type(int(file_type))
     writer.add_vocab_size(params.vocab_size)
     writer.add_rope_dimension_count(params.rope_dimension_count)
