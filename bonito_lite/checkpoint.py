@@ -80,7 +80,8 @@ def locate_checkpoint(source: str | os.PathLike, revision: str | None = None) ->
             raise CheckpointError(
                 f"{path} is a file; give the checkpoint folder (with config.json and *.safetensors)"
             )
-        folder = path.resolve()
+        # Not resolved: a cache snapshot reached through a link still names its repository.
+        folder = path.absolute()
         repo_id, commit = _repo_from_cache_path(folder)
         return CheckpointLocation(folder=folder, repo_id=repo_id, revision=commit or revision)
     text = str(source)

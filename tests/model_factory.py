@@ -91,8 +91,8 @@ def write_tiny_checkpoint(
 ) -> Path:
     """Write a random-weight MistralForCausalLM checkpoint with the real Mistral tokenizer.
 
-    ``dtype`` is "bfloat16", "float16" or "float32"; ``shards`` > 1 splits the weights over
-    several safetensors files with a ``model.safetensors.index.json``; ``config_style`` is
+    ``dtype`` is "bfloat16", "float16" or "float32"; ``shards`` > 1 splits the weights over at least that many
+    safetensors files with a ``model.safetensors.index.json``; ``config_style`` is
     "2024" (``torch_dtype``, ``rope_theta``) or "transformers5" (``dtype``,
     ``rope_parameters``). Returns ``folder``.
     """
