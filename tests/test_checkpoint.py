@@ -1,0 +1,180 @@
+"""Finding a checkpoint, reading its config in both styles, and reading safetensors by hand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from bonito_lite.checkpoint import (
+    SafetensorsCheckpoint,
+    hyper_parameters,
+    locate_checkpoint,
+    read_config,
+    read_safetensors_header,
+)
+from bonito_lite.errors import CheckpointError, InputError, NetworkError
+
+BONITO_V1_CONFIG_2024 = {
+    "architectures": ["MistralForCausalLM"],
+    "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096,
+    "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mistral",
+    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 4096,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "vocab_size": 32000,
+}
+
+
+def test_both_config_styles_give_the_same_hyper_parameters():
+    new_style = dict(BONITO_V1_CONFIG_2024)
+    del new_style["torch_dtype"], new_style["rope_theta"]
+    new_style.update(dtype="bfloat16", head_dim=128, rope_parameters={"rope_theta": 10000.0, "rope_type": "default"})
+    old, new = hyper_parameters(BONITO_V1_CONFIG_2024), hyper_parameters(new_style)
+    assert old.rope_theta == new.rope_theta == 10000.0
+    assert old.declared_dtype == new.declared_dtype == "bfloat16"
+    assert old.rope_dimension_count == new.rope_dimension_count == 128
+    assert (old.num_key_value_heads, old.num_attention_heads, old.vocab_size) == (8, 32, 32000)
+
+
+def test_other_architectures_are_refused_naming_the_supported_ones():
+    config = dict(BONITO_V1_CONFIG_2024, architectures=["Qwen2ForCausalLM"])
+    with pytest.raises(CheckpointError, match="Qwen2ForCausalLM.*MistralForCausalLM, LlamaForCausalLM"):
+        hyper_parameters(config)
+
+
+def test_scaled_rope_is_refused():
+    config = dict(BONITO_V1_CONFIG_2024, rope_scaling={"rope_type": "llama3", "factor": 8.0})
+    with pytest.raises(CheckpointError, match="llama3"):
+        hyper_parameters(config)
+
+
+def test_missing_config_is_reported(tmp_path):
+    with pytest.raises(CheckpointError, match="no config.json"):
+        read_config(tmp_path)
+
+
+def _write_safetensors(path, tensors):
+    save_file(tensors, str(path))
+    return path
+
+
+def test_reader_gives_each_tensor_as_a_memory_map(tmp_path):
+    values = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1.5, -2], dtype=np.float16)}
+    _write_safetensors(tmp_path / "model.safetensors", values)
+    checkpoint = SafetensorsCheckpoint(tmp_path)
+    assert sorted(checkpoint.names()) == ["a", "b"]
+    loaded = checkpoint.load("a")
+    assert isinstance(loaded, np.memmap)
+    np.testing.assert_array_equal(loaded, values["a"])
+    np.testing.assert_array_equal(checkpoint.load("b"), values["b"])
+
+
+def test_bf16_is_read_as_its_bit_patterns(tmp_path):
+    import torch
+    from safetensors.torch import save_file as save_torch
+
+    tensor = torch.tensor([[1.0, -2.5], [0.15625, 3e38]], dtype=torch.bfloat16)
+    save_torch({"w": tensor}, str(tmp_path / "model.safetensors"))
+    loaded = SafetensorsCheckpoint(tmp_path).load("w")
+    assert loaded.dtype == np.uint16
+    np.testing.assert_array_equal(loaded, tensor.view(torch.int16).numpy().view(np.uint16))
+
+
+def test_sharded_checkpoint_is_read_through_its_index(tmp_path):
+    _write_safetensors(tmp_path / "model-00001-of-00002.safetensors", {"x": np.ones(4, np.float32)})
+    _write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {"y": np.zeros(2, np.float32)})
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({
+        "weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}
+    }))
+    checkpoint = SafetensorsCheckpoint(tmp_path)
+    assert sorted(checkpoint.names()) == ["x", "y"]
+    np.testing.assert_array_equal(checkpoint.load("x"), np.ones(4))
+
+
+def test_missing_shard_is_reported(tmp_path):
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({
+        "weight_map": {"x": "model-00001-of-00002.safetensors"}
+    }))
+    with pytest.raises(CheckpointError, match="model-00001-of-00002.safetensors, which is missing"):
+        SafetensorsCheckpoint(tmp_path)
+
+
+def test_truncated_file_is_detected_from_the_header(tmp_path):
+    path = _write_safetensors(tmp_path / "model.safetensors", {"w": np.ones((64, 64), np.float32)})
+    data = path.read_bytes()
+    path.write_bytes(data[:-100])
+    with pytest.raises(CheckpointError, match="truncated"):
+        read_safetensors_header(path)
+    path.write_bytes(data[:5])
+    with pytest.raises(CheckpointError, match="truncated"):
+        read_safetensors_header(path)
+
+
+def test_header_size_beyond_the_file_is_detected(tmp_path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", 10_000) + b"{}")
+    with pytest.raises(CheckpointError, match="truncated or not a safetensors file"):
+        read_safetensors_header(path)
+
+
+def test_unsupported_weight_dtype_is_refused(tmp_path):
+    _write_safetensors(tmp_path / "model.safetensors", {"w": np.ones(4, np.int64)})
+    with pytest.raises(CheckpointError, match="I64.*BF16, F16 and F32"):
+        SafetensorsCheckpoint(tmp_path)
+
+
+def test_pickled_checkpoint_is_refused_without_being_opened(tmp_path):
+    # Not a pickle at all: were it unpickled, the error would be different.
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04 this is not read")
+    with pytest.raises(CheckpointError, match="only pickled weights"):
+        SafetensorsCheckpoint(tmp_path)
+
+
+def test_local_folder_wins_over_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "owner" / "model").mkdir(parents=True)
+    location = locate_checkpoint("owner/model")
+    assert location.folder == tmp_path / "owner" / "model"
+    assert location.repo_id is None
+
+
+def test_missing_folder_that_is_not_a_hub_id_is_reported(tmp_path):
+    with pytest.raises(CheckpointError, match="no such folder"):
+        locate_checkpoint(tmp_path / "absent" / "deeper")
+
+
+def test_file_instead_of_folder_is_reported(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="is a file"):
+        locate_checkpoint(tmp_path / "model.safetensors")
+
+
+@pytest.fixture
+def offline_hub_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return cache
+
+
+def test_cached_hub_checkpoint_is_used_offline(offline_hub_cache, tiny_checkpoint):
+    commit = "aa" * 20
+    repo = offline_hub_cache / "models--BatsResearch--bonito-v1"
+    shutil.copytree(tiny_checkpoint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    location = locate_checkpoint("BatsResearch/bonito-v1")
+    assert location.folder == repo / "snapshots" / commit
+    assert (location.repo_id, location.revision) == ("BatsResearch/bonito-v1", commit)
+
+
+def test_uncached_hub_checkpoint_offline_is_a_network_error(offline_hub_cache):
+    with pytest.raises(NetworkError, match="not in the local Hugging Face cache"):
+        locate_checkpoint("BatsResearch/bonito-v1")
