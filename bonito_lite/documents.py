@@ -1,0 +1,642 @@
+"""Finding the user's documents and reading them, without copying their text anywhere.
+
+Inputs are files, folders (searched recursively for supported files, hidden entries skipped,
+in sorted order), glob patterns, and ``-`` for standard input:
+
+* ``.txt``, ``.md``, ``.markdown`` and ``.text`` files are documents; each is cut into passages.
+* ``.jsonl``, ``.json``, ``.csv`` and ``.parquet`` files are tables: each row whose
+  ``context_col`` holds text is one document, named ``path#row=N`` (N counts rows from 0; in
+  JSON Lines, blank lines are not rows). Rows where that column is missing, null, empty or not
+  text are skipped and counted in one warning per file. A ``.json`` file must be a list of
+  objects; large tables belong in JSON Lines or Parquet, which are read a row (or a row group)
+  at a time.
+
+Text is read as UTF-8. For text files and standard input, a leading byte-order mark is
+dropped and every ``\\r\\n`` and lone ``\\r`` becomes ``\\n``, so passage offsets index exactly
+the string ``open(path, encoding="utf-8-sig").read()`` returns. A table row's offsets index the
+cell's string as stored.
+
+Problems with the inputs as given (a missing path, an unsupported file type, a folder with no
+supported files, a column that is not there) raise ``InputError`` before any work starts. A
+problem found while reading one file only skips that file, with a warning naming it: a binary
+file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8, an empty file. Standard
+input is checked as it streams; if it turns out not to be UTF-8, the passages before the bad
+byte are kept and the rest is skipped with a warning.
+
+Files are read in blocks, so memory stays flat whatever their size. Standard input can be read
+only once, so its text is kept in memory after the first reading for the next one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
+
+from .chunking import DEFAULT_CHUNK_TOKENS, Passage, split_passages
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+STDIN = "-"
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES
+
+_BLOCK_BYTES = 1 << 20
+# Like git and grep: a NUL byte near the start means the file is not text.
+_BINARY_SNIFF_BYTES = 8192
+_COLUMNS_SHOWN = 20
+
+
+class UnreadableDocumentError(InputError):
+    """One input cannot be read as text; the run skips it with a warning and goes on."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input unit: a text file, standard input, or one row of a table.
+
+    ``source`` names it in records: the path as given, ``-`` for standard input, or
+    ``path#row=N`` for a table row. The text is read only when asked for.
+    """
+
+    source: str
+    kind: str  # "file", "stdin" or "text" (a table row or a string given directly)
+    path: Path | None = None
+    # Kept out of repr so that logging a document never prints its content.
+    text: str | None = field(default=None, repr=False)
+    _stdin: _StdinText | None = field(default=None, repr=False, compare=False)
+    _notes: _WarnOnce | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_text(cls, source: str, text: str) -> Document:
+        """A document whose text is already in memory (a table row, an API caller's string)."""
+        return cls(source=source, kind="text", text=text)
+
+    def text_chunks(self) -> Iterator[str]:
+        """The document's text in order, in chunks of any size (see the module for decoding).
+
+        Raises ``UnreadableDocumentError`` for a binary or non-UTF-8 file before yielding
+        anything, and for standard input at the first bad byte.
+        """
+        if self.kind == "file":
+            return _file_chunks(self.path, self.source)
+        if self.kind == "stdin":
+            return iter(self._stdin)
+        return iter([self.text or ""])
+
+    def read_text(self) -> str:
+        """The whole text at once; passages' offsets index this string."""
+        return "".join(self.text_chunks())
+
+    def warn(self, message: str) -> None:
+        """Log a warning about this document, once per run even when inputs are read twice."""
+        (self._notes or _WarnOnce()).warn(message)
+
+
+class DocumentSet:
+    """The checked inputs of one run; iterating it (as often as needed) yields ``Document``s."""
+
+    def __init__(self, inputs: Sequence[_Input], context_col: str) -> None:
+        self.inputs = tuple(inputs)
+        self.context_col = context_col
+        self._notes = _WarnOnce()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The files (and ``-``) found, as they will be named in records."""
+        return tuple(item.source for item in self.inputs)
+
+    def __iter__(self) -> Iterator[Document]:
+        for item in self.inputs:
+            if item.kind in ("file", "stdin"):
+                yield Document(item.source, item.kind, item.path, _stdin=item.stdin, _notes=self._notes)
+            else:
+                yield from _table_rows(item, self.context_col, self._notes)
+
+
+def find_documents(
+    inputs: Sequence[str],
+    *,
+    context_col: str = "text",
+    stdin: TextIO | None = None,
+) -> DocumentSet:
+    """Resolve files, folders, globs and ``-`` into documents, checking them before any work.
+
+    Raises ``InputError`` (one line) for a missing path, a pattern that matches nothing, a
+    folder without supported files, an unsupported file type, an unreadable file, or a table
+    without ``context_col`` (the message lists its columns). Reading happens on iteration.
+    """
+    if not inputs:
+        raise InputError("no input given; name files, folders, glob patterns, or - for stdin.")
+    found: list[_Input] = []
+    seen: set[str] = set()
+    stdin_text: _StdinText | None = None
+    for given in inputs:
+        if given == STDIN:
+            if STDIN not in seen:
+                seen.add(STDIN)
+                stdin_text = _StdinText(stdin if stdin is not None else _sys_stdin())
+                found.append(_Input(STDIN, "stdin", None, stdin_text))
+            continue
+        for item in _expand(given):
+            key = os.path.realpath(item.path)
+            if key not in seen:
+                seen.add(key)
+                found.append(item)
+    for item in found:
+        if item.kind in TABLE_SUFFIXES:
+            _check_table(item, context_col)
+    return DocumentSet(found, context_col)
+
+
+def iter_passages(
+    documents: Iterable[Document],
+    *,
+    count_tokens: Callable[[str], int],
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+) -> Iterator[Passage]:
+    """Cut each document into passages, in order; unreadable or empty documents are skipped
+    with a warning naming them."""
+    for document in documents:
+        reader = _GuardedChunks(document.text_chunks())
+        produced = 0
+        for passage in split_passages(
+            reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens
+        ):
+            produced += 1
+            yield passage
+        if reader.error is not None:
+            document.warn(str(reader.error))
+        elif produced == 0:
+            document.warn(f"{document.source}: no text; skipped.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding inputs
+
+
+@dataclass(frozen=True)
+class _Input:
+    source: str
+    kind: str  # "file", "stdin", or a table suffix
+    path: Path | None
+    stdin: _StdinText | None = None
+
+
+def _kind_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return "file"
+    if suffix in TABLE_SUFFIXES:
+        return suffix
+    return None
+
+
+def _supported_list() -> str:
+    return ", ".join(SUPPORTED_SUFFIXES)
+
+
+def _expand(given: str) -> Iterator[_Input]:
+    path = Path(given)
+    if path.is_dir():
+        items = list(_walk(given))
+        if not items:
+            raise InputError(
+                f"{given}: no supported files in this folder ({_supported_list()}); "
+                "hidden files and folders are skipped."
+            )
+        yield from items
+        return
+    if path.exists():
+        kind = _kind_of(path)
+        if kind is None:
+            raise InputError(
+                f"{given}: unsupported file type {path.suffix or '(no extension)'!r}; "
+                f"bonito-lite reads {_supported_list()} (convert other formats to text first)."
+            )
+        yield _checked_file(given, kind)
+        return
+    if glob.has_magic(given):
+        matches = sorted(glob.glob(given, recursive=True))
+        items: list[_Input] = []
+        for match in matches:
+            if os.path.isdir(match):
+                items.extend(_walk(match))
+            elif (kind := _kind_of(Path(match))) is not None:
+                items.append(_checked_file(match, kind))
+        if not items:
+            what = "nothing" if not matches else "no supported files"
+            raise InputError(f"{given}: the pattern matches {what} ({_supported_list()}).")
+        yield from items
+        return
+    raise InputError(f"{given}: no such file or folder.")
+
+
+def _walk(folder: str) -> Iterator[_Input]:
+    found: list[tuple[str, str]] = []
+    for root, dirs, files in os.walk(folder):
+        # Hidden folders (.git, .venv, ...) hold tooling, not the user's documents.
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            kind = _kind_of(Path(name))
+            if kind is not None:
+                full = os.path.join(root, name)
+                found.append((os.path.relpath(full, folder), full))
+    for _, full in sorted(found):
+        yield _checked_file(full, _kind_of(Path(full)))
+
+
+def _checked_file(source: str, kind: str) -> _Input:
+    if not os.access(source, os.R_OK):
+        raise InputError(f"{source}: cannot be read (permission denied).")
+    return _Input(source, kind, Path(source))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading text
+
+
+def _file_chunks(path: Path, source: str) -> Iterator[str]:
+    with open(path, "rb") as binary:
+        _check_not_binary(binary.read(_BINARY_SNIFF_BYTES), source)
+        binary.seek(0)
+        _check_utf8(binary, source)
+        binary.seek(0)
+        yield from _decoded(binary, source)
+
+
+def _check_not_binary(head: bytes | str, source: str) -> None:
+    if (b"\0" if isinstance(head, bytes) else "\0") in head:
+        raise UnreadableDocumentError(
+            f"{source}: looks binary (NUL bytes), or is UTF-16; skipped. Save it as UTF-8 text."
+        )
+
+
+def _check_utf8(binary: io.BufferedIOBase, source: str) -> None:
+    """Decode the whole file once before using it, so a bad byte skips the file whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed = 0
+    while block := binary.read(_BLOCK_BYTES):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as error:
+            raise _not_utf8(source, consumed - pending + error.start) from None
+        consumed += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise _not_utf8(source, consumed - len(decoder.getstate()[0]) + error.start) from None
+
+
+def _not_utf8(source: str, offset: int) -> UnreadableDocumentError:
+    skipped = "the rest of it was skipped" if source == STDIN else "skipped"
+    return UnreadableDocumentError(
+        f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. "
+        "Convert it first, e.g. iconv -f latin1 -t utf-8."
+    )
+
+
+def _decoded(binary, source: str) -> Iterator[str]:
+    """UTF-8 text with a leading BOM dropped and universal newlines, as ``open()`` reads it.
+
+    At a bad byte, the text before it is yielded and ``UnreadableDocumentError`` raised.
+    """
+    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(), translate=True)
+    consumed = 0
+    at_start = True
+    while True:
+        block = binary.read(_BLOCK_BYTES)
+        held = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as error:
+            text = decoder.decode(block[:max(error.start - held, 0)])
+            block = b""
+            failed_at = consumed - held + error.start
+        else:
+            failed_at = None
+        consumed += len(block)
+        if text and at_start:
+            text, at_start = text.removeprefix("\ufeff"), False
+        if text:
+            yield text
+        if failed_at is not None:
+            raise _not_utf8(source, failed_at)
+        if not block:
+            return
+
+
+def _normalised(stream: TextIO) -> Iterator[str]:
+    """A text stream already decoded by its owner, with the same newline and BOM handling."""
+    newlines = io.IncrementalNewlineDecoder(None, translate=True)
+    first = True
+    while block := stream.read(_BLOCK_BYTES):
+        if first:
+            block = block.removeprefix("\ufeff")
+            first = False
+        text = newlines.decode(block)
+        if text:
+            yield text
+    text = newlines.decode("", final=True)
+    if text:
+        yield text
+
+
+def _sys_stdin() -> TextIO:
+    import sys
+
+    return sys.stdin
+
+
+class _StdinText:
+    """Standard input, streamed once and kept, so that later readings replay it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.chunks: list[str] = []
+        self.reader: Iterator[str] | None = None
+        self.done = False
+        self.error: UnreadableDocumentError | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        # A reading may stop early (--limit); the next one replays what was read, then reads on.
+        position = 0
+        while True:
+            if position < len(self.chunks):
+                yield self.chunks[position]
+                position += 1
+                continue
+            if self.done:
+                if self.error is not None:
+                    raise self.error
+                return
+            if self.reader is None:
+                self.reader = self._read()
+            try:
+                self.chunks.append(next(self.reader))
+            except StopIteration:
+                self.done = True
+            except UnreadableDocumentError as error:
+                self.error, self.done = error, True
+
+    def _read(self) -> Iterator[str]:
+        binary = getattr(self.stream, "buffer", None)
+        if binary is None:
+            chunks = _normalised(self.stream)
+            first = next(chunks, "")
+            _check_not_binary(first[:_BINARY_SNIFF_BYTES], STDIN)
+            if first:
+                yield first
+            yield from chunks
+            return
+        head = binary.read(_BINARY_SNIFF_BYTES)
+        _check_not_binary(head, STDIN)
+        yield from _decoded(_Prepended(head, binary), STDIN)
+
+
+class _Prepended:
+    """A binary stream with bytes already read put back in front."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, size: int) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.rest.read(size)
+
+
+class _GuardedChunks:
+    """Passes chunks on; an unreadable document ends the text early and keeps the error."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self.chunks = chunks
+        self.error: UnreadableDocumentError | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self.chunks
+        except UnreadableDocumentError as error:
+            self.error = error
+
+
+class _WarnOnce:
+    """Inputs are read more than once per run (counting, then generating); warn once."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def warn(self, message: str) -> None:
+        if message not in self.said:
+            self.said.add(message)
+            log.warning("%s", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _columns_message(source: str, column: str, columns: Sequence[str]) -> InputError:
+    shown = ", ".join(repr(str(c)) for c in list(columns)[:_COLUMNS_SHOWN])
+    if len(columns) > _COLUMNS_SHOWN:
+        shown += f", and {len(columns) - _COLUMNS_SHOWN} more"
+    return InputError(
+        f"{source}: no column {column!r} (columns: {shown or 'none'}); "
+        "choose the text column with --context-col."
+    )
+
+
+def _check_table(item: _Input, column: str) -> None:
+    """Check the shape and the column from the table's first record; rows are read later."""
+    try:
+        if item.kind == ".parquet":
+            _check_parquet(item, column)
+            return
+        if item.kind == ".csv":
+            with open(item.path, encoding="utf-8-sig", newline="") as text:
+                header = next(csv.reader(text), None)
+            if header is not None and column not in header:
+                raise _columns_message(item.source, column, header)
+            return
+        first = _first_json_record(item)
+        if first is not None and column not in first:
+            raise _columns_message(item.source, column, list(first))
+    except UnicodeDecodeError:
+        return  # reading it skips it with the not-UTF-8 warning
+    except csv.Error as error:
+        raise InputError(f"{item.source}: not valid CSV ({error}).") from None
+
+
+def _first_json_record(item: _Input) -> dict | None:
+    if item.kind == ".json":
+        records = _load_json_list(item)
+        return records[0] if records else None
+    with open(item.path, "rb") as binary:
+        for number, line in enumerate(binary, start=1):
+            line = line.decode("utf-8-sig" if number == 1 else "utf-8")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(
+                    f"{item.source} line {number}: not valid JSON ({error.msg}); "
+                    "a .jsonl file holds one JSON object per line."
+                ) from None
+            if not isinstance(record, dict):
+                raise InputError(
+                    f"{item.source} line {number}: expected a JSON object per line, "
+                    f"found {_json_type(record)}."
+                )
+            return record
+    return None
+
+
+def _load_json_list(item: _Input) -> list[dict]:
+    with open(item.path, encoding="utf-8-sig") as text:
+        try:
+            records = json.load(text)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"{item.source}: not valid JSON ({error.msg}, line {error.lineno})."
+            ) from None
+    if not isinstance(records, list) or (records and not isinstance(records[0], dict)):
+        found = _json_type(records) if not isinstance(records, list) else (
+            f"a list of {_json_type(records[0])}s"
+        )
+        raise InputError(
+            f"{item.source}: expected a JSON list of objects (one per row), found {found}; "
+            "for large tables use JSON Lines (.jsonl)."
+        )
+    return records
+
+
+def _json_type(value: object) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _check_parquet(item: _Input, column: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(item.path)
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(f"{item.source}: not a readable Parquet file ({error}).") from None
+    if column not in schema.names:
+        raise _columns_message(item.source, column, schema.names)
+    kind = schema.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or getattr(pa.types, "is_string_view", lambda _: False)(kind)):
+        raise InputError(
+            f"{item.source}: column {column!r} holds {kind}, not text; "
+            "choose the text column with --context-col."
+        )
+
+
+def _table_rows(item: _Input, column: str, notes: _WarnOnce) -> Iterator[Document]:
+    """One document per row with text; skipped rows are counted and reported once per file."""
+    counts = _RowCounts()
+    try:
+        if item.kind != ".parquet":
+            with open(item.path, "rb") as binary:
+                _check_utf8(binary, item.source)
+        values = _column_values(item, column, counts)
+        for row, value in enumerate(values):
+            if value is _MALFORMED:
+                continue  # counted where it was read
+            if isinstance(value, str) and value.strip():
+                counts.used += 1
+                yield Document(f"{item.source}#row={row}", "text", text=value, _notes=notes)
+            else:
+                counts.empty += 1
+    except UnreadableDocumentError as error:
+        notes.warn(str(error))
+        return
+    except (csv.Error, InputError) as error:
+        notes.warn(f"{item.source}: reading stopped at row {counts.total}: {error}")
+    counts.report(item.source, column, notes)
+
+
+@dataclass
+class _RowCounts:
+    used: int = 0
+    empty: int = 0
+    malformed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.used + self.empty + self.malformed
+
+    def report(self, source: str, column: str, notes: _WarnOnce) -> None:
+        if self.used == 0:
+            notes.warn(f"{source}: no rows with text in column {column!r}; skipped.")
+            return
+        if self.empty:
+            notes.warn(
+                f"{source}: {self.empty} of {self.total} rows skipped "
+                f"(column {column!r} missing, null, empty or not text)."
+            )
+        if self.malformed:
+            notes.warn(f"{source}: {self.malformed} lines skipped (not a JSON object).")
+
+
+def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[object]:
+    """The column's value for every row, in order (``None`` where a row lacks it)."""
+    if item.kind == ".parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(item.path) as table:
+            # One row group at a time and only the one column: memory follows the row group.
+            for group in range(table.num_row_groups):
+                yield from table.read_row_group(group, columns=[column]).column(0).to_pylist()
+        return
+    if item.kind == ".json":
+        for record in _load_json_list(item):
+            yield record.get(column) if isinstance(record, dict) else None
+        return
+    if item.kind == ".csv":
+        # Documents in cells are often longer than the csv module's default 128 KiB limit.
+        csv.field_size_limit(2**31 - 1)
+        with open(item.path, encoding="utf-8-sig", newline="") as text:
+            reader = csv.reader(text)
+            header = next(reader, None)
+            if header is None or column not in header:
+                return
+            position = header.index(column)
+            for record in reader:
+                yield record[position] if position < len(record) else None
+        return
+    with open(item.path, encoding="utf-8-sig") as text:
+        for line in text:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if isinstance(record, dict):
+                yield record.get(column)
+            else:
+                counts.malformed += 1
+                # Keep row numbers tied to the file's lines: a bad line still takes its number.
+                yield _MALFORMED
+
+
+_MALFORMED = object()

@@ -1,0 +1,236 @@
+"""Cutting text into passages: limits, headings, splitting, offsets, nothing dropped."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bonito_lite import chunking
+from bonito_lite.chunking import Passage, split_passages
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def long_words_cost_more(text: str) -> int:
+    # One token per word plus one per 8 characters, so a long enough word exceeds any budget.
+    return sum(1 + len(word) // 8 for word in text.split())
+
+
+def cut(text, budget, count=words, **kwargs) -> list[Passage]:
+    return list(split_passages(text, "doc.md", count_tokens=count, chunk_tokens=budget, **kwargs))
+
+
+def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md") -> None:
+    """Offsets point at the text, passages are stripped, in order, and cover every non-space."""
+    previous_end = 0
+    for number, passage in enumerate(passages):
+        assert passage.index == number
+        assert passage.source == source
+        assert text[passage.char_start:passage.char_end] == passage.text
+        assert passage.text and passage.text == passage.text.strip()
+        between = text[previous_end:passage.char_start]
+        assert between == "" or between.isspace(), "text between passages was dropped"
+        previous_end = passage.char_end
+    tail = text[previous_end:]
+    assert tail == "" or tail.isspace(), "text after the last passage was dropped"
+
+
+def assert_within(passages: list[Passage], budget: int, count=words) -> None:
+    for passage in passages:
+        assert count(passage.text) <= budget or len(passage.text) == 1
+
+
+def test_paragraphs_merge_while_they_fit():
+    text = "One two three.\n\nFour five six.\n\nSeven eight nine.\n\nTen eleven twelve."
+    passages = cut(text, 7)
+    assert [p.text for p in passages] == [
+        "One two three.\n\nFour five six.",
+        "Seven eight nine.\n\nTen eleven twelve.",
+    ]
+    assert_faithful(text, passages)
+
+
+def test_a_paragraph_that_fits_alone_is_never_split_across_passages():
+    text = "a b c d e f.\n\ng h i j. k l m n."
+    passages = cut(text, 9)
+    assert [p.text for p in passages] == ["a b c d e f.", "g h i j. k l m n."]
+
+
+def test_headings_start_a_passage_and_belong_to_it():
+    text = (
+        "Intro words here.\n\n# First\n\nBody of first.\n"
+        "## Second right after a line\nBody of second.\n\n#not-a-heading stays inline."
+    )
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Intro words here.",
+        "# First\n\nBody of first.",
+        "## Second right after a line\nBody of second.\n\n#not-a-heading stays inline.",
+    ]
+    assert_faithful(text, passages)
+
+
+def test_hash_lines_inside_a_code_fence_are_not_headings():
+    text = "Setup:\n\n```sh\n# install it\npip install .\n```\n\n# Usage\nRun it."
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Setup:\n\n```sh\n# install it\npip install .\n```",
+        "# Usage\nRun it.",
+    ]
+
+
+def test_a_long_paragraph_is_split_at_sentence_ends():
+    sentences = [f"Sentence number {i} has six words." for i in range(10)]
+    text = " ".join(sentences)
+    passages = cut(text, 13)
+    assert [p.text for p in passages] == [
+        " ".join(sentences[i:i + 2]) for i in range(0, 10, 2)
+    ]
+    assert_faithful(text, passages)
+
+
+def test_sentence_ends_include_questions_quotes_and_cjk_full_stops():
+    text = 'Is it? "Yes!" she said. Then… more. 第一句。第二句。'
+    passages = cut(text, 2, count=lambda s: len(re.findall(r"[.?!\u2026\u3002]", s)) or 1)
+    assert [p.text for p in passages] == [
+        'Is it? "Yes!"', "she said. Then…", "more. 第一句。", "第二句。"
+    ]
+    assert_faithful(text, passages)
+
+
+def test_a_long_sentence_is_split_at_whitespace():
+    text = " ".join(f"w{i}" for i in range(25)) + "."
+    passages = cut(text, 10)
+    assert [words(p.text) for p in passages] == [10, 10, 5]
+    assert_faithful(text, passages)
+    assert_within(passages, 10)
+
+
+def test_a_long_word_is_split_between_characters():
+    word = "x" * 200
+    text = f"short {word} tail"
+    passages = cut(text, 5, count=long_words_cost_more)
+    assert_faithful(text, passages)
+    assert_within(passages, 5, count=long_words_cost_more)
+    assert "".join(p.text for p in passages).replace(" ", "") == text.replace(" ", "")
+    assert len(passages) > 3
+
+
+def test_a_single_character_over_budget_is_kept_not_dropped():
+    passages = cut("ab", 1, count=lambda s: 5 * len(s))
+    assert [p.text for p in passages] == ["a", "b"]
+
+
+def test_passages_are_stripped_and_offsets_point_at_the_stripped_text():
+    text = "\n\n   Leading and trailing.   \n\n\t\n  Second one.\n\n\n"
+    passages = cut(text, 3)
+    first, second = text.index("Leading"), text.index("Second")
+    assert [(p.text, p.char_start, p.char_end) for p in passages] == [
+        ("Leading and trailing.", first, first + 21),
+        ("Second one.", second, second + 11),
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\n", " \t\r\n \u3000 "])
+def test_empty_or_blank_text_yields_no_passages(text):
+    assert cut(text, 10) == []
+
+
+def test_text_given_in_chunks_of_any_size_cuts_the_same():
+    text = SAMPLE.read_text(encoding="utf-8")
+    whole = cut(text, 60)
+    for size in (1, 7, 64, 4096):
+        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+        assert cut(iter(pieces), 60) == whole
+
+
+def test_a_paragraph_without_blank_lines_is_cut_in_bounded_parts(monkeypatch):
+    monkeypatch.setattr(chunking, "PARAGRAPH_CHAR_LIMIT", 300)
+    sentence_text = " ".join(f"Sentence {i} is here." for i in range(200))
+    run_on = " ".join(f"w{i}" for i in range(300))
+    one_word = "y" * 1000
+    text = sentence_text + "\n" + run_on + "\n" + one_word
+    # A counter that would let everything through: only the character bound limits passages.
+    passages = cut(iter(text[i:i + 50] for i in range(0, len(text), 50)), 10**9, count=lambda s: 1)
+    assert_faithful(text, passages)
+    assert all(len(p.text) <= 300 for p in passages)
+
+
+def test_the_real_mistral_tokenizer_keeps_every_passage_within_budget():
+    import mistral_common
+    import sentencepiece
+
+    model = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
+    tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(model))
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text))
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    for budget in (16, 64, 200):
+        passages = cut(text, budget, count=count)
+        assert_faithful(text, passages)
+        assert_within(passages, budget, count=count)
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    passages = cut(text, 200, count=count)
+    assert [p.text.splitlines()[0] for p in passages if p.text.startswith("#")] == headings
+
+
+def test_chunk_tokens_must_be_positive():
+    with pytest.raises(ValueError):
+        cut("text", 0)
+
+
+_TEXT = st.lists(
+    st.sampled_from(list("ab xyz.!?#\n\n\n\r\t`~\u3002\u2026\u00a0\u2028\x0c\"')é") + ["```", "# ", "\n# ", "\n\n"]),
+    max_size=200,
+).map("".join)
+
+# Prose-like text: words, sentence ends and every kind of whitespace between them, so that long
+# paragraphs are split and their pieces joined again.
+_PROSE = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "word", "Dr.", "x" * 30, "é", "#", "##", "```", "。", "end.", "why?", '"no!"']),
+        st.sampled_from([" ", " ", " ", "  ", "\t", "\n", " \n ", "\n\n", "\r\n", "\u2028", ""]),
+    ),
+    max_size=120,
+).map(lambda pairs: "".join(w + s for w, s in pairs))
+
+_COUNTERS = st.sampled_from([
+    words,
+    long_words_cost_more,
+    len,
+    lambda s: len(s) % 7,  # not monotonic: limits must still hold, nothing dropped
+    lambda s: len(re.findall(r"\w+|[^\w\s]", s)),
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.one_of(_PROSE, _TEXT, st.text(max_size=300)),
+    budget=st.integers(1, 40),
+    count=_COUNTERS,
+    chunk_size=st.integers(1, 500),
+    limit=st.sampled_from([None, 40, 97]),
+)
+def test_any_text_is_cut_faithfully(text, budget, count, chunk_size, limit):
+    original = chunking.PARAGRAPH_CHAR_LIMIT
+    if limit is not None:
+        chunking.PARAGRAPH_CHAR_LIMIT = limit
+    try:
+        chunks = iter([text[i:i + chunk_size] for i in range(0, len(text), chunk_size)])
+        passages = cut(chunks, budget, count=count)
+    finally:
+        chunking.PARAGRAPH_CHAR_LIMIT = original
+    assert_faithful(text, passages)
+    assert_within(passages, budget, count=count)
+    if limit is not None:
+        assert all(len(p.text) <= limit for p in passages)
