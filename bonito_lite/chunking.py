@@ -7,8 +7,9 @@ The rules, in order:
 * A Markdown ATX heading (a ``#`` line outside a fenced code block) starts a new passage, and
   belongs to the passage it starts.
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends, a sentence longer than
-  that at whitespace, and a "word" longer than that between characters. The pieces are packed
-  into passages the same way paragraphs are.
+  that at line breaks (lists, tables), a line longer than that at whitespace, and a "word"
+  longer than that between characters. The pieces are packed into passages the same way
+  paragraphs are, the first of them filling what the open passage has left.
 * Nothing is truncated or dropped except the whitespace between passages. Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
 * The only passage that may exceed ``chunk_tokens`` is a single character the counter calls
@@ -41,6 +42,8 @@ _FENCE = re.compile(r" {0,3}(?:```|~~~)")
 # whitespace follows, or after a CJK full stop, which needs no space after it.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f]+")
 _WORD = re.compile(r"\S+")
+# A line's text without its surrounding whitespace.
+_LINE = re.compile(r"\S(?:[^\n]*\S)?")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def split_passages(
 
     packer = _Packer(source, fits)
     for span in _paragraph_spans(chunks):
-        for piece in _pieces(span, fits):
+        for piece in _pieces(span, fits, packer):
             passage = packer.add(piece)
             if passage is not None:
                 yield passage
@@ -106,8 +109,11 @@ class _Packer:
         self.start = 0
         self.text = ""
 
+    def joins(self, piece: _Span) -> bool:
+        return bool(self.text) and not piece.new_section and piece.gap is not None
+
     def add(self, piece: _Span) -> Passage | None:
-        if self.text and not piece.new_section and piece.gap is not None:
+        if self.joins(piece):
             candidate = self.text + piece.gap + piece.text
             if self.fits(candidate):
                 self.text = candidate
@@ -125,91 +131,127 @@ class _Packer:
         return passage
 
 
-def _pieces(span: _Span, fits: Callable[[str], bool]) -> Iterator[_Span]:
-    """The span itself if it fits, else its sentences, words or characters, packed to fit."""
+class _Room:
+    """Whether a candidate first piece of a span still fits in the open passage.
+
+    Used until the span's first piece is out, so that a span too long for one passage first
+    fills what the open passage has left (a heading keeps the start of its section).
+    """
+
+    def __init__(self, packer: _Packer, span: _Span) -> None:
+        self.prefix = packer.text + span.gap if packer.joins(span) else None
+        self.fits = packer.fits
+
+    def fits_first(self, candidate: str) -> bool:
+        return self.prefix is not None and self.fits(self.prefix + candidate)
+
+
+def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer) -> Iterator[_Span]:
+    """The span itself if it fits, else runs of its sentences, lines, words or characters."""
     if fits(span.text):
         yield span
         return
     text = span.text
+    room = _Room(packer, span)
     previous_end = None
-    for start, end in _split_to_fit(text, fits):
+    for start, end in _split(text, 0, len(text), fits, room, 0):
         if previous_end is None:
             yield _Span(span.start + start, text[start:end], span.gap, span.new_section)
+            room.prefix = None
         else:
             yield _Span(span.start + start, text[start:end], text[previous_end:start])
         previous_end = end
 
 
-def _split_to_fit(text: str, fits: Callable[[str], bool]) -> Iterator[tuple[int, int]]:
-    for start, end in _sentences(text):
-        if fits(text[start:end]):
-            yield start, end
-            continue
-        words = list(_WORD.finditer(text, start, end))
-        yield from _pack(
-            text,
-            [w.start() for w in words],
-            [w.end() for w in words],
-            fits,
-            split_unit=lambda a, b: _pack(text, range(a, b), range(a + 1, b + 1), fits),
-        )
-
-
-def _sentences(text: str) -> Iterator[tuple[int, int]]:
-    previous = 0
-    for match in _SENTENCE_END.finditer(text):
-        yield from _stripped(text, previous, match.end())
+def _sentence_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    starts, ends = [], []
+    previous = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        _add_stripped(text, previous, match.end(), starts, ends)
         previous = match.end()
-    yield from _stripped(text, previous, len(text))
+    _add_stripped(text, previous, end, starts, ends)
+    return starts, ends
 
 
-def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+def _line_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    starts, ends = [], []
+    for match in _LINE.finditer(text, start, end):
+        starts.append(match.start())
+        ends.append(match.end())
+    return starts, ends
+
+
+def _word_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    starts, ends = [], []
+    for match in _WORD.finditer(text, start, end):
+        starts.append(match.start())
+        ends.append(match.end())
+    return starts, ends
+
+
+def _character_units(text: str, start: int, end: int) -> tuple[range, range]:
+    return range(start, end), range(start + 1, end + 1)
+
+
+# From coarse to fine: a unit that does not fit is cut into units of the next kind.
+_UNITS = (_sentence_units, _line_units, _word_units, _character_units)
+
+
+def _add_stripped(text: str, start: int, end: int, starts: list[int], ends: list[int]) -> None:
     segment = text[start:end]
     lead = len(segment) - len(segment.lstrip())
     kept = len(segment.rstrip())
     if kept > lead:
-        yield start + lead, start + kept
+        starts.append(start + lead)
+        ends.append(start + kept)
 
 
-def _pack(
-    text: str,
-    starts: Sequence[int],
-    ends: Sequence[int],
-    fits: Callable[[str], bool],
-    split_unit: Callable[[int, int], Iterator[tuple[int, int]]] | None = None,
+def _split(
+    text: str, start: int, end: int, fits: Callable[[str], bool], room: _Room, level: int
 ) -> Iterator[tuple[int, int]]:
-    """Runs of consecutive units (``text[starts[i]:ends[j]]``), each the longest that fits.
+    """``(start, end)`` runs covering ``text[start:end]``'s non-space, each the longest that fits.
 
     Galloping then bisecting keeps the number of counts logarithmic in the number of units, so
-    a sentence of a million words costs a few dozen counts per passage, not a million. A unit
-    that does not fit on its own goes to ``split_unit``; without one, it is kept whole.
+    a sentence of a million words costs a few dozen counts per passage, not a million.
     """
+    starts, ends = _UNITS[level](text, start, end)
+    finest = level + 1 == len(_UNITS)
     i, n = 0, len(starts)
     while i < n:
-        def run_fits(k: int) -> bool:
-            return fits(text[starts[i]:ends[i + k - 1]])
+        def run(k: int) -> str:
+            return text[starts[i]:ends[i + k - 1]]
 
-        if split_unit is not None and not run_fits(1):
-            yield from split_unit(starts[i], ends[i])
-            i += 1
-            continue
-        remaining = n - i
-        good, bad = 1, remaining + 1
-        while good < remaining:
-            k = min(2 * good, remaining)
-            if run_fits(k):
-                good = k
-            else:
-                bad = k
-                break
-        while bad - good > 1:
-            middle = (good + bad) // 2
-            if run_fits(middle):
-                good = middle
-            else:
-                bad = middle
-        yield starts[i], ends[i + good - 1]
-        i += good
+        taken = _longest_run(lambda k: room.fits_first(run(k)), n - i)
+        if not taken:
+            if not finest and not fits(run(1)):
+                yield from _split(text, starts[i], ends[i], fits, room, level + 1)
+                i += 1
+                continue
+            # A single character is kept whole even if the counter calls it too long.
+            taken = _longest_run(lambda k: fits(run(k)), n - i) or 1
+        yield starts[i], ends[i + taken - 1]
+        i += taken
+
+
+def _longest_run(run_fits: Callable[[int], bool], available: int) -> int:
+    """The largest k <= available with run_fits(k), assuming longer runs fit less; 0 if none."""
+    if available < 1 or not run_fits(1):
+        return 0
+    good, bad = 1, available + 1
+    while good < available:
+        k = min(2 * good, available)
+        if run_fits(k):
+            good = k
+        else:
+            bad = k
+            break
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if run_fits(middle):
+            good = middle
+        else:
+            bad = middle
+    return good
 
 
 def _lines(chunks: Iterable[str]) -> Iterator[tuple[str, bool]]:

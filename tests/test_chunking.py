@@ -106,6 +106,27 @@ def test_sentence_ends_include_questions_quotes_and_cjk_full_stops():
     assert_faithful(text, passages)
 
 
+def test_a_long_list_is_split_at_line_breaks_and_its_heading_keeps_its_start():
+    items = [f"- item number {i} on the list" for i in range(30)]
+    text = "Before.\n\n## Shopping\n" + "\n".join(items)
+    passages = cut(text, 20)
+    assert passages[0].text == "Before."
+    assert passages[1].text.startswith("## Shopping\n- item number 0")
+    for passage in passages[1:]:
+        assert all(line.startswith(("- item", "## ")) for line in passage.text.splitlines())
+    # Items have 7 words: two per passage (three would be 21), plus the heading in the first.
+    assert [words(p.text) for p in passages[1:]] == [16] + [14] * 14
+    assert_faithful(text, passages)
+    assert_within(passages, 20)
+
+
+def test_a_long_paragraph_first_fills_the_open_passage():
+    text = "Short intro.\n\n" + " ".join(f"Sentence {i} here." for i in range(20))
+    passages = cut(text, 11)
+    assert passages[0].text == "Short intro.\n\nSentence 0 here. Sentence 1 here. Sentence 2 here."
+    assert_faithful(text, passages)
+
+
 def test_a_long_sentence_is_split_at_whitespace():
     text = " ".join(f"w{i}" for i in range(25)) + "."
     passages = cut(text, 10)
