@@ -36,6 +36,7 @@ import io
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
@@ -139,13 +140,12 @@ def find_documents(
         raise InputError("no input given; name files, folders, glob patterns, or - for stdin.")
     found: list[_Input] = []
     seen: set[str] = set()
-    stdin_text: _StdinText | None = None
     for given in inputs:
         if given == STDIN:
             if STDIN not in seen:
                 seen.add(STDIN)
-                stdin_text = _StdinText(stdin if stdin is not None else _sys_stdin())
-                found.append(_Input(STDIN, "stdin", None, stdin_text))
+                stream = stdin if stdin is not None else sys.stdin
+                found.append(_Input(STDIN, "stdin", None, _StdinText(stream)))
             continue
         for item in _expand(given):
             key = os.path.realpath(item.path)
@@ -354,12 +354,6 @@ def _normalised(stream: TextIO) -> Iterator[str]:
         yield text
 
 
-def _sys_stdin() -> TextIO:
-    import sys
-
-    return sys.stdin
-
-
 class _StdinText:
     """Standard input, streamed once and kept, so that later readings replay it."""
 
@@ -542,7 +536,8 @@ def _check_parquet(item: _Input, column: str) -> None:
     if column not in schema.names:
         raise _columns_message(item.source, column, schema.names)
     kind = schema.field(column).type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    # A column of nulls only has type null: no text, which reading reports as a warning.
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
             or getattr(pa.types, "is_string_view", lambda _: False)(kind)):
         raise InputError(
             f"{item.source}: column {column!r} holds {kind}, not text; "
@@ -623,8 +618,10 @@ def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[ob
             for record in reader:
                 yield record[position] if position < len(record) else None
         return
-    with open(item.path, encoding="utf-8-sig") as text:
-        for line in text:
+    # Lines end at \n only, as when the first record was checked (JSON strings cannot hold one).
+    with open(item.path, "rb") as binary:
+        for number, raw in enumerate(binary):
+            line = raw.decode("utf-8-sig" if number == 0 else "utf-8")
             if not line.strip():
                 continue
             try:
