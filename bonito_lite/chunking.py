@@ -23,6 +23,7 @@ whitespace), and no passage grows beyond that many characters whatever the count
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
@@ -85,11 +86,17 @@ def split_passages(
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
 
+    # Packing asks about the same candidate more than once (does it join? does it fit
+    # alone?); tokenizing is the expensive part, so recent answers are kept.
+    @functools.lru_cache(maxsize=8)
     def fits(candidate: str) -> bool:
         return len(candidate) <= PARAGRAPH_CHAR_LIMIT and count_tokens(candidate) <= chunk_tokens
 
     packer = _Packer(source, fits)
     for span in _paragraph_spans(chunks):
+        if packer.joins(span) and fits(packer.text + span.gap + span.text):
+            packer.add(span)  # the common case, settled with one count
+            continue
         for piece in _pieces(span, fits, packer):
             passage = packer.add(piece)
             if passage is not None:
