@@ -225,7 +225,7 @@ def _expand(given: str) -> Iterator[_Input]:
             )
         yield _checked_file(given, kind)
         return
-    if glob.has_magic(given):
+    if any(magic in given for magic in "*?["):
         matches = sorted(glob.glob(given, recursive=True))
         items: list[_Input] = []
         for match in matches:
@@ -462,7 +462,7 @@ def _check_table(item: _Input, column: str) -> None:
             return
         if item.kind == ".csv":
             with open(item.path, encoding="utf-8-sig", newline="") as text:
-                header = next(csv.reader(text), None)
+                header = next(_csv_reader(text), None)
             if header is not None and column not in header:
                 raise _columns_message(item.source, column, header)
             return
@@ -472,7 +472,7 @@ def _check_table(item: _Input, column: str) -> None:
     except UnicodeDecodeError:
         return  # reading it skips it with the not-UTF-8 warning
     except csv.Error as error:
-        raise InputError(f"{item.source}: not valid CSV ({error}).") from None
+        raise InputError(f"{item.source}: not valid CSV ({_one_line(error)}).") from None
 
 
 def _first_json_record(item: _Input) -> dict | None:
@@ -532,7 +532,9 @@ def _check_parquet(item: _Input, column: str) -> None:
     try:
         schema = pq.read_schema(item.path)
     except (pa.ArrowException, OSError) as error:
-        raise InputError(f"{item.source}: not a readable Parquet file ({error}).") from None
+        raise InputError(
+            f"{item.source}: not a readable Parquet file ({_one_line(error)})."
+        ) from None
     if column not in schema.names:
         raise _columns_message(item.source, column, schema.names)
     kind = schema.field(column).type
@@ -565,7 +567,7 @@ def _table_rows(item: _Input, column: str, notes: _WarnOnce) -> Iterator[Documen
         notes.warn(str(error))
         return
     except (csv.Error, InputError) as error:
-        notes.warn(f"{item.source}: reading stopped at row {counts.total}: {error}")
+        notes.warn(f"{item.source}: reading stopped at row {counts.total}: {_one_line(error)}")
     counts.report(item.source, column, notes)
 
 
@@ -607,10 +609,8 @@ def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[ob
             yield record.get(column) if isinstance(record, dict) else None
         return
     if item.kind == ".csv":
-        # Documents in cells are often longer than the csv module's default 128 KiB limit.
-        csv.field_size_limit(2**31 - 1)
         with open(item.path, encoding="utf-8-sig", newline="") as text:
-            reader = csv.reader(text)
+            reader = _csv_reader(text)
             header = next(reader, None)
             if header is None or column not in header:
                 return
@@ -637,3 +637,14 @@ def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[ob
 
 
 _MALFORMED = object()
+
+
+def _csv_reader(text: TextIO):
+    # Documents in cells are often longer than the csv module's default 128 KiB field limit
+    # (a process-wide setting; raising it harms no other reader).
+    csv.field_size_limit(2**31 - 1)
+    return csv.reader(text)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
