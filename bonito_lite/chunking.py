@@ -5,7 +5,8 @@ The rules, in order:
 * Paragraphs (runs of lines separated by blank lines) are merged into one passage while the
   passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``.
 * A Markdown ATX heading (a ``#`` line outside a fenced code block) starts a new passage, and
-  belongs to the passage it starts.
+  belongs to the passage it starts. It is not left alone: if the paragraph after it does not
+  fit beside it, that paragraph's first sentences do.
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends, a sentence longer than
   that at line breaks (lists, tables), a line longer than that at whitespace, and a "word"
   longer than that between characters. The pieces are packed into passages the same way
@@ -97,7 +98,12 @@ def split_passages(
         if packer.joins(span) and fits(packer.text + span.gap + span.text):
             packer.add(span)  # the common case, settled with one count
             continue
-        for piece in _pieces(span, fits, packer):
+        # A heading alone makes a poor passage: when the paragraph after it is too long to
+        # join whole, its first sentences join the heading and the rest goes on.
+        split_whole = packer.heading_only and packer.joins(span) and _first_sentence_joins(
+            span, fits, packer
+        )
+        for piece in _pieces(span, fits, packer, keep_whole=not split_whole):
             passage = packer.add(piece)
             if passage is not None:
                 yield passage
@@ -115,6 +121,7 @@ class _Packer:
         self.index = 0
         self.start = 0
         self.text = ""
+        self.heading_only = False
 
     def joins(self, piece: _Span) -> bool:
         return bool(self.text) and not piece.new_section and piece.gap is not None
@@ -124,9 +131,11 @@ class _Packer:
             candidate = self.text + piece.gap + piece.text
             if self.fits(candidate):
                 self.text = candidate
+                self.heading_only = False
                 return None
         finished = self.flush()
         self.start, self.text = piece.start, piece.text
+        self.heading_only = piece.new_section
         return finished
 
     def flush(self) -> Passage | None:
@@ -153,9 +162,17 @@ class _Room:
         return self.prefix is not None and self.fits(self.prefix + candidate)
 
 
-def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer) -> Iterator[_Span]:
-    """The span itself if it fits, else runs of its sentences, lines, words or characters."""
-    if fits(span.text):
+def _first_sentence_joins(span: _Span, fits: Callable[[str], bool], packer: _Packer) -> bool:
+    starts, ends = _sentence_units(span.text, 0, len(span.text))
+    return bool(starts) and fits(packer.text + span.gap + span.text[starts[0]:ends[0]])
+
+
+def _pieces(
+    span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whole: bool = True
+) -> Iterator[_Span]:
+    """The span itself if it fits (and may be kept whole), else runs of its sentences, lines,
+    words or characters, the first filling what the open passage has left."""
+    if keep_whole and fits(span.text):
         yield span
         return
     text = span.text

@@ -78,6 +78,17 @@ def test_headings_start_a_passage_and_belong_to_it():
     assert_faithful(text, passages)
 
 
+def test_a_heading_is_not_left_alone_when_its_paragraph_fits_only_by_itself():
+    paragraph = " ".join(f"Sentence {i} here." for i in range(6))  # 18 words
+    text = f"## Billing\n\n{paragraph}\n\nNext paragraph."
+    passages = cut(text, 18)
+    assert [p.text for p in passages] == [
+        "## Billing\n\nSentence 0 here. Sentence 1 here. Sentence 2 here. Sentence 3 here. Sentence 4 here.",
+        "Sentence 5 here.\n\nNext paragraph.",
+    ]
+    assert_faithful(text, passages)
+
+
 def test_hash_lines_inside_a_code_fence_are_not_headings():
     text = "Setup:\n\n```sh\n# install it\npip install .\n```\n\n# Usage\nRun it."
     passages = cut(text, 50)
