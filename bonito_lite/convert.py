@@ -31,7 +31,7 @@ from .checkpoint import (
 )
 from .convert_tensors import PlannedTensor, header_shape, plan_tensors, tensor_data
 from .convert_vocab import read_vocabulary
-from .errors import OutputExistsError, ResourceError
+from .errors import CheckpointError, OutputExistsError, ResourceError
 from .metadata import bonito_metadata
 from .quantize import (
     BITS_PER_WEIGHT,
@@ -145,6 +145,11 @@ def open_source(source: str | os.PathLike, revision: str | None = None) -> _Sour
     location = locate_checkpoint(source, revision)
     params = hyper_parameters(read_config(location.folder))
     checkpoint = SafetensorsCheckpoint(location.folder)
+    if not (location.folder / "tokenizer.model").is_file():
+        raise CheckpointError(
+            f"{location.folder} has no tokenizer.model; only SentencePiece tokenizers"
+            " (Mistral, Llama 2) are supported"
+        )
     return _Source(location, params, checkpoint)
 
 

@@ -93,3 +93,8 @@ def test_too_little_disk(run, tmp_path, tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(convert.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 1000, 1000))
     _one_line_error(run(tiny_checkpoint, "-o", tmp_path / "out.gguf"), 1, "not enough free disk")
     assert not (tmp_path / "out.gguf").exists()
+
+
+def test_checkpoint_without_sentencepiece_tokenizer(run, checkpoint_copy):
+    (checkpoint_copy / "tokenizer.model").unlink()
+    _one_line_error(run(checkpoint_copy), 2, "has no tokenizer.model")
