@@ -83,7 +83,9 @@ def locate_checkpoint(source: str | os.PathLike, revision: str | None = None) ->
         # Not resolved: a cache snapshot reached through a link still names its repository.
         folder = path.absolute()
         repo_id, commit = _repo_from_cache_path(folder)
-        return CheckpointLocation(folder=folder, repo_id=repo_id, revision=commit or revision)
+        if revision is not None:
+            logger.warning("--revision %s ignored: %s is a local folder", revision, folder)
+        return CheckpointLocation(folder=folder, repo_id=repo_id, revision=commit)
     text = str(source)
     if not _HUB_ID.match(text):
         raise CheckpointError(

@@ -112,9 +112,10 @@ def quantize_gguf(
         except BaseException as error:  # reported to the waiting thread
             outcome["error"] = error
 
+    # A daemon thread: on Ctrl-C the process exits without waiting for llama.cpp to finish.
+    worker = threading.Thread(target=run, name="llama-quantize", daemon=True)
     llama_cpp.llama_log_set(log_callback, ctypes.c_void_p(0))
     try:
-        worker = threading.Thread(target=run, name="llama-quantize", daemon=True)
         worker.start()
         while worker.is_alive():
             worker.join(timeout=0.2)
