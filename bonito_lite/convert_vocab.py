@@ -50,8 +50,13 @@ class Vocabulary:
 
 
 def _looks_special(token: str) -> bool:
-    # Added tokens some models forget to flag as special: <|...|> and the like.
-    return (token.startswith("<|") and token.endswith("|>")) or token in ("<pad>", "<mask>")
+    # Added tokens some models forget to flag as special; the same list llama.cpp's converter uses.
+    return (
+        token in ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
+        or (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<\uff5c") and token.endswith("\uff5c>"))
+        or (token.startswith("<unused") and token.endswith(">"))
+    )
 
 
 def read_vocabulary(folder: Path, vocab_size: int) -> Vocabulary:

@@ -202,3 +202,28 @@ def test_output_defaults_to_models_folder_named_after_the_source(tmp_path, monke
     )
     assert result.size_bytes == result.path.stat().st_size
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
+
+
+def test_added_tokens_override_pieces_as_llama_cpp_converter_does(tmp_path, tiny_checkpoint):
+    from bonito_lite.convert_vocab import read_vocabulary
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.model", "special_tokens_map.json"):
+        (folder / name).write_bytes((tiny_checkpoint / name).read_bytes())
+    tokenizer_config = json.loads((tiny_checkpoint / "tokenizer_config.json").read_text())
+    tokenizer_config["added_tokens_decoder"].update({
+        "31998": {"content": "\u2581hello", "special": False},
+        "31999": {"content": "<|pipe|>", "special": False},
+    })
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    (folder / "added_tokens.json").write_text(json.dumps({"<extra>": 31997}))
+    vocabulary = read_vocabulary(folder, vocab_size=32002)
+    assert len(vocabulary.tokens) == 32002
+    assert vocabulary.tokens[32001] == b"[PAD32001]"
+    assert vocabulary.token_types[32001] == gguf.TokenType.UNUSED
+    assert (vocabulary.tokens[31997], vocabulary.token_types[31997]) == (b"<extra>", gguf.TokenType.USER_DEFINED)
+    assert (vocabulary.tokens[31998], vocabulary.token_types[31998]) == (b" hello", gguf.TokenType.USER_DEFINED)
+    # Not flagged special, but shaped like a special token: a control token.
+    assert (vocabulary.tokens[31999], vocabulary.token_types[31999]) == (b"<|pipe|>", gguf.TokenType.CONTROL)
+    assert vocabulary.scores[31997:32000] == [-1000.0] * 3
