@@ -1,0 +1,561 @@
+"""The generation engine: many sequences in flight in one llama.cpp context.
+
+On a CPU, decoding is bound by memory bandwidth: one decode step reads every weight once,
+whether it advances one sequence or sixteen. So the engine keeps up to ``parallel``
+sequences in one context and puts the next token of each into one ``llama_batch`` per step;
+prompts are evaluated in the same batches. When a sequence ends, its completion is yielded,
+its KV cells are dropped and its slot is refilled from the request queue at once
+(continuous batching). The samples of one prompt share its evaluation: the prompt is
+decoded once and its KV cells given to the other samples' sequences.
+
+Each sequence samples with its own seeded sampler chain, so a completion depends on its
+prompt, seed and sampling only, not on ``parallel`` or on what else is in flight.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Hashable, Iterable, Iterator
+
+import numpy as np
+
+from . import llama_handles as llama
+from .errors import EngineError, InputError, ResourceError
+from .model_file import ModelInfo, read_model_info
+from .prompt import PIPE
+
+logger = logging.getLogger(__name__)
+
+CPU_REPACK_CHOICES = ("auto", "on", "off")
+
+# Memory llama.cpp needs beyond weights and KV cache (compute buffers, runtime), kept free
+# so that a run that "fits" does not push the machine into swap.
+_RUNTIME_RESERVE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How llama.cpp runs. ``Engine.settings`` holds the values actually applied."""
+
+    n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
+    threads: int | None = None  # None: the CPUs this process may use
+    ctx_size: int = 2048  # tokens per sequence (prompt + completion)
+    parallel: int = 1  # sequences in flight in one context
+    # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
+    # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.
+    cpu_repack: str = "auto"
+    verbose: bool = False  # show llama.cpp's own log
+    constrain: bool = False  # limit generations to  text <|pipe|> text  before the end token
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int = 256
+    temperature: float = 0.5
+    top_p: float = 0.95
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to complete ``len(seeds)`` times, once per seed."""
+
+    key: Hashable
+    prompt: str  # the engine adds BOS
+    seeds: tuple[int, ...]
+    sampling: Sampling = Sampling()
+
+
+@dataclass(frozen=True)
+class Completion:
+    key: Hashable
+    sample_index: int
+    text: str
+    prompt_tokens: int  # including BOS
+    completion_tokens: int  # excluding the end-of-generation token
+    finish_reason: str  # "stop" (end of generation) | "length" (max_tokens)
+
+
+def pipe_grammar(separator: str = PIPE) -> str:
+    """GBNF for ``text <separator> text``, where neither text contains the separator.
+
+    A text may hold ``<`` but never ``<|``, which is the separator's start; that also keeps
+    the prompt's own tags out of the generation. The end token is allowed only once the
+    whole rule has matched, i.e. after the separator.
+    """
+    if not separator.startswith("<|"):
+        raise ValueError("the grammar is written for separators that start with '<|'")
+    literal = separator.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'root ::= part "{literal}" part\n'
+        'part ::= ( [^<] | "<"+ [^|<] )* "<"*\n'
+    )
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the OS can give this process now without swapping, or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            text = subprocess.run(["vm_stat"], capture_output=True, text=True, timeout=5).stdout
+            page = int(re.search(r"page size of (\d+) bytes", text).group(1))  # type: ignore[union-attr]
+            pages = sum(
+                int(m.group(1))
+                for name in ("free", "inactive", "speculative", "purgeable")
+                if (m := re.search(rf"Pages {name}:\s+(\d+)", text))
+            )
+            return page * pages
+        except (OSError, ValueError, AttributeError, subprocess.SubprocessError):
+            pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_needed(info: ModelInfo, ctx_size: int, parallel: int) -> int:
+    """Bytes for the weights plus an F16 KV cache of ``parallel × ctx_size`` tokens."""
+    return info.file_size + info.kv_bytes_per_token() * ctx_size * parallel + _RUNTIME_RESERVE_BYTES
+
+
+def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, available: int | None) -> int:
+    """The largest ``parallel`` up to the one asked for whose model + KV cache fits in memory."""
+    if available is None:
+        return parallel
+    fitting = parallel
+    while fitting >= 1 and memory_needed(info, ctx_size, fitting) > available:
+        fitting -= 1
+    if fitting < 1:
+        need_gb = memory_needed(info, ctx_size, 1) / 1e9
+        raise ResourceError(
+            f"{info.path.name} needs {need_gb:.1f} GB (model + KV cache for --ctx-size {ctx_size}) "
+            f"but {available / 1e9:.1f} GB is available; close other programs, lower --ctx-size "
+            "or use a smaller quantization"
+        )
+    if fitting < parallel:
+        logger.warning(
+            "--parallel %d needs %.1f GB but %.1f GB is available; running %d sequences at a time",
+            parallel, memory_needed(info, ctx_size, parallel) / 1e9, available / 1e9, fitting,
+        )
+    return fitting
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (llama.cpp's own default is a fixed 4)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
+    """Settings with every automatic value decided, and whether to use extra buffer types."""
+    if settings.cpu_repack not in CPU_REPACK_CHOICES:
+        raise InputError(f"cpu_repack must be one of {', '.join(CPU_REPACK_CHOICES)}, not {settings.cpu_repack!r}")
+    if settings.parallel < 1:
+        raise InputError(f"--parallel must be at least 1, not {settings.parallel}")
+    if settings.ctx_size < 16:
+        raise InputError(f"--ctx-size must be at least 16 tokens, not {settings.ctx_size}")
+    if settings.threads is not None and settings.threads < 1:
+        raise InputError(f"--threads must be at least 1, not {settings.threads}")
+    amx = llama.reports_amx()
+    if settings.cpu_repack == "auto":
+        # Off everywhere: llama.cpp's AMX kernels crash on repacked quantized weights
+        # (llama.cpp #20824), and elsewhere the repacked kernels round differently at 4+
+        # rows than at 1-3, so records would change with --parallel.
+        use_extra_bufts = False
+    else:
+        use_extra_bufts = settings.cpu_repack == "on"
+        if use_extra_bufts and amx:
+            logger.warning("--cpu-repack on with AMX: llama.cpp may crash on quantized models")
+    n_gpu_layers = settings.n_gpu_layers
+    if n_gpu_layers is None:
+        n_gpu_layers = -1 if llama.supports_gpu_offload() else 0
+    ctx_size = settings.ctx_size
+    if ctx_size > info.context_length:
+        logger.warning(
+            "--ctx-size %d is longer than the %d tokens %s was trained on; using %d",
+            ctx_size, info.context_length, info.path.name, info.context_length,
+        )
+        ctx_size = info.context_length
+    return (
+        replace(
+            settings,
+            n_gpu_layers=n_gpu_layers,
+            threads=settings.threads or default_threads(),
+            ctx_size=ctx_size,
+            cpu_repack="on" if use_extra_bufts else "off",
+        ),
+        use_extra_bufts,
+    )
+
+
+@dataclass(eq=False)
+class _RequestState:
+    """A request whose samples are not all finished."""
+
+    request: GenerationRequest
+    tokens: list[int]
+    unstarted: deque[int]  # sample indices not yet given a sequence
+    live: set["_Slot"] = field(default_factory=set)
+    prompt_logits: np.ndarray | None = None  # kept while samples still wait for a sequence
+
+    @property
+    def prompt_length(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One sample being generated, in sequence ``seq_id`` of the context."""
+
+    seq_id: int
+    state: _RequestState
+    sample_index: int
+    sampler: llama.SamplerChain
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+    prompt_cursor: int | None = None  # next prompt token to decode, while this slot evaluates it
+    sharers: list["_Slot"] = field(default_factory=list)  # samples that take this slot's prompt
+    next_token: int | None = None  # sampled, decoded in the next step
+    position: int = 0  # tokens of this sequence in the KV cache
+    batch_index: int = -1
+    pieces: list[str] = field(default_factory=list)
+    completion_tokens: int = 0
+    finish_reason: str = ""
+
+
+class Engine:
+    """A GGUF model loaded in llama.cpp, generating many sequences per decode step.
+
+    Use as a context manager, or call :meth:`close`. Not thread-safe; one ``generate`` at a time.
+    """
+
+    def __init__(self, model_path: os.PathLike | str, settings: EngineSettings = EngineSettings()) -> None:
+        self.info: ModelInfo = read_model_info(model_path)
+        llama.init_llama(settings.verbose)
+        resolved, use_extra_bufts = _resolve_settings(settings, self.info)
+        offloads = resolved.n_gpu_layers != 0 and llama.supports_gpu_offload()
+        self.backend: str = (llama.gpu_backend_name() or "GPU") if offloads else "CPU"
+        parallel = min(resolved.parallel, llama.max_parallel_sequences())
+        if not offloads or self.backend == "Metal":
+            # CPU and Apple's unified memory hold weights and cache in RAM; a discrete GPU's
+            # memory is not visible here and llama.cpp reports its own allocation failures.
+            parallel = fit_parallel(self.info, resolved.ctx_size, parallel, available_memory_bytes())
+        self.settings: EngineSettings = replace(resolved, parallel=parallel)
+        self._model: llama.Model | None = None
+        self._context: llama.Context | None = None
+        self._batch: llama.Batch | None = None
+        llama.use_batch_invariant_kernels()
+        self._model = llama.Model(model_path, n_gpu_layers=resolved.n_gpu_layers, use_extra_bufts=use_extra_bufts)
+        try:
+            self._vocab = self._model.vocab
+            n_batch = max(512, parallel)
+            self._context = llama.Context(
+                self._model,
+                n_ctx=parallel * self.settings.ctx_size,
+                n_seq_max=parallel,
+                n_batch=n_batch,
+                threads=self.settings.threads,
+            )
+            self._batch = llama.Batch(n_batch)
+            self._candidates = llama.Candidates(self._vocab.n_tokens)
+        except BaseException:
+            self.close()
+            raise
+        self._grammar = pipe_grammar() if self.settings.constrain else None
+        self._busy = False
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        return self._vocab.tokenize(text, add_bos)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` without BOS."""
+        return len(self._vocab.tokenize(text, add_bos=False))
+
+    # -- generation -----------------------------------------------------------------------
+
+    def generate(self, requests: Iterable[GenerationRequest]) -> Iterator[Completion]:
+        """Complete every request once per seed; yield completions as they finish, in any order.
+
+        ``requests`` is read lazily, as sequences free up. Raises :class:`InputError` for a
+        prompt that leaves no room for ``max_tokens`` in ``ctx_size``.
+        """
+        if self._context is None:
+            raise EngineError("the engine was closed")
+        if self._busy:
+            raise EngineError("the engine is already generating")
+        self._busy = True
+        context = self._context
+        busy: dict[int, _Slot] = {}  # by sequence id
+        free = list(range(self.settings.parallel))  # sequence ids, lowest used first
+        incoming = iter(requests)
+        waiting: _RequestState | None = None  # the request whose samples are being started
+        exhausted = False
+        try:
+            while True:
+                # Give every free sequence a sample, in request order; evaluate new prompts.
+                evaluators: list[_Slot] = []
+                done: list[_Slot] = []
+                while free:
+                    if waiting is None or not waiting.unstarted:
+                        request = None if exhausted else next(incoming, None)
+                        if request is None:
+                            exhausted = True
+                            break
+                        waiting = self._start_request(request)
+                        if waiting is None:
+                            continue
+                    free.sort()
+                    slot = self._assign(waiting, waiting.unstarted.popleft(), free.pop(0))
+                    busy[slot.seq_id] = slot
+                    if slot.prompt_cursor == 0:
+                        evaluators.append(slot)
+                    elif slot.next_token is None and slot.finish_reason:
+                        done.append(slot)
+                if evaluators:
+                    done += self._evaluate_prompts(evaluators)
+                if done:
+                    for slot in done:
+                        yield self._finish(slot, busy, free)
+                    continue  # refill what just freed before decoding
+                if not busy:
+                    break
+                if free:
+                    self._compact(busy, free)
+                for slot in self._decode_step(list(busy.values())):
+                    yield self._finish(slot, busy, free)
+        finally:
+            for slot in busy.values():
+                slot.sampler.close()
+            context.clear()
+            self._busy = False
+
+    def _start_request(self, request: GenerationRequest) -> _RequestState | None:
+        sampling = request.sampling
+        if sampling.max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, not {sampling.max_tokens}")
+        if not 0 < sampling.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], not {sampling.top_p}")
+        if sampling.temperature < 0:
+            raise InputError(f"temperature must be 0 or more, not {sampling.temperature}")
+        tokens = self._vocab.tokenize(request.prompt, add_bos=True)
+        room = self.settings.ctx_size - sampling.max_tokens
+        if len(tokens) > room:
+            raise InputError(
+                f"a prompt of {len(tokens)} tokens does not fit --ctx-size {self.settings.ctx_size} "
+                f"with --max-tokens {sampling.max_tokens} (at most {max(room, 0)} prompt tokens); "
+                "raise --ctx-size or use shorter passages"
+            )
+        if not request.seeds:
+            return None
+        return _RequestState(request, tokens, deque(range(len(request.seeds))))
+
+    def _assign(self, state: _RequestState, sample_index: int, seq_id: int) -> _Slot:
+        """Start one sample in sequence ``seq_id``: evaluate its prompt, or share a sibling's.
+
+        The slot comes back evaluating (``prompt_cursor == 0``), waiting for a sibling's
+        evaluation, ready to decode, or already finished by its first token.
+        """
+        sampling = state.request.sampling
+        slot = _Slot(
+            seq_id=seq_id,
+            state=state,
+            sample_index=sample_index,
+            sampler=llama.SamplerChain(
+                self._vocab,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                seed=state.request.seeds[sample_index],
+                grammar=self._grammar,
+            ),
+        )
+        evaluator = next((s for s in state.live if s.prompt_cursor is not None), None)
+        holder = next((s for s in state.live if s.prompt_cursor is None and s.position >= state.prompt_length), None)
+        state.live.add(slot)
+        if evaluator is not None:
+            evaluator.sharers.append(slot)
+        elif holder is not None and state.prompt_logits is not None:
+            # The prompt is already in a sibling's cache: copy it, draw from its saved logits.
+            self._context.copy_sequence(holder.seq_id, slot.seq_id, state.prompt_length)
+            slot.position = state.prompt_length
+            self._accept(slot, slot.sampler.sample(state.prompt_logits, self._candidates))
+        else:
+            slot.prompt_cursor = 0
+        if not state.unstarted and state.prompt_logits is not None:
+            state.prompt_logits = None
+        return slot
+
+    def _evaluate_prompts(self, evaluators: list[_Slot]) -> list[_Slot]:
+        """Decode the prompts of ``evaluators``, as many per batch as fit; start their samples.
+
+        Prompts are decoded apart from the generation steps so that every sequence is
+        generating when a step runs (one graph for the whole step). Returns the samples
+        that their first token already finished.
+        """
+        context, batch = self._context, self._batch
+        done: list[_Slot] = []
+        pending = deque(evaluators)
+        while pending:
+            batch.clear()
+            in_batch: list[_Slot] = []
+            while pending and batch.free:
+                slot = pending[0]
+                tokens = slot.state.tokens
+                end = min(len(tokens), slot.prompt_cursor + batch.free)
+                for i in range(slot.prompt_cursor, end):
+                    slot.batch_index = batch.add(tokens[i], i, slot.seq_id, i == len(tokens) - 1)
+                slot.prompt_cursor = end
+                in_batch.append(slot)
+                if end == len(tokens):
+                    pending.popleft()
+            context.decode(batch)
+            for slot in in_batch:
+                state = slot.state
+                if slot.prompt_cursor < state.prompt_length:
+                    continue
+                slot.prompt_cursor = None
+                logits = context.logits(slot.batch_index)
+                if state.unstarted:
+                    state.prompt_logits = logits.copy()
+                for sharer in (slot, *slot.sharers):
+                    if sharer is not slot:
+                        context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
+                    sharer.position = state.prompt_length
+                    self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
+                    if sharer.next_token is None:
+                        done.append(sharer)
+                slot.sharers = []
+        return done
+
+    def _compact(self, busy: dict[int, _Slot], free: list[int]) -> None:
+        """Move sequences down into free ids so that the generating ones stay consecutive.
+
+        llama.cpp's per-sequence caches put only consecutive sequence ids in one graph
+        evaluation; a hole would cost a second pass over the weights in every step.
+        """
+        while free:
+            low, high = min(free), max(busy)
+            if low > high:
+                return
+            slot = busy.pop(high)
+            self._context.move_sequence(high, low)
+            slot.seq_id = low
+            busy[low] = slot
+            free.remove(low)
+            free.append(high)
+
+    def _decode_step(self, slots: list[_Slot]) -> list[_Slot]:
+        """Decode the next token of every sequence in one batch; sample each one's next."""
+        context, batch = self._context, self._batch
+        batch.clear()
+        for slot in sorted(slots, key=lambda s: s.seq_id):
+            slot.batch_index = batch.add(slot.next_token, slot.position, slot.seq_id, True)
+        context.decode(batch)
+        finished = []
+        for slot in slots:
+            slot.position += 1
+            slot.next_token = None
+            self._accept(slot, slot.sampler.sample(context.logits(slot.batch_index), self._candidates))
+            if slot.next_token is None:
+                finished.append(slot)
+        return finished
+
+    def _accept(self, slot: _Slot, token: int) -> None:
+        """Take a sampled token: end the sequence, or keep its text and queue it for decoding."""
+        if self._vocab.is_end_of_generation(token):
+            slot.finish_reason = "stop"
+            return
+        slot.pieces.append(slot.decoder.decode(self._vocab.piece(token)))
+        slot.completion_tokens += 1
+        if slot.completion_tokens >= slot.state.request.sampling.max_tokens:
+            slot.finish_reason = "length"
+            return
+        slot.next_token = token
+
+    def _finish(self, slot: _Slot, busy: dict[int, _Slot], free: list[int]) -> Completion:
+        state = slot.state
+        slot.pieces.append(slot.decoder.decode(b"", final=True))
+        self._context.remove_sequence(slot.seq_id)
+        slot.sampler.close()
+        del busy[slot.seq_id]
+        free.append(slot.seq_id)
+        state.live.discard(slot)
+        return Completion(
+            key=state.request.key,
+            sample_index=slot.sample_index,
+            text="".join(slot.pieces),
+            prompt_tokens=state.prompt_length,
+            completion_tokens=slot.completion_tokens,
+            finish_reason=slot.finish_reason,
+        )
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the context, batch and model; the engine cannot generate afterwards."""
+        if self._batch is not None:
+            self._batch.close()
+            self._batch = None
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Tokenizer:
+    """The model's tokenizer alone (llama.cpp vocab-only load): cheap, for chunking and dry runs."""
+
+    def __init__(self, model_path: os.PathLike | str, verbose: bool = False) -> None:
+        read_model_info(model_path)
+        llama.init_llama(verbose)
+        self._model: llama.Model | None = llama.Model(model_path, vocab_only=True)
+
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        if self._model is None:
+            raise EngineError("the tokenizer was closed")
+        return self._model.vocab.tokenize(text, add_bos)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` without BOS."""
+        return len(self.tokenize(text, add_bos=False))
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    def __enter__(self) -> "Tokenizer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,398 @@
+"""Owners of llama.cpp's C objects, through llama-cpp-python's low-level ctypes binding.
+
+Each class here holds one C object (model, context, batch, sampler chain), frees it in
+``close()``, and turns llama.cpp's failure codes into :class:`EngineError`. The scheduler in
+``engine.py`` sits above them and never touches ``llama_cpp`` itself.
+
+The high-level ``llama_cpp.Llama`` is not used: it decodes one sequence at a time and does
+not expose ``use_extra_bufts``, which the CPU-repacking crash on AMX machines needs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from typing import Sequence
+
+import llama_cpp as llama
+import numpy as np
+
+from .errors import EngineError
+
+# llama.cpp's log goes through one process-wide callback. The ctypes wrappers below must stay
+# referenced for as long as llama.cpp may call them, hence module-level objects.
+
+
+@llama.llama_log_callback
+def _discard_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    pass
+
+
+@llama.llama_log_callback
+def _stderr_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    sys.stderr.write(text.decode("utf-8", errors="replace"))
+    sys.stderr.flush()
+
+
+_backend_initialised = False
+
+# ggml's switch for its tiled K-quant matrix kernel, and the value bonito-lite gives it.
+_TILED_KERNEL_SWITCH = "GGML_CPU_TILED_MM_FORCE"
+_TILED_KERNEL_CHOICE = "1"
+
+
+def init_llama(verbose: bool = False) -> None:
+    """Route llama.cpp's own log to stderr (``verbose``) or nowhere, and start its backends."""
+    global _backend_initialised
+    llama.llama_log_set(_stderr_log if verbose else _discard_log, ctypes.c_void_p(0))
+    if not _backend_initialised:
+        llama.llama_backend_init()
+        _backend_initialised = True
+
+
+def system_info() -> str:
+    """llama.cpp's own one-line report of its compiled backends and CPU features."""
+    return llama.llama_print_system_info().decode("utf-8", errors="replace")
+
+
+def reports_amx() -> bool:
+    """Whether llama.cpp was built with AMX kernels, whose repacked weights crash on quantized models."""
+    return "AMX_INT8 = 1" in system_info()
+
+
+def supports_gpu_offload() -> bool:
+    """Whether this llama.cpp build can put layers on a GPU (CUDA, Metal, Vulkan...)."""
+    return bool(llama.llama_supports_gpu_offload())
+
+
+def gpu_backend_name() -> str | None:
+    """The GPU backend llama.cpp was built with, as its system info names it, or None."""
+    info = system_info()
+    for name in ("CUDA", "Metal", "Vulkan", "HIP", "ROCm", "SYCL", "OpenCL", "CANN", "MUSA"):
+        if f"{name} :" in info or f"{name}:" in info:
+            return name
+    return "GPU" if supports_gpu_offload() else None
+
+
+def max_parallel_sequences() -> int:
+    """The most sequences one llama.cpp context can hold."""
+    return int(llama.llama_max_parallel_sequences())
+
+
+def use_batch_invariant_kernels() -> None:
+    """Make llama.cpp's CPU matrix products round the same way whatever the batch size.
+
+    For K-quants, ggml switches from per-row dot products to a tiled kernel at 8 rows or
+    more, and the two round differently: a sequence's logits would then depend on how many
+    others share its decode step. The tiled kernel for every batch size keeps completions the
+    same whatever ``parallel`` is; it is the one prompts use anyway (measured here on a 300 M
+    Q4_K_M model: prompts 2.5x faster than per-row dot products, generation at 8 sequences
+    about 15% slower). ggml reads the switch once, at its first matrix product; a value the
+    user already set is kept.
+    """
+    os.environ.setdefault(_TILED_KERNEL_SWITCH, _TILED_KERNEL_CHOICE)
+
+
+def llama_cpp_version() -> str:
+    """The llama-cpp-python version, which pins the llama.cpp it vendors."""
+    return llama.__version__
+
+
+class Vocab:
+    """Tokenizer functions of a loaded model (borrowed pointer: lives as long as its model)."""
+
+    def __init__(self, vocab_ptr: llama.llama_vocab_p) -> None:
+        self._ptr = vocab_ptr
+        self.n_tokens = int(llama.llama_vocab_n_tokens(vocab_ptr))
+        self._piece_buffer = ctypes.create_string_buffer(64)
+
+    @property
+    def ptr(self) -> llama.llama_vocab_p:
+        return self._ptr
+
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        """Token ids of ``text``; special-token text such as ``</s>`` stays plain text."""
+        data = text.encode("utf-8")
+        capacity = len(data) + 2
+        while True:
+            buffer = (llama.llama_token * capacity)()
+            count = llama.llama_tokenize(self._ptr, data, len(data), buffer, capacity, add_bos, False)
+            if count >= 0:
+                return list(buffer[:count])
+            capacity = -count
+
+    def piece(self, token: int) -> bytes:
+        """The bytes one token stands for (a single raw byte for byte-fallback tokens)."""
+        size = llama.llama_token_to_piece(self._ptr, token, self._piece_buffer, len(self._piece_buffer), 0, False)
+        if size < 0:
+            self._piece_buffer = ctypes.create_string_buffer(-size)
+            size = llama.llama_token_to_piece(self._ptr, token, self._piece_buffer, len(self._piece_buffer), 0, False)
+        return self._piece_buffer.raw[:size]
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(llama.llama_vocab_is_eog(self._ptr, token))
+
+
+class Model:
+    """A loaded GGUF model (``llama_model``)."""
+
+    def __init__(
+        self,
+        path: os.PathLike | str,
+        *,
+        n_gpu_layers: int = 0,
+        use_extra_bufts: bool = True,
+        vocab_only: bool = False,
+    ) -> None:
+        params = llama.llama_model_default_params()
+        params.n_gpu_layers = n_gpu_layers
+        params.use_extra_bufts = use_extra_bufts
+        params.vocab_only = vocab_only
+        self._ptr = llama.llama_model_load_from_file(os.fsencode(path), params)
+        if not self._ptr:
+            raise EngineError(f"llama.cpp could not load {os.fspath(path)}; run with --verbose to see its log")
+        self.vocab = Vocab(llama.llama_model_get_vocab(self._ptr))
+
+    @property
+    def ptr(self) -> llama.llama_model_p:
+        if not self._ptr:
+            raise EngineError("the model was already closed")
+        return self._ptr
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_model_free(self._ptr)
+            self._ptr = None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Batch:
+    """A ``llama_batch`` of up to ``capacity`` tokens, each in one sequence."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._batch = llama.llama_batch_init(capacity, 0, 1)
+        self._owned = True
+        self.size = 0
+
+    def clear(self) -> None:
+        self.size = 0
+        self._batch.n_tokens = 0
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.size
+
+    def add(self, token: int, position: int, seq_id: int, want_logits: bool) -> int:
+        """Append one token; returns its index in the batch (where its logits will be)."""
+        if self.size >= self.capacity:
+            raise EngineError(f"batch overflow: more than {self.capacity} tokens in one step")
+        i = self.size
+        b = self._batch
+        b.token[i] = token
+        b.pos[i] = position
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq_id
+        b.logits[i] = want_logits
+        self.size = i + 1
+        b.n_tokens = self.size
+        return i
+
+    @property
+    def struct(self) -> llama.llama_batch:
+        return self._batch
+
+    def close(self) -> None:
+        if self._owned:
+            llama.llama_batch_free(self._batch)
+            self._owned = False
+
+
+class Context:
+    """A ``llama_context`` holding up to ``n_seq_max`` sequences, each in its own KV cache.
+
+    Per-sequence caches (``kv_unified = False``) and no flash attention make a sequence's
+    logits independent of the other sequences in the batch: each sequence's cells sit at
+    the same indices whatever else is running, and attention sums them in the same order.
+    A unified cache interleaves the cells of all sequences, and flash attention switches to
+    a split-KV kernel when one sequence runs alone; both change the rounding of the result
+    with the batch (measured: logits differing by up to 0.03, enough to change sampled tokens).
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        n_ctx: int,
+        n_seq_max: int,
+        n_batch: int,
+        threads: int,
+    ) -> None:
+        params = llama.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_seq_max = n_seq_max
+        params.n_batch = n_batch
+        params.n_ubatch = min(n_batch, 512)
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.kv_unified = False
+        params.flash_attn_type = llama.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.no_perf = True
+        self._ptr = llama.llama_init_from_model(model.ptr, params)
+        if not self._ptr:
+            raise EngineError(
+                f"llama.cpp could not create a context of {n_ctx} tokens for {n_seq_max} sequences; "
+                "lower --ctx-size or --parallel"
+            )
+        self._memory = llama.llama_get_memory(self._ptr)
+        self.n_vocab = model.vocab.n_tokens
+
+    def decode(self, batch: Batch) -> None:
+        code = llama.llama_decode(self._ptr, batch.struct)
+        if code == 1:
+            raise EngineError("llama.cpp found no room in the KV cache for this batch; lower --parallel")
+        if code != 0:
+            raise EngineError(f"llama_decode failed with code {code}; run with --verbose to see llama.cpp's log")
+
+    def logits(self, batch_index: int) -> np.ndarray:
+        """A view of the logits of one batch position; valid until the next decode."""
+        pointer = llama.llama_get_logits_ith(self._ptr, batch_index)
+        if not pointer:
+            raise EngineError(f"llama.cpp has no logits for batch position {batch_index}")
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def remove_sequence(self, seq_id: int) -> None:
+        llama.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
+
+    def copy_sequence(self, src: int, dst: int, end_position: int) -> None:
+        """Make ``dst`` hold the cells of ``src`` at positions below ``end_position``.
+
+        Separate caches can only be copied whole (llama.cpp copies the buffer at the next
+        decode), so the copy is cut back to the prefix afterwards.
+        """
+        llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+        llama.llama_memory_seq_rm(self._memory, dst, end_position, -1)
+
+    def move_sequence(self, src: int, dst: int) -> None:
+        """Renumber sequence ``src`` as ``dst`` (an empty sequence), cells and all."""
+        llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+        llama.llama_memory_seq_rm(self._memory, src, -1, -1)
+
+    def clear(self) -> None:
+        llama.llama_memory_clear(self._memory, True)
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_free(self._ptr)
+            self._ptr = None
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# llama_token_data is {int32 id; float logit; float p} with no padding.
+_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama.llama_token_data)
+
+
+class Candidates:
+    """A reusable candidate array (one entry per vocabulary token) that sampler chains work on."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self._data = np.zeros(n_vocab, dtype=_TOKEN_DATA)
+        self._ids = np.arange(n_vocab, dtype=np.int32)
+        self._array = llama.llama_token_data_array(
+            data=ctypes.cast(self._data.ctypes.data, llama.llama_token_data_p),
+            size=n_vocab,
+            selected=-1,
+            sorted=False,
+        )
+
+    def load(self, logits: np.ndarray) -> ctypes.c_void_p:
+        # Samplers reorder and shrink the array in place, so it is rebuilt for every draw.
+        self._data["id"] = self._ids
+        self._data["logit"] = logits
+        self._data["p"] = 0.0
+        self._array.size = len(self._data)
+        self._array.selected = -1
+        self._array.sorted = False
+        return ctypes.byref(self._array)
+
+    def selected_token(self) -> int:
+        index = self._array.selected
+        if not 0 <= index < self._array.size:
+            raise EngineError("the sampler chain selected no token (a grammar that allows nothing?)")
+        return int(self._data["id"][index])
+
+
+# llama.cpp's dist sampler treats this seed as "pick a random one".
+_RANDOM_SEED = 0xFFFFFFFF
+
+
+class SamplerChain:
+    """One sequence's sampler: [grammar] → top-p → temperature → seeded draw (greedy at temperature 0)."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        *,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        grammar: str | None = None,
+    ) -> None:
+        params = llama.llama_sampler_chain_default_params()
+        params.no_perf = True
+        self._ptr = llama.llama_sampler_chain_init(params)
+        if not self._ptr:
+            raise EngineError("llama.cpp could not create a sampler chain")
+        try:
+            if grammar is not None:
+                # First, so that the samplers after it only ever see tokens the grammar allows.
+                self._add(llama.llama_sampler_init_grammar(vocab.ptr, grammar.encode("utf-8"), b"root"), "grammar")
+            if temperature <= 0:
+                self._add(llama.llama_sampler_init_greedy(), "greedy")
+            else:
+                self._add(llama.llama_sampler_init_top_p(top_p, 1), "top-p")
+                self._add(llama.llama_sampler_init_temp(temperature), "temperature")
+                self._add(llama.llama_sampler_init_dist(seed_for_llama(seed)), "dist")
+        except BaseException:
+            self.close()
+            raise
+
+    def _add(self, sampler: llama.llama_sampler_p, what: str) -> None:
+        if not sampler:
+            raise EngineError(f"llama.cpp could not create the {what} sampler")
+        # The chain owns the samplers added to it and frees them with itself.
+        llama.llama_sampler_chain_add(self._ptr, sampler)
+
+    def sample(self, logits: np.ndarray, candidates: Candidates) -> int:
+        """Draw the next token from ``logits`` and advance the chain's state (grammar, RNG)."""
+        llama.llama_sampler_apply(self._ptr, candidates.load(logits))
+        token = candidates.selected_token()
+        llama.llama_sampler_accept(self._ptr, token)
+        return token
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_sampler_free(self._ptr)
+            self._ptr = None
+
+
+def seed_for_llama(seed: int) -> int:
+    """Map any integer seed to the 32-bit seeds llama.cpp draws with, avoiding its "random" value."""
+    return seed % _RANDOM_SEED
+
+
+def tokens_text(vocab: Vocab, tokens: Sequence[int]) -> str:
+    """The text of a token sequence, decoding UTF-8 across byte-fallback tokens."""
+    return b"".join(vocab.piece(t) for t in tokens).decode("utf-8", errors="replace")

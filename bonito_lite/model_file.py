@@ -1,0 +1,160 @@
+"""Check a GGUF model file before llama.cpp touches it, and describe it.
+
+llama.cpp answers a wrong file with a NULL pointer and a log line the user never sees (its
+log is silenced), or with a crash; reading the header with ``gguf.GGUFReader`` first turns
+every such case into a one-line :class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from .errors import ModelFileError
+from .metadata import IS_BONITO, IS_TOY
+
+SUPPORTED_ARCHITECTURE = "llama"  # Mistral checkpoints convert to llama.cpp's llama architecture
+_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What bonito-lite needs to know about a GGUF model, read from its header."""
+
+    path: Path
+    file_size: int
+    architecture: str
+    name: str | None
+    parameter_count: int
+    file_type: str  # "F32", "F16", "Q8_0", "Q4_K_M"...
+    context_length: int
+    block_count: int
+    embedding_length: int
+    head_count: int
+    head_count_kv: int
+    key_length: int  # per head
+    value_length: int  # per head
+    vocab_size: int
+    bonito: dict[str, Any] = field(default_factory=dict)  # the bonito.* keys, see metadata.py
+
+    @property
+    def is_toy(self) -> bool:
+        return bool(self.bonito.get(IS_TOY, False))
+
+    @property
+    def is_bonito(self) -> bool:
+        return bool(self.bonito.get(IS_BONITO, False))
+
+    def kv_bytes_per_token(self, bytes_per_element: int = 2) -> int:
+        """KV-cache bytes one token takes in every layer (llama.cpp's default cache type is F16)."""
+        per_layer = self.head_count_kv * (self.key_length + self.value_length)
+        return self.block_count * per_layer * bytes_per_element
+
+
+def read_model_info(path: os.PathLike | str) -> ModelInfo:
+    """Check that ``path`` is a complete llama-architecture GGUF with a tokenizer; describe it.
+
+    Raises :class:`ModelFileError` (one line) for a missing path, a folder, a file that is not
+    GGUF, a truncated or damaged file, another architecture, or a file without a tokenizer.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file; give the path of a .gguf file")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give the path of a .gguf file")
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != _MAGIC:
+        what = "empty" if size == 0 else f"starts with {magic!r}, not b'GGUF'"
+        raise ModelFileError(
+            f"{path} is not a GGUF model file ({what}); convert the checkpoint to GGUF first"
+        )
+    try:
+        reader = gguf.GGUFReader(path)
+    except (ValueError, IndexError, KeyError, OverflowError, UnicodeDecodeError, MemoryError) as error:
+        raise ModelFileError(
+            f"{path} is truncated or damaged ({size} bytes; the GGUF reader says: {_first_line(error)}); "
+            "copy or convert it again"
+        ) from None
+    needed = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=reader.data_offset)
+    if needed > size:
+        raise ModelFileError(
+            f"{path} is truncated ({size} bytes, its tensors need {needed}); copy or convert it again"
+        )
+
+    fields = {name: reader.fields[name] for name in reader.fields}
+    architecture = _value(fields, gguf.Keys.General.ARCHITECTURE)
+    if architecture != SUPPORTED_ARCHITECTURE:
+        raise ModelFileError(
+            f"{path} has architecture {architecture!r}; bonito-lite runs Mistral-architecture "
+            f"models stored as {SUPPORTED_ARCHITECTURE!r} (such as bonito-v1 converted to GGUF)"
+        )
+    if gguf.Keys.Tokenizer.LIST not in fields:
+        raise ModelFileError(
+            f"{path} has no tokenizer ({gguf.Keys.Tokenizer.LIST} is missing); convert it again with its tokenizer.model"
+        )
+
+    def arch_int(key: str, default: int | None = None) -> int:
+        value = _value(fields, key.format(arch=architecture), default)
+        if value is None:
+            raise ModelFileError(f"{path} lacks {key.format(arch=architecture)}; convert it again")
+        return int(value)
+
+    embedding_length = arch_int(gguf.Keys.LLM.EMBEDDING_LENGTH)
+    head_count = arch_int(gguf.Keys.Attention.HEAD_COUNT)
+    head_dim = embedding_length // head_count
+    head_count_kv = arch_int(gguf.Keys.Attention.HEAD_COUNT_KV, head_count)
+    return ModelInfo(
+        path=path,
+        file_size=size,
+        architecture=architecture,
+        name=_value(fields, gguf.Keys.General.NAME),
+        parameter_count=sum(int(t.n_elements) for t in reader.tensors),
+        file_type=_file_type_name(_value(fields, gguf.Keys.General.FILE_TYPE)),
+        context_length=arch_int(gguf.Keys.LLM.CONTEXT_LENGTH),
+        block_count=arch_int(gguf.Keys.LLM.BLOCK_COUNT),
+        embedding_length=embedding_length,
+        head_count=head_count,
+        head_count_kv=head_count_kv,
+        key_length=arch_int(gguf.Keys.Attention.KEY_LENGTH, head_dim),
+        value_length=arch_int(gguf.Keys.Attention.VALUE_LENGTH, head_dim),
+        vocab_size=len(fields[gguf.Keys.Tokenizer.LIST].data),
+        bonito={name: _value(fields, name) for name in fields if name.startswith("bonito.")},
+    )
+
+
+def file_sha256(path: os.PathLike | str, chunk_bytes: int = 1 << 20) -> str:
+    """The hex sha256 of a file, read in chunks (model files are gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _value(fields: dict[str, gguf.ReaderField], key: str, default: Any = None) -> Any:
+    field_ = fields.get(key)
+    return default if field_ is None else field_.contents()
+
+
+def _file_type_name(value: int | None) -> str:
+    if value is None:
+        return "unknown"
+    try:
+        name = gguf.LlamaFileType(int(value)).name
+    except ValueError:
+        return f"type {value}"
+    for prefix in ("MOSTLY_", "ALL_"):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,330 @@
+"""The llama.cpp engine on real tiny GGUF models: batching, sharing, refills, determinism, grammar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+
+from bonito_lite import engine as engine_module
+from bonito_lite.engine import (
+    Engine,
+    EngineSettings,
+    GenerationRequest,
+    Sampling,
+    Tokenizer,
+    fit_parallel,
+    memory_needed,
+    pipe_grammar,
+)
+from bonito_lite.errors import InputError, ModelFileError, ResourceError
+from bonito_lite.model_file import read_model_info
+from bonito_lite.prompt import PIPE, build_prompt
+
+# One thread: the test machines are small and shared, and llama.cpp's threads spin-wait.
+THREADS = 1
+
+
+def _prompt(i: int) -> str:
+    return build_prompt("extractive question answering", f"Passage {i}: the cat sat on the mat. " * (1 + i % 3))
+
+
+def _requests(n: int, seeds_per_request: int = 1, max_tokens=lambda i: 12, temperature: float = 0.8):
+    return [
+        GenerationRequest(
+            key=i,
+            prompt=_prompt(i),
+            seeds=tuple(1000 * i + s for s in range(seeds_per_request)),
+            sampling=Sampling(max_tokens=max_tokens(i), temperature=temperature, top_p=0.95),
+        )
+        for i in range(n)
+    ]
+
+
+def _texts(engine: Engine, requests) -> dict:
+    return {(c.key, c.sample_index): c.text for c in engine.generate(requests)}
+
+
+@pytest.fixture(scope="module")
+def engine4(tiny_gguf_q4_k_m: Path):
+    with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=4, threads=THREADS, ctx_size=512)) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def engine1(tiny_gguf_q4_k_m: Path):
+    with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=1, threads=THREADS, ctx_size=512)) as engine:
+        yield engine
+
+
+def test_settings_report_what_was_applied(engine4: Engine):
+    assert engine4.backend == "CPU"
+    assert engine4.settings.parallel == 4
+    assert engine4.settings.threads == THREADS
+    assert engine4.settings.n_gpu_layers == 0
+    # auto never repacks: AMX crashes on it, and repacked kernels make records depend on parallel
+    assert engine4.settings.cpu_repack == "off"
+    assert engine4.info.file_type == "Q4_K_M"
+
+
+def test_random_weights_stop_at_max_tokens(engine4: Engine):
+    [completion] = list(engine4.generate(_requests(1, max_tokens=lambda i: 7)))
+    assert completion.finish_reason == "length"
+    assert completion.completion_tokens == 7
+    assert completion.prompt_tokens == len(engine4.tokenize(_prompt(0)))
+    assert engine4.tokenize(_prompt(0))[0] == 1  # BOS added by the engine
+    assert completion.text
+
+
+def test_count_tokens_excludes_bos_and_matches_vocab_only_tokenizer(engine4: Engine, tiny_gguf_q4_k_m: Path):
+    text = "Bonito writes <|pipe|> as plain text, é and 日本 too."
+    with Tokenizer(tiny_gguf_q4_k_m) as tokenizer:
+        assert tokenizer.tokenize(text) == engine4.tokenize(text)
+        assert tokenizer.count_tokens(text) == engine4.count_tokens(text) == len(engine4.tokenize(text)) - 1
+    # the tags are not special tokens: <|pipe|> is < | pipe | >
+    assert len(engine4.tokenize(PIPE, add_bos=False)) == 5
+
+
+def test_samples_of_one_prompt_share_it_and_match_separate_runs(engine4: Engine):
+    shared = GenerationRequest("p", _prompt(5), seeds=(11, 22, 33), sampling=Sampling(max_tokens=10, temperature=1.0))
+    together = _texts(engine4, [shared])
+    assert sorted(together) == [("p", 0), ("p", 1), ("p", 2)]
+    assert len(set(together.values())) == 3  # different seeds, different text
+    for index, seed in enumerate(shared.seeds):
+        alone = GenerationRequest("p", shared.prompt, seeds=(seed,), sampling=shared.sampling)
+        assert _texts(engine4, [alone])[("p", 0)] == together[("p", index)]
+
+
+def test_more_requests_than_slots_all_complete_with_their_own_lengths(engine4: Engine):
+    requests = _requests(11, seeds_per_request=2, max_tokens=lambda i: 3 + (i * 5) % 13)
+    completions = list(engine4.generate(requests))
+    assert sorted((c.key, c.sample_index) for c in completions) == [(i, s) for i in range(11) for s in range(2)]
+    for c in completions:
+        assert c.completion_tokens == requests[c.key].sampling.max_tokens
+        assert c.finish_reason == "length"
+
+
+def test_a_short_generation_finishes_before_an_earlier_long_one(engine4: Engine):
+    requests = _requests(2, max_tokens=lambda i: 40 if i == 0 else 3)
+    order = [c.key for c in engine4.generate(requests)]
+    assert order == [1, 0]
+
+
+def test_requests_are_read_lazily(engine4: Engine):
+    pulled = []
+
+    def stream():
+        for request in _requests(20, max_tokens=lambda i: 2):
+            pulled.append(request.key)
+            yield request
+
+    completions = engine4.generate(stream())
+    next(completions)
+    # four slots, plus at most one request read while looking for work
+    assert len(pulled) <= 5
+    assert len(list(completions)) == 19
+
+
+def test_completions_do_not_depend_on_parallel(engine1: Engine, engine4: Engine, tiny_gguf_q4_k_m: Path):
+    requests = _requests(6, seeds_per_request=3, max_tokens=lambda i: 20 + 7 * (i % 3))
+    one = _texts(engine1, requests)
+    four = _texts(engine4, requests)
+    assert one == four
+    with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=7, threads=THREADS, ctx_size=512)) as engine7:
+        assert _texts(engine7, requests) == one
+
+
+def test_completions_do_not_depend_on_parallel_for_q8_0(tiny_gguf_q8_0: Path):
+    requests = _requests(4, seeds_per_request=2, max_tokens=lambda i: 16)
+    results = []
+    for parallel in (1, 5):
+        with Engine(tiny_gguf_q8_0, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=256)) as engine:
+            results.append(_texts(engine, requests))
+    assert results[0] == results[1]
+
+
+def test_same_seed_same_text_and_different_seeds_differ(engine4: Engine):
+    def run(seed):
+        request = GenerationRequest(0, _prompt(1), seeds=(seed,), sampling=Sampling(max_tokens=16, temperature=1.0))
+        return _texts(engine4, [request])[(0, 0)]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_temperature_zero_is_greedy_whatever_the_seed(engine4: Engine):
+    greedy = GenerationRequest(0, _prompt(2), seeds=(1, 2, 3), sampling=Sampling(max_tokens=12, temperature=0.0))
+    assert len(set(_texts(engine4, [greedy]).values())) == 1
+
+
+def test_a_prompt_too_long_for_the_context_names_its_length(engine4: Engine):
+    long_prompt = build_prompt("summarization", "word " * 600)
+    n_tokens = len(engine4.tokenize(long_prompt))
+    with pytest.raises(InputError, match=f"{n_tokens} tokens"):
+        list(engine4.generate([GenerationRequest(0, long_prompt, seeds=(0,), sampling=Sampling(max_tokens=8))]))
+    # the engine is usable afterwards
+    assert len(list(engine4.generate(_requests(1, max_tokens=lambda i: 2)))) == 1
+
+
+def test_byte_fallback_pieces_become_utf8_across_tokens(engine4: Engine):
+    from bonito_lite.llama_handles import tokens_text
+
+    text = "naïve 日本語 ✓"
+    tokens = engine4.tokenize(text, add_bos=False)
+    assert len(tokens) > len(text.split())  # byte-fallback pieces are in there
+    assert tokens_text(engine4._vocab, tokens).lstrip() == text
+
+
+# -- memory check ---------------------------------------------------------------------------
+
+
+def test_parallel_is_lowered_to_what_fits_in_memory(tiny_gguf_q4_k_m: Path, caplog):
+    info = read_model_info(tiny_gguf_q4_k_m)
+    available = memory_needed(info, 1024, 3) + 1
+    with caplog.at_level(logging.WARNING, logger="bonito_lite"):
+        assert fit_parallel(info, 1024, 8, available) == 3
+    assert "--parallel 8" in caplog.text
+    assert fit_parallel(info, 1024, 2, available) == 2
+    assert fit_parallel(info, 1024, 8, None) == 8
+
+
+def test_engine_refuses_when_even_one_sequence_does_not_fit(tiny_gguf_q4_k_m: Path, monkeypatch):
+    monkeypatch.setattr(engine_module, "available_memory_bytes", lambda: 1_000_000)
+    with pytest.raises(ResourceError) as error:
+        Engine(tiny_gguf_q4_k_m, EngineSettings(threads=THREADS))
+    assert "\n" not in str(error.value)
+    assert "GB" in str(error.value)
+
+
+def test_engine_applies_lowered_parallel(tiny_gguf_q4_k_m: Path, monkeypatch):
+    info = read_model_info(tiny_gguf_q4_k_m)
+    monkeypatch.setattr(engine_module, "available_memory_bytes", lambda: memory_needed(info, 256, 2) + 1)
+    with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=6, ctx_size=256, threads=THREADS)) as engine:
+        assert engine.settings.parallel == 2
+        assert len(list(engine.generate(_requests(3, max_tokens=lambda i: 2)))) == 3
+
+
+def test_engine_checks_the_file_before_llama_cpp(tmp_path: Path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError):
+        Engine(bad)
+    with pytest.raises(ModelFileError):
+        Tokenizer(bad)
+
+
+def test_bad_settings_are_input_errors(tiny_gguf_q4_k_m: Path):
+    with pytest.raises(InputError, match="cpu_repack"):
+        Engine(tiny_gguf_q4_k_m, EngineSettings(cpu_repack="sometimes"))
+    with pytest.raises(InputError, match="parallel"):
+        Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=0))
+
+
+# -- grammar: a crafted model whose choices are known ----------------------------------------
+
+
+def _bigram_gguf(source: Path, destination: Path, successors: dict[int, list[tuple[int, float]]]) -> Path:
+    """Copy an F32 GGUF, rewired so that the next token depends only on the current one.
+
+    Attention and FFN outputs are zeroed, so the final hidden state is the token's own
+    embedding; each listed token gets its own embedding axis, and the output head maps
+    that axis to the listed successors with the given scores (higher first).
+    """
+    reader = gguf.GGUFReader(source)
+    writer = gguf.GGUFWriter(destination, reader.fields["general.architecture"].contents())
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), field.types[0], sub_type=sub_type)
+    axes = {token: axis for axis, token in enumerate(successors)}
+    for tensor in reader.tensors:
+        data = np.array(tensor.data, dtype=np.float32)
+        if tensor.name.endswith(("attn_output.weight", "ffn_down.weight")):
+            data[:] = 0.0
+        elif tensor.name == "token_embd.weight":
+            data[:, : len(axes)] = 0.0
+            for token, axis in axes.items():
+                data[token] = 0.0
+                data[token, axis] = 10.0
+        elif tensor.name == "output_norm.weight":
+            data[:] = 1.0
+        elif tensor.name == "output.weight":
+            data[:, : len(axes)] = 0.0
+            for token, axis in axes.items():
+                for successor, score in successors[token]:
+                    data[successor, axis] = score
+        writer.add_tensor(tensor.name, data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return destination
+
+
+@pytest.fixture(scope="module")
+def bigram_gguf(tiny_gguf_f32: Path, tmp_path_factory) -> Path:
+    with Tokenizer(tiny_gguf_f32) as tokenizer:
+        newline = tokenizer.tokenize("\n", add_bos=False)[-1]
+        lt, bar, pipe_word, bar2, gt = tokenizer.tokenize("\n" + PIPE, add_bos=False)[-5:]
+    assert bar == bar2
+    eos = 2
+    # After the prompt's last "\n" the model wants to stop at once, "<" next; after "|",
+    # "pipe" then ">"; after ">", stop.
+    successors = {
+        newline: [(eos, 10.0), (lt, 8.0)],
+        lt: [(bar, 10.0)],
+        bar: [(pipe_word, 10.0), (gt, 8.0)],
+        pipe_word: [(bar, 10.0)],
+        gt: [(eos, 10.0)],
+    }
+    return _bigram_gguf(tiny_gguf_f32, tmp_path_factory.mktemp("bigram") / "bigram.gguf", successors)
+
+
+def _greedy(engine: Engine) -> list:
+    request = GenerationRequest(0, _prompt(0), seeds=(0, 1), sampling=Sampling(max_tokens=16, temperature=0.0))
+    return sorted(engine.generate([request]), key=lambda c: c.sample_index)
+
+
+def test_end_of_generation_stops_a_sequence(bigram_gguf: Path):
+    with Engine(bigram_gguf, EngineSettings(threads=THREADS, ctx_size=256, parallel=2)) as engine:
+        completions = _greedy(engine)
+    assert [(c.text, c.finish_reason, c.completion_tokens) for c in completions] == [("", "stop", 0)] * 2
+
+
+def test_constrained_generation_writes_exactly_one_pipe_before_stopping(bigram_gguf: Path):
+    settings = EngineSettings(threads=THREADS, ctx_size=256, parallel=2, constrain=True)
+    with Engine(bigram_gguf, settings) as engine:
+        completions = _greedy(engine)
+    for completion in completions:
+        # the grammar forbids stopping before the pipe, then allows ">" after "|" only
+        assert completion.finish_reason == "stop"
+        assert completion.text == PIPE
+        assert completion.text.count(PIPE) == 1
+
+
+def test_constrained_random_model_never_writes_a_second_tag(tiny_gguf_q4_k_m: Path):
+    settings = EngineSettings(threads=THREADS, ctx_size=256, parallel=3, constrain=True)
+    with Engine(tiny_gguf_q4_k_m, settings) as engine:
+        completions = list(engine.generate(_requests(3, seeds_per_request=2, max_tokens=lambda i: 24, temperature=1.5)))
+    for completion in completions:
+        assert completion.text.count(PIPE) <= 1
+        before, _, after = completion.text.partition(PIPE)
+        assert "<|" not in before and "<|" not in after
+        if completion.finish_reason == "stop":
+            assert completion.text.count(PIPE) == 1
+
+
+def test_pipe_grammar_is_valid_gbnf_for_llama_cpp(tiny_gguf_q4_k_m: Path):
+    from bonito_lite import llama_handles
+
+    grammar = pipe_grammar()
+    assert '"<|pipe|>"' in grammar
+    with Tokenizer(tiny_gguf_q4_k_m) as tokenizer:
+        sampler = llama_handles.SamplerChain(
+            tokenizer._model.vocab, temperature=0.0, top_p=1.0, seed=0, grammar=grammar
+        )
+        sampler.close()
