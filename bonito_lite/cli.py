@@ -153,7 +153,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
         seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
         overwrite=overwrite, quiet=quiet, engine=engine_settings,
     )
-    run = GenerateRun(options, stdin=click.get_text_stream("stdin"))
+    run = GenerateRun(options)
     if model == TOY and not quiet:
         click.echo("Using the bundled toy model: a demo of the pipeline, not a useful Bonito.", err=True)
     if dry_run:

@@ -1,0 +1,5 @@
+"""``python -m bonito_lite`` runs the command line."""
+
+from .cli import main
+
+main()

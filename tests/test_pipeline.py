@@ -1,0 +1,110 @@
+"""The pipeline's bookkeeping, with a scripted engine (the real engine has its own tests)."""
+
+from bonito_lite.chunking import Passage
+from bonito_lite.engine import Completion, Sampling
+from bonito_lite.pipeline import (
+    TRUNCATED,
+    GenerationSettings,
+    RunStats,
+    generate_outcomes,
+    sample_seed,
+)
+from bonito_lite.task_types import resolve_task_type
+
+
+class ScriptedEngine:
+    """Answers every request with ``reply(prompt, seed)``, finishing them in reverse order."""
+
+    def __init__(self, reply, finish_reason="stop"):
+        self.reply = reply
+        self.finish_reason = finish_reason
+        self.requests = []
+
+    def generate(self, requests):
+        done = []
+        for request in requests:
+            self.requests.append(request)
+            for index, seed in enumerate(request.seeds):
+                done.append(
+                    Completion(request.key, index, self.reply(request.prompt, seed), 10, 5,
+                               self.finish_reason)
+                )
+        yield from reversed(done)
+
+
+def passages(*texts):
+    return [Passage(t, "doc.txt", i, 0, len(t)) for i, t in enumerate(texts)]
+
+
+EXQA = resolve_task_type("exqa")
+YNQA = resolve_task_type("ynqa")
+
+
+def test_outcomes_come_in_passage_then_task_then_sample_order():
+    engine = ScriptedEngine(lambda prompt, seed: f"Q {seed}<|pipe|>A")
+    settings = GenerationSettings(task_types=(EXQA, YNQA), num_samples=2, seed=7)
+    outcomes = list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
+    order = [(o.record["context"], o.record["task_type"], o.record["sample_index"]) for o in outcomes]
+    assert order == [
+        (c, t, s)
+        for c in ("one", "two")
+        for t in (EXQA.full_name, YNQA.full_name)
+        for s in (0, 1)
+    ]
+
+
+def test_records_carry_provenance_and_the_parsed_example():
+    engine = ScriptedEngine(lambda prompt, seed: "What sat?<|pipe|>{{context}}")
+    settings = GenerationSettings(task_types=(EXQA,), seed=3)
+    [outcome] = generate_outcomes(engine, passages("The cat sat."), settings, "toy.gguf")
+    assert outcome.record == {
+        "input": "What sat?",
+        "output": "The cat sat.",
+        "task_type": "extractive question answering",
+        "context": "The cat sat.",
+        "source": "doc.txt",
+        "passage_index": 0,
+        "char_start": 0,
+        "char_end": 12,
+        "sample_index": 0,
+        "model": "toy.gguf",
+        "seed": 3,
+    }
+
+
+def test_unparsable_generations_are_kept_with_their_reason():
+    engine = ScriptedEngine(lambda prompt, seed: "no separator", finish_reason="stop")
+    stats = RunStats()
+    settings = GenerationSettings(task_types=(EXQA,))
+    [outcome] = generate_outcomes(engine, passages("x"), settings, "m", stats)
+    assert not outcome.parsed
+    assert outcome.record["reason"] == "no_pipe"
+    assert outcome.record["generation"] == "no separator"
+    assert (stats.generations, stats.parsed, stats.rejected["no_pipe"]) == (1, 0, 1)
+
+
+def test_generation_cut_by_max_tokens_is_rejected_as_truncated():
+    engine = ScriptedEngine(lambda prompt, seed: "a question that never", finish_reason="length")
+    settings = GenerationSettings(task_types=(EXQA,))
+    [outcome] = generate_outcomes(engine, passages("x"), settings, "m")
+    assert outcome.reason == TRUNCATED
+
+
+def test_prompts_follow_the_template_and_seeds_are_derived_per_sample():
+    engine = ScriptedEngine(lambda prompt, seed: "a<|pipe|>b")
+    settings = GenerationSettings(task_types=(YNQA,), num_samples=3, seed=11,
+                                  sampling=Sampling(max_tokens=9))
+    list(generate_outcomes(engine, passages("  Text.  "), settings, "m"))
+    [request] = engine.requests
+    assert request.prompt == "<|tasktype|>\nyes-no question answering\n<|context|>\nText.\n<|task|>\n"
+    assert request.seeds == tuple(sample_seed(11, "  Text.  ", YNQA, i) for i in range(3))
+    assert len(set(request.seeds)) == 3
+    assert request.sampling.max_tokens == 9
+
+
+def test_seed_depends_on_run_seed_passage_task_and_sample():
+    base = sample_seed(0, "p", EXQA, 0)
+    assert base == sample_seed(0, "p", EXQA, 0)
+    assert len({base, sample_seed(1, "p", EXQA, 0), sample_seed(0, "q", EXQA, 0),
+                sample_seed(0, "p", YNQA, 0), sample_seed(0, "p", EXQA, 1)}) == 5
+    assert 0 <= base < 0xFFFFFFFF
