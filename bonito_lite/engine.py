@@ -1,15 +1,19 @@
 """The generation engine: many sequences in flight in one llama.cpp context.
 
-On a CPU, decoding is bound by memory bandwidth: one decode step reads every weight once,
-whether it advances one sequence or sixteen. So the engine keeps up to ``parallel``
-sequences in one context and puts the next token of each into one ``llama_batch`` per step;
-prompts are evaluated in the same batches. When a sequence ends, its completion is yielded,
+Decoding is bound by memory bandwidth: one decode call reads every weight once, whether it
+advances one sequence or several. So the engine keeps up to ``parallel`` sequences in one
+context and decodes the next token of each in one ``llama_batch`` per step (in groups of at
+most seven, see ``_MAX_DECODE_ROWS``). When a sequence ends, its completion is yielded,
 its KV cells are dropped and its slot is refilled from the request queue at once
 (continuous batching). The samples of one prompt share its evaluation: the prompt is
 decoded once and its KV cells given to the other samples' sequences.
 
-Each sequence samples with its own seeded sampler chain, so a completion depends on its
-prompt, seed and sampling only, not on ``parallel`` or on what else is in flight.
+Each sequence samples with its own seeded sampler chain, and every piece of arithmetic a
+sequence goes through is the same whatever else is in flight (per-sequence KV caches, no
+flash attention, no repacked weights, decode groups below ggml's tiled-kernel threshold),
+so a completion depends on its prompt, seed and sampling only, not on ``parallel``. This
+holds for K-quant and Q8_0 models on the CPU; F16/F32 weights go through llamafile's
+sgemm from two rows on and through per-row dot products for one, so they are not covered.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ from .prompt import PIPE
 logger = logging.getLogger(__name__)
 
 CPU_REPACK_CHOICES = ("auto", "on", "off")
+
+# Sequences decoded in one llama.cpp call. ggml multiplies K-quant weights with per-row dot
+# products below 8 rows and with a tiled kernel from 8 rows on; the two round differently,
+# so a sequence's tokens would change with the number of sequences beside it. Groups of at
+# most 7 keep every decode on the per-row kernel, and completions independent of `parallel`.
+_MAX_DECODE_ROWS = 7
 
 # Memory llama.cpp needs beyond weights and KV cache (compute buffers, runtime), kept free
 # so that a run that "fits" does not push the machine into swap.
@@ -259,7 +269,6 @@ class Engine:
         self._model: llama.Model | None = None
         self._context: llama.Context | None = None
         self._batch: llama.Batch | None = None
-        llama.use_batch_invariant_kernels()
         self._model = llama.Model(model_path, n_gpu_layers=resolved.n_gpu_layers, use_extra_bufts=use_extra_bufts)
         try:
             self._vocab = self._model.vocab
@@ -402,45 +411,37 @@ class Engine:
         return slot
 
     def _evaluate_prompts(self, evaluators: list[_Slot]) -> list[_Slot]:
-        """Decode the prompts of ``evaluators``, as many per batch as fit; start their samples.
+        """Decode the prompts of ``evaluators`` and start the samples that share them.
 
-        Prompts are decoded apart from the generation steps so that every sequence is
-        generating when a step runs (one graph for the whole step). Returns the samples
-        that their first token already finished.
+        Each prompt is decoded on its own, in chunks of ``n_batch`` from its start, apart
+        from the generation steps: how a prompt is split never depends on what else is
+        running, so neither do its logits, and every generation step finds all sequences
+        ready. (Per-sequence caches would split a mixed batch into one graph per sequence
+        anyway.) Returns the samples that their first token already finished.
         """
         context, batch = self._context, self._batch
         done: list[_Slot] = []
-        pending = deque(evaluators)
-        while pending:
-            batch.clear()
-            in_batch: list[_Slot] = []
-            while pending and batch.free:
-                slot = pending[0]
-                tokens = slot.state.tokens
-                end = min(len(tokens), slot.prompt_cursor + batch.free)
-                for i in range(slot.prompt_cursor, end):
+        for slot in evaluators:
+            state = slot.state
+            tokens = state.tokens
+            for start in range(0, len(tokens), batch.capacity):
+                batch.clear()
+                end = min(len(tokens), start + batch.capacity)
+                for i in range(start, end):
                     slot.batch_index = batch.add(tokens[i], i, slot.seq_id, i == len(tokens) - 1)
-                slot.prompt_cursor = end
-                in_batch.append(slot)
-                if end == len(tokens):
-                    pending.popleft()
-            context.decode(batch)
-            for slot in in_batch:
-                state = slot.state
-                if slot.prompt_cursor < state.prompt_length:
-                    continue
-                slot.prompt_cursor = None
-                logits = context.logits(slot.batch_index)
-                if state.unstarted:
-                    state.prompt_logits = logits.copy()
-                for sharer in (slot, *slot.sharers):
-                    if sharer is not slot:
-                        context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
-                    sharer.position = state.prompt_length
-                    self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
-                    if sharer.next_token is None:
-                        done.append(sharer)
-                slot.sharers = []
+                context.decode(batch)
+            slot.prompt_cursor = None
+            logits = context.logits(slot.batch_index)
+            if state.unstarted:
+                state.prompt_logits = logits.copy()
+            for sharer in (slot, *slot.sharers):
+                if sharer is not slot:
+                    context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
+                sharer.position = state.prompt_length
+                self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
+                if sharer.next_token is None:
+                    done.append(sharer)
+            slot.sharers = []
         return done
 
     def _compact(self, busy: dict[int, _Slot], free: list[int]) -> None:
@@ -461,19 +462,27 @@ class Engine:
             free.append(high)
 
     def _decode_step(self, slots: list[_Slot]) -> list[_Slot]:
-        """Decode the next token of every sequence in one batch; sample each one's next."""
+        """Decode the next token of every sequence; sample each one's next.
+
+        Sequences go to llama.cpp in groups of at most ``_MAX_DECODE_ROWS``, so that every
+        decode uses the same CPU matrix kernel whatever ``parallel`` is (see the constant).
+        """
         context, batch = self._context, self._batch
-        batch.clear()
-        for slot in sorted(slots, key=lambda s: s.seq_id):
-            slot.batch_index = batch.add(slot.next_token, slot.position, slot.seq_id, True)
-        context.decode(batch)
+        ordered = sorted(slots, key=lambda s: s.seq_id)
+        n_groups = -(-len(ordered) // _MAX_DECODE_ROWS)
         finished = []
-        for slot in slots:
-            slot.position += 1
-            slot.next_token = None
-            self._accept(slot, slot.sampler.sample(context.logits(slot.batch_index), self._candidates))
-            if slot.next_token is None:
-                finished.append(slot)
+        for group in np.array_split(np.arange(len(ordered)), n_groups):
+            members = [ordered[i] for i in group]
+            batch.clear()
+            for slot in members:
+                slot.batch_index = batch.add(slot.next_token, slot.position, slot.seq_id, True)
+            context.decode(batch)
+            for slot in members:
+                slot.position += 1
+                slot.next_token = None
+                self._accept(slot, slot.sampler.sample(context.logits(slot.batch_index), self._candidates))
+                if slot.next_token is None:
+                    finished.append(slot)
         return finished
 
     def _accept(self, slot: _Slot, token: int) -> None:

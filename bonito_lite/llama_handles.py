@@ -37,9 +37,6 @@ def _stderr_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 
 _backend_initialised = False
 
-# ggml's switch for its tiled K-quant matrix kernel, and the value bonito-lite gives it.
-_TILED_KERNEL_SWITCH = "GGML_CPU_TILED_MM_FORCE"
-_TILED_KERNEL_CHOICE = "1"
 
 
 def init_llama(verbose: bool = False) -> None:
@@ -78,20 +75,6 @@ def gpu_backend_name() -> str | None:
 def max_parallel_sequences() -> int:
     """The most sequences one llama.cpp context can hold."""
     return int(llama.llama_max_parallel_sequences())
-
-
-def use_batch_invariant_kernels() -> None:
-    """Make llama.cpp's CPU matrix products round the same way whatever the batch size.
-
-    For K-quants, ggml switches from per-row dot products to a tiled kernel at 8 rows or
-    more, and the two round differently: a sequence's logits would then depend on how many
-    others share its decode step. The tiled kernel for every batch size keeps completions the
-    same whatever ``parallel`` is; it is the one prompts use anyway (measured here on a 300 M
-    Q4_K_M model: prompts 2.5x faster than per-row dot products, generation at 8 sequences
-    about 15% slower). ggml reads the switch once, at its first matrix product; a value the
-    user already set is kept.
-    """
-    os.environ.setdefault(_TILED_KERNEL_SWITCH, _TILED_KERNEL_CHOICE)
 
 
 def llama_cpp_version() -> str:
