@@ -29,7 +29,7 @@ from .checkpoint import (
     locate_checkpoint,
     read_config,
 )
-from .convert_tensors import PlannedTensor, header_shape, plan_tensors, tensor_data
+from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tensors, tensor_data
 from .convert_vocab import read_vocabulary
 from .errors import CheckpointError, OutputExistsError, ResourceError
 from .metadata import bonito_metadata
@@ -185,7 +185,7 @@ def _removed_on_exit(path: Path) -> Iterator[None]:
 
 def write_gguf(source: _Source, path: Path, quant: str, *, toy: bool = False, progress: bool = True) -> None:
     """Write the checkpoint as a GGUF of a directly written type (F32, F16, BF16, Q8_0)."""
-    file_type = DIRECT_TYPES[quant]
+    file_type = FILE_TYPES[quant]
     planned = plan_tensors(source.checkpoint, source.params, file_type)
     writer = gguf.GGUFWriter(path=None, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
     try:

@@ -22,6 +22,14 @@ QType = gguf.GGMLQuantizationType
 # Buffers Hugging Face saves that llama.cpp recomputes.
 _SKIPPED_SUFFIXES = (".rotary_emb.inv_freq", ".attention.masked_bias", ".attention.bias")
 
+# The types written directly, as GGUF file types.
+FILE_TYPES = {
+    "F32": gguf.LlamaFileType.ALL_F32,
+    "F16": gguf.LlamaFileType.MOSTLY_F16,
+    "BF16": gguf.LlamaFileType.MOSTLY_BF16,
+    "Q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+}
+
 # File type -> tensor type for the weight matrices; vectors and norms stay F32.
 MATRIX_TYPE = {
     gguf.LlamaFileType.ALL_F32: QType.F32,

@@ -14,33 +14,26 @@ import re
 import threading
 from pathlib import Path
 
-import gguf
-
 from .errors import EngineError, InputError
 
 logger = logging.getLogger(__name__)
 
-FileType = gguf.LlamaFileType
+# Written directly by the converter (see convert_tensors.FILE_TYPES).
+DIRECT_TYPES = ("F32", "F16", "BF16", "Q8_0")
 
-# Written directly by the converter, from the safetensors values.
-DIRECT_TYPES: dict[str, FileType] = {
-    "F32": FileType.ALL_F32,
-    "F16": FileType.MOSTLY_F16,
-    "BF16": FileType.MOSTLY_BF16,
-    "Q8_0": FileType.MOSTLY_Q8_0,
-}
-
-# Produced by llama.cpp's quantizer from a full-precision intermediate file.
-LLAMA_CPP_TYPES: dict[str, FileType] = {
-    "Q6_K": FileType.MOSTLY_Q6_K,
-    "Q5_K_M": FileType.MOSTLY_Q5_K_M,
-    "Q5_K_S": FileType.MOSTLY_Q5_K_S,
-    "Q4_K_M": FileType.MOSTLY_Q4_K_M,
-    "Q4_K_S": FileType.MOSTLY_Q4_K_S,
-    "Q4_0": FileType.MOSTLY_Q4_0,
-    "Q3_K_M": FileType.MOSTLY_Q3_K_M,
-    "Q2_K": FileType.MOSTLY_Q2_K,
-    "IQ4_NL": FileType.MOSTLY_IQ4_NL,
+# Produced by llama.cpp's quantizer from a full-precision intermediate file; the values
+# name llama.cpp's ``llama_ftype`` constants. This module does not import gguf: the
+# quantizer process should hold llama.cpp and the tensors, not 20 MB of Python tables.
+LLAMA_CPP_TYPES: dict[str, str] = {
+    "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K",
+    "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+    "Q5_K_S": "LLAMA_FTYPE_MOSTLY_Q5_K_S",
+    "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+    "Q4_K_S": "LLAMA_FTYPE_MOSTLY_Q4_K_S",
+    "Q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
+    "Q3_K_M": "LLAMA_FTYPE_MOSTLY_Q3_K_M",
+    "Q2_K": "LLAMA_FTYPE_MOSTLY_Q2_K",
+    "IQ4_NL": "LLAMA_FTYPE_MOSTLY_IQ4_NL",
 }
 
 DEFAULT_QUANT = "Q4_K_M"
@@ -87,7 +80,7 @@ def quantize_gguf(
     from llama_cpp import _logger as llama_logger
 
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = int(LLAMA_CPP_TYPES[quant])
+    params.ftype = getattr(llama_cpp, LLAMA_CPP_TYPES[quant])
     params.nthread = os.cpu_count() or 1
 
     # llama.cpp reports each tensor it quantizes in its log ("[  12/ 291] blk.1..."):

@@ -38,7 +38,7 @@ def test_every_llama_cpp_type_loads_in_llama_cpp(quant, tmp_path, tiny_checkpoin
 
     result = convert_checkpoint(tiny_checkpoint, tmp_path / "m.gguf", quant=quant.lower(), progress=False)
     reader = gguf.GGUFReader(result.path)
-    assert reader.fields["general.file_type"].contents() == LLAMA_CPP_TYPES[quant]
+    assert reader.fields["general.file_type"].contents() == getattr(llama_cpp, LLAMA_CPP_TYPES[quant])
     params = llama_cpp.llama_model_default_params()
     params.use_extra_bufts = False
     model = llama_cpp.llama_model_load_from_file(str(result.path).encode(), params)
