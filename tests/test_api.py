@@ -1,0 +1,72 @@
+"""The upstream-shaped Python API on the bundled toy model."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+from datasets import Dataset
+
+from bonito_lite import Bonito, SamplingParams
+from bonito_lite.errors import InputError, ModelFileError
+
+PASSAGES = [
+    "The Riverside clinic opens at 7:30 on weekdays. Dr. Amal Haddad leads the morning team.",
+    "Invoices above 500 euros need two signatures, one of them from the finance office.",
+    "The warehouse in Tilburg moved to a four-day week in March 2024 after a staff vote.",
+]
+
+
+@pytest.fixture(scope="module")
+def bonito():
+    with Bonito("toy") as model:
+        yield model
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return Dataset.from_dict({"input": PASSAGES, "id": [1, 2, 3]})
+
+
+def test_generate_tasks_returns_a_dataset_of_input_and_output(bonito, texts):
+    synthetic = bonito.generate_tasks(
+        texts, context_col="input", task_type="nli",
+        sampling_params=SamplingParams(max_tokens=96, top_p=0.95, temperature=0.5, n=2),
+    )
+    assert isinstance(synthetic, Dataset)
+    assert synthetic.column_names == ["input", "output"]
+    # 3 rows x 2 samples; the toy parses most of them.
+    assert 3 <= synthetic.num_rows <= 6
+    assert all(isinstance(value, str) for value in list(synthetic["input"]) + list(synthetic["output"]))
+
+
+def test_rejected_generations_come_back_with_reasons_and_are_logged(bonito, texts, caplog):
+    caplog.set_level(logging.WARNING, logger="bonito_lite")
+    # Eight new tokens are too few for a whole example: every generation is rejected.
+    parsed, rejected = bonito.generate_tasks(
+        texts, context_col="input", task_type="exqa",
+        sampling_params=SamplingParams(max_tokens=8), return_rejected=True,
+    )
+    assert parsed.num_rows + rejected.num_rows == 3
+    assert rejected.num_rows >= 1
+    assert set(rejected["reason"]) <= {"truncated", "no_pipe", "too_many_pipes"}
+    assert "did not parse" in caplog.text
+
+
+def test_any_object_with_upstream_sampling_attributes_works(bonito, texts):
+    vllm_like = SimpleNamespace(max_tokens=64, top_p=0.9, temperature=0.0, n=1, seed=None)
+    first = bonito.generate_tasks(texts, "input", "ynqa", vllm_like, return_rejected=True)
+    second = bonito.generate_tasks(texts, "input", "ynqa", vllm_like, return_rejected=True)
+    assert first[0].to_list() == second[0].to_list()
+    assert first[1].to_list() == second[1].to_list()
+
+
+def test_missing_context_column_names_the_columns(bonito, texts):
+    with pytest.raises(InputError, match="input, id"):
+        bonito.generate_tasks(texts, context_col="text", task_type="nli")
+
+
+def test_a_hub_id_says_to_convert_first():
+    with pytest.raises(ModelFileError, match="bonito-lite convert BatsResearch/bonito-v1"):
+        Bonito("BatsResearch/bonito-v1")
