@@ -238,7 +238,7 @@ class _Slot:
     decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
-    prompt_cursor: int | None = None  # next prompt token to decode, while this slot evaluates it
+    evaluating: bool = False  # decodes the prompt for itself and its sharers, this round
     sharers: list["_Slot"] = field(default_factory=list)  # samples that take this slot's prompt
     next_token: int | None = None  # sampled, decoded in the next step
     position: int = 0  # tokens of this sequence in the KV cache
@@ -333,7 +333,7 @@ class Engine:
                     free.sort()
                     slot = self._assign(waiting, waiting.unstarted.popleft(), free.pop(0))
                     busy[slot.seq_id] = slot
-                    if slot.prompt_cursor == 0:
+                    if slot.evaluating:
                         evaluators.append(slot)
                     elif slot.next_token is None and slot.finish_reason:
                         done.append(slot)
@@ -378,7 +378,7 @@ class Engine:
     def _assign(self, state: _RequestState, sample_index: int, seq_id: int) -> _Slot:
         """Start one sample in sequence ``seq_id``: evaluate its prompt, or share a sibling's.
 
-        The slot comes back evaluating (``prompt_cursor == 0``), waiting for a sibling's
+        The slot comes back evaluating, waiting for a sibling's
         evaluation, ready to decode, or already finished by its first token.
         """
         sampling = state.request.sampling
@@ -394,8 +394,8 @@ class Engine:
                 grammar=self._grammar,
             ),
         )
-        evaluator = next((s for s in state.live if s.prompt_cursor is not None), None)
-        holder = next((s for s in state.live if s.prompt_cursor is None and s.position >= state.prompt_length), None)
+        evaluator = next((s for s in state.live if s.evaluating), None)
+        holder = next((s for s in state.live if s.position >= state.prompt_length), None)
         state.live.add(slot)
         if evaluator is not None:
             evaluator.sharers.append(slot)
@@ -405,7 +405,7 @@ class Engine:
             slot.position = state.prompt_length
             self._accept(slot, slot.sampler.sample(state.prompt_logits, self._candidates))
         else:
-            slot.prompt_cursor = 0
+            slot.evaluating = True
         if not state.unstarted and state.prompt_logits is not None:
             state.prompt_logits = None
         return slot
@@ -430,7 +430,7 @@ class Engine:
                 for i in range(start, end):
                     slot.batch_index = batch.add(tokens[i], i, slot.seq_id, i == len(tokens) - 1)
                 context.decode(batch)
-            slot.prompt_cursor = None
+            slot.evaluating = False
             logits = context.logits(slot.batch_index)
             if state.unstarted:
                 state.prompt_logits = logits.copy()
