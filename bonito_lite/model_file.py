@@ -7,6 +7,7 @@ every such case into a one-line :class:`ModelFileError`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -67,7 +68,14 @@ def read_model_info(path: os.PathLike | str) -> ModelInfo:
         raise ModelFileError(f"{path}: no such model file; give the path of a .gguf file")
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; give the path of a .gguf file")
-    size = path.stat().st_size
+    stat = path.stat()
+    return _read_model_info(path, stat.st_size, stat.st_mtime_ns)
+
+
+# Parsing the GGUF header walks every vocabulary entry (about 2 s for 32,000 tokens) and a
+# run asks several times (checks, tokenizer, engine); the file's size and mtime key the cache.
+@functools.lru_cache(maxsize=8)
+def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
     with path.open("rb") as f:
         magic = f.read(4)
     if magic != _MAGIC:
