@@ -139,7 +139,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
-    from .run import GenerateOptions, GenerateRun
+    from .run import GenerateOptions, GenerateRun, RunInterrupted
 
     configure_logging(verbose, quiet)
     engine_settings = EngineSettings(
@@ -159,7 +159,22 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
     if dry_run:
         _print_dry_run(run)
         return
-    report = run.execute()
+    plan = run.prepare()
+    if plan.resuming and not quiet:
+        click.echo(plan.describe(), err=True)
+    try:
+        report = run.execute()
+    except RunInterrupted as stop:
+        if _debug_enabled():
+            raise
+        if not quiet:
+            click.echo(_summary(stop.report), err=True)
+        click.echo(
+            f"Interrupted after {stop.report.done_units} of {stop.report.total_units} generations; "
+            "everything written is complete. Rerun the same command to resume.",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(_summary(report), err=True)
 
@@ -187,6 +202,12 @@ def _summary(report) -> str:
     ]
     if rejected:
         lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
+    before = report.before
+    if before.generations:
+        lines.append(
+            f"Resumed: {before.parsed} examples and {sum(before.rejected.values())} rejected "
+            f"were already there from earlier runs."
+        )
     return "\n".join(lines)
 
 

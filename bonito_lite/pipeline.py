@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .chunking import Passage
 from .engine import Completion, GenerationRequest, Sampling
@@ -77,10 +77,15 @@ def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int)
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & _SEED_MASK
 
 
+# Whether one sample (passage, task type, sample index) is already finished and is skipped.
+SkipSample = Callable[[Passage, TaskType, int], bool]
+
+
 @dataclass(frozen=True)
 class _Unit:
     passage: Passage
     task: TaskType
+    samples: tuple[int, ...]  # the sample indices requested, in order
 
 
 def generate_outcomes(
@@ -89,8 +94,13 @@ def generate_outcomes(
     settings: GenerationSettings,
     model_name: str,
     stats: RunStats | None = None,
+    skip: SkipSample | None = None,
 ) -> Iterator[Outcome]:
-    """Run every passage × task type through the engine; yield outcomes in input order."""
+    """Run every passage × task type through the engine; yield outcomes in input order.
+
+    ``skip`` is asked once per sample, in order; a sample it answers True for is neither
+    generated nor yielded (a resumed run skips what an earlier run finished).
+    """
     units: dict[int, _Unit] = {}
     stats = stats if stats is not None else RunStats()
 
@@ -99,11 +109,15 @@ def generate_outcomes(
         for passage in passages:
             stats.passages += 1
             for task in settings.task_types:
-                units[number] = _Unit(passage, task)
-                seeds = tuple(
-                    sample_seed(settings.seed, passage.text, task, i)
-                    for i in range(settings.num_samples)
+                samples = tuple(
+                    i for i in range(settings.num_samples)
+                    if skip is None or not skip(passage, task, i)
                 )
+                if not samples:
+                    continue
+                units[number] = _Unit(passage, task, samples)
+                # Seeds depend on the sample index, not on which samples are left to do.
+                seeds = tuple(sample_seed(settings.seed, passage.text, task, i) for i in samples)
                 yield GenerationRequest(
                     key=number,
                     prompt=build_prompt(task.full_name, passage.text),
@@ -117,11 +131,14 @@ def generate_outcomes(
     next_unit = 0
     for completion in engine.generate(requests()):
         unit = units[completion.key]
-        outcome = _outcome(unit, completion, settings.seed, model_name)
+        sample_index = unit.samples[completion.sample_index]
+        outcome = _outcome(unit, completion, sample_index, settings.seed, model_name)
         finished.setdefault(completion.key, {})[completion.sample_index] = outcome
-        while len(finished.get(next_unit, ())) == settings.num_samples:
-            for sample_index in range(settings.num_samples):
-                done = finished[next_unit][sample_index]
+        while next_unit in units and len(finished.get(next_unit, ())) == len(
+            units[next_unit].samples
+        ):
+            for position in range(len(units[next_unit].samples)):
+                done = finished[next_unit][position]
                 stats.add(done)
                 yield done
             del finished[next_unit]
@@ -129,7 +146,9 @@ def generate_outcomes(
             next_unit += 1
 
 
-def _outcome(unit: _Unit, completion: Completion, seed: int, model_name: str) -> Outcome:
+def _outcome(
+    unit: _Unit, completion: Completion, sample_index: int, seed: int, model_name: str
+) -> Outcome:
     passage = unit.passage
     provenance = {
         "task_type": unit.task.full_name,
@@ -138,7 +157,7 @@ def _outcome(unit: _Unit, completion: Completion, seed: int, model_name: str) ->
         "passage_index": passage.index,
         "char_start": passage.char_start,
         "char_end": passage.char_end,
-        "sample_index": completion.sample_index,
+        "sample_index": sample_index,
         "model": model_name,
         "seed": seed,
     }

@@ -7,12 +7,16 @@ is finished, and always leave a manifest saying what happened.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
 import os
 import platform
+import signal
+import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, TextIO
@@ -27,14 +31,22 @@ from .model_paths import resolve_model
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .progress import Progress
+from .resume import (
+    UNIT_FIELD,
+    FinishedUnits,
+    UnitKeys,
+    model_sha256,
+    read_finished,
+    repair_partial_line,
+)
 from .sinks import (
     JsonlWriter,
-    check_output_writable,
+    check_output_folder,
     manifest_path,
     rejected_path,
     write_json_atomically,
 )
-from .task_types import resolve_task_types
+from .task_types import TaskType, resolve_task_types
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +88,8 @@ class DryRunReport:
 
 @dataclass
 class RunReport:
+    """What one run did; ``stats`` counts this run only, ``before`` what the output held."""
+
     output: str
     rejected_output: str | None
     stats: RunStats
@@ -83,10 +97,48 @@ class RunReport:
     model: Path
     backend: str
     status: str = "complete"  # "complete" | "interrupted" | "failed"
+    before: FinishedUnits = field(default_factory=FinishedUnits)
+    total_units: int = 0  # generations the command asks for, done or not
+    done_units: int = 0  # of those, finished now (earlier runs included)
 
     @property
     def examples_per_minute(self) -> float:
         return self.stats.parsed / self.seconds * 60 if self.seconds > 0 else 0.0
+
+
+@dataclass
+class WorkPlan:
+    """The work of a run before it starts: how many units, how many an earlier run finished."""
+
+    total: int  # generations (passages × task types × samples)
+    done: int  # of those, already in the output or its rejects
+    other_settings: int  # records already there that no unit of this run matches
+    resuming: bool
+    output: str
+    keys: UnitKeys
+    finished: FinishedUnits
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done
+
+    def describe(self) -> str:
+        """One line for the user, before the work starts."""
+        line = f"Resuming {self.output}: {self.done} of {self.total} generations already done, {self.remaining} new"
+        if self.other_settings:
+            line += (
+                f"; {self.other_settings} records already there were made with other inputs or "
+                "settings (model, seed, sampling, chunking) and are kept"
+            )
+        return line + ("; nothing to generate." if not self.remaining else ".")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run; everything written is whole and the manifest says interrupted."""
+
+    def __init__(self, report: RunReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
 
 
 def validate_sampling(options: GenerateOptions) -> None:
@@ -133,6 +185,7 @@ class GenerateRun:
         self.output = None if options.output == STDOUT else Path(
             options.output or default_output(options.inputs)
         )
+        self._plan: WorkPlan | None = None
 
     def _passages(self, tokenizer: Tokenizer) -> Iterator[Passage]:
         passages = iter_passages(
@@ -165,80 +218,174 @@ class GenerateRun:
             len(passages), generations, prompt_tokens, seconds, self.model
         )
 
-    def execute(self) -> RunReport:
+    def prepare(self) -> WorkPlan:
+        """Check the output, hash the model, count the work and what an earlier run finished.
+
+        Reads the existing output and its rejects unless ``--overwrite``; changes nothing on
+        disk. :meth:`execute` calls it when the caller has not.
+        """
         options = self.options
+        previous_manifest = None
         if self.output is not None:
-            check_output_writable(self.output, options.overwrite)
-        started_at = dt.datetime.now(dt.timezone.utc)
-        started = time.monotonic()
+            check_output_folder(self.output)
+            previous_manifest = manifest_path(self.output)
+        keys = UnitKeys(
+            model_sha256=model_sha256(self.model, previous_manifest),
+            seed=options.seed,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            chunk_tokens=options.chunk_tokens,
+            constrain=options.engine.constrain,
+        )
+        finished = FinishedUnits()
+        resuming = (
+            self.output is not None
+            and not options.overwrite
+            and (self.output.exists() or rejected_path(self.output).exists())
+        )
+        if resuming:
+            assert self.output is not None
+            finished = read_finished(self.output, rejected_path(self.output))
+        unmatched = finished.copy()
+        total = done = 0
         with Tokenizer(self.model) as tokenizer:
             # A first pass counts the work for the progress bar; passages are cut again
             # while generating rather than held in memory.
-            n_passages = sum(1 for _ in self._passages(tokenizer))
-        total = n_passages * len(self.tasks) * options.num_samples
+            for passage in self._passages(tokenizer):
+                for task in self.tasks:
+                    for sample_index in range(options.num_samples):
+                        total += 1
+                        done += unmatched.take(keys.key(passage.text, task.full_name, sample_index))
+        self._plan = WorkPlan(
+            total=total, done=done, other_settings=unmatched.left(), resuming=resuming,
+            output=str(self.output) if self.output else STDOUT, keys=keys, finished=finished,
+        )
+        return self._plan
+
+    def execute(self) -> RunReport:
+        """Generate what is left, appending to the output; raise :class:`RunInterrupted` on Ctrl-C."""
+        plan = self._plan or self.prepare()
+        options = self.options
+        started_at = dt.datetime.now(dt.timezone.utc)
+        started = time.monotonic()
         settings = GenerationSettings(
             task_types=self.tasks,
             sampling=Sampling(options.max_tokens, options.temperature, options.top_p),
             num_samples=options.num_samples,
             seed=options.seed,
         )
+        rejects_file = rejected_path(self.output) if self.output is not None else None
+        if plan.resuming:
+            assert self.output is not None and rejects_file is not None
+            for path in (self.output, rejects_file):
+                removed = repair_partial_line(path)
+                if removed:
+                    log.warning(
+                        "%s ended in a half-written line (%d bytes, from a run that was killed); "
+                        "removed it, its generation is made again.", path, removed,
+                    )
         stats = RunStats()
         records = JsonlWriter.stdout() if self.output is None else JsonlWriter.open(
             self.output, overwrite=options.overwrite
         )
-        rejects_file = rejected_path(self.output) if self.output is not None else None
-        rejects = JsonlWriter.open(rejects_file, overwrite=options.overwrite) if rejects_file else None
-        progress = Progress(total, quiet=options.quiet)
+        try:
+            rejects = JsonlWriter.open(rejects_file, overwrite=options.overwrite) if rejects_file else None
+        except BaseException:
+            records.close()
+            raise
+        skipping = plan.finished.copy()
+        keys = plan.keys
+
+        def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
+            return skipping.take(keys.key(passage.text, task.full_name, sample_index))
+
+        progress = Progress(plan.remaining, quiet=options.quiet)
         backend = "unknown"
         status = "failed"
         try:
-            with Engine(self.model, options.engine) as engine, Tokenizer(self.model) as tokenizer:
-                backend = engine.backend
-                outcomes = generate_outcomes(
-                    engine, self._passages(tokenizer), settings, self.model.name, stats
-                )
-                for outcome in outcomes:
-                    if outcome.parsed:
-                        records.write(outcome.record)
-                    elif rejects is not None:
-                        rejects.write(outcome.record)
-                    progress.advance(1, outcome.completion_tokens)
+            if plan.remaining:
+                with Engine(self.model, options.engine) as engine, Tokenizer(self.model) as tokenizer:
+                    backend = engine.backend
+                    outcomes = generate_outcomes(
+                        engine, self._passages(tokenizer), settings, self.model.name, stats,
+                        skip=already_finished,
+                    )
+                    # Closed before the engine is: a generator left suspended by an error
+                    # would otherwise run its cleanup on a freed llama.cpp context.
+                    with contextlib.closing(outcomes):
+                        for outcome in outcomes:
+                            record = outcome.record
+                            record[UNIT_FIELD] = keys.key(
+                                record["context"], record["task_type"], record["sample_index"]
+                            )
+                            if outcome.parsed:
+                                records.write(record)
+                            elif rejects is not None:  # stdout gets parsed records only
+                                rejects.write(record)
+                            progress.advance(1, outcome.completion_tokens)
+            else:
+                with Tokenizer(self.model) as tokenizer:
+                    stats.passages = sum(1 for _ in self._passages(tokenizer))
             status = "complete"
         except KeyboardInterrupt:
             status = "interrupted"
-            raise
         finally:
-            progress.close()
-            records.close()
-            if rejects is not None:
-                rejects.close()
-            report = RunReport(
-                output=str(self.output) if self.output else STDOUT,
-                rejected_output=str(rejects_file) if rejects_file else None,
-                stats=stats,
-                seconds=time.monotonic() - started,
-                model=self.model,
-                backend=backend,
-                status=status,
-            )
-            if self.output is not None:
-                self._write_manifest(report, started_at)
+            # A second Ctrl-C while closing would cut the manifest short; hold it off.
+            with _sigint_held():
+                progress.close()
+                records.close()
+                if rejects is not None:
+                    rejects.close()
+                report = RunReport(
+                    output=str(self.output) if self.output else STDOUT,
+                    rejected_output=str(rejects_file) if rejects_file else None,
+                    stats=stats,
+                    seconds=time.monotonic() - started,
+                    model=self.model,
+                    backend=backend,
+                    status=status,
+                    before=plan.finished,
+                    total_units=plan.total,
+                    done_units=plan.done + stats.generations,
+                )
+                if self.output is not None:
+                    self._write_manifest(report, started_at)
+        if status == "interrupted":
+            raise RunInterrupted(report)
         return report
 
     def _write_manifest(self, report: RunReport, started_at: dt.datetime) -> None:
         import llama_cpp
 
+        assert self.output is not None
         options = asdict(self.options)
+        options["output"] = str(self.output.resolve())
+        stat = self.model.stat()
+        before = report.before
+        rejected = Counter(before.rejected) + report.stats.rejected
         manifest: dict[str, Any] = {
             "bonito_lite_version": __version__,
             "llama_cpp_python_version": llama_cpp.__version__,
             "python": platform.python_version(),
-            "model": {"file": str(self.model), "sha256": file_sha256(self.model)},
+            "model": {
+                "file": str(self.model.resolve()),
+                "sha256": self._plan.keys.model_sha256 if self._plan else file_sha256(self.model),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            },
             "backend": report.backend,
             "arguments": options,
             "task_types": [t.full_name for t in self.tasks],
+            # The whole output and its rejects, earlier runs included.
             "counts": {
                 "passages": report.stats.passages,
+                "generations": before.generations + report.stats.generations,
+                "parsed": before.parsed + report.stats.parsed,
+                "rejected": dict(rejected),
+            },
+            "this_run": {
+                "resumed_after": before.generations,
                 "generations": report.stats.generations,
                 "parsed": report.stats.parsed,
                 "rejected": dict(report.stats.rejected),
@@ -247,5 +394,21 @@ class GenerateRun:
             "started_at": started_at.isoformat(timespec="seconds"),
             "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        assert self.output is not None
-        write_json_atomically(manifest_path(self.output), manifest)
+        try:
+            write_json_atomically(manifest_path(self.output), manifest)
+        except OSError as error:
+            # The records are what matters; a full disk must not hide the run's own error.
+            log.warning("could not write %s (%s).", manifest_path(self.output), error.strerror)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Ignore SIGINT inside the block (main thread only; elsewhere signals do not arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,11 +1,12 @@
 """Where records go: JSONL files appended and flushed line by line, stdout, manifests.
 
-JSONL is the working format: one JSON object per line, written and flushed as soon as
-it exists, so a stopped run loses nothing it finished.
+JSONL is the working format: one JSON object per line, written as soon as it exists, so a
+stopped run loses nothing it finished and a rerun can resume after the last whole line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError, OutputExistsError
+from .errors import InputError, ResourceError
 
 
 def rejected_path(output: Path) -> Path:
@@ -30,12 +31,10 @@ def _stem_without_jsonl(path: Path) -> str:
     return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
 
 
-def check_output_writable(output: Path, overwrite: bool) -> None:
-    """Refuse before any work starts: an existing output without --overwrite, a folder we cannot write."""
-    if output.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{output} already exists; pass --overwrite to replace it, or -o to write elsewhere."
-        )
+def check_output_folder(output: Path) -> None:
+    """Refuse before any work starts: an output that is a folder, a folder we cannot write."""
+    if output.is_dir():
+        raise InputError(f"{output} is a folder; give -o a file name ending in .jsonl.")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
@@ -43,32 +42,76 @@ def check_output_writable(output: Path, overwrite: bool) -> None:
         raise InputError(f"cannot write to {folder}; choose another -o.")
 
 
-class JsonlWriter:
-    """Appends one JSON object per line and flushes it, so each finished record is on disk."""
+# Errors of a full disk or quota: the user can free space and resume.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
-    def __init__(self, stream: IO[str], owns_stream: bool) -> None:
+
+class JsonlWriter:
+    """Appends one JSON object per line, so each finished record is on disk as it is written.
+
+    A file gets each line in one ``os.write`` of the whole line, straight to the kernel: a
+    process killed at any moment leaves whole lines, and at most a part of the line being
+    written, never buffered lines lost. A failed write (disk full) is cut back to the last
+    whole line before the error is raised.
+    """
+
+    def __init__(self, stream: IO[str] | None, fd: int | None = None, path: Path | None = None) -> None:
         self._stream = stream
-        self._owns_stream = owns_stream
+        self._fd = fd
+        self._path = path
+        self._size = os.fstat(fd).st_size if fd is not None else 0
         self.count = 0
 
     @classmethod
     def open(cls, path: Path, overwrite: bool = False) -> "JsonlWriter":
-        mode = "w" if overwrite else "a"
-        return cls(open(path, mode, encoding="utf-8"), owns_stream=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite else 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as error:
+            raise ResourceError(f"cannot open {path} for writing ({error.strerror}); choose another -o.") from None
+        return cls(None, fd=fd, path=path)
 
     @classmethod
     def stdout(cls) -> "JsonlWriter":
-        return cls(sys.stdout, owns_stream=False)
+        return cls(sys.stdout)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._stream.flush()
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        if self._fd is None:
+            assert self._stream is not None
+            self._stream.write(line)
+            self._stream.flush()
+        else:
+            self._append(line.encode("utf-8"))
         self.count += 1
 
+    def _append(self, data: bytes) -> None:
+        assert self._fd is not None
+        try:
+            written = 0
+            while written < len(data):
+                written += _write(self._fd, data[written:])
+        except OSError as error:
+            # Leave no partial line behind: a reader, and a resumed run, see whole records.
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass  # a resumed run cuts the partial line instead
+            if error.errno in _NO_SPACE:
+                raise ResourceError(
+                    f"disk full while writing {self._path}; free some space, then rerun the "
+                    "same command to resume."
+                ) from None
+            raise ResourceError(
+                f"could not write {self._path} ({error.strerror}); rerun the same command to resume."
+            ) from None
+        self._size += len(data)
+
     def close(self) -> None:
-        if self._owns_stream:
-            self._stream.close()
-        else:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        elif self._stream is not None:
             self._stream.flush()
 
     def __enter__(self) -> "JsonlWriter":
@@ -76,6 +119,11 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write(fd: int, data: bytes) -> int:
+    """One ``os.write``; a seam where tests simulate a full disk."""
+    return os.write(fd, data)
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from bonito_lite.model_paths import toy_model_path
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 RECORD_FIELDS = {
     "input", "output", "task_type", "context", "source", "passage_index", "char_start",
-    "char_end", "sample_index", "model", "seed",
+    "char_end", "sample_index", "model", "seed", "unit",
 }
 # Short generations keep the suite quick; the toy's examples are short anyway.
 FAST = ["--model", "toy", "--max-tokens", "96", "--quiet"]

@@ -1,0 +1,232 @@
+"""Resume and durability of ``generate``: stopped runs continue where they stopped.
+
+Real ``python -m bonito_lite generate`` subprocesses on the bundled toy model are stopped
+with SIGINT and SIGKILL once their first records are on disk, rerun, and compared with an
+uninterrupted run of the same command.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bonito_lite import sinks
+from bonito_lite.cli import EXIT_INTERRUPTED, cli
+from bonito_lite.errors import OutputExistsError, ResourceError
+from bonito_lite.resume import read_finished, repair_partial_line
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
+# Three passages × two task types: six generations, a few seconds each on the toy.
+COMMAND = ["generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--limit", "3",
+           "--model", "toy", "--max-tokens", "64"]
+GENERATIONS = 6
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def outputs(folder: Path) -> tuple[list[dict], list[dict]]:
+    return read_jsonl(folder / "out.jsonl"), read_jsonl(folder / "out.rejected.jsonl")
+
+
+def lines_on_disk(folder: Path) -> int:
+    return sum(
+        path.read_bytes().count(b"\n")
+        for path in (folder / "out.jsonl", folder / "out.rejected.jsonl") if path.exists()
+    )
+
+
+def _default_sigint() -> None:
+    # A shell that starts jobs in the background hands them SIGINT ignored; Python then
+    # never raises KeyboardInterrupt. A terminal user's process has the default handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(folder: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("BONITO_LITE_MODEL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bonito_lite", *COMMAND, "-o", "out.jsonl", *extra],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    _, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stderr
+
+
+def stop_after_first_record(folder: Path, signum: int) -> tuple[int, str]:
+    proc = start(folder)
+    deadline = time.monotonic() + 240
+    while lines_on_disk(folder) == 0:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "no record written"
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    return finish(proc)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[list[dict], list[dict]]:
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    code, stderr = finish(start(folder))
+    assert code == 0, stderr
+    records, rejected = outputs(folder)
+    assert len(records) + len(rejected) == GENERATIONS
+    return records, rejected
+
+
+def test_ctrl_c_then_rerun_gives_the_uninterrupted_records(tmp_path, uninterrupted):
+    code, stderr = stop_after_first_record(tmp_path, signal.SIGINT)
+    assert code == EXIT_INTERRUPTED, stderr
+    assert "Rerun the same command to resume" in stderr
+    assert "Traceback" not in stderr
+    # Whatever was written is whole, and the manifest says the run was interrupted.
+    records, rejected = outputs(tmp_path)
+    assert 1 <= len(records) + len(rejected) < GENERATIONS
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["counts"]["generations"] == len(records) + len(rejected)
+
+    done = len(records) + len(rejected)
+    code, stderr = finish(start(tmp_path))
+    assert code == 0, stderr
+    assert f"{done} of {GENERATIONS} generations already done, {GENERATIONS - done} new" in stderr
+    # Same records in the same order: none missing, none generated twice.
+    assert outputs(tmp_path) == uninterrupted
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["counts"]["generations"] == GENERATIONS
+    assert manifest["counts"]["parsed"] == len(uninterrupted[0])
+    assert manifest["this_run"]["generations"] == GENERATIONS - done
+    assert manifest["arguments"]["output"] == str((tmp_path / "out.jsonl").resolve())
+
+
+def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterrupted):
+    code, _ = stop_after_first_record(tmp_path, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    records, rejected = outputs(tmp_path)  # parses: only whole lines were written
+    assert 1 <= len(records) + len(rejected) < GENERATIONS
+    # The line that was being written when the process died.
+    with (tmp_path / "out.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"input": "What time does the clinic op')
+
+    code, stderr = finish(start(tmp_path))
+    assert code == 0, stderr
+    assert "half-written line" in stderr
+    assert outputs(tmp_path) == uninterrupted
+
+    from datasets import load_dataset
+
+    dataset = load_dataset(
+        "json", data_files=str(tmp_path / "out.jsonl"), split="train",
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
+    assert dataset.num_rows == len(uninterrupted[0])
+    assert dataset["unit"] == [r["unit"] for r in uninterrupted[0]]
+
+
+def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
+    args = ["generate", str(text), "-t", "exqa", "-o", str(tmp_path / "out.jsonl"),
+            "--model", "toy", "--max-tokens", "48"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
+    first = outputs(tmp_path)
+    assert sum(map(len, first)) == 1
+
+    again = runner.invoke(cli, args, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert "1 of 1 generations already done, 0 new; nothing to generate." in again.output
+    assert outputs(tmp_path) == first
+
+    other_seed = runner.invoke(cli, [*args, "--seed", "7"], catch_exceptions=False)
+    assert other_seed.exit_code == 0, other_seed.output
+    assert "0 of 1 generations already done, 1 new" in other_seed.output
+    assert "1 records already there were made with other inputs or settings" in other_seed.output
+    records, rejected = outputs(tmp_path)
+    assert len(records) + len(rejected) == 2
+    assert len({r["unit"] for r in records + rejected}) == 2
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["counts"]["generations"] == 2
+
+    fresh = runner.invoke(cli, [*args, "--overwrite"], catch_exceptions=False)
+    assert fresh.exit_code == 0
+    assert outputs(tmp_path) == first
+
+
+def test_unit_keys_are_read_back_and_a_foreign_line_is_refused(tmp_path):
+    output, rejects = tmp_path / "out.jsonl", tmp_path / "out.rejected.jsonl"
+    output.write_text('{"unit": "a"}\n{"unit": "a"}\n{"unit": "b"}\n')
+    rejects.write_text('{"unit": "c", "reason": "no_pipe"}\n{"unit": "d", "rea')
+    finished = read_finished(output, rejects)
+    assert finished.parsed == 3 and finished.rejected == {"no_pipe": 1}
+    # The same passage twice in the inputs is two units with one key: each is taken once.
+    assert [finished.take("a") for _ in range(3)] == [True, True, False]
+    assert finished.take("d") is False and finished.left() == 2
+
+    assert repair_partial_line(rejects) == len('{"unit": "d", "rea')
+    assert rejects.read_text() == '{"unit": "c", "reason": "no_pipe"}\n'
+    assert repair_partial_line(rejects) == 0
+
+    output.write_text('{"unit": "a"}\nnot json\n')
+    with pytest.raises(OutputExistsError) as error:
+        read_finished(output, rejects)
+    assert "line 2" in str(error.value) and "--overwrite" in str(error.value)
+
+
+def _disk_full_after(writes: int, monkeypatch) -> None:
+    """Let ``writes`` lines through, then write half of the next one and fail like a full disk."""
+    real_write = os.write
+    calls = {"n": 0}
+
+    def write(fd: int, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] > writes:
+            real_write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(sinks, "_write", write)
+
+
+def test_disk_full_leaves_no_half_line(tmp_path, monkeypatch):
+    path = tmp_path / "out.jsonl"
+    _disk_full_after(1, monkeypatch)
+    writer = sinks.JsonlWriter.open(path)
+    writer.write({"unit": "a", "text": "first"})
+    with pytest.raises(ResourceError, match="disk full"):
+        writer.write({"unit": "b", "text": "second " * 50})
+    writer.close()
+    assert read_jsonl(path) == [{"unit": "a", "text": "first"}]
+
+
+def test_disk_full_during_generate_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    text = tmp_path / "notes.txt"
+    text.write_text("Invoices above 500 euros need two signatures from the finance team.\n")
+    _disk_full_after(0, monkeypatch)
+    result = CliRunner().invoke(
+        cli, ["generate", str(text), "-t", "exqa", "-o", str(tmp_path / "out.jsonl"),
+              "--model", "toy", "--max-tokens", "48", "--quiet"],
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: disk full while writing")
+    assert len(result.output.strip().splitlines()) == 1
+    assert outputs(tmp_path) == ([], [])
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["status"] == "failed"
