@@ -1,19 +1,29 @@
 """The generation engine: many sequences in flight in one llama.cpp context.
 
-Decoding is bound by memory bandwidth: one decode call reads every weight once, whether it
-advances one sequence or several. So the engine keeps up to ``parallel`` sequences in one
-context and decodes the next token of each in one ``llama_batch`` per step (in groups of at
-most seven, see ``_MAX_DECODE_ROWS``). When a sequence ends, its completion is yielded,
-its KV cells are dropped and its slot is refilled from the request queue at once
-(continuous batching). The samples of one prompt share its evaluation: the prompt is
-decoded once and its KV cells given to the other samples' sequences.
+Decoding is bound by the cost of going over the weights: one decode call reads every weight
+once, whether it advances one sequence or several. So the engine keeps up to ``parallel``
+sequences in one context and decodes the next token of each in one ``llama_batch`` per step.
+When a sequence ends, its completion is yielded, its KV cells are dropped and its slot is
+refilled from the request queue at once (continuous batching). The samples of one prompt
+share its evaluation: the prompt is decoded once and its KV cells given to the other
+samples' sequences.
 
 Each sequence samples with its own seeded sampler chain, and every piece of arithmetic a
-sequence goes through is the same whatever else is in flight (per-sequence KV caches, no
-flash attention, no repacked weights, decode groups below ggml's tiled-kernel threshold),
-so a completion depends on its prompt, seed and sampling only, not on ``parallel``. This
-holds for K-quant and Q8_0 models on the CPU; F16/F32 weights go through llamafile's
-sgemm from two rows on and through per-row dot products for one, so they are not covered.
+sequence goes through is the same whatever else is in flight, so a completion depends on
+its prompt, seed and sampling only, not on ``parallel``:
+
+- per-sequence KV caches and no flash attention (see ``llama_handles.Context``);
+- no repacked weights (``cpu_repack`` auto/off);
+- one CPU matrix kernel for quantized weights at every batch size: ggml's tiled kernel,
+  forced at every row count (``llama_handles.cpu_kernel_pinned``). If the environment
+  turns that off, decode calls are kept below 8 rows, where the per-row kernel always
+  runs, which keeps records independent of ``parallel`` but gives up most of the
+  batching gain (see ``_UNPINNED_DECODE_ROWS``);
+- prompts decoded alone, in chunks of ``n_batch`` from their start.
+
+Measured on x86-64 CPUs (AVX2/AVX-512) for Q4_K_M and Q8_0 models. Not covered: GPU
+offload (its kernels change with the batch size), ``cpu_repack`` on, and F16/F32 weights
+(llamafile's sgemm from two rows on, per-row dot products for one).
 """
 
 from __future__ import annotations
@@ -39,11 +49,11 @@ logger = logging.getLogger(__name__)
 
 CPU_REPACK_CHOICES = ("auto", "on", "off")
 
-# Sequences decoded in one llama.cpp call. ggml multiplies K-quant weights with per-row dot
-# products below 8 rows and with a tiled kernel from 8 rows on; the two round differently,
-# so a sequence's tokens would change with the number of sequences beside it. Groups of at
-# most 7 keep every decode on the per-row kernel, and completions independent of `parallel`.
-_MAX_DECODE_ROWS = 7
+# Sequences decoded in one llama.cpp call when ggml's tiled kernel is not forced: ggml
+# multiplies K-quant weights with per-row dot products below 8 rows and with the tiled
+# kernel from 8 rows on; the two round differently, so a sequence's tokens would change
+# with the number of sequences beside it. Groups of at most 7 stay on the per-row kernel.
+_UNPINNED_DECODE_ROWS = 7
 
 # Memory llama.cpp needs beyond weights and KV cache (compute buffers, runtime), kept free
 # so that a run that "fits" does not push the machine into swap.
@@ -57,7 +67,8 @@ class EngineSettings:
     n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
     threads: int | None = None  # None: the CPUs this process may use
     ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    parallel: int = 1  # sequences in flight in one context
+    # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md).
+    parallel: int = 16
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
     # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.
     cpu_repack: str = "auto"
@@ -286,6 +297,9 @@ class Engine:
             self.close()
             raise
         self._grammar = pipe_grammar() if self.settings.constrain else None
+        # A GPU's kernels depend on the batch size anyway; there, only speed matters.
+        pinned = offloads or llama.cpu_kernel_pinned()
+        self._decode_rows = parallel if pinned else _UNPINNED_DECODE_ROWS
         self._busy = False
 
     # -- tokens ---------------------------------------------------------------------------
@@ -464,12 +478,12 @@ class Engine:
     def _decode_step(self, slots: list[_Slot]) -> list[_Slot]:
         """Decode the next token of every sequence; sample each one's next.
 
-        Sequences go to llama.cpp in groups of at most ``_MAX_DECODE_ROWS``, so that every
-        decode uses the same CPU matrix kernel whatever ``parallel`` is (see the constant).
+        All sequences go in one call, or, when ggml's CPU kernel is not pinned, in groups
+        below its switch to the tiled kernel (see ``_UNPINNED_DECODE_ROWS``).
         """
         context, batch = self._context, self._batch
         ordered = sorted(slots, key=lambda s: s.seq_id)
-        n_groups = -(-len(ordered) // _MAX_DECODE_ROWS)
+        n_groups = -(-len(ordered) // self._decode_rows)
         finished = []
         for group in np.array_split(np.arange(len(ordered)), n_groups):
             members = [ordered[i] for i in group]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -37,6 +38,31 @@ def _stderr_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 
 _backend_initialised = False
 
+# ggml's CPU backend multiplies K-quant weights (Q4_K, Q5_K, Q6_K...) with per-row dot
+# products below 8 rows and with a tiled kernel from 8 rows on, and the two round
+# differently. This switch makes ggml take the tiled kernel at every row count, so a row's
+# result never depends on how many rows share the call. ggml reads it once, at its first
+# matrix product in the process: it is set here, on import, before anything is computed.
+TILED_FORCE_ENV = "GGML_CPU_TILED_MM_FORCE"
+TILED_SWITCH_ENV = "GGML_CPU_TILED_MM"
+os.environ.setdefault(TILED_FORCE_ENV, "1")
+
+
+def cpu_kernel_pinned() -> bool:
+    """Whether ggml's CPU matrix kernel for quantized weights is the same at every batch size.
+
+    False when the environment overrode the switches above (``GGML_CPU_TILED_MM_FORCE``
+    other than 1, or ``GGML_CPU_TILED_MM=0``); the engine then keeps decode calls below 8
+    rows, where the per-row kernel always runs.
+    """
+    switch = os.environ.get(TILED_SWITCH_ENV)
+    return (switch is None or _c_atoi(switch) != 0) and _c_atoi(os.environ.get(TILED_FORCE_ENV, "")) == 1
+
+
+def _c_atoi(text: str) -> int:
+    """C's ``atoi``, which ggml reads its switches with: leading digits, else 0."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
 
 
 def init_llama(verbose: bool = False) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import gguf
@@ -133,15 +136,53 @@ def test_completions_do_not_depend_on_parallel(engine1: Engine, engine4: Engine,
     one = _texts(engine1, requests)
     four = _texts(engine4, requests)
     assert one == four
-    # nine: past the 8 rows where ggml would switch K-quant kernels within one decode
-    with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=9, threads=THREADS, ctx_size=512)) as engine9:
-        assert _texts(engine9, requests) == one
+    # 9 and 16 rows in one decode: past the 8 rows where ggml would switch K-quant kernels
+    for parallel in (9, 16):
+        with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=512)) as engine:
+            assert _texts(engine, requests) == one
+
+
+def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypatch):
+    from bonito_lite import llama_handles
+
+    assert llama_handles.cpu_kernel_pinned()  # set on import
+    for force, switch, pinned in [("1", None, True), ("0", None, False), ("", None, False), ("1 ", "1", True),
+                                  ("1", "0", False), ("2", None, False), ("1", "", False)]:
+        monkeypatch.setenv(llama_handles.TILED_FORCE_ENV, force)
+        if switch is None:
+            monkeypatch.delenv(llama_handles.TILED_SWITCH_ENV, raising=False)
+        else:
+            monkeypatch.setenv(llama_handles.TILED_SWITCH_ENV, switch)
+        assert llama_handles.cpu_kernel_pinned() is pinned, (force, switch)
+
+
+_UNPINNED_RUN = """
+import json, sys
+from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+from bonito_lite.prompt import build_prompt
+requests = [GenerationRequest(i, build_prompt("extractive question answering", f"Passage {i}: the cat sat. " * 3),
+                              seeds=(i, i + 100), sampling=Sampling(max_tokens=12, temperature=0.8)) for i in range(5)]
+texts = []
+for parallel in (1, 10):
+    with Engine(sys.argv[1], EngineSettings(parallel=parallel, threads=1, ctx_size=256)) as engine:
+        texts.append(sorted((c.key, c.sample_index, c.text) for c in engine.generate(requests)))
+print(json.dumps(texts[0] == texts[1]))
+"""
+
+
+def test_completions_do_not_depend_on_parallel_with_the_tiled_kernel_unforced(tiny_gguf_q4_k_m: Path):
+    # ggml reads its switch once per process, hence a fresh one; decodes then stay below 8 rows
+    env = dict(os.environ, GGML_CPU_TILED_MM_FORCE="0")
+    done = subprocess.run([sys.executable, "-c", _UNPINNED_RUN, str(tiny_gguf_q4_k_m)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "true"
 
 
 def test_completions_do_not_depend_on_parallel_for_q8_0(tiny_gguf_q8_0: Path):
     requests = _requests(4, seeds_per_request=2, max_tokens=lambda i: 16)
     results = []
-    for parallel in (1, 4, 7):
+    for parallel in (1, 4, 8):
         with Engine(tiny_gguf_q8_0, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=256)) as engine:
             results.append(_texts(engine, requests))
     assert results[0] == results[1] == results[2]
