@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from .errors import ModelFileError
+from .model_file import read_model_info
 
 TOY = "toy"
 MODEL_ENV = "BONITO_LITE_MODEL"
@@ -21,7 +22,21 @@ def toy_model_path() -> Path:
 
 
 def resolve_model(spec: str | os.PathLike | None) -> Path:
-    """The GGUF a run loads: ``spec``, else $BONITO_LITE_MODEL, else the single GGUF in ./models/."""
+    """The GGUF a run loads: ``spec``, else $BONITO_LITE_MODEL, else the single GGUF in ./models/.
+
+    The file is checked with :func:`read_model_info` before it is returned, so that a folder,
+    a file that is not GGUF, a truncated one or one without a tokenizer is refused (with a
+    one-line :class:`ModelFileError`) before a run hashes, loads or writes anything.
+    """
+    return _checked(_find_model(spec))
+
+
+def _checked(path: Path) -> Path:
+    read_model_info(path)  # cached by path, size and mtime: later reads cost nothing
+    return path
+
+
+def _find_model(spec: str | os.PathLike | None) -> Path:
     if spec is None:
         spec = os.environ.get(MODEL_ENV) or None
     if spec is None:
