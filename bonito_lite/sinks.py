@@ -64,11 +64,18 @@ class JsonlWriter:
 
     @classmethod
     def open(cls, path: Path, overwrite: bool = False) -> "JsonlWriter":
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite else 0)
+        """Open ``path`` to append (or to replace, with ``overwrite``), locked against other runs."""
         try:
-            fd = os.open(path, flags, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as error:
             raise ResourceError(f"cannot open {path} for writing ({error.strerror}); choose another -o.") from None
+        try:
+            _lock(fd, path)
+            if overwrite:  # only once the lock is ours: never empty a file another run writes
+                os.ftruncate(fd, 0)
+        except BaseException:
+            os.close(fd)
+            raise
         return cls(None, fd=fd, path=path)
 
     @classmethod
@@ -119,6 +126,22 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock(fd: int, path: Path) -> None:
+    """Two runs appending to one file would each generate what the other does; refuse the second."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InputError(
+            f"another bonito-lite run is writing {path}; wait for it to finish, or choose another -o."
+        ) from None
+    except OSError:
+        pass  # a file system without locks (some network mounts): go on unlocked
 
 
 def _write(fd: int, data: bytes) -> int:

@@ -21,14 +21,17 @@ from click.testing import CliRunner
 
 from bonito_lite import sinks
 from bonito_lite.cli import EXIT_INTERRUPTED, cli
-from bonito_lite.errors import OutputExistsError, ResourceError
-from bonito_lite.resume import read_finished, repair_partial_line
+from bonito_lite.errors import InputError, OutputExistsError, ResourceError
+from bonito_lite.model_file import file_sha256
+from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
-# Three passages × two task types: six generations, a few seconds each on the toy.
-COMMAND = ["generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--limit", "3",
-           "--model", "toy", "--max-tokens", "64"]
-GENERATIONS = 6
+# Four passages × two task types: eight generations, up to a few seconds each on the toy.
+# One sequence at a time writes records one by one, so a signal sent after the first
+# lands mid-run rather than after a batch of eight that finishes all at once.
+COMMAND = ["generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--limit", "4",
+           "--model", "toy", "--max-tokens", "64", "--parallel", "1"]
+GENERATIONS = 8
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -230,3 +233,26 @@ def test_disk_full_during_generate_is_one_line_and_exit_1(tmp_path, monkeypatch)
     assert outputs(tmp_path) == ([], [])
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
     assert manifest["status"] == "failed"
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with sinks.JsonlWriter.open(path) as first:
+        first.write({"unit": "a"})
+        with pytest.raises(InputError, match="another bonito-lite run is writing"):
+            sinks.JsonlWriter.open(path, overwrite=True)
+    assert read_jsonl(path) == [{"unit": "a"}]
+
+
+def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged(tmp_path):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + bytes(100))
+    manifest = tmp_path / "out.jsonl.manifest.json"
+    stat = model.stat()
+    recorded = {"file": str(model.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                "sha256": "recorded"}
+    manifest.write_text(json.dumps({"model": recorded}))
+    assert model_sha256(model, manifest) == "recorded"
+    model.write_bytes(b"GGUF" + bytes(101))  # another file: hashed again
+    assert model_sha256(model, manifest) == file_sha256(model) != "recorded"
+    assert model_sha256(model, None) == file_sha256(model)
