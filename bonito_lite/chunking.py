@@ -24,6 +24,7 @@ whitespace), and no passage grows beyond that many characters whatever the count
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -87,12 +88,7 @@ def split_passages(
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
 
-    # Packing asks about the same candidate more than once (does it join? does it fit
-    # alone?); tokenizing is the expensive part, so recent answers are kept.
-    @functools.lru_cache(maxsize=8)
-    def fits(candidate: str) -> bool:
-        return len(candidate) <= PARAGRAPH_CHAR_LIMIT and count_tokens(candidate) <= chunk_tokens
-
+    fits = _Fits(count_tokens, chunk_tokens)
     packer = _Packer(source, fits)
     for span in _paragraph_spans(chunks):
         if packer.joins(span) and fits(packer.text + span.gap + span.text):
@@ -110,6 +106,40 @@ def split_passages(
     passage = packer.flush()
     if passage is not None:
         yield passage
+
+
+class _Fits:
+    """Whether a candidate passage is within the budget; also how many characters likely are.
+
+    Packing asks about the same candidate more than once (does it join? does it fit alone?);
+    tokenizing is the expensive part, so recent answers are kept. The characters per token
+    of the last count give the first guess when a long paragraph is cut, so that finding the
+    longest run of sentences that fits takes a few counts near the answer rather than a
+    gallop from one sentence up.
+    """
+
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int) -> None:
+        self.count_tokens = count_tokens
+        self.chunk_tokens = chunk_tokens
+        self.chars_per_token: float | None = None
+        self._cached = functools.lru_cache(maxsize=8)(self._fits)
+
+    def __call__(self, candidate: str) -> bool:
+        return self._cached(candidate)
+
+    def _fits(self, candidate: str) -> bool:
+        if len(candidate) > PARAGRAPH_CHAR_LIMIT:
+            return False
+        tokens = self.count_tokens(candidate)
+        if tokens > 0 and len(candidate) > 0:
+            self.chars_per_token = len(candidate) / tokens
+        return tokens <= self.chunk_tokens
+
+    def chars_left(self, used: int) -> int | None:
+        """About how many more characters fit after ``used`` ones; None before any count."""
+        if self.chars_per_token is None:
+            return None
+        return int(self.chunk_tokens * self.chars_per_token) - used
 
 
 class _Packer:
@@ -245,30 +275,58 @@ def _split(
         def run(k: int) -> str:
             return text[starts[i]:ends[i + k - 1]]
 
-        taken = _longest_run(lambda k: room.fits_first(run(k)), n - i)
+        def guess(used: int) -> int:
+            # The run whose length is closest to what the last count says is left.
+            left = fits.chars_left(used) if isinstance(fits, _Fits) else None
+            if left is None:
+                return 1
+            return bisect.bisect_right(ends, starts[i] + left, i, n) - i
+
+        taken = 0
+        if room.prefix is not None:
+            taken = _longest_run(lambda k: room.fits_first(run(k)), n - i, guess(len(room.prefix)))
         if not taken:
             if not finest and not fits(run(1)):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
                 i += 1
                 continue
             # A single character is kept whole even if the counter calls it too long.
-            taken = _longest_run(lambda k: fits(run(k)), n - i) or 1
+            taken = _longest_run(lambda k: fits(run(k)), n - i, guess(0)) or 1
         yield starts[i], ends[i + taken - 1]
         i += taken
 
 
-def _longest_run(run_fits: Callable[[int], bool], available: int) -> int:
-    """The largest k <= available with run_fits(k), assuming longer runs fit less; 0 if none."""
-    if available < 1 or not run_fits(1):
+def _longest_run(run_fits: Callable[[int], bool], available: int, guess: int = 1) -> int:
+    """The largest k <= available with run_fits(k), assuming longer runs fit less; 0 if none.
+
+    The search starts at ``guess`` and gallops up or down from it, so a good guess settles
+    it in two or three calls. Whatever the guess, the k returned is one that was checked.
+    """
+    if available < 1:
         return 0
-    good, bad = 1, available + 1
-    while good < available:
-        k = min(2 * good, available)
-        if run_fits(k):
-            good = k
-        else:
-            bad = k
-            break
+    guess = min(max(guess, 1), available)
+    if run_fits(guess):
+        good, bad, step = guess, available + 1, 1
+        while good < available:
+            k = min(good + step, available)
+            if run_fits(k):
+                good, step = k, step * 2
+            else:
+                bad = k
+                break
+    else:
+        bad, step = guess, 1
+        while True:
+            k = bad - step
+            if k < 1:
+                if bad == 1 or not run_fits(1):
+                    return 0
+                good = 1
+                break
+            if run_fits(k):
+                good = k
+                break
+            bad, step = k, step * 2
     while bad - good > 1:
         middle = (good + bad) // 2
         if run_fits(middle):
