@@ -120,7 +120,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True,
               help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")
-@click.option("--constrain/--no-constrain", default=False, show_default=True,
+@click.option("--constrain/--no-constrain", default=True, show_default=True,
               help="Limit generations to 'input <|pipe|> output' with a grammar.")
 @click.option("--chunk-tokens", default=384, show_default=True, type=click.IntRange(min=16),
               help="Largest passage, in tokens.")
