@@ -141,7 +141,7 @@ def run_transformers(args: dict) -> dict:
 def run_toy_cli(args: dict) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.jsonl"
-        command = [sys.executable, "-m", "bonito_lite.cli", "generate", str(REPO / "examples" / "sample_notes.md"),
+        command = [str(Path(sys.executable).parent / "bonito-lite"), "generate", str(REPO / "examples" / "sample_notes.md"),
                    "-t", "all", "--num-samples", str(args["num_samples"]), "--model", "toy", "-o", str(output),
                    "--parallel", str(args["parallel"]), "--threads", str(args["threads"]), "-q",
                    "--constrain" if args["constrain"] else "--no-constrain"]
@@ -215,6 +215,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--baseline-prompts", type=int, default=None,
                         help="prompts for the one-at-a-time systems (default: --prompts)")
+    parser.add_argument("--prompts-per-slot", type=int, default=0,
+                        help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)")
+    parser.add_argument("--bracket", action="store_true", help="run the llama-loop again after the others")
     parser.add_argument("--passage-tokens", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=96)
     parser.add_argument("--parallel", default="1,4,8,16")
@@ -264,7 +267,11 @@ def main() -> None:
                                             env=baseline_env()))
         if "engine" in systems:
             for parallel in parallels:
-                record(f"engine-{parallel}", run_worker("engine", dict(common, prompts=prompts, ctx=ctx, parallel=parallel)))
+                count = len(prompts)
+                if args.prompts_per_slot:
+                    count = min(count, max(len(baseline_prompts), args.prompts_per_slot * parallel))
+                record(f"engine-{parallel}", run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx,
+                                                                       parallel=parallel)))
         if "transformers" in systems and args.checkpoint:
             record("transformers", run_worker("transformers", dict(common, prompts=baseline_prompts,
                                                                    checkpoint=args.checkpoint, torch_dtype=args.torch_dtype)))
@@ -272,6 +279,9 @@ def main() -> None:
             prompt_tokens = len(run_worker_tokens(args.model, prompts[0]))
             for row in batched_bench(args.batched_bench, args.model, prompt_tokens, args.new_tokens, parallels, args.threads):
                 record(row["system"], row)
+        if "llama-loop" in systems and args.bracket:
+            record("llama-loop", run_worker("llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)),
+                                            env=baseline_env()))
     if "toy" in systems:
         for parallel in [int(p) for p in args.toy_parallel.split(",")]:
             for constrain in (False, True):
