@@ -193,6 +193,12 @@ def _print_dry_run(run) -> None:
 
 def _summary(report) -> str:
     stats = report.stats
+    before = report.before
+    if not stats.generations and before.generations and report.status == "complete":
+        return (
+            f"Nothing to generate: {report.output} already holds {before.parsed} examples "
+            f"({sum(before.rejected.values())} rejected); every generation asked for is done."
+        )
     rejected = sum(stats.rejected.values())
     reasons = ", ".join(f"{r} {n}" for r, n in stats.rejected.most_common())
     lines = [
@@ -202,7 +208,6 @@ def _summary(report) -> str:
     ]
     if rejected:
         lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
-    before = report.before
     if before.generations:
         lines.append(
             f"Resumed: {before.parsed} examples and {sum(before.rejected.values())} rejected "

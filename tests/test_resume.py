@@ -109,6 +109,9 @@ def test_ctrl_c_then_rerun_gives_the_uninterrupted_records(tmp_path, uninterrupt
     code, stderr = finish(start(tmp_path))
     assert code == 0, stderr
     assert f"{done} of {GENERATIONS} generations already done, {GENERATIONS - done} new" in stderr
+    # Progress counts the work left, not the work already on disk.
+    left = GENERATIONS - done
+    assert f"{left}/{left} generations" in stderr and f"/{GENERATIONS} generations" not in stderr
     # Same records in the same order: none missing, none generated twice.
     assert outputs(tmp_path) == uninterrupted
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
@@ -156,6 +159,7 @@ def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tm
     again = runner.invoke(cli, args, catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert "1 of 1 generations already done, 0 new; nothing to generate." in again.output
+    assert "Nothing to generate: " in again.output
     assert outputs(tmp_path) == first
 
     other_seed = runner.invoke(cli, [*args, "--seed", "7"], catch_exceptions=False)
