@@ -260,3 +260,26 @@ def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged
     model.write_bytes(b"GGUF" + bytes(101))  # another file: hashed again
     assert model_sha256(model, manifest) == file_sha256(model) != "recorded"
     assert model_sha256(model, None) == file_sha256(model)
+
+
+def test_samples_of_one_passage_resume_one_by_one(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("The library lends projectors for up to three days; late returns cost 5 euros a day.\n")
+    args = ["generate", str(text), "-t", "exqa", "--num-samples", "3", "-o",
+            str(tmp_path / "out.jsonl"), "--model", "toy", "--max-tokens", "48", "--quiet"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
+    records, rejected = outputs(tmp_path)
+    full = records + rejected
+    assert sorted(r["sample_index"] for r in full) == [0, 1, 2]
+    # A run stopped after the first sample of the passage: the other two are still to do.
+    first = min(full, key=lambda r: r["sample_index"])
+    for name, kept in (("out.jsonl", records), ("out.rejected.jsonl", rejected)):
+        lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in kept if r is first]
+        (tmp_path / name).write_text("".join(lines), encoding="utf-8")
+    result = runner.invoke(cli, [a for a in args if a != "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 generations already done, 2 new" in result.output
+    resumed = sum(outputs(tmp_path), [])
+    by_unit = lambda rs: sorted(rs, key=lambda r: r["unit"])
+    assert by_unit(resumed) == by_unit(full)
