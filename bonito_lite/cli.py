@@ -52,7 +52,30 @@ def handles_errors(command):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineUsageErrors(click.Group):
+    """Click's usage errors as one line, like every other error: what is wrong, where help is."""
+
+    @staticmethod
+    def _one_line(error: click.UsageError) -> click.UsageError:
+        if error.ctx is not None:
+            error.message = f"{error.message.rstrip()} (see '{error.ctx.command_path} --help')"
+            error.ctx = None
+        return error
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            raise self._one_line(error) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise self._one_line(error) from None
+
+
+@click.group(cls=_OneLineUsageErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="bonito-lite")
 @click.option(
     "--debug",
@@ -180,10 +203,11 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
 
 
 def _print_dry_run(run) -> None:
-    passages, report = run.dry_run()
-    for passage in passages:
+    def show(passage) -> None:
         preview = " ".join(passage.text.split())[:70]
         click.echo(f"{passage.source} #{passage.index} [{passage.char_start}:{passage.char_end}] {preview}")
+
+    report = run.dry_run(show)
     click.echo(
         f"{report.passages} passages, {report.generations} generations, "
         f"{report.prompt_tokens} prompt tokens; rough estimate on this CPU: "

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import itertools
 import logging
+import math
 import os
 import platform
 import signal
@@ -19,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from . import __version__
 from .chunking import Passage
@@ -31,6 +32,7 @@ from .model_paths import resolve_model
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .progress import Progress
+from .prompt import build_prompt
 from .resume import (
     UNIT_FIELD,
     FinishedUnits,
@@ -147,8 +149,8 @@ def validate_sampling(options: GenerateOptions) -> None:
         raise InputError("--num-samples must be at least 1.")
     if options.max_tokens < 1:
         raise InputError("--max-tokens must be at least 1.")
-    if not options.temperature >= 0:
-        raise InputError("--temperature must be 0 or more (0 means greedy).")
+    if not (math.isfinite(options.temperature) and options.temperature >= 0):
+        raise InputError("--temperature must be a number, 0 or more (0 means greedy).")
     if not 0 < options.top_p <= 1:
         raise InputError("--top-p must be in (0, 1].")
     if options.chunk_tokens < 16:
@@ -160,6 +162,10 @@ def validate_sampling(options: GenerateOptions) -> None:
         )
     if options.limit is not None and options.limit < 1:
         raise InputError("--limit must be at least 1.")
+
+
+def _nothing_to_generate() -> InputError:
+    return InputError("no text to generate from: every input was empty or skipped (see the warnings above).")
 
 
 def default_output(inputs: tuple[str, ...]) -> Path:
@@ -195,18 +201,21 @@ class GenerateRun:
         )
         return itertools.islice(passages, self.options.limit)
 
-    def dry_run(self) -> tuple[list[Passage], DryRunReport]:
-        """Cut the passages and count prompt tokens; generate nothing."""
-        from .prompt import build_prompt
-
+    def dry_run(self, show: Callable[[Passage], None] | None = None) -> DryRunReport:
+        """Cut the passages and count prompt tokens, handing each passage to ``show``; generate nothing."""
+        n_passages = prompt_tokens = 0
         with Tokenizer(self.model) as tokenizer:
-            passages = list(self._passages(tokenizer))
-            prompt_tokens = sum(
-                len(tokenizer.tokenize(build_prompt(task.full_name, p.text)))
-                for p in passages
-                for task in self.tasks
-            )
-        generations = len(passages) * len(self.tasks) * self.options.num_samples
+            for passage in self._passages(tokenizer):
+                n_passages += 1
+                prompt_tokens += sum(
+                    len(tokenizer.tokenize(build_prompt(task.full_name, passage.text)))
+                    for task in self.tasks
+                )
+                if show is not None:
+                    show(passage)
+        if n_passages == 0:
+            raise _nothing_to_generate()
+        generations = n_passages * len(self.tasks) * self.options.num_samples
         size_gb = self.model.stat().st_size / 1e9
         threads = self.options.engine.threads or os.cpu_count() or 2
         scale = max(threads, 1) / 2
@@ -214,9 +223,7 @@ class GenerateRun:
             prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
             + generations * self.options.max_tokens * size_gb / (_GENERATED_TOK_S_PER_GB * scale)
         )
-        return passages, DryRunReport(
-            len(passages), generations, prompt_tokens, seconds, self.model
-        )
+        return DryRunReport(n_passages, generations, prompt_tokens, seconds, self.model)
 
     def prepare(self) -> WorkPlan:
         """Check the output, hash the model, count the work and what an earlier run finished.
@@ -257,6 +264,8 @@ class GenerateRun:
                     for sample_index in range(options.num_samples):
                         total += 1
                         done += unmatched.take(keys.key(passage.text, task.full_name, sample_index))
+        if total == 0:
+            raise _nothing_to_generate()
         self._plan = WorkPlan(
             total=total, done=done, other_settings=unmatched.left(), resuming=resuming,
             output=str(self.output) if self.output else STDOUT, keys=keys, finished=finished,
