@@ -66,6 +66,9 @@ class Bonito:
             **({"parallel": parallel} if parallel is not None else {}),
         )
         self.engine = Engine(self.model_path, settings)
+        if self.engine.info.is_toy:
+            log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
+                        self.model_path.name)
 
     def close(self) -> None:
         self.engine.close()
