@@ -15,10 +15,12 @@ its prompt, seed and sampling only, not on ``parallel``:
 - per-sequence KV caches and no flash attention (see ``llama_handles.Context``);
 - no repacked weights (``cpu_repack`` auto/off);
 - one CPU matrix kernel for quantized weights at every batch size: ggml's tiled kernel,
-  forced at every row count (``llama_handles.cpu_kernel_pinned``). If the environment
-  turns that off, decode calls are kept below 8 rows, where the per-row kernel always
-  runs, which keeps records independent of ``parallel`` but gives up most of the
-  batching gain (see ``_UNPINNED_DECODE_ROWS``);
+  forced at every row count (``llama_handles.cpu_kernel_pinned``). It is what makes
+  batching pay on the CPU (8+ rows); its price is that a lone sequence also runs it, at
+  about a quarter of the per-row kernel's speed, so ``parallel`` 1 is slow (see
+  BENCHMARKS.md). If the environment turns the forcing off, decode calls are kept below
+  8 rows, where the per-row kernel always runs: records stay independent of
+  ``parallel``, but most of the batching gain is gone (see ``_UNPINNED_DECODE_ROWS``);
 - prompts decoded alone, in chunks of ``n_batch`` from their start.
 
 Measured on x86-64 CPUs (AVX2/AVX-512) for Q4_K_M and Q8_0 models. Not covered: GPU
@@ -67,7 +69,10 @@ class EngineSettings:
     n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
     threads: int | None = None  # None: the CPUs this process may use
     ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md).
+    # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md):
+    # 1.6x a one-at-a-time loop on a 1.1 B model; 32 and 64 add 15% and 24% for 2x and 4x
+    # the KV memory (4.3 GB more for bonito-v1 at --ctx-size 2048 going from 16 to 32).
+    # GPUs take the same default (not measured there).
     parallel: int = 16
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
     # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.

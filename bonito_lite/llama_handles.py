@@ -354,8 +354,9 @@ class SamplerChain:
     The grammar is checked on the drawn token only, and applied to the whole vocabulary
     only when it rejects that token: checking 32,000 candidates against a grammar costs
     more than a decode step of a small model, while most draws already fit it. A draw that
-    fits is kept, else the token is drawn again from the tokens the grammar allows; the
-    result follows the grammar-restricted distribution either way.
+    fits is kept, else the token is drawn again from the tokens the grammar allows. With
+    temperature alone, the draws follow the grammar-restricted distribution exactly; with
+    top-p, a first draw's nucleus is taken before the grammar.
     """
 
     def __init__(

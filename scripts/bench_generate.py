@@ -102,7 +102,8 @@ def run_engine(args: dict) -> dict:
     sampling = Sampling(max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"])
     requests = [GenerationRequest(i, p, seeds=(i,), sampling=sampling) for i, p in enumerate(args["prompts"])]
     started = time.perf_counter()
-    settings = EngineSettings(parallel=args["parallel"], threads=args["threads"], ctx_size=args["ctx"])
+    settings = EngineSettings(parallel=args["parallel"], threads=args["threads"], ctx_size=args["ctx"],
+                              constrain=args.get("constrain", False))
     with Engine(args["model"], settings) as engine:
         loaded = time.perf_counter()
         completions = list(engine.generate(requests))
@@ -115,27 +116,27 @@ def run_engine(args: dict) -> dict:
 
 def run_transformers(args: dict) -> dict:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(args["threads"])
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(args["checkpoint"])
     model = AutoModelForCausalLM.from_pretrained(args["checkpoint"], dtype=getattr(torch, args["torch_dtype"]))
     model.eval()
     loaded = time.perf_counter()
     prompt_tokens = generated = 0
-    for i, prompt in enumerate(args["prompts"]):
+    # Token ids from the GGUF's own tokenizer (the checkpoint's SentencePiece model, BOS added).
+    for i, ids in enumerate(args["prompt_ids"]):
         torch.manual_seed(i)
-        inputs = tokenizer(prompt, return_tensors="pt")
+        inputs = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
         with torch.inference_mode():
             out = model.generate(
                 **inputs, do_sample=True, temperature=args["temperature"], top_p=args["top_p"], top_k=0,
                 max_new_tokens=args["new_tokens"], min_new_tokens=args["new_tokens"],
             )
-        prompt_tokens += inputs["input_ids"].shape[1]
-        generated += out.shape[1] - inputs["input_ids"].shape[1]
+        prompt_tokens += len(ids)
+        generated += out.shape[1] - len(ids)
     return dict(load_s=loaded - started, gen_s=time.perf_counter() - loaded,
-                prompt_tokens=prompt_tokens, generated_tokens=generated, sequences=len(args["prompts"]))
+                prompt_tokens=prompt_tokens, generated_tokens=generated, sequences=len(args["prompt_ids"]))
 
 
 def run_toy_cli(args: dict) -> dict:
@@ -202,7 +203,7 @@ def batched_bench(binary: str, model: str, prompt_tokens: int, new_tokens: int, 
             pp, tg, b, n_kv, t_pp, s_pp, t_tg, s_tg, t, s = cells
             rows.append(dict(system=f"batched-bench-{b}", batch=int(b), prompt_tokens=int(pp) * int(b),
                              generated_tokens=int(tg) * int(b), gen_s=float(t), prompt_tok_s=float(s_pp),
-                             gen_tok_s=float(s_tg), total_tok_s=float(s), process_wall_s=wall, peak_rss=rss))
+                             tg_phase_tok_s=float(s_tg), total_tok_s=float(s), process_wall_s=wall, peak_rss=rss))
     return rows
 
 
@@ -217,6 +218,7 @@ def main() -> None:
                         help="prompts for the one-at-a-time systems (default: --prompts)")
     parser.add_argument("--prompts-per-slot", type=int, default=0,
                         help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)")
+    parser.add_argument("--constrain", action="store_true", help="engine runs with the pipe grammar")
     parser.add_argument("--bracket", action="store_true", help="run the llama-loop again after the others")
     parser.add_argument("--passage-tokens", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=96)
@@ -246,7 +248,7 @@ def main() -> None:
         result.update(system=result.get("system", system), load_avg=round(os.getloadavg()[0], 2),
                       utc=time.strftime("%H:%M:%S", time.gmtime()))
         if "generated_tokens" in result:
-            result["gen_tok_s"] = result.get("gen_tok_s") or result["generated_tokens"] / result["gen_s"]
+            result["gen_tok_s"] = result["generated_tokens"] / result["gen_s"]
             result["total_tok_s"] = result.get("total_tok_s") or (
                 (result["generated_tokens"] + result["prompt_tokens"]) / result["gen_s"])
         if "generations" in result:
@@ -270,10 +272,12 @@ def main() -> None:
                 count = len(prompts)
                 if args.prompts_per_slot:
                     count = min(count, max(len(baseline_prompts), args.prompts_per_slot * parallel))
-                record(f"engine-{parallel}", run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx,
-                                                                       parallel=parallel)))
+                name = f"engine-{parallel}" + ("-constrain" if args.constrain else "")
+                record(name, run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx, parallel=parallel,
+                                                       constrain=args.constrain)))
         if "transformers" in systems and args.checkpoint:
-            record("transformers", run_worker("transformers", dict(common, prompts=baseline_prompts,
+            prompt_ids = [run_worker_tokens(args.model, p) for p in baseline_prompts]
+            record("transformers", run_worker("transformers", dict(common, prompt_ids=prompt_ids,
                                                                    checkpoint=args.checkpoint, torch_dtype=args.torch_dtype)))
         if "batched-bench" in systems and args.batched_bench:
             prompt_tokens = len(run_worker_tokens(args.model, prompts[0]))
