@@ -42,7 +42,11 @@ class SamplingParams:
 
 
 class Bonito:
-    """A Bonito GGUF loaded through llama.cpp; ``generate_tasks`` as upstream has it."""
+    """A Bonito GGUF loaded through llama.cpp; ``generate_tasks`` as upstream has it.
+
+    ``constrain`` (on by default, as in the CLI) holds each generation to
+    ``input<|pipe|>output`` with a grammar, so that it parses; upstream samples freely.
+    """
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class Bonito:
         ctx_size: int = 2048,
         parallel: int | None = None,
         cpu_repack: str = "auto",
+        constrain: bool = True,
         verbose: bool = False,
     ) -> None:
         go_offline()
@@ -62,6 +67,7 @@ class Bonito:
             threads=threads,
             ctx_size=ctx_size,
             cpu_repack=cpu_repack,
+            constrain=constrain,
             verbose=verbose,
             **({"parallel": parallel} if parallel is not None else {}),
         )

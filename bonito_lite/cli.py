@@ -139,7 +139,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--ctx-size", default=2048, show_default=True, type=click.IntRange(min=64),
               help="Context window per sequence, in tokens.")
 @click.option("--parallel", type=click.IntRange(min=1), default=None,
-              help="Sequences decoded together in one batch.")
+              help="Sequences decoded together in one batch [default: 16, lowered to fit memory].")
 @click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True,
               help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")

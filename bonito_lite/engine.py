@@ -283,6 +283,7 @@ class Engine:
             parallel = fit_parallel(self.info, resolved.ctx_size, parallel, available_memory_bytes())
         self.settings: EngineSettings = replace(resolved, parallel=parallel)
         self._model: llama.Model | None = None
+        self._generation: Iterator[Completion] | None = None
         self._context: llama.Context | None = None
         self._batch: llama.Batch | None = None
         self._model = llama.Model(model_path, n_gpu_layers=resolved.n_gpu_layers, use_extra_bufts=use_extra_bufts)
@@ -329,6 +330,14 @@ class Engine:
         if self._busy:
             raise EngineError("the engine is already generating")
         self._busy = True
+        generation = self._generate(requests)
+        # close() finishes a generation left suspended (a caller that stopped reading, an
+        # exception) while the context still exists; freed later by the garbage collector,
+        # its cleanup would touch freed llama.cpp objects and crash the process.
+        self._generation = generation
+        return generation
+
+    def _generate(self, requests: Iterable[GenerationRequest]) -> Iterator[Completion]:
         context = self._context
         busy: dict[int, _Slot] = {}  # by sequence id
         free = list(range(self.settings.parallel))  # sequence ids, lowest used first
@@ -537,6 +546,9 @@ class Engine:
 
     def close(self) -> None:
         """Free the context, batch and model; the engine cannot generate afterwards."""
+        generation, self._generation = self._generation, None
+        if generation is not None:
+            generation.close()
         if self._batch is not None:
             self._batch.close()
             self._batch = None

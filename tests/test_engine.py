@@ -370,3 +370,27 @@ def test_pipe_grammar_is_valid_gbnf_for_llama_cpp(tiny_gguf_q4_k_m: Path):
             tokenizer._model.vocab, temperature=0.0, top_p=1.0, seed=0, grammar=grammar
         )
         sampler.close()
+
+
+def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
+    # A generation left suspended and collected after close() must not touch freed
+    # llama.cpp objects: run in a child process so that a crash fails the test, not the suite.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import gc
+        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+        engine = Engine({str(tiny_gguf_q8_0)!r}, EngineSettings(parallel=2))
+        requests = [GenerationRequest(i, "Hello there", (i,), Sampling(max_tokens=4)) for i in range(6)]
+        completions = engine.generate(requests)
+        next(completions)
+        engine.close()
+        del completions
+        gc.collect()
+        print("clean")
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "clean"
