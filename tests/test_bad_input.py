@@ -15,13 +15,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import gguf
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
+from model_factory import write_small_gguf
 
 GOOD = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
 TOY_NOTICE = "Using the bundled toy model"
@@ -240,23 +239,6 @@ def test_a_context_column_not_in_the_table_lists_the_columns(tmp_path):
 # --- model files -------------------------------------------------------------------------------
 
 
-def _small_gguf(path: Path, architecture: str, with_tokenizer: bool) -> Path:
-    writer = gguf.GGUFWriter(path, architecture)
-    writer.add_block_count(1)
-    writer.add_context_length(64)
-    writer.add_embedding_length(8)
-    writer.add_head_count(2)
-    if with_tokenizer:
-        writer.add_tokenizer_model("llama")
-        writer.add_token_list(["<unk>", "<s>", "</s>", "a"])
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
 def _truncated_toy(path: Path, fraction: float) -> Path:
     data = toy_model_path().read_bytes()
     path.write_bytes(data[: int(len(data) * fraction)])
@@ -274,8 +256,8 @@ def _truncated_toy(path: Path, fraction: float) -> Path:
         (lambda folder: _truncated_toy(folder / "half.gguf", 0.5), ["half.gguf", "truncated"]),
         (lambda folder: _truncated_toy(folder / "most.gguf", 0.98), ["most.gguf", "truncated"]),
         (lambda folder: _truncated_toy(folder / "head.gguf", 0.0005), ["head.gguf", "truncated"]),
-        (lambda folder: _small_gguf(folder / "gpt2.gguf", "gpt2", True), ["'gpt2'", "'llama'"]),
-        (lambda folder: _small_gguf(folder / "bare.gguf", "llama", False), ["bare.gguf", "no tokenizer"]),
+        (lambda folder: write_small_gguf(folder / "gpt2.gguf", "gpt2", True), ["'gpt2'", "'llama'"]),
+        (lambda folder: write_small_gguf(folder / "bare.gguf", "llama", False), ["bare.gguf", "no tokenizer"]),
     ],
     ids=["missing", "folder", "not-gguf", "empty", "truncated-half", "truncated-tail",
          "truncated-header", "other-architecture", "no-tokenizer"],

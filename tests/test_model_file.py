@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import gguf
-import numpy as np
 import pytest
 
 from bonito_lite.errors import ModelFileError
-from bonito_lite.metadata import IS_BONITO, PROMPT_TEMPLATE_KEY
+from bonito_lite.metadata import PROMPT_TEMPLATE_KEY
 from bonito_lite.model_file import file_sha256, read_model_info
 from bonito_lite.prompt import PROMPT_TEMPLATE
+from model_factory import write_small_gguf
 
 
 def _one_line_error(path: Path) -> str:
@@ -78,35 +77,18 @@ def test_truncated_copy_of_a_real_model(tiny_gguf_q8_0: Path, tmp_path: Path, fr
     assert "truncated" in _one_line_error(cut)
 
 
-def _write_gguf(path: Path, arch: str, with_tokens: bool) -> Path:
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_block_count(1)
-    writer.add_context_length(64)
-    writer.add_embedding_length(8)
-    writer.add_head_count(2)
-    if with_tokens:
-        writer.add_tokenizer_model("llama")
-        writer.add_token_list(["<unk>", "<s>", "</s>", "a"])
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
 def test_other_architecture(tmp_path: Path):
-    message = _one_line_error(_write_gguf(tmp_path / "gpt2.gguf", "gpt2", with_tokens=True))
+    message = _one_line_error(write_small_gguf(tmp_path / "gpt2.gguf", "gpt2", with_tokenizer=True))
     assert "'gpt2'" in message and "llama" in message
 
 
 def test_no_tokenizer(tmp_path: Path):
-    message = _one_line_error(_write_gguf(tmp_path / "bare.gguf", "llama", with_tokens=False))
+    message = _one_line_error(write_small_gguf(tmp_path / "bare.gguf", "llama", with_tokenizer=False))
     assert "tokenizer" in message and "tokenizer.ggml.tokens" in message
 
 
 def test_minimal_llama_gguf_with_tokens_is_accepted(tmp_path: Path):
-    info = read_model_info(_write_gguf(tmp_path / "small.gguf", "llama", with_tokens=True))
+    info = read_model_info(write_small_gguf(tmp_path / "small.gguf", "llama", with_tokenizer=True))
     assert info.vocab_size == 4 and info.head_count_kv == 2 and info.key_length == 4
     assert info.bonito == {} and not info.is_bonito
 
