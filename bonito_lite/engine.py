@@ -323,7 +323,10 @@ class Engine:
         """Complete every request once per seed; yield completions as they finish, in any order.
 
         ``requests`` is read lazily, as sequences free up. Raises :class:`InputError` for a
-        prompt that leaves no room for ``max_tokens`` in ``ctx_size``.
+        prompt that leaves no room for ``max_tokens`` in ``ctx_size``. Ctrl-C on the main
+        thread, under Python's default SIGINT handler, stops even a long llama.cpp decode
+        (a prompt's evaluation takes seconds on a big model) and raises KeyboardInterrupt;
+        the generation's sequences are then dropped (see ``llama_handles.Context.decode``).
         """
         if self._context is None:
             raise EngineError("the engine was closed")

@@ -10,11 +10,14 @@ not expose ``use_extra_bufts``, which the CPU-repacking crash on AMX machines ne
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Iterator, Sequence
 
 import llama_cpp as llama
 import numpy as np
@@ -223,6 +226,12 @@ class Batch:
             self._owned = False
 
 
+# llama_decode's return value when the abort callback stopped it (llama.h).
+_DECODE_ABORTED = 2
+# A null ggml_abort_callback.
+_NO_ABORT_CHECK = llama.ggml_abort_callback()
+
+
 class Context:
     """A ``llama_context`` holding up to ``n_seq_max`` sequences, each in its own KV cache.
 
@@ -261,9 +270,62 @@ class Context:
             )
         self._memory = llama.llama_get_memory(self._ptr)
         self.n_vocab = model.vocab.n_tokens
+        self._interrupted = False
+        # llama.cpp keeps only the C pointer; the ctypes object must live as long as the context.
+        self._abort_check = llama.ggml_abort_callback(self._abort_requested)
+
+    def _abort_requested(self, _data: ctypes.c_void_p) -> bool:
+        # Called by ggml on the thread that called llama_decode, between graph nodes. Being
+        # Python, it also gives the interpreter a point to run a pending SIGINT handler.
+        return self._interrupted
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        self._interrupted = True
+
+    @contextlib.contextmanager
+    def _sigint_aborts(self) -> Iterator[None]:
+        """Let Ctrl-C abort the llama.cpp call inside the block.
+
+        Python runs signal handlers only between bytecodes, so a SIGINT reaching a process
+        inside one long ``llama_decode`` (seconds for a long prompt) would wait for it to end.
+        Inside the block SIGINT only sets a flag, and llama.cpp's abort callback ends the
+        computation when it sees it. Only where Python's own KeyboardInterrupt handler is in
+        place, on the main thread: a handler installed by the program (or SIG_IGN, which a
+        caller sets to finish its cleanup) is left alone.
+        """
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield
+            return
+        self._interrupted = False
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            llama.llama_set_abort_callback(self._ptr, self._abort_check, None)
+            try:
+                yield
+            finally:
+                # A null callback: nothing to call back into Python for in other decodes.
+                llama.llama_set_abort_callback(self._ptr, _NO_ABORT_CHECK, None)
+        finally:
+            # A SIGINT whose handler has not run yet reaches _on_sigint (decode() raises) or,
+            # once restored, Python's handler (raises here): KeyboardInterrupt either way.
+            signal.signal(signal.SIGINT, previous)
 
     def decode(self, batch: Batch) -> None:
-        code = llama.llama_decode(self._ptr, batch.struct)
+        """Evaluate ``batch``; raises KeyboardInterrupt when Ctrl-C cut the evaluation short.
+
+        After an interruption the KV cache may hold part of the batch: clear the affected
+        sequences before going on.
+        """
+        with self._sigint_aborts():
+            code = llama.llama_decode(self._ptr, batch.struct)
+        if self._interrupted:
+            self._interrupted = False
+            raise KeyboardInterrupt
+        if code == _DECODE_ABORTED:
+            raise EngineError("llama.cpp aborted a decode that nothing asked to stop")
         if code == 1:
             raise EngineError("llama.cpp found no room in the KV cache for this batch; lower --parallel")
         if code != 0:

@@ -394,3 +394,64 @@ def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.strip() == "clean"
+
+
+def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tmp_path: Path):
+    # A model large enough that one prompt evaluation (one llama_decode call of ~480 tokens)
+    # takes a good fraction of a second. The child times that evaluation, then runs it again
+    # with SIGINT sent to itself shortly after llama_decode starts: the call must come back
+    # aborted (llama.cpp's code 2) as KeyboardInterrupt, long before a whole evaluation, and
+    # the engine must still generate the same text and close. A child process, so that a
+    # crash or a stray SIGINT fails this test and not the suite.
+    import json
+    import textwrap
+
+    from bonito_lite.convert import convert_checkpoint
+    from model_factory import write_tiny_checkpoint
+
+    checkpoint = write_tiny_checkpoint(
+        tmp_path / "checkpoint", hidden_size=1024, intermediate_size=2816, num_hidden_layers=8
+    )
+    model = convert_checkpoint(checkpoint, tmp_path / "model.Q8_0.gguf", quant="Q8_0", progress=False).path
+    script = textwrap.dedent(f"""
+        import json, os, signal, threading, time
+        from bonito_lite import llama_handles
+        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+
+        engine = Engine({str(model)!r}, EngineSettings(parallel=1, threads={THREADS}, ctx_size=1024))
+        prompt = " ".join(f"w{{i}}" for i in range(150))
+        requests = [GenerationRequest(0, prompt, (7,), Sampling(max_tokens=3, temperature=0.0))]
+        started = time.monotonic()
+        before = [c.text for c in engine.generate(requests)]
+        uninterrupted = time.monotonic() - started
+
+        real_decode = llama_handles.llama.llama_decode
+        codes = []
+        def decode_with_ctrl_c(ctx, batch):
+            if not codes:  # the prompt's evaluation
+                threading.Timer(uninterrupted / 10, os.kill, (os.getpid(), signal.SIGINT)).start()
+            codes.append(real_decode(ctx, batch))
+            return codes[-1]
+        llama_handles.llama.llama_decode = decode_with_ctrl_c
+        started = time.monotonic()
+        try:
+            list(engine.generate(requests))
+            interrupted = None
+        except KeyboardInterrupt:
+            interrupted = time.monotonic() - started
+        llama_handles.llama.llama_decode = real_decode
+        restored = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        after = [c.text for c in engine.generate(requests)]
+        engine.close()
+        print(json.dumps(dict(
+            uninterrupted=uninterrupted, interrupted=interrupted, codes=codes,
+            restored=restored, same_text=before == after,
+        )))
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    assert result["interrupted"] is not None, result
+    assert result["codes"] == [2], result  # the one prompt decode, aborted by the callback
+    assert result["interrupted"] < result["uninterrupted"] / 2, result
+    assert result["restored"] and result["same_text"], result
