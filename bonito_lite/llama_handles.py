@@ -111,6 +111,44 @@ def llama_cpp_version() -> str:
     return llama.__version__
 
 
+class _CtrlC:
+    """A SIGINT handler that only remembers that Ctrl-C was pressed."""
+
+    caught = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.caught = True
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[_CtrlC | None]:
+    """Hold Ctrl-C off the llama.cpp calls in the block, then raise KeyboardInterrupt.
+
+    Python runs a SIGINT handler at the next bytecode of the main thread, and inside a
+    llama.cpp call that is a ctypes callback (the log callback, the abort callback): a
+    KeyboardInterrupt raised there is printed and dropped by ctypes, so Ctrl-C would be
+    lost. Inside the block SIGINT only sets a flag (yielded, for the abort callback to read).
+    Only on the main thread under Python's own handler: a handler the program installed
+    (or SIG_IGN, which a caller sets to finish its cleanup) is left alone, and None yielded.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield None
+        return
+    ctrl_c = _CtrlC()
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield ctrl_c
+    finally:
+        # A SIGINT whose handler has not run yet reaches ctrl_c or, once restored,
+        # Python's handler (which raises here): KeyboardInterrupt either way.
+        signal.signal(signal.SIGINT, previous)
+    if ctrl_c.caught:
+        raise KeyboardInterrupt
+
+
 class Vocab:
     """Tokenizer functions of a loaded model (borrowed pointer: lives as long as its model)."""
 
@@ -161,7 +199,13 @@ class Model:
         params.n_gpu_layers = n_gpu_layers
         params.use_extra_bufts = use_extra_bufts
         params.vocab_only = vocab_only
-        self._ptr = llama.llama_model_load_from_file(os.fsencode(path), params)
+        self._ptr = None
+        try:
+            with _ctrl_c_deferred():
+                self._ptr = llama.llama_model_load_from_file(os.fsencode(path), params)
+        except KeyboardInterrupt:
+            self.close()
+            raise
         if not self._ptr:
             raise EngineError(f"llama.cpp could not load {os.fspath(path)}; run with --verbose to see its log")
         self.vocab = Vocab(llama.llama_model_get_vocab(self._ptr))
@@ -262,7 +306,13 @@ class Context:
         params.kv_unified = False
         params.flash_attn_type = llama.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
-        self._ptr = llama.llama_init_from_model(model.ptr, params)
+        self._ptr = None
+        try:
+            with _ctrl_c_deferred():
+                self._ptr = llama.llama_init_from_model(model.ptr, params)
+        except KeyboardInterrupt:
+            self.close()
+            raise
         if not self._ptr:
             raise EngineError(
                 f"llama.cpp could not create a context of {n_ctx} tokens for {n_seq_max} sequences; "
@@ -270,60 +320,38 @@ class Context:
             )
         self._memory = llama.llama_get_memory(self._ptr)
         self.n_vocab = model.vocab.n_tokens
-        self._interrupted = False
+        self._ctrl_c: _CtrlC | None = None
         # llama.cpp keeps only the C pointer; the ctypes object must live as long as the context.
         self._abort_check = llama.ggml_abort_callback(self._abort_requested)
 
     def _abort_requested(self, _data: ctypes.c_void_p) -> bool:
-        # Called by ggml on the thread that called llama_decode, between graph nodes. Being
-        # Python, it also gives the interpreter a point to run a pending SIGINT handler.
-        return self._interrupted
-
-    def _on_sigint(self, signum: int, frame: object) -> None:
-        self._interrupted = True
-
-    @contextlib.contextmanager
-    def _sigint_aborts(self) -> Iterator[None]:
-        """Let Ctrl-C abort the llama.cpp call inside the block.
-
-        Python runs signal handlers only between bytecodes, so a SIGINT reaching a process
-        inside one long ``llama_decode`` (seconds for a long prompt) would wait for it to end.
-        Inside the block SIGINT only sets a flag, and llama.cpp's abort callback ends the
-        computation when it sees it. Only where Python's own KeyboardInterrupt handler is in
-        place, on the main thread: a handler installed by the program (or SIG_IGN, which a
-        caller sets to finish its cleanup) is left alone.
-        """
-        if (
-            threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        ):
-            yield
-            return
-        self._interrupted = False
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
-            llama.llama_set_abort_callback(self._ptr, self._abort_check, None)
-            try:
-                yield
-            finally:
-                # A null callback: nothing to call back into Python for in other decodes.
-                llama.llama_set_abort_callback(self._ptr, _NO_ABORT_CHECK, None)
-        finally:
-            # A SIGINT whose handler has not run yet reaches _on_sigint (decode() raises) or,
-            # once restored, Python's handler (raises here): KeyboardInterrupt either way.
-            signal.signal(signal.SIGINT, previous)
+        # Called by ggml between graph nodes, on the thread that called llama_decode. Being
+        # Python, it is also where the interpreter runs a pending SIGINT handler.
+        return self._ctrl_c is not None and self._ctrl_c.caught
 
     def decode(self, batch: Batch) -> None:
         """Evaluate ``batch``; raises KeyboardInterrupt when Ctrl-C cut the evaluation short.
 
-        After an interruption the KV cache may hold part of the batch: clear the affected
+        A long prompt is one llama_decode call of seconds, and Python would see Ctrl-C only
+        at its end; llama.cpp's abort callback stops it between graph nodes instead. After
+        an interruption the KV cache may hold part of the batch: clear the affected
         sequences before going on.
         """
-        with self._sigint_aborts():
-            code = llama.llama_decode(self._ptr, batch.struct)
-        if self._interrupted:
-            self._interrupted = False
-            raise KeyboardInterrupt
+        if not self._ptr:
+            raise EngineError("the context was already closed")
+        with _ctrl_c_deferred() as ctrl_c:
+            if ctrl_c is None:
+                code = llama.llama_decode(self._ptr, batch.struct)
+            else:
+                self._ctrl_c = ctrl_c
+                llama.llama_set_abort_callback(self._ptr, self._abort_check, None)
+                try:
+                    code = llama.llama_decode(self._ptr, batch.struct)
+                finally:
+                    # Null again: decodes outside this block have nothing to call back for.
+                    llama.llama_set_abort_callback(self._ptr, _NO_ABORT_CHECK, None)
+                    self._ctrl_c = None
+        # Past the block, no Ctrl-C came (it raises KeyboardInterrupt otherwise).
         if code == _DECODE_ABORTED:
             raise EngineError("llama.cpp aborted a decode that nothing asked to stop")
         if code == 1:
