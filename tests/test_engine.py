@@ -452,6 +452,7 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tmp_path: Pa
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["interrupted"] is not None, result
-    assert result["codes"] == [2], result  # the one prompt decode, aborted by the callback
-    assert result["interrupted"] < result["uninterrupted"] / 2, result
+    # The one prompt decode returned llama.cpp's "aborted" code: the interrupt reached it
+    # inside the call, not after it (no wall-clock bound, which a loaded machine would break).
+    assert result["codes"] == [2], result
     assert result["restored"] and result["same_text"], result
