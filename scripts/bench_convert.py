@@ -43,7 +43,10 @@ BONITO_V1_CONFIG = {
     "sliding_window": 4096, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
     "transformers_version": "4.34.0", "use_cache": True, "vocab_size": 32000,
 }
-DEFAULT_LLAMA_CPP = Path("/work/wheels/sdist/llama_cpp_python-0.3.36/vendor/llama.cpp")
+# llama.cpp's source tree, as it ships in the llama-cpp-python sdist
+# (`pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36`, unpacked: vendor/llama.cpp).
+LLAMA_CPP_ENV = "LLAMA_CPP_DIR"
+DEFAULT_LLAMA_CPP = Path(os.environ[LLAMA_CPP_ENV]) if os.environ.get(LLAMA_CPP_ENV) else None
 NEEDED_BYTES = 35 * 10**9
 SCRIPTS = Path(__file__).resolve().parent
 
@@ -150,7 +153,7 @@ QUANTIZE_WITH_OURS = (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, required=True, help="folder for the ~35 GB of files")
-    parser.add_argument("--llama-cpp", type=Path, default=DEFAULT_LLAMA_CPP)
+    parser.add_argument("--llama-cpp", type=Path, default=DEFAULT_LLAMA_CPP, required=DEFAULT_LLAMA_CPP is None)
     parser.add_argument("--compare", action="store_true", help="also compare the two BF16 files")
     parser.add_argument("--keep-checkpoint", action="store_true", help="reuse/keep the checkpoint")
     parser.add_argument("--layers", type=int, default=32, help="fewer layers for a quick trial run")

@@ -23,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_LLAMA_CPP = Path("/work/wheels/sdist/llama_cpp_python-0.3.36/vendor/llama.cpp")
+# llama.cpp's source tree, as it ships in the llama-cpp-python sdist
+# (`pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36`, unpacked: vendor/llama.cpp).
+LLAMA_CPP_ENV = "LLAMA_CPP_DIR"
+DEFAULT_LLAMA_CPP = Path(os.environ[LLAMA_CPP_ENV]) if os.environ.get(LLAMA_CPP_ENV) else None
 TYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0"}
 COMPARED_PREFIXES = ("llama.", "tokenizer.", "general.file_type", "general.quantization_version",
                      "general.architecture")
@@ -115,7 +118,7 @@ def main() -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--type", dest="types", action="append", choices=sorted(TYPES),
                         help="output type to compare (repeatable; default: f32, bf16, q8_0)")
-    parser.add_argument("--llama-cpp", type=Path, default=DEFAULT_LLAMA_CPP,
+    parser.add_argument("--llama-cpp", type=Path, default=DEFAULT_LLAMA_CPP, required=DEFAULT_LLAMA_CPP is None,
                         help="llama.cpp source folder with convert_hf_to_gguf.py")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the GGUF files")
     args = parser.parse_args()
