@@ -193,7 +193,7 @@ class GenerateRun:
         )
         self._plan: WorkPlan | None = None
 
-    def _passages(self, tokenizer: Tokenizer) -> Iterator[Passage]:
+    def _passages(self, tokenizer: Tokenizer | Engine) -> Iterator[Passage]:
         passages = iter_passages(
             self.documents,
             count_tokens=tokenizer.count_tokens,
@@ -314,10 +314,11 @@ class GenerateRun:
         status = "failed"
         try:
             if plan.remaining:
-                with Engine(self.model, options.engine) as engine, Tokenizer(self.model) as tokenizer:
+                with Engine(self.model, options.engine) as engine:
                     backend = engine.backend
+                    # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
-                        engine, self._passages(tokenizer), settings, self.model.name, stats,
+                        engine, self._passages(engine), settings, self.model.name, stats,
                         skip=already_finished,
                     )
                     # Closed before the engine is: a generator left suspended by an error
