@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import BonitoLiteError
+from .export import FORMATS
 from .task_types import TASK_TYPES
 
 # Exit codes shared by every command.
@@ -154,17 +155,22 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
+@click.option("formats", "--format", multiple=True, type=click.Choice(list(FORMATS)),
+              help="Also write the whole output in a trainer's format when the run completes "
+              "(as 'bonito-lite export' does); repeat for several.")
 @handles_errors
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
-                     verbose) -> None:
+                     verbose, formats) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
     from .run import GenerateOptions, GenerateRun, RunInterrupted
 
     configure_logging(verbose, quiet)
+    if formats and output == "-":
+        raise click.UsageError("--format needs an output file; with -o - run 'bonito-lite export' on a saved output instead.")
     engine_settings = EngineSettings(
         n_gpu_layers=n_gpu_layers, threads=threads, ctx_size=ctx_size, cpu_repack=cpu_repack,
         verbose=verbose, constrain=constrain,
@@ -197,9 +203,30 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
             "everything written is complete. Rerun the same command to resume.",
             err=True,
         )
+        if formats:
+            click.echo(f"Not written as {', '.join(formats)}: the run did not finish; the rerun "
+                       "writes them once it completes.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(_summary(report), err=True)
+    _write_formats(report, formats, quiet)
+
+
+def _write_formats(report, formats, quiet: bool) -> None:
+    """After a complete run: each asked-for format, made from the whole output (earlier runs too)."""
+    from .export import default_export_path, export_dataset
+
+    if not formats:
+        return
+    if report.before.parsed + report.stats.parsed == 0:
+        click.echo(f"Warning: {report.output} holds no examples, so no {', '.join(formats)} "
+                   "was written.", err=True)
+        return
+    for fmt in dict.fromkeys(formats):
+        # A view of the working JSONL: each completed run replaces the last one's.
+        result = export_dataset(report.output, fmt, default_export_path(report.output, fmt), overwrite=True)
+        if not quiet:
+            click.echo(f"Wrote {result.path} ({result.records} examples, {fmt}).", err=True)
 
 
 def _print_dry_run(run) -> None:
@@ -272,6 +299,22 @@ def convert_command(
     click.echo(
         f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s"
     )
+
+
+@cli.command(name="export")
+@click.argument("jsonl", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
+@click.option("fmt", "--format", required=True, type=click.Choice(list(FORMATS)),
+              help="alpaca or messages (JSON Lines), parquet, or hf (a Dataset.save_to_disk folder).")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="File or folder to write [default: beside INPUT, e.g. notes.bonito.alpaca.jsonl].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@handles_errors
+def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool) -> None:
+    """Write the examples of a generated JSONL in a trainer's format, without generating again."""
+    from .export import export_dataset
+
+    result = export_dataset(jsonl, fmt, output, overwrite=overwrite)
+    click.echo(f"Wrote {result.path} ({result.records} examples, {fmt}) in {result.seconds:.1f} s.")
 
 
 def main() -> None:

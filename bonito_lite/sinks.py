@@ -27,6 +27,11 @@ def manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
 
 
+def sibling_path(output: Path, suffix: str) -> Path:
+    """``notes.bonito.jsonl`` + ``.parquet`` → ``notes.bonito.parquet``: a file named after the output."""
+    return output.with_name(_stem_without_jsonl(output) + suffix)
+
+
 def _stem_without_jsonl(path: Path) -> str:
     return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
 

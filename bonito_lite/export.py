@@ -1,0 +1,363 @@
+"""Trainer formats: a generated JSONL written as alpaca, chat messages, Parquet or a saved dataset.
+
+The JSONL is the working file (appended, resumed); these are views of the whole of it,
+written in one go, row for row in the JSONL's order. ``generate --format`` and
+``bonito-lite export`` both call :func:`export_dataset`.
+
+- ``alpaca``: ``{"instruction": input, "input": "", "output": output}`` per line.
+- ``messages``: ``{"messages": [user: input, assistant: output]}`` per line, no system message.
+- ``parquet``: every field of the records, provenance included.
+- ``hf``: the same table as a ``datasets.Dataset.save_to_disk`` folder.
+
+alpaca and messages rows carry only what trainers read. The loaders do drop extra columns
+(LLaMA-Factory and axolotl keep only the columns they map), but a key one of them gives a
+meaning to (``system``, ``history``, ``conversations``) would change what is trained, and the
+provenance is one join away: row *i* of every format is record *i* of the JSONL, and
+parquet and hf keep every field.
+
+Both are JSON Lines, not a JSON array (the original Alpaca file is one): LLaMA-Factory
+(``.jsonl`` in ``file_name``), axolotl (``ds_type: json``) and TRL
+(``load_dataset("json", ...)``) all read them, axolotl's documentation recommends them, and
+unlike an array they are written and read a line at a time, whatever the dataset's size.
+
+Nothing is held whole in memory: JSON Lines are written a record at a time, parquet and hf
+a batch of rows at a time (a first pass over the JSONL finds the columns and their types, a
+second writes them). Every output is written under a temporary name beside it and renamed
+when complete, so an error or Ctrl-C leaves no partial file. ``datasets`` never sees a cache
+folder: the hf folder is saved from a memory-mapped Arrow file written beside the output,
+so no copy of the data lands in ``~/.cache/huggingface``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import InputError, OutputExistsError
+from .offline import go_offline
+from .sinks import sibling_path
+
+# Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
+FORMATS: dict[str, str] = {
+    "alpaca": ".alpaca.jsonl",
+    "messages": ".messages.jsonl",
+    "parquet": ".parquet",
+    "hf": ".hf",
+}
+_FOLDER_FORMATS = {"hf"}
+
+# Rows per Arrow batch (one parquet row group each): a few MB of text, never the whole file.
+_BATCH_ROWS = 4096
+
+# The fields every record of a bonito-lite output has (pipeline.py writes them).
+_REQUIRED = ("input", "output")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    records: int
+    seconds: float
+
+
+def default_export_path(jsonl: str | os.PathLike, fmt: str) -> Path:
+    """``notes.bonito.jsonl`` → ``notes.bonito.alpaca.jsonl``, ``.messages.jsonl``, ``.parquet``, ``.hf``."""
+    return sibling_path(Path(jsonl), FORMATS[_check_format(fmt)])
+
+
+def export_dataset(
+    jsonl: str | os.PathLike,
+    fmt: str,
+    output: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Write the examples of a bonito-lite JSONL in a trainer's format; refuse bad input in one line."""
+    go_offline()
+    started = time.monotonic()
+    fmt = _check_format(fmt)
+    source = Path(jsonl)
+    if not source.is_file():
+        raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
+    target = Path(output) if output is not None else default_export_path(source, fmt)
+    _check_target(source, target, fmt, overwrite)
+    if fmt in _FOLDER_FORMATS:
+        count = _write_hf(source, target)
+    elif fmt == "parquet":
+        count = _write_parquet(source, target)
+    else:
+        count = _write_jsonl(source, target, _ROWS[fmt])
+    return ExportResult(target, fmt, count, time.monotonic() - started)
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    return fmt
+
+
+def _check_target(source: Path, target: Path, fmt: str, overwrite: bool) -> None:
+    """Refuse before reading anything: the input itself, a missing folder, an output in the way."""
+    if target.resolve() == source.resolve():
+        raise InputError(f"{target} is the input; choose another -o.")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write to {folder}; choose another -o.")
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not overwrite:
+        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")
+    wants_folder = fmt in _FOLDER_FORMATS
+    if wants_folder and not target.is_dir():
+        raise InputError(f"{target} is a file and {fmt} writes a folder; choose another -o.")
+    if not wants_folder and target.is_dir():
+        raise InputError(f"{target} is a folder; give -o a file name.")
+    if wants_folder and any(target.iterdir()) and not _is_saved_dataset(target):
+        # --overwrite replaces a dataset, never a folder of something else.
+        raise InputError(
+            f"{target} is a folder that does not hold a saved dataset; --overwrite will not "
+            "replace it, choose another -o."
+        )
+
+
+def _is_saved_dataset(folder: Path) -> bool:
+    return (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file()
+
+
+# Reading ------------------------------------------------------------------------------------
+
+
+def read_examples(jsonl: Path) -> Iterator[dict[str, Any]]:
+    """The records of a bonito-lite output, one at a time; a line that is not one is an InputError."""
+    count = 0
+    with open(jsonl, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            yield _parse_line(jsonl, number, line)
+            count += 1
+    if count == 0:
+        raise InputError(f"{jsonl} holds no examples; nothing to export.")
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    where = f"{path} line {number}"
+    try:
+        record = json.loads(line)
+    except UnicodeDecodeError:
+        raise InputError(f"{where} is not UTF-8 text; export reads the .jsonl that generate wrote.") from None
+    except ValueError:
+        raise InputError(
+            f"{where} is not JSON; fix or remove it (a killed run leaves a half line: rerun "
+            "generate to finish it)."
+        ) from None
+    if not isinstance(record, dict):
+        raise InputError(f"{where} is not a JSON object; export reads the .jsonl that generate wrote.")
+    missing = [key for key in _REQUIRED if key not in record]
+    if missing:
+        if "reason" in record and "generation" in record:
+            raise InputError(
+                f"{where} is a rejected generation, not an example; export the examples file, "
+                "not its .rejected.jsonl."
+            )
+        raise InputError(f"{where} has no {' or '.join(missing)}; it is not a bonito-lite example.")
+    for key in _REQUIRED:
+        if not isinstance(record[key], str):
+            raise InputError(f"{where}: {key} is {type(record[key]).__name__}, not text.")
+    return record
+
+
+# JSON Lines: alpaca and messages --------------------------------------------------------------
+
+
+def _alpaca_row(record: dict[str, Any]) -> dict[str, Any]:
+    # Bonito's input already holds the passage and the instruction, so Alpaca's input is empty.
+    return {"instruction": record["input"], "input": "", "output": record["output"]}
+
+
+def _messages_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "user", "content": record["input"]},
+            {"role": "assistant", "content": record["output"]},
+        ]
+    }
+
+
+_ROWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "alpaca": _alpaca_row,
+    "messages": _messages_row,
+}
+
+
+def _write_jsonl(source: Path, target: Path, row: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    count = 0
+    with _replaced_file(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        for record in read_examples(source):
+            handle.write(json.dumps(row(record), ensure_ascii=False) + "\n")
+            count += 1
+        handle.flush()
+        _sync(tmp)
+    return count
+
+
+# Arrow: parquet and hf --------------------------------------------------------------------------
+
+
+def _batches(source: Path) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for record in read_examples(source):
+        batch.append(record)
+        if len(batch) == _BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _schema(source: Path):
+    """Columns in the order they first appear, each typed to fit every record (a first pass)."""
+    import pyarrow as pa
+
+    schema = None
+    for batch in _batches(source):
+        try:
+            found = pa.Table.from_pylist(batch).schema
+            schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+            raise InputError(f"{source}: a field holds values of different types ({_first_line(error)}).") from None
+    return schema
+
+
+def _tables(source: Path, schema) -> Iterator[Any]:
+    import pyarrow as pa
+
+    for batch in _batches(source):
+        try:
+            yield pa.Table.from_pylist(batch, schema=schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+            raise InputError(f"{source}: a field holds values of different types ({_first_line(error)}).") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _write_parquet(source: Path, target: Path) -> int:
+    import pyarrow.parquet as pq
+
+    schema = _schema(source)
+    count = 0
+    with _replaced_file(target) as tmp:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table in _tables(source, schema):
+                writer.write_table(table)
+                count += table.num_rows
+        _sync(tmp)
+    return count
+
+
+def _write_hf(source: Path, target: Path) -> int:
+    import pyarrow as pa
+    from datasets import Dataset
+
+    schema = _schema(source)
+    count = 0
+    with _replaced_folder(target) as work:
+        # An Arrow stream file is what Dataset.from_file memory-maps: no builder, no cache.
+        arrow = work / "examples.arrow"
+        with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+            for table in _tables(source, schema):
+                writer.write_table(table)
+                count += table.num_rows
+        dataset = Dataset.from_file(str(arrow))
+        with _quiet_datasets():  # our own line says what was written; no second progress bar
+            dataset.save_to_disk(str(work / "dataset"))
+        del dataset  # release the memory map before the scratch file goes
+    return count
+
+
+@contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
+# Atomic replacement -----------------------------------------------------------------------------
+
+
+def _temporary_name(target: Path) -> Path:
+    # Hidden, in the destination folder (same file system, so the rename is atomic; no copy
+    # of the data anywhere else), and unique, so two exports never share one.
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+@contextmanager
+def _replaced_file(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` if the block completes."""
+    tmp = _temporary_name(target)
+    # Created here with the usual permissions (0644 less the umask), like the JSONL itself.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _replaced_folder(target: Path) -> Iterator[Path]:
+    """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end."""
+    work = _temporary_name(target)
+    os.mkdir(work, 0o755)
+    try:
+        yield work
+        # A folder cannot be renamed over a folder: move the old one aside first, so that
+        # at every moment ``target`` is either the old dataset or the new one.
+        old = None
+        if target.exists() or target.is_symlink():
+            old = _temporary_name(target)
+            os.replace(target, old)
+        try:
+            os.replace(work / "dataset", target)
+        except BaseException:
+            if old is not None:
+                os.replace(old, target)
+            raise
+        if old is not None:
+            _remove(old)
+    finally:
+        _remove(work)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """On disk before the rename, so that a power cut never leaves a renamed, empty file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
