@@ -204,7 +204,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
             err=True,
         )
         if formats:
-            click.echo(f"Not written as {', '.join(formats)}: the run did not finish; the rerun "
+            click.echo(f"Not written as {', '.join(dict.fromkeys(formats))}: the run did not finish; the rerun "
                        "writes them once it completes.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
