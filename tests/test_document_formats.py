@@ -13,6 +13,8 @@ import docx
 import pytest
 from click.testing import CliRunner
 from docx.enum.style import WD_STYLE_TYPE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from bonito_lite.chunking import Block, blocks_text, split_blocks
@@ -74,6 +76,31 @@ def test_a_hash_at_the_start_of_a_block_is_text_not_a_heading():
     blocks = [Block("Priorities"), Block("# 1 is safety."), Block("```"), Block("# 2 is cost.")]
     passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=100))
     assert len(passages) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blocks=st.lists(
+        st.builds(Block, st.text(alphabet=" \n\t.ab#\u3002", max_size=40), st.booleans()),
+        max_size=8,
+    ),
+    budget=st.sampled_from([1, 3, 50]),
+)
+def test_any_blocks_are_cut_faithfully(blocks, budget):
+    text = blocks_text(blocks)
+    passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=budget))
+    for passage in passages:
+        assert passage.text and passage.text == passage.text.strip()
+        assert text[passage.char_start:passage.char_end] == passage.text
+    # Nothing but whitespace is lost, and passages come in order.
+    assert "".join("".join(p.text.split()) for p in passages) == "".join(text.split())
+    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
+    # Every heading starts a passage.
+    starts, offset = {p.char_start for p in passages}, 0
+    for block in blocks:
+        if block.heading and block.text.strip():
+            assert offset + len(block.text) - len(block.text.lstrip()) in starts
+        offset += len(block.text) + 2
 
 
 # --- PDF -----------------------------------------------------------------------------------------
