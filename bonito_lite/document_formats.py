@@ -21,6 +21,8 @@ text joined by a blank line (``chunking.blocks_text``); ``Document.read_text()``
   ``main``) too; ``h1``-``h6`` are headings. The encoding is taken from the file (BOM,
   ``<meta charset>``), else detected.
 
+DOCX and HTML files are parsed whole in memory, as their libraries work; PDFs are not.
+
 A file that cannot be read (corrupt, encrypted with a password, a PDF without a text layer)
 raises ``UnreadableDocumentError``, which skips it with a warning.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -300,7 +303,11 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
     if b"\0" in data[:_BINARY_SNIFF_BYTES] and not data.startswith(_UTF16_32_BOMS):
         raise UnreadableDocumentError(f"{source}: looks binary (NUL bytes), not HTML; skipped.")
     try:
-        soup = BeautifulSoup(data, "lxml")
+        with warnings.catch_warnings():
+            # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
+            # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
+            warnings.simplefilter("ignore")
+            soup = BeautifulSoup(data, "lxml")
     except MemoryError:
         raise
     except Exception as error:

@@ -29,7 +29,8 @@ file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8, an empty f
 input is checked as it streams; if it turns out not to be UTF-8, the passages before the bad
 byte are kept and the rest is skipped with a warning.
 
-Files are read in blocks, so memory stays flat whatever their size. Standard input can be read
+Files are read in blocks, so memory stays flat whatever their size (PDFs a page at a time;
+DOCX and HTML files are parsed whole, as their libraries do). Standard input can be read
 only once, so its text is kept in memory after the first reading for the next one.
 """
 
@@ -68,7 +69,8 @@ _COLUMNS_SHOWN = 20
 
 @dataclass(frozen=True)
 class Document:
-    """One input unit: a text file, standard input, or one row of a table.
+    """One input unit: a text file, standard input, one row of a table, a DOCX or HTML file,
+    or one page of a PDF.
 
     ``source`` names it in records: the path as given, ``-`` for standard input, or
     ``path#row=N`` for a table row. The text is read only when asked for.

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import docx
@@ -342,6 +343,19 @@ def test_html_encoding_comes_from_the_page(tmp_path):
     path = tmp_path / "latin.html"
     path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Crème brûlée.</p></body></html>'.encode("latin-1"))
     assert [p.text for p in passages_of([str(path)])] == ["Crème brûlée."]
+
+
+@pytest.mark.parametrize("content", [
+    "https://example.com/page",
+    '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
+])
+def test_html_that_looks_odd_to_beautifulsoup_gives_no_python_warnings(tmp_path, content):
+    path = tmp_path / "odd.html"
+    path.write_text(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        passages = passages_of([str(path)])
+    assert len(passages) == 1
 
 
 def test_deeply_nested_html_is_read(tmp_path):
