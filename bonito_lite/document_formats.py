@@ -100,8 +100,7 @@ def read_pdf_pages(
     password, or has no text on any page (a scan); a page whose text cannot be extracted is
     skipped with a warning through ``warn``.
     """
-    from pypdf import PdfReader
-    from pypdf import PasswordType
+    from pypdf import PasswordType, PdfReader
 
     # An open file, not a path: given a path, pypdf reads the whole file into memory first.
     with open(path, "rb") as stream:
@@ -113,29 +112,30 @@ def read_pdf_pages(
                     "(e.g. qpdf --decrypt --password=PASSWORD in.pdf out.pdf)."
                 )
             n_pages = len(reader.pages)
-        except UnreadableDocumentError:
-            raise
-        except MemoryError:
+        except (UnreadableDocumentError, MemoryError):
             raise
         except Exception as error:  # pypdf raises many kinds on a damaged file
             raise UnreadableDocumentError(
                 f"{source}: not a readable PDF ({_detail(error)}); skipped."
             ) from None
         titles = _outline_titles(reader, source)
-        with_text = 0
+        with_text = failed = 0
         for index in range(n_pages):
             try:
                 text = reader.pages[index].extract_text()
             except MemoryError:
                 raise
             except Exception as error:
+                failed += 1
                 warn(f"{source}#page={index + 1}: text could not be extracted ({_detail(error)}); skipped.")
                 continue
             if not text.strip():
                 continue
             with_text += 1
             yield index + 1, _page_blocks(text, titles.get(index, ()))
-        if with_text == 0 and n_pages:
+        if n_pages == 0:
+            raise UnreadableDocumentError(f"{source}: a PDF without pages; skipped.")
+        if with_text == 0 and failed == 0:
             raise UnreadableDocumentError(
                 f"{source}: no text layer on any of its {n_pages} pages (a scan?); skipped. "
                 "Add one with OCR first (e.g. ocrmypdf in.pdf out.pdf)."

@@ -210,6 +210,35 @@ def test_a_damaged_pdf_is_skipped_with_one_warning_even_when_named(tmp_path, cap
     assert "Zebra" not in warning
 
 
+def test_a_pdf_without_pages_is_skipped_with_a_warning(tmp_path, caplog):
+    out = io.BytesIO()
+    PdfWriter().write(out)
+    path = tmp_path / "hollow.pdf"
+    path.write_bytes(out.getvalue())
+    assert passages_of([str(path)]) == []
+    assert warnings_of(caplog) == [f"{path}: a PDF without pages; skipped."]
+
+
+def test_a_page_whose_text_cannot_be_extracted_is_skipped_and_the_others_are_read(
+    report_pdf, monkeypatch, caplog
+):
+    from pypdf import PageObject
+
+    original = PageObject.extract_text
+
+    def failing_on_page_two(page, *args, **kwargs):
+        if page.page_number == 1:
+            raise KeyError("/Font")
+        return original(page, *args, **kwargs)
+
+    monkeypatch.setattr(PageObject, "extract_text", failing_on_page_two)
+    passages = passages_of([str(report_pdf)])
+    assert [p.source.rsplit("#", 1)[1] for p in passages] == ["page=1", "page=3", "page=3"]
+    assert warnings_of(caplog) == [
+        f"{report_pdf}#page=2: text could not be extracted (KeyError: '/Font'); skipped."
+    ]
+
+
 # --- DOCX ----------------------------------------------------------------------------------------
 
 
