@@ -6,7 +6,9 @@ The rules, in order:
   passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``.
 * A Markdown ATX heading (a ``#`` line outside a fenced code block) starts a new passage, and
   belongs to the passage it starts. It is not left alone: if the paragraph after it does not
-  fit beside it, that paragraph's first sentences do.
+  fit beside it, that paragraph's first sentences do. Structured documents (PDF, DOCX, HTML)
+  arrive as ``Block``s instead, their headings flagged by their readers; they follow the same
+  rules, with offsets into their blocks joined by a blank line (``blocks_text``).
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends, a sentence longer than
   that at line breaks (lists, tables), a line longer than that at whitespace, and a "word"
   longer than that between characters. The pieces are packed into passages the same way
@@ -27,7 +29,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 DEFAULT_CHUNK_TOKENS = 384
@@ -65,6 +67,18 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A paragraph (or table row) or a heading of a structured document, as its reader found it."""
+
+    text: str = field(repr=False)
+    heading: bool = False
+
+
+# What stands between two blocks in the text that offsets index.
+BLOCK_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
 class _Span:
     """A stripped, non-empty stretch of the document, ready to be packed into passages."""
 
@@ -87,10 +101,38 @@ def split_passages(
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
+    yield from _packed(_paragraph_spans(chunks), source, count_tokens, chunk_tokens)
 
+
+def split_blocks(
+    blocks: Iterable[Block],
+    source: str,
+    *,
+    count_tokens: Callable[[str], int],
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+) -> Iterator[Passage]:
+    """Cut a structured document (its paragraphs and headings) into passages.
+
+    Offsets index ``blocks_text(blocks)``. A heading block starts a new passage, as a Markdown
+    heading does; blank lines inside a block separate paragraphs; nothing else is special
+    (a ``#`` at the start of a block is text, not a heading).
+    """
+    if chunk_tokens < 1:
+        raise ValueError("chunk_tokens must be at least 1")
+    yield from _packed(_block_spans(blocks), source, count_tokens, chunk_tokens)
+
+
+def blocks_text(blocks: Iterable[Block]) -> str:
+    """The text of a structured document that passage offsets index: its blocks, a blank line apart."""
+    return BLOCK_SEPARATOR.join(block.text for block in blocks)
+
+
+def _packed(
+    spans: Iterable[_Span], source: str, count_tokens: Callable[[str], int], chunk_tokens: int
+) -> Iterator[Passage]:
     fits = _Fits(count_tokens, chunk_tokens)
     packer = _Packer(source, fits)
-    for span in _paragraph_spans(chunks):
+    for span in spans:
         if packer.joins(span) and fits(packer.text + span.gap + span.text):
             packer.add(span)  # the common case, settled with one count
             continue
@@ -355,8 +397,44 @@ def _lines(chunks: Iterable[str]) -> Iterator[tuple[str, bool]]:
         yield pending, True
 
 
-def _paragraph_spans(chunks: Iterable[str]) -> Iterator[_Span]:
-    """Paragraphs and heading lines of the text, stripped, with their offsets and gaps."""
+def _block_spans(blocks: Iterable[Block]) -> Iterator[_Span]:
+    """The paragraphs and headings of structured blocks, with offsets into ``blocks_text``."""
+    offset = 0
+    gap: str | None = ""  # whitespace since the last span, across block boundaries
+    for number, block in enumerate(blocks):
+        if number:
+            gap = _joined_gap(gap, BLOCK_SEPARATOR)
+            offset += len(BLOCK_SEPARATOR)
+        text = block.text
+        if block.heading:
+            stripped = text.strip()
+            lead = len(text) - len(text.lstrip())
+            spans = [_Span(lead, stripped, text[:lead], True)] if stripped else []
+        else:
+            spans = _paragraph_spans([text], markdown=False)
+        end = None
+        for span in spans:
+            if end is None:  # the block's first span: the gap runs back into earlier blocks
+                span_gap = None if span.gap is None else _joined_gap(gap, span.gap)
+            else:
+                span_gap = span.gap
+            yield _Span(offset + span.start, span.text, span_gap, span.new_section)
+            end = span.start + len(span.text)
+        gap = _joined_gap(gap, text) if end is None else _joined_gap("", text[end:])
+        offset += len(text)
+
+
+def _joined_gap(gap: str | None, more: str) -> str | None:
+    if gap is None or len(gap) + len(more) > PARAGRAPH_CHAR_LIMIT:
+        return None
+    return gap + more
+
+
+def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_Span]:
+    """Paragraphs and heading lines of the text, stripped, with their offsets and gaps.
+
+    Without ``markdown``, ``#`` lines and code fences are plain paragraph text.
+    """
     builder = _ParagraphBuilder()
     at_line_start = True
     in_fence = False
@@ -366,9 +444,9 @@ def _paragraph_spans(chunks: Iterable[str]) -> Iterator[_Span]:
                 yield from builder.flush()
                 builder.skip(part)
                 continue
-            if _FENCE.match(part):
+            if markdown and _FENCE.match(part):
                 in_fence = not in_fence
-            elif not in_fence and _HEADING.match(part):
+            elif markdown and not in_fence and _HEADING.match(part):
                 yield from builder.flush()
                 builder.append(part)
                 yield from builder.flush(new_section=True)

@@ -117,6 +117,8 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     logger.handlers[:] = [_OneLineWarnings()]
     logger.propagate = False
     logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+    # pypdf logs every repair it makes to a damaged PDF; our own warning names the file once.
+    logging.getLogger("pypdf").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @cli.command(name="generate")
@@ -163,7 +165,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
                      verbose, formats) -> None:
-    """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet, folders, -)."""
+    """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
     from .run import GenerateOptions, GenerateRun, RunInterrupted

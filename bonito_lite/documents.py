@@ -10,6 +10,12 @@ in sorted order), glob patterns, and ``-`` for standard input:
   text are skipped and counted in one warning per file. A ``.json`` file must be a list of
   objects; large tables belong in JSON Lines or Parquet, which are read a row (or a row group)
   at a time.
+* ``.pdf``, ``.docx``, ``.html`` and ``.htm`` files are structured documents, read with the docs
+  extra (``pip install "bonito-lite[docs]"``) into paragraphs and headings; each page of a PDF
+  is one document, named ``path#page=N``. ``bonito_lite.document_formats`` says what is read
+  from each format and what their offsets index. Naming such a file without the extra is an
+  ``InputError`` with the install command; a folder or pattern skips them with one warning. An
+  old Word ``.doc`` file is an ``InputError`` when named, a warning when found in a folder.
 
 Text is read as UTF-8. For text files and standard input, a leading byte-order mark is
 dropped and every ``\\r\\n`` and lone ``\\r`` becomes ``\\n``, so passage offsets index exactly
@@ -23,7 +29,8 @@ file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8, an empty f
 input is checked as it streams; if it turns out not to be UTF-8, the passages before the bad
 byte are kept and the rest is skipped with a warning.
 
-Files are read in blocks, so memory stays flat whatever their size. Standard input can be read
+Files are read in blocks, so memory stays flat whatever their size (PDFs a page at a time;
+DOCX and HTML files are parsed whole, as their libraries do). Standard input can be read
 only once, so its text is kept in memory after the first reading for the next one.
 """
 
@@ -41,15 +48,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
-from .chunking import DEFAULT_CHUNK_TOKENS, Passage, split_passages
-from .errors import InputError
+from . import document_formats as formats
+from .chunking import (
+    BLOCK_SEPARATOR, DEFAULT_CHUNK_TOKENS, Block, Passage, split_blocks, split_passages,
+)
+from .errors import InputError, UnreadableDocumentError
 
 log = logging.getLogger(__name__)
 
 STDIN = "-"
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + formats.FORMAT_SUFFIXES
 
 _BLOCK_BYTES = 1 << 20
 # Like git and grep: a NUL byte near the start means the file is not text.
@@ -57,23 +67,23 @@ _BINARY_SNIFF_BYTES = 8192
 _COLUMNS_SHOWN = 20
 
 
-class UnreadableDocumentError(InputError):
-    """One input cannot be read as text; the run skips it with a warning and goes on."""
-
-
 @dataclass(frozen=True)
 class Document:
-    """One input unit: a text file, standard input, or one row of a table.
+    """One input unit: a text file, standard input, one row of a table, a DOCX or HTML file,
+    or one page of a PDF.
 
     ``source`` names it in records: the path as given, ``-`` for standard input, or
     ``path#row=N`` for a table row. The text is read only when asked for.
     """
 
     source: str
-    kind: str  # "file", "stdin" or "text" (a table row or a string given directly)
+    # "file", "stdin", "text" (a table row or a string given directly), or "blocks" (a DOCX or
+    # HTML file read by its format's reader, or a PDF page with its blocks already read)
+    kind: str
     path: Path | None = None
     # Kept out of repr so that logging a document never prints its content.
     text: str | None = field(default=None, repr=False)
+    _blocks: tuple[Block, ...] | None = field(default=None, repr=False, compare=False)
     _stdin: _StdinText | None = field(default=None, repr=False, compare=False)
     _notes: _WarnOnce | None = field(default=None, repr=False, compare=False)
 
@@ -90,9 +100,19 @@ class Document:
         """
         if self.kind == "file":
             return _file_chunks(self.path, self.source)
+        if self.kind == "blocks":
+            return _separated(block.text for block in self.blocks())
         if self.kind == "stdin":
             return iter(self._stdin)
         return iter([self.text or ""])
+
+    def blocks(self) -> Iterator[Block] | None:
+        """A structured document's paragraphs and headings; None for plain text."""
+        if self.kind != "blocks":
+            return None
+        if self._blocks is not None:
+            return iter(self._blocks)
+        return formats.read_blocks(self.path, self.source)
 
     def read_text(self) -> str:
         """The whole text at once; passages' offsets index this string."""
@@ -120,6 +140,10 @@ class DocumentSet:
         for item in self.inputs:
             if item.kind in ("file", "stdin"):
                 yield Document(item.source, item.kind, item.path, _stdin=item.stdin, _notes=self._notes)
+            elif item.kind == formats.PDF_SUFFIX:
+                yield from _pdf_pages(item, self._notes)
+            elif item.kind in formats.FORMAT_SUFFIXES:
+                yield Document(item.source, "blocks", item.path, _notes=self._notes)
             else:
                 yield from _table_rows(item, self.context_col, self._notes)
 
@@ -167,9 +191,15 @@ def iter_passages(
     """Cut each document into passages, in order; unreadable or empty documents are skipped
     with a warning naming them."""
     for document in documents:
-        reader = _GuardedChunks(document.text_chunks())
+        blocks = document.blocks()
+        if blocks is not None:
+            reader = _GuardedChunks(blocks)
+            split = split_blocks
+        else:
+            reader = _GuardedChunks(document.text_chunks())
+            split = split_passages
         produced = 0
-        for passage in split_passages(
+        for passage in split(
             reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens
         ):
             produced += 1
@@ -187,7 +217,7 @@ def iter_passages(
 @dataclass(frozen=True)
 class _Input:
     source: str
-    kind: str  # "file", "stdin", or a table suffix
+    kind: str  # "file", "stdin", or a table or structured-document suffix
     path: Path | None
     stdin: _StdinText | None = None
 
@@ -196,7 +226,7 @@ def _kind_of(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         return "file"
-    if suffix in TABLE_SUFFIXES:
+    if suffix in TABLE_SUFFIXES or suffix in formats.FORMAT_SUFFIXES:
         return suffix
     return None
 
@@ -208,40 +238,91 @@ def _supported_list() -> str:
 def _expand(given: str) -> Iterator[_Input]:
     path = Path(given)
     if path.is_dir():
-        items = list(_walk(given))
+        scan = _Scan()
+        items = scan.files(_walk(given))
         if not items:
-            raise InputError(
-                f"{given}: no supported files in this folder ({_supported_list()}); "
+            raise InputError(scan.nothing_readable(
+                given, f"{given}: no supported files in this folder ({_supported_list()}); "
                 "hidden files and folders are skipped."
-            )
+            ))
+        scan.report(given)
         yield from items
         return
     if path.exists():
         kind = _kind_of(path)
         if kind is None:
+            if path.suffix.lower() == formats.OLD_WORD_SUFFIX:
+                raise InputError(formats.old_word_message(given))
             raise InputError(
                 f"{given}: unsupported file type {path.suffix or '(no extension)'!r}; "
                 f"bonito-lite reads {_supported_list()} (convert other formats to text first)."
             )
+        if (hint := formats.missing_extra(kind)) is not None:
+            raise InputError(f"{given}: {hint}")
         yield _checked_file(given, kind)
         return
     if any(magic in given for magic in "*?["):
         matches = sorted(glob.glob(given, recursive=True))
+        scan = _Scan()
         items: list[_Input] = []
         for match in matches:
             if os.path.isdir(match):
-                items.extend(_walk(match))
-            elif (kind := _kind_of(Path(match))) is not None:
-                items.append(_checked_file(match, kind))
+                items.extend(scan.files(_walk(match)))
+            else:
+                items.extend(scan.files([match]))
         if not items:
             what = "nothing" if not matches else "no supported files"
-            raise InputError(f"{given}: the pattern matches {what} ({_supported_list()}).")
+            raise InputError(scan.nothing_readable(
+                given, f"{given}: the pattern matches {what} ({_supported_list()})."
+            ))
+        scan.report(given)
         yield from items
         return
     raise InputError(f"{given}: no such file or folder.")
 
 
-def _walk(folder: str) -> Iterator[_Input]:
+class _Scan:
+    """Files found by a folder or a pattern: unsupported ones are passed over in silence,
+    old Word files with a warning each, and files whose format needs the missing docs extra
+    with one warning for them all."""
+
+    def __init__(self) -> None:
+        self.hints: dict[str, str | None] = {}
+        self.needs_extra: dict[str, int] = {}
+
+    def files(self, paths: Iterable[str]) -> list[_Input]:
+        items = []
+        for full in paths:
+            kind = _kind_of(Path(full))
+            if kind is None:
+                if Path(full).suffix.lower() == formats.OLD_WORD_SUFFIX:
+                    log.warning("%s", formats.old_word_message(full, skipped=True))
+                continue
+            if kind not in self.hints:
+                self.hints[kind] = formats.missing_extra(kind)
+            if self.hints[kind] is not None:
+                self.needs_extra[kind] = self.needs_extra.get(kind, 0) + 1
+                continue
+            items.append(_checked_file(full, kind))
+        return items
+
+    def _hint(self) -> str:
+        suffixes = ", ".join(sorted(self.needs_extra))
+        return f"reading {suffixes} needs the docs extra: {formats.INSTALL_EXTRA}"
+
+    def nothing_readable(self, given: str, message: str) -> str:
+        if not self.needs_extra:
+            return message
+        count = sum(self.needs_extra.values())
+        return f"{given}: {count} file(s) found, but {self._hint()}"
+
+    def report(self, given: str) -> None:
+        if self.needs_extra:
+            count = sum(self.needs_extra.values())
+            log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
+
+
+def _walk(folder: str) -> Iterator[str]:
     found: list[tuple[str, str]] = []
     for root, dirs, files in os.walk(folder):
         # Hidden folders (.git, .venv, ...) hold tooling, not the user's documents.
@@ -249,12 +330,12 @@ def _walk(folder: str) -> Iterator[_Input]:
         for name in files:
             if name.startswith("."):
                 continue
-            kind = _kind_of(Path(name))
-            if kind is not None:
+            suffix = Path(name).suffix.lower()
+            if _kind_of(Path(name)) is not None or suffix == formats.OLD_WORD_SUFFIX:
                 full = os.path.join(root, name)
                 found.append((os.path.relpath(full, folder), full))
     for _, full in sorted(found):
-        yield _checked_file(full, _kind_of(Path(full)))
+        yield full
 
 
 def _checked_file(source: str, kind: str) -> _Input:
@@ -412,6 +493,26 @@ class _Prepended:
             head, self.head = self.head, b""
             return head
         return self.rest.read(size)
+
+
+def _separated(texts: Iterable[str]) -> Iterator[str]:
+    """Block texts with the separator between them: the text a structured document's offsets index."""
+    for number, text in enumerate(texts):
+        if number:
+            yield BLOCK_SEPARATOR
+        yield text
+
+
+def _pdf_pages(item: _Input, notes: _WarnOnce) -> Iterator[Document]:
+    """One document per PDF page with text, read a page at a time; an unreadable file warns."""
+    try:
+        for number, blocks in formats.read_pdf_pages(item.path, item.source, notes.warn):
+            yield Document(
+                f"{item.source}#page={number}", "blocks", item.path,
+                _blocks=tuple(blocks), _notes=notes,
+            )
+    except UnreadableDocumentError as error:
+        notes.warn(str(error))
 
 
 class _GuardedChunks:

@@ -18,6 +18,10 @@ class InputError(BonitoLiteError):
     exit_code = 2
 
 
+class UnreadableDocumentError(InputError):
+    """One input cannot be read as text; the run skips it with a warning and goes on."""
+
+
 class ModelFileError(InputError):
     """A model file that is missing, not GGUF, truncated or not a Bonito-shaped model."""
 

@@ -73,7 +73,7 @@ def test_a_missing_path_is_named(tmp_path):
 
 def test_a_folder_without_supported_files_lists_what_is_read(tmp_path):
     (tmp_path / "scans").mkdir()
-    (tmp_path / "scans" / "page.pdf").write_bytes(b"%PDF-1.7\n")
+    (tmp_path / "scans" / "page.tiff").write_bytes(b"II*\0")
     (tmp_path / "scans" / ".hidden.txt").write_text(GOOD)
     result = invoke(["generate", "scans", "-t", "exqa", *SMALL])
     assert_one_line_error(result, 2, "scans", "no supported files", ".txt", ".parquet")

@@ -288,16 +288,16 @@ def test_a_table_without_any_text_rows_is_skipped_with_a_warning(tmp_path, caplo
 
 
 def test_bad_inputs_raise_one_line_input_errors(tmp_path):
-    write(tmp_path / "report.pdf", b"%PDF-1.4")
+    write(tmp_path / "report.rtf", b"{\\rtf1}")
     (tmp_path / "empty_folder").mkdir()
     write(tmp_path / "only_images" / "a.png", b"\x89PNG")
     cases = {
         str(tmp_path / "missing.txt"): "no such file or folder",
-        str(tmp_path / "report.pdf"): "unsupported file type '.pdf'",
+        str(tmp_path / "report.rtf"): "unsupported file type '.rtf'",
         str(tmp_path / "empty_folder"): "no supported files in this folder",
         str(tmp_path / "only_images"): "no supported files in this folder",
         str(tmp_path / "*.docx"): "the pattern matches nothing",
-        str(tmp_path / "*.pdf"): "the pattern matches no supported files",
+        str(tmp_path / "*.rtf"): "the pattern matches no supported files",
     }
     for given, expected in cases.items():
         message = one_line_input_error([given])

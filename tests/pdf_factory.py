@@ -1,0 +1,105 @@
+"""Tiny PDF files for the tests, written by hand: pages of text lines and an optional outline.
+
+Text uses the standard Helvetica font with WinAnsiEncoding, so any character of Windows-1252
+(``café``, ``naïve``, ``€``) is shown and extracted back. A page given as ``None`` has no text
+layer, like a scanned page: it only paints a grey rectangle.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+_LEADING = 14
+
+
+def make_pdf(
+    pages: Sequence[Sequence[str] | None],
+    outline: Sequence[tuple[str, int]] = (),
+) -> bytes:
+    """A PDF whose page i shows ``pages[i]``, one string per line ("" leaves a blank line).
+
+    ``outline`` lists ``(title, page index)`` bookmarks, all at the top level, in order.
+    """
+    n = len(pages)
+    # Object numbers: 1 catalog, 2 page tree, 3 font, then a page and its content per page,
+    # then the outline root and its items.
+    page_ids = [4 + 2 * i for i in range(n)]
+    outline_root = 4 + 2 * n
+    item_ids = [outline_root + 1 + i for i in range(len(outline))]
+    objects: dict[int, bytes] = {}
+    catalog = b"<< /Type /Catalog /Pages 2 0 R"
+    if outline:
+        catalog += b" /Outlines %d 0 R /PageMode /UseOutlines" % outline_root
+    objects[1] = catalog + b" >>"
+    kids = b" ".join(b"%d 0 R" % i for i in page_ids)
+    objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n)
+    objects[3] = (
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    for page_id, lines in zip(page_ids, pages):
+        objects[page_id] = (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_id + 1)
+        )
+        content = _content(lines)
+        objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
+    if outline:
+        objects[outline_root] = b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (
+            item_ids[0], item_ids[-1], len(outline)
+        )
+        for k, (title, page_index) in enumerate(outline):
+            links = b""
+            if k > 0:
+                links += b" /Prev %d 0 R" % item_ids[k - 1]
+            if k + 1 < len(outline):
+                links += b" /Next %d 0 R" % item_ids[k + 1]
+            objects[item_ids[k]] = b"<< /Title %s /Parent %d 0 R /Dest [%d 0 R /Fit]%s >>" % (
+                _text_string(title), outline_root, page_ids[page_index], links
+            )
+    return _assemble(objects)
+
+
+def _content(lines: Sequence[str] | None) -> bytes:
+    if lines is None:
+        return b"0.5 g 72 72 468 648 re f"
+    parts = [b"BT /F1 11 Tf %d TL 72 740 Td" % _LEADING]
+    for number, line in enumerate(lines):
+        if number:
+            parts.append(b"T*")
+        if line:
+            parts.append(_literal(line.encode("cp1252")) + b" Tj")
+    parts.append(b"ET")
+    return b"\n".join(parts)
+
+
+def _literal(raw: bytes) -> bytes:
+    out = bytearray(b"(")
+    for byte in raw:
+        if byte in b"()\\":
+            out += b"\\" + bytes([byte])
+        elif 32 <= byte < 127:
+            out.append(byte)
+        else:
+            out += b"\\%03o" % byte
+    return bytes(out) + b")"
+
+
+def _text_string(text: str) -> bytes:
+    if text.isascii():
+        return _literal(text.encode("ascii"))
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+
+
+def _assemble(objects: dict[int, bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, objects[number])
+    size = max(objects) + 1
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)

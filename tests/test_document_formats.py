@@ -1,0 +1,550 @@
+"""PDF, DOCX and HTML inputs: what is read, where passages break, provenance, bad files, the extra."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import docx
+import pytest
+from click.testing import CliRunner
+from docx.enum.style import WD_STYLE_TYPE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypdf import PdfReader, PdfWriter
+
+from bonito_lite.chunking import Block, blocks_text, split_blocks
+from bonito_lite.cli import cli
+from bonito_lite.documents import find_documents, iter_passages
+from bonito_lite.errors import InputError
+from pdf_factory import make_pdf
+
+EXTRA_HINT = 'needs the docs extra: pip install "bonito-lite[docs]"'
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def passages_of(inputs, budget=384):
+    return list(iter_passages(find_documents(inputs), count_tokens=words, chunk_tokens=budget))
+
+
+def texts_by_source(inputs) -> dict[str, str]:
+    return {document.source: document.read_text() for document in find_documents(inputs)}
+
+
+def assert_provenance(passages, texts):
+    """Offsets index each document's extracted text; indexes count from 0 within each one."""
+    expected_index: dict[str, int] = {}
+    for passage in passages:
+        assert texts[passage.source][passage.char_start:passage.char_end] == passage.text
+        assert passage.index == expected_index.get(passage.source, 0)
+        expected_index[passage.source] = passage.index + 1
+
+
+def warnings_of(caplog) -> list[str]:
+    """bonito-lite's own warnings (the CLI keeps pypdf's repair notes off the terminal)."""
+    return [
+        r.getMessage() for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith("bonito_lite")
+    ]
+
+
+# --- chunking of blocks --------------------------------------------------------------------------
+
+
+def test_heading_blocks_start_passages_and_offsets_index_the_blocks_joined_by_a_blank_line():
+    blocks = [
+        Block("Intro", heading=True), Block("One two."), Block("Three four."),
+        Block("  Next  ", heading=True), Block("Five six.\n\nSeven eight."),
+    ]
+    passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=100))
+    text = blocks_text(blocks)
+    assert [p.text for p in passages] == [
+        "Intro\n\nOne two.\n\nThree four.", "Next  \n\nFive six.\n\nSeven eight.",
+    ]
+    for passage in passages:
+        assert text[passage.char_start:passage.char_end] == passage.text
+
+
+def test_a_hash_at_the_start_of_a_block_is_text_not_a_heading():
+    blocks = [Block("Priorities"), Block("# 1 is safety."), Block("```"), Block("# 2 is cost.")]
+    passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=100))
+    assert len(passages) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blocks=st.lists(
+        st.builds(Block, st.text(alphabet=" \n\t.ab#\u3002", max_size=40), st.booleans()),
+        max_size=8,
+    ),
+    budget=st.sampled_from([1, 3, 50]),
+)
+def test_any_blocks_are_cut_faithfully(blocks, budget):
+    text = blocks_text(blocks)
+    passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=budget))
+    for passage in passages:
+        assert passage.text and passage.text == passage.text.strip()
+        assert text[passage.char_start:passage.char_end] == passage.text
+    # Nothing but whitespace is lost, and passages come in order.
+    assert "".join("".join(p.text.split()) for p in passages) == "".join(text.split())
+    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
+    # Every heading starts a passage.
+    starts, offset = {p.char_start for p in passages}, 0
+    for block in blocks:
+        if block.heading and block.text.strip():
+            assert offset + len(block.text) - len(block.text.lstrip()) in starts
+        offset += len(block.text) + 2
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+REPORT_PAGES = [
+    ["Introduction", "The café opens at 7:30 on weekdays.", "Staff arrive at 7:00."],
+    ["The kitchen closes at 15:00.", "Deliveries come on Tuesdays."],
+    ["Prices are in euros (€).", "Findings", "Coffee sales rose by a third.", "Tea stayed flat."],
+]
+
+
+@pytest.fixture
+def report_pdf(tmp_path) -> Path:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(make_pdf(REPORT_PAGES, outline=[("Introduction", 0), ("Findings", 2)]))
+    return path
+
+
+def test_each_pdf_page_is_a_document_named_by_its_page(report_pdf):
+    texts = texts_by_source([str(report_pdf)])
+    source = str(report_pdf)
+    assert list(texts) == [f"{source}#page=1", f"{source}#page=2", f"{source}#page=3"]
+    assert "café" in texts[f"{source}#page=1"] and "€" in texts[f"{source}#page=3"]
+    passages = passages_of([source])
+    assert_provenance(passages, texts)
+    # A page break always ends a passage, so every passage has one exact page.
+    assert [p.source.rsplit("#", 1)[1] for p in passages] == ["page=1", "page=2", "page=3", "page=3"]
+
+
+def test_outline_titles_start_passages_inside_a_page(report_pdf):
+    page3 = [p for p in passages_of([str(report_pdf)]) if p.source.endswith("#page=3")]
+    assert [p.text.splitlines()[0] for p in page3] == ["Prices are in euros (€).", "Findings"]
+    assert page3[1].text.startswith("Findings\n\nCoffee sales rose")
+    page1 = passages_of([str(report_pdf)])[0]
+    assert page1.text.startswith("Introduction\n\nThe café opens")
+
+
+def test_without_an_outline_only_page_breaks_cut(tmp_path):
+    path = tmp_path / "plain.pdf"
+    path.write_bytes(make_pdf(REPORT_PAGES))
+    passages = passages_of([str(path)])
+    assert len(passages) == 3
+    assert passages[2].text.startswith("Prices are in euros") and "Findings" in passages[2].text
+
+
+def test_a_long_pdf_page_is_cut_at_sentences_within_the_page(tmp_path):
+    path = tmp_path / "long.pdf"
+    path.write_bytes(make_pdf([[f"Sentence number {i} is here." for i in range(40)]]))
+    passages = passages_of([str(path)], budget=25)
+    assert len(passages) > 5
+    assert {p.source for p in passages} == {f"{path}#page=1"}
+    assert_provenance(passages, texts_by_source([str(path)]))
+    assert all(p.text.endswith(".") for p in passages)
+
+
+def test_blank_pages_are_passed_over_without_a_warning(tmp_path, caplog):
+    path = tmp_path / "gaps.pdf"
+    path.write_bytes(make_pdf([["First page."], [], None, ["Fourth page."]]))
+    passages = passages_of([str(path)])
+    assert [p.source for p in passages] == [f"{path}#page=1", f"{path}#page=4"]
+    assert not warnings_of(caplog)
+
+
+def test_a_scanned_pdf_without_a_text_layer_is_skipped_with_an_ocr_hint(tmp_path, caplog):
+    (tmp_path / "scan.pdf").write_bytes(make_pdf([None, None]))
+    (tmp_path / "notes.txt").write_text("Readable notes.")
+    passages = passages_of([str(tmp_path)])
+    assert [p.source for p in passages] == [str(tmp_path / "notes.txt")]
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f"{tmp_path / 'scan.pdf'}: no text layer on any of its 2 pages")
+    assert "ocrmypdf" in warning and "\n" not in warning
+
+
+def _encrypted(data: bytes, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_password_protected_pdf_is_skipped_with_a_warning(tmp_path, caplog):
+    data = make_pdf([["Secret salary table."]])
+    (tmp_path / "locked.pdf").write_bytes(_encrypted(data, user_password="hunter2"))
+    (tmp_path / "open.pdf").write_bytes(_encrypted(data, user_password=""))
+    passages = passages_of([str(tmp_path)])
+    # Only an owner password (restrictions, no password to open) does not stop reading.
+    assert [p.source for p in passages] == [f"{tmp_path / 'open.pdf'}#page=1"]
+    assert passages[0].text == "Secret salary table."
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f"{tmp_path / 'locked.pdf'}: encrypted with a password; skipped.")
+    assert "Secret" not in warning
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_pdf_is_skipped_with_one_warning_even_when_named(tmp_path, caplog, damage):
+    good = make_pdf([["Zebra-7391 owes 4,000 euros."]])
+    content = {"truncated": good[: len(good) // 2], "garbage": b"%PDF-1.4\nnot a pdf", "empty": b""}
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(content[damage])
+    (tmp_path / "notes.md").write_text("Readable notes.")
+    passages = passages_of([str(path), str(tmp_path / "notes.md")])
+    assert [p.text for p in passages] == ["Readable notes."]
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f"{path}: not a readable PDF (") and warning.endswith("skipped.")
+    assert "Zebra" not in warning
+
+
+def test_a_pdf_without_pages_is_skipped_with_a_warning(tmp_path, caplog):
+    out = io.BytesIO()
+    PdfWriter().write(out)
+    path = tmp_path / "hollow.pdf"
+    path.write_bytes(out.getvalue())
+    assert passages_of([str(path)]) == []
+    assert warnings_of(caplog) == [f"{path}: a PDF without pages; skipped."]
+
+
+def test_a_page_whose_text_cannot_be_extracted_is_skipped_and_the_others_are_read(
+    report_pdf, monkeypatch, caplog
+):
+    from pypdf import PageObject
+
+    original = PageObject.extract_text
+
+    def failing_on_page_two(page, *args, **kwargs):
+        if page.page_number == 1:
+            raise KeyError("/Font")
+        return original(page, *args, **kwargs)
+
+    monkeypatch.setattr(PageObject, "extract_text", failing_on_page_two)
+    passages = passages_of([str(report_pdf)])
+    assert [p.source.rsplit("#", 1)[1] for p in passages] == ["page=1", "page=3", "page=3"]
+    assert warnings_of(caplog) == [
+        f"{report_pdf}#page=2: text could not be extracted (KeyError: '/Font'); skipped."
+    ]
+
+
+# --- DOCX ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def handbook_docx(tmp_path) -> Path:
+    document = docx.Document()
+    document.add_heading("Staff handbook", 0)  # the Title style
+    document.add_paragraph("Welcome to the café on Rue Haute.")
+    document.add_heading("Hours", 1)
+    document.add_paragraph("We open at 7:30.")
+    document.add_paragraph("")  # spacing paragraphs are not text
+    document.add_paragraph("We close at 17:30.")
+    table = document.add_table(rows=2, cols=2)
+    for row, (day, hours) in enumerate([("Monday", "7:30-17:30"), ("Sunday", "closed")]):
+        table.cell(row, 0).text, table.cell(row, 1).text = day, hours
+    custom = document.styles.add_style("Chapter", WD_STYLE_TYPE.PARAGRAPH)
+    custom.base_style = document.styles["Heading 2"]
+    document.add_paragraph("Safety", style="Chapter")
+    document.add_paragraph("Fire doors stay shut.")
+    document.add_heading("Contacts", 3)
+    document.add_paragraph("Ask the manager.")
+    path = tmp_path / "handbook.docx"
+    document.save(path)
+    return path
+
+
+def test_docx_paragraphs_tables_and_headings_are_read_in_order(handbook_docx):
+    [document] = find_documents([str(handbook_docx)])
+    blocks = list(document.blocks())
+    assert [(b.text, b.heading) for b in blocks] == [
+        ("Staff handbook", True),
+        ("Welcome to the café on Rue Haute.", False),
+        ("Hours", True),
+        ("We open at 7:30.", False),
+        ("We close at 17:30.", False),
+        ("Monday | 7:30-17:30", False),
+        ("Sunday | closed", False),
+        ("Safety", True),  # a style based on a heading style
+        ("Fire doors stay shut.", False),
+        ("Contacts", True),
+        ("Ask the manager.", False),
+    ]
+
+
+def test_docx_headings_start_passages_and_offsets_index_the_extracted_text(handbook_docx):
+    passages = passages_of([str(handbook_docx)])
+    assert [p.text.split("\n")[0] for p in passages] == ["Staff handbook", "Hours", "Safety", "Contacts"]
+    assert passages[1].text == (
+        "Hours\n\nWe open at 7:30.\n\nWe close at 17:30.\n\nMonday | 7:30-17:30\n\nSunday | closed"
+    )
+    assert {p.source for p in passages} == {str(handbook_docx)}
+    assert_provenance(passages, texts_by_source([str(handbook_docx)]))
+
+
+def test_a_damaged_docx_is_skipped_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "broken.docx"
+    path.write_bytes(b"PK\x03\x04Zebra-7391 not a zip")
+    (tmp_path / "notes.txt").write_text("Readable notes.")
+    assert [p.text for p in passages_of([str(path), str(tmp_path / "notes.txt")])] == ["Readable notes."]
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f"{path}: not a readable .docx (") and "Zebra" not in warning
+
+
+def test_an_old_word_file_is_an_error_when_named_and_a_warning_in_a_folder(tmp_path, caplog):
+    old = tmp_path / "minutes.doc"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+    with pytest.raises(InputError, match=r"minutes\.doc: old Word format \(\.doc\) is not read; save it as \.docx"):
+        find_documents([str(old)])
+    (tmp_path / "notes.txt").write_text("Readable notes.")
+    assert [p.text for p in passages_of([str(tmp_path)])] == ["Readable notes."]
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f"{old}: old Word format (.doc) is not read; skipped;")
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+PAGE = """<!DOCTYPE html>
+<html><head><title>Clinic</title><style>p { color: red }</style>
+<script>var tracking = "SCRIPT-NOISE";</script></head>
+<body>
+<header><a href="/">SITE-BANNER</a></header>
+<nav><ul><li>NAV-HOME</li><li>NAV-ABOUT</li></ul></nav>
+<main><article>
+<header><h1>Clinic   hours</h1></header>
+<p>The clinic opens at <b>7:30</b> on weekdays &amp; closes
+   at 17:30.<br>Call   first.</p>
+<!-- COMMENT-NOISE -->
+<h2>Staff</h2>
+<ul><li>Dr. Haddad</li><li>Nurse Café</li></ul>
+<table><tr><th>Day</th><th>Open</th></tr><tr><td>Monday</td><td>7:30</td></tr></table>
+<pre>line 1
+   indented line 2</pre>
+<p hidden>HIDDEN-NOISE</p><div aria-hidden="true">ARIA-NOISE</div>
+<footer>Reviewed in May.</footer>
+</article></main>
+<aside>ASIDE-NOISE</aside>
+<footer>FOOTER-NOISE</footer>
+<noscript>NOSCRIPT-NOISE</noscript>
+<div role="navigation">ROLE-NOISE</div>
+</body></html>
+"""
+
+
+def test_html_text_is_read_without_boilerplate(tmp_path):
+    path = tmp_path / "clinic.html"
+    path.write_text(PAGE, encoding="utf-8")
+    [document] = find_documents([str(path)])
+    assert [(b.text, b.heading) for b in document.blocks()] == [
+        ("Clinic hours", True),  # an article's own header is part of it
+        ("The clinic opens at 7:30 on weekdays & closes at 17:30.\nCall first.", False),
+        ("Staff", True),
+        ("Dr. Haddad", False),
+        ("Nurse Café", False),
+        ("Day | Open", False),
+        ("Monday | 7:30", False),
+        ("line 1\n   indented line 2", False),
+        ("Reviewed in May.", False),
+    ]
+    assert "NOISE" not in document.read_text() and "SITE-BANNER" not in document.read_text()
+
+
+def test_html_headings_start_passages(tmp_path):
+    path = tmp_path / "clinic.htm"
+    path.write_text(PAGE, encoding="utf-8")
+    passages = passages_of([str(path)])
+    assert [p.text.split("\n")[0] for p in passages] == ["Clinic hours", "Staff"]
+    assert_provenance(passages, texts_by_source([str(path)]))
+
+
+def test_html_encoding_comes_from_the_page(tmp_path):
+    path = tmp_path / "latin.html"
+    path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Crème brûlée.</p></body></html>'.encode("latin-1"))
+    assert [p.text for p in passages_of([str(path)])] == ["Crème brûlée."]
+
+
+@pytest.mark.parametrize("content", [
+    "https://example.com/page",
+    '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
+])
+def test_html_that_looks_odd_to_beautifulsoup_gives_no_python_warnings(tmp_path, content):
+    path = tmp_path / "odd.html"
+    path.write_text(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        passages = passages_of([str(path)])
+    assert len(passages) == 1
+
+
+def test_deeply_nested_html_is_read(tmp_path):
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body>" + "<div>" * 3000 + "Deep text." + "</div>" * 3000 + "</body></html>")
+    assert [p.text for p in passages_of([str(path)])] == ["Deep text."]
+
+
+def test_binary_content_in_an_html_file_is_skipped_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "image.html"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    (tmp_path / "notes.txt").write_text("Readable notes.")
+    assert [p.text for p in passages_of([str(path), str(tmp_path / "notes.txt")])] == ["Readable notes."]
+    assert warnings_of(caplog) == [f"{path}: looks binary (NUL bytes), not HTML; skipped."]
+
+
+# --- finding files, and the missing extra --------------------------------------------------------
+
+
+def _mixed_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.pdf").write_bytes(make_pdf([["A pdf page."]]))
+    (folder / "sub" / "b.html").write_text("<p>An html page.</p>")
+    (folder / "sub" / "c.HTM").write_text("<p>An htm page.</p>")
+    document = docx.Document()
+    document.add_paragraph("A docx file.")
+    document.save(folder / "d.docx")
+    (folder / "e.txt").write_text("A text file.")
+    return folder
+
+
+def test_folders_and_globs_find_the_new_formats(tmp_path):
+    folder = _mixed_folder(tmp_path)
+    assert find_documents([str(folder)]).sources == tuple(
+        str(folder / name) for name in ["a.pdf", "d.docx", "e.txt", "sub/b.html", "sub/c.HTM"]
+    )
+    assert find_documents([str(folder / "**" / "*.htm*")]).sources == (str(folder / "sub" / "b.html"),)
+    assert [p.text for p in passages_of([str(folder)])] == [
+        "A pdf page.", "A docx file.", "A text file.", "An html page.", "An htm page.",
+    ]
+
+
+@pytest.fixture
+def without_the_extra(monkeypatch):
+    """The docs extra not installed: importing its libraries fails."""
+    for module in ("pypdf", "docx", "bs4", "lxml"):
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+@pytest.mark.parametrize("name", ["a.pdf", "d.docx", "sub/b.html", "sub/c.HTM"])
+def test_a_named_file_without_the_extra_is_a_one_line_error_with_the_install_command(
+    tmp_path, without_the_extra, name
+):
+    path = _mixed_folder(tmp_path) / name
+    with pytest.raises(InputError) as caught:
+        find_documents([str(path)])
+    suffix = path.suffix.lower()
+    assert str(caught.value) == f'{path}: reading {suffix} {EXTRA_HINT}'
+
+
+def test_a_folder_without_the_extra_skips_those_files_with_one_warning(tmp_path, without_the_extra, caplog):
+    folder = _mixed_folder(tmp_path)
+    assert [p.text for p in passages_of([str(folder)])] == ["A text file."]
+    assert warnings_of(caplog) == [
+        f'{folder}: 4 file(s) skipped; reading .docx, .htm, .html, .pdf {EXTRA_HINT}'
+    ]
+    (folder / "e.txt").unlink()
+    with pytest.raises(InputError, match=r"4 file\(s\) found, but reading .* needs the docs extra"):
+        find_documents([str(folder)])
+
+
+def test_only_the_missing_library_matters(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pypdf", None)
+    folder = _mixed_folder(tmp_path)
+    assert find_documents([str(folder / "d.docx")]).sources == (str(folder / "d.docx"),)
+    with pytest.raises(InputError, match=r"reading \.pdf needs the docs extra"):
+        find_documents([str(folder / "a.pdf")])
+
+
+# --- end to end ----------------------------------------------------------------------------------
+
+FAST = ["--model", "toy", "--max-tokens", "64", "--quiet"]
+
+
+def run(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def _one_of_each(tmp_path: Path) -> dict[str, Path]:
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(make_pdf(REPORT_PAGES, outline=[("Introduction", 0), ("Findings", 2)]))
+    html = tmp_path / "clinic.html"
+    html.write_text(PAGE, encoding="utf-8")
+    document = docx.Document()
+    document.add_heading("Hours", 1)
+    document.add_paragraph("The café opens at 7:30 on weekdays and closes at 17:30.")
+    word = tmp_path / "hours.docx"
+    document.save(word)
+    return {"pdf": pdf, "docx": word, "html": html}
+
+
+def test_generate_on_each_format_writes_records_with_their_provenance(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths = _one_of_each(tmp_path)
+    inputs = [str(paths[kind]) for kind in ("pdf", "docx", "html")]
+    output = tmp_path / "out.jsonl"
+    result = run(["generate", *inputs, "-t", "exqa", "-o", str(output), *FAST])
+    assert result.exit_code == 0, result.output
+    records = []
+    for path in (output, output.with_name("out.rejected.jsonl")):
+        if path.exists():
+            records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    by_passage = {(r["source"], r["passage_index"]): r for r in records}
+    expected = passages_of(inputs)
+    assert len(records) == len(by_passage) == len(expected)
+    texts = texts_by_source(inputs)
+    for passage in expected:
+        record = by_passage[passage.source, passage.index]
+        assert record["context"] == passage.text
+        assert texts[record["source"]][record["char_start"]:record["char_end"]] == record["context"]
+    assert {r["source"] for r in records} == {
+        f"{paths['pdf']}#page=1", f"{paths['pdf']}#page=2", f"{paths['pdf']}#page=3",
+        str(paths["docx"]), str(paths["html"]),
+    }
+
+
+def test_dry_run_shows_the_page_of_each_pdf_passage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pdf = _one_of_each(tmp_path)["pdf"]
+    result = run(["generate", str(pdf), "-t", "exqa", "--dry-run", "--model", "toy"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith(str(pdf))]
+    assert [line.split(" [")[0] for line in lines] == [
+        f"{pdf}#page=1 #0", f"{pdf}#page=2 #0", f"{pdf}#page=3 #0", f"{pdf}#page=3 #1",
+    ]
+    assert "Findings" in lines[3]
+
+
+def test_a_damaged_pdf_gives_the_terminal_one_warning_line_and_the_run_goes_on(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pdf = _one_of_each(tmp_path)["pdf"]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(pdf.read_bytes()[:300])
+    # A real process: under pytest, logging from other libraries never reaches stderr.
+    proc = subprocess.run(
+        [sys.executable, "-m", "bonito_lite", "generate", str(broken), str(pdf), "-t", "exqa",
+         "--dry-run", "--model", "toy"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # pypdf's own notes on the damage stay off the terminal; one line of ours names the file.
+    lines = [line for line in proc.stderr.splitlines() if "toy model" not in line]
+    assert len(lines) == 1 and lines[0].startswith(f"Warning: {broken}: not a readable PDF"), proc.stderr
+    assert f"{pdf}#page=3 #1" in proc.stdout
+
+
+def test_generate_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, without_the_extra):
+    monkeypatch.chdir(tmp_path)
+    pdf = _one_of_each(tmp_path)["pdf"]
+    result = CliRunner().invoke(cli, ["generate", str(pdf), "-t", "exqa", "--model", "toy"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == f'Error: {pdf}: reading .pdf {EXTRA_HINT}'
