@@ -36,9 +36,10 @@ URL_ENV = "BONITO_LITE_URL"
 API_KEY_ENV = "BONITO_LITE_API_KEY"
 
 # A server answers the model list at once; a completion waits for the requests queued
-# before it on the server, so its answer may take minutes on a busy one.
+# before it on the server (all of them on llama-cpp-python's, which runs one at a time),
+# so its answer may take many minutes on a busy one. Only a hung server should hit this.
 PROBE_TIMEOUT_S = 30.0
-COMPLETION_TIMEOUT_S = 600.0
+COMPLETION_TIMEOUT_S = 1800.0
 # Waits before each retry of a transient failure (503 while a model loads, a dropped
 # connection, a server restarting): 15 s in all.
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
@@ -196,10 +197,9 @@ def _http_failure(endpoint: str, error: urllib.error.HTTPError, hide: str | None
         body = error.read()
     except (OSError, http.client.HTTPException):
         body = b""
-    message = _server_message(body) or error.reason or "no message"
-    if hide and len(hide) > 16:
-        message = message.replace(hide, "<prompt>")
-    message = " ".join(str(message).split())
+    message = " ".join(str(_server_message(body) or error.reason or "no message").split())
+    if hide:
+        message = _without_text(message, " ".join(hide.split()))
     if len(message) > _MESSAGE_CHARS:
         message = message[: _MESSAGE_CHARS - 3] + "..."
     hint = ""
@@ -208,6 +208,28 @@ def _http_failure(endpoint: str, error: urllib.error.HTTPError, hide: str | None
     elif error.code == 404:
         hint = " (is --url an OpenAI-compatible server: llama.cpp, llama-cpp-python, vLLM?)"
     return EngineError(f"{endpoint} answered {error.code}: {message}{hint}")
+
+
+def _without_text(message: str, hidden: str, span: int = 24) -> str:
+    """``message`` with every run of ``span`` or more characters taken from ``hidden`` cut out.
+
+    Servers quote a bad request's prompt in their errors, whole or cut short; what they
+    quote of it is document text, which stays off the terminal.
+    """
+    message = message.replace(hidden, "<prompt>")
+    kept: list[str] = []
+    start = 0
+    while start < len(message):
+        end = start + span
+        if end <= len(message) and message[start:end] in hidden:
+            while end < len(message) and message[start : end + 1] in hidden:
+                end += 1
+            kept.append("<prompt text>")
+            start = end
+        else:
+            kept.append(message[start])
+            start += 1
+    return "".join(kept)
 
 
 def _server_message(body: bytes) -> str:
