@@ -317,6 +317,18 @@ def test_summary_names_the_server(relay, tmp_path):
     assert f"on server {relay.url}." in result.output
 
 
+def test_a_dry_run_counts_on_the_server_and_generates_nothing(relay):
+    result = run(["generate", str(SAMPLE), *WORK, "--backend", "server", "--url", relay.url, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert relay.completions() == []
+    assert "3 passages, 6 generations" in result.output
+    assert result.output.rstrip().endswith("no time estimate for a server.")
+    # The server's tokenizer counts the prompts as the local file's vocabulary does.
+    local = run(["generate", str(SAMPLE), *WORK, "--model", "toy", "--dry-run", "--quiet"])
+    counts = [line.split(";")[0] for line in (result.output + local.output).splitlines() if "prompt tokens" in line]
+    assert len(counts) == 2 and counts[0] == counts[1], counts
+
+
 def test_a_local_gguf_counts_tokens_instead_of_the_server(relay, tmp_path):
     output = tmp_path / "local-vocab.jsonl"
     result = generate_on(relay.url, str(output), "--model", "toy")
