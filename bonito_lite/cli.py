@@ -126,6 +126,11 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("task_types", "-t", "--task-type", multiple=True, required=True, help="Task type: an alias, short form or full name, or 'all'; repeat for several.")
 @click.option("--model", "model", envvar="BONITO_LITE_MODEL", metavar="GGUF|toy",
               help="GGUF model file, or 'toy' for the bundled demo model (else ./models/*.gguf).")
+@click.option("--backend", type=click.Choice(["llama.cpp", "server"]), default="llama.cpp",
+              show_default=True, envvar="BONITO_LITE_BACKEND",
+              help="Generate here with llama.cpp, or on an OpenAI-compatible server at --url.")
+@click.option("--url", envvar="BONITO_LITE_URL", metavar="http://HOST:PORT",
+              help="The server for --backend server (llama.cpp, llama-cpp-python, vLLM); only it is contacted.")
 @click.option("-o", "--output", metavar="FILE",
               help="Output JSONL (default: <first input>.bonito.jsonl here); '-' for stdout.")
 @click.option("--num-samples", default=1, show_default=True, type=click.IntRange(min=1),
@@ -142,7 +147,8 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--ctx-size", default=2048, show_default=True, type=click.IntRange(min=64),
               help="Context window per sequence, in tokens.")
 @click.option("--parallel", type=click.IntRange(min=1), default=None,
-              help="Sequences decoded together in one batch [default: 16, lowered to fit memory].")
+              help="Sequences decoded together in one batch, or requests in flight on a server "
+              "[default: 16, lowered to fit memory].")
 @click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True,
               help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")
@@ -164,7 +170,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
-                     verbose, formats) -> None:
+                     verbose, formats, backend, url) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
@@ -182,7 +188,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
         inputs=tuple(inputs), task_types=tuple(task_types), model=model, output=output,
         num_samples=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
         seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
-        overwrite=overwrite, quiet=quiet, engine=engine_settings,
+        overwrite=overwrite, quiet=quiet, engine=engine_settings, backend=backend, url=url,
     )
     run = GenerateRun(options)
     if model == TOY and not quiet:
@@ -237,9 +243,12 @@ def _print_dry_run(run) -> None:
         click.echo(f"{passage.source} #{passage.index} [{passage.char_start}:{passage.char_end}] {preview}")
 
     report = run.dry_run(show)
+    counts = f"{report.passages} passages, {report.generations} generations, {report.prompt_tokens} prompt tokens"
+    if report.estimated_seconds is None:
+        click.echo(f"{counts}; no time estimate for a server.")
+        return
     click.echo(
-        f"{report.passages} passages, {report.generations} generations, "
-        f"{report.prompt_tokens} prompt tokens; rough estimate on this CPU: "
+        f"{counts}; rough estimate on this CPU: "
         f"{report.estimated_seconds / 60:.1f} min (upper bound: every example at --max-tokens)."
     )
 

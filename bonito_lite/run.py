@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from . import __version__
+from .backends import LLAMA_CPP, open_backend
 from .chunking import Passage
 from .documents import find_documents, iter_passages
-from .engine import Engine, EngineSettings, Sampling, Tokenizer
+from .engine import EngineSettings, Sampling
 from .errors import InputError
-from .model_file import file_sha256
-from .model_paths import resolve_model
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .progress import Progress
@@ -37,7 +36,6 @@ from .resume import (
     UNIT_FIELD,
     FinishedUnits,
     UnitKeys,
-    model_sha256,
     read_finished,
     repair_partial_line,
 )
@@ -77,6 +75,8 @@ class GenerateOptions:
     overwrite: bool = False
     quiet: bool = False
     engine: EngineSettings = field(default_factory=EngineSettings)
+    backend: str = LLAMA_CPP  # where to generate: "llama.cpp" (here) or "server" (at url)
+    url: str | None = None
 
 
 @dataclass
@@ -84,8 +84,8 @@ class DryRunReport:
     passages: int
     generations: int
     prompt_tokens: int
-    estimated_seconds: float
-    model: Path
+    estimated_seconds: float | None  # None on a server, whose speed is unknown here
+    model: Path | str
 
 
 @dataclass
@@ -96,7 +96,7 @@ class RunReport:
     rejected_output: str | None
     stats: RunStats
     seconds: float
-    model: Path
+    model: Path | str
     backend: str
     status: str = "complete"  # "complete" | "interrupted" | "failed"
     before: FinishedUnits = field(default_factory=FinishedUnits)
@@ -187,13 +187,15 @@ class GenerateRun:
         self.documents = find_documents(
             options.inputs, context_col=options.context_col, stdin=stdin
         )
-        self.model = resolve_model(options.model)
+        # Checks the model file or the server's URL, before anything is read or loaded.
+        self.backend = open_backend(options.backend, options.model, options.url, options.engine)
+        self.model = self.backend.model_file  # None on a server without a local GGUF
         self.output = None if options.output == STDOUT else Path(
             options.output or default_output(options.inputs)
         )
         self._plan: WorkPlan | None = None
 
-    def _passages(self, tokenizer: Tokenizer | Engine) -> Iterator[Passage]:
+    def _passages(self, tokenizer: Any) -> Iterator[Passage]:
         passages = iter_passages(
             self.documents,
             count_tokens=tokenizer.count_tokens,
@@ -204,11 +206,11 @@ class GenerateRun:
     def dry_run(self, show: Callable[[Passage], None] | None = None) -> DryRunReport:
         """Cut the passages and count prompt tokens, handing each passage to ``show``; generate nothing."""
         n_passages = prompt_tokens = 0
-        with Tokenizer(self.model) as tokenizer:
+        with self.backend.tokenizer() as tokenizer:
             for passage in self._passages(tokenizer):
                 n_passages += 1
                 prompt_tokens += sum(
-                    len(tokenizer.tokenize(build_prompt(task.full_name, passage.text)))
+                    tokenizer.count_tokens(build_prompt(task.full_name, passage.text)) + 1  # BOS
                     for task in self.tasks
                 )
                 if show is not None:
@@ -216,6 +218,8 @@ class GenerateRun:
         if n_passages == 0:
             raise _nothing_to_generate()
         generations = n_passages * len(self.tasks) * self.options.num_samples
+        if self.model is None or self.backend.name != LLAMA_CPP:  # a server's speed is unknown here
+            return DryRunReport(n_passages, generations, prompt_tokens, None, self.backend.model_name)
         size_gb = self.model.stat().st_size / 1e9
         threads = self.options.engine.threads or os.cpu_count() or 2
         scale = max(threads, 1) / 2
@@ -237,13 +241,13 @@ class GenerateRun:
             check_output_folder(self.output)
             previous_manifest = manifest_path(self.output)
         keys = UnitKeys(
-            model_sha256=model_sha256(self.model, previous_manifest),
+            model_sha256=self.backend.identity(previous_manifest),
             seed=options.seed,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             top_p=options.top_p,
             chunk_tokens=options.chunk_tokens,
-            constrain=options.engine.constrain,
+            constrain=self.backend.constrain,
         )
         finished = FinishedUnits()
         resuming = (
@@ -256,7 +260,7 @@ class GenerateRun:
             finished = read_finished(self.output, rejected_path(self.output))
         unmatched = finished.copy()
         total = done = 0
-        with Tokenizer(self.model) as tokenizer:
+        with self.backend.tokenizer() as tokenizer:
             # A first pass counts the work for the progress bar; passages are cut again
             # while generating rather than held in memory.
             for passage in self._passages(tokenizer):
@@ -314,11 +318,11 @@ class GenerateRun:
         status = "failed"
         try:
             if plan.remaining:
-                with Engine(self.model, options.engine) as engine:
+                with self.backend.engine() as engine:
                     backend = engine.backend
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
-                        engine, self._passages(engine), settings, self.model.name, stats,
+                        engine, self._passages(engine), settings, self.backend.model_name, stats,
                         skip=already_finished,
                     )
                     # Closed before the engine is: a generator left suspended by an error
@@ -335,7 +339,7 @@ class GenerateRun:
                                 rejects.write(record)
                             progress.advance(1, outcome.completion_tokens)
             else:
-                with Tokenizer(self.model) as tokenizer:
+                with self.backend.tokenizer() as tokenizer:
                     stats.passages = sum(1 for _ in self._passages(tokenizer))
             status = "complete"
         except KeyboardInterrupt:
@@ -352,7 +356,7 @@ class GenerateRun:
                     rejected_output=str(rejects_file) if rejects_file else None,
                     stats=stats,
                     seconds=time.monotonic() - started,
-                    model=self.model,
+                    model=self.model or self.backend.model_name,
                     backend=backend,
                     status=status,
                     before=plan.finished,
@@ -371,19 +375,15 @@ class GenerateRun:
         assert self.output is not None
         options = asdict(self.options)
         options["output"] = str(self.output.resolve())
-        stat = self.model.stat()
         before = report.before
         rejected = Counter(before.rejected) + report.stats.rejected
         manifest: dict[str, Any] = {
             "bonito_lite_version": __version__,
             "llama_cpp_python_version": llama_cpp.__version__,
             "python": platform.python_version(),
-            "model": {
-                "file": str(self.model.resolve()),
-                "sha256": self._plan.keys.model_sha256 if self._plan else file_sha256(self.model),
-                "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
-            },
+            "model": self.backend.manifest_model(
+                self._plan.keys.model_sha256 if self._plan else self.backend.identity(None)
+            ),
             "backend": report.backend,
             "arguments": options,
             "task_types": [t.full_name for t in self.tasks],
