@@ -20,9 +20,11 @@ never texts, so that it fits hundreds of thousands of examples in a laptop's mem
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -61,7 +63,6 @@ class Rejection:
 
 # --- normalisation -----------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 
 
@@ -69,9 +70,11 @@ def _is_edge_punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
+# Cached: the examples of one passage come together, and each check normalises the passage.
+@functools.lru_cache(maxsize=256)
 def normalise(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed, punctuation stripped from both ends."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     start, end = 0, len(text)
     while start < end and (_is_edge_punctuation(text[start]) or text[start].isspace()):
         start += 1
@@ -320,7 +323,7 @@ def minhash(items: set[str]) -> np.ndarray:
     """A 128-value MinHash signature of a set of strings."""
     if not items:
         return _EMPTY_SIGNATURE
-    values = np.fromiter((_hash64(s) & 0xFFFFFFFF for s in items), dtype=np.uint64, count=len(items))
+    values = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in items), dtype=np.uint64, count=len(items))
     with np.errstate(over="ignore"):
         mixed = _MULTIPLIERS[:, None] * values[None, :] + _INCREMENTS[:, None]
     return (mixed >> np.uint64(32)).astype(np.uint32).min(axis=1)
