@@ -197,13 +197,14 @@ def check_yes_no(record: dict[str, Any]) -> Rejection | None:
 # How Bonito lists options, learnt from the multiple-choice templates it was trained on:
 # one per line after a dash or bullet ("Options:\n- a\n- b"), one per line after a letter
 # or number ("A. a", "(B) b", "C) c", "1: d"), inline after a label ("Options: a, b or c";
-# "OPTIONS: - a - b"), or inline with letters ("(A) a (B) b").
+# "OPTIONS: - a - b"; "one of these topics: a; b"), or inline with letters ("(A) a (B) b").
 _BULLET_LINE = re.compile(r"^[ \t]*[-*•+][ \t]+(\S.*?)[ \t]*$", re.MULTILINE)
 _LABELLED_LINE = re.compile(r"^[ \t]*\(?([A-Ha-h]|[1-9])[ \t]*[.):]\.?[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 _INLINE_LABELLED = re.compile(r"\(([A-Ha-h])\)[ \t]*([^\n]+?)[ \t]*(?=\([A-Ha-h]\)|$)", re.MULTILINE)
 _OPTIONS_HEADER = re.compile(
     r"\b(?:options?|choices?|answer choices|possible answers|choose from|pick from|"
-    r"select from|choose between|pick one|candidates)\b[^\n:]*:[ \t]*(\S[^\n]*)$",
+    r"select from|choose between|pick one|candidates|categories|labels|topics|"
+    r"one of (?:these|the following))\b[^\n:]*:[ \t]*(\S[^\n]*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _INLINE_SPLIT = re.compile(r"\s*(?:[,;|]|\s-\s)\s*")

@@ -257,6 +257,10 @@ def test_options_are_read_in_every_layout():
     assert [o.text for o in listed_options(INLINE)] == ["positive", "negative"]
     assert [o.label for o in listed_options(INLINE_LETTERS)] == ["a", "b", "c"]
     assert [o.text for o in listed_options("Answer choices: yes or no")] == ["yes", "no"]
+    topics = "Classify the text into one of these topics: law; office administration; health."
+    assert [normalise(o.text) for o in listed_options(topics)] == ["law", "office administration", "health"]
+    # A statement with commas is not a list of options without a label before it.
+    assert listed_options("Question: The clinic opens at 7:30, closes at 19:00, or later.") == []
 
 
 # --- deduplication ---
