@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .errors import BonitoLiteError
 from .task_types import TASK_TYPES
+from .filters import DEFAULT_DEDUP_THRESHOLD
 
 # Exit codes shared by every command.
 EXIT_FAILED = 1
@@ -152,7 +153,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N passages.")
 @click.option("quality_filters", "--filter/--no-filter", default=True, show_default=True,
               help="Reject empty, looping, echoing, off-task and duplicate examples (see README).")
-@click.option("--dedup-threshold", default=0.8, show_default=True,
+@click.option("--dedup-threshold", default=DEFAULT_DEDUP_THRESHOLD, show_default=True,
               type=click.FloatRange(0, 1, min_open=True),
               help="Jaccard similarity from which two examples are near-duplicates.")
 @click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
