@@ -119,7 +119,11 @@ _PROMPT_TAGS = (TASKTYPE_TAG, CONTEXT_TAG, TASK_TAG, PIPE)
 
 def check_echo(record: dict[str, Any]) -> Rejection | None:
     text_in, text_out = str(record["input"]), str(record["output"])
-    for side, text in (("input", text_in), ("output", text_out)):
+    passage_text = str(record.get("context", "")).strip()
+    # The passage is the user's text: only what the model wrote around it is searched.
+    written = (text_in, text_out) if not passage_text else (
+        text_in.replace(passage_text, " "), text_out.replace(passage_text, " "))
+    for side, text in zip(("input", "output"), written):
         tag = next((t for t in _PROMPT_TAGS if t in text), None)
         if tag is not None:
             return Rejection(ECHO, f"the {side} repeats Bonito's prompt tag {tag}")

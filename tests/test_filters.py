@@ -114,6 +114,12 @@ def test_an_example_repeating_the_prompt_tags_is_an_echo():
     assert "<|tasktype|>" in problem.detail
 
 
+def test_a_prompt_tag_inside_the_passage_is_not_an_echo():
+    passage = "Our parser splits generations on <|pipe|> and nothing else."
+    assert reason(record(f"{passage}\n\nWhat does the parser do?", "It splits generations.", "qa",
+                         context=passage)) is None
+
+
 def test_an_output_that_is_the_task_type_is_an_echo():
     assert reason(ask("What is this?", "Summarization.")) == filters.ECHO
 
