@@ -22,6 +22,7 @@ from datasets import Dataset
 from .chunking import Passage
 from .engine import Engine, EngineSettings, Sampling
 from .errors import InputError
+from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
 from .model_paths import resolve_model
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
@@ -93,17 +94,23 @@ class Bonito:
         sampling_params: Any = None,
         *,
         return_rejected: bool = False,
+        quality_filters: bool = True,
+        dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD,
     ) -> Dataset | tuple[Dataset, Dataset]:
         """One prompt per row of ``text_dataset[context_col]``; a Dataset of ``input``/``output``.
 
         ``sampling_params`` may be our SamplingParams or any object with upstream's
-        attributes (a vLLM ``SamplingParams`` works). With ``return_rejected=True`` the
-        generations that did not parse come back too, each with its ``reason``.
+        attributes (a vLLM ``SamplingParams`` works). The quality filters and deduplication
+        of the CLI apply unless ``quality_filters=False``. With ``return_rejected=True`` the
+        generations that did not parse or were filtered out come back too, each with its
+        ``reason`` (and a ``detail`` for filtered ones).
         """
         if context_col not in text_dataset.column_names:
             columns = ", ".join(text_dataset.column_names)
             raise InputError(f"column {context_col!r} not in the dataset; its columns: {columns}.")
         task = resolve_task_type(task_type)
+        if not 0 < dedup_threshold <= 1:
+            raise InputError("dedup_threshold must be in (0, 1]: the Jaccard similarity of near-duplicates.")
         params = sampling_params if sampling_params is not None else SamplingParams()
         seed = getattr(params, "seed", None)
         settings = GenerationSettings(
@@ -122,6 +129,7 @@ class Bonito:
         for outcome in generate_outcomes(
             self.engine, _rows_as_passages(text_dataset, context_col), settings,
             self.model_path.name, stats,
+            review=QualityFilter(dedup_threshold) if quality_filters else None,
         ):
             (parsed if outcome.parsed else rejected).append(outcome.record)
         _log_rejections(stats.rejected, stats.generations)
@@ -129,9 +137,7 @@ class Bonito:
             {"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]}
         )
         if return_rejected:
-            return dataset, Dataset.from_list(rejected) if rejected else Dataset.from_dict(
-                {"reason": [], "generation": []}
-            )
+            return dataset, _rejected_dataset(rejected)
         return dataset
 
 
@@ -145,10 +151,19 @@ def _rows_as_passages(dataset: Dataset, context_col: str) -> Iterator[Passage]:
         )
 
 
+def _rejected_dataset(rejected: list[dict[str, Any]]) -> Dataset:
+    # Parse failures carry ``generation``, filtered examples ``detail``, ``input`` and
+    # ``output``: every column any of them has, None where a record lacks it.
+    columns: dict[str, None] = {"reason": None, "generation": None}
+    for record in rejected:
+        columns.update(dict.fromkeys(record))
+    return Dataset.from_dict({c: [r.get(c) for r in rejected] for c in columns})
+
+
 def _log_rejections(reasons: Counter, generations: int) -> None:
     if reasons:
         detail = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
         log.warning(
-            "%d of %d generations did not parse and were dropped (%s).",
+            "%d of %d generations did not parse or were filtered out, and were dropped (%s).",
             sum(reasons.values()), generations, detail,
         )

@@ -17,6 +17,7 @@ from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
 from .task_types import TASK_TYPES
+from .filters import DEFAULT_DEDUP_THRESHOLD
 
 # Exit codes shared by every command.
 EXIT_FAILED = 1
@@ -159,6 +160,11 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--context-col", default="text", show_default=True,
               help="Column holding the text in .jsonl/.json/.csv/.parquet inputs.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N passages.")
+@click.option("quality_filters", "--filter/--no-filter", default=True, show_default=True,
+              help="Reject empty, looping, echoing, off-task and duplicate examples (see README).")
+@click.option("--dedup-threshold", default=DEFAULT_DEDUP_THRESHOLD, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True),
+              help="Jaccard similarity from which two examples are near-duplicates.")
 @click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
@@ -170,7 +176,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
-                     verbose, formats, backend, url) -> None:
+                     verbose, formats, backend, url, quality_filters, dedup_threshold) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
@@ -189,6 +195,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
         num_samples=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
         seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
         overwrite=overwrite, quiet=quiet, engine=engine_settings, backend=backend, url=url,
+        quality_filters=quality_filters, dedup_threshold=dedup_threshold,
     )
     run = GenerateRun(options)
     if model == TOY and not quiet:
@@ -270,12 +277,27 @@ def _summary(report) -> str:
     ]
     if rejected:
         lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
+    if len(stats.by_task) > 1:
+        lines.extend(_task_summary(stats.by_task))
     if before.generations:
         lines.append(
             f"Resumed: {before.parsed} examples and {sum(before.rejected.values())} rejected "
             f"were already there from earlier runs."
         )
     return "\n".join(lines)
+
+
+def _task_summary(by_task) -> list[str]:
+    """One line per task type: examples kept, and rejected by reason."""
+    width = max(len(task) for task in by_task)
+    lines = []
+    for task, counts in by_task.items():
+        line = f"  {task:<{width}}  {counts.kept} kept"
+        if counts.rejected:
+            reasons = ", ".join(f"{r} {n}" for r, n in counts.rejected.most_common())
+            line += f", {sum(counts.rejected.values())} rejected ({reasons})"
+        lines.append(line)
+    return lines
 
 
 @cli.command(name="convert")

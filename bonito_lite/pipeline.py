@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .chunking import Passage
 from .engine import Completion, GenerationRequest, Sampling
+from .filters import Rejection
 from .prompt import ParseFailure, build_prompt, parse_generation
 from .task_types import TaskType
 
@@ -51,20 +52,35 @@ class Outcome:
 
 
 @dataclass
+class TaskCounts:
+    """What one task type gave: examples kept, and generations rejected by reason."""
+
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kept": self.kept, "rejected": dict(self.rejected)}
+
+
+@dataclass
 class RunStats:
     passages: int = 0
     generations: int = 0
-    parsed: int = 0
-    rejected: Counter = field(default_factory=Counter)
+    parsed: int = 0  # examples kept: parsed and passed the quality filters
+    rejected: Counter = field(default_factory=Counter)  # by reason: the parser's and the filters'
     completion_tokens: int = 0
+    by_task: dict[str, TaskCounts] = field(default_factory=dict)  # by full task type name
 
     def add(self, outcome: Outcome) -> None:
         self.generations += 1
         self.completion_tokens += outcome.completion_tokens
+        task = self.by_task.setdefault(str(outcome.record.get("task_type")), TaskCounts())
         if outcome.parsed:
             self.parsed += 1
+            task.kept += 1
         else:
             self.rejected[outcome.reason] += 1
+            task.rejected[outcome.reason] += 1
 
 
 def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int) -> int:
@@ -79,6 +95,9 @@ def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int)
 
 # Whether one sample (passage, task type, sample index) is already finished and is skipped.
 SkipSample = Callable[[Passage, TaskType, int], bool]
+
+# Judges a parsed record: why it is rejected, or None to keep it (see filters.QualityFilter).
+Review = Callable[[dict[str, Any]], "Rejection | None"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +114,14 @@ def generate_outcomes(
     model_name: str,
     stats: RunStats | None = None,
     skip: SkipSample | None = None,
+    review: Review | None = None,
 ) -> Iterator[Outcome]:
     """Run every passage × task type through the engine; yield outcomes in input order.
 
     ``skip`` is asked once per sample, in order; a sample it answers True for is neither
-    generated nor yielded (a resumed run skips what an earlier run finished).
+    generated nor yielded (a resumed run skips what an earlier run finished). ``review``
+    judges each parsed record in that same order, so deduplication keeps the first of
+    two duplicates whatever order the engine finished them in.
     """
     units: dict[int, _Unit] = {}
     stats = stats if stats is not None else RunStats()
@@ -139,11 +161,21 @@ def generate_outcomes(
         ):
             for position in range(len(units[next_unit].samples)):
                 done = finished[next_unit][position]
+                if review is not None and done.parsed:
+                    done = _reviewed(done, review)
                 stats.add(done)
                 yield done
             del finished[next_unit]
             del units[next_unit]
             next_unit += 1
+
+
+def _reviewed(outcome: Outcome, review: Review) -> Outcome:
+    rejection = review(outcome.record)
+    if rejection is None:
+        return outcome
+    record = {"reason": rejection.reason, "detail": rejection.detail, **outcome.record}
+    return Outcome(record, rejection.reason, outcome.completion_tokens)
 
 
 def _outcome(

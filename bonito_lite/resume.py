@@ -6,6 +6,10 @@ file's sha256). Written on the same line as the record, the key is on disk exact
 the record is, so rereading the output and its rejects tells which units are finished,
 whatever stopped the earlier run. A rerun with other settings computes other keys and
 generates those units anew; the records already there stay.
+
+The quality filters are not part of the key: they decide where a generation is written,
+not what it is. A rerun with other filter settings (or ``--no-filter``) regenerates
+nothing; what a filter rejected stays in the rejects file with its reason and detail.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import OutputExistsError
 from .model_file import file_sha256
@@ -63,13 +67,17 @@ class FinishedUnits:
     keys: Counter = field(default_factory=Counter)
     parsed: int = 0
     rejected: Counter = field(default_factory=Counter)
+    # (task type, reason) -> records; reason None for the examples in the output.
+    by_task: Counter = field(default_factory=Counter)
 
     @property
     def generations(self) -> int:
         return self.parsed + sum(self.rejected.values())
 
     def copy(self) -> "FinishedUnits":
-        return FinishedUnits(Counter(self.keys), self.parsed, Counter(self.rejected))
+        return FinishedUnits(
+            Counter(self.keys), self.parsed, Counter(self.rejected), Counter(self.by_task)
+        )
 
     def take(self, key: str) -> bool:
         """True, and one occurrence of ``key`` used up, when that unit is finished."""
@@ -83,11 +91,16 @@ class FinishedUnits:
         return sum(n for n in self.keys.values() if n > 0)
 
 
-def read_finished(output: Path, rejects: Path) -> FinishedUnits:
-    """Read the unit keys of ``output`` (parsed records) and ``rejects`` (rejected ones).
+def read_finished(
+    output: Path, rejects: Path, on_kept: Callable[[dict[str, Any]], None] | None = None
+) -> FinishedUnits:
+    """Read the unit keys of ``output`` (kept examples) and ``rejects`` (rejected ones).
 
-    A missing file holds nothing; a last line without its newline (a run killed while
-    writing it) is ignored here and cut off by :func:`repair_partial_line`. Raises
+    A record in the rejects file is finished like one in the output, whether the parser
+    or a quality filter rejected it: a rerun does not generate it again. ``on_kept`` gets
+    every record of the output (to rebuild a deduplication index from it). A missing file
+    holds nothing; a last line without its newline (a run killed while writing it) is
+    ignored here and cut off by :func:`repair_partial_line`. Raises
     :class:`OutputExistsError` for a line that is not a record with a unit key: the file
     was not written by this version of bonito-lite, and appending to it would mix data.
     """
@@ -95,10 +108,16 @@ def read_finished(output: Path, rejects: Path) -> FinishedUnits:
     for path, parsed in ((output, True), (rejects, False)):
         for record in _complete_records(path):
             finished.keys[record[UNIT_FIELD]] += 1
+            task_type = str(record.get("task_type"))
             if parsed:
                 finished.parsed += 1
+                finished.by_task[(task_type, None)] += 1
+                if on_kept is not None:
+                    on_kept(record)
             else:
-                finished.rejected[str(record.get("reason", "unknown"))] += 1
+                reason = str(record.get("reason", "unknown"))
+                finished.rejected[reason] += 1
+                finished.by_task[(task_type, reason)] += 1
     return finished
 
 

@@ -28,8 +28,9 @@ from .chunking import Passage
 from .documents import find_documents, iter_passages
 from .engine import EngineSettings, Sampling
 from .errors import InputError
+from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
 from .offline import go_offline
-from .pipeline import GenerationSettings, RunStats, generate_outcomes
+from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
 from .prompt import build_prompt
 from .resume import (
@@ -77,6 +78,8 @@ class GenerateOptions:
     engine: EngineSettings = field(default_factory=EngineSettings)
     backend: str = LLAMA_CPP  # where to generate: "llama.cpp" (here) or "server" (at url)
     url: str | None = None
+    quality_filters: bool = True
+    dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD
 
 
 @dataclass
@@ -162,6 +165,8 @@ def validate_sampling(options: GenerateOptions) -> None:
         )
     if options.limit is not None and options.limit < 1:
         raise InputError("--limit must be at least 1.")
+    if not 0 < options.dedup_threshold <= 1:
+        raise InputError("--dedup-threshold must be in (0, 1]: the Jaccard similarity of near-duplicates.")
 
 
 def _nothing_to_generate() -> InputError:
@@ -194,6 +199,7 @@ class GenerateRun:
             options.output or default_output(options.inputs)
         )
         self._plan: WorkPlan | None = None
+        self._quality: QualityFilter | None = None
 
     def _passages(self, tokenizer: Any) -> Iterator[Passage]:
         passages = iter_passages(
@@ -255,9 +261,14 @@ class GenerateRun:
             and not options.overwrite
             and (self.output.exists() or rejected_path(self.output).exists())
         )
+        self._quality = QualityFilter(options.dedup_threshold) if options.quality_filters else None
         if resuming:
             assert self.output is not None
-            finished = read_finished(self.output, rejected_path(self.output))
+            # The examples already there join the dedup index: no duplicate of them gets in.
+            finished = read_finished(
+                self.output, rejected_path(self.output),
+                on_kept=self._quality.remember if self._quality else None,
+            )
         unmatched = finished.copy()
         total = done = 0
         with self.backend.tokenizer() as tokenizer:
@@ -313,6 +324,13 @@ class GenerateRun:
         def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
             return skipping.take(keys.key(passage.text, task.full_name, sample_index))
 
+        quality = self._quality
+
+        def review(record: dict[str, Any]):
+            # Keyed first, so that a duplicate's reason names the unit of the example it repeats.
+            record[UNIT_FIELD] = keys.key(record["context"], record["task_type"], record["sample_index"])
+            return quality(record) if quality is not None else None
+
         progress = Progress(plan.remaining, quiet=options.quiet)
         backend = "unknown"
         status = "failed"
@@ -323,7 +341,7 @@ class GenerateRun:
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
                         engine, self._passages(engine), settings, self.backend.model_name, stats,
-                        skip=already_finished,
+                        skip=already_finished, review=review,
                     )
                     # Closed before the engine is: a generator left suspended by an error
                     # would otherwise run its cleanup on a freed llama.cpp context.
@@ -393,12 +411,14 @@ class GenerateRun:
                 "generations": before.generations + report.stats.generations,
                 "parsed": before.parsed + report.stats.parsed,
                 "rejected": dict(rejected),
+                "by_task_type": _counts_by_task(before.by_task, report.stats),
             },
             "this_run": {
                 "resumed_after": before.generations,
                 "generations": report.stats.generations,
                 "parsed": report.stats.parsed,
                 "rejected": dict(report.stats.rejected),
+                "by_task_type": {t: c.as_dict() for t, c in report.stats.by_task.items()},
             },
             "status": report.status,
             "started_at": started_at.isoformat(timespec="seconds"),
@@ -409,6 +429,22 @@ class GenerateRun:
         except OSError as error:
             # The records are what matters; a full disk must not hide the run's own error.
             log.warning("could not write %s (%s).", manifest_path(self.output), error.strerror)
+
+
+def _counts_by_task(before: Counter, stats: RunStats) -> dict[str, dict[str, Any]]:
+    """Kept and rejected per task type: earlier runs' records plus this run's."""
+    counts: dict[str, TaskCounts] = {}
+    for (task_type, reason), n in before.items():
+        task = counts.setdefault(task_type, TaskCounts())
+        if reason is None:
+            task.kept += n
+        else:
+            task.rejected[reason] += n
+    for task_type, this_run in stats.by_task.items():
+        task = counts.setdefault(task_type, TaskCounts())
+        task.kept += this_run.kept
+        task.rejected.update(this_run.rejected)
+    return {t: c.as_dict() for t, c in counts.items()}
 
 
 @contextlib.contextmanager

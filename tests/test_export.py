@@ -350,7 +350,8 @@ def test_exports_leave_nothing_in_the_cache_home_or_temp_folder(tmp_path, notes)
 
 # generate --format, end to end on the toy model ---------------------------------------------------------
 
-FAST = ["--model", "toy", "--max-tokens", "64"]
+# Formats are under test here, not the quality filters: keep every parsed example.
+FAST = ["--model", "toy", "--max-tokens", "64", "--no-filter"]
 
 
 def test_generate_writes_the_formats_from_its_output(tmp_path, cache):

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from bonito_lite import filters
 from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
 
@@ -58,7 +59,8 @@ def test_records_have_every_field_and_come_from_the_passages(sample_run):
     document = SAMPLE.read_text(encoding="utf-8")
     assert len(records) + len(rejected) == 3 * 2
     # The toy writes parseable examples for most prompts; the bar is a rate, not exact text.
-    assert len(records) >= 3
+    filtered = [r for r in rejected if r["reason"] in filters.REASONS]
+    assert len(records) + len(filtered) >= 3
     for record in records:
         assert set(record) == RECORD_FIELDS
         assert record["task_type"] in {"extractive question answering", "yes-no question answering"}
@@ -68,8 +70,11 @@ def test_records_have_every_field_and_come_from_the_passages(sample_run):
         assert record["seed"] == 0
         assert "{{context}}" not in record["input"] + record["output"]
     for reject in rejected:
-        assert reject["reason"] in {"no_pipe", "too_many_pipes", "truncated"}
-        assert "generation" in reject
+        if reject["reason"] in filters.REASONS:  # parsed, then rejected by a quality filter
+            assert reject["detail"] and "input" in reject and "output" in reject
+        else:
+            assert reject["reason"] in {"no_pipe", "too_many_pipes", "truncated"}
+            assert "generation" in reject
 
 
 def test_manifest_counts_what_was_written(sample_run):
