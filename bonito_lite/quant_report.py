@@ -99,7 +99,9 @@ def verdict(report: QuantReport) -> str:
     published = "; ".join(
         f"{label} about {_range(kl, 1)} and {_range(top, 100)}%" for label, kl, top in PUBLISHED_FIGURES
     )
-    if report.mean_kl <= 0.005 and report.top1_agreement >= 0.97:
+    if report.max_kl == 0 and report.top1_agreement == 1:
+        where = "identical to the reference"
+    elif report.mean_kl <= 0.005 and report.top1_agreement >= 0.97:
         where = "close to the reference, like Q8_0"
     elif report.mean_kl <= 0.06 and report.top1_agreement >= 0.88:
         where = "in the range of 4-bit K-quants"
@@ -133,7 +135,8 @@ def format_report(report: QuantReport) -> str:
     return "\n".join(
         [
             f"{Path(report.model).name} ({report.model_type}) against {Path(report.reference).name} "
-            f"({report.reference_type}): {report.prompts} prompts, {report.positions:,} positions, "
+            f"({report.reference_type}): {report.prompts} prompt{'s' if report.prompts != 1 else ''}, "
+            f"{report.positions:,} positions, "
             f"full vocabulary of {report.vocab_size:,}, {report.seconds:.0f} s",
             *(f"  {label:<{width}}  {value}" for label, value in rows),
             verdict(report),
@@ -193,7 +196,9 @@ def quant_report(
             reference_info.path.name, reference_info.file_type,
         )
     prompts = report_prompts(passages)
-    settings = EngineSettings(threads=threads, n_gpu_layers=n_gpu_layers, verbose=verbose)
+    # ctx_size only keeps the engine's checks quiet: each prompt sizes its own context.
+    ctx_size = min(model_info.context_length, reference_info.context_length, 2048)
+    settings = EngineSettings(threads=threads, n_gpu_layers=n_gpu_layers, verbose=verbose, ctx_size=ctx_size)
     progress = Progress(2 * len(prompts), quiet=quiet, unit="prompt", noun="prompts evaluated")
     try:
         with tempfile.TemporaryDirectory(prefix="bonito-lite-quant-report-", dir=workdir) as folder:
@@ -246,7 +251,7 @@ def kl_divergence(reference_log_probs: np.ndarray, model_log_probs: np.ndarray) 
 @dataclass
 class _ReferenceRun:
     tokens: list[list[int]]  # per prompt, with BOS
-    log_probs: np.memmap  # (positions, n_vocab) float32, positions in prompt order
+    log_probs_file: Path  # (positions, n_vocab) float32 rows, positions in prompt order
     top: np.ndarray  # the reference's most likely token at each position
     nll: np.ndarray  # -log p(next token) at each position
 
@@ -272,21 +277,18 @@ def _reference_pass(
                 f"but {free / 1e9:.2f} GB is free; free some space, use fewer --passages or "
                 "point --workdir (or TMPDIR) at a larger disk"
             )
-        store = np.lib.format.open_memmap(
-            folder / "reference-log-probs.npy", mode="w+", dtype=np.float32, shape=(positions, info.vocab_size)
-        )
+        log_probs_file = folder / "reference-log-probs.f32"
         top = np.empty(positions, dtype=np.int64)
         nll = np.empty(positions, dtype=np.float64)
-        for start, next_tokens, rows in _rows(source, tokens, progress):
-            lp = log_probs(rows)
-            end = start + len(rows)
-            store[start:end] = lp
-            top[start:end] = rows.argmax(axis=-1)
-            nll[start:end] = -lp[np.arange(len(rows)), next_tokens]
-        store.flush()
-    # Read back through a fresh read-only map: pages the OS may drop rather than keep dirty.
-    del store
-    log_probs_file = np.load(folder / "reference-log-probs.npy", mmap_mode="r")
+        # Plain writes and reads, not a memory map: a map's pages count in the process's
+        # memory (330 MB for all 16 passages) while a file's stay in the OS cache, free to be dropped.
+        with log_probs_file.open("wb") as store:
+            for start, next_tokens, rows in _rows(source, tokens, progress):
+                lp = log_probs(rows)
+                end = start + len(rows)
+                store.write(lp.tobytes())
+                top[start:end] = rows.argmax(axis=-1)
+                nll[start:end] = -lp[np.arange(len(rows)), next_tokens]
     return _ReferenceRun(tokens, log_probs_file, top, nll)
 
 
@@ -298,7 +300,7 @@ def _model_pass(
     kl = np.empty(positions, dtype=np.float64)
     same_top = np.empty(positions, dtype=bool)
     nll = np.empty(positions, dtype=np.float64)
-    with _LogitsSource(info, settings) as source:
+    with _LogitsSource(info, settings) as source, reference.log_probs_file.open("rb") as stored:
         tokens = [source.tokenize(p) for p in prompts]
         if tokens != reference.tokens:
             raise ModelFileError(
@@ -308,7 +310,9 @@ def _model_pass(
         for start, next_tokens, rows in _rows(source, tokens, progress):
             lq = log_probs(rows)
             end = start + len(rows)
-            kl[start:end] = kl_divergence(reference.log_probs[start:end], lq)
+            # Rows come in the order they were written: the file is read front to back.
+            reference_rows = np.fromfile(stored, dtype=np.float32, count=lq.size).reshape(lq.shape)
+            kl[start:end] = kl_divergence(reference_rows, lq)
             same_top[start:end] = rows.argmax(axis=-1) == reference.top[start:end]
             nll[start:end] = -lq[np.arange(len(rows)), next_tokens]
     return _ModelStats(kl, same_top, nll)

@@ -152,7 +152,7 @@ def test_never_two_models_in_memory_and_the_scratch_file_is_removed(
     monkeypatch.setattr(qr, "_model_pass", model_pass)
     qr.quant_report(tiny_gguf_q8_0, tiny_gguf_f32, passages=1, workdir=workdir)
     assert len(loaded) == 2 and max(most) == 1
-    assert seen_files == ["reference-log-probs.npy"]
+    assert seen_files == ["reference-log-probs.f32"]
     assert list(workdir.iterdir()) == []
 
 
@@ -180,7 +180,7 @@ def test_table_and_progress(tiny_gguf_f32, tiny_gguf_q8_0):
     result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"{tiny_gguf_q8_0.name} (Q8_0) against {tiny_gguf_f32.name} (F32): 1 prompts")
+    assert lines[0].startswith(f"{tiny_gguf_q8_0.name} (Q8_0) against {tiny_gguf_f32.name} (F32): 1 prompt, ")
     assert any(line.split()[:3] == ["mean", "KL", "divergence"] for line in lines)
     assert lines[-1].startswith("Q8_0: mean KL") and "llama.cpp publishes for 7-8 B models" in lines[-1]
     assert "2/2 prompts evaluated" in result.stderr
