@@ -218,3 +218,14 @@ def test_a_different_architecture_is_refused(tiny_gguf_f32):
 def test_passages_out_of_range(tiny_gguf_f32):
     result = run(["quant-report", str(tiny_gguf_f32), "-r", str(tiny_gguf_f32), "--passages", "17"])
     assert result.exit_code == 2 and "between 1 and 16" in result.stderr
+
+
+def test_a_model_larger_than_free_memory_is_warned_about_not_refused(tiny_gguf_f32, tiny_gguf_q8_0, monkeypatch):
+    monkeypatch.setattr(qr, "available_memory_bytes", lambda: 1_000_000)
+    result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1",
+                  "--n-gpu-layers", "0"])
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 2  # the reference, then the model
+    assert "read its weights from disk" in warnings[0] and tiny_gguf_f32.name in warnings[0]
+    assert tiny_gguf_q8_0.name in warnings[1]
