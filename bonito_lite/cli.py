@@ -275,7 +275,7 @@ def convert_command(
 
 
 @cli.command(name="inspect")
-@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[GGUF|toy]")
+@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handles_errors
 def inspect_command(model: str | None, as_json: bool) -> None:
@@ -293,7 +293,7 @@ def inspect_command(model: str | None, as_json: bool) -> None:
 
 
 @cli.command(name="quant-report")
-@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[GGUF]")
+@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
 @click.option("-r", "--reference", required=True, metavar="GGUF",
               help="The F16 (or BF16/F32) GGUF the quantized model was made from.")
 @click.option("--passages", type=click.IntRange(min=1), default=None,
@@ -313,8 +313,8 @@ def quant_report_command(model, reference, passages, threads, n_gpu_layers, work
 
     Both models read Bonito prompts built from sample passages bundled with bonito-lite. The
     reference runs first and its log-probabilities wait on disk, so the two models are never
-    in memory together. MODEL is what --model takes (a .gguf file, $BONITO_LITE_MODEL or
-    the one model in ./models/).
+    in memory together. MODEL is what --model takes (a .gguf file, 'toy', else
+    $BONITO_LITE_MODEL or the one model in ./models/).
     """
     import json
 
