@@ -350,5 +350,59 @@ def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool) ->
     click.echo(f"Wrote {result.path} ({result.records} examples, {fmt}) in {result.seconds:.1f} s.")
 
 
+@cli.command(name="inspect")
+@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handles_errors
+def inspect_command(model: str | None, as_json: bool) -> None:
+    """Describe a GGUF model from its header: shape, quant type, Bonito metadata.
+
+    MODEL is what --model takes: a .gguf file, 'toy', else $BONITO_LITE_MODEL or the one
+    model in ./models/. Only the header is read, never the weights.
+    """
+    import json
+
+    from .model_summary import format_summary, summarize_model
+
+    summary = summarize_model(model)
+    click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else format_summary(summary))
+
+
+@cli.command(name="quant-report")
+@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
+@click.option("-r", "--reference", required=True, metavar="GGUF",
+              help="The F16 (or BF16/F32) GGUF the quantized model was made from.")
+@click.option("--passages", type=click.IntRange(min=1), default=None,
+              help="Bundled sample passages to evaluate [default: all 16, one per task type].")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
+              help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
+@click.option("--workdir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Folder for the reference's temporary log-probabilities [default: the system's temp folder].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress.")
+@click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
+@handles_errors
+def quant_report_command(model, reference, passages, threads, n_gpu_layers, workdir, as_json,
+                         quiet, verbose) -> None:
+    """Measure how far a quantized GGUF drifts from its F16 reference (KL divergence, top-1, perplexity).
+
+    Both models read Bonito prompts built from sample passages bundled with bonito-lite. The
+    reference runs first and its log-probabilities wait on disk, so the two models are never
+    in memory together. MODEL is what --model takes (a .gguf file, 'toy', else
+    $BONITO_LITE_MODEL or the one model in ./models/).
+    """
+    import json
+
+    from .quant_report import format_report, quant_report
+
+    configure_logging(verbose, quiet)
+    report = quant_report(
+        model, reference, passages=passages, threads=threads, n_gpu_layers=n_gpu_layers,
+        verbose=verbose, quiet=quiet or as_json, workdir=workdir,
+    )
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+
+
 def main() -> None:
     cli(prog_name="bonito-lite")

@@ -42,6 +42,7 @@ class ModelInfo:
     value_length: int  # per head
     vocab_size: int
     bonito: dict[str, Any] = field(default_factory=dict)  # the bonito.* keys, see metadata.py
+    vocab_sha256: str = ""  # over the token strings in order: equal for two files of one vocabulary
 
     @property
     def is_toy(self) -> bool:
@@ -134,6 +135,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         value_length=arch_int(gguf.Keys.Attention.VALUE_LENGTH, head_dim),
         vocab_size=len(fields[gguf.Keys.Tokenizer.LIST].data),
         bonito={name: _value(fields, name) for name in fields if name.startswith("bonito.")},
+        vocab_sha256=_token_list_sha256(fields[gguf.Keys.Tokenizer.LIST]),
     )
 
 
@@ -149,6 +151,16 @@ def file_sha256(path: os.PathLike | str, chunk_bytes: int = 1 << 20) -> str:
 def _value(fields: dict[str, gguf.ReaderField], key: str, default: Any = None) -> Any:
     field_ = fields.get(key)
     return default if field_ is None else field_.contents()
+
+
+def _token_list_sha256(tokens: gguf.ReaderField) -> str:
+    # Hashes the stored bytes of each token (views into the memory-mapped header), each
+    # followed by a NUL that no token contains, without decoding 32,000 strings.
+    digest = hashlib.sha256()
+    for index in tokens.data:
+        digest.update(bytes(tokens.parts[index]))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _file_type_name(value: int | None) -> str:

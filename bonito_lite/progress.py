@@ -20,6 +20,7 @@ class Progress:
         stream: TextIO | None = None,
         interval_s: float = 10.0,
         unit: str = "ex",
+        noun: str = "generations",  # what the plain lines count
     ) -> None:
         self.total = total
         self.done = 0
@@ -27,6 +28,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._quiet = quiet
         self._interval_s = interval_s
+        self._noun = noun
         self._started = time.monotonic()
         self._last_line = self._started
         self._bar = None
@@ -49,7 +51,7 @@ class Progress:
             rate = self.done / elapsed
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             print(
-                f"{self.done}/{self.total} generations, {rate * 60:.1f}/min, "
+                f"{self.done}/{self.total} {self._noun}, {rate * 60:.1f}/min, "
                 f"{self.tokens / elapsed:.1f} tok/s, ETA {_duration(eta)}",
                 file=self._stream,
                 flush=True,

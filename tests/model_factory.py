@@ -144,8 +144,13 @@ def write_tiny_checkpoint(
     return folder
 
 
-def write_small_gguf(path: Path, architecture: str, with_tokenizer: bool) -> Path:
-    """A few-byte GGUF with one tensor: enough for the file checks, not for llama.cpp to run."""
+def write_small_gguf(
+    path: Path, architecture: str, with_tokenizer: bool, metadata: dict[str, object] | None = None
+) -> Path:
+    """A few-byte GGUF with one tensor: enough for the file checks, not for llama.cpp to run.
+
+    ``metadata``: further keys (bool, str or list of str), such as ``bonito.*`` ones.
+    """
     import gguf
     import numpy as np
 
@@ -157,9 +162,109 @@ def write_small_gguf(path: Path, architecture: str, with_tokenizer: bool) -> Pat
     if with_tokenizer:
         writer.add_tokenizer_model("llama")
         writer.add_token_list(["<unk>", "<s>", "</s>", "a"])
+    _add_metadata(writer, metadata or {})
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+# bonito-v1's shape (Mistral-7B): 7.24 B parameters, 14.5 GB in F16.
+BONITO_V1_SHAPE = dict(
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+)
+
+
+def write_tokenizer_files(folder: Path) -> Path:
+    """The tokenizer files of a Mistral checkpoint (no weights, no config.json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(MISTRAL_TOKENIZER, folder / "tokenizer.model")
+    (folder / "tokenizer_config.json").write_text(json.dumps(_TOKENIZER_CONFIG, indent=2) + "\n")
+    (folder / "special_tokens_map.json").write_text(json.dumps(_SPECIAL_TOKENS_MAP, indent=2) + "\n")
+    return folder
+
+
+def write_sparse_f16_gguf(
+    path: Path,
+    *,
+    hidden_size: int,
+    intermediate_size: int,
+    num_hidden_layers: int,
+    num_attention_heads: int,
+    num_key_value_heads: int,
+) -> Path:
+    """A full-size F16 GGUF of a Mistral shape whose tensor data is a hole in a sparse file.
+
+    Header, metadata, real vocabulary and ``bonito.*`` keys are what the converter writes;
+    the file is then extended to its full length without writing the tensors, so a 14.5 GB
+    bonito-v1-shaped file takes a few hundred kB of disk. Reading its tensors gives zeros;
+    only header readers are meant for it.
+    """
+    import gguf
+    import numpy as np
+
+    from bonito_lite.checkpoint import HyperParameters
+    from bonito_lite.convert import add_hyper_parameters
+    from bonito_lite.convert_vocab import read_vocabulary
+    from bonito_lite.metadata import bonito_metadata
+
+    vocab = 32000
+    params = HyperParameters(
+        architecture="MistralForCausalLM", vocab_size=vocab, hidden_size=hidden_size,
+        intermediate_size=intermediate_size, num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads, num_key_value_heads=num_key_value_heads,
+        rms_norm_eps=1e-5, context_length=32768, rope_theta=10000.0, head_dim=None,
+        declared_dtype="bfloat16",
+    )
+    kv_width = hidden_size // num_attention_heads * num_key_value_heads
+    names, shapes = gguf.TENSOR_NAMES, []
+    tensor = gguf.MODEL_TENSOR
+    shapes.append((names[tensor.TOKEN_EMBD], (vocab, hidden_size)))
+    for block in range(num_hidden_layers):
+        for kind, shape in (
+            (tensor.ATTN_NORM, (hidden_size,)), (tensor.ATTN_Q, (hidden_size, hidden_size)),
+            (tensor.ATTN_K, (kv_width, hidden_size)), (tensor.ATTN_V, (kv_width, hidden_size)),
+            (tensor.ATTN_OUT, (hidden_size, hidden_size)), (tensor.FFN_NORM, (hidden_size,)),
+            (tensor.FFN_GATE, (intermediate_size, hidden_size)), (tensor.FFN_UP, (intermediate_size, hidden_size)),
+            (tensor.FFN_DOWN, (hidden_size, intermediate_size)),
+        ):
+            shapes.append((names[kind].format(bid=block), shape))
+    shapes += [(names[tensor.OUTPUT_NORM], (hidden_size,)), (names[tensor.OUTPUT], (vocab, hidden_size))]
+
+    writer = gguf.GGUFWriter(path=None, arch="llama")
+    writer.add_name(path.stem)
+    add_hyper_parameters(writer, params, gguf.LlamaFileType.MOSTLY_F16)
+    read_vocabulary(write_tokenizer_files(path.parent / f"{path.stem}-tokenizer"), vocab).add_to_gguf(writer)
+    _add_metadata(writer, bonito_metadata("0123abc"))
+    data_bytes = 0
+    for name, shape in shapes:
+        # Norms are F32, as the converter writes them; matrices F16.
+        dtype = np.float32 if len(shape) == 1 else np.float16
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        writer.add_tensor_info(name, shape, np.dtype(dtype), nbytes)
+        data_bytes += -(-nbytes // gguf.GGUF_DEFAULT_ALIGNMENT) * gguf.GGUF_DEFAULT_ALIGNMENT
+    writer.write_header_to_file(path=path)
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    header = path.stat().st_size
+    data_start = -(-header // gguf.GGUF_DEFAULT_ALIGNMENT) * gguf.GGUF_DEFAULT_ALIGNMENT
+    with path.open("r+b") as f:
+        f.truncate(data_start + data_bytes)
+    return path
+
+
+def _add_metadata(writer, metadata: dict[str, object]) -> None:
+    for key, value in metadata.items():
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, str):
+            writer.add_string(key, value)
+        else:
+            writer.add_array(key, list(value))
