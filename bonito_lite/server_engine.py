@@ -23,7 +23,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .engine import Completion, EngineSettings, GenerationRequest, Tokenizer, pipe_grammar

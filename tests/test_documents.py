@@ -299,9 +299,9 @@ def test_bad_inputs_raise_one_line_input_errors(tmp_path):
         str(tmp_path / "*.docx"): "the pattern matches nothing",
         str(tmp_path / "*.rtf"): "the pattern matches no supported files",
     }
-    for given, expected in cases.items():
-        message = one_line_input_error([given])
-        assert message.startswith(given) and expected in message
+    for spec, expected in cases.items():
+        message = one_line_input_error([spec])
+        assert message.startswith(spec) and expected in message
     assert "no input given" in one_line_input_error([])
 
 
