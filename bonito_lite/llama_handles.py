@@ -452,7 +452,7 @@ class SamplerChain:
     Top-p and the draw are computed here with numpy, not by llama.cpp's sampler chain:
     llama.cpp sorts the vocabulary for top-p whenever the nucleus holds more than 256
     tokens, 1.7 ms per token for 32,000 tokens, a sixth of a sequence's share of a batched
-    decode step of a 1.1 B model; a histogram finds the same nucleus several times faster
+    decode step of a 1.1 B model; a histogram finds the same nucleus 2 to 6 times faster
     (BENCHMARKS.md).
     The nucleus is the shortest run of most probable tokens (ties: lower id first) whose
     probability reaches ``top_p``; the token is drawn from it by the tempered

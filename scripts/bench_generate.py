@@ -13,8 +13,11 @@ On one GGUF, one set of passages and one sampling setup, in one run:
 
 Each system runs in its own process (peak RSS from ``wait4``); the systems of one round run
 back to back, so that on a shared machine each comparison shares the same conditions, and
-the load average is recorded beside each number. Random weights never emit the end token,
-so every system generates exactly ``--new-tokens`` per prompt.
+the load average is recorded beside each number. With ``--interleave`` the loop runs again
+after each engine run, and each engine run is compared with the loop runs on either side,
+per second of wall time and per second of CPU time (with one thread, the CPU time is what
+a run actually got of a core: the ratio that holds on a loaded machine). Random weights
+never emit the end token, so every system generates exactly ``--new-tokens`` per prompt.
 
     python scripts/make_bench_model.py /tmp/bench
     python scripts/bench_generate.py --model /tmp/bench/random-1.1b.Q4_K_M.gguf \\
