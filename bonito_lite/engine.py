@@ -74,7 +74,7 @@ class EngineSettings:
     # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md):
     # 1.6x a one-at-a-time loop on a 1.1 B model; 32 and 64 add 15% and 24% for 2x and 4x
     # the KV memory (4.3 GB more for bonito-v1 at --ctx-size 2048 going from 16 to 32).
-    # With prompts batched, 64 and 128 measure 2.16x and 2.17x the loop (16 not remeasured).
+    # With prompts batched, 64, 128 and 256 measure 2.16-2.19x the loop (16 not remeasured).
     # GPUs take the same default (not measured there).
     parallel: int = 16
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
