@@ -21,7 +21,9 @@ its prompt, seed and sampling only, not on ``parallel``:
   BENCHMARKS.md). If the environment turns the forcing off, decode calls are kept below
   8 rows, where the per-row kernel always runs: records stay independent of
   ``parallel``, but most of the batching gain is gone (see ``_UNPINNED_DECODE_ROWS``);
-- prompts decoded alone, in chunks of ``n_batch`` from their start.
+- prompts decoded whole (in chunks of ``n_batch`` from their start when longer than a
+  ubatch), several of the same length in one call: llama.cpp evaluates them side by side,
+  each with its own rows and its own cache (see ``_evaluate_prompts``).
 
 Measured on x86-64 CPUs (AVX2/AVX-512) for Q4_K_M and Q8_0 models. Not covered: GPU
 offload (its kernels change with the batch size), ``cpu_repack`` on, and F16/F32 weights
@@ -72,6 +74,7 @@ class EngineSettings:
     # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md):
     # 1.6x a one-at-a-time loop on a 1.1 B model; 32 and 64 add 15% and 24% for 2x and 4x
     # the KV memory (4.3 GB more for bonito-v1 at --ctx-size 2048 going from 16 to 32).
+    # With prompts batched, 64, 128 and 256 measure 2.16-2.19x the loop (16 not remeasured).
     # GPUs take the same default (not measured there).
     parallel: int = 16
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
@@ -349,6 +352,9 @@ class Engine:
         exhausted = False
         try:
             while True:
+                # Running sequences move down first, so that new prompts get consecutive ids.
+                if free and busy:
+                    self._compact(busy, free)
                 # Give every free sequence a sample, in request order; evaluate new prompts.
                 evaluators: list[_Slot] = []
                 done: list[_Slot] = []
@@ -369,6 +375,7 @@ class Engine:
                     elif slot.next_token is None and slot.finish_reason:
                         done.append(slot)
                 if evaluators:
+                    self._group_by_length(evaluators, busy)
                     done += self._evaluate_prompts(evaluators)
                 if done:
                     for slot in done:
@@ -441,38 +448,76 @@ class Engine:
             state.prompt_logits = None
         return slot
 
+    def _group_by_length(self, evaluators: list[_Slot], busy: dict[int, _Slot]) -> None:
+        """Renumber the new prompts' sequences so that prompts of one length have consecutive ids.
+
+        Their caches are still empty, so the ids can be shuffled freely. llama.cpp puts
+        sequences in one graph evaluation only when their ids are consecutive.
+        """
+        ids = sorted(slot.seq_id for slot in evaluators)
+        evaluators.sort(key=lambda slot: (slot.state.prompt_length, slot.seq_id))
+        for slot, seq_id in zip(evaluators, ids):
+            slot.seq_id = seq_id
+            busy[seq_id] = slot
+
     def _evaluate_prompts(self, evaluators: list[_Slot]) -> list[_Slot]:
         """Decode the prompts of ``evaluators`` and start the samples that share them.
 
-        Each prompt is decoded on its own, in chunks of ``n_batch`` from its start, apart
-        from the generation steps: how a prompt is split never depends on what else is
-        running, so neither do its logits, and every generation step finds all sequences
-        ready. (Per-sequence caches would split a mixed batch into one graph per sequence
-        anyway.) Returns the samples that their first token already finished.
+        Prompts of the same length are decoded together, as many as fit in one ubatch:
+        with per-sequence caches llama.cpp cuts a batch into pieces that hold the same
+        number of tokens of each sequence, so each prompt is evaluated whole, with the same
+        arithmetic as alone (row-independent matrix kernel, attention per sequence), and the
+        matrix products of the group share one pass over the weights. A prompt longer than
+        a ubatch is decoded alone, in chunks of ``n_batch`` from its start. Prompts are
+        decoded apart from the generation steps: how a prompt is split never depends on what
+        else is running, so neither do its logits, and every generation step finds all
+        sequences ready. ``evaluators`` come ordered by length with consecutive ids (see
+        ``_group_by_length``). Returns the samples that their first token already finished.
         """
         context, batch = self._context, self._batch
+        group_tokens = min(batch.capacity, context.n_ubatch)
         done: list[_Slot] = []
-        for slot in evaluators:
-            state = slot.state
-            tokens = state.tokens
-            for start in range(0, len(tokens), batch.capacity):
+        pending = list(evaluators)
+        while pending:
+            length = pending[0].state.prompt_length
+            if length > group_tokens:
+                group = [pending.pop(0)]
+                tokens = group[0].state.tokens
+                for start in range(0, length, batch.capacity):
+                    batch.clear()
+                    end = min(length, start + batch.capacity)
+                    for i in range(start, end):
+                        group[0].batch_index = batch.add(tokens[i], i, group[0].seq_id, i == length - 1)
+                    context.decode(batch)
+            else:
+                group = []
+                while pending and pending[0].state.prompt_length == length and (len(group) + 1) * length <= group_tokens:
+                    group.append(pending.pop(0))
                 batch.clear()
-                end = min(len(tokens), start + batch.capacity)
-                for i in range(start, end):
-                    slot.batch_index = batch.add(tokens[i], i, slot.seq_id, i == len(tokens) - 1)
+                for slot in group:
+                    for i, token in enumerate(slot.state.tokens):
+                        slot.batch_index = batch.add(token, i, slot.seq_id, i == length - 1)
                 context.decode(batch)
-            slot.evaluating = False
-            logits = context.logits(slot.batch_index)
-            if state.unstarted:
-                state.prompt_logits = logits.copy()
-            for sharer in (slot, *slot.sharers):
-                if sharer is not slot:
-                    context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
-                sharer.position = state.prompt_length
-                self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
-                if sharer.next_token is None:
-                    done.append(sharer)
-            slot.sharers = []
+            for slot in group:
+                done += self._start_sharers(slot)
+        return done
+
+    def _start_sharers(self, slot: _Slot) -> list[_Slot]:
+        """Draw the first token of a just-evaluated prompt's samples; copy the prompt to the sharers'."""
+        context, state = self._context, slot.state
+        slot.evaluating = False
+        logits = context.logits(slot.batch_index)
+        if state.unstarted:
+            state.prompt_logits = logits.copy()
+        done = []
+        for sharer in (slot, *slot.sharers):
+            if sharer is not slot:
+                context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
+            sharer.position = state.prompt_length
+            self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
+            if sharer.next_token is None:
+                done.append(sharer)
+        slot.sharers = []
         return done
 
     def _compact(self, busy: dict[int, _Slot], free: list[int]) -> None:

@@ -13,8 +13,11 @@ On one GGUF, one set of passages and one sampling setup, in one run:
 
 Each system runs in its own process (peak RSS from ``wait4``); the systems of one round run
 back to back, so that on a shared machine each comparison shares the same conditions, and
-the load average is recorded beside each number. Random weights never emit the end token,
-so every system generates exactly ``--new-tokens`` per prompt.
+the load average is recorded beside each number. With ``--interleave`` the loop runs again
+after each engine run, and each engine run is compared with the loop runs on either side,
+per second of wall time and per second of CPU time (with one thread, the CPU time is what
+a run actually got of a core: the ratio that holds on a loaded machine). Random weights
+never emit the end token, so every system generates exactly ``--new-tokens`` per prompt.
 
     python scripts/make_bench_model.py /tmp/bench
     python scripts/bench_generate.py --model /tmp/bench/random-1.1b.Q4_K_M.gguf \\
@@ -84,6 +87,7 @@ def run_llama_loop(args: dict) -> dict:
         args["model"], n_ctx=args["ctx"], n_threads=args["threads"], n_threads_batch=args["threads"], verbose=False
     )
     loaded = time.perf_counter()
+    cpu_started = time.process_time()
     prompt_tokens = generated = 0
     for i, prompt in enumerate(args["prompts"]):
         out = llm.create_completion(
@@ -92,7 +96,7 @@ def run_llama_loop(args: dict) -> dict:
         )
         prompt_tokens += out["usage"]["prompt_tokens"]
         generated += out["usage"]["completion_tokens"]
-    return dict(load_s=loaded - started, gen_s=time.perf_counter() - loaded,
+    return dict(load_s=loaded - started, gen_s=time.perf_counter() - loaded, gen_cpu_s=time.process_time() - cpu_started,
                 prompt_tokens=prompt_tokens, generated_tokens=generated, sequences=len(args["prompts"]))
 
 
@@ -106,9 +110,11 @@ def run_engine(args: dict) -> dict:
                               constrain=args.get("constrain", False))
     with Engine(args["model"], settings) as engine:
         loaded = time.perf_counter()
+        cpu_started = time.process_time()
         completions = list(engine.generate(requests))
         done = time.perf_counter()
-    return dict(load_s=loaded - started, gen_s=done - loaded,
+        cpu = time.process_time() - cpu_started
+    return dict(load_s=loaded - started, gen_s=done - loaded, gen_cpu_s=cpu,
                 prompt_tokens=sum(c.prompt_tokens for c in completions),
                 generated_tokens=sum(c.completion_tokens for c in completions), sequences=len(completions),
                 texts_sha1=_digest(sorted((c.key, c.text) for c in completions)))
@@ -220,6 +226,10 @@ def main() -> None:
                         help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)")
     parser.add_argument("--constrain", action="store_true", help="engine runs with the pipe grammar")
     parser.add_argument("--bracket", action="store_true", help="run the llama-loop again after the others")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run the llama-loop again after each engine run; each engine run's ratio divides "
+                             "by the mean of the loop runs on either side, per second of wall time and of CPU "
+                             "time (one thread: CPU time is what the run got of a core on a shared machine)")
     parser.add_argument("--passage-tokens", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=96)
     parser.add_argument("--parallel", default="1,4,8,16")
@@ -249,6 +259,8 @@ def main() -> None:
                       utc=time.strftime("%H:%M:%S", time.gmtime()))
         if "generated_tokens" in result:
             result["gen_tok_s"] = result["generated_tokens"] / result["gen_s"]
+            if "gen_cpu_s" in result:
+                result["gen_tok_cpu_s"] = result["generated_tokens"] / result["gen_cpu_s"]
             result["total_tok_s"] = result.get("total_tok_s") or (
                 (result["generated_tokens"] + result["prompt_tokens"]) / result["gen_s"])
         if "generations" in result:
@@ -264,17 +276,33 @@ def main() -> None:
         baseline_prompts = prompts[: args.baseline_prompts or args.prompts]
         longest = max(len(run_worker_tokens(args.model, p)) for p in prompts)
         ctx = 16 * ((longest + args.new_tokens) // 16 + 1)
+        def loop() -> dict:
+            result = run_worker("llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)),
+                                env=baseline_env())
+            record("llama-loop", result)
+            return result
+
         if "llama-loop" in systems:
-            record("llama-loop", run_worker("llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)),
-                                            env=baseline_env()))
+            before = loop()
         if "engine" in systems:
             for parallel in parallels:
                 count = len(prompts)
                 if args.prompts_per_slot:
                     count = min(count, max(len(baseline_prompts), args.prompts_per_slot * parallel))
                 name = f"engine-{parallel}" + ("-constrain" if args.constrain else "")
-                record(name, run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx, parallel=parallel,
-                                                       constrain=args.constrain)))
+                engine = run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx, parallel=parallel,
+                                                   constrain=args.constrain))
+                record(name, engine)
+                if args.interleave and "llama-loop" in systems:
+                    after = loop()
+                    loop_tok_s = (before["gen_tok_s"] + after["gen_tok_s"]) / 2
+                    loop_tok_cpu_s = (before["gen_tok_cpu_s"] + after["gen_tok_cpu_s"]) / 2
+                    print(f"{name}: {engine['gen_tok_s'] / loop_tok_s:.2f}x the loop in generated tokens per "
+                          f"second of wall time ({engine['gen_tok_s']:.2f} against {before['gen_tok_s']:.2f} before, "
+                          f"{after['gen_tok_s']:.2f} after), {engine['gen_tok_cpu_s'] / loop_tok_cpu_s:.2f}x per "
+                          f"second of CPU time ({engine['gen_tok_cpu_s']:.2f} against {before['gen_tok_cpu_s']:.2f}, "
+                          f"{after['gen_tok_cpu_s']:.2f})", file=sys.stderr, flush=True)
+                    before = after
         if "transformers" in systems and args.checkpoint:
             prompt_ids = [run_worker_tokens(args.model, p) for p in baseline_prompts]
             record("transformers", run_worker("transformers", dict(common, prompt_ids=prompt_ids,
@@ -284,8 +312,7 @@ def main() -> None:
             for row in batched_bench(args.batched_bench, args.model, prompt_tokens, args.new_tokens, parallels, args.threads):
                 record(row["system"], row)
         if "llama-loop" in systems and args.bracket:
-            record("llama-loop", run_worker("llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)),
-                                            env=baseline_env()))
+            loop()
     if "toy" in systems:
         for parallel in [int(p) for p in args.toy_parallel.split(",")]:
             for constrain in (False, True):
