@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,12 @@ def tiny_gguf_q8_0(tmp_path_factory, tiny_checkpoint) -> Path:
 @pytest.fixture(scope="session")
 def tiny_gguf_q4_k_m(tmp_path_factory, tiny_checkpoint) -> Path:
     return _converted(tmp_path_factory, tiny_checkpoint, "Q4_K_M")
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CLI test runs in its own empty folder, untouched by BONITO_LITE_* settings from outside."""
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith("BONITO_LITE_")]:
+        monkeypatch.delenv(name)
+    return tmp_path

@@ -8,7 +8,6 @@ file here is built by the test from the bundled toy or with ``gguf.GGUFWriter``.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from click.testing import CliRunner
 
 from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
+
+from cli_helpers import read_jsonl
 from model_factory import write_small_gguf
 
 GOOD = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
@@ -50,15 +51,9 @@ def assert_one_line_error(result, exit_code: int, *needles: str, warnings_allowe
     return errors[0]
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 @pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
-    monkeypatch.delenv("BONITO_LITE_DEBUG", raising=False)
+def in_tmp(in_tmp):
+    tmp_path = in_tmp
     (tmp_path / "good.txt").write_text(GOOD, encoding="utf-8")
     return tmp_path
 

@@ -22,6 +22,8 @@ from bonito_lite.chunking import Block, blocks_text, split_blocks
 from bonito_lite.cli import cli
 from bonito_lite.documents import find_documents, iter_passages
 from bonito_lite.errors import InputError
+
+from cli_helpers import run_cli as run
 from pdf_factory import make_pdf
 
 EXTRA_HINT = 'needs the docs extra: pip install "bonito-lite[docs]"'
@@ -468,10 +470,6 @@ def test_only_the_missing_library_matters(tmp_path, monkeypatch):
 # --- end to end ----------------------------------------------------------------------------------
 
 FAST = ["--model", "toy", "--max-tokens", "64", "--quiet"]
-
-
-def run(args):
-    return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
 def _one_of_each(tmp_path: Path) -> dict[str, Path]:

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from datasets import Dataset, load_from_disk
 
 from bonito_lite import export
-from bonito_lite.cli import cli
 from bonito_lite.errors import InputError, OutputExistsError
 from bonito_lite.export import FORMATS, default_export_path, export_dataset
+
+from cli_helpers import read_jsonl, run_cli as run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
@@ -48,19 +48,7 @@ def write_jsonl(path: Path, rows: list, text: str = "") -> Path:
     return path
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def run(args):
-    return CliRunner().invoke(cli, args, catch_exceptions=False)
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.fixture

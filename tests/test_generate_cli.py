@@ -12,11 +12,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
 from bonito_lite import filters
-from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
+
+from cli_helpers import read_jsonl, run_cli as run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 RECORD_FIELDS = {
@@ -27,19 +27,7 @@ RECORD_FIELDS = {
 FAST = ["--model", "toy", "--max-tokens", "96", "--quiet"]
 
 
-def run(args, **kwargs):
-    return CliRunner().invoke(cli, args, catch_exceptions=False, **kwargs)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.fixture(scope="module")

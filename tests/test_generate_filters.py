@@ -14,6 +14,8 @@ from bonito_lite.cli import cli
 from bonito_lite.filters import normalise
 from bonito_lite.task_types import resolve_task_type
 
+import cli_helpers
+
 # Two passages of the sample handbook, enough for the toy to write a few examples.
 TEXT = """The clinic opens at 7:30 on weekdays and at 8:00 on Saturdays; it is closed on Sundays and on
 public holidays. Whoever opens switches off the alarm with the four-digit code kept in the
@@ -36,9 +38,7 @@ def run(args):
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return cli_helpers.read_jsonl(path, missing_ok=True)
 
 
 def example(record: dict) -> tuple[str, str]:
@@ -46,9 +46,8 @@ def example(record: dict) -> tuple[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
+def in_tmp(in_tmp):
+    tmp_path = in_tmp
     (tmp_path / "a.md").write_text(TEXT, encoding="utf-8")
     (tmp_path / "b.md").write_text(TEXT, encoding="utf-8")  # the same text again
     return tmp_path

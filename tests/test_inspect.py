@@ -10,22 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bonito_lite.cli import cli
 from bonito_lite.metadata import IS_BONITO, PROMPT_TEMPLATE_KEY, TASK_TYPES_KEY
 from bonito_lite.model_paths import toy_model_path
 from bonito_lite.prompt import PROMPT_TEMPLATE
 from bonito_lite.task_types import TASK_TYPES
+
+from cli_helpers import run_cli as run
 from model_factory import BONITO_V1_SHAPE, write_small_gguf, write_sparse_f16_gguf
 
 # The tiny checkpoint of conftest.py: embeddings and head (2 x 32000 x 256), 2 layers of
 # attention (q, o: 256x256; k, v: 128x256), FFN (3 x 256x512) and norms, final norm.
 TINY_PARAMETERS = 2 * 32000 * 256 + 2 * (256 * 256 * 2 + 256 * 128 * 2 + 3 * 256 * 512 + 2 * 256) + 256
-
-
-def run(args, **kwargs):
-    return CliRunner().invoke(cli, args, catch_exceptions=False, **kwargs)
 
 
 def inspect_json(*args: str, **kwargs) -> dict:
@@ -34,10 +30,7 @@ def inspect_json(*args: str, **kwargs) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,14 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bonito_lite import llama_handles, quant_report as qr
-from bonito_lite.cli import cli
 from bonito_lite.errors import ModelFileError
 from bonito_lite.prompt import build_prompt
 from bonito_lite.task_types import TASK_TYPES
+
+from cli_helpers import run_cli as run
 from model_factory import write_small_gguf
-
-
-def run(args, **kwargs):
-    return CliRunner().invoke(cli, args, catch_exceptions=False, **kwargs)
 
 
 def report_json(model: Path, reference: Path, *extra: str) -> dict:
@@ -29,10 +25,7 @@ def report_json(model: Path, reference: Path, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_MODEL", raising=False)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def test_prompts_are_bonito_prompts_over_the_bundled_passages():

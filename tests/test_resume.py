@@ -25,6 +25,8 @@ from bonito_lite.errors import InputError, OutputExistsError, ResourceError
 from bonito_lite.model_file import file_sha256
 from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
+import cli_helpers
+
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Four passages × two task types: eight generations, up to a few seconds each on the toy.
 # One sequence at a time writes records one by one, so a signal sent after the first
@@ -35,9 +37,7 @@ GENERATIONS = 8
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return cli_helpers.read_jsonl(path, missing_ok=True)
 
 
 def outputs(folder: Path) -> tuple[list[dict], list[dict]]:

@@ -21,9 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bonito_lite.cli import cli
 from bonito_lite.engine import EngineSettings, GenerationRequest, Sampling, pipe_grammar
 from bonito_lite.errors import InputError, NetworkError
 from bonito_lite.model_paths import toy_model_path
@@ -33,6 +31,9 @@ from bonito_lite.run import GenerateOptions, GenerateRun
 from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
+import cli_helpers
+from cli_helpers import run_cli as run
+
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Three passages of at most 96 tokens and short generations keep each run a few seconds.
 WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", "3",
@@ -40,14 +41,8 @@ WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", 
 SERVER_CTX = 512  # prompt (96-token passage + template) + 64 new tokens fit with room to spare
 
 
-def run(args, **kwargs):
-    return CliRunner().invoke(cli, args, catch_exceptions=False, **kwargs)
-
-
 def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return cli_helpers.read_jsonl(path, missing_ok=True)
 
 
 def free_port() -> int:
@@ -56,12 +51,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name in ("BONITO_LITE_MODEL", "BONITO_LITE_URL", "BONITO_LITE_BACKEND", "BONITO_LITE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.fixture(scope="module")
