@@ -60,9 +60,13 @@ def _single_model_in(folder: Path) -> Path:
         return found[0]
     if found:
         names = ", ".join(p.name for p in found)
-        raise ModelFileError(f"several models in {folder}/ ({names}); choose one with --model.")
+        # The hint names both commands' forms: generate takes --model, inspect an argument.
+        raise ModelFileError(
+            f"several models in {folder}/ ({names}); choose one, e.g. "
+            f"'generate --model {found[0].as_posix()}' or 'inspect {found[0].as_posix()}'."
+        )
     raise ModelFileError(
         "no model given and none found in ./models/: convert bonito-v1 with "
         "'bonito-lite convert BatsResearch/bonito-v1' (needs the network once), "
-        "or pass --model toy to run the bundled demo model."
+        "or use the bundled demo model: 'generate --model toy', 'inspect toy'."
     )

@@ -157,3 +157,16 @@ def test_a_full_size_model_is_described_without_reading_its_tensors(tmp_path: Pa
     assert described["parameters"] == 7_241_732_096 and described["quant_type"] == "F16"
     assert described["bonito"]["source_revision"] == "0123abc"
     assert result["peak"] < 1_000_000_000
+
+
+def test_no_model_found_says_how_to_name_one_to_inspect(tiny_gguf_q8_0: Path, tmp_path: Path):
+    # inspect takes the model as an argument, not as --model: the hint must work here too.
+    result = run(["inspect"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "inspect toy" in result.stderr
+    (tmp_path / "models").mkdir()
+    for name in ("a.gguf", "b.gguf"):
+        shutil.copyfile(tiny_gguf_q8_0, tmp_path / "models" / name)
+    result = run(["inspect"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "inspect models/a.gguf" in result.stderr
