@@ -241,7 +241,7 @@ def _write_formats(report, formats, quiet: bool) -> None:
         # A view of the working JSONL: each completed run replaces the last one's.
         result = export_dataset(report.output, fmt, default_export_path(report.output, fmt), overwrite=True)
         if not quiet:
-            click.echo(f"Wrote {result.path} ({result.records} examples, {fmt}).", err=True)
+            click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}).", err=True)
 
 
 def _print_dry_run(run) -> None:
@@ -265,14 +265,15 @@ def _summary(report) -> str:
     before = report.before
     if not stats.generations and before.generations and report.status == "complete":
         return (
-            f"Nothing to generate: {report.output} already holds {before.parsed} examples "
+            f"Nothing to generate: {report.output} already holds {_count(before.parsed, 'example')} "
             f"({sum(before.rejected.values())} rejected); every generation asked for is done."
         )
     rejected = sum(stats.rejected.values())
     reasons = ", ".join(f"{r} {n}" for r, n in stats.rejected.most_common())
     lines = [
-        f"{stats.parsed} examples written to {report.output} from {stats.passages} passages "
-        f"({stats.generations} generations) in {report.seconds:.1f} s, "
+        f"{_count(stats.parsed, 'example')} written to {report.output} from "
+        f"{_count(stats.passages, 'passage')} ({_count(stats.generations, 'generation')}) "
+        f"in {report.seconds:.1f} s, "
         f"{report.examples_per_minute:.1f} examples/min on {report.backend}.",
     ]
     if rejected:
@@ -281,10 +282,14 @@ def _summary(report) -> str:
         lines.extend(_task_summary(stats.by_task))
     if before.generations:
         lines.append(
-            f"Resumed: {before.parsed} examples and {sum(before.rejected.values())} rejected "
+            f"Resumed: {_count(before.parsed, 'example')} and {sum(before.rejected.values())} rejected "
             f"were already there from earlier runs."
         )
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _task_summary(by_task) -> list[str]:
@@ -347,7 +352,7 @@ def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool) ->
     from .export import export_dataset
 
     result = export_dataset(jsonl, fmt, output, overwrite=overwrite)
-    click.echo(f"Wrote {result.path} ({result.records} examples, {fmt}) in {result.seconds:.1f} s.")
+    click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}) in {result.seconds:.1f} s.")
 
 
 @cli.command(name="inspect")

@@ -241,7 +241,7 @@ def test_an_existing_output_is_refused_then_replaced_with_overwrite(notes, fmt, 
 
     result = run(["export", str(notes), "--format", fmt, "--overwrite"])
     assert result.exit_code == 0, result.output
-    assert f"(1 examples, {fmt})" in result.output
+    assert f"(1 example, {fmt})" in result.output
     # The same files as before (no leftover temporary name), now holding the new record.
     assert sorted(p.name for p in notes.parent.rglob("*")) == before
     if fmt == "hf":

@@ -205,7 +205,7 @@ def test_real_subprocess_generates_and_reports(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "toy" in proc.stderr
-    assert "examples written to sub.jsonl" in proc.stderr
+    assert " written to sub.jsonl" in proc.stderr
     # llama.cpp's own log stays silent at default verbosity.
     assert "llama_model_loader" not in proc.stderr and "llm_load" not in proc.stderr
     assert proc.stdout == ""

@@ -82,7 +82,7 @@ def test_no_document_text_reaches_the_terminal_at_default_verbosity(private_run)
     stderr = proc.stderr.decode()
     assert "latin.txt: not valid UTF-8" in stderr
     assert "rows.jsonl" in stderr
-    assert "examples written to" in stderr
+    assert " written to " in stderr
 
 
 def _files_holding_document_text(folder: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
