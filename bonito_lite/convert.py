@@ -279,7 +279,12 @@ def add_hyper_parameters(writer: gguf.GGUFWriter, params: HyperParameters, file_
 
 def add_bonito_metadata(writer: gguf.GGUFWriter, source: _Source, toy: bool) -> None:
     """``bonito.*``: marks the file as a Bonito model with its prompt format and task types."""
-    for key, value in bonito_metadata(source.location.revision, toy=toy).items():
+    add_metadata(writer, bonito_metadata(source.location.revision, toy=toy))
+
+
+def add_metadata(writer: gguf.GGUFWriter, metadata: dict) -> None:
+    """Write flags, strings and lists of strings under their keys, typed by their Python type."""
+    for key, value in metadata.items():
         if isinstance(value, bool):
             writer.add_bool(key, value)
         elif isinstance(value, str):

@@ -154,6 +154,8 @@ def write_small_gguf(
     import gguf
     import numpy as np
 
+    from bonito_lite.convert import add_metadata
+
     writer = gguf.GGUFWriter(path, architecture)
     writer.add_block_count(1)
     writer.add_context_length(64)
@@ -162,7 +164,7 @@ def write_small_gguf(
     if with_tokenizer:
         writer.add_tokenizer_model("llama")
         writer.add_token_list(["<unk>", "<s>", "</s>", "a"])
-    _add_metadata(writer, metadata or {})
+    add_metadata(writer, metadata or {})
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -210,7 +212,7 @@ def write_sparse_f16_gguf(
     import numpy as np
 
     from bonito_lite.checkpoint import HyperParameters
-    from bonito_lite.convert import add_hyper_parameters
+    from bonito_lite.convert import add_hyper_parameters, add_metadata
     from bonito_lite.convert_vocab import read_vocabulary
     from bonito_lite.metadata import bonito_metadata
 
@@ -241,7 +243,7 @@ def write_sparse_f16_gguf(
     writer.add_name(path.stem)
     add_hyper_parameters(writer, params, gguf.LlamaFileType.MOSTLY_F16)
     read_vocabulary(write_tokenizer_files(path.parent / f"{path.stem}-tokenizer"), vocab).add_to_gguf(writer)
-    _add_metadata(writer, bonito_metadata("0123abc"))
+    add_metadata(writer, bonito_metadata("0123abc"))
     data_bytes = 0
     for name, shape in shapes:
         # Norms are F32, as the converter writes them; matrices F16.
@@ -260,11 +262,3 @@ def write_sparse_f16_gguf(
     return path
 
 
-def _add_metadata(writer, metadata: dict[str, object]) -> None:
-    for key, value in metadata.items():
-        if isinstance(value, bool):
-            writer.add_bool(key, value)
-        elif isinstance(value, str):
-            writer.add_string(key, value)
-        else:
-            writer.add_array(key, list(value))
