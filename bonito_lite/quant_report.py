@@ -199,7 +199,7 @@ def quant_report(
     # ctx_size only keeps the engine's checks quiet: each prompt sizes its own context.
     ctx_size = min(model_info.context_length, reference_info.context_length, 2048)
     settings = EngineSettings(threads=threads, n_gpu_layers=n_gpu_layers, verbose=verbose, ctx_size=ctx_size)
-    progress = Progress(2 * len(prompts), quiet=quiet, unit="prompt", noun="prompts evaluated")
+    progress = Progress(2 * len(prompts), quiet=quiet, unit="prompt", noun="prompt evaluations (reference, then model)")
     try:
         with tempfile.TemporaryDirectory(prefix="bonito-lite-quant-report-", dir=workdir) as folder:
             reference_run = _reference_pass(reference_info, prompts, settings, Path(folder), progress)
