@@ -176,7 +176,7 @@ def test_table_and_progress(tiny_gguf_f32, tiny_gguf_q8_0):
     assert lines[0].startswith(f"{tiny_gguf_q8_0.name} (Q8_0) against {tiny_gguf_f32.name} (F32): 1 prompt, ")
     assert any(line.split()[:3] == ["mean", "KL", "divergence"] for line in lines)
     assert lines[-1].startswith("Q8_0: mean KL") and "llama.cpp publishes for 7-8 B models" in lines[-1]
-    assert "2/2 prompts evaluated" in result.stderr
+    assert "2/2 prompt evaluations" in result.stderr
 
 
 def _with_one_token_renamed(source: Path, destination: Path) -> Path:
