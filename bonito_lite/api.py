@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -47,12 +48,15 @@ class Bonito:
 
     ``constrain`` (on by default, as in the CLI) holds each generation to
     ``input<|pipe|>output`` with a grammar, so that it parses; upstream samples freely.
+    With ``url``, generations run on that OpenAI-compatible server (as ``generate --backend
+    server``) and ``model`` is not loaded; the passages are sent to that URL only.
     """
 
     def __init__(
         self,
         model: str | os.PathLike = "toy",
         *,
+        url: str | None = None,
         n_gpu_layers: int | None = None,
         threads: int | None = None,
         ctx_size: int = 2048,
@@ -62,7 +66,6 @@ class Bonito:
         verbose: bool = False,
     ) -> None:
         go_offline()
-        self.model_path = resolve_model(model)
         settings = EngineSettings(
             n_gpu_layers=n_gpu_layers,
             threads=threads,
@@ -72,10 +75,19 @@ class Bonito:
             verbose=verbose,
             **({"parallel": parallel} if parallel is not None else {}),
         )
-        self.engine = Engine(self.model_path, settings)
+        if url is not None:
+            from .server_engine import ServerEngine
+
+            self.model_path: Path | None = None
+            self.engine: Engine | ServerEngine = ServerEngine(url, settings)
+            self.model_name = self.engine.model.id
+            return
+        model_path = self.model_path = resolve_model(model)
+        self.model_name = model_path.name
+        self.engine = Engine(model_path, settings)
         if self.engine.info.is_toy:
             log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
-                        self.model_path.name)
+                        model_path.name)
 
     def close(self) -> None:
         self.engine.close()
@@ -128,7 +140,7 @@ class Bonito:
         rejected: list[dict[str, Any]] = []
         for outcome in generate_outcomes(
             self.engine, _rows_as_passages(text_dataset, context_col), settings,
-            self.model_path.name, stats,
+            self.model_name, stats,
             review=QualityFilter(dedup_threshold) if quality_filters else None,
         ):
             (parsed if outcome.parsed else rejected).append(outcome.record)

@@ -524,6 +524,27 @@ def test_request_body_carries_the_prompt_unchanged(relay):
     assert "grammar" not in body
 
 
+def test_the_python_api_generates_on_a_server(relay):
+    from datasets import Dataset
+
+    from bonito_lite import Bonito
+
+    texts = ["The clinic opens at 7:30 on weekdays and at 8:00 on Saturdays.",
+             "Cancellations made less than a day ahead are charged at half the session fee."]
+    task = resolve_task_type("qg")
+    with Bonito(url=relay.url, parallel=2) as bonito:
+        kept, rejected = bonito.generate_tasks(
+            Dataset.from_dict({"text": texts}), "text", "qg", return_rejected=True,
+        )
+    assert sorted(body["prompt"] for body in relay.completions()) == sorted(
+        build_prompt(task.full_name, text) for text in texts
+    )
+    assert len(kept) + len(rejected) == len(texts)
+    assert kept.column_names == ["input", "output"]
+    # Each row is one prompt, as upstream has it: nothing is cut, so nothing is tokenized.
+    assert not any("tokenize" in path for _, path, _ in relay.requests)
+
+
 @pytest.mark.parametrize("given, expected", [
     ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
     ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
