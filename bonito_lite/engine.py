@@ -189,7 +189,7 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
+def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
     """Settings with every automatic value decided, and whether to use extra buffer types."""
     if settings.cpu_repack not in CPU_REPACK_CHOICES:
         raise InputError(f"cpu_repack must be one of {', '.join(CPU_REPACK_CHOICES)}, not {settings.cpu_repack!r}")
@@ -276,7 +276,7 @@ class Engine:
     def __init__(self, model_path: os.PathLike | str, settings: EngineSettings = EngineSettings()) -> None:
         self.info: ModelInfo = read_model_info(model_path)
         llama.init_llama(settings.verbose)
-        resolved, use_extra_bufts = _resolve_settings(settings, self.info)
+        resolved, use_extra_bufts = resolve_settings(settings, self.info)
         offloads = resolved.n_gpu_layers != 0 and llama.supports_gpu_offload()
         self.backend: str = (llama.gpu_backend_name() or "GPU") if offloads else "CPU"
         parallel = min(resolved.parallel, llama.max_parallel_sequences())

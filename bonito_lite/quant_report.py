@@ -26,7 +26,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import llama_handles as llama
-from .engine import EngineSettings, _resolve_settings, available_memory_bytes
+from .engine import EngineSettings, available_memory_bytes, resolve_settings
 from .errors import InputError, ModelFileError, ResourceError
 from .model_file import ModelInfo, read_model_info
 from .model_paths import resolve_model
@@ -343,7 +343,7 @@ class _LogitsSource:
 
     def __init__(self, info: ModelInfo, settings: EngineSettings) -> None:
         llama.init_llama(settings.verbose)
-        resolved, use_extra_bufts = _resolve_settings(settings, info)
+        resolved, use_extra_bufts = resolve_settings(settings, info)
         available = available_memory_bytes()
         if available is not None and info.file_size > available and resolved.n_gpu_layers == 0:
             logger.warning(
