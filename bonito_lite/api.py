@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 from datasets import Dataset
 
+from .backends import LLAMA_CPP, SERVER, open_backend
 from .chunking import Passage
 from .engine import Engine, EngineSettings, Sampling
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
-from .model_paths import resolve_model
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
+from .server_engine import ServerEngine
 from .task_types import resolve_task_type
 
 log = logging.getLogger(__name__)
@@ -75,19 +76,15 @@ class Bonito:
             verbose=verbose,
             **({"parallel": parallel} if parallel is not None else {}),
         )
-        if url is not None:
-            from .server_engine import ServerEngine
-
-            self.model_path: Path | None = None
-            self.engine: Engine | ServerEngine = ServerEngine(url, settings)
-            self.model_name = self.engine.model.id
-            return
-        model_path = self.model_path = resolve_model(model)
-        self.model_name = model_path.name
-        self.engine = Engine(model_path, settings)
-        if self.engine.info.is_toy:
+        # The factory generate uses: a local GGUF, or the server at url (model then unused).
+        backend = open_backend(SERVER if url is not None else LLAMA_CPP,
+                               None if url is not None else model, url, settings)
+        self.model_path: Path | None = backend.model_file
+        self.engine: Engine | ServerEngine = backend.engine()
+        self.model_name = backend.model_name
+        if backend.name == LLAMA_CPP and self.engine.info.is_toy:
             log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
-                        model_path.name)
+                        self.model_name)
 
     def close(self) -> None:
         self.engine.close()
