@@ -348,9 +348,10 @@ class GenerateRun:
                     with contextlib.closing(outcomes):
                         for outcome in outcomes:
                             record = outcome.record
-                            record[UNIT_FIELD] = keys.key(
-                                record["context"], record["task_type"], record["sample_index"]
-                            )
+                            if UNIT_FIELD not in record:  # review keyed the parsed ones already
+                                record[UNIT_FIELD] = keys.key(
+                                    record["context"], record["task_type"], record["sample_index"]
+                                )
                             if outcome.parsed:
                                 records.write(record)
                             elif rejects is not None:  # stdout gets parsed records only
