@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import time
 from contextlib import contextmanager
@@ -42,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import InputError, OutputExistsError
 from .offline import go_offline
-from .sinks import sibling_path
+from .sinks import replaced_file, sibling_path, temporary_name
 
 # Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
 FORMATS: dict[str, str] = {
@@ -201,7 +200,7 @@ _ROWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def _write_jsonl(source: Path, target: Path, row: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
     count = 0
-    with _replaced_file(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+    with replaced_file(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
         for record in read_examples(source):
             handle.write(json.dumps(row(record), ensure_ascii=False) + "\n")
             count += 1
@@ -257,7 +256,7 @@ def _write_parquet(source: Path, target: Path) -> int:
 
     schema = _schema(source)
     count = 0
-    with _replaced_file(target) as tmp:
+    with replaced_file(target) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
             for table in _tables(source, schema):
                 writer.write_table(table)
@@ -302,30 +301,10 @@ def _quiet_datasets() -> Iterator[None]:
 # Atomic replacement -----------------------------------------------------------------------------
 
 
-def _temporary_name(target: Path) -> Path:
-    # Hidden, in the destination folder (same file system, so the rename is atomic; no copy
-    # of the data anywhere else), and unique, so two exports never share one.
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-@contextmanager
-def _replaced_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` if the block completes."""
-    tmp = _temporary_name(target)
-    # Created here with the usual permissions (0644 less the umask), like the JSONL itself.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 @contextmanager
 def _replaced_folder(target: Path) -> Iterator[Path]:
     """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end."""
-    work = _temporary_name(target)
+    work = temporary_name(target)
     os.mkdir(work, 0o755)
     try:
         yield work
@@ -333,7 +312,7 @@ def _replaced_folder(target: Path) -> Iterator[Path]:
         # at every moment ``target`` is either the old dataset or the new one.
         old = None
         if target.exists() or target.is_symlink():
-            old = _temporary_name(target)
+            old = temporary_name(target)
             os.replace(target, old)
         try:
             os.replace(work / "dataset", target)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import sys
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from .errors import InputError, ResourceError
 
@@ -154,15 +155,30 @@ def _write(fd: int, data: bytes) -> int:
     return os.write(fd, data)
 
 
+def temporary_name(target: Path) -> Path:
+    """A hidden, unique name beside ``target``: same file system, so renaming it over is atomic."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+@contextmanager
+def replaced_file(target: Path, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a new, empty temporary file beside ``target``; rename it over ``target`` if the block completes.
+
+    A stopped write leaves ``target`` as it was, never half written, and no copy elsewhere.
+    """
+    tmp = temporary_name(target)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     """Write under a temporary name in the same folder, then rename: never a half-written file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Owner-only, as the manifest has always been written (it names the user's files).
+    with replaced_file(path, mode=0o600) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
