@@ -38,9 +38,10 @@ import os
 import re
 import subprocess
 import sys
-from collections import deque
+import ctypes
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
-from typing import Hashable, Iterable, Iterator
+from typing import Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -58,6 +59,9 @@ CPU_REPACK_CHOICES = ("auto", "on", "off")
 # kernel from 8 rows on; the two round differently, so a sequence's tokens would change
 # with the number of sequences beside it. Groups of at most 7 stay on the per-row kernel.
 _UNPINNED_DECODE_ROWS = 7
+
+# Shared prompt prefixes whose KV cells the engine keeps (one per task type in a Bonito run).
+_MAX_SHARED_PREFIXES = 32
 
 # Memory llama.cpp needs beyond weights and KV cache (compute buffers, runtime), kept free
 # so that a run that "fits" does not push the machine into swap.
@@ -99,6 +103,11 @@ class GenerationRequest:
     prompt: str  # the engine adds BOS
     seeds: tuple[int, ...]
     sampling: Sampling = Sampling()
+    # Text at the start of ``prompt`` that many requests share (a template's part before
+    # the passage). Its evaluation is kept and copied into every prompt that starts with
+    # the same tokens; it is always evaluated apart, so a prompt's logits are the same
+    # whichever request evaluated the prefix first.
+    shared_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,12 +247,18 @@ class _RequestState:
     request: GenerationRequest
     tokens: list[int]
     unstarted: deque[int]  # sample indices not yet given a sequence
+    prefix: tuple[int, ...] = ()  # the shared prefix's tokens, when ``tokens`` start with them
     live: set["_Slot"] = field(default_factory=set)
     prompt_logits: np.ndarray | None = None  # kept while samples still wait for a sequence
 
     @property
     def prompt_length(self) -> int:
         return len(self.tokens)
+
+    @property
+    def rest_length(self) -> int:
+        """Prompt tokens after the shared prefix: what evaluating this prompt decodes."""
+        return len(self.tokens) - len(self.prefix)
 
 
 @dataclass(eq=False)
@@ -306,6 +321,10 @@ class Engine:
             self.close()
             raise
         self._grammar = pipe_grammar() if self.settings.constrain else None
+        # Shared prefixes: their tokens by text, and their KV cells by tokens (least recently
+        # used first). A few MB each for a 7 B model; one per task type in practice.
+        self._prefix_tokens: dict[str, tuple[int, ...]] = {}
+        self._prefix_cells: OrderedDict[tuple[int, ...], ctypes.Array] = OrderedDict()
         # A GPU's kernels depend on the batch size anyway; there, only speed matters.
         pinned = offloads or llama.cpu_kernel_pinned()
         self._decode_rows = parallel if pinned else _UNPINNED_DECODE_ROWS
@@ -411,7 +430,25 @@ class Engine:
             )
         if not request.seeds:
             return None
-        return _RequestState(request, tokens, deque(range(len(request.seeds))))
+        return _RequestState(request, tokens, deque(range(len(request.seeds))), self._shared_prefix(request, tokens))
+
+    def _shared_prefix(self, request: GenerationRequest, tokens: list[int]) -> tuple[int, ...]:
+        """The request's shared prefix as tokens, or () when the prompt's tokens do not start with them.
+
+        Tokenizing the prompt whole can merge the prefix's last characters with the text after
+        them; then the prompt is evaluated whole.
+        """
+        if not request.shared_prefix:
+            return ()
+        prefix = self._prefix_tokens.get(request.shared_prefix)
+        if prefix is None:
+            if len(self._prefix_tokens) >= _MAX_SHARED_PREFIXES:
+                self._prefix_tokens.clear()
+            prefix = tuple(self._vocab.tokenize(request.shared_prefix, add_bos=True))
+            self._prefix_tokens[request.shared_prefix] = prefix
+        if len(prefix) < len(tokens) and tuple(tokens[: len(prefix)]) == prefix:
+            return prefix
+        return ()
 
     def _assign(self, state: _RequestState, sample_index: int, seq_id: int) -> _Slot:
         """Start one sample in sequence ``seq_id``: evaluate its prompt, or share a sibling's.
@@ -455,7 +492,7 @@ class Engine:
         sequences in one graph evaluation only when their ids are consecutive.
         """
         ids = sorted(slot.seq_id for slot in evaluators)
-        evaluators.sort(key=lambda slot: (slot.state.prompt_length, slot.seq_id))
+        evaluators.sort(key=lambda slot: (slot.state.rest_length, slot.seq_id))
         for slot, seq_id in zip(evaluators, ids):
             slot.seq_id = seq_id
             busy[seq_id] = slot
@@ -463,44 +500,78 @@ class Engine:
     def _evaluate_prompts(self, evaluators: list[_Slot]) -> list[_Slot]:
         """Decode the prompts of ``evaluators`` and start the samples that share them.
 
-        Prompts of the same length are decoded together, as many as fit in one ubatch:
-        with per-sequence caches llama.cpp cuts a batch into pieces that hold the same
-        number of tokens of each sequence, so each prompt is evaluated whole, with the same
-        arithmetic as alone (row-independent matrix kernel, attention per sequence), and the
-        matrix products of the group share one pass over the weights. A prompt longer than
-        a ubatch is decoded alone, in chunks of ``n_batch`` from its start. Prompts are
-        decoded apart from the generation steps: how a prompt is split never depends on what
-        else is running, so neither do its logits, and every generation step finds all
-        sequences ready. ``evaluators`` come ordered by length with consecutive ids (see
+        A prompt's shared prefix is restored from its saved cells (evaluated alone, once;
+        see ``_restore_prefixes``); the rest is decoded here. Prompts whose rests have the
+        same length are decoded together, as many as fit in one ubatch: with per-sequence
+        caches llama.cpp cuts a batch into pieces that hold the same number of tokens of
+        each sequence, so each rest is evaluated whole, with the same arithmetic as alone
+        (row-independent matrix kernel, attention per sequence), and the matrix products of
+        the group share one pass over the weights. A rest longer than a ubatch is decoded
+        alone, in chunks of ``n_batch`` from its start. Prompts are decoded apart from the
+        generation steps: how a prompt is split never depends on what else is running, so
+        neither do its logits, and every generation step finds all sequences ready.
+        ``evaluators`` come ordered by rest length with consecutive ids (see
         ``_group_by_length``). Returns the samples that their first token already finished.
         """
         context, batch = self._context, self._batch
         group_tokens = min(batch.capacity, context.n_ubatch)
+        self._restore_prefixes(evaluators)
         done: list[_Slot] = []
         pending = list(evaluators)
         while pending:
-            length = pending[0].state.prompt_length
-            if length > group_tokens:
+            rest = pending[0].state.rest_length
+            if rest > group_tokens:
                 group = [pending.pop(0)]
-                tokens = group[0].state.tokens
-                for start in range(0, length, batch.capacity):
-                    batch.clear()
-                    end = min(length, start + batch.capacity)
-                    for i in range(start, end):
-                        group[0].batch_index = batch.add(tokens[i], i, group[0].seq_id, i == length - 1)
-                    context.decode(batch)
+                state = group[0].state
+                group[0].batch_index = self._decode_span(group[0].seq_id, state.tokens, len(state.prefix))
             else:
                 group = []
-                while pending and pending[0].state.prompt_length == length and (len(group) + 1) * length <= group_tokens:
+                while pending and pending[0].state.rest_length == rest and (len(group) + 1) * rest <= group_tokens:
                     group.append(pending.pop(0))
                 batch.clear()
                 for slot in group:
-                    for i, token in enumerate(slot.state.tokens):
-                        slot.batch_index = batch.add(token, i, slot.seq_id, i == length - 1)
+                    tokens, start = slot.state.tokens, len(slot.state.prefix)
+                    for i in range(start, len(tokens)):
+                        slot.batch_index = batch.add(tokens[i], i, slot.seq_id, i == len(tokens) - 1)
                 context.decode(batch)
             for slot in group:
                 done += self._start_sharers(slot)
         return done
+
+    def _restore_prefixes(self, evaluators: list[_Slot]) -> None:
+        """Put each prompt's shared prefix in its sequence: its saved cells, or a first evaluation.
+
+        A prefix is evaluated alone (one sequence, no other tokens in the call), so its
+        cells are the same whichever prompt needed it first.
+        """
+        context = self._context
+        for slot in evaluators:
+            prefix = slot.state.prefix
+            if not prefix:
+                continue
+            cells = self._prefix_cells.get(prefix)
+            if cells is None:
+                self._decode_span(slot.seq_id, prefix, 0)
+                cells = self._prefix_cells[prefix] = context.save_sequence(slot.seq_id)
+                if len(self._prefix_cells) > _MAX_SHARED_PREFIXES:
+                    self._prefix_cells.popitem(last=False)
+            else:
+                self._prefix_cells.move_to_end(prefix)
+                context.restore_sequence(slot.seq_id, cells)
+
+    def _decode_span(self, seq_id: int, tokens: Sequence[int], start: int) -> int:
+        """Decode ``tokens[start:]`` of one sequence alone, in chunks of ``n_batch``.
+
+        Returns the batch index of the last token's logits.
+        """
+        batch, end = self._batch, len(tokens)
+        index = -1
+        for chunk in range(start, end, batch.capacity):
+            batch.clear()
+            for i in range(chunk, min(end, chunk + batch.capacity)):
+                index = batch.add(tokens[i], i, seq_id, i == end - 1)
+            self._context.decode(batch)
+        return index
 
     def _start_sharers(self, slot: _Slot) -> list[_Slot]:
         """Draw the first token of a just-evaluated prompt's samples; copy the prompt to the sharers'."""

@@ -378,6 +378,23 @@ class Context:
         llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
         llama.llama_memory_seq_rm(self._memory, dst, end_position, -1)
 
+    def save_sequence(self, seq_id: int) -> ctypes.Array:
+        """The KV cells of sequence ``seq_id``, copied out of the cache (for :meth:`restore_sequence`)."""
+        size = llama.llama_state_seq_get_size(self._ptr, seq_id)
+        saved = (ctypes.c_uint8 * size)()
+        if llama.llama_state_seq_get_data(self._ptr, saved, size, seq_id) != size:
+            raise EngineError("llama.cpp could not copy a sequence out of the KV cache")
+        return saved
+
+    def restore_sequence(self, seq_id: int, saved: ctypes.Array) -> None:
+        """Make sequence ``seq_id`` hold the cells :meth:`save_sequence` copied, and nothing else.
+
+        An emptied per-sequence cache fills from its first cell, so the restored cells sit
+        where an evaluation would have put them.
+        """
+        if llama.llama_state_seq_set_data(self._ptr, saved, len(saved), seq_id) != len(saved):
+            raise EngineError("llama.cpp could not restore a sequence into the KV cache; lower --parallel")
+
     def move_sequence(self, src: int, dst: int) -> None:
         """Renumber sequence ``src`` as ``dst`` (an empty sequence), cells and all."""
         llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 from .chunking import Passage
 from .engine import Completion, GenerationRequest, Sampling
 from .filters import Rejection
-from .prompt import ParseFailure, build_prompt, parse_generation
+from .prompt import ParseFailure, build_prompt, parse_generation, prompt_prefix
 from .task_types import TaskType
 
 # A rejection reason of our own: the generation hit max_tokens before it became an example.
@@ -143,6 +143,7 @@ def generate_outcomes(
                 yield GenerationRequest(
                     key=number,
                     prompt=build_prompt(task.full_name, passage.text),
+                    shared_prefix=prompt_prefix(task.full_name),
                     seeds=seeds,
                     sampling=settings.sampling,
                 )

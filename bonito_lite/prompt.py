@@ -31,11 +31,12 @@ TOO_MANY_PIPES = "too_many_pipes"
 
 def build_prompt(full_task_type: str, context: str) -> str:
     """The Bonito prompt for one passage and one task type (its full name)."""
-    return (
-        TASKTYPE_TAG + "\n" + full_task_type.strip()
-        + "\n" + CONTEXT_TAG + "\n" + context.strip()
-        + "\n" + TASK_TAG + "\n"
-    )
+    return prompt_prefix(full_task_type) + context.strip() + "\n" + TASK_TAG + "\n"
+
+
+def prompt_prefix(full_task_type: str) -> str:
+    """The start of every prompt of one task type: everything before the passage."""
+    return TASKTYPE_TAG + "\n" + full_task_type.strip() + "\n" + CONTEXT_TAG + "\n"
 
 
 @dataclass(frozen=True)

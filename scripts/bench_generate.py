@@ -5,7 +5,8 @@ On one GGUF, one set of passages and one sampling setup, in one run:
   llama-loop    a plain sequential loop over llama-cpp-python's ``Llama`` (repacking off,
                 the AMX workaround: ``Llama`` has no parameter for it, so the loop patches
                 ``llama_model_default_params``), llama.cpp's own kernel choice
-  engine-P      bonito-lite's Engine with ``parallel`` P
+  engine-P      bonito-lite's Engine with ``parallel`` P, sharing the template's part before the
+                passage as ``generate`` does (``-whole`` with --no-shared-prefix: every prompt whole)
   transformers  ``generate`` on CPU on the Hugging Face checkpoint the GGUF came from, batch 1
   batched-bench llama.cpp's ``llama-batched-bench --no-repack`` at the same batch sizes
   toy-P         ``bonito-lite generate`` end to end on the bundled toy model (examples/min),
@@ -103,8 +104,13 @@ def run_llama_loop(args: dict) -> dict:
 def run_engine(args: dict) -> dict:
     from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
 
+    from bonito_lite.prompt import prompt_prefix
+
     sampling = Sampling(max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"])
-    requests = [GenerationRequest(i, p, seeds=(i,), sampling=sampling) for i, p in enumerate(args["prompts"])]
+    # As bonito-lite's pipeline asks: the template's part before the passage is shared.
+    shared = "" if args.get("no_shared_prefix") else prompt_prefix(TASK_TYPE)
+    requests = [GenerationRequest(i, p, seeds=(i,), sampling=sampling, shared_prefix=shared)
+                for i, p in enumerate(args["prompts"])]
     started = time.perf_counter()
     settings = EngineSettings(parallel=args["parallel"], threads=args["threads"], ctx_size=args["ctx"],
                               constrain=args.get("constrain", False))
@@ -225,6 +231,9 @@ def main() -> None:
     parser.add_argument("--prompts-per-slot", type=int, default=0,
                         help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)")
     parser.add_argument("--constrain", action="store_true", help="engine runs with the pipe grammar")
+    parser.add_argument("--no-shared-prefix", action="store_true",
+                        help="engine evaluates every prompt whole (by default the template's part before the "
+                             "passage is evaluated once and shared, as bonito-lite generate does)")
     parser.add_argument("--bracket", action="store_true", help="run the llama-loop again after the others")
     parser.add_argument("--interleave", action="store_true",
                         help="run the llama-loop again after each engine run; each engine run's ratio divides "
@@ -289,9 +298,10 @@ def main() -> None:
                 count = len(prompts)
                 if args.prompts_per_slot:
                     count = min(count, max(len(baseline_prompts), args.prompts_per_slot * parallel))
-                name = f"engine-{parallel}" + ("-constrain" if args.constrain else "")
+                name = (f"engine-{parallel}" + ("-constrain" if args.constrain else "")
+                        + ("-whole" if args.no_shared_prefix else ""))
                 engine = run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx, parallel=parallel,
-                                                   constrain=args.constrain))
+                                                   constrain=args.constrain, no_shared_prefix=args.no_shared_prefix))
                 record(name, engine)
                 if args.interleave and "llama-loop" in systems:
                     after = loop()

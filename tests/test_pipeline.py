@@ -108,3 +108,14 @@ def test_seed_depends_on_run_seed_passage_task_and_sample():
     assert len({base, sample_seed(1, "p", EXQA, 0), sample_seed(0, "q", EXQA, 0),
                 sample_seed(0, "p", YNQA, 0), sample_seed(0, "p", EXQA, 1)}) == 5
     assert 0 <= base < 0xFFFFFFFF
+
+
+def test_requests_name_everything_before_the_passage_as_their_shared_prefix():
+    engine = ScriptedEngine(lambda prompt, seed: "Q<|pipe|>A")
+    settings = GenerationSettings(task_types=(EXQA, YNQA), seed=1)
+    list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
+    assert len(engine.requests) == 4
+    for request, passage in zip(engine.requests, ("one", "one", "two", "two")):
+        assert request.prompt[len(request.shared_prefix):].startswith(passage + "\n")
+        assert request.prompt.startswith(request.shared_prefix)
+    assert len({r.shared_prefix for r in engine.requests}) == 2
