@@ -369,14 +369,20 @@ class Context:
     def remove_sequence(self, seq_id: int) -> None:
         llama.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
 
-    def copy_sequence(self, src: int, dst: int, end_position: int) -> None:
-        """Make ``dst`` hold the cells of ``src`` at positions below ``end_position``.
+    # Sequences are copied through their saved state, at once. llama_memory_seq_cp between
+    # per-sequence caches would copy the whole source cache at the next decode instead, after
+    # anything written since: a prefix restored into the source's cache in the meantime
+    # would land in the copy.
 
-        Separate caches can only be copied whole (llama.cpp copies the buffer at the next
-        decode), so the copy is cut back to the prefix afterwards.
-        """
-        llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+    def copy_sequence(self, src: int, dst: int, end_position: int) -> None:
+        """Make ``dst`` (an empty sequence) hold the cells of ``src`` at positions below ``end_position``."""
+        self.restore_sequence(dst, self.save_sequence(src))
         llama.llama_memory_seq_rm(self._memory, dst, end_position, -1)
+
+    def move_sequence(self, src: int, dst: int) -> None:
+        """Renumber sequence ``src`` as ``dst`` (an empty sequence), cells and all."""
+        self.restore_sequence(dst, self.save_sequence(src))
+        llama.llama_memory_seq_rm(self._memory, src, -1, -1)
 
     def save_sequence(self, seq_id: int) -> ctypes.Array:
         """The KV cells of sequence ``seq_id``, copied out of the cache (for :meth:`restore_sequence`)."""
@@ -390,15 +396,10 @@ class Context:
         """Make sequence ``seq_id`` hold the cells :meth:`save_sequence` copied, and nothing else.
 
         An emptied per-sequence cache fills from its first cell, so the restored cells sit
-        where an evaluation would have put them.
+        at the indices the copied ones had.
         """
         if llama.llama_state_seq_set_data(self._ptr, saved, len(saved), seq_id) != len(saved):
             raise EngineError("llama.cpp could not restore a sequence into the KV cache; lower --parallel")
-
-    def move_sequence(self, src: int, dst: int) -> None:
-        """Renumber sequence ``src`` as ``dst`` (an empty sequence), cells and all."""
-        llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
-        llama.llama_memory_seq_rm(self._memory, src, -1, -1)
 
     def clear(self) -> None:
         llama.llama_memory_clear(self._memory, True)

@@ -48,8 +48,8 @@ def _texts(engine: Engine, requests) -> dict:
     return {(c.key, c.sample_index): c.text for c in engine.generate(requests)}
 
 
-def _open(model: Path, parallel: int) -> Engine:
-    return Engine(model, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=256))
+def _open(model: Path, parallel: int, threads: int = THREADS) -> Engine:
+    return Engine(model, EngineSettings(parallel=parallel, threads=threads, ctx_size=256))
 
 
 def _prefix_length(engine: Engine, task_type: str) -> int:
@@ -69,16 +69,18 @@ def test_the_prefix_is_evaluated_once_and_the_rests_together(tiny_gguf_q4_k_m: P
     assert len(set(texts.values())) == 16
 
 
-def test_records_are_the_same_at_every_parallel_and_as_evaluated_whole(tiny_gguf_q4_k_m: Path):
+def test_records_are_the_same_at_every_parallel_and_thread_count_and_as_evaluated_whole(tiny_gguf_q4_k_m: Path):
     requests = _requests(EXQA, 6, seeds_per_request=2) + _requests(NLI, 3, first_key=10)
     interleaved = [r for pair in zip(requests[:3], requests[6:]) for r in pair] + requests[3:6]
     runs = {}
     for parallel in (1, 4, 16):
         with _open(tiny_gguf_q4_k_m, parallel) as engine:
             runs[parallel] = _texts(engine, interleaved)
+    with _open(tiny_gguf_q4_k_m, 16, threads=2) as engine:
+        two_threads = _texts(engine, interleaved)
     with _open(tiny_gguf_q4_k_m, 16) as engine:
         whole = _texts(engine, [_without_prefix(r) for r in interleaved])
-    assert runs[1] == runs[4] == runs[16]
+    assert runs[1] == runs[4] == runs[16] == two_threads
     # the prefix's cells are the ones a whole evaluation writes: restoring them changes nothing
     assert runs[16] == whole
 
@@ -137,3 +139,24 @@ def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_
         evicted = _texts(engine, requests)
     assert evicted == kept
     assert [n for n in recorder.calls if n in (exqa, nli)] == [exqa, nli] * 3
+
+
+def test_records_stay_the_same_when_finished_sequences_are_replaced_mid_run(tiny_gguf_q4_k_m: Path):
+    # Sequences that end at different steps are replaced by new prompts, whose prefixes are
+    # restored while the running sequences are moved down into the freed slots.
+    requests = [
+        GenerationRequest(
+            key=i,
+            prompt=build_prompt(task, f"Passage {i}: the dog ran to the park. " * 2),
+            seeds=(i, 50 + i),
+            sampling=Sampling(max_tokens=2 + (i * 5) % 9, temperature=0.9, top_p=0.9),
+            shared_prefix=prompt_prefix(task),
+        )
+        for i, task in enumerate([EXQA, NLI] * 6)
+    ]
+    runs = []
+    for parallel in (1, 3, 5, 8):
+        with _open(tiny_gguf_q4_k_m, parallel) as engine:
+            runs.append(_texts(engine, requests))
+    assert len(runs[0]) == 24
+    assert runs[1] == runs[0] and runs[2] == runs[0] and runs[3] == runs[0]
