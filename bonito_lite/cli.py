@@ -145,11 +145,12 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
               help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
-@click.option("--ctx-size", default=2048, show_default=True, type=click.IntRange(min=64),
-              help="Context window per sequence, in tokens.")
+@click.option("--ctx-size", type=click.IntRange(min=64), default=None,
+              help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
+              "passage's prompt and --max-tokens, 704 at the defaults].")
 @click.option("--parallel", type=click.IntRange(min=1), default=None,
               help="Sequences decoded together in one batch, or requests in flight on a server "
-              "[default: 16, lowered to fit memory].")
+              "[default: 32, lowered to fit memory].")
 @click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True,
               help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")
@@ -180,13 +181,14 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
-    from .run import GenerateOptions, GenerateRun, RunInterrupted
+    from .run import GenerateOptions, GenerateRun, RunInterrupted, passage_ctx_size
 
     configure_logging(verbose, quiet)
     if formats and output == "-":
         raise click.UsageError("--format needs an output file; with -o - run 'bonito-lite export' on a saved output instead.")
     engine_settings = EngineSettings(
-        n_gpu_layers=n_gpu_layers, threads=threads, ctx_size=ctx_size, cpu_repack=cpu_repack,
+        n_gpu_layers=n_gpu_layers, threads=threads, cpu_repack=cpu_repack,
+        ctx_size=ctx_size if ctx_size is not None else passage_ctx_size(chunk_tokens, max_tokens),
         verbose=verbose, constrain=constrain,
         **({"parallel": parallel} if parallel is not None else {}),
     )

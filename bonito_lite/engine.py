@@ -6,7 +6,9 @@ sequences in one context and decodes the next token of each in one ``llama_batch
 When a sequence ends, its completion is yielded, its KV cells are dropped and its slot is
 refilled from the request queue at once (continuous batching). The samples of one prompt
 share its evaluation: the prompt is decoded once and its KV cells given to the other
-samples' sequences.
+samples' sequences. Prompts share their common start too: a request's ``shared_prefix``
+(for Bonito, the template up to the passage) is evaluated once, its cells saved and
+restored into every later prompt that starts with it.
 
 Each sequence samples with its own seeded sampler chain, and every piece of arithmetic a
 sequence goes through is the same whatever else is in flight, so a completion depends on
@@ -21,9 +23,11 @@ its prompt, seed and sampling only, not on ``parallel``:
   BENCHMARKS.md). If the environment turns the forcing off, decode calls are kept below
   8 rows, where the per-row kernel always runs: records stay independent of
   ``parallel``, but most of the batching gain is gone (see ``_UNPINNED_DECODE_ROWS``);
-- prompts decoded whole (in chunks of ``n_batch`` from their start when longer than a
-  ubatch), several of the same length in one call: llama.cpp evaluates them side by side,
-  each with its own rows and its own cache (see ``_evaluate_prompts``).
+- prompts decoded whole after their shared prefix (in chunks of ``n_batch`` when longer
+  than a ubatch), several of the same length in one call: llama.cpp evaluates them side by
+  side, each with its own rows and its own cache (see ``_evaluate_prompts``); a prefix is
+  always evaluated alone, and restoring its cells gives the same logits as evaluating the
+  whole prompt (tested).
 
 Measured on x86-64 CPUs (AVX2/AVX-512) for Q4_K_M and Q8_0 models. Not covered: GPU
 offload (its kernels change with the batch size), ``cpu_repack`` on, and F16/F32 weights
@@ -75,12 +79,11 @@ class EngineSettings:
     n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
     threads: int | None = None  # None: the CPUs this process may use
     ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    # Sequences in flight in one context. 16: measured on a 2-core x86-64 CPU (BENCHMARKS.md):
-    # 1.6x a one-at-a-time loop on a 1.1 B model; 32 and 64 add 15% and 24% for 2x and 4x
-    # the KV memory (4.3 GB more for bonito-v1 at --ctx-size 2048 going from 16 to 32).
-    # With prompts batched, 64, 128 and 256 measure 2.16-2.19x the loop (16 not remeasured).
-    # GPUs take the same default (not measured there).
-    parallel: int = 16
+    # Sequences in flight in one context. 32: measured on a 2-core x86-64 CPU, two threads,
+    # 1.1 B Q4_K_M model (BENCHMARKS.md): 2.7x a one-at-a-time loop; 16 gives 2.2x, 64 2.9x
+    # for twice the KV memory (bonito-v1 at generate's default context of 704 tokens: 92 MB a
+    # sequence, 2.9 GB at 32). GPUs take the same default (not measured there).
+    parallel: int = 32
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
     # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.
     cpu_repack: str = "auto"

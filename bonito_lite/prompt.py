@@ -24,6 +24,11 @@ PROMPT_TEMPLATE = (
     TASKTYPE_TAG + "\n{task_type}\n" + CONTEXT_TAG + "\n{context}\n" + TASK_TAG + "\n"
 )
 
+# Most tokens a prompt adds to its passage's own count: BOS, the tags and the longest task
+# type's name take 28 with Bonito's (Mistral's) tokenizer; the rest is room for tokens that
+# merge differently where the passage meets the template.
+TEMPLATE_TOKENS = 48
+
 # Reasons a generation is rejected by the parser.
 NO_PIPE = "no_pipe"
 TOO_MANY_PIPES = "too_many_pipes"

@@ -32,7 +32,7 @@ from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
-from .prompt import build_prompt
+from .prompt import TEMPLATE_TOKENS, build_prompt
 from .resume import (
     UNIT_FIELD,
     FinishedUnits,
@@ -54,9 +54,12 @@ log = logging.getLogger(__name__)
 STDOUT = "-"
 
 # Rough throughput per GB of model file on 2 CPU threads, measured on a 1.1 B Q4_K_M
-# model (0.67 GB): 213 prompt tok/s and 17.4 generated tok/s. Only for --dry-run's estimate.
-_PROMPT_TOK_S_PER_GB = 143.0
-_GENERATED_TOK_S_PER_GB = 11.6
+# model (0.67 GB; BENCHMARKS.md): prompts at 205 tok/s, and 129 generated tok/s with 32
+# sequences in each decode step. Fewer sequences per step are counted as proportionally
+# slower, which over-estimates (16 measure 100 tok/s, not 65). Only for --dry-run's estimate.
+_PROMPT_TOK_S_PER_GB = 137.0
+_GENERATED_TOK_S_PER_GB = 86.0
+_GENERATED_RATE_PARALLEL = 32
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,16 @@ class WorkPlan:
                 "settings (model, seed, sampling, chunking) and are kept"
             )
         return line + ("; nothing to generate." if not self.remaining else ".")
+
+
+def passage_ctx_size(chunk_tokens: int, max_tokens: int) -> int:
+    """The context one sequence needs: a prompt around a ``chunk_tokens`` passage and ``max_tokens`` more.
+
+    Rounded up to 64 tokens. Against a fixed 2048, it holds about a third of the KV cache per
+    sequence at the default sizes, so that three times the sequences fit in the same memory.
+    """
+    need = chunk_tokens + TEMPLATE_TOKENS + max_tokens
+    return -(-need // 64) * 64
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -229,9 +242,11 @@ class GenerateRun:
         size_gb = self.model.stat().st_size / 1e9
         threads = self.options.engine.threads or os.cpu_count() or 2
         scale = max(threads, 1) / 2
+        in_step = min(self.options.engine.parallel, generations, _GENERATED_RATE_PARALLEL)
         seconds = (
             prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
-            + generations * self.options.max_tokens * size_gb / (_GENERATED_TOK_S_PER_GB * scale)
+            + generations * self.options.max_tokens * size_gb
+            / (_GENERATED_TOK_S_PER_GB * scale * in_step / _GENERATED_RATE_PARALLEL)
         )
         return DryRunReport(n_passages, generations, prompt_tokens, seconds, self.model)
 

@@ -15,6 +15,8 @@ import pytest
 
 from bonito_lite import filters
 from bonito_lite.model_paths import toy_model_path
+from bonito_lite.engine import EngineSettings
+from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
 from cli_helpers import read_jsonl, run_cli as run
 
@@ -91,6 +93,20 @@ def test_same_seed_gives_the_same_records_and_another_seed_others(sample_run, tm
     )
 
 
+def test_sequences_get_the_context_their_passages_need_and_its_size_changes_no_record(sample_run, tmp_path):
+    manifest = json.loads(sample_run.with_name("notes.bonito.jsonl.manifest.json").read_text())
+    # --chunk-tokens 384 (default) + the template + --max-tokens 96, in steps of 64
+    assert manifest["arguments"]["engine"]["ctx_size"] == passage_ctx_size(384, 96) == 576
+    wide = tmp_path / "wide.jsonl"
+    args = ["generate", str(SAMPLE), "-t", "exqa", "-t", "yes_no_qa", "--limit", "3", *FAST]
+    assert run([*args, "-o", str(wide), "--ctx-size", "2048"]).exit_code == 0
+    wide_manifest = json.loads(wide.with_name("wide.jsonl.manifest.json").read_text())
+    assert wide_manifest["arguments"]["engine"]["ctx_size"] == 2048
+    assert read_jsonl(wide) == read_jsonl(sample_run)
+    assert (read_jsonl(wide.with_name("wide.rejected.jsonl"))
+            == read_jsonl(sample_run.with_name("notes.bonito.rejected.jsonl")))
+
+
 def test_default_output_is_named_after_the_first_input(tmp_path):
     shutil.copy(SAMPLE, tmp_path / "handbook.md")
     result = run(["generate", "handbook.md", "-t", "ynqa", "--limit", "1", *FAST])
@@ -137,6 +153,18 @@ def test_dry_run_shows_passages_and_writes_nothing(tmp_path):
     assert passages >= 3
     assert f"{passages * 2} generations" in summary
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_estimate_counts_sequences_decoded_together():
+    def estimate(parallel: int) -> float:
+        options = GenerateOptions(inputs=(str(SAMPLE),), task_types=("exqa", "nli"), model="toy",
+                                  engine=EngineSettings(parallel=parallel, threads=2))
+        return GenerateRun(options).dry_run().estimated_seconds
+
+    one, eight, default, sixty_four = estimate(1), estimate(8), estimate(32), estimate(64)
+    assert one > eight > default > 0
+    # beyond the 32 sequences per step it was measured at, no faster
+    assert sixty_four == default
 
 
 def test_limit_stops_after_n_passages():
