@@ -37,12 +37,12 @@ offload (its kernels change with the batch size), ``cpu_repack`` on, and F16/F32
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 import os
 import re
 import subprocess
 import sys
-import ctypes
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Hashable, Iterable, Iterator, Sequence
