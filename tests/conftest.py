@@ -45,3 +45,19 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in [name for name in os.environ if name.startswith("BONITO_LITE_")]:
         monkeypatch.delenv(name)
     return tmp_path
+
+
+@pytest.fixture
+def decode_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The token count of every llama_decode call the test makes, in order."""
+    from bonito_lite import llama_handles
+
+    calls: list[int] = []
+    original = llama_handles.Context.decode
+
+    def counting(context, batch):
+        calls.append(batch.size)
+        return original(context, batch)
+
+    monkeypatch.setattr(llama_handles.Context, "decode", counting)
+    return calls

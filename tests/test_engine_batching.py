@@ -27,28 +27,20 @@ def _equal_length_requests(n: int, seeds_per_request: int = 1, max_tokens: int =
     ]
 
 
-def _run(model: Path, parallel: int, requests) -> tuple[dict, list[int], set[int]]:
-    """Completions by (key, sample), the token count of every llama_decode call, the prompt lengths."""
-    calls: list[int] = []
-    original = llama_handles.Context.decode
-
-    def counting(self, batch):
-        calls.append(batch.size)
-        return original(self, batch)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(llama_handles.Context, "decode", counting)
-        with Engine(model, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=256)) as engine:
-            lengths = {len(engine.tokenize(r.prompt)) for r in requests}
-            texts = {(c.key, c.sample_index): c.text for c in engine.generate(requests)}
-    return texts, calls, lengths
+def _run(model: Path, parallel: int, requests, decode_calls: list[int]) -> tuple[dict, list[int], set[int]]:
+    """Completions by (key, sample), the token count of each llama_decode call of this run, the prompt lengths."""
+    first_call = len(decode_calls)
+    with Engine(model, EngineSettings(parallel=parallel, threads=THREADS, ctx_size=256)) as engine:
+        lengths = {len(engine.tokenize(r.prompt)) for r in requests}
+        texts = {(c.key, c.sample_index): c.text for c in engine.generate(requests)}
+    return texts, decode_calls[first_call:], lengths
 
 
-def test_equal_length_prompts_share_a_decode_and_give_the_same_text_as_alone(tiny_gguf_q4_k_m: Path):
+def test_equal_length_prompts_share_a_decode_and_give_the_same_text_as_alone(tiny_gguf_q4_k_m: Path, decode_calls):
     requests = _equal_length_requests(8, seeds_per_request=2)
-    alone, alone_calls, lengths = _run(tiny_gguf_q4_k_m, 1, requests)
+    alone, alone_calls, lengths = _run(tiny_gguf_q4_k_m, 1, requests, decode_calls)
     [length] = lengths
-    together, calls, _ = _run(tiny_gguf_q4_k_m, 16, requests)
+    together, calls, _ = _run(tiny_gguf_q4_k_m, 16, requests, decode_calls)
     assert together == alone
     assert len(set(together.values())) == 16
     # parallel 16: the eight prompts in one call (8 x length tokens fit a ubatch of 512),
@@ -58,23 +50,24 @@ def test_equal_length_prompts_share_a_decode_and_give_the_same_text_as_alone(tin
     assert max(alone_calls) == length  # parallel 1: one prompt per call
 
 
-def test_prompts_of_mixed_lengths_are_grouped_by_length(tiny_gguf_q4_k_m: Path):
+def test_prompts_of_mixed_lengths_are_grouped_by_length(tiny_gguf_q4_k_m: Path, decode_calls):
     same = _equal_length_requests(4)
     longer = [
         GenerationRequest(key=100 + i, prompt=r.prompt + " More.", seeds=r.seeds, sampling=r.sampling)
         for i, r in enumerate(same)
     ]
     mixed = [r for pair in zip(same, longer) for r in pair]  # alternating lengths
-    alone, _, lengths = _run(tiny_gguf_q4_k_m, 1, mixed)
-    together, calls, _ = _run(tiny_gguf_q4_k_m, 8, mixed)
+    alone, _, lengths = _run(tiny_gguf_q4_k_m, 1, mixed, decode_calls)
+    together, calls, _ = _run(tiny_gguf_q4_k_m, 8, mixed, decode_calls)
     assert together == alone
     assert len(lengths) == 2
     assert sorted(calls[:2]) == sorted(4 * n for n in lengths)
 
 
-def test_more_equal_prompts_than_a_ubatch_holds_split_into_whole_prompts(tiny_gguf_q4_k_m: Path, monkeypatch):
+def test_more_equal_prompts_than_a_ubatch_holds_split_into_whole_prompts(tiny_gguf_q4_k_m: Path, monkeypatch,
+                                                                          decode_calls):
     requests = _equal_length_requests(6, max_tokens=4)
-    alone, _, [length] = _run(tiny_gguf_q4_k_m, 1, requests)
+    alone, _, [length] = _run(tiny_gguf_q4_k_m, 1, requests, decode_calls)
     # a ubatch of 2.5 prompts: calls of 2, 2 and 2 whole prompts, never a cut one
     original_init = llama_handles.Context.__init__
 
@@ -83,7 +76,7 @@ def test_more_equal_prompts_than_a_ubatch_holds_split_into_whole_prompts(tiny_gg
         self.n_ubatch = 5 * length // 2
 
     monkeypatch.setattr(llama_handles.Context, "__init__", small_ubatch)
-    together, calls, _ = _run(tiny_gguf_q4_k_m, 6, requests)
+    together, calls, _ = _run(tiny_gguf_q4_k_m, 6, requests, decode_calls)
     assert together == alone
     assert calls[:3] == [2 * length] * 3
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bonito_lite import engine as engine_module
-from bonito_lite import llama_handles
 from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
 from bonito_lite.prompt import build_prompt, prompt_prefix
 
@@ -30,20 +27,6 @@ def _requests(task_type: str, n: int, *, shared: bool = True, seeds_per_request:
     ]
 
 
-class _Recorder:
-    """The token count of every llama_decode call of the engines opened inside ``record``."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls: list[int] = []
-        original = llama_handles.Context.decode
-
-        def counting(context, batch):
-            self.calls.append(batch.size)
-            return original(context, batch)
-
-        monkeypatch.setattr(llama_handles.Context, "decode", counting)
-
-
 def _texts(engine: Engine, requests) -> dict:
     return {(c.key, c.sample_index): c.text for c in engine.generate(requests)}
 
@@ -56,16 +39,15 @@ def _prefix_length(engine: Engine, task_type: str) -> int:
     return len(engine.tokenize(prompt_prefix(task_type)))
 
 
-def test_the_prefix_is_evaluated_once_and_the_rests_together(tiny_gguf_q4_k_m: Path, monkeypatch):
+def test_the_prefix_is_evaluated_once_and_the_rests_together(tiny_gguf_q4_k_m: Path, decode_calls):
     requests = _requests(EXQA, 8, seeds_per_request=2)
-    recorder = _Recorder(monkeypatch)
     with _open(tiny_gguf_q4_k_m, 16) as engine:
         prefix = _prefix_length(engine, EXQA)
         [length] = {len(engine.tokenize(r.prompt)) for r in requests}
         texts = _texts(engine, requests)
     assert 0 < prefix < length
     # the prefix alone, then the eight rests in one call, then 16 samples per step
-    assert recorder.calls == [prefix, 8 * (length - prefix)] + [16] * 7
+    assert decode_calls == [prefix, 8 * (length - prefix)] + [16] * 7
     assert len(set(texts.values())) == 16
 
 
@@ -89,56 +71,54 @@ def _without_prefix(request: GenerationRequest) -> GenerationRequest:
     return GenerationRequest(request.key, request.prompt, request.seeds, request.sampling)
 
 
-def test_the_prefix_outlives_a_generation_and_each_task_type_has_its_own(tiny_gguf_q4_k_m: Path, monkeypatch):
-    recorder = _Recorder(monkeypatch)
+def test_the_prefix_outlives_a_generation_and_each_task_type_has_its_own(tiny_gguf_q4_k_m: Path, decode_calls):
     with _open(tiny_gguf_q4_k_m, 4) as engine:
         exqa, nli = _prefix_length(engine, EXQA), _prefix_length(engine, NLI)
         assert exqa != nli
         _texts(engine, _requests(EXQA, 2))
         _texts(engine, _requests(NLI, 2) + _requests(EXQA, 2, first_key=10))
-    prefix_calls = [n for n in recorder.calls if n in (exqa, nli)]
+    prefix_calls = [n for n in decode_calls if n in (exqa, nli)]
     assert prefix_calls == [exqa, nli]
 
 
-def test_a_prefix_the_prompt_does_not_start_with_is_not_used(tiny_gguf_q4_k_m: Path, monkeypatch):
+def test_a_prefix_the_prompt_does_not_start_with_is_not_used(tiny_gguf_q4_k_m: Path, decode_calls):
     requests = [
         GenerationRequest(r.key, r.prompt, r.seeds, r.sampling, shared_prefix=prompt_prefix(NLI))
         for r in _requests(EXQA, 2)
     ]
-    recorder = _Recorder(monkeypatch)
     with _open(tiny_gguf_q4_k_m, 4) as engine:
         [length] = {len(engine.tokenize(r.prompt)) for r in requests}
         texts = _texts(engine, requests)
         whole = _texts(engine, [_without_prefix(r) for r in requests])
-    assert recorder.calls[0] == 2 * length  # both prompts whole, in one call
+    assert decode_calls[0] == 2 * length  # both prompts whole, in one call
     assert texts == whole
 
 
-def test_prefix_tokens_merged_with_the_passage_are_not_shared(tiny_gguf_q4_k_m: Path, monkeypatch):
+def test_prefix_tokens_merged_with_the_passage_are_not_shared(tiny_gguf_q4_k_m: Path, decode_calls):
     # " the" after "park" tokenizes as one piece with its space: the prefix "...park" ends
     # inside a token of the whole prompt, so the prompt is evaluated whole.
     prompt = "The dog ran to the park the next day."
     request = GenerationRequest(0, prompt, (1,), Sampling(max_tokens=4), shared_prefix="The dog ran to the park ")
-    recorder = _Recorder(monkeypatch)
     with _open(tiny_gguf_q4_k_m, 2) as engine:
         prefix = engine.tokenize(request.shared_prefix)
         tokens = engine.tokenize(prompt)
         assert tokens[: len(prefix)] != prefix
         _texts(engine, [request])
-    assert recorder.calls[0] == len(tokens)
+    assert decode_calls[0] == len(tokens)
 
 
-def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_k_m: Path, monkeypatch):
+def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_k_m: Path, monkeypatch,
+                                                                  decode_calls):
     requests = [r for pair in zip(_requests(EXQA, 3), _requests(NLI, 3, first_key=10)) for r in pair]
     with _open(tiny_gguf_q4_k_m, 1) as engine:
         kept = _texts(engine, requests)
     monkeypatch.setattr(engine_module, "_MAX_SHARED_PREFIXES", 1)
-    recorder = _Recorder(monkeypatch)
+    first_call = len(decode_calls)
     with _open(tiny_gguf_q4_k_m, 1) as engine:
         exqa, nli = _prefix_length(engine, EXQA), _prefix_length(engine, NLI)
         evicted = _texts(engine, requests)
     assert evicted == kept
-    assert [n for n in recorder.calls if n in (exqa, nli)] == [exqa, nli] * 3
+    assert [n for n in decode_calls[first_call:] if n in (exqa, nli)] == [exqa, nli] * 3
 
 
 def test_records_stay_the_same_when_finished_sequences_are_replaced_mid_run(tiny_gguf_q4_k_m: Path):
