@@ -231,8 +231,9 @@ class ReviewApp(App[None]):
         self.main.set_class(small, "too-small")
         if small:
             self.main.query_one("#too-small", Static).update(
-                f"The terminal is {width}×{height}; review needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n"
-                "Make the window larger (q quits)."
+                # Short lines: the message itself must fit a small window.
+                f"The terminal is {width}×{height}.\nReview needs at least\n{MIN_WIDTH}×{MIN_HEIGHT}: "
+                "make it larger\n(q quits)."
             )
 
     @property
