@@ -45,6 +45,7 @@ class Review:
 
     async def __aexit__(self, *exc):
         await self._test.__aexit__(*exc)
+        self.app.close()
         self.store.close()
 
     async def press(self, *keys: str) -> None:

@@ -317,3 +317,37 @@ def test_everything_dropped_is_refused_in_one_line(tmp_path):
     decide(output, ("u000000000000000", DROP))
     result = run_cli(["export", str(output), "--format", "alpaca"])
     assert result.exit_code == 2 and "every example" in result.output and "--ignore-review" in result.output
+
+
+def test_generate_format_applies_the_review_and_a_rerun_that_appends_keeps_it(tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "The boiler in the north wing was serviced on 3 March by Ana Ruiz. The next service is due "
+        "in September, and the key is kept at the front desk.\n", encoding="utf-8",
+    )
+    args = ["generate", str(notes), "-t", "question_generation", "--model", "toy", "--max-tokens", "48",
+            "--no-filter", "-o", str(tmp_path / "notes.bonito.jsonl"), "-q"]
+    assert run_cli(args + ["--num-samples", "2"]).exit_code == 0
+    output = tmp_path / "notes.bonito.jsonl"
+    first, second = read_jsonl(output)
+    decide(output, (first["unit"], DROP), (second["unit"], EDIT, None, "A reviewed answer"))
+
+    result = run_cli(args + ["--num-samples", "4", "--format", "alpaca"])  # appends two samples
+    assert result.exit_code == 0, result.output
+    examples = read_jsonl(output)
+    assert examples[:2] == [first, second]
+    rows = read_jsonl(output.with_name("notes.bonito.alpaca.jsonl"))
+    assert [r["output"] for r in rows] == ["A reviewed answer"] + [r["output"] for r in examples[2:]]
+
+    result = run_cli(args + ["--num-samples", "4", "--format", "alpaca", "--ignore-review"])
+    rows = read_jsonl(output.with_name("notes.bonito.alpaca.jsonl"))
+    assert [r["output"] for r in rows] == [r["output"] for r in examples]
+
+
+def test_readme_states_the_smallest_window():
+    from pathlib import Path
+
+    from bonito_lite.review.app import MIN_HEIGHT, MIN_WIDTH
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"a window smaller than {MIN_WIDTH}×{MIN_HEIGHT}" in readme

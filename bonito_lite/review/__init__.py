@@ -103,10 +103,11 @@ def run_review(output: Path) -> ReviewStore:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("review runs in a terminal; start it without redirecting its input or output.")
     store = ReviewStore.open(output)
+    app = build_app(output, store)
     try:
-        app = build_app(output, store)
         app.run()
     finally:
+        app.close()
         store.close()
     return store
 

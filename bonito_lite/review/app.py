@@ -224,6 +224,14 @@ class ReviewApp(App[None]):
     def on_unmount(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        """Once the app has exited: stop the index and close the files it reads."""
+        self._stop.set()
+        for worker in self.workers:
+            worker.cancel()
+        for view in self.views.values():
+            view.records.close()
+
     def check_size(self) -> None:
         width, height = self.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
@@ -252,10 +260,17 @@ class ReviewApp(App[None]):
             count = view.records.index_all(self._stop)
             if self._stop.is_set():
                 return
-            view.units = {u for u in (view.records.unit(p) for p in range(count)) if u is not None}
-            view.task_types = list(dict.fromkeys(
-                t for t in (view.records.task_type(p) for p in range(count)) if t is not None
-            ))
+            units: set[str] = set()
+            task_types: dict[str, None] = {}
+            for position in range(count):
+                if self._stop.is_set():
+                    return
+                unit, task_type = view.records.unit(position), view.records.task_type(position)
+                if unit is not None:
+                    units.add(unit)
+                if task_type is not None:
+                    task_types[task_type] = None
+            view.units, view.task_types = units, list(task_types)
             self.call_from_thread(self._show_status)
 
     # What is on screen ----------------------------------------------------------------------

@@ -60,7 +60,10 @@ class AppliedReview:
     @classmethod
     def load(cls, output: Path) -> "AppliedReview | None":
         """The review of ``output``, or None when it has none; a foreign sidecar is refused."""
-        decisions = read_decisions(output)
+        try:
+            decisions = read_decisions(output)
+        except InputError as error:
+            raise InputError(f"{error} Or pass --ignore-review to export without it.") from None
         return None if decisions is None else cls(output, decisions)
 
     def records(self, examples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

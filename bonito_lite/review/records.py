@@ -82,10 +82,12 @@ class RecordFile:
                 value = json.loads(self.raw(position))
             except ValueError:
                 value = None
+            record = value if isinstance(value, dict) else None
             if len(self._cache) > 256:  # a few screens' worth, never the file
                 self._cache.clear()
-            self._cache[position] = value if isinstance(value, dict) else None
-        return self._cache[position]
+            self._cache[position] = record
+            return record
+        return self._cache.get(position)
 
     def unit(self, position: int) -> str | None:
         """The ``unit`` of line ``position``, read from the line's end without parsing it all."""
