@@ -243,13 +243,15 @@ def _write_formats(report, formats, quiet: bool, ignore_review: bool) -> None:
         click.echo(f"Warning: {report.output} holds no examples, so no {', '.join(formats)} "
                    "was written.", err=True)
         return
-    for fmt in dict.fromkeys(formats):
+    for number, fmt in enumerate(dict.fromkeys(formats)):
         # A view of the working JSONL: each completed run replaces the last one's.
         result = export_dataset(report.output, fmt, default_export_path(report.output, fmt),
                                 overwrite=True, ignore_review=ignore_review)
-        if not quiet:
+        if quiet:
+            continue
+        if number == 0:  # the same review applies to every format: said once
             _echo_review(result.review)
-            click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}).", err=True)
+        click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}).", err=True)
 
 
 def _echo_review(counts) -> None:

@@ -294,6 +294,14 @@ async def test_a_killed_review_reopens_where_it_stopped(output):
     }
 
 
+async def test_ctrl_c_quits_with_every_decision_saved(output):
+    async with Review(output) as review:
+        await review.press("a", "x")
+        await review.press("ctrl+c")
+        assert not review.app.is_running
+    assert [line["decision"] for line in sidecar_lines(output)[1:]] == ["keep", "drop"]
+
+
 async def test_quit_leaves_the_output_untouched(output):
     before = output.read_bytes()
     async with Review(output) as review:

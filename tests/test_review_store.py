@@ -332,10 +332,13 @@ def test_generate_format_applies_the_review_and_a_rerun_that_appends_keeps_it(tm
     first, second = read_jsonl(output)
     decide(output, (first["unit"], DROP), (second["unit"], EDIT, None, "A reviewed answer"))
 
-    result = run_cli(args + ["--num-samples", "4", "--format", "alpaca"])  # appends two samples
+    loud = [a for a in args if a != "-q"]
+    result = run_cli(loud + ["--num-samples", "4", "--format", "alpaca", "--format", "messages"])  # appends two
     assert result.exit_code == 0, result.output
     examples = read_jsonl(output)
     assert examples[:2] == [first, second]
+    said = f"Review applied: 0 kept, 1 edited, 1 dropped, 0 taken back from the rejects, {len(examples) - 2} not reviewed."
+    assert result.output.count(said) == 1  # once, for both formats
     rows = read_jsonl(output.with_name("notes.bonito.alpaca.jsonl"))
     assert [r["output"] for r in rows] == ["A reviewed answer"] + [r["output"] for r in examples[2:]]
 

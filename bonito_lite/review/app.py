@@ -163,6 +163,8 @@ class ReviewApp(App[None]):
         Binding("escape", "clear_filters", "Clear filters", show=False),
         Binding("r", "toggle_rejects", "Rejects"),
         Binding("q", "quit", "Quit"),
+        # Textual only hints at ctrl+q on ctrl+c; in a terminal tool ctrl+c stops it.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, store: ReviewStore, examples: RecordFile, rejects: RecordFile | None,
