@@ -135,6 +135,8 @@ def test_a_read_only_folder_is_refused_before_anything_is_written(output, monkey
     monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(output.parent) else real_access(path, mode))
     with pytest.raises(InputError, match="its folder is read-only"):
         ReviewStore.open(output)
+    result = run_cli(["review", str(output)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "is read-only" in result.output
     assert not sidecar_path(output).exists()
 
 
