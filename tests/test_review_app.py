@@ -120,7 +120,7 @@ async def test_arrows_back_and_next_unreviewed(output):
         assert review.unit == u(0)
         await review.press("a", "a", "a")
         await review.press("space")
-        assert "reviewed" in "".join(str(n.message) for n in review.app._notifications)
+        assert "reviewed" in review.app.notices[-1]
 
 
 async def test_inline_edits_of_instruction_and_answer(output):
@@ -174,7 +174,7 @@ async def test_an_editor_draft_without_one_pipe_is_not_saved(output, tmp_path, m
     async with Review(output) as review:
         await review.press("e")
         assert read_decisions(output) == {}
-        assert any("Not saved" in str(n.message) for n in review.app._notifications)
+        assert review.app.notices[-1].startswith("Not saved")
 
 
 async def test_filters_by_task_type_decision_and_text(output):
@@ -310,3 +310,15 @@ async def test_quit_leaves_the_output_untouched(output):
         assert not review.app.is_running
     assert output.read_bytes() == before
     assert os.stat(output).st_size == len(before)
+
+
+async def test_brackets_in_records_and_filters_are_shown_as_typed(tmp_path):
+    output = write_output(tmp_path, examples=1)
+    record = example(0, source="[bold]notes[/].md", output="[red]7:00")
+    output.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    async with Review(output) as review:
+        assert "source [bold]notes[/].md" in review.screen_text("meta")
+        assert review.screen_text("output") == "[red]7:00"
+        await review.press("slash", *"[nothing", "enter")
+        assert '"[nothing"' in review.screen_text("status")
+        assert review.app.notices[-1] == 'Nothing matches "[nothing".'

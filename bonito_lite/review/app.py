@@ -181,6 +181,12 @@ class ReviewApp(App[None]):
         self.text_filter = ""
         self._stop = threading.Event()
         self._small = False
+        self.notices: list[str] = []  # every message shown in a toast, oldest first
+
+    def notify(self, message: str, **options: Any) -> None:
+        self.notices.append(message)
+        # Messages quote what the reviewer typed: never read as markup.
+        super().notify(message, markup=False, **options)
 
     # Layout ---------------------------------------------------------------------------------
 
@@ -309,7 +315,7 @@ class ReviewApp(App[None]):
             return
         decision = self.store.get(record[UNIT_FIELD])
         shown = decision.applied_to(record) if decision else record
-        meta.update(_meta_line(record))
+        meta.update(Text(_meta_line(record)))  # Text: a file name is not markup
         decision_line.update(self._decision_text(record, decision))
         context = str(record.get("context") or "")
         if isinstance(shown.get("input"), str):
@@ -367,7 +373,7 @@ class ReviewApp(App[None]):
         filters = self._filters_text()
         if filters:
             status += f" · filter: {filters}"
-        self.main.query_one("#status", Static).update(status)
+        self.main.query_one("#status", Static).update(Text(status))
 
     def _filters_text(self) -> str:
         parts = []
