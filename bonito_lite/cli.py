@@ -19,6 +19,8 @@ from .export import FORMATS
 from .task_types import TASK_TYPES
 from .filters import DEFAULT_DEDUP_THRESHOLD
 
+IGNORE_REVIEW_HELP = "Export the examples as generated, without the decisions of 'bonito-lite review'."
+
 # Exit codes shared by every command.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -173,11 +175,13 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("formats", "--format", multiple=True, type=click.Choice(list(FORMATS)),
               help="Also write the whole output in a trainer's format when the run completes "
               "(as 'bonito-lite export' does); repeat for several.")
+@click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
 @handles_errors
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
-                     verbose, formats, backend, url, quality_filters, dedup_threshold) -> None:
+                     verbose, formats, backend, url, quality_filters, dedup_threshold,
+                     ignore_review) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
@@ -226,10 +230,10 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(_summary(report), err=True)
-    _write_formats(report, formats, quiet)
+    _write_formats(report, formats, quiet, ignore_review)
 
 
-def _write_formats(report, formats, quiet: bool) -> None:
+def _write_formats(report, formats, quiet: bool, ignore_review: bool) -> None:
     """After a complete run: each asked-for format, made from the whole output (earlier runs too)."""
     from .export import default_export_path, export_dataset
 
@@ -239,11 +243,20 @@ def _write_formats(report, formats, quiet: bool) -> None:
         click.echo(f"Warning: {report.output} holds no examples, so no {', '.join(formats)} "
                    "was written.", err=True)
         return
-    for fmt in dict.fromkeys(formats):
+    for number, fmt in enumerate(dict.fromkeys(formats)):
         # A view of the working JSONL: each completed run replaces the last one's.
-        result = export_dataset(report.output, fmt, default_export_path(report.output, fmt), overwrite=True)
-        if not quiet:
-            click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}).", err=True)
+        result = export_dataset(report.output, fmt, default_export_path(report.output, fmt),
+                                overwrite=True, ignore_review=ignore_review)
+        if quiet:
+            continue
+        if number == 0:  # the same review applies to every format: said once
+            _echo_review(result.review)
+        click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}).", err=True)
+
+
+def _echo_review(counts) -> None:
+    if counts is not None:
+        click.echo(counts.describe(), err=True)
 
 
 def _print_dry_run(run) -> None:
@@ -348,13 +361,37 @@ def convert_command(
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="File or folder to write [default: beside INPUT, e.g. notes.bonito.alpaca.jsonl].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
 @handles_errors
-def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool) -> None:
-    """Write the examples of a generated JSONL in a trainer's format, without generating again."""
+def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool, ignore_review: bool) -> None:
+    """Write the examples of a generated JSONL in a trainer's format, without generating again.
+
+    Decisions made with 'bonito-lite review' are applied: dropped examples left out, edits
+    applied, rejected examples taken back added.
+    """
     from .export import export_dataset
 
-    result = export_dataset(jsonl, fmt, output, overwrite=overwrite)
+    result = export_dataset(jsonl, fmt, output, overwrite=overwrite, ignore_review=ignore_review)
+    _echo_review(result.review)
     click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}) in {result.seconds:.1f} s.")
+
+
+@cli.command(name="review")
+@click.argument("jsonl", metavar="OUTPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
+@handles_errors
+def review_command(jsonl: str) -> None:
+    """Keep, drop or fix generated examples from the keyboard, one at a time.
+
+    Decisions are saved as each key is pressed in OUTPUT.review.jsonl beside the output
+    (which is never rewritten); 'export' and 'generate --format' apply them. Reopening
+    continues where the last review stopped.
+    """
+    from pathlib import Path
+
+    from .review import run_review
+
+    store = run_review(Path(jsonl))
+    click.echo(f"{_count(len(store.decisions), 'decision')} saved in {store.sidecar}.", err=True)
 
 
 @cli.command(name="inspect")

@@ -15,6 +15,11 @@ meaning to (``system``, ``history``, ``conversations``) would change what is tra
 provenance is one join away: row *i* of every format is record *i* of the JSONL, and
 parquet and hf keep every field.
 
+A review (``bonito-lite review``, its decisions in ``notes.bonito.review.jsonl``) is applied
+unless asked not to: dropped examples are left out, edits applied, rejected examples taken
+back added at the end, and parquet and hf get a ``review`` column (see ``review/apply.py``).
+Row *i* is then no longer record *i*; the ``unit`` field is the join.
+
 Both are JSON Lines, not a JSON array (the original Alpaca file is one): LLaMA-Factory
 (``.jsonl`` in ``file_name``), axolotl (``ds_type: json``) and TRL
 (``load_dataset("json", ...)``) all read them, axolotl's documentation recommends them, and
@@ -41,6 +46,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import InputError, OutputExistsError
 from .offline import go_offline
+from .review.apply import AppliedReview, ReviewCounts
 from .sinks import replaced_file, sibling_path, temporary_name
 
 # Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
@@ -65,6 +71,7 @@ class ExportResult:
     format: str
     records: int
     seconds: float
+    review: ReviewCounts | None = None  # None when no review applied
 
 
 def default_export_path(jsonl: str | os.PathLike, fmt: str) -> Path:
@@ -77,8 +84,12 @@ def export_dataset(
     fmt: str,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
+    ignore_review: bool = False,
 ) -> ExportResult:
-    """Write the examples of a bonito-lite JSONL in a trainer's format; refuse bad input in one line."""
+    """Write the examples of a bonito-lite JSONL in a trainer's format; refuse bad input in one line.
+
+    A review beside the JSONL (``bonito-lite review``) is applied unless ``ignore_review``.
+    """
     go_offline()
     started = time.monotonic()
     fmt = _check_format(fmt)
@@ -87,13 +98,19 @@ def export_dataset(
         raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
     target = Path(output) if output is not None else default_export_path(source, fmt)
     _check_target(source, target, fmt, overwrite)
+    review = None if ignore_review else AppliedReview.load(source)
+    records: Records = (
+        (lambda: read_examples(source)) if review is None
+        else (lambda: review.records(read_examples(source)))
+    )
     if fmt in _FOLDER_FORMATS:
-        count = _write_hf(source, target)
+        count = _write_hf(source, records, target)
     elif fmt == "parquet":
-        count = _write_parquet(source, target)
+        count = _write_parquet(source, records, target)
     else:
-        count = _write_jsonl(source, target, _ROWS[fmt])
-    return ExportResult(target, fmt, count, time.monotonic() - started)
+        count = _write_jsonl(records, target, _ROWS[fmt])
+    counts = review.counts if review is not None else None
+    return ExportResult(target, fmt, count, time.monotonic() - started, counts)
 
 
 def _check_format(fmt: str) -> str:
@@ -133,6 +150,9 @@ def _is_saved_dataset(folder: Path) -> bool:
 
 
 # Reading ------------------------------------------------------------------------------------
+
+# A new pass over the records to write (parquet and hf read them twice).
+Records = Callable[[], Iterator[dict[str, Any]]]
 
 
 def read_examples(jsonl: Path) -> Iterator[dict[str, Any]]:
@@ -198,10 +218,10 @@ _ROWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _write_jsonl(source: Path, target: Path, row: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+def _write_jsonl(records: Records, target: Path, row: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
     count = 0
     with replaced_file(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        for record in read_examples(source):
+        for record in records():
             handle.write(json.dumps(row(record), ensure_ascii=False) + "\n")
             count += 1
         handle.flush()
@@ -212,9 +232,9 @@ def _write_jsonl(source: Path, target: Path, row: Callable[[dict[str, Any]], dic
 # Arrow: parquet and hf --------------------------------------------------------------------------
 
 
-def _batches(source: Path) -> Iterator[list[dict[str, Any]]]:
+def _batches(records: Records) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for record in read_examples(source):
+    for record in records():
         batch.append(record)
         if len(batch) == _BATCH_ROWS:
             yield batch
@@ -223,12 +243,12 @@ def _batches(source: Path) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _schema(source: Path):
+def _schema(source: Path, records: Records):
     """Columns in the order they first appear, each typed to fit every record (a first pass)."""
     import pyarrow as pa
 
     schema = None
-    for batch in _batches(source):
+    for batch in _batches(records):
         try:
             found = pa.Table.from_pylist(batch).schema
             schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
@@ -237,10 +257,10 @@ def _schema(source: Path):
     return schema
 
 
-def _tables(source: Path, schema) -> Iterator[Any]:
+def _tables(source: Path, records: Records, schema) -> Iterator[Any]:
     import pyarrow as pa
 
-    for batch in _batches(source):
+    for batch in _batches(records):
         try:
             yield pa.Table.from_pylist(batch, schema=schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
@@ -251,31 +271,31 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _write_parquet(source: Path, target: Path) -> int:
+def _write_parquet(source: Path, records: Records, target: Path) -> int:
     import pyarrow.parquet as pq
 
-    schema = _schema(source)
+    schema = _schema(source, records)
     count = 0
     with replaced_file(target) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
-            for table in _tables(source, schema):
+            for table in _tables(source, records, schema):
                 writer.write_table(table)
                 count += table.num_rows
         _sync(tmp)
     return count
 
 
-def _write_hf(source: Path, target: Path) -> int:
+def _write_hf(source: Path, records: Records, target: Path) -> int:
     import pyarrow as pa
     from datasets import Dataset
 
-    schema = _schema(source)
+    schema = _schema(source, records)
     count = 0
     with _replaced_folder(target) as work:
         # An Arrow stream file is what Dataset.from_file memory-maps: no builder, no cache.
         arrow = work / "examples.arrow"
         with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-            for table in _tables(source, schema):
+            for table in _tables(source, records, schema):
                 writer.write_table(table)
                 count += table.num_rows
         dataset = Dataset.from_file(str(arrow))

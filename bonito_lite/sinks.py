@@ -120,6 +120,11 @@ class JsonlWriter:
             ) from None
         self._size += len(data)
 
+    def sync(self) -> None:
+        """Wait until what was written is on disk, not only in the kernel (a power cut keeps it)."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
