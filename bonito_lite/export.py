@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import InputError, OutputExistsError
 from .offline import go_offline
-from .sinks import replaced_file, sibling_path, temporary_name
+from .sinks import REJECTED_SUFFIX, is_rejected_path, replaced_file, sibling_path, temporary_name
 
 # Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
 FORMATS: dict[str, str] = {
@@ -57,6 +57,8 @@ _BATCH_ROWS = 4096
 
 # The fields every record of a bonito-lite output has (pipeline.py writes them).
 _REQUIRED = ("input", "output")
+# The field only rejected generations have (pipeline.py): they are never exported.
+_REJECTION = "reason"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ def export_dataset(
     source = Path(jsonl)
     if not source.is_file():
         raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
+    if is_rejected_path(source):
+        raise InputError(
+            f"{source} holds rejected generations, which are never exported; export the examples "
+            f"file beside it, not its {REJECTED_SUFFIX}."
+        )
     target = Path(output) if output is not None else default_export_path(source, fmt)
     _check_target(source, target, fmt, overwrite)
     if fmt in _FOLDER_FORMATS:
@@ -161,13 +168,13 @@ def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(record, dict):
         raise InputError(f"{where} is not a JSON object; export reads the .jsonl that generate wrote.")
+    if _REJECTION in record:
+        raise InputError(
+            f"{where} is a rejected generation (it has a {_REJECTION!r}), not an example; rejected "
+            f"generations are never exported: export the examples file, not its {REJECTED_SUFFIX}."
+        )
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
-        if "reason" in record and "generation" in record:
-            raise InputError(
-                f"{where} is a rejected generation, not an example; export the examples file, "
-                "not its .rejected.jsonl."
-            )
         raise InputError(f"{where} has no {' or '.join(missing)}; it is not a bonito-lite example.")
     for key in _REQUIRED:
         if not isinstance(record[key], str):

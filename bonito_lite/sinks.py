@@ -18,9 +18,18 @@ from typing import IO, Any, Iterator
 from .errors import InputError, ResourceError
 
 
+# What the rejects file's name ends with: generations that are not examples.
+REJECTED_SUFFIX = ".rejected.jsonl"
+
+
 def rejected_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.rejected.jsonl``."""
-    return output.with_name(_stem_without_jsonl(output) + ".rejected.jsonl")
+    return output.with_name(_stem_without_jsonl(output) + REJECTED_SUFFIX)
+
+
+def is_rejected_path(path: Path) -> bool:
+    """Whether ``path`` is named as a rejects file (``*.rejected.jsonl``)."""
+    return path.name.endswith(REJECTED_SUFFIX)
 
 
 def manifest_path(output: Path) -> Path:
