@@ -41,7 +41,17 @@ from typing import Any, Callable, Iterator
 
 from .errors import InputError, OutputExistsError
 from .offline import go_offline
-from .sinks import REJECTED_SUFFIX, is_rejected_path, replaced_file, sibling_path, temporary_name
+from .sinks import (
+    PRIVATE_FOLDER_MODE,
+    REJECTED_SUFFIX,
+    existing_mode,
+    is_rejected_path,
+    make_private_folder,
+    replaced_file,
+    set_tree_mode,
+    sibling_path,
+    temporary_name,
+)
 
 # Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
 FORMATS: dict[str, str] = {
@@ -310,11 +320,17 @@ def _quiet_datasets() -> Iterator[None]:
 
 @contextmanager
 def _replaced_folder(target: Path) -> Iterator[Path]:
-    """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end."""
+    """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end.
+
+    The scratch folder is owner-only from the start; the new folder and its files are too, or
+    take the mode of the folder they replace (``sinks.PRIVATE_FOLDER_MODE``).
+    """
     work = temporary_name(target)
-    os.mkdir(work, 0o755)
+    make_private_folder(work)
     try:
         yield work
+        replaced_mode = existing_mode(target) if target.is_dir() else None
+        set_tree_mode(work / "dataset", PRIVATE_FOLDER_MODE if replaced_mode is None else replaced_mode)
         # A folder cannot be renamed over a folder: move the old one aside first, so that
         # at every moment ``target`` is either the old dataset or the new one.
         old = None
