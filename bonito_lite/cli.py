@@ -257,8 +257,9 @@ def _print_dry_run(run) -> None:
         click.echo(f"{counts}; no time estimate for a server.")
         return
     click.echo(
-        f"{counts}; rough estimate on this CPU: "
-        f"{report.estimated_seconds / 60:.1f} min (upper bound: every example at --max-tokens)."
+        f"{counts}; rough estimate: {report.estimated_seconds / 60:.1f} min on this CPU with "
+        f"{_count(report.threads, 'thread')} and nothing else running (upper bound: every example "
+        "at --max-tokens); other programs using the CPU make it longer."
     )
 
 
@@ -276,7 +277,8 @@ def _summary(report) -> str:
         f"{_count(stats.parsed, 'example')} written to {report.output} from "
         f"{_count(stats.passages, 'passage')} ({_count(stats.generations, 'generation')}) "
         f"in {report.seconds:.1f} s, "
-        f"{report.examples_per_minute:.1f} examples/min on {report.backend}.",
+        f"{report.examples_per_minute:.1f} examples/min on {report.backend}"
+        + (f", {_count(report.sequences, 'sequence')} at a time." if report.sequences else "."),
     ]
     if rejected:
         lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
