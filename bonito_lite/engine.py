@@ -230,14 +230,14 @@ def cpu_busy_percent() -> list[float]:
 def default_threads(busy: Sequence[float] | None = None, cpus: Sequence[int] | None = None) -> int:
     """Threads for llama.cpp: the CPUs this process may use that other programs leave idle now.
 
-    llama.cpp's threads meet after every operation of a decode step, so a thread that shares
-    a CPU with a busy program holds all the others back: with one of two cores busy, two
-    threads ran a toy job 20 times slower than one (BENCHMARKS.md). So the threads are the
-    idle capacity of the usable CPUs (their idle percentages summed, rounded), at least 1,
-    and never more than the physical cores (a second hyper-thread of a core adds waiting,
-    not speed). Load that arrives during a run is met by llama.cpp's waiting threads
-    sleeping rather than spinning (see ``llama_handles``). ``busy`` is per CPU number, as
-    :func:`cpu_busy_percent` gives it.
+    llama.cpp's threads meet after every operation of a decode step, so a thread that
+    shares a CPU with a busy program holds all the others back: with one of two cores busy,
+    two threads ran a toy job 13 to 20 times slower than one (BENCHMARKS.md). So the threads
+    are the idle capacity of the usable CPUs (their idle percentages summed, rounded), at
+    least 1, and never more than the physical cores (a second hyper-thread of a core adds
+    waiting, not speed). Load that arrives during a run is met by llama.cpp's waiting
+    threads sleeping rather than spinning (see ``llama_handles``). ``busy`` is per CPU
+    number, as :func:`cpu_busy_percent` gives it.
     """
     cpus = list(cpus) if cpus is not None else usable_cpus()
     try:
