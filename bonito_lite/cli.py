@@ -144,7 +144,8 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
               help="Sampling seed; the same seed gives the same records.")
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
               help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the CPUs idle when the run starts].")
 @click.option("--ctx-size", type=click.IntRange(min=64), default=None,
               help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
               "passage's prompt and --max-tokens, 704 at the defaults].")
@@ -383,7 +384,8 @@ def inspect_command(model: str | None, as_json: bool) -> None:
               help="The F16 (or BF16/F32) GGUF the quantized model was made from.")
 @click.option("--passages", type=click.IntRange(min=1), default=None,
               help="Bundled sample passages to evaluate [default: all 16, one per task type].")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the CPUs idle when the run starts].")
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
               help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
 @click.option("--workdir", type=click.Path(file_okay=False, exists=True), default=None,
