@@ -114,16 +114,15 @@ class _LogBar:
             self._line()
 
     def _line(self) -> None:
-        done = self._amount(self.n)
-        of = f"/{self._amount(self.total)}" if self.total else ""
+        if self._unit_scale:  # 16.4MB/35.1MB
+            amount = tqdm.format_sizeof(self.n, self._unit, 1000)
+            if self.total:
+                amount += "/" + tqdm.format_sizeof(self.total, self._unit, 1000)
+        else:  # 3/21 tensor
+            amount = f"{self.n:.0f}" + (f"/{self.total:.0f}" if self.total else "") + f" {self._unit}"
         share = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
         elapsed = _duration(time.monotonic() - self._started)
-        print(f"{self._desc}: {done}{of}{share}, {elapsed}", file=self._stream, flush=True)
-
-    def _amount(self, value: float) -> str:
-        if self._unit_scale:
-            return tqdm.format_sizeof(value, self._unit, 1000)
-        return f"{value:.0f} {self._unit}"
+        print(f"{self._desc}: {amount}{share}, {elapsed}", file=self._stream, flush=True)
 
     def close(self) -> None:
         pass

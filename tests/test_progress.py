@@ -87,7 +87,7 @@ def test_a_bar_whose_total_comes_later_counts_against_it():
             bar.refresh()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 10
-    assert lines[-1].startswith("Quantizing to Q4_K_M: 200 tensor/200 tensor (100%), ")
+    assert lines[-1].startswith("Quantizing to Q4_K_M: 200/200 tensor (100%), ")
 
 
 def test_a_converter_bar_on_a_terminal_is_tqdm_and_nothing_when_disabled():
