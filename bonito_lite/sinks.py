@@ -75,7 +75,7 @@ PRIVATE_FOLDER_MODE = 0o700
 def open_private(path: Path, flags: int) -> int:
     """``os.open(path, flags | O_CREAT)``, creating the file owner-only; an existing file keeps its mode."""
     flags &= ~(os.O_CREAT | os.O_EXCL)
-    while True:
+    for _ in range(2):
         try:
             fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         except FileExistsError:
@@ -89,6 +89,8 @@ def open_private(path: Path, flags: int) -> int:
             os.close(fd)
             raise
         return fd
+    # A link to a file that does not exist (yet): created through it, owner-only under the umask.
+    return os.open(path, flags | os.O_CREAT, PRIVATE_FILE_MODE)
 
 
 def make_private_folder(path: Path) -> None:
@@ -104,10 +106,10 @@ def set_tree_mode(folder: Path, folder_mode: int = PRIVATE_FOLDER_MODE) -> None:
     """
     file_mode = folder_mode & 0o666
     for root, folders, files in os.walk(folder):
-        for name in files:
-            os.chmod(os.path.join(root, name), file_mode, follow_symlinks=False)
-        for name in folders:
-            os.chmod(os.path.join(root, name), folder_mode)
+        for name, mode in [(name, file_mode) for name in files] + [(name, folder_mode) for name in folders]:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):  # a link's target is not ours to change
+                os.chmod(path, mode)
     os.chmod(folder, folder_mode)
 
 

@@ -101,3 +101,12 @@ def test_a_resumed_generate_keeps_the_modes_of_the_files_it_appends_to(tmp_path)
     assert run([*args, "--limit", "2"]).exit_code == 0
     assert mode(output) == mode(sinks.rejected_path(output)) == 0o640
     assert json.loads(sinks.manifest_path(output).read_text())["this_run"]["resumed_after"] == 1
+
+
+def test_a_link_to_a_missing_file_is_written_through_not_looped_on(tmp_path):
+    target = tmp_path / "elsewhere.jsonl"
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(target)
+    with sinks.JsonlWriter.open(link) as writer:
+        writer.write({"unit": "a"})
+    assert read_jsonl(target) == [{"unit": "a"}] and mode(target) == 0o600
