@@ -146,7 +146,8 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
               help="Sampling seed; the same seed gives the same records.")
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
               help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the CPUs idle when the run starts].")
 @click.option("--ctx-size", type=click.IntRange(min=64), default=None,
               help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
               "passage's prompt and --max-tokens, 704 at the defaults].")
@@ -270,8 +271,9 @@ def _print_dry_run(run) -> None:
         click.echo(f"{counts}; no time estimate for a server.")
         return
     click.echo(
-        f"{counts}; rough estimate on this CPU: "
-        f"{report.estimated_seconds / 60:.1f} min (upper bound: every example at --max-tokens)."
+        f"{counts}; rough estimate: {report.estimated_seconds / 60:.1f} min on this CPU with "
+        f"{_count(report.threads, 'thread')} and nothing else running (upper bound: every example "
+        "at --max-tokens); other programs using the CPU make it longer."
     )
 
 
@@ -289,7 +291,8 @@ def _summary(report) -> str:
         f"{_count(stats.parsed, 'example')} written to {report.output} from "
         f"{_count(stats.passages, 'passage')} ({_count(stats.generations, 'generation')}) "
         f"in {report.seconds:.1f} s, "
-        f"{report.examples_per_minute:.1f} examples/min on {report.backend}.",
+        f"{report.examples_per_minute:.1f} examples/min on {report.backend}"
+        + (f", {_count(report.sequences, 'sequence')} at a time." if report.sequences else "."),
     ]
     if rejected:
         lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
@@ -418,7 +421,8 @@ def inspect_command(model: str | None, as_json: bool) -> None:
               help="The F16 (or BF16/F32) GGUF the quantized model was made from.")
 @click.option("--passages", type=click.IntRange(min=1), default=None,
               help="Bundled sample passages to evaluate [default: all 16, one per task type].")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the CPUs idle when the run starts].")
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
               help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
 @click.option("--workdir", type=click.Path(file_okay=False, exists=True), default=None,

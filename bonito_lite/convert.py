@@ -33,6 +33,7 @@ from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tenso
 from .convert_vocab import read_vocabulary
 from .errors import CheckpointError, OutputExistsError, ResourceError
 from .metadata import bonito_metadata
+from .progress import progress_bar
 from .quantize import (
     BITS_PER_WEIGHT,
     DEFAULT_QUANT,
@@ -207,12 +208,9 @@ def write_gguf(source: _Source, path: Path, quant: str, *, toy: bool = False, pr
 def _write_tensors(
     writer: gguf.GGUFWriter, source: _Source, planned: list[PlannedTensor], path: Path, progress: bool
 ) -> None:
-    from tqdm import tqdm
-
     total = sum(t.nbytes for t in planned)
-    with tqdm(
-        total=total, unit="B", unit_scale=True, desc=f"Writing {path.name.strip('.')}",
-        disable=not progress, leave=False,
+    with progress_bar(
+        total=total, unit="B", unit_scale=True, desc=f"Writing {path.name.strip('.')}", enabled=progress,
     ) as bar:
         for tensor in planned:
             data = tensor_data(source.checkpoint, tensor)
@@ -227,9 +225,7 @@ def _write_tensors(
 def _quantize_with_progress(
     intermediate: Path, destination: Path, quant: str, progress: bool, verbose: bool
 ) -> None:
-    from tqdm import tqdm
-
-    with tqdm(unit="tensor", desc=f"Quantizing to {quant}", disable=not progress, leave=False) as bar:
+    with progress_bar(unit="tensor", desc=f"Quantizing to {quant}", enabled=progress) as bar:
         def on_tensor(done: int, total: int) -> None:
             if bar.total != total:
                 bar.reset(total=total)

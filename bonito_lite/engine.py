@@ -40,14 +40,12 @@ import codecs
 import ctypes
 import logging
 import os
-import re
-import subprocess
-import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
+import psutil
 
 from . import llama_handles as llama
 from .errors import EngineError, InputError, ResourceError
@@ -71,13 +69,24 @@ _MAX_SHARED_PREFIXES = 32
 # so that a run that "fits" does not push the machine into swap.
 _RUNTIME_RESERVE_BYTES = 256 * 1024 * 1024
 
+# Memory the plan leaves to everything else: the system and the desktop, other programs
+# growing while a run of hours goes on, the page cache of the documents being read, and
+# the error of the estimate above. Without it, a run sized to fill every byte the OS
+# called available left nothing, and the machine swapped. The larger of 1 GiB and a tenth
+# of the machine's memory: 1.6 GB on a 16 GB laptop, 2.3 GB on 23 GB.
+_HEADROOM_MIN_BYTES = 1024 * 1024 * 1024
+_HEADROOM_FRACTION = 0.10
+
+# How long default_threads watches the CPUs before choosing; short beside loading a model.
+_CPU_SAMPLE_S = 0.2
+
 
 @dataclass(frozen=True)
 class EngineSettings:
     """How llama.cpp runs. ``Engine.settings`` holds the values actually applied."""
 
     n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
-    threads: int | None = None  # None: the CPUs this process may use
+    threads: int | None = None  # None: the usable CPUs idle now (``default_threads``)
     ctx_size: int = 2048  # tokens per sequence (prompt + completion)
     # Sequences in flight in one context. 32: measured on a 2-core x86-64 CPU, two threads,
     # 1.1 B Q4_K_M model (BENCHMARKS.md): 2.7x a one-at-a-time loop; 16 gives 2.2x, 64 2.9x
@@ -139,66 +148,105 @@ def pipe_grammar(separator: str = PIPE) -> str:
     )
 
 
+@dataclass(frozen=True)
+class MemoryState:
+    """The machine's memory as the OS reports it now."""
+
+    available: int  # what it can give without swapping: free memory plus reclaimable page cache
+    total: int
+
+    @property
+    def headroom(self) -> int:
+        """Bytes a run leaves free for everything else (see ``_HEADROOM_FRACTION``)."""
+        return max(_HEADROOM_MIN_BYTES, int(self.total * _HEADROOM_FRACTION))
+
+
+def memory_state() -> MemoryState | None:
+    """Available and total memory (Linux: MemAvailable; macOS and Windows: their own counts), or None."""
+    try:
+        memory = psutil.virtual_memory()
+    except (OSError, RuntimeError, AttributeError):
+        return None
+    return MemoryState(available=int(memory.available), total=int(memory.total))
+
+
 def available_memory_bytes() -> int | None:
     """Memory the OS can give this process now without swapping, or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if sys.platform == "darwin":
-        try:
-            text = subprocess.run(["vm_stat"], capture_output=True, text=True, timeout=5).stdout
-            page = int(re.search(r"page size of (\d+) bytes", text).group(1))  # type: ignore[union-attr]
-            pages = sum(
-                int(m.group(1))
-                for name in ("free", "inactive", "speculative", "purgeable")
-                if (m := re.search(rf"Pages {name}:\s+(\d+)", text))
-            )
-            return page * pages
-        except (OSError, ValueError, AttributeError, subprocess.SubprocessError):
-            pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    state = memory_state()
+    return state.available if state is not None else None
 
 
 def memory_needed(info: ModelInfo, ctx_size: int, parallel: int) -> int:
-    """Bytes for the weights plus an F16 KV cache of ``parallel × ctx_size`` tokens."""
+    """Bytes for the weights plus an F16 KV cache of ``parallel × ctx_size`` tokens.
+
+    The weights count once, at the file's size, whether or not their pages are in the page
+    cache already (generate reads the file to hash it): llama.cpp maps the file, so cached
+    pages are the memory the model runs from, not a copy, and ``MemoryState.available``
+    already counts them as reclaimable. They must stay resident (every decode step reads
+    every weight), so they are not free for the caches either.
+    """
     return info.file_size + info.kv_bytes_per_token() * ctx_size * parallel + _RUNTIME_RESERVE_BYTES
 
 
-def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, available: int | None) -> int:
-    """The largest ``parallel`` up to the one asked for whose model + KV cache fits in memory."""
-    if available is None:
+def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, memory: MemoryState | None) -> int:
+    """The largest ``parallel`` up to the one asked for whose model + KV cache fits, headroom kept."""
+    if memory is None:
         return parallel
+    budget = memory.available - memory.headroom
     fitting = parallel
-    while fitting >= 1 and memory_needed(info, ctx_size, fitting) > available:
+    while fitting >= 1 and memory_needed(info, ctx_size, fitting) > budget:
         fitting -= 1
     if fitting < 1:
         need_gb = memory_needed(info, ctx_size, 1) / 1e9
         raise ResourceError(
             f"{info.path.name} needs {need_gb:.1f} GB (model + KV cache for --ctx-size {ctx_size}) "
-            f"but {available / 1e9:.1f} GB is available; close other programs, lower --ctx-size "
+            f"and {memory.headroom / 1e9:.1f} GB stays free for the system, but "
+            f"{memory.available / 1e9:.1f} GB is available; close other programs, lower --ctx-size "
             "or use a smaller quantization"
         )
     if fitting < parallel:
         logger.warning(
-            "--parallel %d needs %.1f GB but %.1f GB is available; running %d sequences at a time",
-            parallel, memory_needed(info, ctx_size, parallel) / 1e9, available / 1e9, fitting,
+            "--parallel %d needs %.1f GB but %.1f GB is available and %.1f GB stays free for the "
+            "system; running %d sequences at a time",
+            parallel, memory_needed(info, ctx_size, parallel) / 1e9, memory.available / 1e9,
+            memory.headroom / 1e9, fitting,
         )
     return fitting
 
 
-def default_threads() -> int:
-    """The CPUs this process may run on (llama.cpp's own default is a fixed 4)."""
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows: no affinity here
+        return list(range(os.cpu_count() or 1))
+
+
+def cpu_busy_percent() -> list[float]:
+    """How busy each CPU is, in percent, over a short look (psutil; one value per CPU number)."""
+    return psutil.cpu_percent(interval=_CPU_SAMPLE_S, percpu=True)
+
+
+def default_threads(busy: Sequence[float] | None = None, cpus: Sequence[int] | None = None) -> int:
+    """Threads for llama.cpp: the CPUs this process may use that other programs leave idle now.
+
+    llama.cpp's threads meet after every operation of a decode step, so a thread that
+    shares a CPU with a busy program holds all the others back: with one of two cores busy,
+    two threads ran a toy job 13 to 20 times slower than one (BENCHMARKS.md). So the threads
+    are the idle capacity of the usable CPUs (their idle percentages summed, rounded), at
+    least 1, and never more than the physical cores (a second hyper-thread of a core adds
+    waiting, not speed). Load that arrives during a run is met by llama.cpp's waiting
+    threads sleeping rather than spinning (see ``llama_handles``). ``busy`` is per CPU
+    number, as :func:`cpu_busy_percent` gives it.
+    """
+    cpus = list(cpus) if cpus is not None else usable_cpus()
+    try:
+        busy = list(busy) if busy is not None else cpu_busy_percent()
+    except (OSError, RuntimeError):
+        busy = []
+    idle = sum(max(0.0, 100.0 - busy[cpu]) for cpu in cpus if cpu < len(busy)) / 100.0 if busy else len(cpus)
+    physical = psutil.cpu_count(logical=False) or len(cpus)
+    return max(1, min(int(idle + 0.5), len(cpus), physical))
 
 
 def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
@@ -301,7 +349,7 @@ class Engine:
         if not offloads or self.backend == "Metal":
             # CPU and Apple's unified memory hold weights and cache in RAM; a discrete GPU's
             # memory is not visible here and llama.cpp reports its own allocation failures.
-            parallel = fit_parallel(self.info, resolved.ctx_size, parallel, available_memory_bytes())
+            parallel = fit_parallel(self.info, resolved.ctx_size, parallel, memory_state())
         self.settings: EngineSettings = replace(resolved, parallel=parallel)
         self._model: llama.Model | None = None
         self._generation: Iterator[Completion] | None = None

@@ -47,7 +47,17 @@ from typing import Any, Callable, Iterator
 from .errors import InputError, OutputExistsError
 from .offline import go_offline
 from .review.apply import AppliedReview, ReviewCounts
-from .sinks import replaced_file, sibling_path, temporary_name
+from .sinks import (
+    PRIVATE_FOLDER_MODE,
+    REJECTED_SUFFIX,
+    existing_mode,
+    is_rejected_path,
+    make_private_folder,
+    replaced_file,
+    set_tree_mode,
+    sibling_path,
+    temporary_name,
+)
 
 # Format name → what is added to the JSONL's name (``notes.bonito.jsonl`` → ``notes.bonito.parquet``).
 FORMATS: dict[str, str] = {
@@ -63,6 +73,8 @@ _BATCH_ROWS = 4096
 
 # The fields every record of a bonito-lite output has (pipeline.py writes them).
 _REQUIRED = ("input", "output")
+# The field only rejected generations have (pipeline.py): they are never exported.
+_REJECTION = "reason"
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,11 @@ def export_dataset(
     source = Path(jsonl)
     if not source.is_file():
         raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
+    if is_rejected_path(source):
+        raise InputError(
+            f"{source} holds rejected generations, which are never exported; export the examples "
+            f"file beside it, not its {REJECTED_SUFFIX}."
+        )
     target = Path(output) if output is not None else default_export_path(source, fmt)
     _check_target(source, target, fmt, overwrite)
     review = None if ignore_review else AppliedReview.load(source)
@@ -181,13 +198,13 @@ def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(record, dict):
         raise InputError(f"{where} is not a JSON object; export reads the .jsonl that generate wrote.")
+    if _REJECTION in record:
+        raise InputError(
+            f"{where} is a rejected generation (it has a {_REJECTION!r}), not an example; rejected "
+            f"generations are never exported: export the examples file, not its {REJECTED_SUFFIX}."
+        )
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
-        if "reason" in record and "generation" in record:
-            raise InputError(
-                f"{where} is a rejected generation, not an example; export the examples file, "
-                "not its .rejected.jsonl."
-            )
         raise InputError(f"{where} has no {' or '.join(missing)}; it is not a bonito-lite example.")
     for key in _REQUIRED:
         if not isinstance(record[key], str):
@@ -323,11 +340,17 @@ def _quiet_datasets() -> Iterator[None]:
 
 @contextmanager
 def _replaced_folder(target: Path) -> Iterator[Path]:
-    """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end."""
+    """Yield a scratch folder beside ``target``; its ``dataset`` folder becomes ``target`` at the end.
+
+    The scratch folder is owner-only from the start; the new folder and its files are too, or
+    take the mode of the folder they replace (``sinks.PRIVATE_FOLDER_MODE``).
+    """
     work = temporary_name(target)
-    os.mkdir(work, 0o755)
+    make_private_folder(work)
     try:
         yield work
+        replaced_mode = existing_mode(target) if target.is_dir() else None
+        set_tree_mode(work / "dataset", PRIVATE_FOLDER_MODE if replaced_mode is None else replaced_mode)
         # A folder cannot be renamed over a folder: move the old one aside first, so that
         # at every moment ``target`` is either the old dataset or the new one.
         old = None

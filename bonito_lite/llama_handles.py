@@ -19,10 +19,41 @@ import sys
 import threading
 from typing import Iterator, Sequence
 
-import llama_cpp as llama
 import numpy as np
 
 from .errors import EngineError
+
+# The variables through which libgomp's threads wait, and the spin bonito-lite sets.
+OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+OPENMP_SPIN_ROUNDS = 1000
+
+
+def _wait_politely() -> None:
+    """Make llama.cpp's CPU threads sleep soon when they wait, not spin for milliseconds.
+
+    ggml's threads meet at a barrier after every operation of a decode step. Built with
+    OpenMP (llama-cpp-python's default with GCC), a thread that arrives first spins about
+    300,000 rounds (milliseconds) before it sleeps. When another program holds one of the
+    cores, the thread sharing that core is off it for whole time slices while the others
+    spin on theirs, taking CPU from the other program and from the late thread alike: with
+    one of two cores busy, a toy run took 13 to 20 times as long with two threads as with
+    one. A passive policy with a short spin (1,000 rounds, microseconds: time for a partner
+    that is running to arrive) brought that to the time of one thread or less, the CPU time
+    to that of one thread (BENCHMARKS.md); it is meant to keep an idle machine's barriers
+    quick too (not yet measured on a quiet machine). libgomp reads these variables once,
+    when ``llama_cpp`` loads it, so this runs before that import; values the user set are
+    left alone (``OMP_WAIT_POLICY=active`` brings the spinning back). Builds without OpenMP
+    (macOS) use ggml's own threadpool, which these do not reach; there, the number of
+    threads decides.
+    """
+    if not any(name in os.environ for name in OPENMP_WAIT_VARIABLES):
+        os.environ["OMP_WAIT_POLICY"] = "passive"
+        os.environ["GOMP_SPINCOUNT"] = str(OPENMP_SPIN_ROUNDS)
+
+
+_wait_politely()
+
+import llama_cpp as llama  # noqa: E402  (after the environment it reads on load)
 
 # llama.cpp's log goes through one process-wide callback. The ctypes wrappers below must stay
 # referenced for as long as llama.cpp may call them, hence module-level objects.

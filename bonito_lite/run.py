@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 import logging
 import math
-import os
 import platform
 import signal
 import threading
@@ -26,7 +25,7 @@ from . import __version__
 from .backends import LLAMA_CPP, open_backend
 from .chunking import Passage
 from .documents import find_documents, iter_passages
-from .engine import EngineSettings, Sampling
+from .engine import EngineSettings, Sampling, default_threads
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
 from .offline import go_offline
@@ -53,13 +52,21 @@ log = logging.getLogger(__name__)
 
 STDOUT = "-"
 
-# Rough throughput per GB of model file on 2 CPU threads, measured on a 1.1 B Q4_K_M
-# model (0.67 GB; BENCHMARKS.md): prompts at 205 tok/s, and 129 generated tok/s with 32
-# sequences in each decode step. Fewer sequences per step are counted as proportionally
-# slower, which over-estimates (16 measure 100 tok/s, not 65). Only for --dry-run's estimate.
+# Rough throughput per GB of model file on 2 CPU threads of an idle machine, measured on a
+# 1.1 B Q4_K_M model (0.67 GB; BENCHMARKS.md): prompts at 205 tok/s, and 129 generated
+# tok/s with 32 sequences in each decode step. Fewer sequences per step are counted as
+# proportionally slower, which over-estimates (16 measure 100 tok/s, not 65); one thread
+# as half the speed, and more than two as no faster (decoding is bound by memory
+# bandwidth, which more threads share): the estimate is meant not to promise less than a
+# run takes on an idle machine. Only for --dry-run's estimate.
 _PROMPT_TOK_S_PER_GB = 137.0
 _GENERATED_TOK_S_PER_GB = 86.0
 _GENERATED_RATE_PARALLEL = 32
+_RATE_THREADS = 2
+# Start-up: Python, the libraries and the toy model took about 5 s (BENCHMARKS.md); a larger
+# model is read twice before the first token (hashed, then loaded), counted at 500 MB/s.
+_START_S = 5.0
+_READ_S_PER_GB = 4.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class DryRunReport:
     prompt_tokens: int
     estimated_seconds: float | None  # None on a server, whose speed is unknown here
     model: Path | str
+    threads: int | None = None  # the CPU threads the estimate assumes
 
 
 @dataclass
@@ -108,6 +116,7 @@ class RunReport:
     before: FinishedUnits = field(default_factory=FinishedUnits)
     total_units: int = 0  # generations the command asks for, done or not
     done_units: int = 0  # of those, finished now (earlier runs included)
+    sequences: int | None = None  # generated together here: --parallel, as lowered to fit memory
 
     @property
     def examples_per_minute(self) -> float:
@@ -240,15 +249,16 @@ class GenerateRun:
         if self.model is None or self.backend.name != LLAMA_CPP:  # a server's speed is unknown here
             return DryRunReport(n_passages, generations, prompt_tokens, None, self.backend.model_name)
         size_gb = self.model.stat().st_size / 1e9
-        threads = self.options.engine.threads or os.cpu_count() or 2
-        scale = max(threads, 1) / 2
+        threads = self.options.engine.threads or default_threads()
+        scale = min(threads, _RATE_THREADS) / _RATE_THREADS
         in_step = min(self.options.engine.parallel, generations, _GENERATED_RATE_PARALLEL)
         seconds = (
-            prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
+            _START_S + size_gb * _READ_S_PER_GB
+            + prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
             + generations * self.options.max_tokens * size_gb
             / (_GENERATED_TOK_S_PER_GB * scale * in_step / _GENERATED_RATE_PARALLEL)
         )
-        return DryRunReport(n_passages, generations, prompt_tokens, seconds, self.model)
+        return DryRunReport(n_passages, generations, prompt_tokens, seconds, self.model, threads)
 
     def prepare(self) -> WorkPlan:
         """Check the output, hash the model, count the work and what an earlier run finished.
@@ -348,11 +358,14 @@ class GenerateRun:
 
         progress = Progress(plan.remaining, quiet=options.quiet)
         backend = "unknown"
+        sequences = None
         status = "failed"
         try:
             if plan.remaining:
                 with self.backend.engine() as engine:
                     backend = engine.backend
+                    if self.backend.name == LLAMA_CPP:  # a server's requests are not its sequences
+                        sequences = engine.settings.parallel
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
                         engine, self._passages(engine), settings, self.backend.model_name, stats,
@@ -396,6 +409,7 @@ class GenerateRun:
                     before=plan.finished,
                     total_units=plan.total,
                     done_units=plan.done + stats.generations,
+                    sequences=sequences,
                 )
                 if self.output is not None:
                     self._write_manifest(report, started_at)
@@ -419,6 +433,7 @@ class GenerateRun:
                 self._plan.keys.model_sha256 if self._plan else self.backend.identity(None)
             ),
             "backend": report.backend,
+            "sequences": report.sequences,
             "arguments": options,
             "task_types": [t.full_name for t in self.tasks],
             # The whole output and its rejects, earlier runs included.

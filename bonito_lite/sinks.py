@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import secrets
+import stat
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +19,18 @@ from typing import IO, Any, Iterator
 from .errors import InputError, ResourceError
 
 
+# What the rejects file's name ends with: generations that are not examples.
+REJECTED_SUFFIX = ".rejected.jsonl"
+
+
 def rejected_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.rejected.jsonl``."""
-    return output.with_name(_stem_without_jsonl(output) + ".rejected.jsonl")
+    return output.with_name(_stem_without_jsonl(output) + REJECTED_SUFFIX)
+
+
+def is_rejected_path(path: Path) -> bool:
+    """Whether ``path`` is named as a rejects file (``*.rejected.jsonl``)."""
+    return path.name.endswith(REJECTED_SUFFIX)
 
 
 def manifest_path(output: Path) -> Path:
@@ -52,6 +62,71 @@ def check_output_folder(output: Path) -> None:
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+# Who may read what bonito-lite writes. Its outputs hold the documents' text (every record
+# carries its passage), so every file it creates is readable by its owner only and every
+# folder it creates is the owner's only, whatever the umask: on a shared machine a usual
+# umask (022) would hand the text to every local account. A file that already exists keeps
+# its mode (a resumed run appends to it; a replaced file takes the mode of the one it
+# replaces), so a file the user chose to share stays shared.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+
+def open_private(path: Path, flags: int) -> int:
+    """``os.open(path, flags | O_CREAT)``, creating the file owner-only; an existing file keeps its mode."""
+    flags &= ~(os.O_CREAT | os.O_EXCL)
+    for _ in range(2):
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        except FileExistsError:
+            try:
+                return os.open(path, flags)
+            except FileNotFoundError:  # removed in between: create it after all
+                continue
+        try:
+            _set_mode(fd, PRIVATE_FILE_MODE)  # a umask such as 0o277 takes owner bits too
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    # A link to a file that does not exist (yet): created through it, owner-only under the umask.
+    return os.open(path, flags | os.O_CREAT, PRIVATE_FILE_MODE)
+
+
+def make_private_folder(path: Path) -> None:
+    """Create the folder ``path``, owner-only whatever the umask."""
+    os.mkdir(path, PRIVATE_FOLDER_MODE)
+    os.chmod(path, PRIVATE_FOLDER_MODE)
+
+
+def set_tree_mode(folder: Path, folder_mode: int = PRIVATE_FOLDER_MODE) -> None:
+    """Give ``folder`` and every folder in it ``folder_mode``, and its files the same read and write bits.
+
+    For folders another library wrote (``datasets``), which follows the umask.
+    """
+    file_mode = folder_mode & 0o666
+    for root, folders, files in os.walk(folder):
+        for name, mode in [(name, file_mode) for name in files] + [(name, folder_mode) for name in folders]:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):  # a link's target is not ours to change
+                os.chmod(path, mode)
+    os.chmod(folder, folder_mode)
+
+
+def existing_mode(path: Path) -> int | None:
+    """The permission bits of the file or folder at ``path`` (not a link), or None if there is none."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return None if stat.S_ISLNK(status.st_mode) else stat.S_IMODE(status.st_mode)
+
+
+def _set_mode(fd: int, mode: int) -> None:
+    if hasattr(os, "fchmod"):  # not on Windows, where POSIX modes do not apply
+        os.fchmod(fd, mode)
+
+
 class JsonlWriter:
     """Appends one JSON object per line, so each finished record is on disk as it is written.
 
@@ -70,9 +145,12 @@ class JsonlWriter:
 
     @classmethod
     def open(cls, path: Path, overwrite: bool = False) -> "JsonlWriter":
-        """Open ``path`` to append (or to replace, with ``overwrite``), locked against other runs."""
+        """Open ``path`` to append (or to replace, with ``overwrite``), locked against other runs.
+
+        A new file is owner-only; an existing one keeps its mode (see ``open_private``).
+        """
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = open_private(path, os.O_WRONLY | os.O_APPEND)
         except OSError as error:
             raise ResourceError(f"cannot open {path} for writing ({error.strerror}); choose another -o.") from None
         try:
@@ -166,13 +244,21 @@ def temporary_name(target: Path) -> Path:
 
 
 @contextmanager
-def replaced_file(target: Path, mode: int = 0o644) -> Iterator[Path]:
+def replaced_file(target: Path) -> Iterator[Path]:
     """Yield a new, empty temporary file beside ``target``; rename it over ``target`` if the block completes.
 
     A stopped write leaves ``target`` as it was, never half written, and no copy elsewhere.
+    The new file is owner-only, or has the mode of the file it replaces (see
+    ``PRIVATE_FILE_MODE``); the block writes into the temporary file as it is, without
+    recreating it, so that it keeps that mode.
     """
     tmp = temporary_name(target)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    mode = existing_mode(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        _set_mode(fd, PRIVATE_FILE_MODE if mode is None else mode)
+    finally:
+        os.close(fd)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -183,7 +269,6 @@ def replaced_file(target: Path, mode: int = 0o644) -> Iterator[Path]:
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     """Write under a temporary name in the same folder, then rename: never a half-written file."""
-    # Owner-only, as the manifest has always been written (it names the user's files).
-    with replaced_file(path, mode=0o600) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    with replaced_file(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")

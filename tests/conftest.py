@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -61,3 +62,13 @@ def decode_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(llama_handles.Context, "decode", counting)
     return calls
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[int]:
+    """The process runs under umask 022, the usual one, which leaves new files readable by everyone."""
+    previous = os.umask(0o022)
+    try:
+        yield 0o022
+    finally:
+        os.umask(previous)

@@ -17,6 +17,7 @@ from bonito_lite.engine import (
     Engine,
     EngineSettings,
     GenerationRequest,
+    MemoryState,
     Sampling,
     Tokenizer,
     fit_parallel,
@@ -27,7 +28,7 @@ from bonito_lite.errors import InputError, ModelFileError, ResourceError
 from bonito_lite.model_file import read_model_info
 from bonito_lite.prompt import PIPE, build_prompt
 
-# One thread: the test machines are small and shared, and llama.cpp's threads spin-wait.
+# One thread: the test machines are small and shared.
 THREADS = 1
 
 
@@ -223,18 +224,26 @@ def test_byte_fallback_pieces_become_utf8_across_tokens(engine4: Engine):
 # -- memory check ---------------------------------------------------------------------------
 
 
+# A machine of 8 GB keeps the minimum headroom, 1 GiB, free.
+SMALL_MACHINE = 8_000_000_000
+
+
+def _memory(available: int) -> MemoryState:
+    return MemoryState(available=available, total=SMALL_MACHINE)
+
+
 def test_parallel_is_lowered_to_what_fits_in_memory(tiny_gguf_q4_k_m: Path, caplog):
     info = read_model_info(tiny_gguf_q4_k_m)
-    available = memory_needed(info, 1024, 3) + 1
+    memory = _memory(memory_needed(info, 1024, 3) + 2**30 + 1)
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):
-        assert fit_parallel(info, 1024, 8, available) == 3
-    assert "--parallel 8" in caplog.text
-    assert fit_parallel(info, 1024, 2, available) == 2
+        assert fit_parallel(info, 1024, 8, memory) == 3
+    assert "--parallel 8" in caplog.text and "running 3 sequences at a time" in caplog.text
+    assert fit_parallel(info, 1024, 2, memory) == 2
     assert fit_parallel(info, 1024, 8, None) == 8
 
 
 def test_engine_refuses_when_even_one_sequence_does_not_fit(tiny_gguf_q4_k_m: Path, monkeypatch):
-    monkeypatch.setattr(engine_module, "available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr(engine_module, "memory_state", lambda: _memory(1_000_000))
     with pytest.raises(ResourceError) as error:
         Engine(tiny_gguf_q4_k_m, EngineSettings(threads=THREADS))
     assert "\n" not in str(error.value)
@@ -243,7 +252,7 @@ def test_engine_refuses_when_even_one_sequence_does_not_fit(tiny_gguf_q4_k_m: Pa
 
 def test_engine_applies_lowered_parallel(tiny_gguf_q4_k_m: Path, monkeypatch):
     info = read_model_info(tiny_gguf_q4_k_m)
-    monkeypatch.setattr(engine_module, "available_memory_bytes", lambda: memory_needed(info, 256, 2) + 1)
+    monkeypatch.setattr(engine_module, "memory_state", lambda: _memory(memory_needed(info, 256, 2) + 2**30 + 1))
     with Engine(tiny_gguf_q4_k_m, EngineSettings(parallel=6, ctx_size=256, threads=THREADS)) as engine:
         assert engine.settings.parallel == 2
         assert len(list(engine.generate(_requests(3, max_tokens=lambda i: 2)))) == 3

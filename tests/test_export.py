@@ -169,7 +169,11 @@ BAD = {
     "no output": ([RECORDS[0], {"input": "q"}], "", "line 2 has no output; it is not a bonito-lite example"),
     "no input or output": ([{"text": "x"}], "", "line 1 has no input or output"),
     "a rejected record": ([{"reason": "no_pipe", "generation": "x", "task_type": "t"}], "",
-                          "line 1 is a rejected generation, not an example"),
+                          "line 1 is a rejected generation (it has a 'reason'), not an example"),
+    # A quality filter's reject keeps its input and output, yet is no training example.
+    "a filtered record": ([RECORDS[0], record(1, reason="duplicate", detail="same as unit 0")], "",
+                          "line 2 is a rejected generation (it has a 'reason'), not an example; "
+                          "rejected generations are never exported"),
     "output not text": ([record(0, output=7)], "", "line 1: output is int, not text"),
     "empty": ([], "", "holds no examples; nothing to export"),
 }
@@ -187,6 +191,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, case, fmt):
     assert len(result.output.strip().splitlines()) == 1
     # No output, no temporary file or folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_a_rejects_file_is_refused_by_its_name(tmp_path, fmt):
+    # Even rows that look like examples: the file is where generate puts what it rejected.
+    source = write_jsonl(tmp_path / "notes.bonito.rejected.jsonl", RECORDS)
+    result = run(["export", str(source), "--format", fmt])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"Error: {source} holds rejected generations, which are never exported; export the "
+        "examples file beside it, not its .rejected.jsonl.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.bonito.rejected.jsonl"]
 
 
 def test_text_that_is_not_utf8_is_one_line(tmp_path):
