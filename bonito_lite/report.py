@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import random
 import re
-import unicodedata
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import InputError
 from .export import parse_example_line
-from .filters import instruction_of, normalise, words_of
+from .filters import instruction_of, words_of
 from .sinks import manifest_path, rejected_path
 
 # Examples shown per task type, rejects per reason: enough to judge, bounded whatever the size.
@@ -85,19 +85,26 @@ class TopCounter:
 
 
 class DistinctNgrams:
-    """How many of the n-grams seen are distinct, kept as 64-bit hashes (8 bytes per distinct one)."""
+    """How many of the n-grams seen are distinct, kept as 64-bit hashes: 8 bytes per distinct n-gram.
 
-    _FLUSH = 1 << 16
+    Hashes wait in a flat buffer, are sorted and deduplicated a buffer at a time, and the
+    sorted runs are merged once they outgrow the merged set, so each hash is sorted a few
+    times at most, whatever the number of records.
+    """
+
+    _FLUSH = 1 << 15
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.total = 0
-        self._distinct = np.empty(0, dtype=np.int64)
-        self._pending: list[int] = []
+        self._runs: list[np.ndarray] = []
+        self._pending = array("q")
 
     def add(self, tokens: list[str]) -> None:
-        n = self.n
-        grams = [hash(tuple(tokens[i:i + n])) for i in range(len(tokens) - n + 1)]
+        if self.n == 1:
+            grams = [hash(token) for token in tokens]
+        else:
+            grams = [hash(gram) for gram in zip(*(tokens[i:] for i in range(self.n)))]
         self.total += len(grams)
         self._pending.extend(grams)
         if len(self._pending) >= self._FLUSH:
@@ -105,14 +112,17 @@ class DistinctNgrams:
 
     def _flush(self) -> None:
         if self._pending:
-            pending = np.fromiter(self._pending, dtype=np.int64, count=len(self._pending))
-            self._distinct = np.union1d(self._distinct, pending)
-            self._pending = []
+            self._runs.append(np.unique(np.frombuffer(self._pending, dtype=np.int64)))
+            self._pending = array("q")
+        if len(self._runs) > 1 and sum(r.size for r in self._runs[1:]) > self._runs[0].size:
+            self._runs = [np.unique(np.concatenate(self._runs))]
 
     @property
     def distinct(self) -> int:
         self._flush()
-        return int(self._distinct.size)
+        if len(self._runs) > 1:
+            self._runs = [np.unique(np.concatenate(self._runs))]
+        return int(self._runs[0].size) if self._runs else 0
 
     @property
     def ratio(self) -> float | None:
@@ -152,15 +162,17 @@ def opening(instruction: str, words: int = OPENING_WORDS) -> str:
     return " ".join(words_of(instruction)[:words])
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-
-
 def near_identical_key(instruction: str) -> str:
     """What near-identical instructions share: their words, case-folded, with every number as '#'.
 
     Punctuation, spacing, case and the numbers in them do not tell two instructions apart.
     """
-    return " ".join(words_of(_NUMBER.sub(" # ", unicodedata.normalize("NFKC", instruction))))
+    return _group_key(words_of(instruction))
+
+
+def _group_key(words: list[str]) -> str:
+    # "7:30" and "10:00" are both two numbers, "room 3" and "room 12" one.
+    return " ".join("#" if word.isdecimal() else word for word in words)
 
 
 def answer_span(passage: str, answer: str) -> tuple[int, int] | None:
@@ -246,13 +258,15 @@ class TaskFigures:
     def add(self, record: dict[str, Any]) -> None:
         self.kept += 1
         instruction = instruction_of(record)
+        # Lengths in words as a reader counts them (split at spaces: "7:30" is one word);
+        # diversity on normalised words, as the filters compare them.
+        self.instruction_words[len(instruction.split())] += 1
+        self.answer_words[len(record["output"].split())] += 1
         tokens = words_of(instruction)
-        self.instruction_words[len(tokens)] += 1
-        self.answer_words[len(words_of(record["output"]))] += 1
         self.distinct1.add(tokens)
         self.distinct2.add(tokens)
         self.openings.add(" ".join(tokens[:OPENING_WORDS]), " ".join(instruction.split()[:OPENING_WORDS]))
-        self.groups.add(near_identical_key(instruction), normalise(instruction))
+        self.groups.add(_group_key(tokens), " ".join(instruction.split()))
         self.samples.add(_sample(record))
 
 

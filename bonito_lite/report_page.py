@@ -52,6 +52,8 @@ _REASON_COLOURS = ("#f28e2b", "#e15759", "#b07aa1", "#edc948", "#9c755f", "#ff9d
                    "#76b7b2", "#59a14f", "#bab0ac", "#d37295")
 _INK = "#333333"
 _FONT = 9
+# Charts are drawn at the page's width (1,056 px at 96 px an inch), so 9-point text stays 12 px.
+_WIDTH_INCHES = 11
 
 
 @dataclass(frozen=True)
@@ -308,7 +310,7 @@ def _svg(figure, name: str) -> str:
 def _counts_chart(report: Report, reasons: list[str]) -> str:
     names = _task_order(report)
     tasks = [report.tasks[n] for n in names]
-    figure = _figure(7.6, 0.9 + 0.28 * len(tasks))
+    figure = _figure(_WIDTH_INCHES, 0.9 + 0.26 * len(tasks))
     ax = figure.add_subplot()
     _style(ax)
     rows = range(len(tasks))
@@ -374,7 +376,7 @@ def _coverage_chart(files: list[FileCoverage]) -> str:
     from matplotlib.patches import Patch
 
     colours = (_BARREN_COLOUR,) + _BUCKET_COLOURS
-    figure = _figure(7.6, 0.8 + 0.3 * len(files))
+    figure = _figure(_WIDTH_INCHES, 0.8 + 0.28 * len(files))
     ax = figure.add_subplot()
     _style(ax)
     for row, coverage in enumerate(files):
@@ -393,7 +395,7 @@ def _coverage_chart(files: list[FileCoverage]) -> str:
 
 
 def _lengths_chart(task: TaskFigures, number: int) -> str:
-    figure = _figure(7.6, 1.9)
+    figure = _figure(_WIDTH_INCHES, 2.0)
     axes = figure.subplots(1, 2)
     for ax, lengths, label, colour in (
         (axes[0], task.instruction_words, "instruction length (words)", "#4e79a7"),
