@@ -536,9 +536,9 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
     else:
         row("settings", None)
     started, ended = _time(manifest.get("started_at")), _time(manifest.get("ended_at"))
-    row("started", manifest.get("started_at"))
-    row("ended", manifest.get("ended_at"))
-    row("time", _duration(ended - started) if started and ended else None)
+    # The manifest's times are those of the last run (a resumed output had earlier ones).
+    row("last run", f"{manifest['started_at']} to {manifest['ended_at']} ({_duration(ended - started)})"
+        if started and ended else None)
     row("status", report.status)
     row("versions", f"bonito-lite {manifest.get('bonito_lite_version')}, llama-cpp-python "
                     f"{manifest.get('llama_cpp_python_version')}" if manifest else None)
