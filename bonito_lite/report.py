@@ -190,8 +190,10 @@ def answer_span(passage: str, answer: str) -> tuple[int, int] | None:
 # --- coverage ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class PassageCoverage:
+    """What the report keeps of one passage: a few numbers (and a preview, for a listed few)."""
+
     source: str  # as records name it: a file, or a page or row of one
     index: int
     char_start: int
@@ -199,7 +201,7 @@ class PassageCoverage:
     kept: int = 0
     rejected: int = 0
     preview: str = ""  # only for the passages that yielded nothing and are listed
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter | None = None  # why their generations were rejected, for those same few
 
     @property
     def chars(self) -> int:
@@ -310,7 +312,7 @@ class Report:
     @property
     def barren(self) -> list[PassageCoverage]:
         """The passages that yielded nothing and whose text was kept for the list, in order."""
-        return [p for f in self.files for p in f.passages if p.kept == 0 and p.preview]
+        return [p for f in self.files for p in f.passages if p.kept == 0 and p.reasons is not None]
 
     @property
     def barren_count(self) -> int:
@@ -468,10 +470,13 @@ def _remember_barren(passage: PassageCoverage, record: dict[str, Any], report: R
     """Keep a preview and the reasons of a passage that yielded nothing, for the first few of them."""
     if passage.kept:
         return
-    passage.reasons[str(record["reason"])] += 1
-    if not passage.preview and report.barren_listed < LISTED_BARREN:
-        passage.preview = " ".join(str(record.get("context", "")).split())[:_PREVIEW_CHARS]
+    if passage.reasons is None:
+        if report.barren_listed >= LISTED_BARREN:
+            return
         report.barren_listed += 1
+        passage.reasons = Counter()
+        passage.preview = " ".join(str(record.get("context", "")).split())[:_PREVIEW_CHARS]
+    passage.reasons[str(record["reason"])] += 1
 
 
 def _by_file(passages) -> list[FileCoverage]:

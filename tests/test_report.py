@@ -224,7 +224,7 @@ def test_task_figures_count_lengths_diversity_openings_and_groups(output):
     assert exqa.answer_words == Counter({1: 1, 2: 1, 3: 1})  # "7:30", "after 10:00", "Dr. Amal Haddad"
     assert exqa.openings.most_common(1) == [("question when does", 2, "Question: When does")]
     assert [(count, text) for _, count, text in exqa.groups.most_common(5, least=2)] == [
-        (2, "question: when does the clinic open")
+        (2, "Question: When does the clinic open?")  # the first of them, as written
     ]
     words = "question when does the clinic open question who leads the morning team question when does the clinic open".split()
     assert exqa.distinct1.ratio == pytest.approx(len(set(words)) / len(words))
@@ -426,3 +426,12 @@ def test_generate_with_report_writes_the_page_of_a_complete_run(tmp_path):
 def test_generate_with_report_needs_an_output_file():
     result = run(["generate", str(SAMPLE), "-t", "qg", "--model", "toy", "-o", "-", "--report"])
     assert result.exit_code == 2 and "--report needs an output file" in result.output
+
+
+def test_the_list_of_barren_passages_is_bounded_and_their_count_exact(output, monkeypatch):
+    from bonito_lite import report as report_module
+
+    monkeypatch.setattr(report_module, "LISTED_BARREN", 1)
+    report = read_report(output)
+    assert report.barren_count == 2 and len(report.barren) == 1
+    assert "The first 1 of 2 are listed." in report_page.render(report)
