@@ -18,7 +18,7 @@ from .errors import BonitoLiteError
 from .export import FORMATS
 from .task_types import TASK_TYPES
 from .filters import DEFAULT_DEDUP_THRESHOLD
-from .report import DEFAULT_SAMPLES
+from .report import DEFAULT_SAMPLES, DEFAULT_SEED
 
 # Exit codes shared by every command.
 EXIT_FAILED = 1
@@ -392,7 +392,7 @@ def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool) ->
               help="HTML file to write [default: beside OUTPUT, e.g. notes.bonito.report.html].")
 @click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=click.IntRange(min=0),
               help="Examples shown per task type, drawn at random.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=click.IntRange(min=0),
               help="Seed of the random samples; the same seed shows the same examples.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")
 @handles_errors

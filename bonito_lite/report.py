@@ -29,6 +29,8 @@ from .sinks import manifest_path, rejected_path
 
 # Examples shown per task type, rejects per reason: enough to judge, bounded whatever the size.
 DEFAULT_SAMPLES = 5
+# Seed of those samples: the same seed shows the same examples.
+DEFAULT_SEED = 0
 REJECT_SAMPLES = 3
 # Words that make an instruction's opening ("what is the", "based on the").
 OPENING_WORDS = 3
@@ -294,7 +296,7 @@ class Report:
     examples: int = 0
     rejected: Counter = field(default_factory=Counter)
     killed: bool = False  # a half-written last line: the run was killed while writing
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     barren_listed: int = 0  # passages that yielded nothing whose preview is kept
 
     @property
@@ -332,7 +334,7 @@ def default_report_path(output: str | Path) -> Path:
     return sibling_path(Path(output), ".report.html")
 
 
-def read_report(output: str | Path, seed: int = 0, samples: int = DEFAULT_SAMPLES) -> Report:
+def read_report(output: str | Path, seed: int = DEFAULT_SEED, samples: int = DEFAULT_SAMPLES) -> Report:
     """Every figure of the report on ``output``, a bonito-lite JSONL; bad input is an InputError."""
     output = Path(output)
     if not output.is_file():

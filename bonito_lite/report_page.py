@@ -23,6 +23,7 @@ from .errors import InputError, OutputExistsError
 from .filters import REASONS
 from .report import (
     DEFAULT_SAMPLES,
+    DEFAULT_SEED,
     LISTED_BARREN,
     TOP_ROWS,
     FileCoverage,
@@ -86,7 +87,7 @@ def write_report(
     output: str | os.PathLike,
     target: str | os.PathLike | None = None,
     overwrite: bool = False,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     samples: int = DEFAULT_SAMPLES,
 ) -> ReportResult:
     """Read ``output`` (a bonito-lite JSONL) and write its report page; bad input is an InputError."""
