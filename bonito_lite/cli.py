@@ -18,6 +18,7 @@ from .errors import BonitoLiteError
 from .export import FORMATS
 from .task_types import TASK_TYPES
 from .filters import DEFAULT_DEDUP_THRESHOLD
+from .report import DEFAULT_SAMPLES, DEFAULT_SEED
 
 IGNORE_REVIEW_HELP = "Export the examples as generated, without the decisions of 'bonito-lite review'."
 
@@ -177,12 +178,15 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
               help="Also write the whole output in a trainer's format when the run completes "
               "(as 'bonito-lite export' does); repeat for several.")
 @click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
+@click.option("with_report", "--report", is_flag=True,
+              help="Also write the HTML report of the whole output when the run completes "
+              "(as 'bonito-lite report' does).")
 @handles_errors
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
                      max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
                      verbose, formats, backend, url, quality_filters, dedup_threshold,
-                     ignore_review) -> None:
+                     ignore_review, with_report) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engine import EngineSettings
     from .model_paths import TOY
@@ -191,6 +195,12 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
     configure_logging(verbose, quiet)
     if formats and output == "-":
         raise click.UsageError("--format needs an output file; with -o - run 'bonito-lite export' on a saved output instead.")
+    if with_report and output == "-":
+        raise click.UsageError("--report needs an output file; with -o - run 'bonito-lite report' on a saved output instead.")
+    if with_report:
+        from .report_page import check_report_extra
+
+        check_report_extra()  # before hours of generation, not after
     engine_settings = EngineSettings(
         n_gpu_layers=n_gpu_layers, threads=threads, cpu_repack=cpu_repack,
         ctx_size=ctx_size if ctx_size is not None else passage_ctx_size(chunk_tokens, max_tokens),
@@ -228,10 +238,15 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
         if formats:
             click.echo(f"Not written as {', '.join(dict.fromkeys(formats))}: the run did not finish; the rerun "
                        "writes them once it completes.", err=True)
+        if with_report:
+            click.echo("No report written: the run did not finish; the rerun writes it once it completes "
+                       "('bonito-lite report' shows what is there now).", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(_summary(report), err=True)
     _write_formats(report, formats, quiet, ignore_review)
+    if with_report:
+        _write_report(report, quiet)
 
 
 def _write_formats(report, formats, quiet: bool, ignore_review: bool) -> None:
@@ -258,6 +273,19 @@ def _write_formats(report, formats, quiet: bool, ignore_review: bool) -> None:
 def _echo_review(counts) -> None:
     if counts is not None:
         click.echo(counts.describe(), err=True)
+
+
+def _write_report(report, quiet: bool) -> None:
+    """After a complete run: the report page of the whole output (earlier runs too)."""
+    from .report_page import write_report
+
+    if report.before.generations + report.stats.generations == 0:
+        click.echo(f"Warning: {report.output} holds nothing yet, so no report was written.", err=True)
+        return
+    # A view of the working JSONL, like the formats: each completed run replaces the last one's.
+    result = write_report(report.output, overwrite=True)
+    if not quiet:
+        click.echo(f"Wrote {result.path} (report, {result.bytes / 1e6:.1f} MB).", err=True)
 
 
 def _print_dry_run(run) -> None:
@@ -395,6 +423,32 @@ def review_command(jsonl: str) -> None:
 
     store = run_review(Path(jsonl))
     click.echo(f"{_count(len(store.decisions), 'decision')} saved in {store.sidecar}.", err=True)
+
+
+@cli.command(name="report")
+@click.argument("jsonl", metavar="OUTPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="HTML file to write [default: beside OUTPUT, e.g. notes.bonito.report.html].")
+@click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=click.IntRange(min=0),
+              help="Examples shown per task type, drawn at random.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the random samples; the same seed shows the same examples.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+@handles_errors
+def report_command(jsonl: str, output: str | None, samples: int, seed: int, overwrite: bool) -> None:
+    """Write one offline HTML page that shows a generated dataset.
+
+    Counts per task type and rejects by reason, coverage of the documents, lengths,
+    diversity and samples, from OUTPUT.jsonl, its rejects file and its manifest. The page
+    loads nothing from anywhere and holds document text: it is written owner-only.
+    """
+    from .report_page import write_report
+
+    result = write_report(jsonl, output, overwrite=overwrite, seed=seed, samples=samples)
+    click.echo(
+        f"Wrote {result.path} ({_count(result.examples, 'example')}, {result.rejected} rejected; "
+        f"{result.bytes / 1e6:.1f} MB) in {result.seconds:.1f} s."
+    )
 
 
 @cli.command(name="inspect")

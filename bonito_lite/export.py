@@ -179,29 +179,30 @@ def read_examples(jsonl: Path) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            yield _parse_line(jsonl, number, line)
+            yield parse_example_line(jsonl, number, line)
             count += 1
     if count == 0:
         raise InputError(f"{jsonl} holds no examples; nothing to export.")
 
 
-def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+def parse_example_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    """One line of a bonito-lite output as its record; anything else is an InputError naming the line."""
     where = f"{path} line {number}"
     try:
         record = json.loads(line)
     except UnicodeDecodeError:
-        raise InputError(f"{where} is not UTF-8 text; export reads the .jsonl that generate wrote.") from None
+        raise InputError(f"{where} is not UTF-8 text; give the .jsonl that generate wrote.") from None
     except ValueError:
         raise InputError(
             f"{where} is not JSON; fix or remove it (a killed run leaves a half line: rerun "
             "generate to finish it)."
         ) from None
     if not isinstance(record, dict):
-        raise InputError(f"{where} is not a JSON object; export reads the .jsonl that generate wrote.")
+        raise InputError(f"{where} is not a JSON object; give the .jsonl that generate wrote.")
     if _REJECTION in record:
         raise InputError(
             f"{where} is a rejected generation (it has a {_REJECTION!r}), not an example; rejected "
-            f"generations are never exported: export the examples file, not its {REJECTED_SUFFIX}."
+            f"generations are never training data: give the examples file, not its {REJECTED_SUFFIX}."
         )
     missing = [key for key in _REQUIRED if key not in record]
     if missing:

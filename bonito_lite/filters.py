@@ -83,7 +83,8 @@ def normalise(text: str) -> str:
     return text[start:end]
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, NFKC-normalised and case-folded."""
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -160,7 +161,7 @@ def repetition_in(text: str) -> str | None:
         if len(match.group(0)) >= _LOOP_MIN_CHARS and any(c.isalnum() for c in unit):
             times = len(match.group(0)) // len(unit)
             return f"{unit.strip()[:40]!r} {times} times in a row"
-    words = _words(text)
+    words = words_of(text)
     if len(words) >= _TRIPLES_MIN_WORDS:
         triples = list(zip(words, words[1:], words[2:]))
         distinct = len(set(triples)) / len(triples)
@@ -318,7 +319,7 @@ def _hash64(text: str) -> int:
 
 def shingles(text: str) -> set[str]:
     """Word pairs of ``text`` (its single word when it has one): short questions need small shingles."""
-    words = _words(text)
+    words = words_of(text)
     if len(words) < 2:
         return set(words)
     return {f"{a} {b}" for a, b in zip(words, words[1:])}
