@@ -99,8 +99,7 @@ def write_report(
     report = read_report(source, seed=seed, samples=samples)
     html = render(report)
     data = html.encode("utf-8")
-    with replaced_file(path, mode=0o600) as tmp:
-        os.chmod(tmp, 0o600)  # whatever the umask: the page holds document text
+    with replaced_file(path) as tmp:  # owner-only: the page holds document text
         tmp.write_bytes(data)
     return ReportResult(path, report.examples, sum(report.rejected.values()), len(data),
                         time.monotonic() - started)

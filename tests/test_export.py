@@ -173,7 +173,7 @@ BAD = {
     # A quality filter's reject keeps its input and output, yet is no training example.
     "a filtered record": ([RECORDS[0], record(1, reason="duplicate", detail="same as unit 0")], "",
                           "line 2 is a rejected generation (it has a 'reason'), not an example; "
-                          "rejected generations are never exported"),
+                          "rejected generations are never training data"),
     "output not text": ([record(0, output=7)], "", "line 1: output is int, not text"),
     "empty": ([], "", "holds no examples; nothing to export"),
 }

@@ -229,8 +229,6 @@ class ReviewStore:
         except InputError:  # locked
             raise InputError(f"{sidecar} is open in another review; close that one first.") from None
         try:
-            # Decisions can quote a person's documents: owner-only, whatever the umask.
-            os.chmod(sidecar, 0o600)
             if not exists or sidecar.stat().st_size == 0:
                 writer.write(header_for(output))
                 writer.sync()
