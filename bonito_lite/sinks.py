@@ -17,6 +17,10 @@ from typing import IO, Any, Iterator
 
 from .errors import InputError, ResourceError
 
+# What generate adds to its first input's name for the default output (notes.md → notes.bonito.jsonl).
+OUTPUT_SUFFIX = ".bonito.jsonl"
+MANIFEST_SUFFIX = ".manifest.json"
+
 
 def rejected_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.rejected.jsonl``."""
@@ -25,7 +29,7 @@ def rejected_path(output: Path) -> Path:
 
 def manifest_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.jsonl.manifest.json``."""
-    return output.with_name(output.name + ".manifest.json")
+    return output.with_name(output.name + MANIFEST_SUFFIX)
 
 
 def sibling_path(output: Path, suffix: str) -> Path:
