@@ -6,7 +6,7 @@ the rest of bonito-lite works without them.
 
 A reader yields ``Block``s: paragraphs (a table row is one, its cells joined by `` | ``) and
 headings, which start new passages as Markdown headings do. Passage offsets index the blocks'
-text joined by a blank line (``chunking.blocks_text``); ``Document.read_text()`` returns it.
+text joined by a blank line (``chunking.BLOCK_SEPARATOR``); ``Document.read_text()`` returns it.
 
 * PDF: every page is its own document, named ``path#page=N`` (N counts physical pages from 1,
   the convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right page), and

@@ -4,6 +4,8 @@ Inputs are files, folders (searched recursively for supported files, hidden entr
 in sorted order), glob patterns, and ``-`` for standard input:
 
 * ``.txt``, ``.md``, ``.markdown`` and ``.text`` files are documents; each is cut into passages.
+  ``#`` lines are headings in Markdown files (and on standard input and in table cells, whose
+  format is not known), not in plain ``.txt`` and ``.text`` files.
 * ``.jsonl``, ``.json``, ``.csv`` and ``.parquet`` files are tables: each row whose
   ``context_col`` holds text is one document, named ``path#row=N`` (N counts rows from 0; in
   JSON Lines, blank lines are not rows). Rows where that column is missing, null, empty or not
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import glob
 import io
 import json
@@ -62,6 +65,7 @@ log = logging.getLogger(__name__)
 
 STDIN = "-"
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+PLAIN_TEXT_SUFFIXES = (".txt", ".text")
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + formats.FORMAT_SUFFIXES
 
@@ -91,11 +95,6 @@ class Document:
     _stdin: _StdinText | None = field(default=None, repr=False, compare=False)
     _notes: _WarnOnce | None = field(default=None, repr=False, compare=False)
 
-    @classmethod
-    def from_text(cls, source: str, text: str) -> Document:
-        """A document whose text is already in memory (a table row, an API caller's string)."""
-        return cls(source=source, kind="text", text=text)
-
     def text_chunks(self) -> Iterator[str]:
         """The document's text in order, in chunks of any size (see the module for decoding).
 
@@ -109,6 +108,11 @@ class Document:
         if self.kind == "stdin":
             return iter(self._stdin)
         return iter([self.text or ""])
+
+    @property
+    def markdown(self) -> bool:
+        """Whether ``#`` lines are headings: not in a plain-text file."""
+        return self.path is None or self.path.suffix.lower() not in PLAIN_TEXT_SUFFIXES
 
     def blocks(self) -> Iterator[Block] | None:
         """A structured document's paragraphs and headings; None for plain text."""
@@ -222,7 +226,7 @@ def iter_passages(
             split = split_blocks
         else:
             reader = _GuardedChunks(document.text_chunks())
-            split = split_passages
+            split = functools.partial(split_passages, markdown=document.markdown)
         produced = 0
         for passage in split(
             reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens

@@ -354,7 +354,7 @@ def test_each_warning_is_given_once_per_run_even_when_inputs_are_read_twice(tmp_
 
 
 def test_a_document_repr_never_shows_its_text():
-    assert "secret" not in repr(Document.from_text("row", "secret diagnosis"))
+    assert "secret" not in repr(Document("row", "text", text="secret diagnosis"))
 
 
 # --- fuzzing the reader -----------------------------------------------------------------------
