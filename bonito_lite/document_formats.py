@@ -16,10 +16,16 @@ text joined by a blank line (``chunking.BLOCK_SEPARATOR``); ``Document.read_text
 * DOCX: body paragraphs and tables in order; paragraphs in a ``Title`` or ``Heading N`` style
   (or a style based on one, or with an outline level) are headings. Headers, footers,
   footnotes, comments and text boxes are left out.
-* HTML: the text of ``body``, with scripts, styles, navigation, forms and hidden elements left
-  out, and page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and
-  ``main``) too; ``h1``-``h6`` are headings. The encoding is taken from the file (BOM,
-  ``<meta charset>``), else detected.
+* HTML: the text of ``body``, with scripts, styles, forms and hidden elements left out, and
+  page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
+  ``h1``-``h6`` are headings. Navigation is left out by what an element is, whichever tool
+  made the page: ``nav`` and ``role="navigation"``; class and id names that documentation
+  generators give it (``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``,
+  ``skip-link``, ``headerlink``...; never an element holding the page's ``main`` or
+  ``article``); "Skip to ..." links; and blocks whose text is mostly links (texinfo's
+  "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables). The encoding is taken
+  from the file (BOM, ``<meta charset>``); without one, a page that is valid UTF-8 is UTF-8,
+  and any other is windows-1252, as browsers read undeclared Western pages.
 
 DOCX and HTML files are parsed whole in memory, as their libraries work; PDFs are not.
 
@@ -280,8 +286,30 @@ _DROPPED = {
 }
 # Page furniture when they belong to the page; inside an article they are part of it.
 _PAGE_LEVEL = {"header", "footer", "aside"}
-_PAGE_LEVEL_ROLES = {"banner", "contentinfo", "complementary", "navigation", "search"}
+_PAGE_LEVEL_ROLES = {"banner", "contentinfo", "complementary"}
+_NAVIGATION_ROLES = {"navigation", "search"}
 _CONTENT = {"article", "main"}
+# Words in class and id names that documentation generators (texinfo, Sphinx and its themes,
+# mdBook, MkDocs, Docusaurus, Hugo themes) give to navigation: "nav-panel", "wy-breadcrumbs",
+# "sphinxsidebar", "menu-bar", "skip-link", "skipToContent_x1".
+_NAVIGATION_WORDS = {
+    "nav", "navbar", "navigation", "navheader", "navfooter", "navlinks", "breadcrumb",
+    "breadcrumbs", "sidebar", "sphinxsidebar", "menu", "menubar", "toolbar", "pagination",
+    "pager", "skip", "skiplink", "backtotop",
+    # the pilcrow links beside headings and definitions (Sphinx, texinfo, anchor.js)
+    "headerlink", "permalink", "copiable", "anchorjs",
+}
+# Whole names of one generator's furniture, and of text kept off the screen.
+_FURNITURE_NAMES = {
+    "mdbook-help-container", "mdbook-help-popup",  # mdBook's keyboard-shortcuts panel
+    "hidden", "sr-only", "visually-hidden", "screen-reader-text",
+}
+# Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
+_PAGE_LEVEL_WORDS = {"header", "footer"}
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
+# A block whose text is at least this share link text, over two links or more, is navigation.
+_LINK_DENSITY = 0.5
 # Elements that start and end a block of text (a paragraph).
 _BLOCKS = _HEADINGS | _PAGE_LEVEL | _CONTENT | {
     "address", "blockquote", "body", "caption", "dd", "details", "div", "dl", "dt",
@@ -307,7 +335,7 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
             # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
             # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
             warnings.simplefilter("ignore")
-            soup = BeautifulSoup(data, "lxml")
+            soup = BeautifulSoup(data, "lxml", from_encoding=_undeclared_encoding(data))
     except MemoryError:
         raise
     except Exception as error:
@@ -344,11 +372,30 @@ class _BlockText:
         self.parts, self.heading, self.preformatted = [], False, False
 
 
+def _undeclared_encoding(data: bytes) -> str | None:
+    """The encoding of a page that names none (no BOM, no ``<meta charset>``); None if it does.
+
+    Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
+    "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else windows-1252.
+    """
+    from bs4.dammit import EncodingDetector
+
+    _, bom = EncodingDetector.strip_byte_order_mark(data)
+    if bom is not None or EncodingDetector.find_declared_encoding(data, is_html=True):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
 def _html_blocks(root) -> Iterator[Block]:
     from bs4 import NavigableString
     from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
 
     skipped_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    stats = _LinkStats(root, skipped_strings)
     current = _BlockText()
     # Walked with an explicit stack: deeply nested pages must not hit Python's recursion limit.
     # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main).
@@ -363,7 +410,7 @@ def _html_blocks(root) -> Iterator[Block]:
                 current.add(str(node), heading, pre)
             continue
         name = node.name
-        if name in _DROPPED or _hidden(node):
+        if name in _DROPPED or _hidden(node) or _navigation(node, in_content, stats):
             continue
         if not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES):
             continue
@@ -374,7 +421,7 @@ def _html_blocks(root) -> Iterator[Block]:
             current.add(" | ", heading)
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
-        in_content = in_content or name in _CONTENT
+        in_content = in_content or name in _CONTENT or node.get("role") == "main"
         if name in _BLOCKS:
             yield from current.flush()
             stack.append((node, True, pre, heading, in_content))
@@ -384,6 +431,70 @@ def _html_blocks(root) -> Iterator[Block]:
 
 def _hidden(node) -> bool:
     return node.has_attr("hidden") or node.get("aria-hidden") == "true"
+
+
+class _LinkStats:
+    """For every element: its visible text's length, the part of it inside links, how many
+    links, and whether it holds the page's main content; counted once, bottom up."""
+
+    def __init__(self, root, skipped_strings) -> None:
+        from bs4 import NavigableString
+
+        self.of: dict[int, tuple[int, int, int, bool]] = {}
+        stack = [(root, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if not leaving:
+                stack.append((node, True))
+                stack.extend(
+                    (child, False) for child in node.contents
+                    if not isinstance(child, NavigableString) and child.name not in _DROPPED
+                )
+                continue
+            text = linked = links = 0
+            content = node.name in _CONTENT or node.get("role") == "main"
+            for child in node.contents:
+                if isinstance(child, NavigableString):
+                    if not isinstance(child, skipped_strings):
+                        text += len(child) - sum(1 for c in child if c.isspace())
+                elif child.name not in _DROPPED:
+                    c_text, c_linked, c_links, c_content = self.of[id(child)]
+                    text, linked, links = text + c_text, linked + c_linked, links + c_links
+                    content = content or c_content
+            if node.name == "a" and node.has_attr("href"):
+                linked, links = text, links + 1
+            self.of[id(node)] = (text, linked, links, content)
+
+    def mostly_links(self, node) -> bool:
+        text, linked, links, content = self.of.get(id(node), (0, 0, 0, False))
+        return not content and links >= 2 and linked >= _LINK_DENSITY * text
+
+    def holds_content(self, node) -> bool:
+        return self.of.get(id(node), (0, 0, 0, False))[3]
+
+
+def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
+    """Whether an element is navigation, by its role, its class and id names, or its links."""
+    if node.get("role") in _NAVIGATION_ROLES or "breadcrumb" in node.get("aria-label", "").lower():
+        return True
+    names = [*node.get("class", ()), node.get("id") or ""]
+    lowered = {name.lower() for name in names}
+    words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
+    words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
+    if not stats.holds_content(node) and (
+        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES
+        or (not in_content and words & _PAGE_LEVEL_WORDS)
+    ):
+        return True
+    if node.name == "a" and node.get("href", "").startswith("#") and _SKIP_LINK.match(node.get_text()):
+        return True
+    return node.name in _LINK_BLOCKS and stats.mostly_links(node)
+
+
+# Elements judged by their share of link text: those that hold a block of text or a list.
+_LINK_BLOCKS = {
+    "div", "p", "ul", "ol", "dl", "table", "section", "header", "footer", "aside", "center",
+}
 
 
 def _detail(error: BaseException) -> str:
