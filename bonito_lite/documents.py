@@ -1,7 +1,9 @@
 """Finding the user's documents and reading them, without copying their text anywhere.
 
 Inputs are files, folders (searched recursively for supported files, hidden entries skipped,
-in sorted order), glob patterns, and ``-`` for standard input:
+in sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
+patterns, and ``-`` for standard input. A folder or a pattern never yields a file bonito-lite
+wrote (see ``_OwnFiles``); naming one is an ``InputError``.
 
 * ``.txt``, ``.md``, ``.markdown`` and ``.text`` files are documents; each is cut into passages.
   ``#`` lines are headings in Markdown files (and on standard input and in table cells, whose
@@ -25,9 +27,12 @@ the string ``open(path, encoding="utf-8-sig").read()`` returns. A table row's of
 cell's string as stored.
 
 Problems with the inputs as given (a missing path, an unsupported file type, a folder with no
-supported files, a column that is not there) raise ``InputError`` before any work starts. A
+supported files, a column that is not there) raise ``InputError`` before any work starts;
+a table that a folder or a pattern found, without the column or not a table at all, is
+skipped with a warning instead, and named in ``DocumentSet.skipped``. A
 problem found while reading one file only skips that file, with a warning naming it: a binary
-file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8, an empty file. Standard
+file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8 (the warning names its
+likely encoding when there is enough non-ASCII text to tell), an empty file. Standard
 input is checked as it streams; if it turns out not to be UTF-8, the passages before the bad
 byte are kept and the rest is skipped with a warning.
 
