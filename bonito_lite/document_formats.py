@@ -28,7 +28,8 @@ text joined by a blank line (``chunking.BLOCK_SEPARATOR``); ``Document.read_text
   made the page: ``nav`` and ``role="navigation"``; class and id names that documentation
   generators give it (``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``,
   ``skip-link``, ``headerlink``...; never an element holding the page's ``main`` or
-  ``article``); "Skip to ..." links; and blocks whose text is mostly links (texinfo's
+  ``article``); "Skip to ..." links and a heading's own link shown as a sign (``#``, the
+  pilcrow); and blocks whose text is mostly links (texinfo's
   "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables). The encoding is taken
   from the file (BOM, ``<meta charset>``); without one, a page that is valid UTF-8 is UTF-8,
   and any other is windows-1252, as browsers read undeclared Western pages.
@@ -433,6 +434,8 @@ _FURNITURE_NAMES = {
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer"}
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
+_PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
 _SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
@@ -612,8 +615,10 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         or (not in_content and words & _PAGE_LEVEL_WORDS)
     ):
         return True
-    if node.name == "a" and node.get("href", "").startswith("#") and _SKIP_LINK.match(node.get_text()):
-        return True
+    if node.name == "a" and node.get("href", "").startswith("#"):
+        text = node.get_text().strip()
+        if text in _PERMALINK_SIGNS or _SKIP_LINK.match(text):
+            return True
     return node.name in _LINK_BLOCKS and stats.mostly_links(node)
 
 

@@ -185,6 +185,19 @@ def test_a_docs_site_loses_skip_links_breadcrumbs_sidebars_and_pilcrows_but_keep
     ]
 
 
+def test_a_headings_own_link_shown_as_a_sign_is_left_out(tmp_path):
+    page = (
+        "<html><body><h2>Contributing<span><a class='mark' href='#contributing' id='contributing'>#"
+        "</a></span></h2><p>Report errors in <a href='https://example.org/issues'>the tracker</a>.</p>"
+        "<h2>Limits<a href='#limits'>\u00b6</a></h2><p>Names are at most 64 bytes; see \u00a7 2.</p>"
+        "</body></html>"
+    )
+    text, _ = read(tmp_path, "node.html", page)
+    assert text == (
+        "Contributing\n\nReport errors in the tracker.\n\nLimits\n\nNames are at most 64 bytes; see \u00a7 2."
+    )
+
+
 def test_a_paragraph_with_a_link_or_two_in_its_text_is_kept(tmp_path):
     page = (
         "<html><body><p>Read <a href='a.html'>the guide</a> and <a href='b.html'>the FAQ</a> "
