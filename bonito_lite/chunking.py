@@ -144,9 +144,8 @@ def _packed(
             continue
         # A heading alone makes a poor passage: when the paragraph after it is too long to
         # join whole, its first sentences join the heading and the rest goes on.
-        split_whole = packer.heading_only and packer.joins(span) and _first_sentence_joins(
-            span, fits, packer
-        )
+        split_whole = (packer.heading_only and not span.new_section and packer.joins(span)
+                       and _first_sentence_joins(span, fits, packer))
         for piece in _pieces(span, fits, packer, keep_whole=not split_whole):
             passage = packer.add(piece)
             if passage is not None:

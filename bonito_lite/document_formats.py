@@ -227,7 +227,8 @@ _EDGE_LINES = 2
 _NEIGHBOUR_PAGES = 4
 # A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
 _REPEATS = 2
-_PAGE_NUMBER = re.compile(r"(?:page\s+)?[-\u2013\u2014]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-\u2013\u2014]?"
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_PAGE_NUMBER = re.compile(rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
                           r"(?:\s*(?:of|/)\s*\d{1,4})?", re.IGNORECASE)
 _NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _DIGITS = re.compile(r"\d+")
@@ -262,7 +263,7 @@ class _PageEdges:
 
     def furniture(self, neighbours: list["_PageEdges"], headings: list[str]) -> set[int]:
         """The edge lines that are page numbers, running headers or footers; never a heading."""
-        found, numbered = set(), set()
+        found, numbered, bare_number = set(), set(), False
         for n, offsets in self.offsets.items():
             line = _normalised(self.lines[n])
             if _SECTION_NUMBER.sub("", line, count=1) in headings:
@@ -272,6 +273,7 @@ class _PageEdges:
             bare = _PAGE_NUMBER.fullmatch(line)
             if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
                 found.add(n)
+                bare_number = True
             elif offsets and counted:
                 numbered.add(n)  # a running header or footer that carries the page number
             elif n in self.keys and sum(
@@ -279,7 +281,7 @@ class _PageEdges:
             ) >= _REPEATS:
                 found.add(n)
         # A page has one number: beside a line that is only that, a numbered line is text.
-        return found if any(n not in self.keys for n in found) else found | numbered
+        return found if bare_number else found | numbered
 
     @property
     def all_offsets(self) -> set[int]:
