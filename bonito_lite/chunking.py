@@ -2,9 +2,9 @@
 
 The rules, in order:
 
-* Paragraphs (runs of lines separated by blank lines or form feeds) are merged into one
-  passage while the passage stays within ``chunk_tokens``, counted by the caller's
-  ``count_tokens``.
+* Paragraphs (runs of lines separated by blank lines) are merged into one passage while the
+  passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``. A form
+  feed (a page break in plain text) ends the paragraph and the passage: none spans it.
 * In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
   and belongs to the passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that
@@ -531,6 +531,8 @@ class _ParagraphBuilder:
         lead = len(raw) - len(raw.lstrip())
         self._add_gap(raw[:lead])
         gap = "".join(self.gap) if self.gap_length <= PARAGRAPH_CHAR_LIMIT else None
+        if gap is not None and "\f" in gap:
+            gap = None  # a page break: no passage spans it, as none spans a PDF's pages
         yield _Span(self.offset + lead, stripped, gap, new_section)
         trailing = raw[lead + len(stripped):]
         self.gap, self.gap_length = [], 0

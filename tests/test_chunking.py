@@ -114,10 +114,12 @@ def test_a_heading_with_no_text_after_it_joins_the_passage_before_it():
     assert [p.text for p in cut("# Title only\n", 50)] == ["# Title only"]
 
 
-def test_a_form_feed_ends_a_paragraph():
-    text = "End of page one.\fStart of page two.\n\f\nPage three."
-    passages = cut(text, 4)
-    assert [p.text for p in passages] == ["End of page one.", "Start of page two.", "Page three."]
+def test_a_form_feed_ends_a_paragraph_and_its_passage():
+    text = "Page one ends here\fpage two starts\nand goes on\n\f\nPage three\n\nstill three"
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Page one ends here", "page two starts\nand goes on", "Page three\n\nstill three",
+    ]
     assert_faithful(text, passages)
 
 
