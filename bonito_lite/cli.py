@@ -254,7 +254,7 @@ def _print_dry_run(run) -> None:
     report = run.dry_run(show)
     counts = f"{report.passages} passages, {report.generations} generations, {report.prompt_tokens} prompt tokens"
     if report.skipped_files:
-        counts += f" ({_skipped_files(report.skipped_files)})"
+        counts += f"; {_skipped_files(report.skipped_files)}"
     if report.estimated_seconds is None:
         click.echo(f"{counts}; no time estimate for a server.")
         return

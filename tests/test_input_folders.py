@@ -178,7 +178,7 @@ def test_skipped_tables_are_counted_in_the_summary_and_the_manifest(stray_folder
         str(stray_folder / n) for n in ("CMakeUserPresets.json", "bench.csv", "broken.json")
     ]
     dry = run_cli(["generate", str(stray_folder), "-t", "qg", "--model", "toy", "--dry-run"])
-    assert "(3 files skipped" in dry.stdout.splitlines()[-1]
+    assert "prompt tokens; 3 files skipped: not tables with the text column" in dry.stdout.splitlines()[-1]
 
 
 # --- folders that cannot be read, and links --------------------------------------------------------
