@@ -288,20 +288,17 @@ def _sentence_units(text: str, start: int, end: int) -> tuple[list[int], list[in
     return starts, ends
 
 
-def _line_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
-    starts, ends = [], []
-    for match in _LINE.finditer(text, start, end):
-        starts.append(match.start())
-        ends.append(match.end())
-    return starts, ends
+def _matched_units(pattern: re.Pattern) -> Callable[[str, int, int], tuple[list[int], list[int]]]:
+    """Units that are the matches of ``pattern`` (lines, words)."""
 
+    def units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+        starts, ends = [], []
+        for match in pattern.finditer(text, start, end):
+            starts.append(match.start())
+            ends.append(match.end())
+        return starts, ends
 
-def _word_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
-    starts, ends = [], []
-    for match in _WORD.finditer(text, start, end):
-        starts.append(match.start())
-        ends.append(match.end())
-    return starts, ends
+    return units
 
 
 def _character_units(text: str, start: int, end: int) -> tuple[range, range]:
@@ -309,7 +306,7 @@ def _character_units(text: str, start: int, end: int) -> tuple[range, range]:
 
 
 # From coarse to fine: a unit that does not fit is cut into units of the next kind.
-_UNITS = (_sentence_units, _line_units, _word_units, _character_units)
+_UNITS = (_sentence_units, _matched_units(_LINE), _matched_units(_WORD), _character_units)
 
 
 def _add_stripped(text: str, start: int, end: int, starts: list[int], ends: list[int]) -> None:

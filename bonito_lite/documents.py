@@ -754,25 +754,34 @@ def _first_json_record(item: _Input) -> dict | None:
     if item.kind == ".json":
         records = _load_json_list(item)
         return records[0] if records else None
-    with open(item.path, "rb") as binary:
-        for number, line in enumerate(binary, start=1):
-            line = line.decode("utf-8-sig" if number == 1 else "utf-8")
+    for number, record in _jsonl_values(item.path):
+        if isinstance(record, json.JSONDecodeError):
+            raise InputError(
+                f"{item.source} line {number}: not valid JSON ({record.msg}); "
+                "a .jsonl file holds one JSON object per line."
+            )
+        if not isinstance(record, dict):
+            raise InputError(
+                f"{item.source} line {number}: expected a JSON object per line, "
+                f"found {_json_type(record)}."
+            )
+        return record
+    return None
+
+
+def _jsonl_values(path: Path) -> Iterator[tuple[int, object]]:
+    """Each non-blank line's number (from 1) and its JSON value, or the ``JSONDecodeError``
+    it raised. Lines end at ``\\n`` only (a JSON string cannot hold one); the first may start
+    with a byte-order mark."""
+    with open(path, "rb") as binary:
+        for number, raw in enumerate(binary, start=1):
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError as error:
-                raise InputError(
-                    f"{item.source} line {number}: not valid JSON ({error.msg}); "
-                    "a .jsonl file holds one JSON object per line."
-                ) from None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"{item.source} line {number}: expected a JSON object per line, "
-                    f"found {_json_type(record)}."
-                )
-            return record
-    return None
+                yield number, error
 
 
 def _load_json_list(item: _Input) -> list[dict]:
@@ -895,22 +904,13 @@ def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[ob
             for record in reader:
                 yield record[position] if position < len(record) else None
         return
-    # Lines end at \n only, as when the first record was checked (JSON strings cannot hold one).
-    with open(item.path, "rb") as binary:
-        for number, raw in enumerate(binary):
-            line = raw.decode("utf-8-sig" if number == 0 else "utf-8")
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            if isinstance(record, dict):
-                yield record.get(column)
-            else:
-                counts.malformed += 1
-                # Keep row numbers tied to the file's lines: a bad line still takes its number.
-                yield _MALFORMED
+    for _, record in _jsonl_values(item.path):
+        if isinstance(record, dict):
+            yield record.get(column)
+        else:
+            counts.malformed += 1
+            # Keep row numbers tied to the file's lines: a bad line still takes its number.
+            yield _MALFORMED
 
 
 _MALFORMED = object()
