@@ -319,7 +319,7 @@ class _OwnFiles:
 
 
 # The kinds of file bonito-lite writes that a scan could mistake for inputs.
-_OWN_SUFFIXES = (".jsonl", ".json", ".parquet", ".hf")
+_OWN_SUFFIXES = (".jsonl", ".json", ".parquet", ".hf", ".html")
 # Every manifest names the version that wrote it near its start.
 _MANIFEST_KEY = b'"bonito_lite_version"'
 # A generated record carries these; no document table needs all of them.

@@ -64,6 +64,9 @@ def test_a_folder_scan_passes_over_every_file_bonito_lite_writes(tmp_path, caplo
     write(docs / "notes.bonito.jsonl.manifest.json", json.dumps(MANIFEST))
     write(docs / "notes.bonito.alpaca.jsonl", jsonl({"instruction": "q", "input": "", "output": "a"}))
     write(docs / "notes.bonito.messages.jsonl", jsonl({"messages": []}))
+    # Named after a default output, without a manifest: a review and a report page.
+    write(docs / "old.bonito.review.jsonl", jsonl({"unit": "0123456789abcdef", "verdict": "drop"}))
+    write(docs / "old.bonito.report.html", "<html><body><h1>Report</h1><p>3 examples.</p></body></html>")
     # An output named with -o: known by the manifest beside it, with whatever is named after it.
     write(docs / "data.jsonl", jsonl(RECORD))
     write(docs / "data.jsonl.manifest.json", json.dumps(MANIFEST))
