@@ -3,12 +3,15 @@
 The rules, in order:
 
 * Paragraphs (runs of lines separated by blank lines) are merged into one passage while the
-  passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``.
-* A Markdown ATX heading (a ``#`` line outside a fenced code block) starts a new passage, and
-  belongs to the passage it starts. It is not left alone: if the paragraph after it does not
-  fit beside it, that paragraph's first sentences do. Structured documents (PDF, DOCX, HTML)
-  arrive as ``Block``s instead, their headings flagged by their readers; they follow the same
-  rules, with offsets into their blocks joined by a blank line (``blocks_text``).
+  passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``. A form
+  feed (a page break in plain text) ends the paragraph and the passage: none spans it.
+* In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
+  and belongs to the passage it starts. A heading is not a passage by itself: headings in a
+  row share one passage; if the paragraph after a heading does not fit beside it, that
+  paragraph's first sentences do; a heading with no text after it joins the passage before
+  it. Structured documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings
+  flagged by their readers; they follow the same rules, with offsets into their blocks
+  joined by a blank line.
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends, a sentence longer than
   that at line breaks (lists, tables), a line longer than that at whitespace, and a "word"
   longer than that between characters. The pieces are packed into passages the same way
@@ -47,6 +50,8 @@ _FENCE = re.compile(r" {0,3}(?:```|~~~)")
 # whitespace follows, or after a CJK full stop, which needs no space after it.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f]+")
 _WORD = re.compile(r"\S+")
+# Splits text after each line end: a newline, or a form feed (a page break in plain text).
+_AFTER_LINE_END = re.compile(r"(?<=[\n\f])")
 # A line's text without its surrounding whitespace.
 _LINE = re.compile(r"\S(?:[^\n]*\S)?")
 
@@ -96,12 +101,16 @@ def split_passages(
     *,
     count_tokens: Callable[[str], int],
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    markdown: bool = True,
 ) -> Iterator[Passage]:
-    """Cut one document (a string, or its text as an iterable of chunks) into passages."""
+    """Cut one document (a string, or its text as an iterable of chunks) into passages.
+
+    Without ``markdown`` (plain text), ``#`` lines and code fences are paragraph text.
+    """
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
-    yield from _packed(_paragraph_spans(chunks), source, count_tokens, chunk_tokens)
+    yield from _packed(_paragraph_spans(chunks, markdown), source, count_tokens, chunk_tokens)
 
 
 def split_blocks(
@@ -113,18 +122,13 @@ def split_blocks(
 ) -> Iterator[Passage]:
     """Cut a structured document (its paragraphs and headings) into passages.
 
-    Offsets index ``blocks_text(blocks)``. A heading block starts a new passage, as a Markdown
-    heading does; blank lines inside a block separate paragraphs; nothing else is special
-    (a ``#`` at the start of a block is text, not a heading).
+    Offsets index the blocks' text joined by ``BLOCK_SEPARATOR``. A heading block starts a new
+    passage, as a Markdown heading does; blank lines inside a block separate paragraphs;
+    nothing else is special (a ``#`` at the start of a block is text, not a heading).
     """
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be at least 1")
     yield from _packed(_block_spans(blocks), source, count_tokens, chunk_tokens)
-
-
-def blocks_text(blocks: Iterable[Block]) -> str:
-    """The text of a structured document that passage offsets index: its blocks, a blank line apart."""
-    return BLOCK_SEPARATOR.join(block.text for block in blocks)
 
 
 def _packed(
@@ -132,20 +136,30 @@ def _packed(
 ) -> Iterator[Passage]:
     fits = _Fits(count_tokens, chunk_tokens)
     packer = _Packer(source, fits)
+    # The last finished passage is held back: headings at the very end may still join it.
+    held: Passage | None = None
     for span in spans:
         if packer.joins(span) and fits(packer.text + span.gap + span.text):
             packer.add(span)  # the common case, settled with one count
             continue
         # A heading alone makes a poor passage: when the paragraph after it is too long to
         # join whole, its first sentences join the heading and the rest goes on.
-        split_whole = packer.heading_only and packer.joins(span) and _first_sentence_joins(
-            span, fits, packer
-        )
+        split_whole = (packer.heading_only and not span.new_section and packer.joins(span)
+                       and _first_sentence_joins(span, fits, packer))
         for piece in _pieces(span, fits, packer, keep_whole=not split_whole):
             passage = packer.add(piece)
             if passage is not None:
-                yield passage
+                if held is not None:
+                    yield held
+                held = passage
+    last_gap, headings_only = packer.gap_before, packer.heading_only
     passage = packer.flush()
+    if passage is not None and held is not None and headings_only and last_gap is not None:
+        joined = held.text + last_gap + passage.text
+        if fits(joined):
+            passage, held = Passage(joined, source, held.index, held.char_start, passage.char_end), None
+    if held is not None:
+        yield held
     if passage is not None:
         yield passage
 
@@ -194,20 +208,25 @@ class _Packer:
         self.start = 0
         self.text = ""
         self.heading_only = False
+        # The whitespace between the previous passage and the open one (None: too long to keep).
+        self.gap_before: str | None = None
 
     def joins(self, piece: _Span) -> bool:
-        return bool(self.text) and not piece.new_section and piece.gap is not None
+        # A heading starts a passage unless the open one holds only headings so far.
+        return (bool(self.text) and (not piece.new_section or self.heading_only)
+                and piece.gap is not None)
 
     def add(self, piece: _Span) -> Passage | None:
         if self.joins(piece):
             candidate = self.text + piece.gap + piece.text
             if self.fits(candidate):
                 self.text = candidate
-                self.heading_only = False
+                self.heading_only = self.heading_only and piece.new_section
                 return None
         finished = self.flush()
         self.start, self.text = piece.start, piece.text
         self.heading_only = piece.new_section
+        self.gap_before = piece.gap
         return finished
 
     def flush(self) -> Passage | None:
@@ -269,20 +288,17 @@ def _sentence_units(text: str, start: int, end: int) -> tuple[list[int], list[in
     return starts, ends
 
 
-def _line_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
-    starts, ends = [], []
-    for match in _LINE.finditer(text, start, end):
-        starts.append(match.start())
-        ends.append(match.end())
-    return starts, ends
+def _matched_units(pattern: re.Pattern) -> Callable[[str, int, int], tuple[list[int], list[int]]]:
+    """Units that are the matches of ``pattern`` (lines, words)."""
 
+    def units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+        starts, ends = [], []
+        for match in pattern.finditer(text, start, end):
+            starts.append(match.start())
+            ends.append(match.end())
+        return starts, ends
 
-def _word_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
-    starts, ends = [], []
-    for match in _WORD.finditer(text, start, end):
-        starts.append(match.start())
-        ends.append(match.end())
-    return starts, ends
+    return units
 
 
 def _character_units(text: str, start: int, end: int) -> tuple[range, range]:
@@ -290,7 +306,7 @@ def _character_units(text: str, start: int, end: int) -> tuple[range, range]:
 
 
 # From coarse to fine: a unit that does not fit is cut into units of the next kind.
-_UNITS = (_sentence_units, _line_units, _word_units, _character_units)
+_UNITS = (_sentence_units, _matched_units(_LINE), _matched_units(_WORD), _character_units)
 
 
 def _add_stripped(text: str, start: int, end: int, starts: list[int], ends: list[int]) -> None:
@@ -379,17 +395,18 @@ def _longest_run(run_fits: Callable[[int], bool], available: int, guess: int = 1
 
 
 def _lines(chunks: Iterable[str]) -> Iterator[tuple[str, bool]]:
-    """``(part, complete)``: each line with its ``\\n``; a line too long to hold comes in parts."""
+    """``(part, complete)``: each line with its ``\\n`` (or form feed, which also ends a line);
+    a line too long to hold comes in parts."""
     pending = ""
     for chunk in chunks:
         if not chunk:
             continue
         pending += chunk
-        if "\n" in chunk:
-            lines = pending.split("\n")
+        if "\n" in chunk or "\f" in chunk:
+            lines = _AFTER_LINE_END.split(pending)
             pending = lines.pop()
             for line in lines:
-                yield line + "\n", True
+                yield line, True
         if len(pending) > PARAGRAPH_CHAR_LIMIT:
             yield pending, False
             pending = ""
@@ -398,7 +415,7 @@ def _lines(chunks: Iterable[str]) -> Iterator[tuple[str, bool]]:
 
 
 def _block_spans(blocks: Iterable[Block]) -> Iterator[_Span]:
-    """The paragraphs and headings of structured blocks, with offsets into ``blocks_text``."""
+    """The paragraphs and headings of structured blocks, with offsets into their text joined by ``BLOCK_SEPARATOR``."""
     offset = 0
     gap: str | None = ""  # whitespace since the last span, across block boundaries
     for number, block in enumerate(blocks):
@@ -453,7 +470,9 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
                 continue
         builder.append(part)
         at_line_start = complete
-        if builder.length > PARAGRAPH_CHAR_LIMIT:
+        if complete and part.endswith("\f"):
+            yield from builder.flush()  # a form feed (a page break) ends the paragraph
+        elif builder.length > PARAGRAPH_CHAR_LIMIT:
             yield from builder.cut()
     yield from builder.flush()
 
@@ -509,6 +528,8 @@ class _ParagraphBuilder:
         lead = len(raw) - len(raw.lstrip())
         self._add_gap(raw[:lead])
         gap = "".join(self.gap) if self.gap_length <= PARAGRAPH_CHAR_LIMIT else None
+        if gap is not None and "\f" in gap:
+            gap = None  # a page break: no passage spans it, as none spans a PDF's pages
         yield _Span(self.offset + lead, stripped, gap, new_section)
         trailing = raw[lead + len(stripped):]
         self.gap, self.gap_length = [], 0

@@ -295,6 +295,8 @@ def _print_dry_run(run) -> None:
 
     report = run.dry_run(show)
     counts = f"{report.passages} passages, {report.generations} generations, {report.prompt_tokens} prompt tokens"
+    if report.skipped_files:
+        counts += f"; {_skipped_files(report.skipped_files)}"
     if report.estimated_seconds is None:
         click.echo(f"{counts}; no time estimate for a server.")
         return
@@ -323,7 +325,11 @@ def _summary(report) -> str:
         + (f", {_count(report.sequences, 'sequence')} at a time." if report.sequences else "."),
     ]
     if rejected:
-        lines.append(f"{rejected} rejected ({reasons}), kept in {report.rejected_output}.")
+        kept = (f"kept in {report.rejected_output}" if report.rejected_output
+                else "not kept: -o - writes the examples only")
+        lines.append(f"{rejected} rejected ({reasons}), {kept}.")
+    if report.skipped_files:
+        lines.append(f"{_skipped_files(report.skipped_files).capitalize()}.")
     if len(stats.by_task) > 1:
         lines.extend(_task_summary(stats.by_task))
     if before.generations:
@@ -332,6 +338,10 @@ def _summary(report) -> str:
             f"were already there from earlier runs."
         )
     return "\n".join(lines)
+
+
+def _skipped_files(files) -> str:
+    return f"{_count(len(files), 'file')} skipped: not tables with the text column (see the warnings)"
 
 
 def _count(n: int, noun: str) -> str:

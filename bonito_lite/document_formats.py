@@ -6,20 +6,33 @@ the rest of bonito-lite works without them.
 
 A reader yields ``Block``s: paragraphs (a table row is one, its cells joined by `` | ``) and
 headings, which start new passages as Markdown headings do. Passage offsets index the blocks'
-text joined by a blank line (``chunking.blocks_text``); ``Document.read_text()`` returns it.
+text joined by a blank line (``chunking.BLOCK_SEPARATOR``); ``Document.read_text()`` returns it.
 
 * PDF: every page is its own document, named ``path#page=N`` (N counts physical pages from 1,
   the convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right page), and
   a page break always ends a passage: no passage spans pages, so its page is exact. A page's
-  text is what pypdf extracts from it; a line equal to an outline (bookmark) title pointing at
-  that page is a heading. Pages are read one at a time from the open file.
+  text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
+  running headers and footers (lines at a page's top or bottom that repeat, or carry the
+  page's number, on the pages around it) are dropped, and a word hyphenated across a line
+  end is joined again ("manip-" + "ulation" → "manipulation"). Table-of-contents and index
+  pages (mostly dot-leader or page-number lines) are not read. A line equal to an outline
+  (bookmark) title pointing at that page is a heading, also with its section number
+  ("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
+  with a few pages around each held to tell its headers and footers.
 * DOCX: body paragraphs and tables in order; paragraphs in a ``Title`` or ``Heading N`` style
   (or a style based on one, or with an outline level) are headings. Headers, footers,
   footnotes, comments and text boxes are left out.
-* HTML: the text of ``body``, with scripts, styles, navigation, forms and hidden elements left
-  out, and page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and
-  ``main``) too; ``h1``-``h6`` are headings. The encoding is taken from the file (BOM,
-  ``<meta charset>``), else detected.
+* HTML: the text of ``body``, with scripts, styles, forms and hidden elements left out, and
+  page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
+  ``h1``-``h6`` are headings. Navigation is left out by what an element is, whichever tool
+  made the page: ``nav`` and ``role="navigation"``; class and id names that documentation
+  generators give it (``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``,
+  ``skip-link``, ``headerlink``...; never an element holding the page's ``main`` or
+  ``article``); "Skip to ..." links and a heading's own link shown as a sign (``#``, the
+  pilcrow); and blocks whose text is mostly links (texinfo's
+  "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables). The encoding is taken
+  from the file (BOM, ``<meta charset>``); without one, a page that is valid UTF-8 is UTF-8,
+  and any other is windows-1252, as browsers read undeclared Western pages.
 
 DOCX and HTML files are parsed whole in memory, as their libraries work; PDFs are not.
 
@@ -33,6 +46,8 @@ import importlib
 import logging
 import re
 import warnings
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -120,19 +135,29 @@ def read_pdf_pages(
             ) from None
         titles = _outline_titles(reader, source)
         with_text = failed = 0
-        for index in range(n_pages):
-            try:
-                text = reader.pages[index].extract_text()
-            except MemoryError:
-                raise
-            except Exception as error:
-                failed += 1
-                warn(f"{source}#page={index + 1}: text could not be extracted ({_detail(error)}); skipped.")
+
+        def page_texts() -> Iterator[tuple[int, str]]:
+            nonlocal with_text, failed
+            for index in range(n_pages):
+                try:
+                    text = reader.pages[index].extract_text()
+                except MemoryError:
+                    raise
+                except Exception as error:
+                    failed += 1
+                    warn(f"{source}#page={index + 1}: text could not be extracted ({_detail(error)}); skipped.")
+                    continue
+                if text.strip():
+                    with_text += 1
+                    yield index, text
+
+        for index, lines in _without_furniture(page_texts(), titles):
+            if _contents_or_index(lines):
+                log.info("%s#page=%d: a table of contents or an index; skipped.", source, index + 1)
                 continue
-            if not text.strip():
-                continue
-            with_text += 1
-            yield index + 1, _page_blocks(text, titles.get(index, ()))
+            text = _HYPHENATED.sub("", "".join(lines))
+            if text.strip():
+                yield index + 1, _page_blocks(text, titles.get(index, ()))
         if n_pages == 0:
             raise UnreadableDocumentError(f"{source}: a PDF without pages; skipped.")
         if with_text == 0 and failed == 0:
@@ -170,10 +195,10 @@ def _outline_titles(reader, source: str) -> dict[int, list[str]]:
 def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
     """The page's text, cut around the lines that match its outline titles (each used once)."""
     blocks: list[Block] = []
-    wanted = list(titles)
+    wanted = [_SECTION_NUMBER.sub("", title, count=1) for title in titles]
     body_start = position = 0
     for line in text.splitlines(keepends=True):
-        if wanted and (key := _normalised(line)) in wanted:
+        if wanted and (key := _SECTION_NUMBER.sub("", _normalised(line), count=1)) in wanted:
             wanted.remove(key)
             if text[body_start:position].strip():
                 blocks.append(Block(text[body_start:position]))
@@ -187,6 +212,116 @@ def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
 
 def _normalised(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+# A section number before a heading's title: "2.1 ", "4. ", "A.2 ", "IV. ", "Chapter 3: ".
+_SECTION_NUMBER = re.compile(
+    r"(?:(?:chapter|section|appendix|part)\s+)?(?:\d+(?:\.\d+)*|[a-z](?:\.\d+)*|[ivxlc]+)[.:)]?\s+"
+)
+# A word broken at a line end: a letter, a hyphen (or soft hyphen), the line end, a small letter.
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
+
+# Headers and footers are looked for in this many non-blank lines at a page's top and bottom,
+_EDGE_LINES = 2
+# among the pages this far before and after it (chapters change their running headers).
+_NEIGHBOUR_PAGES = 4
+# A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
+_REPEATS = 2
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_PAGE_NUMBER = re.compile(rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
+                          r"(?:\s*(?:of|/)\s*\d{1,4})?", re.IGNORECASE)
+_NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
+_DIGITS = re.compile(r"\d+")
+# Table-of-contents and index lines: a dot leader, or an entry's comma, before a page number.
+_REFERENCE_LINE = re.compile(
+    r"(?:(?:\.\s?){4,}|\S,)\s*(?:\d{1,4}|[ivxlc]{1,6})(?:\s*[,\u2013-]\s*\d{1,4})*\s*$", re.IGNORECASE
+)
+
+
+@dataclass
+class _PageEdges:
+    """A page's lines, and what its top and bottom lines look like, to compare with others'."""
+
+    index: int
+    lines: list[str]
+    keys: dict[int, str]  # edge line number → its words with numbers as "#", if it has letters
+    offsets: dict[int, set[int]]  # edge line number → page index minus a number at its start or end
+
+    @classmethod
+    def of(cls, index: int, text: str) -> "_PageEdges":
+        lines = text.splitlines(keepends=True)
+        filled = [n for n, line in enumerate(lines) if line.strip()]
+        edges = sorted(set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]))
+        keys, offsets = {}, {}
+        for n in edges:
+            line = _normalised(lines[n])
+            if any(c.isalpha() for c in line):
+                keys[n] = _DIGITS.sub("#", line)
+            numbers = {int(a or b) for a, b in _NUMBER_AT_EDGE.findall(line)}
+            offsets[n] = {index - number for number in numbers}
+        return cls(index, lines, keys, offsets)
+
+    def furniture(self, neighbours: list["_PageEdges"], headings: list[str]) -> set[int]:
+        """The edge lines that are page numbers, running headers or footers; never a heading."""
+        found, numbered, bare_number = set(), set(), False
+        for n, offsets in self.offsets.items():
+            line = _normalised(self.lines[n])
+            if _SECTION_NUMBER.sub("", line, count=1) in headings:
+                continue
+            # A number that counts pages as the neighbours' edge numbers do is a page number.
+            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
+            bare = _PAGE_NUMBER.fullmatch(line)
+            if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
+                found.add(n)
+                bare_number = True
+            elif offsets and counted:
+                numbered.add(n)  # a running header or footer that carries the page number
+            elif n in self.keys and sum(
+                1 for page in neighbours if self.keys[n] in page.keys.values()
+            ) >= _REPEATS:
+                found.add(n)
+        # A page has one number: beside a line that is only that, a numbered line is text.
+        return found if bare_number else found | numbered
+
+    @property
+    def all_offsets(self) -> set[int]:
+        return set().union(*self.offsets.values())
+
+
+def _without_furniture(
+    pages: Iterator[tuple[int, str]], titles: dict[int, list[str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """Each page's lines without its page number and running header and footer.
+
+    A page is judged against the pages around it, so only those few are held in memory;
+    a line that matches one of its outline titles is a heading, whatever its number.
+    """
+    window: deque[_PageEdges] = deque()
+    position = 0  # the page of the window to hand on next
+    exhausted = False
+    while True:
+        while not exhausted and len(window) - position <= _NEIGHBOUR_PAGES:
+            try:
+                window.append(_PageEdges.of(*next(pages)))
+            except StopIteration:
+                exhausted = True
+        if position >= len(window):
+            return
+        page = window[position]
+        headings = [_SECTION_NUMBER.sub("", title, count=1) for title in titles.get(page.index, ())]
+        dropped = page.furniture([other for other in window if other is not page], headings)
+        yield page.index, [line for n, line in enumerate(page.lines) if n not in dropped]
+        position += 1
+        if position > _NEIGHBOUR_PAGES:
+            window.popleft()
+            position -= 1
+
+
+def _contents_or_index(lines: list[str]) -> bool:
+    """Whether a page is mostly entries that point at pages (a table of contents, an index)."""
+    filled = [line for line in lines if line.strip()]
+    references = sum(1 for line in filled if _REFERENCE_LINE.search(line.rstrip()))
+    return references >= 3 and references >= 0.4 * len(filled)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,8 +415,32 @@ _DROPPED = {
 }
 # Page furniture when they belong to the page; inside an article they are part of it.
 _PAGE_LEVEL = {"header", "footer", "aside"}
-_PAGE_LEVEL_ROLES = {"banner", "contentinfo", "complementary", "navigation", "search"}
+_PAGE_LEVEL_ROLES = {"banner", "contentinfo", "complementary"}
+_NAVIGATION_ROLES = {"navigation", "search"}
 _CONTENT = {"article", "main"}
+# Words in class and id names that documentation generators (texinfo, Sphinx and its themes,
+# mdBook, MkDocs, Docusaurus, Hugo themes) give to navigation: "nav-panel", "wy-breadcrumbs",
+# "sphinxsidebar", "menu-bar", "skip-link", "skipToContent_x1".
+_NAVIGATION_WORDS = {
+    "nav", "navbar", "navigation", "navheader", "navfooter", "navlinks", "breadcrumb",
+    "breadcrumbs", "sidebar", "sphinxsidebar", "menu", "menubar", "toolbar", "pagination",
+    "pager", "skip", "skiplink", "backtotop",
+    # the pilcrow links beside headings and definitions (Sphinx, texinfo, anchor.js)
+    "headerlink", "permalink", "copiable", "anchorjs",
+}
+# Whole names of one generator's furniture, and of text kept off the screen.
+_FURNITURE_NAMES = {
+    "mdbook-help-container", "mdbook-help-popup",  # mdBook's keyboard-shortcuts panel
+    "hidden", "sr-only", "visually-hidden", "screen-reader-text",
+}
+# Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
+_PAGE_LEVEL_WORDS = {"header", "footer"}
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
+_PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
+_SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
+# A block whose text is at least this share link text, over two links or more, is navigation.
+_LINK_DENSITY = 0.5
 # Elements that start and end a block of text (a paragraph).
 _BLOCKS = _HEADINGS | _PAGE_LEVEL | _CONTENT | {
     "address", "blockquote", "body", "caption", "dd", "details", "div", "dl", "dt",
@@ -307,7 +466,7 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
             # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
             # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
             warnings.simplefilter("ignore")
-            soup = BeautifulSoup(data, "lxml")
+            soup = BeautifulSoup(data, "lxml", from_encoding=_undeclared_encoding(data))
     except MemoryError:
         raise
     except Exception as error:
@@ -344,11 +503,30 @@ class _BlockText:
         self.parts, self.heading, self.preformatted = [], False, False
 
 
+def _undeclared_encoding(data: bytes) -> str | None:
+    """The encoding of a page that names none (no BOM, no ``<meta charset>``); None if it does.
+
+    Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
+    "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else windows-1252.
+    """
+    from bs4.dammit import EncodingDetector
+
+    _, bom = EncodingDetector.strip_byte_order_mark(data)
+    if bom is not None or EncodingDetector.find_declared_encoding(data, is_html=True):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
 def _html_blocks(root) -> Iterator[Block]:
     from bs4 import NavigableString
     from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
 
     skipped_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    stats = _LinkStats(root, skipped_strings)
     current = _BlockText()
     # Walked with an explicit stack: deeply nested pages must not hit Python's recursion limit.
     # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main).
@@ -363,7 +541,7 @@ def _html_blocks(root) -> Iterator[Block]:
                 current.add(str(node), heading, pre)
             continue
         name = node.name
-        if name in _DROPPED or _hidden(node):
+        if name in _DROPPED or _hidden(node) or _navigation(node, in_content, stats):
             continue
         if not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES):
             continue
@@ -374,7 +552,7 @@ def _html_blocks(root) -> Iterator[Block]:
             current.add(" | ", heading)
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
-        in_content = in_content or name in _CONTENT
+        in_content = in_content or name in _CONTENT or node.get("role") == "main"
         if name in _BLOCKS:
             yield from current.flush()
             stack.append((node, True, pre, heading, in_content))
@@ -384,6 +562,72 @@ def _html_blocks(root) -> Iterator[Block]:
 
 def _hidden(node) -> bool:
     return node.has_attr("hidden") or node.get("aria-hidden") == "true"
+
+
+class _LinkStats:
+    """For every element: its visible text's length, the part of it inside links, how many
+    links, and whether it holds the page's main content; counted once, bottom up."""
+
+    def __init__(self, root, skipped_strings) -> None:
+        from bs4 import NavigableString
+
+        self.of: dict[int, tuple[int, int, int, bool]] = {}
+        stack = [(root, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if not leaving:
+                stack.append((node, True))
+                stack.extend(
+                    (child, False) for child in node.contents
+                    if not isinstance(child, NavigableString) and child.name not in _DROPPED
+                )
+                continue
+            text = linked = links = 0
+            content = node.name in _CONTENT or node.get("role") == "main"
+            for child in node.contents:
+                if isinstance(child, NavigableString):
+                    if not isinstance(child, skipped_strings):
+                        text += len(child) - sum(1 for c in child if c.isspace())
+                elif child.name not in _DROPPED:
+                    c_text, c_linked, c_links, c_content = self.of[id(child)]
+                    text, linked, links = text + c_text, linked + c_linked, links + c_links
+                    content = content or c_content
+            if node.name == "a" and node.has_attr("href"):
+                linked, links = text, links + 1
+            self.of[id(node)] = (text, linked, links, content)
+
+    def mostly_links(self, node) -> bool:
+        text, linked, links, content = self.of.get(id(node), (0, 0, 0, False))
+        return not content and links >= 2 and linked >= _LINK_DENSITY * text
+
+    def holds_content(self, node) -> bool:
+        return self.of.get(id(node), (0, 0, 0, False))[3]
+
+
+def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
+    """Whether an element is navigation, by its role, its class and id names, or its links."""
+    if node.get("role") in _NAVIGATION_ROLES or "breadcrumb" in node.get("aria-label", "").lower():
+        return True
+    names = [*node.get("class", ()), node.get("id") or ""]
+    lowered = {name.lower() for name in names}
+    words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
+    words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
+    if not stats.holds_content(node) and (
+        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES
+        or (not in_content and words & _PAGE_LEVEL_WORDS)
+    ):
+        return True
+    if node.name == "a" and node.get("href", "").startswith("#"):
+        text = node.get_text().strip()
+        if text in _PERMALINK_SIGNS or _SKIP_LINK.match(text):
+            return True
+    return node.name in _LINK_BLOCKS and stats.mostly_links(node)
+
+
+# Elements judged by their share of link text: those that hold a block of text or a list.
+_LINK_BLOCKS = {
+    "div", "p", "ul", "ol", "dl", "table", "section", "header", "footer", "aside", "center",
+}
 
 
 def _detail(error: BaseException) -> str:

@@ -1,9 +1,13 @@
 """Finding the user's documents and reading them, without copying their text anywhere.
 
 Inputs are files, folders (searched recursively for supported files, hidden entries skipped,
-in sorted order), glob patterns, and ``-`` for standard input:
+in sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
+patterns, and ``-`` for standard input. A folder or a pattern never yields a file bonito-lite
+wrote (see ``_OwnFiles``); naming one is an ``InputError``.
 
 * ``.txt``, ``.md``, ``.markdown`` and ``.text`` files are documents; each is cut into passages.
+  ``#`` lines are headings in Markdown files (and on standard input and in table cells, whose
+  format is not known), not in plain ``.txt`` and ``.text`` files.
 * ``.jsonl``, ``.json``, ``.csv`` and ``.parquet`` files are tables: each row whose
   ``context_col`` holds text is one document, named ``path#row=N`` (N counts rows from 0; in
   JSON Lines, blank lines are not rows). Rows where that column is missing, null, empty or not
@@ -23,9 +27,12 @@ the string ``open(path, encoding="utf-8-sig").read()`` returns. A table row's of
 cell's string as stored.
 
 Problems with the inputs as given (a missing path, an unsupported file type, a folder with no
-supported files, a column that is not there) raise ``InputError`` before any work starts. A
+supported files, a column that is not there) raise ``InputError`` before any work starts;
+a table that a folder or a pattern found, without the column or not a table at all, is
+skipped with a warning instead, and named in ``DocumentSet.skipped``. A
 problem found while reading one file only skips that file, with a warning naming it: a binary
-file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8, an empty file. Standard
+file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8 (the warning names its
+likely encoding when there is enough non-ASCII text to tell), an empty file. Standard
 input is checked as it streams; if it turns out not to be UTF-8, the passages before the bad
 byte are kept and the rest is skipped with a warning.
 
@@ -38,11 +45,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import glob
 import io
 import json
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +62,15 @@ from .chunking import (
     BLOCK_SEPARATOR, DEFAULT_CHUNK_TOKENS, Block, Passage, split_blocks, split_passages,
 )
 from .errors import InputError, UnreadableDocumentError
+from .export import FORMATS as EXPORT_SUFFIXES
+from .resume import UNIT_FIELD
+from .sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
 
 log = logging.getLogger(__name__)
 
 STDIN = "-"
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+PLAIN_TEXT_SUFFIXES = (".txt", ".text")
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + formats.FORMAT_SUFFIXES
 
@@ -87,11 +100,6 @@ class Document:
     _stdin: _StdinText | None = field(default=None, repr=False, compare=False)
     _notes: _WarnOnce | None = field(default=None, repr=False, compare=False)
 
-    @classmethod
-    def from_text(cls, source: str, text: str) -> Document:
-        """A document whose text is already in memory (a table row, an API caller's string)."""
-        return cls(source=source, kind="text", text=text)
-
     def text_chunks(self) -> Iterator[str]:
         """The document's text in order, in chunks of any size (see the module for decoding).
 
@@ -105,6 +113,11 @@ class Document:
         if self.kind == "stdin":
             return iter(self._stdin)
         return iter([self.text or ""])
+
+    @property
+    def markdown(self) -> bool:
+        """Whether ``#`` lines are headings: not in a plain-text file."""
+        return self.path is None or self.path.suffix.lower() not in PLAIN_TEXT_SUFFIXES
 
     def blocks(self) -> Iterator[Block] | None:
         """A structured document's paragraphs and headings; None for plain text."""
@@ -126,15 +139,14 @@ class Document:
 class DocumentSet:
     """The checked inputs of one run; iterating it (as often as needed) yields ``Document``s."""
 
-    def __init__(self, inputs: Sequence[_Input], context_col: str) -> None:
+    def __init__(
+        self, inputs: Sequence[_Input], context_col: str, skipped: Sequence[str] = ()
+    ) -> None:
         self.inputs = tuple(inputs)
         self.context_col = context_col
+        # Files a folder or a pattern found that are not tables of text (one warning each).
+        self.skipped = tuple(skipped)
         self._notes = _WarnOnce()
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The files (and ``-``) found, as they will be named in records."""
-        return tuple(item.source for item in self.inputs)
 
     def __iter__(self) -> Iterator[Document]:
         for item in self.inputs:
@@ -157,8 +169,11 @@ def find_documents(
     """Resolve files, folders, globs and ``-`` into documents, checking them before any work.
 
     Raises ``InputError`` (one line) for a missing path, a pattern that matches nothing, a
-    folder without supported files, an unsupported file type, an unreadable file, or a table
-    without ``context_col`` (the message lists its columns). Reading happens on iteration.
+    folder without supported files, an unsupported file type, an unreadable file, a file
+    bonito-lite wrote, or a table without ``context_col`` (the message lists its columns).
+    A folder or a pattern passes over bonito-lite's own files in silence, and skips a table it
+    cannot use with one warning each (``DocumentSet.skipped`` names them). Reading happens
+    on iteration.
     """
     if not inputs:
         raise InputError("no input given; name files, folders, glob patterns, or - for stdin.")
@@ -176,10 +191,29 @@ def find_documents(
             if key not in seen:
                 seen.add(key)
                 found.append(item)
+    kept: list[_Input] = []
+    skipped: list[str] = []
     for item in found:
         if item.kind in TABLE_SUFFIXES:
-            _check_table(item, context_col)
-    return DocumentSet(found, context_col)
+            try:
+                _check_table(item, context_col)
+            except _OwnFileError:
+                if item.named:
+                    raise
+                continue
+            except InputError as error:
+                if item.named:
+                    raise
+                log.warning("%s", _skipped_message(str(error)))
+                skipped.append(item.source)
+                continue
+        kept.append(item)
+    if not kept and skipped:
+        raise InputError(
+            f"no table among the inputs has a {context_col!r} column (see the warnings above); "
+            "choose the text column with --context-col."
+        )
+    return DocumentSet(kept, context_col, skipped)
 
 
 def iter_passages(
@@ -197,7 +231,7 @@ def iter_passages(
             split = split_blocks
         else:
             reader = _GuardedChunks(document.text_chunks())
-            split = split_passages
+            split = functools.partial(split_passages, markdown=document.markdown)
         produced = 0
         for passage in split(
             reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens
@@ -220,6 +254,84 @@ class _Input:
     kind: str  # "file", "stdin", or a table or structured-document suffix
     path: Path | None
     stdin: _StdinText | None = None
+    named: bool = True  # named by the user, not found by a folder or a pattern
+
+
+class _OwnFileError(InputError):
+    """A file bonito-lite wrote was named as an input."""
+
+
+def _own_file_message(source: str) -> str:
+    return (
+        f"{source}: a file bonito-lite wrote (generated examples, rejects, a manifest or an "
+        "export), not a document; name the documents it was made from."
+    )
+
+
+def _skipped_message(message: str) -> str:
+    return message.rstrip(".") + "; skipped."
+
+
+class _OwnFiles:
+    """Recognises bonito-lite's own files by name, so that a folder scan never reads them.
+
+    They are: files named like a default output (``*.bonito.jsonl`` and everything named
+    after one), and, beside a manifest bonito-lite wrote, the output it describes and the
+    files named after that output (rejects, exports, and ``<stem>.<word>.<ext>`` files that
+    other commands write beside it). Folders are looked at once each.
+    """
+
+    _MARKER = Path(OUTPUT_SUFFIX).stem + "."  # ".bonito."
+    _SIBLING = re.compile(r"[^./\\]+\.(?:jsonl|json|parquet|html|hf)", re.IGNORECASE)
+
+    def __init__(self) -> None:
+        self._outputs: dict[str, list[str]] = {}
+
+    def __contains__(self, full: str) -> bool:
+        folder, name = os.path.split(full)
+        if self._MARKER in name.lower() and Path(name).suffix.lower() in _OWN_SUFFIXES:
+            return True
+        for output in self._outputs_in(folder):
+            stem = sibling_path(Path(output), "").name
+            if name in (output, manifest_path(Path(output)).name):
+                return True
+            if name.startswith(stem + ".") and (
+                name in self._exports(output) or self._SIBLING.fullmatch(name[len(stem) + 1:])
+            ):
+                return True
+        return False
+
+    @staticmethod
+    def _exports(output: str) -> set[str]:
+        return {sibling_path(Path(output), suffix).name for suffix in EXPORT_SUFFIXES.values()}
+
+    def _outputs_in(self, folder: str) -> list[str]:
+        if folder not in self._outputs:
+            try:
+                names = os.listdir(folder or ".")
+            except OSError:
+                names = []
+            self._outputs[folder] = [
+                name[: -len(MANIFEST_SUFFIX)] for name in names
+                if name.endswith(MANIFEST_SUFFIX) and _is_manifest(os.path.join(folder, name))
+            ]
+        return self._outputs[folder]
+
+
+# The kinds of file bonito-lite writes that a scan could mistake for inputs.
+_OWN_SUFFIXES = (".jsonl", ".json", ".parquet", ".hf", ".html")
+# Every manifest names the version that wrote it near its start.
+_MANIFEST_KEY = b'"bonito_lite_version"'
+# A generated record carries these; no document table needs all of them.
+_RECORD_KEYS = frozenset({"input", "output", "task_type", "context", UNIT_FIELD})
+
+
+def _is_manifest(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _MANIFEST_KEY in handle.read(4096)
+    except OSError:
+        return False
 
 
 def _kind_of(path: Path) -> str | None:
@@ -235,11 +347,25 @@ def _supported_list() -> str:
     return ", ".join(SUPPORTED_SUFFIXES)
 
 
+def is_pattern(given: str) -> bool:
+    """Whether an input is a glob pattern rather than a path."""
+    return any(magic in given for magic in _GLOB_MAGIC)
+
+
+def pattern_base(given: str) -> str:
+    """The part of an input before any glob character: ``docs/*.md`` → ``docs/``."""
+    cut = min((given.find(magic) for magic in _GLOB_MAGIC if magic in given), default=len(given))
+    return given[:cut]
+
+
+_GLOB_MAGIC = "*?["
+
+
 def _expand(given: str) -> Iterator[_Input]:
     path = Path(given)
     if path.is_dir():
         scan = _Scan()
-        items = scan.files(_walk(given))
+        items = scan.files(scan.walk(given))
         if not items:
             raise InputError(scan.nothing_readable(
                 given, f"{given}: no supported files in this folder ({_supported_list()}); "
@@ -259,15 +385,17 @@ def _expand(given: str) -> Iterator[_Input]:
             )
         if (hint := formats.missing_extra(kind)) is not None:
             raise InputError(f"{given}: {hint}")
+        if given in _OwnFiles():
+            raise _OwnFileError(_own_file_message(given))
         yield _checked_file(given, kind)
         return
-    if any(magic in given for magic in "*?["):
+    if is_pattern(given):
         matches = sorted(glob.glob(given, recursive=True))
         scan = _Scan()
         items: list[_Input] = []
         for match in matches:
             if os.path.isdir(match):
-                items.extend(scan.files(_walk(match)))
+                items.extend(scan.files(scan.walk(match)))
             else:
                 items.extend(scan.files([match]))
         if not items:
@@ -282,13 +410,15 @@ def _expand(given: str) -> Iterator[_Input]:
 
 
 class _Scan:
-    """Files found by a folder or a pattern: unsupported ones are passed over in silence,
-    old Word files with a warning each, and files whose format needs the missing docs extra
-    with one warning for them all."""
+    """Files found by a folder or a pattern: unsupported ones and bonito-lite's own files are
+    passed over in silence; old Word files, unreadable files, and folders that cannot be read
+    or are links with a warning each; files whose format needs the missing docs extra with
+    one warning for them all."""
 
     def __init__(self) -> None:
         self.hints: dict[str, str | None] = {}
         self.needs_extra: dict[str, int] = {}
+        self.own = _OwnFiles()
 
     def files(self, paths: Iterable[str]) -> list[_Input]:
         items = []
@@ -298,13 +428,46 @@ class _Scan:
                 if Path(full).suffix.lower() == formats.OLD_WORD_SUFFIX:
                     log.warning("%s", formats.old_word_message(full, skipped=True))
                 continue
+            if full in self.own:
+                continue
             if kind not in self.hints:
                 self.hints[kind] = formats.missing_extra(kind)
             if self.hints[kind] is not None:
                 self.needs_extra[kind] = self.needs_extra.get(kind, 0) + 1
                 continue
-            items.append(_checked_file(full, kind))
+            try:
+                items.append(_checked_file(full, kind, named=False))
+            except InputError as error:
+                log.warning("%s", _skipped_message(str(error)))
         return items
+
+    def walk(self, folder: str) -> Iterator[str]:
+        """The supported files under ``folder``, in sorted order, hidden entries left out."""
+        found: list[tuple[str, str]] = []
+
+        def unreadable(error: OSError) -> None:
+            log.warning("%s: folder cannot be read (%s); skipped.", error.filename, error.strerror)
+
+        for root, dirs, files in os.walk(folder, onerror=unreadable):
+            # Hidden folders (.git, .venv, ...) hold tooling, not the user's documents.
+            kept = []
+            for name in sorted(d for d in dirs if not d.startswith(".")):
+                full = os.path.join(root, name)
+                if os.path.islink(full):
+                    # Not followed: a link can lead back up the tree, or out of it.
+                    log.warning("%s: a link to a folder, not followed; name it to read it.", full)
+                elif full not in self.own:  # an export saved as a dataset folder
+                    kept.append(name)
+            dirs[:] = kept
+            for name in files:
+                if name.startswith("."):
+                    continue
+                suffix = Path(name).suffix.lower()
+                if _kind_of(Path(name)) is not None or suffix == formats.OLD_WORD_SUFFIX:
+                    full = os.path.join(root, name)
+                    found.append((os.path.relpath(full, folder), full))
+        for _, full in sorted(found):
+            yield full
 
     def _hint(self) -> str:
         suffixes = ", ".join(sorted(self.needs_extra))
@@ -322,26 +485,10 @@ class _Scan:
             log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
 
 
-def _walk(folder: str) -> Iterator[str]:
-    found: list[tuple[str, str]] = []
-    for root, dirs, files in os.walk(folder):
-        # Hidden folders (.git, .venv, ...) hold tooling, not the user's documents.
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if name.startswith("."):
-                continue
-            suffix = Path(name).suffix.lower()
-            if _kind_of(Path(name)) is not None or suffix == formats.OLD_WORD_SUFFIX:
-                full = os.path.join(root, name)
-                found.append((os.path.relpath(full, folder), full))
-    for _, full in sorted(found):
-        yield full
-
-
-def _checked_file(source: str, kind: str) -> _Input:
+def _checked_file(source: str, kind: str, named: bool = True) -> _Input:
     if not os.access(source, os.R_OK):
         raise InputError(f"{source}: cannot be read (permission denied).")
-    return _Input(source, kind, Path(source))
+    return _Input(source, kind, Path(source), named=named)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,25 +515,49 @@ def _check_utf8(binary: io.BufferedIOBase, source: str) -> None:
     """Decode the whole file once before using it, so a bad byte skips the file whole."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     consumed = 0
+    head = b""
     while block := binary.read(_BLOCK_BYTES):
+        head = head or block[:_ENCODING_SAMPLE_BYTES]
         pending = len(decoder.getstate()[0])
         try:
             decoder.decode(block)
         except UnicodeDecodeError as error:
-            raise _not_utf8(source, consumed - pending + error.start) from None
+            raise _not_utf8(source, consumed - pending + error.start, head) from None
         consumed += len(block)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
-        raise _not_utf8(source, consumed - len(decoder.getstate()[0]) + error.start) from None
+        raise _not_utf8(source, consumed - len(decoder.getstate()[0]) + error.start, head) from None
 
 
-def _not_utf8(source: str, offset: int) -> UnreadableDocumentError:
+# Enough bytes to tell an encoding by, few enough to guess in milliseconds.
+_ENCODING_SAMPLE_BYTES = 1 << 16
+# Below this many non-ASCII bytes any guess at an encoding is a coin toss: none is named.
+_ENCODING_EVIDENCE_BYTES = 8
+
+
+def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentError:
     skipped = "the rest of it was skipped" if source == STDIN else "skipped"
-    return UnreadableDocumentError(
-        f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. "
-        "Convert it first, e.g. iconv -f latin1 -t utf-8."
+    encoding = guess_encoding(sample)
+    advice = (
+        f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
+        if encoding else "Its encoding could not be told; convert it to UTF-8 first."
     )
+    return UnreadableDocumentError(
+        f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. {advice}"
+    )
+
+
+def guess_encoding(sample: bytes) -> str | None:
+    """The likely legacy encoding of text that is not UTF-8, named as iconv knows it, or None."""
+    if sum(byte >= 0x80 for byte in sample) < _ENCODING_EVIDENCE_BYTES:
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None or best.encoding.startswith("utf"):
+        return None
+    return codecs.lookup(best.encoding).name.upper().replace("_", "-")
 
 
 def _decoded(binary, source: str) -> Iterator[str]:
@@ -404,6 +575,7 @@ def _decoded(binary, source: str) -> Iterator[str]:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
             text = decoder.decode(block[:max(error.start - held, 0)])
+            sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0):][:_ENCODING_SAMPLE_BYTES]
             block = b""
             failed_at = consumed - held + error.start
         else:
@@ -414,7 +586,7 @@ def _decoded(binary, source: str) -> Iterator[str]:
         if text:
             yield text
         if failed_at is not None:
-            raise _not_utf8(source, failed_at)
+            raise _not_utf8(source, failed_at, sample)
         if not block:
             return
 
@@ -568,6 +740,8 @@ def _check_table(item: _Input, column: str) -> None:
                 raise _columns_message(item.source, column, header)
             return
         first = _first_json_record(item)
+        if first is not None and _RECORD_KEYS <= first.keys():
+            raise _OwnFileError(_own_file_message(item.source))
         if first is not None and column not in first:
             raise _columns_message(item.source, column, list(first))
     except UnicodeDecodeError:
@@ -580,25 +754,34 @@ def _first_json_record(item: _Input) -> dict | None:
     if item.kind == ".json":
         records = _load_json_list(item)
         return records[0] if records else None
-    with open(item.path, "rb") as binary:
-        for number, line in enumerate(binary, start=1):
-            line = line.decode("utf-8-sig" if number == 1 else "utf-8")
+    for number, record in _jsonl_values(item.path):
+        if isinstance(record, json.JSONDecodeError):
+            raise InputError(
+                f"{item.source} line {number}: not valid JSON ({record.msg}); "
+                "a .jsonl file holds one JSON object per line."
+            )
+        if not isinstance(record, dict):
+            raise InputError(
+                f"{item.source} line {number}: expected a JSON object per line, "
+                f"found {_json_type(record)}."
+            )
+        return record
+    return None
+
+
+def _jsonl_values(path: Path) -> Iterator[tuple[int, object]]:
+    """Each non-blank line's number (from 1) and its JSON value, or the ``JSONDecodeError``
+    it raised. Lines end at ``\\n`` only (a JSON string cannot hold one); the first may start
+    with a byte-order mark."""
+    with open(path, "rb") as binary:
+        for number, raw in enumerate(binary, start=1):
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError as error:
-                raise InputError(
-                    f"{item.source} line {number}: not valid JSON ({error.msg}); "
-                    "a .jsonl file holds one JSON object per line."
-                ) from None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"{item.source} line {number}: expected a JSON object per line, "
-                    f"found {_json_type(record)}."
-                )
-            return record
-    return None
+                yield number, error
 
 
 def _load_json_list(item: _Input) -> list[dict]:
@@ -636,6 +819,8 @@ def _check_parquet(item: _Input, column: str) -> None:
         raise InputError(
             f"{item.source}: not a readable Parquet file ({_one_line(error)})."
         ) from None
+    if _RECORD_KEYS <= set(schema.names):
+        raise _OwnFileError(_own_file_message(item.source))
     if column not in schema.names:
         raise _columns_message(item.source, column, schema.names)
     kind = schema.field(column).type
@@ -719,22 +904,13 @@ def _column_values(item: _Input, column: str, counts: _RowCounts) -> Iterator[ob
             for record in reader:
                 yield record[position] if position < len(record) else None
         return
-    # Lines end at \n only, as when the first record was checked (JSON strings cannot hold one).
-    with open(item.path, "rb") as binary:
-        for number, raw in enumerate(binary):
-            line = raw.decode("utf-8-sig" if number == 0 else "utf-8")
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            if isinstance(record, dict):
-                yield record.get(column)
-            else:
-                counts.malformed += 1
-                # Keep row numbers tied to the file's lines: a bad line still takes its number.
-                yield _MALFORMED
+    for _, record in _jsonl_values(item.path):
+        if isinstance(record, dict):
+            yield record.get(column)
+        else:
+            counts.malformed += 1
+            # Keep row numbers tied to the file's lines: a bad line still takes its number.
+            yield _MALFORMED
 
 
 _MALFORMED = object()

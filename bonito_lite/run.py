@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, TextIO
 from . import __version__
 from .backends import LLAMA_CPP, open_backend
 from .chunking import Passage
-from .documents import find_documents, iter_passages
+from .documents import find_documents, is_pattern, iter_passages, pattern_base
 from .engine import EngineSettings, Sampling, default_threads
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
@@ -40,6 +40,7 @@ from .resume import (
     repair_partial_line,
 )
 from .sinks import (
+    OUTPUT_SUFFIX,
     JsonlWriter,
     check_output_folder,
     manifest_path,
@@ -100,6 +101,7 @@ class DryRunReport:
     estimated_seconds: float | None  # None on a server, whose speed is unknown here
     model: Path | str
     threads: int | None = None  # the CPU threads the estimate assumes
+    skipped_files: tuple[str, ...] = ()  # found by a folder or pattern, not tables of text
 
 
 @dataclass
@@ -117,6 +119,7 @@ class RunReport:
     total_units: int = 0  # generations the command asks for, done or not
     done_units: int = 0  # of those, finished now (earlier runs included)
     sequences: int | None = None  # generated together here: --parallel, as lowered to fit memory
+    skipped_files: tuple[str, ...] = ()  # found by a folder or pattern, not tables of text
 
     @property
     def examples_per_minute(self) -> float:
@@ -196,9 +199,16 @@ def _nothing_to_generate() -> InputError:
 
 
 def default_output(inputs: tuple[str, ...]) -> Path:
+    """Named after the first input: its file name's stem, a folder's or a pattern's folder's name."""
     first = inputs[0]
-    stem = "stdin" if first == STDOUT else Path(first.rstrip("/")).stem or "output"
-    return Path(f"{stem}.bonito.jsonl")
+    if first == STDOUT:
+        return Path("stdin" + OUTPUT_SUFFIX)
+    if is_pattern(first):
+        # docs/*.md → docs; docs/notes-*.md → notes
+        stem = Path(pattern_base(first).rstrip("/") or ".").name.strip(" ._-")
+    else:
+        stem = Path(first.rstrip("/")).stem
+    return Path((stem or "output") + OUTPUT_SUFFIX)
 
 
 class GenerateRun:
@@ -246,8 +256,11 @@ class GenerateRun:
         if n_passages == 0:
             raise _nothing_to_generate()
         generations = n_passages * len(self.tasks) * self.options.num_samples
+        skipped = self.documents.skipped
         if self.model is None or self.backend.name != LLAMA_CPP:  # a server's speed is unknown here
-            return DryRunReport(n_passages, generations, prompt_tokens, None, self.backend.model_name)
+            return DryRunReport(
+                n_passages, generations, prompt_tokens, None, self.backend.model_name, skipped_files=skipped
+            )
         size_gb = self.model.stat().st_size / 1e9
         threads = self.options.engine.threads or default_threads()
         scale = min(threads, _RATE_THREADS) / _RATE_THREADS
@@ -258,7 +271,9 @@ class GenerateRun:
             + generations * self.options.max_tokens * size_gb
             / (_GENERATED_TOK_S_PER_GB * scale * in_step / _GENERATED_RATE_PARALLEL)
         )
-        return DryRunReport(n_passages, generations, prompt_tokens, seconds, self.model, threads)
+        return DryRunReport(
+            n_passages, generations, prompt_tokens, seconds, self.model, threads=threads, skipped_files=skipped
+        )
 
     def prepare(self) -> WorkPlan:
         """Check the output, hash the model, count the work and what an earlier run finished.
@@ -410,6 +425,7 @@ class GenerateRun:
                     total_units=plan.total,
                     done_units=plan.done + stats.generations,
                     sequences=sequences,
+                    skipped_files=self.documents.skipped,
                 )
                 if self.output is not None:
                     self._write_manifest(report, started_at)
@@ -436,9 +452,12 @@ class GenerateRun:
             "sequences": report.sequences,
             "arguments": options,
             "task_types": [t.full_name for t in self.tasks],
+            # Files a folder or a pattern found that are not tables of text (one warning each).
+            "skipped_files": list(report.skipped_files),
             # The whole output and its rejects, earlier runs included.
             "counts": {
                 "passages": report.stats.passages,
+                "skipped_files": len(report.skipped_files),
                 "generations": before.generations + report.stats.generations,
                 "parsed": before.parsed + report.stats.parsed,
                 "rejected": dict(rejected),

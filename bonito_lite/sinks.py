@@ -18,6 +18,10 @@ from typing import IO, Any, Iterator
 
 from .errors import InputError, ResourceError
 
+# What generate adds to its first input's name for the default output (notes.md → notes.bonito.jsonl).
+OUTPUT_SUFFIX = ".bonito.jsonl"
+MANIFEST_SUFFIX = ".manifest.json"
+
 
 # What the rejects file's name ends with: generations that are not examples.
 REJECTED_SUFFIX = ".rejected.jsonl"
@@ -35,7 +39,7 @@ def is_rejected_path(path: Path) -> bool:
 
 def manifest_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.jsonl.manifest.json``."""
-    return output.with_name(output.name + ".manifest.json")
+    return output.with_name(output.name + MANIFEST_SUFFIX)
 
 
 def sibling_path(output: Path, suffix: str) -> Path:

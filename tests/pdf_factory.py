@@ -103,3 +103,21 @@ def _assemble(objects: dict[int, bytes]) -> bytes:
         out += b"%010d 00000 n \n" % offsets[number]
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
     return bytes(out)
+
+
+def paginated(
+    bodies: Sequence[Sequence[str]],
+    *,
+    header: str | None = None,
+    footer: str | None = None,
+    first_number: int = 1,
+) -> list[list[str]]:
+    """Pages as a printed book lays them out: each body under a running header that ends in
+    the page's printed number (``header`` then the number; the number alone when ``header``
+    is None), above an optional running ``footer``. Numbers count from ``first_number``."""
+    pages = []
+    for offset, body in enumerate(bodies):
+        number = first_number + offset
+        top = f"{header} {number}" if header else str(number)
+        pages.append([top, *body, *([footer] if footer else [])])
+    return pages

@@ -89,6 +89,47 @@ def test_a_heading_is_not_left_alone_when_its_paragraph_fits_only_by_itself():
     assert_faithful(text, passages)
 
 
+def test_headings_in_a_row_share_the_passage_of_the_text_under_them():
+    text = "Intro.\n\n# Guide\n\n## Setup\n\n### Linux\n\nRun make.\n\n# Next\n\nMore."
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Intro.", "# Guide\n\n## Setup\n\n### Linux\n\nRun make.", "# Next\n\nMore.",
+    ]
+    assert_faithful(text, passages)
+
+
+def test_headings_in_a_row_that_do_not_fit_together_still_start_passages():
+    text = "# one two three\n\n# four five six\n\nseven eight."
+    passages = cut(text, 6)
+    assert [p.text for p in passages] == ["# one two three", "# four five six\n\nseven eight."]
+
+
+def test_a_heading_with_no_text_after_it_joins_the_passage_before_it():
+    text = "# Install\n\nRun make.\n\n# Appendix\n"
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == ["# Install\n\nRun make.\n\n# Appendix"]
+    assert_faithful(text, passages)
+    # Unless it does not fit there; and a document that is only a heading keeps it.
+    assert [p.text for p in cut(text, 4)] == ["# Install\n\nRun make.", "# Appendix"]
+    assert [p.text for p in cut("# Title only\n", 50)] == ["# Title only"]
+
+
+def test_a_form_feed_ends_a_paragraph_and_its_passage():
+    text = "Page one ends here\fpage two starts\nand goes on\n\f\nPage three\n\nstill three"
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Page one ends here", "page two starts\nand goes on", "Page three\n\nstill three",
+    ]
+    assert_faithful(text, passages)
+
+
+def test_without_markdown_hash_lines_are_text():
+    text = "Notes\n# 1 is safety\n# 2 is cost\n\nEnd."
+    passages = list(split_passages(text, "notes.txt", count_tokens=words, chunk_tokens=50, markdown=False))
+    assert [p.text for p in passages] == [text]
+    assert len(cut(text, 50)) == 2  # as Markdown, each '# ' line starts a passage
+
+
 def test_hash_lines_inside_a_code_fence_are_not_headings():
     text = "Setup:\n\n```sh\n# install it\npip install .\n```\n\n# Usage\nRun it."
     passages = cut(text, 50)

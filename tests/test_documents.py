@@ -166,7 +166,7 @@ def test_stdin_that_stops_being_utf8_keeps_what_came_before_and_warns(caplog):
     assert len(passages) == 2001 and passages[-1].text == "bad"
     assert [r.getMessage() for r in caplog.records] == [
         "-: not valid UTF-8 (decoding as UTF-8 failed at byte 36004); the rest of it was skipped. "
-        "Convert it first, e.g. iconv -f latin1 -t utf-8."
+        "Its encoding could not be told; convert it to UTF-8 first."
     ]
 
 
@@ -354,7 +354,7 @@ def test_each_warning_is_given_once_per_run_even_when_inputs_are_read_twice(tmp_
 
 
 def test_a_document_repr_never_shows_its_text():
-    assert "secret" not in repr(Document.from_text("row", "secret diagnosis"))
+    assert "secret" not in repr(Document("row", "text", text="secret diagnosis"))
 
 
 # --- fuzzing the reader -----------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""HTML pages as documentation generators write them: their navigation is not the document.
+
+Each page is shaped like its generator's output (texinfo's makeinfo, mdBook, a Sphinx theme
+for a documentation site), with the navigation text marked NAV so that a test can tell any
+of it that got through.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bonito_lite.documents import find_documents, iter_passages
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def read(tmp_path: Path, name: str, page: str | bytes) -> tuple[str, list[str]]:
+    """The page's text as read, and its passages."""
+    path = tmp_path / name
+    if isinstance(page, bytes):
+        path.write_bytes(page)
+    else:
+        path.write_text(page, encoding="utf-8")
+    [document] = find_documents([str(path)])
+    passages = list(iter_passages([document], count_tokens=words, chunk_tokens=200))
+    return document.read_text(), [p.text for p in passages]
+
+
+TEXINFO_PAGE = """<!DOCTYPE html>
+<html><head><title>Closure Example (libfoo)</title></head>
+<body lang="en">
+<div class="section" id="Closure-Example">
+<div class="header">
+<p>
+Next: <a href="Thread-Safety.html" accesskey="n" rel="next">NAV Thread Safety</a>, Previous:
+<a href="The-Closure-API.html" accesskey="p" rel="prev">NAV The Closure API</a>, Up:
+<a href="Using.html" accesskey="u" rel="up">NAV Using libfoo</a> &nbsp;
+[<a href="Index.html" title="Index" rel="index">NAV Index</a>]</p>
+</div>
+<hr>
+<span id="Closure-Example-1"></span><h3 class="section">2.6 Closure Example</h3>
+<p>A trivial example that creates a new <code>puts</code> by binding <code>fputs</code>
+with <code>stdout</code>.</p>
+<dl class="def">
+<dt id="index-foo_prep"><span class="category">Function: </span><strong>foo_prep</strong>
+<a class="copiable-anchor" href="#index-foo_prep"> NAV</a></dt>
+<dd><p>Prepares a closure.</p></dd>
+</dl>
+<table class="menu" border="0" cellspacing="0">
+<tr><td align="left" valign="top">&bull; <a href="Sub-One.html" accesskey="1">NAV Sub One</a>:</td>
+<td>&nbsp;&nbsp;</td><td align="left" valign="top">
+</td></tr>
+<tr><td align="left" valign="top">&bull; <a href="Sub-Two.html" accesskey="2">NAV Sub Two</a>:</td>
+<td>&nbsp;&nbsp;</td><td align="left" valign="top">
+</td></tr>
+</table>
+<hr>
+<div class="nav-panel">
+<p>Next: <a href="Thread-Safety.html">NAV Thread Safety</a>, Up: <a href="Using.html">NAV Using</a></p>
+</div>
+</div>
+</body></html>
+"""
+
+
+def test_texinfo_next_previous_up_bars_and_menus_are_left_out(tmp_path):
+    text, passages = read(tmp_path, "Closure-Example.html", TEXINFO_PAGE)
+    assert "NAV" not in text
+    assert passages == [
+        "2.6 Closure Example\n\nA trivial example that creates a new puts by binding fputs with "
+        "stdout.\n\nFunction: foo_prep\n\nPrepares a closure."
+    ]
+
+
+MDBOOK_PAGE = """<!DOCTYPE HTML>
+<html lang="en" class="light sidebar-visible" dir="ltr">
+<head><meta charset="UTF-8"><title>Installation - The Widget Book</title></head>
+<body>
+<div id="mdbook-help-container">
+  <div id="mdbook-help-popup">
+    <h2 class="mdbook-help-title">NAV Keyboard shortcuts</h2>
+    <div>
+      <p>NAV Press <kbd>&larr;</kbd> or <kbd>&rarr;</kbd> to navigate between chapters</p>
+      <p>NAV Press <kbd>S</kbd> or <kbd>/</kbd> to search in the book</p>
+    </div>
+  </div>
+</div>
+<div id="body-container">
+  <input type="checkbox" id="sidebar-toggle-anchor" class="hidden">
+  <nav id="sidebar" class="sidebar" aria-label="Table of contents">
+    <div class="sidebar-scrollbox"><ol class="chapter"><li class="chapter-item">
+      <a href="intro.html">NAV Introduction</a></li></ol></div>
+  </nav>
+  <div id="page-wrapper" class="page-wrapper">
+    <div class="page">
+      <div id="menu-bar-hover-placeholder"></div>
+      <div id="menu-bar" class="menu-bar sticky">
+        <div class="left-buttons">
+          <label id="sidebar-toggle" class="icon-button" for="sidebar-toggle-anchor"
+                 title="Toggle Table of Contents"><i class="fa fa-bars"></i></label>
+        </div>
+        <h1 class="menu-title">NAV The Widget Book</h1>
+        <div class="right-buttons">
+          <a href="print.html" title="Print this book" aria-label="Print this book">
+            <i id="print-button" class="fa fa-print"></i></a>
+        </div>
+      </div>
+      <div id="search-wrapper" class="hidden">
+        <form id="searchbar-outer" class="searchbar-outer"><input type="search" id="searchbar"></form>
+        <div id="searchresults-outer" class="searchresults-outer hidden">
+          <div id="searchresults-header" class="searchresults-header">NAV results</div>
+        </div>
+      </div>
+      <div id="content" class="content">
+        <main>
+          <h1 id="installation"><a class="header" href="#installation">Installation</a></h1>
+          <p>Widgets install with one command on any machine with a C compiler.</p>
+          <h2 id="from-source"><a class="header" href="#from-source">From source</a></h2>
+          <p>Clone the repository and run make, then make install.</p>
+        </main>
+        <nav class="nav-wrapper" aria-label="Page navigation">
+          <a rel="prev" href="intro.html" class="mobile-nav-chapters previous">NAV prev</a>
+        </nav>
+      </div>
+    </div>
+  </div>
+</div>
+</body></html>
+"""
+
+
+def test_mdbook_book_title_menu_and_keyboard_shortcuts_panel_are_left_out(tmp_path):
+    text, passages = read(tmp_path, "installation.html", MDBOOK_PAGE)
+    assert "NAV" not in text
+    assert passages == [
+        "Installation\n\nWidgets install with one command on any machine with a C compiler.",
+        "From source\n\nClone the repository and run make, then make install.",
+    ]
+
+
+DOCS_SITE_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Signing - Widgets documentation</title></head>
+<body>
+<a class="skip-link" href="#main-content">NAV Skip to main content</a>
+<div class="wy-grid-for-nav">
+  <div class="wy-side-scroll"><div class="wy-menu wy-menu-vertical">
+    <ul><li class="toctree-l1"><a href="intro.html">NAV Intro</a></li></ul></div></div>
+  <section data-toggle="wy-nav-shift" class="wy-nav-content-wrap">
+    <div class="wy-nav-content"><div class="rst-content">
+      <div role="navigation" aria-label="Page navigation">
+        <ul class="wy-breadcrumbs"><li><a href="index.html">NAV Docs</a> &raquo;</li>
+          <li>NAV Signing</li></ul>
+      </div>
+      <ol class="breadcrumb" aria-label="breadcrumb"><li>NAV Home</li><li>NAV API</li></ol>
+      <div role="main" class="document" id="main-content">
+        <section id="signing">
+          <h1>Signing<a class="headerlink" href="#signing" title="Permalink">NAV</a></h1>
+          <p>A signer attaches a signature to a value, and checks it when the value comes back.
+             See <a href="keys.html">key rotation</a> for changing keys.</p>
+          <div class="toctree-wrapper compound"><ul>
+            <li><a href="a.html">NAV First child page</a></li>
+            <li><a href="b.html">NAV Second child page</a></li>
+          </ul></div>
+        </section>
+      </div>
+      <footer><div class="rst-footer-buttons" role="navigation">
+        <a href="next.html" class="btn">NAV Next</a></div>
+        <p>NAV Built with a theme.</p></footer>
+    </div></div>
+  </section>
+</div>
+<a href="#top" class="back-to-top">NAV Back to top</a>
+</body></html>
+"""
+
+
+def test_a_docs_site_loses_skip_links_breadcrumbs_sidebars_and_pilcrows_but_keeps_its_content(tmp_path):
+    text, passages = read(tmp_path, "signing.html", DOCS_SITE_PAGE)
+    assert "NAV" not in text
+    assert passages == [
+        "Signing\n\nA signer attaches a signature to a value, and checks it when the value "
+        "comes back. See key rotation for changing keys."
+    ]
+
+
+def test_a_headings_own_link_shown_as_a_sign_is_left_out(tmp_path):
+    page = (
+        "<html><body><h2>Contributing<span><a class='mark' href='#contributing' id='contributing'>#"
+        "</a></span></h2><p>Report errors in <a href='https://example.org/issues'>the tracker</a>.</p>"
+        "<h2>Limits<a href='#limits'>\u00b6</a></h2><p>Names are at most 64 bytes; see \u00a7 2.</p>"
+        "</body></html>"
+    )
+    text, _ = read(tmp_path, "node.html", page)
+    assert text == (
+        "Contributing\n\nReport errors in the tracker.\n\nLimits\n\nNames are at most 64 bytes; see \u00a7 2."
+    )
+
+
+def test_a_paragraph_with_a_link_or_two_in_its_text_is_kept(tmp_path):
+    page = (
+        "<html><body><p>Read <a href='a.html'>the guide</a> and <a href='b.html'>the FAQ</a> "
+        "before you call support, because most questions are answered there already.</p>"
+        "<ul><li><a href='x.html'>Guide</a></li><li><a href='y.html'>FAQ</a></li></ul>"
+        "</body></html>"
+    )
+    text, _ = read(tmp_path, "help.html", page)
+    assert text == (
+        "Read the guide and the FAQ before you call support, because most questions are "
+        "answered there already."
+    )
+
+
+def test_latin1_html_without_a_charset_is_read_as_a_browser_reads_it(tmp_path):
+    # Guessed from its bytes, this page came out as "Fran\ufffdois M\ufffdller".
+    page = "<html><body><p>Licence par Fran\u00e7ois M\u00fcller</p></body></html>".encode("latin-1")
+    text, _ = read(tmp_path, "latin.html", page)
+    assert text == "Licence par Fran\u00e7ois M\u00fcller"
+    utf8 = "<html><body><p>Fran\u00e7ois \u2014 \u00e9t\u00e9</p></body></html>".encode("utf-8")
+    text, _ = read(tmp_path, "utf8.html", utf8)
+    assert text == "Fran\u00e7ois \u2014 \u00e9t\u00e9"

@@ -1,0 +1,296 @@
+"""Folders as users have them: bonito-lite's own outputs inside, stray data files, links,
+unreadable corners, legacy encodings, and the names and summaries a run gives them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from bonito_lite.documents import find_documents, guess_encoding, iter_passages
+from bonito_lite.errors import InputError
+from bonito_lite.run import default_output
+
+from cli_helpers import read_jsonl, run_cli
+
+NOTES = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
+RECORD = {
+    "input": "Who serviced the boiler?", "output": "Ana Ruiz", "task_type": "question generation",
+    "context": NOTES.strip(), "source": "notes.md", "passage_index": 0, "char_start": 0,
+    "char_end": 66, "sample_index": 0, "model": "toy-bonito.gguf", "seed": 0,
+    "unit": "0123456789abcdef",
+}
+MANIFEST = {"bonito_lite_version": "0.1.0", "arguments": {}, "counts": {}}
+FAST = ["--model", "toy", "--max-tokens", "48"]
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def sources(inputs, **kwargs) -> list[str]:
+    return [d.source for d in find_documents(inputs, **kwargs)]
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def jsonl(*records: dict) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+def warnings_in(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+# --- bonito-lite's own files -------------------------------------------------------------------
+
+
+def test_a_folder_scan_passes_over_every_file_bonito_lite_writes(tmp_path, caplog):
+    docs = tmp_path / "docs"
+    write(docs / "notes.md", NOTES)
+    # Default names: the output, its rejects, manifest and exports.
+    write(docs / "notes.bonito.jsonl", jsonl(RECORD))
+    write(docs / "notes.bonito.rejected.jsonl", jsonl({**RECORD, "reason": "unparsed"}))
+    write(docs / "notes.bonito.jsonl.manifest.json", json.dumps(MANIFEST))
+    write(docs / "notes.bonito.alpaca.jsonl", jsonl({"instruction": "q", "input": "", "output": "a"}))
+    write(docs / "notes.bonito.messages.jsonl", jsonl({"messages": []}))
+    # Named after a default output, without a manifest: a review and a report page.
+    write(docs / "old.bonito.review.jsonl", jsonl({"unit": "0123456789abcdef", "verdict": "drop"}))
+    write(docs / "old.bonito.report.html", "<html><body><h1>Report</h1><p>3 examples.</p></body></html>")
+    # An output named with -o: known by the manifest beside it, with whatever is named after it.
+    write(docs / "data.jsonl", jsonl(RECORD))
+    write(docs / "data.jsonl.manifest.json", json.dumps(MANIFEST))
+    write(docs / "data.rejected.jsonl", jsonl({**RECORD, "reason": "unparsed"}))
+    write(docs / "data.review.jsonl", jsonl({"unit": "0123456789abcdef", "verdict": "ok"}))
+    write(docs / "data.report.html", "<html><body><h1>Report</h1><p>12 examples.</p></body></html>")
+    write(docs / "data.hf" / "dataset_info.json", json.dumps({"features": {}}))
+    write(docs / "data.hf" / "state.json", json.dumps({"_data_files": []}))
+    # Records sent to stdout and saved under any name are still generated records.
+    write(docs / "saved.jsonl", jsonl(RECORD))
+    # The user's own files that merely look alike are documents.
+    write(docs / "data.md", "Data retention: invoices are kept for seven years.\n")
+    write(docs / "bonito.md", "Bonito is a fish of the tuna family.\n")
+    with caplog.at_level(logging.WARNING):
+        found = sources([str(docs)])
+    assert found == [str(docs / "bonito.md"), str(docs / "data.md"), str(docs / "notes.md")]
+    assert warnings_in(caplog) == []
+
+
+def test_a_json_manifest_that_bonito_lite_did_not_write_marks_nothing(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs / "app.md", "The app starts in three seconds.\n")
+    write(docs / "app.manifest.json", json.dumps([{"text": "A table row of the user's."}]))
+    assert sources([str(docs)]) == [str(docs / "app.manifest.json#row=0"), str(docs / "app.md")]
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("notes.bonito.jsonl", jsonl(RECORD)),
+        ("notes.bonito.rejected.jsonl", jsonl({**RECORD, "reason": "unparsed"})),
+        ("saved.jsonl", jsonl(RECORD)),
+    ],
+)
+def test_a_bonito_lite_output_named_as_input_is_a_one_line_error(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    with pytest.raises(InputError) as caught:
+        list(find_documents([str(path)]))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: a file bonito-lite wrote")
+    assert "not a document" in message
+
+
+def test_rerunning_inside_the_input_folder_resumes_instead_of_reading_its_own_output(in_tmp):
+    write(in_tmp / "notes.md", NOTES)
+    first = run_cli(["generate", ".", "-t", "qg", *FAST, "--format", "alpaca"])
+    assert first.exit_code == 0, first.output
+    output = in_tmp / "output.bonito.jsonl"
+    assert output.exists() and (in_tmp / "output.bonito.jsonl.manifest.json").exists()
+    written = read_jsonl(output) + read_jsonl(in_tmp / "output.bonito.rejected.jsonl")
+    second = run_cli(["generate", ".", "-t", "qg", *FAST, "--format", "alpaca"])
+    assert second.exit_code == 0, second.output
+    assert "Nothing to generate" in second.stderr
+    assert read_jsonl(output) + read_jsonl(in_tmp / "output.bonito.rejected.jsonl") == written
+    assert {r["source"] for r in written} == {os.path.join(".", "notes.md")}
+
+
+# --- tables that are not tables of text ---------------------------------------------------------
+
+
+@pytest.fixture
+def stray_folder(tmp_path) -> Path:
+    docs = tmp_path / "docs"
+    write(docs / "guide.md", "Press the red button twice to restart the pump.\n")
+    write(docs / "CMakeUserPresets.json", json.dumps({"version": 3, "configurePresets": []}))
+    write(docs / "bench.csv", "threads,seconds\n1,4.2\n2,2.3\n")
+    write(docs / "broken.json", "{ not json")
+    write(docs / "rows.jsonl", jsonl({"text": "Invoices above 500 euros need two signatures."}))
+    return docs
+
+
+def test_a_folder_scan_skips_tables_without_text_with_one_warning_each(stray_folder, caplog):
+    with caplog.at_level(logging.WARNING):
+        documents = find_documents([str(stray_folder)])
+        found = [d.source for d in documents]
+    assert found == [str(stray_folder / "guide.md"), str(stray_folder / "rows.jsonl#row=0")]
+    skipped = [str(stray_folder / n) for n in ("CMakeUserPresets.json", "bench.csv", "broken.json")]
+    assert list(documents.skipped) == skipped
+    warnings = warnings_in(caplog)
+    assert len(warnings) == 3
+    for name, warning in zip(skipped, warnings):
+        assert warning.startswith(f"{name}: ") and warning.endswith("; skipped.")
+    assert "no column 'text'" in warnings[1] and "'threads'" in warnings[1]
+
+
+def test_a_pattern_skips_tables_without_text_too(stray_folder):
+    documents = find_documents([str(stray_folder / "*")])
+    assert len(documents.skipped) == 3
+
+
+def test_the_same_table_named_explicitly_is_still_an_error(stray_folder):
+    for name in ("CMakeUserPresets.json", "bench.csv", "broken.json"):
+        with pytest.raises(InputError):
+            find_documents([str(stray_folder / name)])
+
+
+def test_a_folder_of_tables_without_the_column_is_a_one_line_error(tmp_path):
+    write(tmp_path / "docs" / "bench.csv", "threads,seconds\n1,4.2\n")
+    with pytest.raises(InputError) as caught:
+        find_documents([str(tmp_path / "docs")])
+    assert "--context-col" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_skipped_tables_are_counted_in_the_summary_and_the_manifest(stray_folder, in_tmp):
+    result = run_cli(["generate", str(stray_folder), "-t", "qg", *FAST, "-o", "out.jsonl"])
+    assert result.exit_code == 0, result.output
+    assert "3 files skipped: not tables with the text column" in result.stderr
+    manifest = json.loads((in_tmp / "out.jsonl.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["skipped_files"] == 3
+    assert manifest["skipped_files"] == [
+        str(stray_folder / n) for n in ("CMakeUserPresets.json", "bench.csv", "broken.json")
+    ]
+    dry = run_cli(["generate", str(stray_folder), "-t", "qg", "--model", "toy", "--dry-run"])
+    assert "prompt tokens; 3 files skipped: not tables with the text column" in dry.stdout.splitlines()[-1]
+
+
+# --- folders that cannot be read, and links --------------------------------------------------------
+
+
+def test_a_linked_folder_is_reported_and_not_followed(tmp_path, caplog):
+    docs = tmp_path / "docs"
+    write(docs / "a.md", NOTES)
+    write(tmp_path / "elsewhere" / "b.md", NOTES)
+    os.symlink(tmp_path / "elsewhere", docs / "linked")
+    with caplog.at_level(logging.WARNING):
+        found = sources([str(docs)])
+    assert found == [str(docs / "a.md")]
+    assert warnings_in(caplog) == [
+        f"{docs / 'linked'}: a link to a folder, not followed; name it to read it."
+    ]
+    # Named itself, it is read.
+    assert sources([str(docs / "linked")]) == [str(docs / "linked" / "b.md")]
+
+
+def test_an_unreadable_folder_is_reported_and_the_rest_is_read(tmp_path, caplog, monkeypatch):
+    docs = tmp_path / "docs"
+    write(docs / "a.md", NOTES)
+    write(docs / "private" / "b.md", NOTES)
+    blocked = str(docs / "private")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        # What a folder without read permission gives (tests may run as root, who reads all).
+        if os.fspath(path) == blocked:
+            raise PermissionError(13, "Permission denied", blocked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with caplog.at_level(logging.WARNING):
+        found = sources([str(docs)])
+    assert found == [str(docs / "a.md")]
+    assert warnings_in(caplog) == [f"{blocked}: folder cannot be read (Permission denied); skipped."]
+
+
+# --- names and summaries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "first, expected",
+    [
+        ("notes.md", "notes.bonito.jsonl"),
+        ("docs/", "docs.bonito.jsonl"),
+        (".", "output.bonito.jsonl"),
+        ("-", "stdin.bonito.jsonl"),
+        ("docs/*.txt", "docs.bonito.jsonl"),
+        ("docs/**/*.md", "docs.bonito.jsonl"),
+        ("docs/notes-*.md", "notes.bonito.jsonl"),
+        ("*.md", "output.bonito.jsonl"),
+    ],
+)
+def test_the_default_output_is_named_after_the_first_input_or_its_folder(first, expected):
+    assert default_output((first,)) == Path(expected)
+
+
+def test_a_quoted_pattern_names_the_output_after_its_folder(in_tmp):
+    write(in_tmp / "docs" / "a.txt", NOTES)
+    result = run_cli(["generate", "docs/*.txt", "-t", "qg", *FAST, "-q"])
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / "docs.bonito.jsonl").exists()
+    assert not list(in_tmp.glob("[*]*"))
+
+
+def test_stdout_runs_say_their_rejects_are_not_kept_rather_than_naming_no_file(in_tmp):
+    write(in_tmp / "notes.md", NOTES * 3)
+    # The toy's extractive-QA answers are rejected by the filters: there are rejects to report.
+    result = run_cli(["generate", "notes.md", "-t", "exqa", *FAST, "-o", "-"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stderr.splitlines() if " rejected (" in line)
+    assert "None" not in line and line.endswith("not kept: -o - writes the examples only.")
+
+
+# --- encodings -------------------------------------------------------------------------------------
+
+
+BIG5_TEXT = "這是一份關於診所營業時間的說明文件。病人請提前十五分鐘到達，並填寫登記表。\n" * 3
+
+
+def test_a_non_utf8_file_is_skipped_naming_its_likely_encoding(tmp_path, caplog):
+    path = write(tmp_path / "clinic.txt", BIG5_TEXT.encode("big5"))
+    with caplog.at_level(logging.WARNING):
+        passages = list(iter_passages(find_documents([str(path)]), count_tokens=words))
+    assert passages == []
+    [warning] = warnings_in(caplog)
+    assert warning.startswith(f"{path}: not valid UTF-8")
+    assert "It looks like BIG5" in warning and "iconv -f BIG5 -t UTF-8" in warning
+    assert "latin" not in warning.lower()
+
+
+def test_too_little_non_ascii_text_names_no_encoding():
+    assert guess_encoding("Ol\u00e1, mundo.".encode("latin-1")) is None
+    assert guess_encoding(b"plain ascii only") is None
+    assert guess_encoding(BIG5_TEXT.encode("big5")) == "BIG5"
+
+
+# --- headings ------------------------------------------------------------------------------------
+
+
+def test_hash_lines_are_headings_in_markdown_files_only(tmp_path):
+    text = "Shift log\n\n# 3 pumps checked\n\nAll fine.\n"
+    texts = {}
+    for name in ("log.txt", "log.text", "log.md"):
+        path = write(tmp_path / name, text)
+        passages = list(iter_passages(find_documents([str(path)]), count_tokens=words, chunk_tokens=6))
+        texts[name] = [p.text for p in passages]
+    assert texts["log.txt"] == texts["log.text"] == ["Shift log\n\n# 3 pumps checked", "All fine."]
+    assert texts["log.md"] == ["Shift log", "# 3 pumps checked\n\nAll fine."]

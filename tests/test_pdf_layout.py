@@ -1,0 +1,107 @@
+"""PDF pages read as a reader reads them: without page numbers, running headers and footers,
+with hyphenated words whole, without the table of contents and the index, and with numbered
+section lines found by their bookmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bonito_lite.documents import find_documents, iter_passages
+
+from pdf_factory import make_pdf, paginated
+
+FRONT = [
+    ["Widget Manual", "For widget version 2"],
+    ["Table of Contents", "1 Introduction . . . . . . . . . . . . 1",
+     "2 Setup . . . . . . . . . . . . . . . . 2", "2.1 Building . . . . . . . . . . . . 3",
+     "Index . . . . . . . . . . . . . . . . . 5"],
+]
+CHAPTERS = [
+    ["1 Introduction", "Widgets keep records of every sale. The record manip-",
+     "ulation functions are thread-safe.", "Each record holds a date and an amount."],
+    ["A record is written once and never changed.", "Corrections are new records."],
+    ["2 Setup", "Setup takes a minute on any machine.", "2.1 Building",
+     "Run make, then make install."],
+    ["The build needs a C compiler.", "Tests run with make check."],
+]
+INDEX = [["Index", "building . . . . . . . . 3", "records . . . . . . . . 1", "setup . . . . . . . . . 3",
+          "thread safety . . . . . 1"]]
+OUTLINE = [("Introduction", 2), ("Setup", 4), ("Building", 4), ("Index", 6)]
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture
+def manual(tmp_path) -> Path:
+    # Chapter pages carry a running header ending in the page number and a running footer;
+    # the first page of each chapter has only its number, as texinfo and LaTeX print them.
+    pages = FRONT + paginated(CHAPTERS, header="Chapter 1: Introduction", footer="Widget Manual")
+    pages[2][0] = "1"
+    pages[4][0] = "3"
+    pages += paginated(INDEX, first_number=5)
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(make_pdf(pages, outline=OUTLINE))
+    return path
+
+
+def read(path: Path):
+    documents = list(find_documents([str(path)]))
+    texts = {d.source: d.read_text() for d in documents}
+    passages = list(iter_passages(documents, count_tokens=words, chunk_tokens=200))
+    return texts, passages
+
+
+def test_page_numbers_running_headers_and_footers_are_dropped(manual):
+    texts, _ = read(manual)
+    chapter_text = "\n".join(texts[f"{manual}#page={n}"] for n in (3, 4, 5, 6))
+    assert "Chapter 1: Introduction" not in chapter_text
+    assert "Widget Manual" not in chapter_text
+    for text in texts.values():
+        assert not any(line.strip().isdigit() for line in text.splitlines())
+    assert texts[f"{manual}#page=4"] == (
+        "A record is written once and never changed.\nCorrections are new records.\n"
+    )
+
+
+def test_a_word_hyphenated_across_a_line_end_is_whole_again(manual):
+    texts, _ = read(manual)
+    page = texts[f"{manual}#page=3"]
+    assert "record manipulation functions are thread-safe." in page
+    assert "manip-" not in page
+
+
+def test_contents_and_index_pages_are_not_read(manual):
+    texts, _ = read(manual)
+    assert sorted(texts, key=lambda s: int(s.rsplit("=", 1)[1])) == [
+        f"{manual}#page={n}" for n in (1, 3, 4, 5, 6)
+    ]
+
+
+def test_numbered_section_lines_matching_bookmarks_start_passages(manual):
+    texts, passages = read(manual)
+    on_page_5 = [p.text for p in passages if p.source == f"{manual}#page=5"]
+    assert on_page_5 == [
+        "2 Setup\n\nSetup takes a minute on any machine.",
+        "2.1 Building\n\nRun make, then make install.",
+    ]
+    assert [p.text for p in passages if p.source == f"{manual}#page=3"][0].startswith("1 Introduction\n\n")
+    # Offsets index the page's text as read: cleaned, blocks a blank line apart.
+    for passage in passages:
+        assert texts[passage.source][passage.char_start:passage.char_end] == passage.text
+
+
+def test_lines_that_do_not_repeat_or_count_pages_are_kept(tmp_path):
+    # Three pages whose first lines look alike only once, and whose numbers count nothing.
+    pages = [
+        ["Revenue rose in 2023", "Sales were strong."],
+        ["Costs fell by 12", "Suppliers cut prices."],
+        ["Revenue rose in 2024", "Sales were stronger.", "See table 7"],
+    ]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts, _ = read(path)
+    assert [t.splitlines() for t in texts.values()] == pages
