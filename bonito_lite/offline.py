@@ -26,9 +26,9 @@ _IMPORTED_SWITCHES = (
 
 
 def go_offline() -> None:
-    """Set the switches for this process, for good (a command's own process)."""
+    """Set the switches for this process, for good (a command's own process, which sets
+    them before it imports the Hugging Face libraries)."""
     os.environ.update(OFFLINE_ENVIRONMENT)
-    _set_imported_switches()
 
 
 @contextlib.contextmanager
