@@ -136,13 +136,16 @@ def test_seed_none_samples_anew_each_call_and_the_drawn_seed_repeats_it(bonito, 
     assert again == first
 
 
-def test_seeding_pythons_random_first_repeats_a_call_as_set_seed_does_upstream(bonito, contracts):
+def test_set_seed_before_a_call_repeats_it_as_in_upstreams_tutorial(bonito, contracts):
+    from transformers import set_seed
+
     params = SamplingParams(temperature=0.7, top_p=0.95, max_tokens=48)
     runs = []
-    for _ in range(2):
-        random.seed(2)  # transformers.set_seed(2) seeds it so
+    for seed in (2, 2, 55):
+        set_seed(seed)  # seeds Python's random module, which seed=None draws from
         runs.append(_generations(bonito.generate_tasks(contracts, "input", "nli", params, return_rejected=True)))
     assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
 
 
 def test_identical_rows_get_independent_samples(bonito):
