@@ -90,7 +90,6 @@ class SamplingParams:
 # vLLM fields the sampler here cannot honour: the value that means "not used" (vLLM's
 # default), and why. Older vLLM versions' beam-search fields are among them.
 _REFUSED: dict[str, tuple[Any, str]] = {
-    "bad_words": (None, "banned words are not implemented; use logit_bias or allowed_token_ids"),
     "logprobs": (None, "the dataset has no place for log-probabilities"),
     "prompt_logprobs": (None, "the dataset has no place for log-probabilities"),
     "detokenize": (True, "records are text"),
@@ -130,7 +129,6 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
             f"best_of={best_of} is not supported by bonito-lite: it would rank samples by "
             f"log-probability. Leave it at None (or n)."
         )
-    stop = get("stop", None) or ()
     max_tokens = get("max_tokens", 16)
     seed = get("seed", None)
     try:
@@ -144,11 +142,12 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
             presence_penalty=float(get("presence_penalty", 0.0)),
             frequency_penalty=float(get("frequency_penalty", 0.0)),
             min_tokens=int(get("min_tokens", 0)),
-            stop=(stop,) if isinstance(stop, str) else tuple(stop),
+            stop=_strings(get("stop", None)),
             stop_token_ids=tuple(int(t) for t in get("stop_token_ids", None) or ()),
             include_stop_str_in_output=bool(get("include_stop_str_in_output", False)),
             ignore_eos=bool(get("ignore_eos", False)),
             logit_bias=tuple(sorted((int(t), float(b)) for t, b in (get("logit_bias", None) or {}).items())),
+            bad_words=_strings(get("bad_words", None)),
             allowed_token_ids=(
                 None if get("allowed_token_ids", None) is None
                 else tuple(int(t) for t in get("allowed_token_ids", None))
@@ -161,6 +160,13 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
         raise SamplingError(f"a sampling parameter has the wrong type: {error}.") from None
     sampling.check()
     return sampling, n, seed
+
+
+def _strings(value: str | list[str] | None) -> tuple[str, ...]:
+    """vLLM's ``str | list[str] | None`` fields as a tuple."""
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class Bonito(AbstractBonito):

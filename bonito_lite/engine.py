@@ -115,6 +115,7 @@ class Sampling:
     ignore_eos: bool = False  # the end token is drawn like any other, without text
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias) pairs
     allowed_token_ids: tuple[int, ...] | None = None
+    bad_words: tuple[str, ...] = ()  # never generated (as vLLM tokenizes and bans them)
 
     def check(self, n_vocab: int | None = None) -> None:
         """Raise :class:`SamplingError` naming the first field out of vLLM's range."""
@@ -137,6 +138,8 @@ class Sampling:
             raise SamplingError(f"min_tokens must be between 0 and max_tokens, got {self.min_tokens}.")
         if any(not isinstance(s, str) or not s for s in self.stop):
             raise SamplingError("stop must hold non-empty strings.")
+        if any(not isinstance(w, str) or not w.strip() for w in self.bad_words):
+            raise SamplingError("bad_words must hold words, not empty strings.")
         if self.allowed_token_ids is not None and not self.allowed_token_ids:
             raise SamplingError("allowed_token_ids must not be empty.")
         if n_vocab is not None:
@@ -548,10 +551,23 @@ class Engine:
             frequency_penalty=sampling.frequency_penalty,
             logit_bias=dict(sampling.logit_bias),
             allowed_token_ids=sampling.allowed_token_ids,
+            bad_words=self._bad_word_tokens(sampling.bad_words),
             min_tokens=sampling.min_tokens,
             end_token_ids=ends,
             prompt_tokens=state.tokens if sampling.repetition_penalty != 1.0 else (),
         )
+
+    def _bad_word_tokens(self, words: tuple[str, ...]) -> list[list[int]]:
+        """Each banned word's tokens, as vLLM finds them: the word, and with a leading space
+        when that gives a different first token in as many tokens."""
+        sequences: list[list[int]] = []
+        for word in words:
+            plain = self._vocab.tokenize(word.lstrip(), add_bos=False)
+            sequences.append(plain)
+            spaced = self._vocab.tokenize(" " + word.lstrip(), add_bos=False)
+            if spaced and spaced[0] != plain[0] and len(spaced) == len(plain):
+                sequences.append(spaced)
+        return sequences
 
     def _end_tokens(self) -> tuple[int, ...]:
         """The vocabulary's end-of-generation tokens (found once: a pass over the vocabulary)."""

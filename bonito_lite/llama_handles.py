@@ -523,6 +523,7 @@ class SamplerChain:
         frequency_penalty: float = 0.0,
         logit_bias: dict[int, float] | None = None,
         allowed_token_ids: Sequence[int] | None = None,
+        bad_words: Sequence[Sequence[int]] = (),
         min_tokens: int = 0,
         end_token_ids: Sequence[int] = (),
         prompt_tokens: Sequence[int] = (),
@@ -545,6 +546,11 @@ class SamplerChain:
         if allowed_token_ids is not None:
             self._disallowed = np.ones(n_vocab, dtype=bool)
             self._disallowed[np.asarray(list(allowed_token_ids), dtype=np.int64)] = False
+        # Banned words as token sequences: a one-token word is never drawn; a longer one's
+        # last token is not drawn right after the rest of it (vLLM's rule).
+        self._banned_ids = np.unique([word[0] for word in bad_words if len(word) == 1]).astype(np.int64)
+        self._banned_words = [tuple(word) for word in bad_words if len(word) > 1]
+        self._output: list[int] = []
         self._min_tokens = int(min_tokens)
         self._end_ids = np.unique(np.asarray(list(end_token_ids), dtype=np.int64))
         self._repetition = float(repetition_penalty)
@@ -562,6 +568,7 @@ class SamplerChain:
             self._output_ids = np.zeros(0, dtype=np.int64)
         self._processes = (
             self._bias_ids is not None or self._disallowed is not None or self._seen is not None
+            or len(self._banned_ids) > 0 or bool(self._banned_words)
             or self._counts is not None or (self._min_tokens > 0 and len(self._end_ids) > 0)
         )
         self._work = np.empty(n_vocab, dtype=np.float32) if self._processes else None
@@ -606,6 +613,11 @@ class SamplerChain:
             np.add.at(out, self._bias_ids, self._bias_values)
         if self._disallowed is not None:
             out[self._disallowed] = -np.inf
+        if len(self._banned_ids):
+            out[self._banned_ids] = -np.inf
+        for word in self._banned_words:
+            if len(word) - 1 <= len(self._output) and tuple(self._output[len(self._output) - len(word) + 1:]) == word[:-1]:
+                out[word[-1]] = -np.inf
         if self._generated < self._min_tokens and len(self._end_ids):
             out[self._end_ids] = -np.inf
         if self._seen is not None and len(self._seen_ids):
@@ -627,6 +639,8 @@ class SamplerChain:
 
     def _record(self, token: int) -> None:
         self._generated += 1
+        if self._banned_words:
+            self._output.append(token)
         if self._seen is not None and not self._seen[token]:
             self._seen[token] = True
             self._seen_ids = np.append(self._seen_ids, token)

@@ -424,14 +424,14 @@ class ServerEngine:
                     body["repeat_last_n"] = -1  # the whole context, as vLLM's penalties look at
             if sampling.ignore_eos:
                 body["ignore_eos"] = True
-            unsent = ("min_tokens", "stop_token_ids", "include_stop_str_in_output", "allowed_token_ids")
+            unsent = ("min_tokens", "stop_token_ids", "include_stop_str_in_output", "allowed_token_ids", "bad_words")
         else:
             # vLLM's names for its extra sampling fields; other servers may refuse them.
             for name in ("top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos",
                          "include_stop_str_in_output"):
                 if getattr(sampling, name) != getattr(defaults, name) and not (name == "top_k" and sampling.top_k <= 0):
                     body[name] = getattr(sampling, name)
-            for name in ("stop_token_ids", "allowed_token_ids"):
+            for name in ("stop_token_ids", "allowed_token_ids", "bad_words"):
                 if getattr(sampling, name):
                     body[name] = list(getattr(sampling, name))
             unsent = ()

@@ -91,6 +91,7 @@ def test_every_field_vllm_can_set_that_a_local_sampler_honours_is_accepted(bonit
         n=2, presence_penalty=0.2, frequency_penalty=0.1, repetition_penalty=1.1, temperature=0.8,
         top_p=0.9, top_k=40, min_p=0.02, seed=3, stop=["\\n\\n\\n"], stop_token_ids=[31999], max_tokens=48,
         min_tokens=2, include_stop_str_in_output=False, logit_bias={13: -1.0}, ignore_eos=False,
+        bad_words=["Options"],
     )
     parsed, rejected = bonito.generate_tasks(contracts, "input", "qg", params, return_rejected=True,
                                              quality_filters=False)
@@ -99,7 +100,7 @@ def test_every_field_vllm_can_set_that_a_local_sampler_honours_is_accepted(bonit
 
 @pytest.mark.parametrize("field,value", [
     ("use_beam_search", True), ("best_of", 3), ("logprobs", 2), ("prompt_logprobs", 1),
-    ("bad_words", ["foo"]), ("logits_processors", [print]), ("guided_decoding", object()),
+    ("logits_processors", [print]), ("guided_decoding", object()),
     ("detokenize", False), ("truncate_prompt_tokens", 100),
 ])
 def test_a_field_that_cannot_be_honoured_is_refused_with_a_value_error_naming_it(bonito, contracts, field, value):

@@ -527,6 +527,13 @@ def test_min_tokens_holds_the_end_token_and_stop_strings_back(counting_gguf):
     assert _greedy_completion(model, min_tokens=5, stop=("two",))[:2] == (" one two three four one ", "stop")
 
 
+def test_bad_words_are_found_as_vllm_tokenizes_them(counting_gguf):
+    model, ids = counting_gguf
+    with Engine(model, EngineSettings(threads=THREADS, ctx_size=64, parallel=1)) as engine:
+        assert engine._bad_word_tokens(("three",)) == [[ids["three"]]]
+        assert engine._bad_word_tokens(("  two three",)) == [[ids["two"], ids["three"]]]
+
+
 def test_max_tokens_none_generates_until_the_context_is_full(counting_gguf):
     model, _ = counting_gguf
     with Tokenizer(model) as tokenizer:

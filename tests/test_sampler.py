@@ -212,3 +212,15 @@ def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab, candidates):
     assert np.allclose(ours, vllm_probabilities(expected_logits, 0.8, top_p=0.9))
     assert {sampler.sample(logits, candidates) for _ in range(50)} <= {7, 8, 9}
     sampler.close()
+
+
+def test_bad_words_are_banned_as_vllm_bans_them(vocab, candidates):
+    # A one-token word is never drawn; a two-token word's last token only right after its first.
+    sampler = llama_handles.SamplerChain(vocab, temperature=0.0, top_p=1.0, seed=0, bad_words=[[50], [60, 61]])
+    logits = np.zeros(N_VOCAB, dtype=np.float32)
+    logits[[50, 61]] = [30.0, 20.0]
+    logits[60] = 10.0
+    assert sampler.sample(logits, candidates) == 61  # 50 banned; 61 allowed: 60 did not come before
+    assert sampler.sample(_forcing(60), candidates) == 60
+    assert sampler.sample(logits, candidates) == 60  # 61 now completes the banned word
+    sampler.close()
