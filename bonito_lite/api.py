@@ -31,7 +31,7 @@ from .model_file import read_model_info
 from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .prompt import build_prompt
-from .server_engine import ServerEngine
+from .server_engine import ServerEngine, parse_server_url
 from .task_types import TaskType, resolve_task_type
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,8 @@ class Bonito(AbstractBonito):
         self.last_seed: int | None = None
         self.engine: Engine | ServerEngine | None = None
         self._tokenizer: Tokenizer | None = None
+        if url is not None:
+            parse_server_url(url, name="url")  # the CLI's checks, naming the argument
         with offline_scope():
             self._settings = EngineSettings(
                 n_gpu_layers=n_gpu_layers,

@@ -60,19 +60,22 @@ _LLAMA_CPP_SAMPLER_ORDER = ["penalties", "temperature", "top_k", "top_p", "min_p
 _TAKES_GRAMMAR = frozenset({LLAMA_CPP, LLAMA_CPP_PYTHON})
 
 
-def parse_server_url(url: str | None) -> str:
-    """The server's base URL, checked: http(s), a host, no query; a trailing /v1 is dropped."""
+def parse_server_url(url: str | None, name: str = "--url") -> str:
+    """The server's base URL, checked: http(s), a host, no query; a trailing /v1 is dropped.
+
+    ``name`` is what errors call the URL: the CLI's option, or the Python API's argument.
+    """
     if not url:
         raise InputError(f"--backend server needs --url http://HOST:PORT (or {URL_ENV}).")
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--url must be an http(s) URL such as http://127.0.0.1:8080, not {url!r}.")
+        raise InputError(f"{name} must be an http(s) URL such as http://127.0.0.1:8080, not {url!r}.")
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise InputError(f"--url {url!r} has a bad port; use http://HOST:PORT.") from None
+        raise InputError(f"{name} {url!r} has a bad port; use http://HOST:PORT.") from None
     if parts.query or parts.fragment:
-        raise InputError(f"--url {url!r} has a query or fragment; give the server's address only.")
+        raise InputError(f"{name} {url!r} has a query or fragment; give the server's address only.")
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):  # the OpenAI clients' base_url form
         path = path[: -len("/v1")]

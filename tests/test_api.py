@@ -74,3 +74,10 @@ def test_missing_context_column_names_the_columns(bonito, texts):
 def test_a_hub_id_says_to_convert_first(in_tmp):
     with pytest.raises(ModelFileError, match="'bonito-lite convert BatsResearch/bonito-v1'"):
         Bonito("BatsResearch/bonito-v1")
+
+
+def test_api_errors_name_the_api_arguments_not_the_cli_options():
+    for kwargs, name in [({"url": "ftp://host"}, "url"), ({"parallel": 0}, "parallel"), ({"ctx_size": 8}, "ctx_size")]:
+        with pytest.raises(InputError) as raised:
+            Bonito("toy", **kwargs)
+        assert str(raised.value).startswith(name) and "--" not in str(raised.value)
