@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["Bonito", "SamplingParams", "__version__"]
+__all__ = ["AbstractBonito", "Bonito", "SHORTFORM_TO_FULL_TASK_TYPES", "SamplingParams", "__version__"]
 
 
 def __getattr__(name: str):
@@ -12,4 +12,12 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
+    if name == "AbstractBonito":
+        from .abstract import AbstractBonito
+
+        return AbstractBonito
+    if name == "SHORTFORM_TO_FULL_TASK_TYPES":
+        from .task_types import SHORTFORM_TO_FULL_TASK_TYPES
+
+        return SHORTFORM_TO_FULL_TASK_TYPES
     raise AttributeError(f"module 'bonito_lite' has no attribute {name!r}")

@@ -13,44 +13,173 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from datasets import Dataset
 
+from .abstract import AbstractBonito
 from .backends import LLAMA_CPP, SERVER, open_backend
 from .chunking import Passage
-from .engine import Engine, EngineSettings, Sampling
-from .errors import InputError
+from .engine import Engine, EngineSettings, Sampling, Tokenizer
+from .errors import InputError, SamplingError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
-from .offline import go_offline
+from .model_file import read_model_info
+from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
-from .server_engine import ServerEngine
-from .task_types import resolve_task_type
+from .prompt import build_prompt
+from .server_engine import ServerEngine, parse_server_url
+from .task_types import TaskType, resolve_task_type
 
 log = logging.getLogger(__name__)
+
+# bonito-v1 was trained on inputs and on outputs of at most 2,048 tokens each.
+TRAINED_INPUT_TOKENS = 2048
+TRAINED_OUTPUT_TOKENS = 2048
+# The rejection reason of a row whose prompt cannot fit what the model was trained on.
+TOO_LONG = "too_long"
+# Contexts are sized in steps of this many tokens, so that calls of similar rows share one.
+_CTX_STEP = 64
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Upstream's sampling knobs (vLLM's names); upstream's README values are the defaults."""
+    """vLLM's ``SamplingParams`` fields; upstream's README values are the defaults where it sets them.
 
-    max_tokens: int = 256
-    top_p: float = 0.95
-    temperature: float = 0.5
+    Every field keeps vLLM's meaning (see README, "Python API"). Fields a local sampler
+    cannot honour are accepted only at vLLM's default, and raise ValueError otherwise.
+    """
+
     n: int = 1
+    best_of: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    temperature: float = 0.5
+    top_p: float = 0.95
+    top_k: int = -1
+    min_p: float = 0.0
     seed: int | None = None
+    stop: str | list[str] | None = None
+    stop_token_ids: list[int] | None = None
+    bad_words: list[str] | None = None
+    ignore_eos: bool = False
+    max_tokens: int | None = 256
+    min_tokens: int = 0
+    logprobs: int | None = None
+    prompt_logprobs: int | None = None
+    detokenize: bool = True
+    skip_special_tokens: bool = True
+    spaces_between_special_tokens: bool = True
+    logits_processors: Any = None
+    include_stop_str_in_output: bool = False
+    truncate_prompt_tokens: int | None = None
+    output_kind: Any = None
+    guided_decoding: Any = None
+    logit_bias: dict[int, float] | None = None
+    allowed_token_ids: list[int] | None = None
+    extra_args: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        sampling_from(self)  # a bad value fails here, as vLLM's constructor does
 
 
-class Bonito:
+# vLLM fields the sampler here cannot honour: the value that means "not used" (vLLM's
+# default), and why. Older vLLM versions' beam-search fields are among them.
+_REFUSED: dict[str, tuple[Any, str]] = {
+    "logprobs": (None, "the dataset has no place for log-probabilities"),
+    "prompt_logprobs": (None, "the dataset has no place for log-probabilities"),
+    "detokenize": (True, "records are text"),
+    "skip_special_tokens": (True, "special tokens are always left out of the text"),
+    "spaces_between_special_tokens": (True, "special tokens are always left out of the text"),
+    "logits_processors": (None, "vLLM's logits processors work on torch tensors"),
+    "truncate_prompt_tokens": (None, "a prompt is never cut; rows too long are rejected as too_long"),
+    "guided_decoding": (None, "use Bonito(constrain=True), the grammar for input <|pipe|> output"),
+    "extra_args": (None, "no extension reads them"),
+    "use_beam_search": (False, "beam search is not implemented"),
+    "length_penalty": (1.0, "it only applies to beam search"),
+    "early_stopping": (False, "it only applies to beam search"),
+}
+
+
+def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
+    """The engine's sampling, the number of samples and the seed, from vLLM-named attributes.
+
+    ``params`` is our :class:`SamplingParams` or any object with vLLM's attribute names (a
+    vLLM ``SamplingParams``); a missing attribute takes vLLM's default. Raises
+    :class:`SamplingError` (a ValueError) naming the field for a value out of range or one
+    that cannot be honoured here.
+    """
+    def get(name: str, default: Any) -> Any:
+        return getattr(params, name, default)
+
+    for name, (default, why) in _REFUSED.items():
+        value = get(name, default)
+        if value != default and not (default is None and value in ([], {}, ())):
+            raise SamplingError(f"{name}={value!r} is not supported by bonito-lite: {why}. Leave it at {default!r}.")
+    n = get("_real_n", None) or get("n", 1)  # vLLM keeps the n asked for there when best_of > n
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SamplingError(f"n must be an integer of at least 1, got {n!r}.")
+    best_of = get("best_of", None)
+    if best_of is not None and best_of > n:
+        raise SamplingError(
+            f"best_of={best_of} is not supported by bonito-lite: it would rank samples by "
+            f"log-probability. Leave it at None (or n)."
+        )
+    max_tokens = get("max_tokens", 16)
+    seed = get("seed", None)
+    try:
+        sampling = Sampling(
+            max_tokens=None if max_tokens is None else int(max_tokens),
+            temperature=float(get("temperature", 1.0)),
+            top_p=float(get("top_p", 1.0)),
+            top_k=int(get("top_k", -1)),
+            min_p=float(get("min_p", 0.0)),
+            repetition_penalty=float(get("repetition_penalty", 1.0)),
+            presence_penalty=float(get("presence_penalty", 0.0)),
+            frequency_penalty=float(get("frequency_penalty", 0.0)),
+            min_tokens=int(get("min_tokens", 0)),
+            stop=_strings(get("stop", None)),
+            stop_token_ids=tuple(int(t) for t in get("stop_token_ids", None) or ()),
+            include_stop_str_in_output=bool(get("include_stop_str_in_output", False)),
+            ignore_eos=bool(get("ignore_eos", False)),
+            logit_bias=tuple(sorted((int(t), float(b)) for t, b in (get("logit_bias", None) or {}).items())),
+            bad_words=_strings(get("bad_words", None)),
+            allowed_token_ids=(
+                None if get("allowed_token_ids", None) is None
+                else tuple(int(t) for t in get("allowed_token_ids", None))
+            ),
+        )
+        seed = None if seed is None else int(seed)
+    except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, SamplingError):
+            raise
+        raise SamplingError(f"a sampling parameter has the wrong type: {error}.") from None
+    sampling.check()
+    return sampling, n, seed
+
+
+def _strings(value: str | list[str] | None) -> tuple[str, ...]:
+    """vLLM's ``str | list[str] | None`` fields as a tuple."""
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class Bonito(AbstractBonito):
     """A Bonito GGUF loaded through llama.cpp; ``generate_tasks`` as upstream has it.
 
-    ``constrain`` (on by default, as in the CLI) holds each generation to
-    ``input<|pipe|>output`` with a grammar, so that it parses; upstream samples freely.
-    With ``url``, generations run on that OpenAI-compatible server (as ``generate --backend
-    server``) and ``model`` is not loaded; the passages are sent to that URL only.
+    ``model`` is a .gguf path, ``"toy"``, or a hub id such as ``"BatsResearch/bonito-v1"``
+    (then the GGUF in ./models converted from it). ``constrain`` (on by default, as in the
+    CLI) holds each generation to ``input<|pipe|>output`` with a grammar, so that it parses;
+    upstream samples freely. ``ctx_size`` None sizes each call's context from its rows, up
+    to what the model was trained on. With ``url``, generations run on that
+    OpenAI-compatible server (as ``generate --backend server``) and ``model`` is not
+    loaded; the passages are sent to that URL only. ``last_seed`` is the seed of the last
+    ``generate_tasks`` call (drawn when ``seed`` was None).
     """
 
     def __init__(
@@ -60,34 +189,56 @@ class Bonito:
         url: str | None = None,
         n_gpu_layers: int | None = None,
         threads: int | None = None,
-        ctx_size: int = 2048,
+        ctx_size: int | None = None,
         parallel: int | None = None,
         cpu_repack: str = "auto",
         constrain: bool = True,
         verbose: bool = False,
     ) -> None:
-        go_offline()
-        settings = EngineSettings(
-            n_gpu_layers=n_gpu_layers,
-            threads=threads,
-            ctx_size=ctx_size,
-            cpu_repack=cpu_repack,
-            constrain=constrain,
-            verbose=verbose,
-            **({"parallel": parallel} if parallel is not None else {}),
-        )
-        # The factory generate uses: a local GGUF, or the server at url (model then unused).
-        backend = open_backend(SERVER if url is not None else LLAMA_CPP,
-                               None if url is not None else model, url, settings)
-        self.model_path: Path | None = backend.model_file
-        self.engine: Engine | ServerEngine = backend.engine()
-        self.model_name = backend.model_name
-        if backend.name == LLAMA_CPP and self.engine.info.is_toy:
-            log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
-                        self.model_name)
+        for name, value, least in (("parallel", parallel, 1), ("threads", threads, 1), ("ctx_size", ctx_size, 64)):
+            if value is not None and value < least:
+                raise InputError(f"{name} must be at least {least}, got {value}.")
+        self.last_seed: int | None = None
+        self.engine: Engine | ServerEngine | None = None
+        self._tokenizer: Tokenizer | None = None
+        if url is not None:
+            parse_server_url(url, name="url")  # the CLI's checks, naming the argument
+        with offline_scope():
+            self._settings = EngineSettings(
+                n_gpu_layers=n_gpu_layers,
+                threads=threads,
+                ctx_size=ctx_size or TRAINED_INPUT_TOKENS,
+                cpu_repack=cpu_repack,
+                constrain=constrain,
+                verbose=verbose,
+                **({"parallel": parallel} if parallel is not None else {}),
+            )
+            self._ctx_size = ctx_size
+            # The factory generate uses: a local GGUF, or the server at url (model then unused).
+            self._backend = open_backend(SERVER if url is not None else LLAMA_CPP,
+                                         None if url is not None else model, url, self._settings)
+            self.model_path: Path | None = self._backend.model_file
+            self.model_name = self._backend.model_name
+            if self._backend.name == SERVER:
+                self.engine = self._backend.engine()
+            else:
+                assert self.model_path is not None
+                info = read_model_info(self.model_path)
+                self._trained_context = info.context_length
+                # Counting tokens needs the vocabulary only; the engine opens on the first
+                # call, with a context sized for its rows.
+                self._tokenizer = Tokenizer(self.model_path, verbose=verbose)
+                if info.is_toy:
+                    log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
+                                self.model_name)
 
     def close(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        if self._tokenizer is not None:
+            self._tokenizer.close()
+            self._tokenizer = None
 
     def __enter__(self) -> "Bonito":
         return self
@@ -105,43 +256,66 @@ class Bonito:
         return_rejected: bool = False,
         quality_filters: bool = True,
         dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD,
+        **kwargs: Any,
     ) -> Dataset | tuple[Dataset, Dataset]:
         """One prompt per row of ``text_dataset[context_col]``; a Dataset of ``input``/``output``.
 
-        ``sampling_params`` may be our SamplingParams or any object with upstream's
-        attributes (a vLLM ``SamplingParams`` works). The quality filters and deduplication
-        of the CLI apply unless ``quality_filters=False``. With ``return_rejected=True`` the
-        generations that did not parse or were filtered out come back too, each with its
-        ``reason`` (and a ``detail`` for filtered ones).
+        ``sampling_params`` may be our SamplingParams or any object with vLLM's attribute
+        names (a vLLM ``SamplingParams`` works). ``seed=None`` draws a fresh seed for the
+        call from Python's ``random`` module (so ``random.seed`` or transformers'
+        ``set_seed`` makes it repeatable), logged at debug level and kept in
+        ``self.last_seed``; an explicit seed repeats a call exactly. Identical rows sample
+        independently. The quality filters and deduplication of the CLI apply unless
+        ``quality_filters=False``. A row whose prompt is longer than the model was trained
+        on is skipped with reason ``too_long``. With ``return_rejected=True`` the generations
+        that did not parse or were filtered out, and the rows too long, come back too, each
+        with its ``reason``. Further keywords are upstream's for ``datasets.map``
+        (``num_proc``...), which bonito-lite does not need.
         """
+        with offline_scope():
+            return self._generate_tasks(
+                text_dataset, context_col, task_type, sampling_params,
+                return_rejected=return_rejected, quality_filters=quality_filters,
+                dedup_threshold=dedup_threshold, unused=kwargs,
+            )
+
+    def _generate_tasks(
+        self, text_dataset: Dataset, context_col: str, task_type: str, sampling_params: Any, *,
+        return_rejected: bool, quality_filters: bool, dedup_threshold: float, unused: dict[str, Any],
+    ) -> Dataset | tuple[Dataset, Dataset]:
+        if unused:
+            log.debug("generate_tasks does not use %s (upstream hands them to datasets.map).",
+                      ", ".join(f"{k}={v!r}" for k, v in sorted(unused.items())))
         if context_col not in text_dataset.column_names:
             columns = ", ".join(text_dataset.column_names)
-            raise InputError(f"column {context_col!r} not in the dataset; its columns: {columns}.")
+            raise InputError(f"context_col {context_col!r} is not a column of the dataset; its columns: {columns}.")
         task = resolve_task_type(task_type)
         if not 0 < dedup_threshold <= 1:
             raise InputError("dedup_threshold must be in (0, 1]: the Jaccard similarity of near-duplicates.")
-        params = sampling_params if sampling_params is not None else SamplingParams()
-        seed = getattr(params, "seed", None)
+        sampling, n, seed = sampling_from(sampling_params if sampling_params is not None else SamplingParams())
+        if seed is None:
+            seed = random.getrandbits(31)
+            log.debug("seed=None: this call samples with seed %d (pass seed=%d to repeat it).", seed, seed)
+        self.last_seed = seed
+        rows = [("" if text is None else str(text)) for text in text_dataset[context_col]]
+        fitting, too_long, limit = self._fit_rows(rows, task, sampling)
         settings = GenerationSettings(
-            task_types=(task,),
-            sampling=Sampling(
-                max_tokens=int(getattr(params, "max_tokens", 256) or 256),
-                temperature=float(getattr(params, "temperature", 0.5)),
-                top_p=float(getattr(params, "top_p", 0.95)),
-            ),
-            num_samples=int(getattr(params, "n", 1) or 1),
-            seed=int(seed) if seed is not None else 0,
+            task_types=(task,), sampling=sampling, num_samples=n, seed=seed, seed_by_position=True,
         )
         stats = RunStats()
         parsed: list[dict[str, Any]] = []
-        rejected: list[dict[str, Any]] = []
-        for outcome in generate_outcomes(
-            self.engine, _rows_as_passages(text_dataset, context_col), settings,
-            self.model_name, stats,
-            review=QualityFilter(dedup_threshold) if quality_filters else None,
-        ):
-            (parsed if outcome.parsed else rejected).append(outcome.record)
+        rejected: list[dict[str, Any]] = list(too_long)
+        if fitting:
+            for outcome in generate_outcomes(
+                self.engine, _rows_as_passages(rows, fitting), settings, self.model_name, stats,
+                review=QualityFilter(dedup_threshold) if quality_filters else None,
+            ):
+                (parsed if outcome.parsed else rejected).append(outcome.record)
         _log_rejections(stats.rejected, stats.generations)
+        if too_long:
+            log.warning("%d of %d rows were too long for the model (more than %d prompt tokens with "
+                        "max_tokens=%s) and were skipped (reason %s).",
+                        len(too_long), len(rows), limit, sampling.max_tokens, TOO_LONG)
         dataset = Dataset.from_dict(
             {"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]}
         )
@@ -149,11 +323,55 @@ class Bonito:
             return dataset, _rejected_dataset(rejected)
         return dataset
 
+    def _fit_rows(
+        self, rows: list[str], task: TaskType, sampling: Sampling
+    ) -> tuple[list[int], list[dict], int | None]:
+        """The rows whose prompts fit, a too_long record for each other, and the most prompt tokens.
 
-def _rows_as_passages(dataset: Dataset, context_col: str) -> Iterator[Passage]:
+        A prompt may take what the model was trained on (2,048 tokens) and must leave room for
+        ``max_tokens`` in the model's context (``max_tokens=None``: room for 2,048 new tokens
+        where the context allows, else at least one). The engine's context is the longest
+        fitting prompt plus that room; when it is larger than the open engine's, the engine
+        is opened again with it.
+        """
+        if self._tokenizer is None:  # a server: it sizes its own context
+            return list(range(len(rows))), [], None
+        trained = self._trained_context if self._ctx_size is None else min(self._ctx_size, self._trained_context)
+        room = sampling.max_tokens if sampling.max_tokens is not None else TRAINED_OUTPUT_TOKENS
+        if sampling.max_tokens is not None and room >= trained:
+            raise SamplingError(
+                f"max_tokens={room} leaves no room for a prompt in the {trained}-token context of "
+                f"{self.model_name}; lower max_tokens."
+            )
+        limit = min(TRAINED_INPUT_TOKENS, trained - (room if sampling.max_tokens is not None else 1))
+        fitting: list[int] = []
+        too_long: list[dict] = []
+        longest = 0
+        for number, text in enumerate(rows):
+            tokens = self._tokenizer.count_tokens(build_prompt(task.full_name, text)) + 1  # BOS
+            if tokens > limit:
+                too_long.append({
+                    "reason": TOO_LONG, "generation": None, "task_type": task.full_name, "context": text,
+                    "source": f"dataset#row={number}",
+                    "detail": f"{tokens} prompt tokens; at most {limit} fit with max_tokens={sampling.max_tokens}",
+                })
+            else:
+                fitting.append(number)
+                longest = max(longest, tokens)
+        if fitting:
+            needed = min(trained, -(-(longest + room) // _CTX_STEP) * _CTX_STEP)
+            if self.engine is None or self.engine.settings.ctx_size < needed:
+                if self.engine is not None:
+                    self.engine.close()
+                    self.engine = None
+                self.engine = Engine(self.model_path, replace(self._settings, ctx_size=needed))
+        return fitting, too_long, limit
+
+
+def _rows_as_passages(rows: list[str], numbers: list[int]) -> Iterator[Passage]:
     # Upstream prompts each row as it is, without cutting it into passages.
-    for row_number, text in enumerate(dataset[context_col]):
-        text = "" if text is None else str(text)
+    for row_number in numbers:
+        text = rows[row_number]
         yield Passage(
             text=text, source=f"dataset#row={row_number}", index=0,
             char_start=0, char_end=len(text),
@@ -176,3 +394,4 @@ def _log_rejections(reasons: Counter, generations: int) -> None:
             "%d of %d generations did not parse or were filtered out, and were dropped (%s).",
             sum(reasons.values()), generations, detail,
         )
+

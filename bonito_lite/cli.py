@@ -143,6 +143,15 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
 @click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
 @click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
               help="Most tokens generated per example.")
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Sample among the K most likely tokens only; 0 is off.")
+@click.option("--min-p", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Drop tokens less likely than MIN_P times the most likely one; 0 is off.")
+@click.option("--repetition-penalty", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="vLLM's penalty on tokens already in the prompt or the output; 1 is off.")
+@click.option("--stop", multiple=True, metavar="TEXT",
+              help="End a generation where TEXT appears (cut before it); repeat for several.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Sampling seed; the same seed gives the same records.")
 @click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
@@ -183,7 +192,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
               "(as 'bonito-lite report' does).")
 @handles_errors
 def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
-                     max_tokens, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
+                     max_tokens, top_k, min_p, repetition_penalty, stop, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
                      constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
                      verbose, formats, backend, url, quality_filters, dedup_threshold,
                      ignore_review, with_report) -> None:
@@ -210,7 +219,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
     options = GenerateOptions(
         inputs=tuple(inputs), task_types=tuple(task_types), model=model, output=output,
         num_samples=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-        seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
+        top_k=top_k, min_p=min_p, repetition_penalty=repetition_penalty, stop=tuple(stop), seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
         overwrite=overwrite, quiet=quiet, engine=engine_settings, backend=backend, url=url,
         quality_filters=quality_filters, dedup_threshold=dedup_threshold,
     )

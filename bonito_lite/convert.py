@@ -32,7 +32,7 @@ from .checkpoint import (
 from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tensors, tensor_data
 from .convert_vocab import read_vocabulary
 from .errors import CheckpointError, OutputExistsError, ResourceError
-from .metadata import bonito_metadata
+from .metadata import SOURCE_HF_REPOSITORY_KEY, bonito_metadata
 from .progress import progress_bar
 from .quantize import (
     BITS_PER_WEIGHT,
@@ -44,8 +44,6 @@ from .quantize import (
 
 logger = logging.getLogger(__name__)
 
-# Not among gguf.Keys; llama.cpp's model cards and loaders use this name.
-SOURCE_HF_REPOSITORY_KEY = "general.source.huggingface.repository"
 # bonito-v1's licence, written when the checkpoint's model card does not name one.
 BONITO_LICENSE = "apache-2.0"
 DEFAULT_OUTPUT_FOLDER = Path("models")

@@ -39,6 +39,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import math
 import os
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
@@ -48,7 +49,7 @@ import numpy as np
 import psutil
 
 from . import llama_handles as llama
-from .errors import EngineError, InputError, ResourceError
+from .errors import EngineError, InputError, ResourceError, SamplingError
 from .model_file import ModelInfo, read_model_info
 from .prompt import PIPE
 
@@ -102,9 +103,63 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class Sampling:
-    max_tokens: int = 256
-    temperature: float = 0.5
+    """How each sample is drawn: fields of vLLM's ``SamplingParams``, with vLLM's meanings.
+
+    ``llama_handles.SamplerChain`` applies them in vLLM's order. Defaults are Bonito's
+    (``max_tokens`` 256, ``temperature`` 0.5, ``top_p`` 0.95) and vLLM's "off" for the rest.
+    """
+
+    max_tokens: int | None = 256  # None: until the end token, or until the sequence's context is full
+    temperature: float = 0.5  # below 1e-5: greedy
     top_p: float = 0.95
+    top_k: int = 0  # 0 (or vLLM's -1): off
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0  # over prompt and output tokens
+    presence_penalty: float = 0.0  # over output tokens
+    frequency_penalty: float = 0.0  # over output tokens
+    min_tokens: int = 0  # end and stop tokens cannot be drawn before this many tokens
+    stop: tuple[str, ...] = ()  # the text ends before the first of these
+    stop_token_ids: tuple[int, ...] = ()
+    include_stop_str_in_output: bool = False
+    ignore_eos: bool = False  # the end token is drawn like any other, without text
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias) pairs
+    allowed_token_ids: tuple[int, ...] | None = None
+    bad_words: tuple[str, ...] = ()  # never generated (as vLLM tokenizes and bans them)
+
+    def check(self, n_vocab: int | None = None) -> None:
+        """Raise :class:`SamplingError` naming the first field out of vLLM's range."""
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise SamplingError(f"max_tokens must be at least 1 (or None), got {self.max_tokens}.")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise SamplingError(f"temperature must be 0 or more (0 means greedy), got {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise SamplingError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if self.top_k < -1:
+            raise SamplingError(f"top_k must be -1 or 0 (off), or at least 1, got {self.top_k}.")
+        if not 0 <= self.min_p <= 1:
+            raise SamplingError(f"min_p must be in [0, 1], got {self.min_p}.")
+        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
+            raise SamplingError(f"repetition_penalty must be greater than 0, got {self.repetition_penalty}.")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2 <= getattr(self, name) <= 2:
+                raise SamplingError(f"{name} must be in [-2, 2], got {getattr(self, name)}.")
+        if self.min_tokens < 0 or (self.max_tokens is not None and self.min_tokens > self.max_tokens):
+            raise SamplingError(f"min_tokens must be between 0 and max_tokens, got {self.min_tokens}.")
+        if any(not isinstance(s, str) or not s for s in self.stop):
+            raise SamplingError("stop must hold non-empty strings.")
+        if any(not isinstance(w, str) or not w.strip() for w in self.bad_words):
+            raise SamplingError("bad_words must hold words, not empty strings.")
+        if self.allowed_token_ids is not None and not self.allowed_token_ids:
+            raise SamplingError("allowed_token_ids must not be empty.")
+        if n_vocab is not None:
+            for name, ids in (
+                ("stop_token_ids", self.stop_token_ids),
+                ("logit_bias", [token for token, _ in self.logit_bias]),
+                ("allowed_token_ids", self.allowed_token_ids or ()),
+            ):
+                bad = [t for t in ids if not 0 <= t < n_vocab]
+                if bad:
+                    raise SamplingError(f"{name} holds token id {bad[0]}, outside the vocabulary (0 to {n_vocab - 1}).")
 
 
 @dataclass(frozen=True)
@@ -129,7 +184,7 @@ class Completion:
     text: str
     prompt_tokens: int  # including BOS
     completion_tokens: int  # excluding the end-of-generation token
-    finish_reason: str  # "stop" (end of generation) | "length" (max_tokens)
+    finish_reason: str  # "stop" (end token, stop token or stop string) | "length" (max_tokens)
 
 
 def pipe_grammar(separator: str = PIPE) -> str:
@@ -380,6 +435,7 @@ class Engine:
         pinned = offloads or llama.cpu_kernel_pinned()
         self._decode_rows = parallel if pinned else _UNPINNED_DECODE_ROWS
         self._busy = False
+        self._end_token_ids: tuple[int, ...] | None = None
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -465,18 +521,14 @@ class Engine:
 
     def _start_request(self, request: GenerationRequest) -> _RequestState | None:
         sampling = request.sampling
-        if sampling.max_tokens < 1:
-            raise InputError(f"max_tokens must be at least 1, not {sampling.max_tokens}")
-        if not 0 < sampling.top_p <= 1:
-            raise InputError(f"top_p must be in (0, 1], not {sampling.top_p}")
-        if sampling.temperature < 0:
-            raise InputError(f"temperature must be 0 or more, not {sampling.temperature}")
+        sampling.check(self._vocab.n_tokens)
         tokens = self._vocab.tokenize(request.prompt, add_bos=True)
-        room = self.settings.ctx_size - sampling.max_tokens
+        # max_tokens None: at least one token must fit after the prompt.
+        room = self.settings.ctx_size - (sampling.max_tokens if sampling.max_tokens is not None else 1)
         if len(tokens) > room:
             raise InputError(
                 f"a prompt of {len(tokens)} tokens does not fit --ctx-size {self.settings.ctx_size} "
-                f"with --max-tokens {sampling.max_tokens} (at most {max(room, 0)} prompt tokens); "
+                f"with --max-tokens {sampling.max_tokens or 1} (at most {max(room, 0)} prompt tokens); "
                 "raise --ctx-size or use shorter passages"
             )
         if not request.seeds:
@@ -512,13 +564,7 @@ class Engine:
             seq_id=seq_id,
             state=state,
             sample_index=sample_index,
-            sampler=llama.SamplerChain(
-                self._vocab,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                seed=state.request.seeds[sample_index],
-                grammar=self._grammar,
-            ),
+            sampler=self._sampler(state, sampling, state.request.seeds[sample_index]),
         )
         evaluator = next((s for s in state.live if s.evaluating), None)
         holder = next((s for s in state.live if s.position >= state.prompt_length), None)
@@ -535,6 +581,48 @@ class Engine:
         if not state.unstarted and state.prompt_logits is not None:
             state.prompt_logits = None
         return slot
+
+    def _sampler(self, state: _RequestState, sampling: Sampling, seed: int) -> llama.SamplerChain:
+        ends: tuple[int, ...] = ()
+        if sampling.min_tokens:
+            ends = sampling.stop_token_ids + (() if sampling.ignore_eos else self._end_tokens())
+        return llama.SamplerChain(
+            self._vocab,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            seed=seed,
+            grammar=self._grammar,
+            top_k=sampling.top_k,
+            min_p=sampling.min_p,
+            repetition_penalty=sampling.repetition_penalty,
+            presence_penalty=sampling.presence_penalty,
+            frequency_penalty=sampling.frequency_penalty,
+            logit_bias=dict(sampling.logit_bias),
+            allowed_token_ids=sampling.allowed_token_ids,
+            bad_words=self._bad_word_tokens(sampling.bad_words),
+            min_tokens=sampling.min_tokens,
+            end_token_ids=ends,
+            prompt_tokens=state.tokens if sampling.repetition_penalty != 1.0 else (),
+        )
+
+    def _bad_word_tokens(self, words: tuple[str, ...]) -> list[list[int]]:
+        """Each banned word's tokens, as vLLM finds them: the word, and with a leading space
+        when that gives a different first token in as many tokens."""
+        sequences: list[list[int]] = []
+        for word in words:
+            plain = self._vocab.tokenize(word.lstrip(), add_bos=False)
+            sequences.append(plain)
+            spaced = self._vocab.tokenize(" " + word.lstrip(), add_bos=False)
+            if spaced and spaced[0] != plain[0] and len(spaced) == len(plain):
+                sequences.append(spaced)
+        return sequences
+
+    def _end_tokens(self) -> tuple[int, ...]:
+        """The vocabulary's end-of-generation tokens (found once: a pass over the vocabulary)."""
+        if self._end_token_ids is None:
+            vocab = self._vocab
+            self._end_token_ids = tuple(t for t in range(vocab.n_tokens) if vocab.is_end_of_generation(t))
+        return self._end_token_ids
 
     def _group_by_length(self, evaluators: list[_Slot], busy: dict[int, _Slot]) -> None:
         """Renumber the new prompts' sequences so that prompts of one length have consecutive ids.
@@ -684,13 +772,31 @@ class Engine:
         return finished
 
     def _accept(self, slot: _Slot, token: int) -> None:
-        """Take a sampled token: end the sequence, or keep its text and queue it for decoding."""
-        if self._vocab.is_end_of_generation(token):
+        """Take a sampled token: end the sequence, or keep its text and queue it for decoding.
+
+        As vLLM: the end token ends it unless ``ignore_eos`` (then it is generated, without
+        text); a stop token ends it, its text kept only with ``include_stop_str_in_output``;
+        a stop string ends it from ``min_tokens`` on, the text cut before it (or after it).
+        """
+        sampling = slot.state.request.sampling
+        if not sampling.ignore_eos and self._vocab.is_end_of_generation(token):
             slot.finish_reason = "stop"
             return
-        slot.pieces.append(slot.decoder.decode(self._vocab.piece(token)))
         slot.completion_tokens += 1
-        if slot.completion_tokens >= slot.state.request.sampling.max_tokens:
+        if token in sampling.stop_token_ids:
+            if sampling.include_stop_str_in_output:
+                slot.pieces.append(slot.decoder.decode(self._vocab.piece(token)))
+            slot.finish_reason = "stop"
+            return
+        piece = slot.decoder.decode(self._vocab.piece(token))
+        slot.pieces.append(piece)
+        if sampling.stop and slot.completion_tokens >= sampling.min_tokens and _cut_at_stop(slot, piece, sampling):
+            slot.finish_reason = "stop"
+            return
+        limit = sampling.max_tokens
+        if limit is None:
+            limit = self.settings.ctx_size - slot.state.prompt_length
+        if slot.completion_tokens >= limit:
             slot.finish_reason = "length"
             return
         slot.next_token = token
@@ -740,6 +846,24 @@ class Engine:
             self.close()
         except Exception:
             pass
+
+
+def _cut_at_stop(slot: _Slot, piece: str, sampling: Sampling) -> bool:
+    """End ``slot``'s text at the first stop string that its newest ``piece`` completes, as vLLM does.
+
+    Only the end of the text is searched (the new piece and a stop string's length before
+    it), so a stop string is found once, when it is completed.
+    """
+    text = "".join(slot.pieces)
+    for stop in sampling.stop:
+        index = text.find(stop, max(0, len(text) - len(piece) - len(stop)))
+        if index < 0:
+            continue
+        end = index + len(stop) if sampling.include_stop_str_in_output else index
+        slot.pieces = [text[:end]]
+        slot.decoder.reset()  # bytes of text after the cut are dropped with it
+        return True
+    return False
 
 
 class Tokenizer:

@@ -18,6 +18,18 @@ class InputError(BonitoLiteError):
     exit_code = 2
 
 
+class SamplingError(InputError, ValueError):
+    """A sampling parameter out of range, or set to a value this sampler cannot honour.
+
+    A ValueError too, as vLLM's own ``SamplingParams`` raises, so that callers' ``except
+    ValueError`` keeps working.
+    """
+
+
+class UnknownTaskTypeError(InputError, ValueError):
+    """A task type that names none of the 16; a ValueError too, as upstream Bonito raises."""
+
+
 class UnreadableDocumentError(InputError):
     """One input cannot be read as text; the run skips it with a warning and goes on."""
 

@@ -16,6 +16,9 @@ TASK_TYPES_KEY = "bonito.task_types"
 TASK_TYPE_SHORT_FORMS_KEY = "bonito.task_type_short_forms"
 SOURCE_REVISION = "bonito.source.revision"
 IS_TOY = "bonito.toy"
+# Not among gguf.Keys; llama.cpp's model cards and loaders use this name. The converter
+# writes the hub id a GGUF was converted from; Bonito("BatsResearch/bonito-v1") looks for it.
+SOURCE_HF_REPOSITORY_KEY = "general.source.huggingface.repository"
 
 
 def bonito_metadata(source_revision: str | None, toy: bool = False) -> dict[str, object]:

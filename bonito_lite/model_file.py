@@ -17,7 +17,7 @@ from typing import Any
 import gguf
 
 from .errors import ModelFileError
-from .metadata import IS_BONITO, IS_TOY
+from .metadata import IS_BONITO, IS_TOY, SOURCE_HF_REPOSITORY_KEY
 
 SUPPORTED_ARCHITECTURE = "llama"  # Mistral checkpoints convert to llama.cpp's llama architecture
 _MAGIC = b"GGUF"
@@ -43,6 +43,7 @@ class ModelInfo:
     vocab_size: int
     bonito: dict[str, Any] = field(default_factory=dict)  # the bonito.* keys, see metadata.py
     vocab_sha256: str = ""  # over the token strings in order: equal for two files of one vocabulary
+    source_repository: str | None = None  # the hub id it was converted from, when the file says
 
     @property
     def is_toy(self) -> bool:
@@ -136,6 +137,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         vocab_size=len(fields[gguf.Keys.Tokenizer.LIST].data),
         bonito={name: _value(fields, name) for name in fields if name.startswith("bonito.")},
         vocab_sha256=_token_list_sha256(fields[gguf.Keys.Tokenizer.LIST]),
+        source_repository=_value(fields, SOURCE_HF_REPOSITORY_KEY),
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 
 from .errors import ModelFileError
 from .model_file import read_model_info
+
+log = logging.getLogger(__name__)
 
 TOY = "toy"
 MODEL_ENV = "BONITO_LITE_MODEL"
@@ -47,11 +50,37 @@ def _find_model(spec: str | os.PathLike | None) -> Path:
     if path.exists():
         return path
     if _HUB_ID.match(str(spec)) and not path.suffix == ".gguf":
-        raise ModelFileError(
-            f"{spec} looks like a Hugging Face model id; generation needs a local GGUF: "
-            f"convert it first with 'bonito-lite convert {spec}', then pass the .gguf file."
-        )
+        return _converted_from(str(spec), MODELS_FOLDER)
     raise ModelFileError(f"model file {path} does not exist.")
+
+
+def _converted_from(repository: str, folder: Path) -> Path:
+    """A GGUF in ``folder`` converted from the hub id ``repository`` (as its metadata says).
+
+    Upstream code names the model by its hub id; a GGUF ``bonito-lite convert`` made from
+    it records that id. Of several, the one of the converter's default quantization is
+    taken, else the first by name.
+    """
+    from .quantize import DEFAULT_QUANT
+
+    found = []
+    for candidate in sorted(folder.glob("*.gguf")) if folder.is_dir() else []:
+        try:
+            if read_model_info(candidate).source_repository == repository:
+                found.append(candidate)
+        except ModelFileError:
+            continue
+    if not found:
+        raise ModelFileError(
+            f"{repository} is a Hugging Face model id and no GGUF converted from it is in "
+            f"{folder}/: convert it once with 'bonito-lite convert {repository}' (it writes "
+            f"into {folder}/), or pass the path of a .gguf file."
+        )
+    preferred = [p for p in found if p.name.upper().endswith(f".{DEFAULT_QUANT.upper()}.GGUF")]
+    chosen = (preferred or found)[0]
+    if len(found) > 1:
+        log.info("%s: using %s of %s", repository, chosen.name, ", ".join(p.name for p in found))
+    return chosen
 
 
 def _single_model_in(folder: Path) -> Path:

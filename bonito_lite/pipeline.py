@@ -36,6 +36,10 @@ class GenerationSettings:
     sampling: Sampling = Sampling()
     num_samples: int = 1
     seed: int = 0
+    # Seeds from the passage's position in the input too, not only from its text: identical
+    # passages then get independent samples (the Python API); without it, a resumed run
+    # regenerates exactly what an uninterrupted one would, whatever was skipped (the CLI).
+    seed_by_position: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,18 @@ class RunStats:
             task.rejected[outcome.reason] += 1
 
 
-def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int) -> int:
+def sample_seed(
+    seed: int, passage_text: str, task: TaskType, sample_index: int, position: int | None = None
+) -> int:
     """The sampler seed of one sample: fixed by the run's seed, the passage, task and sample.
 
-    Deriving it from content rather than from a position keeps records the same whatever
-    the batching, and lets a resumed run regenerate exactly what an uninterrupted one would.
+    Deriving it from content rather than from the order of work keeps records the same
+    whatever the batching, and lets a resumed run regenerate exactly what an uninterrupted
+    one would. ``position`` (the passage's number in the input) makes two identical
+    passages sample independently.
     """
-    key = f"{seed}\x00{task.short}\x00{sample_index}\x00{passage_text}".encode("utf-8")
+    where = "" if position is None else f"\x00{position}"
+    key = f"{seed}\x00{task.short}\x00{sample_index}{where}\x00{passage_text}".encode("utf-8")
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & _SEED_MASK
 
 
@@ -128,7 +137,7 @@ def generate_outcomes(
 
     def requests() -> Iterator[GenerationRequest]:
         number = 0
-        for passage in passages:
+        for position, passage in enumerate(passages):
             stats.passages += 1
             for task in settings.task_types:
                 samples = tuple(
@@ -139,7 +148,11 @@ def generate_outcomes(
                     continue
                 units[number] = _Unit(passage, task, samples)
                 # Seeds depend on the sample index, not on which samples are left to do.
-                seeds = tuple(sample_seed(settings.seed, passage.text, task, i) for i in samples)
+                seeds = tuple(
+                    sample_seed(settings.seed, passage.text, task, i,
+                                position if settings.seed_by_position else None)
+                    for i in samples
+                )
                 yield GenerationRequest(
                     key=number,
                     prompt=build_prompt(task.full_name, passage.text),

@@ -44,16 +44,32 @@ class UnitKeys:
     top_p: float
     chunk_tokens: int
     constrain: bool = False
+    # Sampling fields added later: in the key only when not at their default, so that the
+    # units of outputs made before them (with the defaults) keep their keys and resume.
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
 
     def key(self, passage_text: str, task_type: str, sample_index: int) -> str:
         """The key of sample ``sample_index`` of ``task_type`` (full name) on a passage."""
         passage_sha256 = hashlib.sha256(passage_text.encode("utf-8")).hexdigest()
-        fields = [
+        fields: list = [
             passage_sha256, task_type, sample_index, self.max_tokens, self.temperature,
             self.top_p, self.seed, self.chunk_tokens, self.constrain, self.model_sha256,
         ]
+        added = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, default in _ADDED_DEFAULTS.items()
+            if (value := getattr(self, name)) != default
+        }
+        if added:
+            fields.append(added)
         digest = hashlib.sha256(json.dumps(fields).encode("utf-8")).hexdigest()
         return digest[:_UNIT_HEX_DIGITS]
+
+
+_ADDED_DEFAULTS = {name: getattr(UnitKeys, name) for name in ("top_k", "min_p", "repetition_penalty", "stop")}
 
 
 @dataclass

@@ -81,6 +81,10 @@ class GenerateOptions:
     top_p: float = 0.95
     max_tokens: int = 256
     seed: int = 0
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
     chunk_tokens: int = 384
     context_col: str = "text"
     limit: int | None = None
@@ -181,6 +185,14 @@ def validate_sampling(options: GenerateOptions) -> None:
         raise InputError("--temperature must be a number, 0 or more (0 means greedy).")
     if not 0 < options.top_p <= 1:
         raise InputError("--top-p must be in (0, 1].")
+    if options.top_k < 0:
+        raise InputError("--top-k must be 0 (off) or more.")
+    if not 0 <= options.min_p <= 1:
+        raise InputError("--min-p must be in [0, 1].")
+    if not (math.isfinite(options.repetition_penalty) and options.repetition_penalty > 0):
+        raise InputError("--repetition-penalty must be greater than 0 (1 is off).")
+    if any(not stop for stop in options.stop):
+        raise InputError("--stop must not be empty.")
     if options.chunk_tokens < 16:
         raise InputError("--chunk-tokens must be at least 16.")
     if options.engine.ctx_size <= options.max_tokens + options.chunk_tokens:
@@ -294,6 +306,10 @@ class GenerateRun:
             top_p=options.top_p,
             chunk_tokens=options.chunk_tokens,
             constrain=self.backend.constrain,
+            top_k=options.top_k,
+            min_p=options.min_p,
+            repetition_penalty=options.repetition_penalty,
+            stop=options.stop,
         )
         finished = FinishedUnits()
         resuming = (
@@ -335,7 +351,10 @@ class GenerateRun:
         started = time.monotonic()
         settings = GenerationSettings(
             task_types=self.tasks,
-            sampling=Sampling(options.max_tokens, options.temperature, options.top_p),
+            sampling=Sampling(
+                options.max_tokens, options.temperature, options.top_p, top_k=options.top_k,
+                min_p=options.min_p, repetition_penalty=options.repetition_penalty, stop=options.stop,
+            ),
             num_samples=options.num_samples,
             seed=options.seed,
         )

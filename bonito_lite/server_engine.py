@@ -25,8 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .engine import Completion, EngineSettings, GenerationRequest, Tokenizer, pipe_grammar
-from .errors import EngineError, InputError, NetworkError
+from .engine import Completion, EngineSettings, GenerationRequest, Sampling, Tokenizer, pipe_grammar
+from .errors import EngineError, InputError, NetworkError, SamplingError
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +51,31 @@ LLAMA_CPP = "llama.cpp"
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 VLLM = "vllm"
 _OWNERS = {"llamacpp": LLAMA_CPP, "me": LLAMA_CPP_PYTHON, "vllm": VLLM}
-# llama.cpp's servers default to top-k 40, min-p 0.05 and a repeat penalty of 1.1; these
-# values turn all three off, leaving top-p then temperature, as the local engine samples
-# and as upstream Bonito's vLLM does by default.
-_LLAMA_CPP_SAMPLING = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
+# llama.cpp's server samples in this order when asked: temperature first, then top-k, top-p
+# and min-p on the tempered distribution, as vLLM (upstream Bonito's engine) and the local
+# engine do. Its default order tempers last. llama-cpp-python's server has a fixed order
+# (temperature last) and no such field.
+_LLAMA_CPP_SAMPLER_ORDER = ["penalties", "temperature", "top_k", "top_p", "min_p"]
 # Servers that take a GBNF grammar in the completion request's "grammar" field.
 _TAKES_GRAMMAR = frozenset({LLAMA_CPP, LLAMA_CPP_PYTHON})
 
 
-def parse_server_url(url: str | None) -> str:
-    """The server's base URL, checked: http(s), a host, no query; a trailing /v1 is dropped."""
+def parse_server_url(url: str | None, name: str = "--url") -> str:
+    """The server's base URL, checked: http(s), a host, no query; a trailing /v1 is dropped.
+
+    ``name`` is what errors call the URL: the CLI's option, or the Python API's argument.
+    """
     if not url:
         raise InputError(f"--backend server needs --url http://HOST:PORT (or {URL_ENV}).")
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--url must be an http(s) URL such as http://127.0.0.1:8080, not {url!r}.")
+        raise InputError(f"{name} must be an http(s) URL such as http://127.0.0.1:8080, not {url!r}.")
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise InputError(f"--url {url!r} has a bad port; use http://HOST:PORT.") from None
+        raise InputError(f"{name} {url!r} has a bad port; use http://HOST:PORT.") from None
     if parts.query or parts.fragment:
-        raise InputError(f"--url {url!r} has a query or fragment; give the server's address only.")
+        raise InputError(f"{name} {url!r} has a query or fragment; give the server's address only.")
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):  # the OpenAI clients' base_url form
         path = path[: -len("/v1")]
@@ -393,16 +397,53 @@ class ServerEngine:
     def request_body(self, request: GenerationRequest, seed: int) -> dict[str, Any]:
         """The JSON sent to /v1/completions for one sample of ``request``."""
         sampling = request.sampling
+        server = self.model.server
         body: dict[str, Any] = {
             "model": self.model.id,
             "prompt": request.prompt,
-            "max_tokens": sampling.max_tokens,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "seed": seed,
         }
-        if self.model.server in (LLAMA_CPP, LLAMA_CPP_PYTHON):
-            body.update(_LLAMA_CPP_SAMPLING)
+        if sampling.max_tokens is not None:  # None: the server's own "up to the context"
+            body["max_tokens"] = sampling.max_tokens
+        defaults = Sampling()
+        # OpenAI's own fields, which every compatible server takes.
+        for name in ("presence_penalty", "frequency_penalty"):
+            if getattr(sampling, name) != getattr(defaults, name):
+                body[name] = getattr(sampling, name)
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        if sampling.logit_bias:
+            body["logit_bias"] = {str(token): bias for token, bias in sampling.logit_bias}
+        if server in (LLAMA_CPP, LLAMA_CPP_PYTHON):
+            # Always sent: llama.cpp's servers default to top-k 40, min-p 0.05 and a repeat
+            # penalty of 1.1, where vLLM's defaults turn all three off.
+            body.update(top_k=max(sampling.top_k, 0), min_p=sampling.min_p,
+                        repeat_penalty=sampling.repetition_penalty)
+            if server == LLAMA_CPP:
+                body["samplers"] = _LLAMA_CPP_SAMPLER_ORDER
+                if sampling.repetition_penalty != 1.0 or sampling.presence_penalty or sampling.frequency_penalty:
+                    body["repeat_last_n"] = -1  # the whole context, as vLLM's penalties look at
+            if sampling.ignore_eos:
+                body["ignore_eos"] = True
+            unsent = ("min_tokens", "stop_token_ids", "include_stop_str_in_output", "allowed_token_ids", "bad_words")
+        else:
+            # vLLM's names for its extra sampling fields; other servers may refuse them.
+            for name in ("top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos",
+                         "include_stop_str_in_output"):
+                if getattr(sampling, name) != getattr(defaults, name) and not (name == "top_k" and sampling.top_k <= 0):
+                    body[name] = getattr(sampling, name)
+            for name in ("stop_token_ids", "allowed_token_ids", "bad_words"):
+                if getattr(sampling, name):
+                    body[name] = list(getattr(sampling, name))
+            unsent = ()
+        for name in unsent:
+            if getattr(sampling, name) != getattr(defaults, name):
+                raise SamplingError(
+                    f"{name} cannot be sent to {self.url} ({server}), whose completions take no such "
+                    "field; leave it at its default, or generate locally."
+                )
         if self._grammar is not None:
             body["grammar"] = self._grammar
         return body

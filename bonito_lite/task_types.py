@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .errors import InputError
+from .errors import UnknownTaskTypeError
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ TASK_TYPES: tuple[TaskType, ...] = (
 
 ALL = "all"
 
+# Upstream's own name for the table of short forms (bonito/abstract.py), for code written against it.
+SHORTFORM_TO_FULL_TASK_TYPES: dict[str, str] = {t.short: t.full_name for t in TASK_TYPES}
+
 
 def _normalise(name: str) -> str:
     return re.sub(r"[\s\-_]+", "_", name.strip().lower())
@@ -54,13 +57,13 @@ for _task in TASK_TYPES:
 
 
 def resolve_task_type(name: str) -> TaskType:
-    """The task type ``name`` designates, or an InputError naming the closest matches."""
+    """The task type ``name`` designates, or an UnknownTaskTypeError naming the closest matches."""
     task = _BY_NAME.get(_normalise(name))
     if task is not None:
         return task
     close = difflib.get_close_matches(_normalise(name), sorted(_BY_NAME), n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise InputError(
+    raise UnknownTaskTypeError(
         f"unknown task type {name!r}.{hint} Run 'bonito-lite task-types' to list all 16."
     )
 

@@ -262,3 +262,32 @@ def write_sparse_f16_gguf(
     return path
 
 
+
+
+def copy_gguf(source: Path, destination: Path, *, drop_prefix: str | None = None,
+              extra: dict[str, str] | None = None) -> Path:
+    """A copy of a GGUF with the same tensors, without the keys under ``drop_prefix``, plus ``extra``.
+
+    With ``drop_prefix="bonito."`` it is what llama.cpp's own converter writes: no ``bonito.*``
+    keys. ``extra`` adds string keys, such as the hub id a model was converted from.
+    """
+    import gguf
+
+    reader = gguf.GGUFReader(source)
+    writer = gguf.GGUFWriter(destination, reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == gguf.Keys.General.ARCHITECTURE:
+            continue
+        if drop_prefix is not None and name.startswith(drop_prefix):
+            continue
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), field.types[0], sub_type=sub_type)
+    for name, value in (extra or {}).items():
+        writer.add_string(name, value)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return destination

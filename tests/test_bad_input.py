@@ -205,6 +205,12 @@ def test_an_unknown_task_type_suggests_the_closest_matches():
         ("--seed", "-1", "--seed"),
         ("--limit", "0", "--limit"),
         ("--temperature", "warm", "--temperature"),
+        ("--top-k", "-1", "--top-k"),
+        ("--min-p", "1.5", "--min-p"),
+        ("--min-p", "nan", "--min-p"),
+        ("--repetition-penalty", "0", "--repetition-penalty"),
+        ("--repetition-penalty", "nan", "--repetition-penalty"),
+        ("--stop", "", "--stop"),
     ],
 )
 def test_nonsense_sampling_values_are_refused(tmp_path, option, value, needle):

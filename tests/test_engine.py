@@ -146,7 +146,10 @@ def test_completions_do_not_depend_on_parallel(engine1: Engine, engine4: Engine,
 def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypatch):
     from bonito_lite import llama_handles
 
-    assert llama_handles.cpu_kernel_pinned()  # set on import
+    monkeypatch.delenv(llama_handles.TILED_FORCE_ENV, raising=False)
+    monkeypatch.delenv(llama_handles.TILED_SWITCH_ENV, raising=False)
+    llama_handles.pin_cpu_kernel()  # what every context does before it computes
+    assert llama_handles.cpu_kernel_pinned()
     for force, switch, pinned in [("1", None, True), ("0", None, False), ("", None, False), ("1 ", "1", True),
                                   ("1", "0", False), ("2", None, False), ("1", "", False)]:
         monkeypatch.setenv(llama_handles.TILED_FORCE_ENV, force)
@@ -465,3 +468,93 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tmp_path: Pa
     # inside the call, not after it (no wall-clock bound, which a loaded machine would break).
     assert result["codes"] == [2], result
     assert result["restored"] and result["same_text"], result
+
+
+# -- ends: stop strings, stop tokens, the end token, min_tokens (vLLM's rules) ----------------
+
+
+@pytest.fixture(scope="module")
+def counting_gguf(tiny_gguf_f32: Path, tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    """A model that greedily writes " one two three four" after the prompt, then the end token.
+
+    After "four" the end token leads and "one" follows; after the end token comes "one".
+    """
+    with Tokenizer(tiny_gguf_f32) as tokenizer:
+        newline = tokenizer.tokenize("\n", add_bos=False)[-1]
+        words = tokenizer.tokenize("\n one two three four", add_bos=False)[-4:]
+    assert len(set(words)) == 4
+    one, two, three, four = words
+    eos = 2
+    successors = {
+        newline: [(one, 10.0)],
+        one: [(two, 10.0)],
+        two: [(three, 10.0)],
+        three: [(four, 10.0)],
+        four: [(eos, 10.0), (one, 8.0)],
+        eos: [(one, 10.0)],
+    }
+    path = _bigram_gguf(tiny_gguf_f32, tmp_path_factory.mktemp("counting") / "counting.gguf", successors)
+    return path, {"one": one, "two": two, "three": three, "four": four}
+
+
+def _greedy_completion(model: Path, ctx_size: int = 256, **sampling) -> tuple[str, str, int]:
+    request = GenerationRequest(0, _prompt(0), seeds=(0,),
+                                sampling=Sampling(**{"max_tokens": 16, "temperature": 0.0, **sampling}))
+    with Engine(model, EngineSettings(threads=THREADS, ctx_size=ctx_size, parallel=1)) as engine:
+        (completion,) = engine.generate([request])
+    return completion.text, completion.finish_reason, completion.completion_tokens
+
+
+def test_the_counting_model_counts_to_four_and_stops(counting_gguf):
+    model, _ = counting_gguf
+    assert _greedy_completion(model) == (" one two three four", "stop", 4)
+
+
+def test_a_stop_string_cuts_the_text_before_it_or_after_it_when_asked(counting_gguf):
+    model, _ = counting_gguf
+    assert _greedy_completion(model, stop=("ee f", "two"))[:2] == (" one ", "stop")
+    assert _greedy_completion(model, stop=("thr",), include_stop_str_in_output=True)[:2] == (" one two thr", "stop")
+
+
+def test_a_stop_token_ends_the_text_without_its_own_unless_asked(counting_gguf):
+    model, ids = counting_gguf
+    assert _greedy_completion(model, stop_token_ids=(ids["three"],)) == (" one two", "stop", 3)
+    assert _greedy_completion(model, stop_token_ids=(ids["three"],),
+                              include_stop_str_in_output=True)[0] == " one two three"
+
+
+def test_ignore_eos_generates_past_the_end_token_without_its_text(counting_gguf):
+    model, _ = counting_gguf
+    assert _greedy_completion(model, ignore_eos=True, max_tokens=7) == (" one two three four one two", "length", 7)
+
+
+def test_min_tokens_holds_the_end_token_and_stop_strings_back(counting_gguf):
+    model, _ = counting_gguf
+    # the end token is masked at the 5th token: "one" follows "four"
+    assert _greedy_completion(model, min_tokens=5) == (" one two three four one two three four", "stop", 8)
+    # "two" first appears at the 2nd token, before min_tokens: only its second time stops
+    assert _greedy_completion(model, min_tokens=5, stop=("two",))[:2] == (" one two three four one ", "stop")
+
+
+def test_bad_words_are_found_as_vllm_tokenizes_them(counting_gguf):
+    model, ids = counting_gguf
+    with Engine(model, EngineSettings(threads=THREADS, ctx_size=64, parallel=1)) as engine:
+        assert engine._bad_word_tokens(("three",)) == [[ids["three"]]]
+        assert engine._bad_word_tokens(("  two three",)) == [[ids["two"], ids["three"]]]
+
+
+def test_max_tokens_none_generates_until_the_context_is_full(counting_gguf):
+    model, _ = counting_gguf
+    with Tokenizer(model) as tokenizer:
+        prompt_tokens = len(tokenizer.tokenize(_prompt(0)))
+    text, reason, tokens = _greedy_completion(model, ctx_size=prompt_tokens + 20, ignore_eos=True, max_tokens=None)
+    assert (reason, tokens) == ("length", 20)
+    assert text.startswith(" one two three four one")
+
+
+def test_sampling_values_out_of_vllms_range_are_refused_naming_the_field(engine4: Engine):
+    for field, value in [("top_k", -2), ("min_p", 1.5), ("repetition_penalty", 0.0), ("max_tokens", 0),
+                         ("presence_penalty", 3.0), ("stop_token_ids", (99999,))]:
+        request = GenerationRequest(0, _prompt(0), seeds=(0,), sampling=Sampling(**{field: value}))
+        with pytest.raises(ValueError, match=field):
+            list(engine4.generate([request]))

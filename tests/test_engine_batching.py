@@ -107,31 +107,3 @@ def test_the_nucleus_skips_tokens_a_grammar_ruled_out():
     nucleus = llama_handles._nucleus(logits.max() - logits, 0.999)
     assert set(nucleus.tolist()) <= {0, 2, 4}
     assert 0 in nucleus
-
-
-def _sampler(vocab, **kw):
-    return llama_handles.SamplerChain(vocab, **kw)
-
-
-def test_draws_follow_top_p_then_temperature_and_repeat_with_the_seed(tiny_gguf_q4_k_m: Path):
-    with llama_handles.Model(tiny_gguf_q4_k_m, vocab_only=True) as model:
-        vocab = model.vocab
-        candidates = llama_handles.Candidates(vocab.n_tokens)
-        logits = np.full(vocab.n_tokens, -30.0, dtype=np.float32)
-        logits[[3, 4, 5, 6]] = np.log([0.5, 0.3, 0.15, 0.05])
-        sampler = _sampler(vocab, temperature=2.0, top_p=0.9, seed=4)
-        draws = [sampler.sample(logits, candidates) for _ in range(4000)]
-        again = _sampler(vocab, temperature=2.0, top_p=0.9, seed=4)
-        assert [again.sample(logits, candidates) for _ in range(200)] == draws[:200]
-        other = _sampler(vocab, temperature=2.0, top_p=0.9, seed=5)
-        assert [other.sample(logits, candidates) for _ in range(200)] != draws[:200]
-        # top-p keeps 3, 4, 5 (0.5 + 0.3 < 0.9 <= 0.95); temperature 2 flattens them
-        weights = np.sqrt([0.5, 0.3, 0.15])
-        expected = weights / weights.sum()
-        counts = np.bincount(draws, minlength=7)[3:7]
-        assert counts[3] == 0
-        assert np.allclose(counts[:3] / len(draws), expected, atol=0.03)
-        greedy = _sampler(vocab, temperature=0.0, top_p=0.9, seed=4)
-        assert {greedy.sample(logits, candidates) for _ in range(20)} == {3}
-        for s in (sampler, again, other, greedy):
-            s.close()

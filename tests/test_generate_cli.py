@@ -237,3 +237,24 @@ def test_real_subprocess_generates_and_reports(tmp_path):
     # llama.cpp's own log stays silent at default verbosity.
     assert "llama_model_loader" not in proc.stderr and "llm_load" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_gguf_from_llama_cpps_converter_and_a_hub_id_work_as_model(tmp_path):
+    from bonito_lite.metadata import SOURCE_HF_REPOSITORY_KEY
+    from model_factory import copy_gguf
+
+    # No bonito.* keys, as llama.cpp's own converter writes; the hub id it came from, as ours does.
+    (tmp_path / "models").mkdir()
+    copy_gguf(toy_model_path(), tmp_path / "models" / "bonito-v1.Q8_0.gguf", drop_prefix="bonito.",
+              extra={SOURCE_HF_REPOSITORY_KEY: "BatsResearch/bonito-v1"})
+    text = tmp_path / "notes.txt"
+    text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
+    result = run(["generate", str(text), "-t", "qg", "--model", "BatsResearch/bonito-v1", "--max-tokens", "48",
+                  "-o", "out.jsonl", "--quiet"])
+    assert result.exit_code == 0, result.output
+    records = read_jsonl(tmp_path / "out.jsonl", missing_ok=True) + read_jsonl(tmp_path / "out.rejected.jsonl",
+                                                                               missing_ok=True)
+    assert [r["model"] for r in records] == ["bonito-v1.Q8_0.gguf"]
+    missing = run(["generate", str(text), "-t", "qg", "--model", "BatsResearch/Llama-3.1-8B-bonito-v1"])
+    assert missing.exit_code == 2
+    assert "'bonito-lite convert BatsResearch/Llama-3.1-8B-bonito-v1'" in missing.output

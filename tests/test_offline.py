@@ -135,3 +135,27 @@ def test_in_a_network_namespace_nothing_is_reachable(tmp_path):
     proc = subprocess.run(["unshare", "-n", sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60)
     assert proc.stdout.strip() not in ("", "0"), proc.stderr
+
+
+_API_AFTER_HF_IMPORTS = """
+import json, os
+import datasets, huggingface_hub  # imported first: they read their offline switches now
+before = dict(os.environ)
+from bonito_lite import Bonito, SamplingParams
+with Bonito("toy") as bonito:
+    result = bonito.generate_tasks(datasets.Dataset.from_dict({"text": ["The clinic opens at 7:30 on weekdays."]}),
+                                   "text", "qg", SamplingParams(max_tokens=24, seed=1), return_rejected=True)
+after = dict(os.environ)
+print(json.dumps({"rows": result[0].num_rows + result[1].num_rows, "environment_kept": before == after,
+                  "hub_offline_after": huggingface_hub.constants.HF_HUB_OFFLINE}))
+"""
+
+
+def test_the_python_api_opens_no_connection_even_after_hugging_face_libraries_were_imported(offline, tmp_path):
+    run, attempts = offline
+    proc = run("-c", _API_AFTER_HF_IMPORTS, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert attempts.read_text() == "", "the Python API tried to reach the network"
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # one generation; the caller's environment and the libraries' own switches as they were
+    assert result == {"rows": 1, "environment_kept": True, "hub_offline_after": False}

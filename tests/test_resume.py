@@ -8,12 +8,14 @@ uninterrupted run of the same command.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,3 +285,43 @@ def test_samples_of_one_passage_resume_one_by_one(tmp_path):
     resumed = sum(outputs(tmp_path), [])
     by_unit = lambda rs: sorted(rs, key=lambda r: r["unit"])
     assert by_unit(resumed) == by_unit(full)
+
+
+def test_unit_keys_at_the_default_sampling_are_the_keys_earlier_outputs_hold():
+    from bonito_lite.resume import UnitKeys
+
+    keys = UnitKeys(model_sha256="ab" * 32, seed=3, max_tokens=96, temperature=0.5, top_p=0.95,
+                    chunk_tokens=384, constrain=True)
+    # The key as outputs written before --top-k, --min-p, --repetition-penalty and --stop hold it.
+    passage = "The boiler was serviced on 3 March."
+    fields = [hashlib.sha256(passage.encode()).hexdigest(), "summarization", 1, 96, 0.5, 0.95, 3, 384, True,
+              "ab" * 32]
+    assert keys.key(passage, "summarization", 1) == hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+    changed = {
+        replace(keys, **{name: value}).key(passage, "summarization", 1)
+        for name, value in [("top_k", 40), ("min_p", 0.05), ("repetition_penalty", 1.1), ("stop", ("###",))]
+    }
+    assert len(changed) == 4 and keys.key(passage, "summarization", 1) not in changed
+
+
+def test_new_sampling_flags_are_in_the_manifest_and_the_unit_keys_and_resume(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
+    args = ["generate", str(text), "-t", "qg", "-o", str(tmp_path / "out.jsonl"), "--model", "toy",
+            "--max-tokens", "48"]
+    flags = ["--top-k", "20", "--min-p", "0.05", "--repetition-penalty", "1.1", "--stop", "###", "--stop", "\n\n"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
+    first = outputs(tmp_path)
+    result = runner.invoke(cli, [*args, *flags], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "0 of 1 generations already done, 1 new" in result.output
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    arguments = manifest["arguments"]
+    assert (arguments["top_k"], arguments["min_p"], arguments["repetition_penalty"], arguments["stop"]) == (
+        20, 0.05, 1.1, ["###", "\n\n"])
+    again = runner.invoke(cli, [*args, *flags], catch_exceptions=False)
+    assert "1 of 1 generations already done, 0 new" in again.output
+    records, rejected = outputs(tmp_path)
+    assert len({r["unit"] for r in records + rejected}) == 2
+    assert first[0] + first[1] == [r for r in records + rejected if r["unit"] in {u["unit"] for u in first[0] + first[1]}]

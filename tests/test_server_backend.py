@@ -561,3 +561,52 @@ def test_the_network_error_is_one_line():
     assert "\n" not in str(caught.value)
     with pytest.raises(InputError):
         ServerEngine("127.0.0.1:8080")
+
+
+def _served_as(relay, owner: str) -> None:
+    def rewrite(models):
+        for model in models["data"]:
+            model["owned_by"] = owner
+        return models
+
+    relay.rewrite["/v1/models"] = rewrite
+
+
+SET = Sampling(48, 0.7, 0.9, top_k=40, min_p=0.05, repetition_penalty=1.2, presence_penalty=0.3,
+               frequency_penalty=0.1, stop=("###",), logit_bias=((13, -2.0),))
+
+
+@pytest.mark.parametrize("owner", ["llamacpp", "me", "vllm"])
+def test_sampling_fields_reach_each_server_under_its_own_names(relay, owner):
+    _served_as(relay, owner)
+    request = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=SET)
+    with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
+        body = engine.request_body(request, 5)
+    assert (body["seed"], body["max_tokens"], body["temperature"], body["top_p"]) == (5, 48, 0.7, 0.9)
+    assert (body["presence_penalty"], body["frequency_penalty"], body["stop"], body["logit_bias"]) == (
+        0.3, 0.1, ["###"], {"13": -2.0})
+    assert (body["top_k"], body["min_p"]) == (40, 0.05)
+    if owner == "vllm":
+        assert body["repetition_penalty"] == 1.2 and "repeat_penalty" not in body
+    else:
+        assert body["repeat_penalty"] == 1.2 and "repetition_penalty" not in body
+    if owner == "llamacpp":  # llama.cpp's server tempers first when told, as vLLM does
+        assert body["samplers"] == ["penalties", "temperature", "top_k", "top_p", "min_p"]
+        assert body["repeat_last_n"] == -1
+
+
+def test_a_field_a_llama_cpp_server_cannot_take_is_refused_by_name(relay):
+    request = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=Sampling(min_tokens=4))
+    with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
+        with pytest.raises(ValueError, match="min_tokens"):
+            engine.request_body(request, 5)
+
+
+def test_the_cli_sends_its_new_sampling_flags_to_the_server(relay, tmp_path):
+    output = tmp_path / "flags.jsonl"
+    result = generate_on(relay.url, str(output), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
+                         "--max-tokens", "24", "--top-k", "30", "--min-p", "0.1", "--repetition-penalty", "1.05",
+                         "--stop", "\n\n\n")
+    assert result.exit_code == 0, result.output
+    for body in relay.completions():
+        assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["stop"]) == (30, 0.1, 1.05, ["\n\n\n"])
