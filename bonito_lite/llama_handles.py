@@ -28,7 +28,8 @@ OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 OPENMP_SPIN_ROUNDS = 1000
 
 
-def _wait_politely() -> None:
+@contextlib.contextmanager
+def _waiting_politely() -> Iterator[None]:
     """Make llama.cpp's CPU threads sleep soon when they wait, not spin for milliseconds.
 
     ggml's threads meet at a barrier after every operation of a decode step. Built with
@@ -41,19 +42,26 @@ def _wait_politely() -> None:
     that is running to arrive) brought that to the time of one thread or less, the CPU time
     to that of one thread (BENCHMARKS.md); it is meant to keep an idle machine's barriers
     quick too (not yet measured on a quiet machine). libgomp reads these variables once,
-    when ``llama_cpp`` loads it, so this runs before that import; values the user set are
-    left alone (``OMP_WAIT_POLICY=active`` brings the spinning back). Builds without OpenMP
+    when ``llama_cpp`` loads it, so they are set around that import only and then put
+    back: the caller's environment (and its child processes) stay as they were. Values the
+    user set are left alone (``OMP_WAIT_POLICY=active`` brings the spinning back). Builds without OpenMP
     (macOS) use ggml's own threadpool, which these do not reach; there, the number of
     threads decides.
     """
-    if not any(name in os.environ for name in OPENMP_WAIT_VARIABLES):
+    chosen = not any(name in os.environ for name in OPENMP_WAIT_VARIABLES)
+    if chosen:
         os.environ["OMP_WAIT_POLICY"] = "passive"
         os.environ["GOMP_SPINCOUNT"] = str(OPENMP_SPIN_ROUNDS)
+    try:
+        yield
+    finally:
+        if chosen:
+            for name in OPENMP_WAIT_VARIABLES:
+                os.environ.pop(name, None)
 
 
-_wait_politely()
-
-import llama_cpp as llama  # noqa: E402  (after the environment it reads on load)
+with _waiting_politely():
+    import llama_cpp as llama  # noqa: E402  (libgomp reads the environment as it loads)
 
 # llama.cpp's log goes through one process-wide callback. The ctypes wrappers below must stay
 # referenced for as long as llama.cpp may call them, hence module-level objects.

@@ -179,27 +179,38 @@ def test_the_dry_run_says_what_its_estimate_assumes():
 
 # -- how llama.cpp's threads wait --------------------------------------------------------------
 
+# libgomp prints the settings it read as it loaded (OMP_DISPLAY_ENV); the script then prints
+# the two variables as the importing process sees them afterwards.
 _SHOW_OPENMP = (
     "import os; import bonito_lite.llama_handles; "
     "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
 )
 
 
-def _openmp_settings_seen(**env: str) -> str:
+def _openmp_settings_seen(**env: str) -> tuple[str, str]:
+    """(what libgomp read, e.g. "PASSIVE 1000"; the variables after the import)."""
     import os
+    import re
     import subprocess
     import sys
 
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    proc = subprocess.run([sys.executable, "-c", _SHOW_OPENMP], env={**clean, **env},
+    proc = subprocess.run([sys.executable, "-c", _SHOW_OPENMP],
+                          env={**clean, **env, "OMP_DISPLAY_ENV": "VERBOSE"},
                           capture_output=True, text=True, check=True)
-    return proc.stdout.strip()
+    policy = re.search(r"OMP_WAIT_POLICY = '(\w+)'", proc.stderr).group(1)
+    spin = re.search(r"GOMP_SPINCOUNT = '(\d+)'", proc.stderr).group(1)
+    return f"{policy} {spin}", proc.stdout.strip()
 
 
 def test_llama_cpp_threads_are_set_to_sleep_after_a_short_spin():
-    assert _openmp_settings_seen() == "passive 1000"
+    read, after = _openmp_settings_seen()
+    assert read == "PASSIVE 1000"
+    assert after == "None None"  # set for libgomp's load only: the caller's environment is untouched
 
 
 def test_wait_settings_the_user_made_are_kept():
-    assert _openmp_settings_seen(OMP_WAIT_POLICY="active") == "active None"
-    assert _openmp_settings_seen(GOMP_SPINCOUNT="300000") == "None 300000"
+    read, after = _openmp_settings_seen(OMP_WAIT_POLICY="active")
+    assert read.startswith("ACTIVE ") and after == "active None"  # libgomp's own spin for active
+    read, after = _openmp_settings_seen(GOMP_SPINCOUNT="300000")
+    assert read.endswith(" 300000") and after == "None 300000"
