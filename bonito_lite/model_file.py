@@ -16,7 +16,7 @@ from typing import Any
 
 import gguf
 
-from .errors import ModelFileError
+from .errors import ModelFileError, one_line
 from .metadata import IS_BONITO, IS_TOY
 
 SUPPORTED_ARCHITECTURE = "llama"  # Mistral checkpoints convert to llama.cpp's llama architecture
@@ -88,7 +88,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         reader = gguf.GGUFReader(path)
     except (ValueError, IndexError, KeyError, OverflowError, UnicodeDecodeError, MemoryError) as error:
         raise ModelFileError(
-            f"{path} is truncated or damaged ({size} bytes; the GGUF reader says: {_first_line(error)}); "
+            f"{path} is truncated or damaged ({size} bytes; the GGUF reader says: {one_line(error)}); "
             "copy or convert it again"
         ) from None
     needed = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=reader.data_offset)
@@ -173,8 +173,3 @@ def _file_type_name(value: int | None) -> str:
     for prefix in ("MOSTLY_", "ALL_"):
         name = name.removeprefix(prefix)
     return name
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
