@@ -98,3 +98,25 @@ def test_too_little_disk(run, tmp_path, tiny_checkpoint, monkeypatch):
 def test_checkpoint_without_sentencepiece_tokenizer(run, checkpoint_copy):
     (checkpoint_copy / "tokenizer.model").unlink()
     _one_line_error(run(checkpoint_copy), 2, "has no tokenizer.model")
+
+
+def test_warnings_are_one_prefixed_line_each(run, tiny_checkpoint):
+    result = run(tiny_checkpoint, "--quant", "F16", "--revision", "v1")
+    assert result.exit_code == 0, result.output
+    # The progress bar shares stderr; the warning is a line of its own, with its prefix.
+    warnings = [line for line in result.stderr.splitlines() if "--revision" in line]
+    assert warnings == [f"Warning: --revision v1 ignored: {tiny_checkpoint} is a local folder"]
+
+
+def test_verbose_logs_the_checkpoint_and_every_tensor_instead_of_bars(run, tiny_checkpoint):
+    quiet = run(tiny_checkpoint, "--quant", "F16", "-o", "quiet.gguf")
+    verbose = run(tiny_checkpoint, "--quant", "F16", "-o", "verbose.gguf", "-v")
+    assert quiet.exit_code == verbose.exit_code == 0, verbose.output
+    lines = verbose.stderr.splitlines()
+    assert lines[0].startswith(f"{tiny_checkpoint}: MistralForCausalLM, 2 layers, hidden size ")
+    mapped = [line for line in lines if " -> " in line]
+    assert any(line.startswith("model.layers.1.self_attn.q_proj.weight -> blk.1.attn_q.weight F16 [")
+               for line in mapped), lines
+    assert lines[-1].startswith("wrote verbose.gguf (F16, ")
+    assert len(mapped) == len(lines) - 2  # nothing else: no progress bar, no llama.cpp log
+    assert " -> " not in quiet.stderr
