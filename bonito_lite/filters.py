@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .prompt import CONTEXT_TAG, PIPE, TASK_TAG, TASKTYPE_TAG
+from .resume import UNIT_FIELD
 from .task_types import resolve_task_type
 
 # Rejection reasons, as they appear in the rejects file, the summary and the manifest.
@@ -96,7 +97,7 @@ def instruction_of(record: dict[str, Any]) -> str:
 
 def record_key(record: dict[str, Any]) -> str:
     """How a rejection names a kept example: its unit key, else where it came from."""
-    unit = record.get("unit")
+    unit = record.get(UNIT_FIELD)
     if isinstance(unit, str):
         return unit
     return (
