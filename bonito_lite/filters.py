@@ -303,6 +303,11 @@ def quality_problem(record: dict[str, Any]) -> Rejection | None:
 
 # --- deduplication -----------------------------------------------------------------------
 
+# MinHash and LSH banding are written here rather than taken from datasketch. Given these
+# bands, datasketch keeps the acceptance rule below (its LSH only proposes candidates; the
+# checks of the whole signature, the output and the passage stay ours), but on the same
+# examples it took several times the CPU time and memory of this code, and it brings scipy.
+# BENCHMARKS.md has the comparison (scripts/bench_dedup_datasketch.py).
 _NUM_PERM = 128
 # Multiply-shift hashing: fixed odd multipliers, so signatures are the same in every run.
 _RNG = np.random.default_rng(0x5EED_B017)
