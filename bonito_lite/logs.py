@@ -12,6 +12,7 @@ import logging
 
 import click
 
+
 class _OneLineWarnings(logging.Handler):
     """Library warnings as ``Warning: ...`` lines on stderr, without logger names."""
 

@@ -119,18 +119,23 @@ def child(variant: str, n: int) -> None:
 def main(n: int) -> None:
     results = {}
     for variant in ("ours", "datasketch"):
-        out = subprocess.run([sys.executable, __file__, "--child", variant, str(n)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", variant, str(n)], check=True, capture_output=True, text=True
+        ).stdout
         results[variant] = json.loads(out)
     ours, theirs = results["ours"], results["datasketch"]
     for variant, result in results.items():
         counts = {r or "kept": result["reasons"].count(r) for r in sorted(set(result["reasons"]))}
-        print(f"{variant:>10}: {result['cpu_s']:.1f} s CPU ({result['cpu_s'] / n * 1e6:.0f} us an example), "
-              f"peak RSS grew {result['rss_mb']:.0f} MB; {counts}")
+        print(
+            f"{variant:>10}: {result['cpu_s']:.1f} s CPU ({result['cpu_s'] / n * 1e6:.0f} us an example), "
+            f"peak RSS grew {result['rss_mb']:.0f} MB; {counts}"
+        )
     same = sum(a == b for a, b in zip(ours["reasons"], theirs["reasons"]))
-    print(f"datasketch / ours: {theirs['cpu_s'] / ours['cpu_s']:.2f}x the CPU time, "
-          f"{theirs['rss_mb'] / max(ours['rss_mb'], 1e-9):.2f}x the memory; "
-          f"the same decision for {same} of {n} examples")
+    print(
+        f"datasketch / ours: {theirs['cpu_s'] / ours['cpu_s']:.2f}x the CPU time, "
+        f"{theirs['rss_mb'] / max(ours['rss_mb'], 1e-9):.2f}x the memory; "
+        f"the same decision for {same} of {n} examples"
+    )
 
 
 if __name__ == "__main__":
