@@ -19,12 +19,6 @@ PASSAGES = [
 
 
 @pytest.fixture(scope="module")
-def bonito():
-    with Bonito("toy") as model:
-        yield model
-
-
-@pytest.fixture(scope="module")
 def texts():
     return Dataset.from_dict({"input": PASSAGES, "id": [1, 2, 3]})
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from datasets import Dataset
 
-from bonito_lite import Bonito, SamplingParams, filters
+from bonito_lite import SamplingParams, filters
 from bonito_lite.cli import cli
 from bonito_lite.filters import normalise
 from bonito_lite.task_types import resolve_task_type
@@ -156,12 +156,6 @@ def test_a_bad_dedup_threshold_is_refused(in_tmp):
 
 
 # --- the Python API ---
-
-@pytest.fixture(scope="module")
-def bonito():
-    with Bonito("toy") as model:
-        yield model
-
 
 def test_the_api_filters_by_default_and_returns_what_it_rejected(bonito):
     passage = TEXT.split("\n\n")[0]
