@@ -20,35 +20,16 @@ from click.testing import CliRunner
 from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
 
-from cli_helpers import read_jsonl
+from cli_helpers import TOY_NOTICE, assert_one_line_error, read_jsonl
 from model_factory import write_small_gguf
 
 GOOD = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
-TOY_NOTICE = "Using the bundled toy model"
 # Short generations keep the runs quick; nothing here depends on what the toy writes.
 SMALL = ["--model", "toy", "--max-tokens", "64", "--limit", "2"]
 
 
 def invoke(args: list[str]):
     return CliRunner().invoke(cli, args)
-
-
-def assert_one_line_error(result, exit_code: int, *needles: str, warnings_allowed: bool = False) -> str:
-    """The command failed with ``exit_code`` and said so in exactly one ``Error:`` line."""
-    assert result.exit_code == exit_code, result.output
-    # A library error reaches the user as SystemExit; anything else escaped the CLI's handler.
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1, result.stderr
-    others = [line for line in lines if line not in errors and not line.startswith(TOY_NOTICE)]
-    if warnings_allowed:
-        others = [line for line in others if not line.startswith("Warning: ")]
-    assert others == [], result.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,7 @@ from bonito_lite import export
 from bonito_lite.errors import InputError, OutputExistsError
 from bonito_lite.export import FORMATS, default_export_path, export_dataset
 
-from cli_helpers import read_jsonl, run_cli as run
-
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
+from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
 
 def record(number: int, **changes) -> dict:

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,9 +17,8 @@ from bonito_lite.model_paths import toy_model_path
 from bonito_lite.engine import EngineSettings
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
-from cli_helpers import read_jsonl, run_cli as run
+from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 RECORD_FIELDS = {
     "input", "output", "task_type", "context", "source", "passage_index", "char_start",
     "char_end", "sample_index", "model", "seed", "unit",

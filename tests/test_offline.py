@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import SAMPLE
 from model_factory import write_tiny_checkpoint
-
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
 _GUARD = textwrap.dedent(
     """

@@ -26,8 +26,8 @@ from bonito_lite.model_file import file_sha256
 from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
 import cli_helpers
+from cli_helpers import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Four passages × two task types: eight generations, up to a few seconds each on the toy.
 # One sequence at a time writes records one by one, so a signal sent after the first
 # lands mid-run rather than after a batch of eight that finishes all at once.

@@ -32,9 +32,8 @@ from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
 import cli_helpers
-from cli_helpers import run_cli as run
+from cli_helpers import SAMPLE, run_cli as run
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Three passages of at most 96 tokens and short generations keep each run a few seconds.
 WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", "3",
         "--max-tokens", "64", "--seed", "7"]
