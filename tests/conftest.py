@@ -10,6 +10,16 @@ import pytest
 
 from model_factory import write_tiny_checkpoint
 
+# Module fixtures that start a server or run generate end to end for many seconds: every
+# test using one is slow, whatever it does itself, since the first to ask pays for all.
+SLOW_FIXTURES = frozenset({"llama_server", "private_run", "uninterrupted", "sample_run", "bigram_gguf"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:

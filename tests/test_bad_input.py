@@ -123,6 +123,7 @@ def test_a_passage_longer_than_the_window_is_split_never_truncated(tmp_path):
     assert document[position:].strip() == "", "the end of the document was lost"
 
 
+@pytest.mark.slow
 def test_a_large_file_is_cut_in_flat_memory(tmp_path):
     """A dry run over ~50 MB peaks no higher than over ~1 MB: the file is streamed."""
     # Paragraphs within the passage budget: cutting them costs one count each, so the run

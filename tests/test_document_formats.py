@@ -485,6 +485,7 @@ def _one_of_each(tmp_path: Path) -> dict[str, Path]:
     return {"pdf": pdf, "docx": word, "html": html}
 
 
+@pytest.mark.slow
 def test_generate_on_each_format_writes_records_with_their_provenance(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = _one_of_each(tmp_path)

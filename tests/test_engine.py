@@ -131,6 +131,7 @@ def test_requests_are_read_lazily(engine4: Engine):
     assert len(list(completions)) == 19
 
 
+@pytest.mark.slow
 def test_completions_do_not_depend_on_parallel(engine1: Engine, engine4: Engine, tiny_gguf_q4_k_m: Path):
     requests = _requests(6, seeds_per_request=3, max_tokens=lambda i: 20 + 7 * (i % 3))
     one = _texts(engine1, requests)
@@ -170,6 +171,7 @@ print(json.dumps(texts[0] == texts[1]))
 """
 
 
+@pytest.mark.slow
 def test_completions_do_not_depend_on_parallel_with_the_tiled_kernel_unforced(tiny_gguf_q4_k_m: Path):
     # ggml reads its switch once per process, hence a fresh one; decodes then stay below 8 rows
     env = dict(os.environ, GGML_CPU_TILED_MM_FORCE="0")
@@ -179,6 +181,7 @@ def test_completions_do_not_depend_on_parallel_with_the_tiled_kernel_unforced(ti
     assert done.stdout.strip().splitlines()[-1] == "true"
 
 
+@pytest.mark.slow
 def test_completions_do_not_depend_on_parallel_for_q8_0(tiny_gguf_q8_0: Path):
     requests = _requests(4, seeds_per_request=2, max_tokens=lambda i: 16)
     results = []
@@ -396,6 +399,7 @@ def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
     assert child.stdout.strip() == "clean"
 
 
+@pytest.mark.slow
 def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tiny_gguf_q8_0: Path):
     # Ctrl-C during a prompt's evaluation (one llama_decode call, seconds long on a real
     # model) must stop the call from inside, through llama.cpp's abort callback, and come

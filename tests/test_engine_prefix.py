@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bonito_lite import engine as engine_module
 from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
 from bonito_lite.prompt import build_prompt, prompt_prefix
@@ -51,6 +53,7 @@ def test_the_prefix_is_evaluated_once_and_the_rests_together(tiny_gguf_q4_k_m: P
     assert len(set(texts.values())) == 16
 
 
+@pytest.mark.slow
 def test_records_are_the_same_at_every_parallel_and_thread_count_and_as_evaluated_whole(tiny_gguf_q4_k_m: Path):
     requests = _requests(EXQA, 6, seeds_per_request=2) + _requests(NLI, 3, first_key=10)
     interleaved = [r for pair in zip(requests[:3], requests[6:]) for r in pair] + requests[3:6]

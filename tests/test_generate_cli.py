@@ -170,6 +170,7 @@ def test_limit_stops_after_n_passages():
     assert result.output.strip().splitlines()[-1].startswith("2 passages, 2 generations")
 
 
+@pytest.mark.slow
 def test_stdout_output_streams_records():
     result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "-o", "-", *FAST])
     assert result.exit_code == 0
@@ -196,6 +197,7 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_without_overwrite(tmp_path):
     (tmp_path / "out.jsonl").write_text("keep me\n")
     result = run(["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--limit", "1", *FAST])
@@ -208,6 +210,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path):
     assert "keep me" not in (tmp_path / "out.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_model_is_found_in_models_folder_or_environment(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     shutil.copy(toy_model_path(), tmp_path / "models" / "mine.gguf")

@@ -78,6 +78,7 @@ def test_a_duplicate_passage_gives_duplicate_rejects_naming_the_kept_example(in_
     assert manifest["arguments"]["dedup_threshold"] == 0.8
 
 
+@pytest.mark.slow
 def test_no_filter_keeps_the_duplicates(in_tmp):
     run(["generate", "a.md", "b.md", "-o", "out.jsonl", "-q", "--no-filter", *FAST])
     kept = read_jsonl(in_tmp / "out.jsonl")
@@ -89,6 +90,7 @@ def test_no_filter_keeps_the_duplicates(in_tmp):
     assert manifest["arguments"]["quality_filters"] is False
 
 
+@pytest.mark.slow
 def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     run(["generate", "a.md", "-o", "out.jsonl", "-q", *FAST])
     first = read_jsonl(in_tmp / "out.jsonl")
@@ -127,6 +129,7 @@ def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
     assert not list(in_tmp.glob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_the_summary_counts_each_task_type(in_tmp):
     result = CliRunner().invoke(
         cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", "--model", "toy", "--max-tokens", "64",
@@ -157,6 +160,7 @@ def test_a_bad_dedup_threshold_is_refused(in_tmp):
 
 # --- the Python API ---
 
+@pytest.mark.slow
 def test_the_api_filters_by_default_and_returns_what_it_rejected(bonito):
     passage = TEXT.split("\n\n")[0]
     rows = Dataset.from_dict({"text": [passage, passage]})

@@ -107,6 +107,7 @@ def test_the_guard_itself_records_and_refuses_a_connection(offline, tmp_path):
     assert attempts.read_text().count("\n") == 2
 
 
+@pytest.mark.slow
 def test_generate_runs_with_the_network_impossible(offline, tmp_path):
     run, attempts = offline
     proc = run("-m", "bonito_lite", "generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--model", "toy",
@@ -117,6 +118,7 @@ def test_generate_runs_with_the_network_impossible(offline, tmp_path):
     assert manifest["counts"]["generations"] == 4
 
 
+@pytest.mark.slow
 def test_converting_a_local_checkpoint_opens_no_connection(offline, tmp_path):
     run, attempts = offline
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny-bonito")

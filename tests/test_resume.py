@@ -146,6 +146,7 @@ def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterr
     assert dataset["unit"] == [r["unit"] for r in uninterrupted[0]]
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
@@ -223,6 +224,7 @@ def test_disk_full_leaves_no_half_line(tmp_path, monkeypatch):
     assert read_jsonl(path) == [{"unit": "a", "text": "first"}]
 
 
+@pytest.mark.slow
 def test_disk_full_during_generate_is_one_line_and_exit_1(tmp_path, monkeypatch):
     text = tmp_path / "notes.txt"
     text.write_text("Invoices above 500 euros need two signatures from the finance team.\n")

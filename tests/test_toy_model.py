@@ -73,6 +73,7 @@ def toy_engine():
         yield engine
 
 
+@pytest.mark.slow
 def test_toy_model_writes_tasks_that_bonitos_parser_keeps_on_new_passages(toy_engine):
     # Upstream's sampling defaults (temperature 0.5, top-p 0.95, 256 tokens), unconstrained:
     # the pipe must come from the weights, not from a grammar.
