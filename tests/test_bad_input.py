@@ -60,6 +60,7 @@ def test_an_empty_folder_is_refused(tmp_path):
     assert_one_line_error(invoke(["generate", "nothing", "-t", "exqa", *SMALL]), 2, "nothing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, content, warning",
     [
@@ -82,6 +83,7 @@ def test_an_unreadable_file_is_skipped_with_a_warning_and_the_run_goes_on(tmp_pa
     assert outcomes[0]["context"] == GOOD.strip()
 
 
+@pytest.mark.slow
 def test_the_not_utf8_warning_names_the_encoding_tried_and_the_byte(tmp_path):
     (tmp_path / "latin.txt").write_bytes("Ol\u00e1, mundo.".encode("latin-1"))
     result = invoke(["generate", "latin.txt", "good.txt", "-t", "exqa", "-o", "out.jsonl", *SMALL])
@@ -102,6 +104,7 @@ def test_when_every_input_is_skipped_the_run_fails_in_one_line(tmp_path, content
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_a_passage_longer_than_the_window_is_split_never_truncated(tmp_path):
     # One paragraph with no blank line, about ten times the passage budget.
     sentences = [f"Valve {i} on line {i % 7} was checked by the night crew and found sound." for i in range(60)]

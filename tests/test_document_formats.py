@@ -523,6 +523,7 @@ def test_dry_run_shows_the_page_of_each_pdf_passage(tmp_path, monkeypatch):
     assert "Findings" in lines[3]
 
 
+@pytest.mark.slow
 def test_a_damaged_pdf_gives_the_terminal_one_warning_line_and_the_run_goes_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pdf = _one_of_each(tmp_path)["pdf"]

@@ -375,6 +375,7 @@ def test_pipe_grammar_is_valid_gbnf_for_llama_cpp(tiny_gguf_q4_k_m: Path):
         sampler.close()
 
 
+@pytest.mark.slow
 def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
     # A generation left suspended and collected after close() must not touch freed
     # llama.cpp objects: run in a child process so that a crash fails the test, not the suite.

@@ -124,6 +124,7 @@ def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_
     assert [n for n in decode_calls[first_call:] if n in (exqa, nli)] == [exqa, nli] * 3
 
 
+@pytest.mark.slow
 def test_records_stay_the_same_when_finished_sequences_are_replaced_mid_run(tiny_gguf_q4_k_m: Path):
     # Sequences that end at different steps are replaced by new prompts, whose prefixes are
     # restored while the running sequences are moved down into the freed slots.

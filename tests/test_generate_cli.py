@@ -105,6 +105,7 @@ def test_sequences_get_the_context_their_passages_need_and_its_size_changes_no_r
             == read_jsonl(sample_run.with_name("notes.bonito.rejected.jsonl")))
 
 
+@pytest.mark.slow
 def test_default_output_is_named_after_the_first_input(tmp_path):
     shutil.copy(SAMPLE, tmp_path / "handbook.md")
     result = run(["generate", "handbook.md", "-t", "ynqa", "--limit", "1", *FAST])
@@ -225,6 +226,7 @@ def test_model_is_found_in_models_folder_or_environment(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_real_subprocess_generates_and_reports(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(

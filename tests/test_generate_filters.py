@@ -53,6 +53,7 @@ def in_tmp(in_tmp):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_duplicate_passage_gives_duplicate_rejects_naming_the_kept_example(in_tmp):
     run(["generate", "a.md", "b.md", "-o", "out.jsonl", "-q", *FAST])
     kept = read_jsonl(in_tmp / "out.jsonl")
@@ -119,6 +120,7 @@ def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     assert manifest["counts"]["by_task_type"][QG]["kept"] == len(first)
 
 
+@pytest.mark.slow
 def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
     result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "-", "-q", *FAST],
                                 catch_exceptions=False)

@@ -264,6 +264,7 @@ def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged
     assert model_sha256(model, None) == file_sha256(model)
 
 
+@pytest.mark.slow
 def test_samples_of_one_passage_resume_one_by_one(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The library lends projectors for up to three days; late returns cost 5 euros a day.\n")
