@@ -291,6 +291,7 @@ def _bonito_lite(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, needle",
     [

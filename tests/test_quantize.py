@@ -74,6 +74,7 @@ def test_intermediate_is_bf16_beside_the_output_and_removed(tmp_path, tiny_check
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interruption", [EngineError("quantizer failed"), KeyboardInterrupt()])
 def test_files_are_removed_when_quantizing_fails_or_is_interrupted(tmp_path, tiny_checkpoint, monkeypatch, interruption):
     def failing(source, destination, quant, **kwargs):
