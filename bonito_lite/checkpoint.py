@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import CheckpointError, NetworkError
+from .errors import CheckpointError, NetworkError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +119,10 @@ def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
             " (HF_HUB_OFFLINE set or no network); download it once with a connection"
         ) from None
     except (hub_errors.HfHubHTTPError, OSError) as error:
-        raise NetworkError(f"downloading {repo_id} failed: {_first_line(error)}") from None
+        raise NetworkError(f"downloading {repo_id} failed: {one_line(error)}") from None
     folder_path = Path(folder)
     commit = folder_path.name if _COMMIT.match(folder_path.name) else revision
     return CheckpointLocation(folder=folder_path, repo_id=repo_id, revision=commit)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -160,7 +155,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON: {_first_line(error)}") from None
+        raise CheckpointError(f"{path} is not valid JSON: {one_line(error)}") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} is not a JSON object")
     return config
@@ -204,7 +199,7 @@ def hyper_parameters(config: dict[str, Any]) -> HyperParameters:
     except KeyError as error:
         raise CheckpointError(f"config.json lacks {error.args[0]!r}; the checkpoint is incomplete") from None
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"config.json has a malformed value: {_first_line(error)}") from None
+        raise CheckpointError(f"config.json has a malformed value: {one_line(error)}") from None
     return params
 
 
@@ -259,7 +254,7 @@ def _safetensors_files(folder: Path) -> list[Path]:
         try:
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{index} is not a valid safetensors index: {_first_line(error)}") from None
+            raise CheckpointError(f"{index} is not a valid safetensors index: {one_line(error)}") from None
         files = []
         for shard in dict.fromkeys(weight_map.values()):
             path = folder / shard
@@ -291,7 +286,7 @@ def read_safetensors_header(path: Path) -> list[TensorEntry]:
                 raise CheckpointError(f"{path.name} is truncated or not a safetensors file; download it again")
             header = json.loads(handle.read(header_size).decode("utf-8"))
     except OSError as error:
-        raise CheckpointError(f"cannot read {path}: {_first_line(error)}") from None
+        raise CheckpointError(f"cannot read {path}: {one_line(error)}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise CheckpointError(f"{path.name} has a corrupt safetensors header; download it again") from None
 

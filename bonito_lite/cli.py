@@ -7,7 +7,6 @@ library call and a ``BonitoLiteError`` into ``Error: ...`` with its exit code.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 
@@ -16,6 +15,7 @@ import click
 from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
+from .logs import configure_logging
 from .task_types import TASK_TYPES
 from .filters import DEFAULT_DEDUP_THRESHOLD
 from .report import DEFAULT_SAMPLES, DEFAULT_SEED
@@ -98,6 +98,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    # Every command's warnings read alike; a command with -v or -q sets its own level again.
+    configure_logging()
 
 
 @cli.command(name="task-types")
@@ -106,23 +108,6 @@ def task_types_command() -> None:
     width = max(len(t.alias) for t in TASK_TYPES)
     for task in TASK_TYPES:
         click.echo(f"{task.alias:<{width}}  {task.short:<14} {task.full_name}")
-
-
-class _OneLineWarnings(logging.Handler):
-    """Library warnings as ``Warning: ...`` lines on stderr, without logger names."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        prefix = "Warning: " if record.levelno >= logging.WARNING else ""
-        click.echo(prefix + record.getMessage(), err=True)
-
-
-def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
-    logger = logging.getLogger("bonito_lite")
-    logger.handlers[:] = [_OneLineWarnings()]
-    logger.propagate = False
-    logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
-    # pypdf logs every repair it makes to a damaged PDF; our own warning names the file once.
-    logging.getLogger("pypdf").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @cli.command(name="generate")
@@ -383,7 +368,8 @@ def _task_summary(by_task) -> list[str]:
 )
 @click.option("--revision", default=None, help="Branch, tag or commit to download from the hub.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
-@click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log while quantizing.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log each tensor written, and llama.cpp's own log while quantizing, instead of progress bars.")
 @handles_errors
 def convert_command(
     source: str, output: str | None, quant: str, revision: str | None, overwrite: bool, verbose: bool
@@ -395,9 +381,10 @@ def convert_command(
     """
     from .convert import convert_checkpoint
 
+    configure_logging(verbose)
     result = convert_checkpoint(
         source, output, quant=quant, revision=revision, overwrite=overwrite,
-        progress=True, verbose=verbose,
+        progress=not verbose, verbose=verbose,
     )
     click.echo(
         f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s"

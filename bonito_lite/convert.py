@@ -117,6 +117,11 @@ def convert_checkpoint(
         raise OutputExistsError(f"{output_path} is a folder; give a file name ending in .gguf")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     intermediate_type = quant if quant in DIRECT_TYPES else source_info.full_precision_type()
+    params = source_info.params
+    logger.info(
+        "%s: %s, %d layers, hidden size %d, %s parameters", source_info.location.folder,
+        params.architecture, params.num_hidden_layers, params.hidden_size, f"{source_info.n_parameters:,}",
+    )
     check_free_disk(output_path.parent, source_info.n_parameters, quant, intermediate_type)
 
     partial = output_path.with_name(f".{output_path.name}.partial")
@@ -213,7 +218,7 @@ def _write_tensors(
         for tensor in planned:
             data = tensor_data(source.checkpoint, tensor)
             writer.write_tensor_data(data)
-            logger.debug("%s -> %s %s %s", tensor.source.name, tensor.name, tensor.qtype.name, tensor.source.shape)
+            logger.info("%s -> %s %s %s", tensor.source.name, tensor.name, tensor.qtype.name, list(tensor.source.shape))
             # Dropping the array (and its memory map) now keeps one tensor in memory at a time.
             del data
             bar.update(tensor.nbytes)

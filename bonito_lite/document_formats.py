@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .chunking import Block
-from .errors import InputError, UnreadableDocumentError
+from .errors import InputError, UnreadableDocumentError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,6 @@ _LIBRARIES = {
     ".html": ("bs4", "lxml"),
     ".htm": ("bs4", "lxml"),
 }
-# An error message from a parser is shown only this long: enough to name the problem.
-_DETAIL_CHARS = 120
 
 
 def missing_extra(suffix: str) -> str | None:
@@ -131,7 +129,7 @@ def read_pdf_pages(
             raise
         except Exception as error:  # pypdf raises many kinds on a damaged file
             raise UnreadableDocumentError(
-                f"{source}: not a readable PDF ({_detail(error)}); skipped."
+                f"{source}: not a readable PDF ({one_line(error, named=True)}); skipped."
             ) from None
         titles = _outline_titles(reader, source)
         with_text = failed = 0
@@ -145,7 +143,8 @@ def read_pdf_pages(
                     raise
                 except Exception as error:
                     failed += 1
-                    warn(f"{source}#page={index + 1}: text could not be extracted ({_detail(error)}); skipped.")
+                    warn(f"{source}#page={index + 1}: text could not be extracted "
+                         f"({one_line(error, named=True)}); skipped.")
                     continue
                 if text.strip():
                     with_text += 1
@@ -187,7 +186,7 @@ def _outline_titles(reader, source: str) -> dict[int, list[str]]:
         raise
     except Exception as error:
         # The outline only places headings; the pages are still worth reading without it.
-        log.info("%s: outline ignored (%s).", source, _detail(error))
+        log.info("%s: outline ignored (%s).", source, one_line(error, named=True))
         return {}
     return titles
 
@@ -345,7 +344,7 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
         raise
     except Exception as error:  # a damaged zip, missing parts, bad XML
         raise UnreadableDocumentError(
-            f"{source}: not a readable .docx ({_detail(error)}); skipped. "
+            f"{source}: not a readable .docx ({one_line(error, named=True)}); skipped. "
             "Password-protected files must be saved without the password."
         ) from None
     for item in body:
@@ -471,7 +470,7 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
         raise
     except Exception as error:
         raise UnreadableDocumentError(
-            f"{source}: not readable as HTML ({_detail(error)}); skipped."
+            f"{source}: not readable as HTML ({one_line(error, named=True)}); skipped."
         ) from None
     yield from _html_blocks(soup.body or soup)
 
@@ -629,9 +628,3 @@ _LINK_BLOCKS = {
     "div", "p", "ul", "ol", "dl", "table", "section", "header", "footer", "aside", "center",
 }
 
-
-def _detail(error: BaseException) -> str:
-    """A parser's complaint in one short line (its class names it when the message is empty)."""
-    message = " ".join(str(error).split())
-    detail = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return detail if len(detail) <= _DETAIL_CHARS else detail[: _DETAIL_CHARS - 3] + "..."

@@ -61,7 +61,7 @@ from . import document_formats as formats
 from .chunking import (
     BLOCK_SEPARATOR, DEFAULT_CHUNK_TOKENS, Block, Passage, split_blocks, split_passages,
 )
-from .errors import InputError, UnreadableDocumentError
+from .errors import InputError, UnreadableDocumentError, one_line
 from .export import FORMATS as EXPORT_SUFFIXES
 from .resume import UNIT_FIELD
 from .sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
@@ -747,7 +747,7 @@ def _check_table(item: _Input, column: str) -> None:
     except UnicodeDecodeError:
         return  # reading it skips it with the not-UTF-8 warning
     except csv.Error as error:
-        raise InputError(f"{item.source}: not valid CSV ({_one_line(error)}).") from None
+        raise InputError(f"{item.source}: not valid CSV ({one_line(error)}).") from None
 
 
 def _first_json_record(item: _Input) -> dict | None:
@@ -817,7 +817,7 @@ def _check_parquet(item: _Input, column: str) -> None:
         schema = pq.read_schema(item.path)
     except (pa.ArrowException, OSError) as error:
         raise InputError(
-            f"{item.source}: not a readable Parquet file ({_one_line(error)})."
+            f"{item.source}: not a readable Parquet file ({one_line(error)})."
         ) from None
     if _RECORD_KEYS <= set(schema.names):
         raise _OwnFileError(_own_file_message(item.source))
@@ -853,7 +853,7 @@ def _table_rows(item: _Input, column: str, notes: _WarnOnce) -> Iterator[Documen
         notes.warn(str(error))
         return
     except (csv.Error, InputError) as error:
-        notes.warn(f"{item.source}: reading stopped at row {counts.total}: {_one_line(error)}")
+        notes.warn(f"{item.source}: reading stopped at row {counts.total}: {one_line(error)}")
     counts.report(item.source, column, notes)
 
 
@@ -921,7 +921,3 @@ def _csv_reader(text: TextIO):
     # (a process-wide setting; raising it harms no other reader).
     csv.field_size_limit(2**31 - 1)
     return csv.reader(text)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())

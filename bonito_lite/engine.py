@@ -89,10 +89,9 @@ class EngineSettings:
     n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
     threads: int | None = None  # None: the usable CPUs idle now (``default_threads``)
     ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    # Sequences in flight in one context. 32: measured on a 2-core x86-64 CPU, two threads,
-    # 1.1 B Q4_K_M model (BENCHMARKS.md): 2.7x a one-at-a-time loop; 16 gives 2.2x, 64 2.9x
-    # for twice the KV memory (bonito-v1 at generate's default context of 704 tokens: 92 MB a
-    # sequence, 2.9 GB at 32). GPUs take the same default (not measured there).
+    # Sequences in flight in one context. 32: on a 2-core x86-64 CPU with a 1.1 B Q4_K_M
+    # model, most of 64's speed-up over a one-at-a-time loop for half its KV memory
+    # (BENCHMARKS.md has the measurements). GPUs take the same default (not measured there).
     parallel: int = 32
     # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
     # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.

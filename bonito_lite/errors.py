@@ -56,3 +56,23 @@ class NetworkError(BonitoLiteError):
 
 class EngineError(BonitoLiteError):
     """llama.cpp refused or failed (load, context, decode, quantize)."""
+
+
+# Enough of a library's complaint to say what it found, short enough for one terminal line.
+DETAIL_CHARS = 200
+
+
+def one_line(error: BaseException, *, named: bool = False) -> str:
+    """What ``error`` says, for quoting inside one of our one-line messages.
+
+    Whitespace (newlines included) is collapsed and a long text cut at ``DETAIL_CHARS``;
+    an error that says nothing is named by its class. ``named`` puts the class first,
+    for errors from deep inside a parser, whose text alone may be a bare key or value.
+    """
+    text = " ".join(str(error).split())
+    name = type(error).__name__
+    if not text:
+        return name
+    if named:
+        text = f"{name}: {text}"
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import InputError, OutputExistsError
+from .errors import InputError, OutputExistsError, one_line
 from .offline import go_offline
 from .review.apply import AppliedReview, ReviewCounts
 from .sinks import (
@@ -271,7 +271,7 @@ def _schema(source: Path, records: Records):
             found = pa.Table.from_pylist(batch).schema
             schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
-            raise InputError(f"{source}: a field holds values of different types ({_first_line(error)}).") from None
+            raise InputError(f"{source}: a field holds values of different types ({one_line(error)}).") from None
     return schema
 
 
@@ -282,11 +282,7 @@ def _tables(source: Path, records: Records, schema) -> Iterator[Any]:
         try:
             yield pa.Table.from_pylist(batch, schema=schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
-            raise InputError(f"{source}: a field holds values of different types ({_first_line(error)}).") from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(f"{source}: a field holds values of different types ({one_line(error)}).") from None
 
 
 def _write_parquet(source: Path, records: Records, target: Path) -> int:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .prompt import CONTEXT_TAG, PIPE, TASK_TAG, TASKTYPE_TAG
+from .resume import UNIT_FIELD
 from .task_types import resolve_task_type
 
 # Rejection reasons, as they appear in the rejects file, the summary and the manifest.
@@ -97,7 +98,7 @@ def instruction_of(record: dict[str, Any]) -> str:
 
 def record_key(record: dict[str, Any]) -> str:
     """How a rejection names a kept example: its unit key, else where it came from."""
-    unit = record.get("unit")
+    unit = record.get(UNIT_FIELD)
     if isinstance(unit, str):
         return unit
     return (
@@ -303,6 +304,11 @@ def quality_problem(record: dict[str, Any]) -> Rejection | None:
 
 # --- deduplication -----------------------------------------------------------------------
 
+# MinHash and LSH banding are written here rather than taken from datasketch. Given these
+# bands, datasketch keeps the acceptance rule below (its LSH only proposes candidates; the
+# checks of the whole signature, the output and the passage stay ours), but on the same
+# examples it took several times the CPU time and memory of this code, and it brings scipy.
+# BENCHMARKS.md has the comparison (scripts/bench_dedup_datasketch.py).
 _NUM_PERM = 128
 # Multiply-shift hashing: fixed odd multipliers, so signatures are the same in every run.
 _RNG = np.random.default_rng(0x5EED_B017)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import OutputExistsError
-from .model_file import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -210,4 +209,8 @@ def model_sha256(model: Path, previous_manifest: Path | None) -> str:
             and isinstance(recorded.get("sha256"), str)
         ):
             return recorded["sha256"]
+    # Imported here: the GGUF reader is slow to import, and the CLI and the filters import
+    # this module for UNIT_FIELD alone.
+    from .model_file import file_sha256
+
     return file_sha256(model)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny bf16 Mistral checkpoint and GGUF files our converter built from it."""
+"""Shared fixtures: a tiny bf16 Mistral checkpoint, GGUF files our converter built from it,
+the bundled toy behind the Python API, and an engine without a model."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ from typing import Iterator
 import pytest
 
 from model_factory import write_tiny_checkpoint
+
+# Module fixtures that start a server or run generate end to end for many seconds: every
+# test using one is slow, whatever it does itself, since the first to ask pays for all.
+SLOW_FIXTURES = frozenset({"llama_server", "private_run", "uninterrupted", "sample_run", "bigram_gguf"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +83,42 @@ def usual_umask() -> Iterator[int]:
         yield 0o022
     finally:
         os.umask(previous)
+
+
+@pytest.fixture(scope="module")
+def bonito():
+    """The Python API on the bundled toy model, loaded once per test module."""
+    from bonito_lite import Bonito
+
+    with Bonito("toy") as model:
+        yield model
+
+
+class ScriptedEngine:
+    """An engine without a model: completes every sample of a request with ``reply(prompt, seed)``.
+
+    Completions come back in reverse order, as a batched engine may finish them; ``requests``
+    holds every request it was given.
+    """
+
+    def __init__(self, reply, finish_reason: str = "stop") -> None:
+        self.reply = reply
+        self.finish_reason = finish_reason
+        self.requests = []
+
+    def generate(self, requests):
+        from bonito_lite.engine import Completion
+
+        done = []
+        for request in requests:
+            self.requests.append(request)
+            for index, seed in enumerate(request.seeds):
+                text = self.reply(request.prompt, seed)
+                done.append(Completion(request.key, index, text, 10, 5, self.finish_reason))
+        yield from reversed(done)
+
+
+@pytest.fixture
+def scripted_engine():
+    """Makes a :class:`ScriptedEngine`: ``scripted_engine(reply, finish_reason="stop")``."""
+    return ScriptedEngine

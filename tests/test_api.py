@@ -19,16 +19,11 @@ PASSAGES = [
 
 
 @pytest.fixture(scope="module")
-def bonito():
-    with Bonito("toy") as model:
-        yield model
-
-
-@pytest.fixture(scope="module")
 def texts():
     return Dataset.from_dict({"input": PASSAGES, "id": [1, 2, 3]})
 
 
+@pytest.mark.slow
 def test_generate_tasks_returns_a_dataset_of_input_and_output(bonito, texts):
     synthetic = bonito.generate_tasks(
         texts, context_col="input", task_type="nli",

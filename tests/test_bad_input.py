@@ -20,35 +20,16 @@ from click.testing import CliRunner
 from bonito_lite.cli import cli
 from bonito_lite.model_paths import toy_model_path
 
-from cli_helpers import read_jsonl
+from cli_helpers import TOY_NOTICE, assert_one_line_error, read_jsonl
 from model_factory import write_small_gguf
 
 GOOD = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
-TOY_NOTICE = "Using the bundled toy model"
 # Short generations keep the runs quick; nothing here depends on what the toy writes.
 SMALL = ["--model", "toy", "--max-tokens", "64", "--limit", "2"]
 
 
 def invoke(args: list[str]):
     return CliRunner().invoke(cli, args)
-
-
-def assert_one_line_error(result, exit_code: int, *needles: str, warnings_allowed: bool = False) -> str:
-    """The command failed with ``exit_code`` and said so in exactly one ``Error:`` line."""
-    assert result.exit_code == exit_code, result.output
-    # A library error reaches the user as SystemExit; anything else escaped the CLI's handler.
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1, result.stderr
-    others = [line for line in lines if line not in errors and not line.startswith(TOY_NOTICE)]
-    if warnings_allowed:
-        others = [line for line in others if not line.startswith("Warning: ")]
-    assert others == [], result.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +60,7 @@ def test_an_empty_folder_is_refused(tmp_path):
     assert_one_line_error(invoke(["generate", "nothing", "-t", "exqa", *SMALL]), 2, "nothing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, content, warning",
     [
@@ -101,6 +83,7 @@ def test_an_unreadable_file_is_skipped_with_a_warning_and_the_run_goes_on(tmp_pa
     assert outcomes[0]["context"] == GOOD.strip()
 
 
+@pytest.mark.slow
 def test_the_not_utf8_warning_names_the_encoding_tried_and_the_byte(tmp_path):
     (tmp_path / "latin.txt").write_bytes("Ol\u00e1, mundo.".encode("latin-1"))
     result = invoke(["generate", "latin.txt", "good.txt", "-t", "exqa", "-o", "out.jsonl", *SMALL])
@@ -122,6 +105,7 @@ def test_when_every_input_is_skipped_the_run_fails_in_one_line(tmp_path, content
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_a_passage_longer_than_the_window_is_split_never_truncated(tmp_path):
     # One paragraph with no blank line, about ten times the passage budget.
     sentences = [f"Valve {i} on line {i % 7} was checked by the night crew and found sound." for i in range(60)]
@@ -143,6 +127,7 @@ def test_a_passage_longer_than_the_window_is_split_never_truncated(tmp_path):
     assert document[position:].strip() == "", "the end of the document was lost"
 
 
+@pytest.mark.slow
 def test_a_large_file_is_cut_in_flat_memory(tmp_path):
     """A dry run over ~50 MB peaks no higher than over ~1 MB: the file is streamed."""
     # Paragraphs within the passage budget: cutting them costs one count each, so the run
@@ -313,6 +298,7 @@ def _bonito_lite(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, needle",
     [

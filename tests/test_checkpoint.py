@@ -164,6 +164,7 @@ def offline_hub_cache(tmp_path, monkeypatch):
     return cache
 
 
+@pytest.mark.slow
 def test_cached_hub_checkpoint_is_used_offline(offline_hub_cache, tiny_checkpoint):
     commit = "aa" * 20
     repo = offline_hub_cache / "models--BatsResearch--bonito-v1"

@@ -159,6 +159,7 @@ def test_q8_0_quantizes_matrices_and_keeps_norms_f32(tiny_gguf_q8_0, source_weig
     assert np.abs(restored - expected).max() <= np.abs(expected).max() / 127 + 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("dtype", "shards", "config_style", "quant", "matrix_type"),
     [

@@ -7,28 +7,20 @@ import shutil
 from collections import namedtuple
 
 import pytest
-from click.testing import CliRunner
 
 from bonito_lite import convert
-from bonito_lite.cli import cli
+
+from cli_helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BONITO_LITE_DEBUG", raising=False)
+def run(in_tmp):
+    """``bonito-lite convert ARGS...`` in the test's own folder."""
 
     def invoke(*args):
-        return CliRunner().invoke(cli, ["convert", *map(str, args)], catch_exceptions=False)
+        return run_cli(["convert", *map(str, args)])
 
     return invoke
-
-
-def _one_line_error(result, exit_code: int, fragment: str) -> None:
-    assert result.exit_code == exit_code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and fragment in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -47,42 +39,42 @@ def test_convert_writes_the_default_file_and_a_summary(run, tmp_path, tiny_check
 
 
 def test_missing_folder(run, tmp_path):
-    _one_line_error(run(tmp_path / "nowhere" / "x" / "y"), 2, "no such folder")
+    assert_one_line_error(run(tmp_path / "nowhere" / "x" / "y"), 2, "no such folder")
 
 
 def test_folder_without_config(run, tmp_path):
     (tmp_path / "empty").mkdir()
-    _one_line_error(run(tmp_path / "empty"), 2, "has no config.json")
+    assert_one_line_error(run(tmp_path / "empty"), 2, "has no config.json")
 
 
 def test_unsupported_architecture(run, checkpoint_copy):
     config = json.loads((checkpoint_copy / "config.json").read_text())
     config["architectures"] = ["GPT2LMHeadModel"]
     (checkpoint_copy / "config.json").write_text(json.dumps(config))
-    _one_line_error(run(checkpoint_copy), 2, "unsupported architecture GPT2LMHeadModel")
+    assert_one_line_error(run(checkpoint_copy), 2, "unsupported architecture GPT2LMHeadModel")
 
 
 def test_pickled_weights_only(run, checkpoint_copy):
     (checkpoint_copy / "model.safetensors").unlink()
     (checkpoint_copy / "pytorch_model.bin").write_bytes(b"\x80\x04not read")
-    _one_line_error(run(checkpoint_copy), 2, "only pickled weights")
+    assert_one_line_error(run(checkpoint_copy), 2, "only pickled weights")
 
 
 def test_truncated_safetensors(run, checkpoint_copy):
     weights = checkpoint_copy / "model.safetensors"
     with open(weights, "r+b") as handle:
         handle.truncate(weights.stat().st_size // 2)
-    _one_line_error(run(checkpoint_copy), 2, "truncated")
+    assert_one_line_error(run(checkpoint_copy), 2, "truncated")
 
 
 def test_unknown_quant_type(run, tiny_checkpoint):
-    _one_line_error(run(tiny_checkpoint, "--quant", "Q5"), 2, "unknown quantization type 'Q5'")
+    assert_one_line_error(run(tiny_checkpoint, "--quant", "Q5"), 2, "unknown quantization type 'Q5'")
 
 
 def test_existing_output_needs_overwrite(run, tmp_path, tiny_checkpoint):
     output = tmp_path / "out.gguf"
     output.write_bytes(b"keep me")
-    _one_line_error(run(tiny_checkpoint, "-o", output, "--quant", "F16"), 2, "pass --overwrite")
+    assert_one_line_error(run(tiny_checkpoint, "-o", output, "--quant", "F16"), 2, "pass --overwrite")
     assert output.read_bytes() == b"keep me"
     assert run(tiny_checkpoint, "-o", output, "--quant", "F16", "--overwrite").exit_code == 0
     assert output.read_bytes()[:4] == b"GGUF"
@@ -91,10 +83,32 @@ def test_existing_output_needs_overwrite(run, tmp_path, tiny_checkpoint):
 def test_too_little_disk(run, tmp_path, tiny_checkpoint, monkeypatch):
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(convert.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 1000, 1000))
-    _one_line_error(run(tiny_checkpoint, "-o", tmp_path / "out.gguf"), 1, "not enough free disk")
+    assert_one_line_error(run(tiny_checkpoint, "-o", tmp_path / "out.gguf"), 1, "not enough free disk")
     assert not (tmp_path / "out.gguf").exists()
 
 
 def test_checkpoint_without_sentencepiece_tokenizer(run, checkpoint_copy):
     (checkpoint_copy / "tokenizer.model").unlink()
-    _one_line_error(run(checkpoint_copy), 2, "has no tokenizer.model")
+    assert_one_line_error(run(checkpoint_copy), 2, "has no tokenizer.model")
+
+
+def test_warnings_are_one_prefixed_line_each(run, tiny_checkpoint):
+    result = run(tiny_checkpoint, "--quant", "F16", "--revision", "v1")
+    assert result.exit_code == 0, result.output
+    # The progress bar shares stderr; the warning is a line of its own, with its prefix.
+    warnings = [line for line in result.stderr.splitlines() if "--revision" in line]
+    assert warnings == [f"Warning: --revision v1 ignored: {tiny_checkpoint} is a local folder"]
+
+
+def test_verbose_logs_the_checkpoint_and_every_tensor_instead_of_bars(run, tiny_checkpoint):
+    quiet = run(tiny_checkpoint, "--quant", "F16", "-o", "quiet.gguf")
+    verbose = run(tiny_checkpoint, "--quant", "F16", "-o", "verbose.gguf", "-v")
+    assert quiet.exit_code == verbose.exit_code == 0, verbose.output
+    lines = verbose.stderr.splitlines()
+    assert lines[0].startswith(f"{tiny_checkpoint}: MistralForCausalLM, 2 layers, hidden size ")
+    mapped = [line for line in lines if " -> " in line]
+    assert any(line.startswith("model.layers.1.self_attn.q_proj.weight -> blk.1.attn_q.weight F16 [")
+               for line in mapped), lines
+    assert lines[-1].startswith("wrote verbose.gguf (F16, ")
+    assert len(mapped) == len(lines) - 2  # nothing else: no progress bar, no llama.cpp log
+    assert " -> " not in quiet.stderr

@@ -134,6 +134,7 @@ def _compare(llama_cpp, gguf_path, sentencepiece_ids, reference_logits):
         model.close()
 
 
+@pytest.mark.slow
 def test_f32_gguf_gives_transformers_log_probs(llama_cpp_quiet, tiny_gguf_f32, sentencepiece_ids, reference_logits):
     mean_kl, top1 = _compare(llama_cpp_quiet, tiny_gguf_f32, sentencepiece_ids, reference_logits)
     # Measured: mean KL 2.0e-6 (float32 summation order differs between the two).
@@ -148,6 +149,7 @@ def test_q8_0_gguf_stays_close_to_transformers(llama_cpp_quiet, tiny_gguf_q8_0, 
     assert top1 >= 0.85
 
 
+@pytest.mark.slow
 def test_q4_k_m_gguf_stays_near_transformers(llama_cpp_quiet, tiny_gguf_q4_k_m, sentencepiece_ids, reference_logits):
     mean_kl, top1 = _compare(llama_cpp_quiet, tiny_gguf_q4_k_m, sentencepiece_ids, reference_logits)
     # Measured on this random-weight model (flat distributions, so top-1 is fragile):

@@ -495,6 +495,7 @@ def _one_of_each(tmp_path: Path) -> dict[str, Path]:
     return {"pdf": pdf, "docx": word, "html": html}
 
 
+@pytest.mark.slow
 def test_generate_on_each_format_writes_records_with_their_provenance(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = _one_of_each(tmp_path)
@@ -532,6 +533,7 @@ def test_dry_run_shows_the_page_of_each_pdf_passage(tmp_path, monkeypatch):
     assert "Findings" in lines[3]
 
 
+@pytest.mark.slow
 def test_a_damaged_pdf_gives_the_terminal_one_warning_line_and_the_run_goes_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pdf = _one_of_each(tmp_path)["pdf"]

@@ -416,6 +416,7 @@ def test_any_cell_text_is_read_faithfully_from_every_table_format(tmp_path, cell
 # --- memory -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_large_file_is_streamed_in_flat_memory(tmp_path):
     paragraph = " ".join(f"Word{i % 97} sits in sentence {i}." for i in range(40))
     long_paragraph = " ".join([paragraph] * 3)  # over the budget: split at sentence ends

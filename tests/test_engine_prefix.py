@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bonito_lite import engine as engine_module
 from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
 from bonito_lite.prompt import build_prompt, prompt_prefix
@@ -51,6 +53,7 @@ def test_the_prefix_is_evaluated_once_and_the_rests_together(tiny_gguf_q4_k_m: P
     assert len(set(texts.values())) == 16
 
 
+@pytest.mark.slow
 def test_records_are_the_same_at_every_parallel_and_thread_count_and_as_evaluated_whole(tiny_gguf_q4_k_m: Path):
     requests = _requests(EXQA, 6, seeds_per_request=2) + _requests(NLI, 3, first_key=10)
     interleaved = [r for pair in zip(requests[:3], requests[6:]) for r in pair] + requests[3:6]
@@ -121,6 +124,7 @@ def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_
     assert [n for n in decode_calls[first_call:] if n in (exqa, nli)] == [exqa, nli] * 3
 
 
+@pytest.mark.slow
 def test_records_stay_the_same_when_finished_sequences_are_replaced_mid_run(tiny_gguf_q4_k_m: Path):
     # Sequences that end at different steps are replaced by new prompts, whose prefixes are
     # restored while the running sequences are moved down into the freed slots.

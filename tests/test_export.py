@@ -15,9 +15,7 @@ from bonito_lite import export
 from bonito_lite.errors import InputError, OutputExistsError
 from bonito_lite.export import FORMATS, default_export_path, export_dataset
 
-from cli_helpers import read_jsonl, run_cli as run
-
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
+from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
 
 def record(number: int, **changes) -> dict:
@@ -359,6 +357,7 @@ def test_exports_leave_nothing_in_the_cache_home_or_temp_folder(tmp_path, notes)
 FAST = ["--model", "toy", "--max-tokens", "64", "--no-filter"]
 
 
+@pytest.mark.slow
 def test_generate_writes_the_formats_from_its_output(tmp_path, cache):
     result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl",
                   "--format", "messages", "--format", "parquet", *FAST])
@@ -373,6 +372,7 @@ def test_generate_writes_the_formats_from_its_output(tmp_path, cache):
     assert Dataset.from_parquet(str(tmp_path / "out.parquet"), cache_dir=cache).to_list() == records
 
 
+@pytest.mark.slow
 def test_a_resumed_run_writes_the_formats_from_every_run(tmp_path):
     first = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "-o", "out.jsonl", "--quiet", *FAST])
     assert first.exit_code == 0, first.output
@@ -392,6 +392,7 @@ def test_a_resumed_run_writes_the_formats_from_every_run(tmp_path):
     assert "Wrote out.alpaca.jsonl" in again.output
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_writes_no_format_and_says_so(tmp_path, monkeypatch):
     from bonito_lite import run as run_module
 

@@ -4,7 +4,6 @@ import pytest
 
 from bonito_lite import filters
 from bonito_lite.chunking import Passage
-from bonito_lite.engine import Completion
 from bonito_lite.errors import InputError
 from bonito_lite.filters import (
     ANSWER_CHECKS,
@@ -374,18 +373,8 @@ def test_a_threshold_outside_zero_to_one_is_refused(threshold):
 
 # --- in the pipeline ---
 
-class OneReplyEngine:
-    def __init__(self, reply):
-        self.reply = reply
-
-    def generate(self, requests):
-        for request in requests:
-            for index, _seed in enumerate(request.seeds):
-                yield Completion(request.key, index, self.reply, 10, 4, "stop")
-
-
-def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type():
-    engine = OneReplyEngine("{{context}}\n\nWhat does the clinic do?<|pipe|>It opens at 7:30.")
+def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "{{context}}\n\nWhat does the clinic do?<|pipe|>It opens at 7:30.")
     settings = GenerationSettings(task_types=(resolve_task_type("exqa"), resolve_task_type("qa")), num_samples=2)
     stats = RunStats()
     passage = Passage(PASSAGE, "notes.md", 0, 0, len(PASSAGE))

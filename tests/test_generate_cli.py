@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,9 +17,8 @@ from bonito_lite.model_paths import toy_model_path
 from bonito_lite.engine import EngineSettings
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
-from cli_helpers import read_jsonl, run_cli as run
+from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 RECORD_FIELDS = {
     "input", "output", "task_type", "context", "source", "passage_index", "char_start",
     "char_end", "sample_index", "model", "seed", "unit",
@@ -107,6 +105,7 @@ def test_sequences_get_the_context_their_passages_need_and_its_size_changes_no_r
             == read_jsonl(sample_run.with_name("notes.bonito.rejected.jsonl")))
 
 
+@pytest.mark.slow
 def test_default_output_is_named_after_the_first_input(tmp_path):
     shutil.copy(SAMPLE, tmp_path / "handbook.md")
     result = run(["generate", "handbook.md", "-t", "ynqa", "--limit", "1", *FAST])
@@ -172,6 +171,7 @@ def test_limit_stops_after_n_passages():
     assert result.output.strip().splitlines()[-1].startswith("2 passages, 2 generations")
 
 
+@pytest.mark.slow
 def test_stdout_output_streams_records():
     result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "-o", "-", *FAST])
     assert result.exit_code == 0
@@ -198,6 +198,7 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_without_overwrite(tmp_path):
     (tmp_path / "out.jsonl").write_text("keep me\n")
     result = run(["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--limit", "1", *FAST])
@@ -210,6 +211,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path):
     assert "keep me" not in (tmp_path / "out.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_model_is_found_in_models_folder_or_environment(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     shutil.copy(toy_model_path(), tmp_path / "models" / "mine.gguf")
@@ -224,6 +226,7 @@ def test_model_is_found_in_models_folder_or_environment(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_real_subprocess_generates_and_reports(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from datasets import Dataset
 
-from bonito_lite import Bonito, SamplingParams, filters
+from bonito_lite import SamplingParams, filters
 from bonito_lite.cli import cli
 from bonito_lite.filters import normalise
 from bonito_lite.task_types import resolve_task_type
@@ -53,6 +53,7 @@ def in_tmp(in_tmp):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_duplicate_passage_gives_duplicate_rejects_naming_the_kept_example(in_tmp):
     run(["generate", "a.md", "b.md", "-o", "out.jsonl", "-q", *FAST])
     kept = read_jsonl(in_tmp / "out.jsonl")
@@ -78,6 +79,7 @@ def test_a_duplicate_passage_gives_duplicate_rejects_naming_the_kept_example(in_
     assert manifest["arguments"]["dedup_threshold"] == 0.8
 
 
+@pytest.mark.slow
 def test_no_filter_keeps_the_duplicates(in_tmp):
     run(["generate", "a.md", "b.md", "-o", "out.jsonl", "-q", "--no-filter", *FAST])
     kept = read_jsonl(in_tmp / "out.jsonl")
@@ -89,6 +91,7 @@ def test_no_filter_keeps_the_duplicates(in_tmp):
     assert manifest["arguments"]["quality_filters"] is False
 
 
+@pytest.mark.slow
 def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     run(["generate", "a.md", "-o", "out.jsonl", "-q", *FAST])
     first = read_jsonl(in_tmp / "out.jsonl")
@@ -117,6 +120,7 @@ def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     assert manifest["counts"]["by_task_type"][QG]["kept"] == len(first)
 
 
+@pytest.mark.slow
 def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
     result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "-", "-q", *FAST],
                                 catch_exceptions=False)
@@ -127,6 +131,7 @@ def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
     assert not list(in_tmp.glob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_the_summary_counts_each_task_type(in_tmp):
     result = CliRunner().invoke(
         cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", "--model", "toy", "--max-tokens", "64",
@@ -157,12 +162,7 @@ def test_a_bad_dedup_threshold_is_refused(in_tmp):
 
 # --- the Python API ---
 
-@pytest.fixture(scope="module")
-def bonito():
-    with Bonito("toy") as model:
-        yield model
-
-
+@pytest.mark.slow
 def test_the_api_filters_by_default_and_returns_what_it_rejected(bonito):
     passage = TEXT.split("\n\n")[0]
     rows = Dataset.from_dict({"text": [passage, passage]})

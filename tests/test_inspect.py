@@ -74,6 +74,7 @@ def test_the_toy_by_name():
     assert "the toy demo model" in run(["inspect", "toy"]).stdout
 
 
+@pytest.mark.slow
 def test_model_from_environment_and_from_models_folder(tiny_gguf_q8_0: Path, tmp_path: Path, monkeypatch):
     assert inspect_json(env={"BONITO_LITE_MODEL": str(tiny_gguf_q8_0)})["quant_type"] == "Q8_0"
     (tmp_path / "models").mkdir()
@@ -119,6 +120,7 @@ def test_not_a_gguf_is_a_one_line_error(tmp_path: Path, content: bytes, expected
     assert expected in result.stderr and result.stderr.count("\n") == 1 and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_truncated_gguf_is_a_one_line_error(tiny_gguf_q8_0: Path, tmp_path: Path):
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(tiny_gguf_q8_0.read_bytes()[: tiny_gguf_q8_0.stat().st_size // 2])
@@ -132,6 +134,7 @@ def test_missing_file(tmp_path: Path):
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_full_size_model_is_described_without_reading_its_tensors(tmp_path: Path):
     # bonito-v1's shape in F16: 14.5 GB, its tensor data a hole in a sparse file. Reading
     # the tensors would bring 14.5 GB of (zero) pages into the process; the header is < 1 MB.

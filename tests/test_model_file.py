@@ -69,6 +69,7 @@ def test_wrong_magic(tmp_path: Path):
     assert "not a GGUF model file" in message and "convert" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fraction", [0.001, 0.5, 0.999])
 def test_truncated_copy_of_a_real_model(tiny_gguf_q8_0: Path, tmp_path: Path, fraction: float):
     data = tiny_gguf_q8_0.read_bytes()

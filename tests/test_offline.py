@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import SAMPLE
 from model_factory import write_tiny_checkpoint
-
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
 _GUARD = textwrap.dedent(
     """
@@ -108,6 +107,7 @@ def test_the_guard_itself_records_and_refuses_a_connection(offline, tmp_path):
     assert attempts.read_text().count("\n") == 2
 
 
+@pytest.mark.slow
 def test_generate_runs_with_the_network_impossible(offline, tmp_path):
     run, attempts = offline
     proc = run("-m", "bonito_lite", "generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--model", "toy",
@@ -118,6 +118,7 @@ def test_generate_runs_with_the_network_impossible(offline, tmp_path):
     assert manifest["counts"]["generations"] == 4
 
 
+@pytest.mark.slow
 def test_converting_a_local_checkpoint_opens_no_connection(offline, tmp_path):
     run, attempts = offline
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny-bonito")

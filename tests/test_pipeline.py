@@ -1,7 +1,7 @@
 """The pipeline's bookkeeping, with a scripted engine (the real engine has its own tests)."""
 
 from bonito_lite.chunking import Passage
-from bonito_lite.engine import Completion, Sampling
+from bonito_lite.engine import Sampling
 from bonito_lite.pipeline import (
     TRUNCATED,
     GenerationSettings,
@@ -12,26 +12,6 @@ from bonito_lite.pipeline import (
 from bonito_lite.task_types import resolve_task_type
 
 
-class ScriptedEngine:
-    """Answers every request with ``reply(prompt, seed)``, finishing them in reverse order."""
-
-    def __init__(self, reply, finish_reason="stop"):
-        self.reply = reply
-        self.finish_reason = finish_reason
-        self.requests = []
-
-    def generate(self, requests):
-        done = []
-        for request in requests:
-            self.requests.append(request)
-            for index, seed in enumerate(request.seeds):
-                done.append(
-                    Completion(request.key, index, self.reply(request.prompt, seed), 10, 5,
-                               self.finish_reason)
-                )
-        yield from reversed(done)
-
-
 def passages(*texts):
     return [Passage(t, "doc.txt", i, 0, len(t)) for i, t in enumerate(texts)]
 
@@ -40,8 +20,8 @@ EXQA = resolve_task_type("exqa")
 YNQA = resolve_task_type("ynqa")
 
 
-def test_outcomes_come_in_passage_then_task_then_sample_order():
-    engine = ScriptedEngine(lambda prompt, seed: f"Q {seed}<|pipe|>A")
+def test_outcomes_come_in_passage_then_task_then_sample_order(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: f"Q {seed}<|pipe|>A")
     settings = GenerationSettings(task_types=(EXQA, YNQA), num_samples=2, seed=7)
     outcomes = list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
     order = [(o.record["context"], o.record["task_type"], o.record["sample_index"]) for o in outcomes]
@@ -53,8 +33,8 @@ def test_outcomes_come_in_passage_then_task_then_sample_order():
     ]
 
 
-def test_records_carry_provenance_and_the_parsed_example():
-    engine = ScriptedEngine(lambda prompt, seed: "What sat?<|pipe|>{{context}}")
+def test_records_carry_provenance_and_the_parsed_example(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "What sat?<|pipe|>{{context}}")
     settings = GenerationSettings(task_types=(EXQA,), seed=3)
     [outcome] = generate_outcomes(engine, passages("The cat sat."), settings, "toy.gguf")
     assert outcome.record == {
@@ -72,8 +52,8 @@ def test_records_carry_provenance_and_the_parsed_example():
     }
 
 
-def test_unparsable_generations_are_kept_with_their_reason():
-    engine = ScriptedEngine(lambda prompt, seed: "no separator", finish_reason="stop")
+def test_unparsable_generations_are_kept_with_their_reason(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "no separator", finish_reason="stop")
     stats = RunStats()
     settings = GenerationSettings(task_types=(EXQA,))
     [outcome] = generate_outcomes(engine, passages("x"), settings, "m", stats)
@@ -83,15 +63,15 @@ def test_unparsable_generations_are_kept_with_their_reason():
     assert (stats.generations, stats.parsed, stats.rejected["no_pipe"]) == (1, 0, 1)
 
 
-def test_generation_cut_by_max_tokens_is_rejected_as_truncated():
-    engine = ScriptedEngine(lambda prompt, seed: "a question that never", finish_reason="length")
+def test_generation_cut_by_max_tokens_is_rejected_as_truncated(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "a question that never", finish_reason="length")
     settings = GenerationSettings(task_types=(EXQA,))
     [outcome] = generate_outcomes(engine, passages("x"), settings, "m")
     assert outcome.reason == TRUNCATED
 
 
-def test_prompts_follow_the_template_and_seeds_are_derived_per_sample():
-    engine = ScriptedEngine(lambda prompt, seed: "a<|pipe|>b")
+def test_prompts_follow_the_template_and_seeds_are_derived_per_sample(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "a<|pipe|>b")
     settings = GenerationSettings(task_types=(YNQA,), num_samples=3, seed=11,
                                   sampling=Sampling(max_tokens=9))
     list(generate_outcomes(engine, passages("  Text.  "), settings, "m"))
@@ -110,8 +90,8 @@ def test_seed_depends_on_run_seed_passage_task_and_sample():
     assert 0 <= base < 0xFFFFFFFF
 
 
-def test_requests_name_everything_before_the_passage_as_their_shared_prefix():
-    engine = ScriptedEngine(lambda prompt, seed: "Q<|pipe|>A")
+def test_requests_name_everything_before_the_passage_as_their_shared_prefix(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "Q<|pipe|>A")
     settings = GenerationSettings(task_types=(EXQA, YNQA), seed=1)
     list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
     assert len(engine.requests) == 4

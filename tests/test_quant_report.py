@@ -36,6 +36,7 @@ def test_prompts_are_bonito_prompts_over_the_bundled_passages():
     assert qr.report_prompts(3) == prompts[:3]
 
 
+@pytest.mark.slow
 def test_a_model_against_itself_drifts_by_nothing(tiny_gguf_f32: Path):
     report = report_json(tiny_gguf_f32, tiny_gguf_f32, "--passages", "2")
     assert report["prompts"] == 2 and report["positions"] > 200 and report["vocab_size"] == 32000
@@ -45,6 +46,7 @@ def test_a_model_against_itself_drifts_by_nothing(tiny_gguf_f32: Path):
     assert report["reference_type"] == report["model_type"] == "F32"
 
 
+@pytest.mark.slow
 def test_q8_0_stays_closer_to_the_reference_than_q4_k_m(tiny_gguf_f32, tiny_gguf_q8_0, tiny_gguf_q4_k_m):
     q8 = report_json(tiny_gguf_q8_0, tiny_gguf_f32, "--passages", "2")
     q4 = report_json(tiny_gguf_q4_k_m, tiny_gguf_f32, "--passages", "2")
@@ -86,6 +88,7 @@ def _softmax_log(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+@pytest.mark.slow
 def test_figures_match_an_independent_computation_from_llama_logits(tiny_gguf_f32, tiny_gguf_q4_k_m, monkeypatch):
     report = qr.quant_report(tiny_gguf_q4_k_m, tiny_gguf_f32, passages=1)
     prompt = qr.report_prompts(1)[0]
@@ -120,6 +123,7 @@ def test_kl_of_one_position_by_hand():
     assert np.exp(qr.log_probs(logits)).sum() == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_never_two_models_in_memory_and_the_scratch_file_is_removed(
     tiny_gguf_f32, tiny_gguf_q8_0, tmp_path, monkeypatch
 ):
@@ -169,6 +173,7 @@ def test_not_enough_disk_for_the_reference_log_probs(tiny_gguf_f32, tiny_gguf_q8
     assert "GB is free" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_table_and_progress(tiny_gguf_f32, tiny_gguf_q8_0):
     result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1"])
     assert result.exit_code == 0
@@ -191,6 +196,7 @@ def _with_one_token_renamed(source: Path, destination: Path) -> Path:
     return destination
 
 
+@pytest.mark.slow
 def test_a_different_vocabulary_is_refused(tiny_gguf_f32, tiny_gguf_q8_0, tmp_path):
     renamed = _with_one_token_renamed(tiny_gguf_q8_0, tmp_path / "renamed.gguf")
     result = run(["quant-report", str(renamed), "-r", str(tiny_gguf_f32)])
@@ -213,6 +219,7 @@ def test_passages_out_of_range(tiny_gguf_f32):
     assert result.exit_code == 2 and "between 1 and 16" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_model_larger_than_free_memory_is_warned_about_not_refused(tiny_gguf_f32, tiny_gguf_q8_0, monkeypatch):
     monkeypatch.setattr(qr, "available_memory_bytes", lambda: 1_000_000)
     result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1",

@@ -19,6 +19,7 @@ def _types(path) -> dict[str, QType]:
     return {t.name: t.tensor_type for t in gguf.GGUFReader(path).tensors}
 
 
+@pytest.mark.slow
 def test_q4_k_m_uses_k_quants_and_keeps_all_metadata(tiny_gguf_q4_k_m, tiny_gguf_f32):
     types = _types(tiny_gguf_q4_k_m)
     # Hidden and FFN sizes are multiples of 256, so the K-quant mix applies as on the real model.
@@ -32,6 +33,7 @@ def test_q4_k_m_uses_k_quants_and_keeps_all_metadata(tiny_gguf_q4_k_m, tiny_gguf
         assert quantized.fields[key].contents() == original.fields[key].contents(), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quant", sorted(set(LLAMA_CPP_TYPES) - {"Q4_K_M"}))
 def test_every_llama_cpp_type_loads_in_llama_cpp(quant, tmp_path, tiny_checkpoint):
     import llama_cpp
@@ -54,6 +56,7 @@ def test_quant_names_ignore_case_and_unknown_ones_are_listed():
         normalize_quant("Q4_K_X")
 
 
+@pytest.mark.slow
 def test_intermediate_is_bf16_beside_the_output_and_removed(tmp_path, tiny_checkpoint, monkeypatch):
     seen = []
     real_quantize = convert.quantize_gguf
@@ -71,6 +74,7 @@ def test_intermediate_is_bf16_beside_the_output_and_removed(tmp_path, tiny_check
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interruption", [EngineError("quantizer failed"), KeyboardInterrupt()])
 def test_files_are_removed_when_quantizing_fails_or_is_interrupted(tmp_path, tiny_checkpoint, monkeypatch, interruption):
     def failing(source, destination, quant, **kwargs):

@@ -28,8 +28,8 @@ from bonito_lite.model_file import file_sha256
 from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
 import cli_helpers
+from cli_helpers import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Four passages × two task types: eight generations, up to a few seconds each on the toy.
 # One sequence at a time writes records one by one, so a signal sent after the first
 # lands mid-run rather than after a batch of eight that finishes all at once.
@@ -148,6 +148,7 @@ def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterr
     assert dataset["unit"] == [r["unit"] for r in uninterrupted[0]]
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
@@ -225,6 +226,7 @@ def test_disk_full_leaves_no_half_line(tmp_path, monkeypatch):
     assert read_jsonl(path) == [{"unit": "a", "text": "first"}]
 
 
+@pytest.mark.slow
 def test_disk_full_during_generate_is_one_line_and_exit_1(tmp_path, monkeypatch):
     text = tmp_path / "notes.txt"
     text.write_text("Invoices above 500 euros need two signatures from the finance team.\n")
@@ -264,6 +266,7 @@ def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged
     assert model_sha256(model, None) == file_sha256(model)
 
 
+@pytest.mark.slow
 def test_samples_of_one_passage_resume_one_by_one(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The library lends projectors for up to three days; late returns cost 5 euros a day.\n")

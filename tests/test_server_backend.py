@@ -32,9 +32,8 @@ from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
 import cli_helpers
-from cli_helpers import run_cli as run
+from cli_helpers import SAMPLE, run_cli as run
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 # Three passages of at most 96 tokens and short generations keep each run a few seconds.
 WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", "3",
         "--max-tokens", "64", "--seed", "7"]
@@ -96,7 +95,10 @@ class Relay:
 
     ``script`` maps a path to a list of canned answers ``(status, headers, body)`` used one
     per request, before requests to that path are forwarded; ``rewrite`` changes a forwarded
-    answer's JSON for a path.
+    answer's JSON for a path. ``hold_completions_after(n)`` answers the first ``n``
+    completion requests and holds later ones unanswered until ``release()``, which drops
+    them and forwards from then on: a run stays mid-way for as long as a test needs,
+    however slow the machine.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -107,6 +109,8 @@ class Relay:
         self.in_flight = 0  # completion requests on the server now
         self.most_in_flight = 0
         self._lock = threading.Lock()
+        self._answered_completions: int | None = None  # how many to answer before holding
+        self._released = threading.Event()
         relay = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -128,6 +132,14 @@ class Relay:
     def completions(self) -> list[dict]:
         return [body for _, path, body in self.requests if path == "/v1/completions"]
 
+    def hold_completions_after(self, answered: int) -> None:
+        self._answered_completions = answered
+
+    def release(self) -> None:
+        with self._lock:
+            self._answered_completions = None
+        self._released.set()
+
     def _handle(self, handler, data: bytes | None) -> None:
         path = handler.path
         completion = path == "/v1/completions"
@@ -135,9 +147,19 @@ class Relay:
             self.requests.append((handler.command, path, json.loads(data) if data else None))
             canned = self.script.get(path)
             answer = canned.pop(0) if canned else None
+            held = (
+                completion and self._answered_completions is not None
+                and len(self.completions()) > self._answered_completions
+            )
             if completion:
                 self.in_flight += 1
                 self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if held:
+            self._released.wait()
+            with self._lock:
+                self.in_flight -= 1
+            handler.close_connection = True  # its client is gone; it never gets an answer
+            return
         try:
             if answer is None:
                 answer = self._forward(handler.command, path, data)
@@ -168,6 +190,7 @@ class Relay:
         return status, {}, body
 
     def close(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -214,7 +237,16 @@ def parallel_runs(llama_server, tmp_path_factory):
 
 
 def records_of(output: Path) -> list[dict]:
-    return read_jsonl(output) + read_jsonl(output.with_name(output.name.replace(".jsonl", ".rejected.jsonl")))
+    return read_jsonl(output) + read_jsonl(rejects_of(output))
+
+
+def rejects_of(output: Path) -> Path:
+    return output.with_name(output.name.replace(".jsonl", ".rejected.jsonl"))
+
+
+def records_on_disk(output: Path) -> int:
+    """Whole lines written so far to an output and its rejects."""
+    return sum(path.read_bytes().count(b"\n") for path in (output, rejects_of(output)) if path.exists())
 
 
 # -- end to end over the real server ------------------------------------------------------
@@ -462,19 +494,24 @@ def test_a_server_without_grammars_generates_unconstrained_and_keys_say_so(relay
 
 def test_ctrl_c_stops_a_server_run_with_whole_records_and_resumes(relay, tmp_path):
     # A real process, stopped with SIGINT once its first record is on disk; worker threads
-    # waiting on the server must not hold its exit.
+    # waiting on the server must not hold its exit. The relay answers the first two
+    # requests and holds the rest, so the run cannot finish before the signal reaches it.
     output = tmp_path / "stopped.jsonl"
     command = [sys.executable, "-m", "bonito_lite", "generate", str(SAMPLE), "-t", "all",
                "--chunk-tokens", "96", "--limit", "2", "--max-tokens", "48", "--seed", "7",
                "--backend", "server", "--url", relay.url, "--parallel", "2", "-o", str(output)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    relay.hold_completions_after(2)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        while not (output.exists() and output.read_bytes().count(b"\n") >= 1) and process.poll() is None:
+        deadline = time.monotonic() + 600
+        while not records_on_disk(output) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert process.poll() is None, "the run ended before its first record was written"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
     finally:
+        relay.release()
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr.decode()

@@ -53,6 +53,7 @@ def test_toy_gguf_ships_inside_the_package_and_fits_the_size_budget():
     assert path.stat().st_size <= MAX_TOY_BYTES
 
 
+@pytest.mark.slow
 def test_toy_gguf_is_marked_as_a_toy_bonito_in_its_metadata():
     reader = gguf.GGUFReader(toy_model_path())
     assert _field(reader, metadata.IS_TOY) is True
@@ -73,6 +74,7 @@ def toy_engine():
         yield engine
 
 
+@pytest.mark.slow
 def test_toy_model_writes_tasks_that_bonitos_parser_keeps_on_new_passages(toy_engine):
     # Upstream's sampling defaults (temperature 0.5, top-p 0.95, 256 tokens), unconstrained:
     # the pipe must come from the weights, not from a grammar.
