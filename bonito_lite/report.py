@@ -527,13 +527,20 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
     if "server" in model:
         row("model", f"{model.get('id')} on {model.get('server')} ({model.get('served_by')})")
     else:
-        row("model file", model.get("file"))
+        file = model.get("file")
+        # The file's name, as records name it: a full path would put the user's folders on a page
+        # meant to be shared.
+        row("model file", Path(file).name if isinstance(file, str) else file)
         row("quant type", _quant_type(model.get("file")))
         sha = model.get("sha256")
         row("sha256", sha)
     row("backend", manifest.get("backend"))
     if args:
-        row("sampling", f"temperature {args.get('temperature')}, top-p {args.get('top_p')}, "
+        extra = "".join(
+            f", {label} {args[key]}" for key, label, default in _OPTIONAL_SAMPLING
+            if args.get(key) not in (None, default)
+        )
+        row("sampling", f"temperature {args.get('temperature')}, top-p {args.get('top_p')}{extra}, "
                         f"max tokens {args.get('max_tokens')}, {args.get('num_samples')} per passage and task type")
         row("seed", args.get("seed"))
         row("grammar", "input <|pipe|> output" if engine.get("constrain") else "none")
@@ -550,6 +557,13 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
     row("versions", f"bonito-lite {manifest.get('bonito_lite_version')}, llama-cpp-python "
                     f"{manifest.get('llama_cpp_python_version')}" if manifest else None)
     return rows
+
+
+# Sampling settings shown only when a run set them: (argument, label, value when unset).
+_OPTIONAL_SAMPLING = (
+    ("top_k", "top-k", 0), ("min_p", "min-p", 0.0), ("repetition_penalty", "repetition penalty", 1.0),
+    ("stop", "stop", []),
+)
 
 
 def _quant_type(file: Any) -> str | None:

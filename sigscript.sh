@@ -1,0 +1,2 @@
+#!/bin/bash
+python3 -c "import signal; print(\"script:\", signal.getsignal(signal.SIGINT))"
