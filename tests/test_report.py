@@ -241,6 +241,18 @@ def test_samples_are_bounded_and_seeded(tmp_path):
     assert first != read_report(path, seed=2, samples=4).tasks["extractive question answering"].samples.items
 
 
+def test_sampling_settings_a_run_set_are_shown_and_unset_ones_are_not(output):
+    manifest = output.with_name("notes.bonito.jsonl.manifest.json")
+    assert run(["report", str(output)]).exit_code == 0
+    plain = output.with_name("notes.bonito.report.html").read_text(encoding="utf-8")
+    assert "top-k" not in plain and "min-p" not in plain
+    arguments = {**MANIFEST["arguments"], "top_k": 40, "min_p": 0.0, "repetition_penalty": 1.1}
+    manifest.write_text(json.dumps({**MANIFEST, "arguments": arguments}), encoding="utf-8")
+    assert run(["report", str(output), "--overwrite"]).exit_code == 0
+    text = output.with_name("notes.bonito.report.html").read_text(encoding="utf-8")
+    assert "top-p 0.95, top-k 40, repetition penalty 1.1, max tokens 256" in text
+
+
 # --- the manifest, and runs that did not finish ---------------------------------------------------
 
 
