@@ -44,12 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import InputError, OutputExistsError, one_line
+from .errors import InputError, one_line
 from .offline import go_offline
 from .review.apply import AppliedReview, ReviewCounts
 from .sinks import (
     PRIVATE_FOLDER_MODE,
     REJECTED_SUFFIX,
+    check_made_from,
     existing_mode,
     is_rejected_path,
     make_private_folder,
@@ -138,17 +139,9 @@ def _check_format(fmt: str) -> str:
 
 def _check_target(source: Path, target: Path, fmt: str, overwrite: bool) -> None:
     """Refuse before reading anything: the input itself, a missing folder, an output in the way."""
-    if target.resolve() == source.resolve():
-        raise InputError(f"{target} is the input; choose another -o.")
-    folder = target.parent
-    if not folder.is_dir():
-        raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"cannot write to {folder}; choose another -o.")
+    check_made_from(source, target, overwrite)
     if not (target.exists() or target.is_symlink()):
         return
-    if not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")
     wants_folder = fmt in _FOLDER_FORMATS
     if wants_folder and not target.is_dir():
         raise InputError(f"{target} is a file and {fmt} writes a folder; choose another -o.")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import InputError, OutputExistsError
+from .errors import InputError
 from .filters import REASONS
 from .report import (
     DEFAULT_SAMPLES,
@@ -34,7 +34,7 @@ from .report import (
     read_report,
     run_facts,
 )
-from .sinks import replaced_file
+from .sinks import check_made_from, replaced_file
 
 INSTALL_EXTRA = 'pip install "bonito-lite[report]"'
 _LIBRARIES = ("matplotlib", "jinja2")
@@ -106,17 +106,9 @@ def write_report(
 
 
 def _check_target(source: Path, target: Path, overwrite: bool) -> None:
-    if target.resolve() == source.resolve():
-        raise InputError(f"{target} is the input; choose another -o.")
     if target.is_dir():
         raise InputError(f"{target} is a folder; give -o a file name ending in .html.")
-    folder = target.parent
-    if not folder.is_dir():
-        raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"cannot write to {folder}; choose another -o.")
-    if (target.exists() or target.is_symlink()) and not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")
+    check_made_from(source, target, overwrite)
 
 
 # --- the page ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .errors import InputError, ResourceError
+from .errors import InputError, OutputExistsError, ResourceError
 
 # What generate adds to its first input's name for the default output (notes.md → notes.bonito.jsonl).
 OUTPUT_SUFFIX = ".bonito.jsonl"
@@ -55,7 +55,21 @@ def check_output_folder(output: Path) -> None:
     """Refuse before any work starts: an output that is a folder, a folder we cannot write."""
     if output.is_dir():
         raise InputError(f"{output} is a folder; give -o a file name ending in .jsonl.")
-    folder = output.parent if str(output.parent) else Path(".")
+    _check_writable_folder(output.parent)
+
+
+def check_made_from(source: Path, target: Path, overwrite: bool) -> None:
+    """Refuse a file made from an output (an export, a report) before reading anything: the
+    output itself, a folder that is missing or not writable, a file in the way without --overwrite."""
+    if target.resolve() == source.resolve():
+        raise InputError(f"{target} is the input; choose another -o.")
+    _check_writable_folder(target.parent)
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")
+
+
+def _check_writable_folder(folder: Path) -> None:
+    folder = folder if str(folder) else Path(".")
     if not folder.is_dir():
         raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
     if not os.access(folder, os.W_OK):
