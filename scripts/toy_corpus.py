@@ -674,7 +674,7 @@ def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
 
 
 # Share of passages that are real prose rather than a template's.
-PROSE_SHARE = 0.4
+PROSE_SHARE = 0.5
 
 
 def make_passage(rng: random.Random) -> Passage:
@@ -710,6 +710,10 @@ def _lower_first(text: str) -> str:
     return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
+# Share of extractive questions on a templated passage made from one of its sentences
+# rather than from the facts its template knows.
+SENTENCE_FACT_SHARE = 0.5
+
 EXTRACTIVE_TEMPLATES = (
     "Q: {q}\nA:",
     "Question: {q}\nAnswer:",
@@ -731,8 +735,18 @@ BLANK_TEMPLATES = (
 )
 
 
+def _sentence_fact(rng, p: Passage) -> Fact | None:
+    """A fact made from one sentence of the passage: its question repeats the words around
+    the answer, the cue that lets a model find the answer in an unseen passage and copy it."""
+    found = [(s, q) for s in toy_prose.sentences_of(p.text) for q in toy_prose.span_questions(s)]
+    if not found:
+        return None
+    sentence, q = rng.choice(found)
+    return Fact(q.question, q.answer, sentence, "", (), q.blanked)
+
+
 def task_extractive_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
-    f = rng.choice(p.facts)
+    f = (rng.random() < SENTENCE_FACT_SHARE and _sentence_fact(rng, p)) or rng.choice(p.facts)
     if f.blanked and rng.random() < 0.25:
         body = rng.choice(BLANK_TEMPLATES).format(b=f.blanked)
         return _with_context(rng, ref, body), f.answer
@@ -1066,15 +1080,18 @@ TASK_BUILDERS = {
 }
 # How often each task type is drawn, relative to the others: copying an answer span out of
 # an unseen passage is the hardest thing the toy learns, listing options the next.
-TASK_WEIGHTS = {"extractive question answering": 3.0, "multiple-choice question answering": 1.5}
+TASK_WEIGHTS = {"extractive question answering": 6.0, "multiple-choice question answering": 3.0,
+                "yes-no question answering": 2.0}
 # Every key must be a real upstream full name; resolve_task_type raises on a typo.
 TRAINED_TASK_TYPES = tuple(resolve_task_type(name).full_name for name in TASK_BUILDERS)
 
-# How tasks refer to the passage: mostly the placeholder, like Bonito's own outputs.
-PLACEHOLDER_SHARE = 0.7
-LITERAL_SHARE = 0.15
+# How tasks refer to the passage: the placeholder, as Bonito's outputs mostly do, or a
+# short passage quoted whole. A quoted passage is dense copying practice (every token of it
+# is in the prompt), the skill an extractive answer or a multiple-choice answer needs.
+PLACEHOLDER_SHARE = 0.4
+LITERAL_SHARE = 0.45
 # A literal copy of the passage would not fit the 256 new tokens generation allows.
-LITERAL_MAX_CHARS = 500
+LITERAL_MAX_CHARS = 600
 
 
 @dataclass(frozen=True)
