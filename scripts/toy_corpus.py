@@ -706,10 +706,6 @@ def _with_context(rng: random.Random, ref: str, body: str, before: bool | None =
     return f"{ref}\n\n{body}" if before else f"{body}\n\n{ref}"
 
 
-def _lower_first(text: str) -> str:
-    return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
-
-
 # Share of extractive questions on a templated passage made from one of its sentences
 # rather than from the facts its template knows.
 SENTENCE_FACT_SHARE = 0.5
@@ -753,7 +749,7 @@ def task_extractive_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
     if ref and rng.random() < 0.2:
         body = f"Read the text and answer the question.\n\nText: {ref}\n\nQuestion: {f.question}"
         return body, f.answer
-    body = rng.choice(EXTRACTIVE_TEMPLATES).format(q=f.question, lq=_lower_first(f.question))
+    body = rng.choice(EXTRACTIVE_TEMPLATES).format(q=f.question, lq=toy_prose.lower_first(f.question))
     return _with_context(rng, ref, body), f.answer
 
 
@@ -826,10 +822,10 @@ def task_yes_no_qa(rng, p: Passage, ref: str) -> tuple[str, str] | None:
     statement = f.statement if true else f.false_statement
     body = rng.choice([
         f"Based on the text, is the following statement correct? \"{statement}\" Answer yes or no.",
-        f"Is it true that {_lower_first(statement).rstrip('.')}?",
+        f"Is it true that {toy_prose.lower_first(statement).rstrip('.')}?",
         f"True or false: {statement}",
         f"Question: {statement.rstrip('.')}, yes or no?",
-        f"Does the passage say that {_lower_first(statement).rstrip('.')}?",
+        f"Does the passage say that {toy_prose.lower_first(statement).rstrip('.')}?",
         f"Read the text and answer yes or no. {statement}",
         f"Statement: {statement}\nIs this statement supported by the text?",
     ])

@@ -130,7 +130,8 @@ class SpanQuestion:
     blanked: str  # the sentence with the answer replaced by a blank
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
+    """``text`` with its first letter in lower case, unless it starts an acronym."""
     return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
@@ -148,7 +149,7 @@ def span_questions(sentence: str) -> list[SpanQuestion]:
     match = _COPULA.match(sentence)
     if match and 1 <= len(match.group(3).split()) <= 6:
         subject, verb, complement = match.groups()
-        out.append(SpanQuestion(f"What {verb} {_lower_first(subject)}?", complement,
+        out.append(SpanQuestion(f"What {verb} {lower_first(subject)}?", complement,
                                 sentence.replace(complement, "___", 1)))
     for match in _NUMBER.finditer(body):
         span = match.group(1)
