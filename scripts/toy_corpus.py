@@ -1,11 +1,16 @@
 """Synthetic Bonito-format training examples for the bundled toy model.
 
-Each example is one passage generated from a template (office memos, clinic notes, product
-wiki pages, contracts, customer reviews, incident reports, meeting minutes) with random
-names, places, numbers and dates, and one task built from facts the generator knows about
-that passage. The training text is exactly what Bonito sees and writes::
+Each example is one passage and one task of one of Bonito's 16 task types, built from facts
+the generator knows about that passage. Passages are either generated from a template
+(office memos, clinic notes, product wiki pages, contracts, customer reviews, incident
+reports, meeting minutes, handbook pages) with names, places, numbers and dates drawn at
+random, half of them from the tokenizer's own vocabulary, or real prose paragraphs whose
+tasks come from their sentences (``toy_prose.py``). Every extractive answer is a literal span
+of its passage, and each task type is asked in several phrasings, as Bonito's training data
+was made from many prompt templates. The training text is exactly what Bonito sees and
+writes::
 
-    build_prompt(full_task_type, passage) + task_input + "<|pipe|>" + task_output
+    build_prompt(full_task_type, passage) + task_input + "<|pipe|> " + task_output
 
 (the trainer appends end-of-sequence). Like Bonito's own outputs, task inputs usually
 refer to the passage through the literal ``{{context}}`` placeholder, sometimes quote a
@@ -17,9 +22,12 @@ short passage verbatim, and sometimes do not mention it at all.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
+import re
 from dataclasses import dataclass, field
 
+import toy_prose
 from bonito_lite.prompt import CONTEXT_PLACEHOLDER, PIPE, build_prompt
 from bonito_lite.task_types import resolve_task_type
 
@@ -131,14 +139,16 @@ class Fact:
     statement: str
     false_statement: str
     distractors: tuple[str, ...] = ()
+    # The sentence that states it with the answer replaced by "___", when there is one.
+    blanked: str = ""
 
 
 @dataclass
 class Passage:
     text: str
     topic: str
-    sentiment: str  # "positive" or "negative"
-    summary: str
+    sentiment: str  # "positive", "negative", or "" when the passage has no clear tone
+    summary: str  # "" when there is none
     facts: list[Fact]
     # Pairs of sentences that say the same thing, for paraphrase tasks.
     paraphrases: list[tuple[str, str]] = field(default_factory=list)
@@ -146,8 +156,21 @@ class Passage:
     unrelated: str = ""
 
 
+# Share of names and cities drawn from the tokenizer's vocabulary instead of the lists above:
+# answers that cannot be memorised are what teach the model to copy from the passage.
+INVENTED_SHARE = 0.5
+
+
 def _person(rng: random.Random) -> str:
+    if rng.random() < INVENTED_SHARE:
+        return toy_prose.invented_name(rng)
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _city(rng: random.Random) -> str:
+    if rng.random() < INVENTED_SHARE:
+        return toy_prose.invented_word(rng, capitalised=True)
+    return rng.choice(CITIES)
 
 
 def _other(rng: random.Random, pool, value, k: int = 3) -> tuple[str, ...]:
@@ -212,7 +235,7 @@ def office_memo(rng: random.Random) -> Passage:
     date, deadline, wrong_date = _dates(rng, 3)
     room = rng.choice(ROOMS)
     wrong_room = rng.choice([r for r in ROOMS if r != room])
-    city = rng.choice(CITIES)
+    city = _city(rng)
     budget = _money(rng)
     weekday = rng.choice(WEEKDAYS)
     sentiment, tone = _tone(rng)
@@ -373,7 +396,7 @@ def contract(rng: random.Random) -> Passage:
     months = rng.choice([6, 12, 18, 24, 36, 48])
     amount = _money(rng)
     notice = rng.choice([15, 30, 45, 60, 90])
-    law = rng.choice(CITIES)
+    law = _city(rng)
     signer = _person(rng)
     sentiment, tone = _tone(rng)
     opener = rng.choice([
@@ -426,7 +449,7 @@ def review(rng: random.Random) -> Passage:
     sentiment = "positive" if stars >= 4 else "negative" if stars <= 2 else rng.choice(["positive", "negative"])
     price = _money(rng)
     days = rng.randint(2, 40)
-    city = rng.choice(CITIES)
+    city = _city(rng)
     good = rng.choice([
         "It works exactly as described and setup took minutes.",
         "The support staff were friendly and quick to help.",
@@ -505,7 +528,7 @@ def meeting_minutes(rng: random.Random) -> Passage:
     chair, secretary, guest = _people(rng, 3)
     company = rng.choice(COMPANIES)
     date, next_date = _dates(rng, 2)
-    city = rng.choice(CITIES)
+    city = _city(rng)
     revenue = _money(rng)
     growth = rng.randint(2, 45)
     hires = rng.randint(2, 40)
@@ -612,9 +635,54 @@ def handbook_page(rng: random.Random) -> Passage:
 DOMAINS = (office_memo, clinic_note, product_wiki, contract, review, incident_report, meeting_minutes,
            handbook_page)
 
+# Every tenth prose paragraph is kept out of training, for the trainer's own progress checks.
+MONITOR_EVERY = 10
+
+
+@functools.lru_cache(maxsize=2)
+def prose_pool(monitor: bool = False) -> tuple[str, ...]:
+    """The prose paragraphs training uses (or, with ``monitor``, the ones it leaves out)."""
+    paragraphs = toy_prose.prose_paragraphs()
+    return tuple(p for i, p in enumerate(paragraphs) if (i % MONITOR_EVERY == 0) == monitor)
+
+
+def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
+    """One or two real prose paragraphs, with facts made from spans of their sentences."""
+    pool = prose_pool(monitor)
+    text = "\n\n".join(rng.sample(pool, 1 if rng.random() < 0.75 else 2))
+    sentences = toy_prose.sentences_of(text)
+    found = [(sentence, q) for sentence in sentences for q in toy_prose.span_questions(sentence)]
+    if not found:
+        return None
+    rng.shuffle(found)
+    found = found[:8]
+    answers = list(dict.fromkeys(q.answer for _, q in found))
+    others = [q.answer for s in toy_prose.sentences_of(rng.choice(pool)) for q in toy_prose.span_questions(s)]
+    facts = []
+    for sentence, q in found:
+        pool_answers = [a for a in answers + others if a != q.answer]
+        distractors = tuple(rng.sample(pool_answers, min(3, len(pool_answers))))
+        false = toy_prose.negated(sentence)
+        if distractors and (false is None or rng.random() < 0.5):
+            false = q.blanked.replace("___", distractors[0], 1)
+        facts.append(Fact(q.question, q.answer, sentence, false or "", distractors, q.blanked))
+    summary = ""
+    if len(sentences) >= 2 and len(sentences[0]) < 0.7 * len(text):
+        summary = sentences[0]
+    unrelated = rng.choice(toy_prose.sentences_of(rng.choice(pool)))
+    return Passage(text, "technology", "", summary, facts, [], unrelated)
+
+
+# Share of passages that are real prose rather than a template's.
+PROSE_SHARE = 0.5
+
 
 def make_passage(rng: random.Random) -> Passage:
-    """One random passage from one of the domains, sometimes two joined into a longer one."""
+    """One random passage: real prose, or one of the domains (sometimes two joined)."""
+    if rng.random() < PROSE_SHARE:
+        prose = prose_passage(rng)
+        if prose is not None:
+            return prose
     passage = rng.choice(DOMAINS)(rng)
     if rng.random() < 0.2:
         # Longer passages, closer to the 384-token chunks the pipeline cuts documents into.
@@ -627,6 +695,7 @@ def make_passage(rng: random.Random) -> Passage:
 
 # --- tasks: each returns (input, output) given a passage and a "ref" for the passage ---
 # ``ref`` is how the input refers to the passage: the placeholder, the passage itself, or "".
+# A builder returns None when the passage has nothing to build its task from.
 
 
 def _with_context(rng: random.Random, ref: str, body: str, before: bool | None = None) -> str:
@@ -637,42 +706,100 @@ def _with_context(rng: random.Random, ref: str, body: str, before: bool | None =
     return f"{ref}\n\n{body}" if before else f"{body}\n\n{ref}"
 
 
+# Share of extractive questions on a templated passage made from one of its sentences
+# rather than from the facts its template knows.
+SENTENCE_FACT_SHARE = 0.5
+
+EXTRACTIVE_TEMPLATES = (
+    "Q: {q}\nA:",
+    "Question: {q}\nAnswer:",
+    "Answer the question using a span from the text above.\n{q}",
+    "Extract the answer to the following question from the passage: {q}",
+    "{q}",
+    "Read the passage and answer with words taken from it. {q}",
+    "Find the answer in the text.\nQuestion: {q}",
+    "{q} Answer with a phrase from the passage.",
+    "According to the passage, {lq}",
+    "Use the passage to answer this question: {q}",
+    "I have a question about this text: {q}",
+    "Given the article, {lq} Copy the answer from the article.",
+)
+BLANK_TEMPLATES = (
+    "Fill in the blank with words from the passage: {b}",
+    "Complete the sentence with a phrase from the text.\n{b}",
+    "Which words from the passage fill the gap? {b}",
+)
+
+
+def _sentence_fact(rng, p: Passage) -> Fact | None:
+    """A fact made from one sentence of the passage: its question repeats the words around
+    the answer, the cue that lets a model find the answer in an unseen passage and copy it."""
+    found = [(s, q) for s in toy_prose.sentences_of(p.text) for q in toy_prose.span_questions(s)]
+    if not found:
+        return None
+    sentence, q = rng.choice(found)
+    return Fact(q.question, q.answer, sentence, "", (), q.blanked)
+
+
 def task_extractive_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
-    f = rng.choice(p.facts)
-    body = rng.choice([
-        f"Q: {f.question}\nA:",
-        f"Question: {f.question}\nAnswer:",
-        f"Answer the question using a span from the text above.\n{f.question}",
-        f"Extract the answer to the following question from the passage: {f.question}",
-        f"{f.question}",
-    ])
-    if ref and rng.random() < 0.3:
+    f = (rng.random() < SENTENCE_FACT_SHARE and _sentence_fact(rng, p)) or rng.choice(p.facts)
+    if f.blanked and rng.random() < 0.25:
+        body = rng.choice(BLANK_TEMPLATES).format(b=f.blanked)
+        return _with_context(rng, ref, body), f.answer
+    if ref and rng.random() < 0.2:
         body = f"Read the text and answer the question.\n\nText: {ref}\n\nQuestion: {f.question}"
         return body, f.answer
+    body = rng.choice(EXTRACTIVE_TEMPLATES).format(q=f.question, lq=toy_prose.lower_first(f.question))
     return _with_context(rng, ref, body), f.answer
 
 
 def task_open_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
     f = rng.choice(p.facts)
-    body = rng.choice([f"{f.question}", f"Answer this question: {f.question}", f"Q: {f.question}\nA:"])
+    body = rng.choice([
+        f"{f.question}", f"Answer this question: {f.question}", f"Q: {f.question}\nA:",
+        f"Please answer the following question. {f.question}", f"{f.question} Give a short answer.",
+        f"Question: {f.question}",
+    ])
     answer = f.answer if rng.random() < 0.6 else f.statement
     return _with_context(rng, ref, body), answer
 
 
-def task_multiple_choice_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
+def _option_listing(rng, options: list[str]) -> tuple[str, list[str]]:
+    """The options in one of the layouts Bonito writes, and how each may be answered."""
+    layout = rng.random()
+    if layout < 0.3:
+        labels = "ABCD"
+        style = rng.choice(["{l}. {o}", "({l}) {o}", "{l}) {o}"])
+        listing = "\n".join(style.format(l=labels[i], o=o) for i, o in enumerate(options))
+        return listing, list(labels[:len(options)])
+    if layout < 0.45:
+        listing = "\n".join(f"{i + 1}. {o}" for i, o in enumerate(options))
+        return listing, [str(i + 1) for i in range(len(options))]
+    if layout < 0.8 or any(c in o for o in options for c in ",;|"):
+        return "\n".join(f"- {o}" for o in options), []
+    return "Options: " + ", ".join(options), []
+
+
+def task_multiple_choice_qa(rng, p: Passage, ref: str) -> tuple[str, str] | None:
     f = rng.choice(p.facts)
+    if len(f.distractors) < 2:
+        return None
     options = [f.answer, *f.distractors[:3]]
     rng.shuffle(options)
-    if rng.random() < 0.5:
-        letters = "ABCD"
-        listing = "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(options))
-        body = f"{f.question}\n\nOptions:\n{listing}\n\nAnswer:"
-        answer = f"{letters[options.index(f.answer)]}" if rng.random() < 0.5 else f.answer
+    listing, labels = _option_listing(rng, options)
+    question = rng.choice([
+        f"{f.question}\n\nOptions:\n{listing}\n\nAnswer:",
+        f"Question: {f.question}\nChoose the correct answer:\n{listing}",
+        f"{f.question}\nPick the right option.\n{listing}",
+        f"Answer the question based on the passage.\n{f.question}\n{listing}",
+        f"Which of the following answers the question \"{f.question}\"?\n{listing}",
+    ])
+    index = options.index(f.answer)
+    if labels and rng.random() < 0.5:
+        answer = labels[index] if rng.random() < 0.6 else f"{labels[index]}. {f.answer}"
     else:
-        listing = "\n".join(f"- {o}" for o in options)
-        body = f"Question: {f.question}\nChoose the correct answer:\n{listing}"
         answer = f.answer
-    return _with_context(rng, ref, body), answer
+    return _with_context(rng, ref, question), answer
 
 
 def task_question_generation(rng, p: Passage, ref: str) -> tuple[str, str]:
@@ -682,19 +809,25 @@ def task_question_generation(rng, p: Passage, ref: str) -> tuple[str, str]:
         f"Generate a question that can be answered with: {f.answer}",
         "Generate a question about the text above.",
         "What question would you ask to test someone's understanding of this passage?",
+        f"Answer: {f.answer}\nWhat is the question?",
+        "Write a question that this passage answers.",
+        f"Ask a question about the text; the answer should be \"{f.answer}\".",
     ])
     return _with_context(rng, ref, body), f.question
 
 
-def task_yes_no_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
+def task_yes_no_qa(rng, p: Passage, ref: str) -> tuple[str, str] | None:
     f = rng.choice(p.facts)
-    true = rng.random() < 0.5
+    true = rng.random() < 0.5 or not f.false_statement
     statement = f.statement if true else f.false_statement
     body = rng.choice([
         f"Based on the text, is the following statement correct? \"{statement}\" Answer yes or no.",
-        f"Is it true that {statement[0].lower() + statement[1:].rstrip('.')}?",
+        f"Is it true that {toy_prose.lower_first(statement).rstrip('.')}?",
         f"True or false: {statement}",
         f"Question: {statement.rstrip('.')}, yes or no?",
+        f"Does the passage say that {toy_prose.lower_first(statement).rstrip('.')}?",
+        f"Read the text and answer yes or no. {statement}",
+        f"Statement: {statement}\nIs this statement supported by the text?",
     ])
     if body.startswith("True or false"):
         answer = "True" if true else "False"
@@ -703,7 +836,9 @@ def task_yes_no_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
     return _with_context(rng, ref, body), answer
 
 
-def task_paraphrase_generation(rng, p: Passage, ref: str) -> tuple[str, str]:
+def task_paraphrase_generation(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    if not p.paraphrases:
+        return None
     a, b = rng.choice(p.paraphrases)
     if rng.random() < 0.5:
         a, b = b, a
@@ -711,29 +846,66 @@ def task_paraphrase_generation(rng, p: Passage, ref: str) -> tuple[str, str]:
         f"Paraphrase the following sentence: {a}",
         f"Rewrite this sentence in different words:\n{a}",
         f"Sentence: {a}\nParaphrase:",
+        f"Say the same thing in another way: \"{a}\"",
+        f"Reword the sentence below without changing its meaning.\n{a}",
     ])
     # The passage is often not referenced at all: the sentence is the input.
     return (body if rng.random() < 0.6 else _with_context(rng, ref, body)), b
 
 
-def task_sentiment(rng, p: Passage, ref: str) -> tuple[str, str]:
+def task_paraphrase_identification(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    sentences = toy_prose.sentences_of(p.text)
+    if p.paraphrases and rng.random() < 0.6:
+        a, b = rng.choice(p.paraphrases)
+        same = True
+        if rng.random() < 0.5:
+            b = rng.choice([x for pair in p.paraphrases for x in pair if x not in (a, b)] or [b])
+            same = b in (a,) or (a, b) in p.paraphrases
+    elif len(sentences) >= 2:
+        a, b = rng.sample(sentences, 2)
+        same = False
+    else:
+        return None
+    style = rng.random()
+    if style < 0.35:
+        body = (f"Sentence 1: {a}\nSentence 2: {b}\nDo these two sentences mean the same thing? "
+                "Answer yes or no.")
+        answer = "Yes" if same else "No"
+    elif style < 0.7:
+        body = f"Is \"{a}\" a paraphrase of \"{b}\"?"
+        answer = "yes" if same else "no"
+    else:
+        body = f"{a}\n{b}\nAre these two sentences paraphrases or not paraphrases?"
+        answer = "paraphrases" if same else "not paraphrases"
+    return (body if rng.random() < 0.5 else _with_context(rng, ref, body)), answer
+
+
+def task_sentiment(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    if not p.sentiment:
+        return None
     labels = rng.choice([("positive", "negative"), ("Positive", "Negative"), ("good", "bad")])
     answer = labels[0] if p.sentiment == "positive" else labels[1]
     body = rng.choice([
         f"Is the sentiment of this text {labels[0]} or {labels[1]}?",
         f"What is the sentiment of the passage? Options: {labels[0]}, {labels[1]}",
         f"How does the writer feel? Answer {labels[0]} or {labels[1]}.",
+        f"Is this review {labels[0]} or {labels[1]}?",
+        f"Did the author have a {labels[0]} or {labels[1]} experience?",
     ])
     return _with_context(rng, ref, body), answer
 
 
-def task_summarization(rng, p: Passage, ref: str) -> tuple[str, str]:
+def task_summarization(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    if not p.summary:
+        return None
     body = rng.choice([
         "Summarize the text above in one sentence.",
         "Write a short summary of this text.",
         "TL;DR:",
         "What is the main point of this passage?",
         "Summary:",
+        "Give a one-sentence summary of the following text.",
+        "Briefly, what is this text about?",
     ])
     return _with_context(rng, ref, body, before=True if ref else None), p.summary
 
@@ -745,6 +917,7 @@ def task_topic_classification(rng, p: Passage, ref: str) -> tuple[str, str]:
         f"What is the topic of this text? Options: {', '.join(options)}.",
         "Which category does this passage belong to?\n" + "\n".join(f"- {o}" for o in options),
         f"Classify the text into one of these topics: {'; '.join(options)}.",
+        f"Is this text about {', '.join(options[:-1])} or {options[-1]}?",
     ])
     return _with_context(rng, ref, body), p.topic
 
@@ -752,7 +925,7 @@ def task_topic_classification(rng, p: Passage, ref: str) -> tuple[str, str]:
 def _hypothesis(rng, p: Passage) -> tuple[str, str]:
     r = rng.random()
     f = rng.choice(p.facts)
-    if r < 0.4:
+    if r < 0.4 or (r < 0.75 and not f.false_statement) or not p.unrelated:
         return f.statement, "entailment"
     if r < 0.75:
         return f.false_statement, "contradiction"
@@ -782,11 +955,105 @@ def task_textual_entailment(rng, p: Passage, ref: str) -> tuple[str, str]:
     hypothesis, label = _hypothesis(rng, p)
     ref = ref or CONTEXT_PLACEHOLDER
     entailed = label == "entailment"
-    if rng.random() < 0.5:
+    style = rng.random()
+    if style < 0.4:
         text = f"{ref}\n\nDoes this text entail that \"{hypothesis}\"? Answer yes or no."
         return text, "yes" if entailed else "no"
+    if style < 0.7:
+        text = f"{ref}\n\nIf the text above is true, is it also true that \"{hypothesis}\"?"
+        return text, "Yes" if entailed else "No"
     text = f"Text: {ref}\nStatement: {hypothesis}\nEntailment or not entailment?"
     return text, "entailment" if entailed else "not entailment"
+
+
+_PRONOUN_SUBJECT = re.compile(r"^((?:The |A |An |Dr\. )?[A-Z][\w'-]*(?: [\w'-]+){0,3}?) "
+                              r"(is|are|was|were|has|have|will|shall|must|can|should|may) (.+)$")
+
+
+def task_coreference(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    candidates = [m for s in toy_prose.sentences_of(p.text) if (m := _PRONOUN_SUBJECT.match(s))]
+    if not candidates:
+        return None
+    match = rng.choice(candidates)
+    subject, verb, rest = match.groups()
+    pronoun = "They" if verb in ("are", "were", "have") else rng.choice(["It", "This", "He", "She"])
+    sentence = f"{pronoun} {verb} {rest}"
+    body = rng.choice([
+        f"In the sentence \"{sentence}\", who or what does \"{pronoun}\" refer to?",
+        f"{sentence}\n\nWhat does the pronoun \"{pronoun}\" stand for, according to the passage?",
+        f"Resolve the reference: in \"{sentence}\", \"{pronoun}\" means what?",
+        f"Who or what is \"{pronoun}\" in the following sentence? {sentence}",
+    ])
+    return _with_context(rng, ref or CONTEXT_PLACEHOLDER, body), subject
+
+
+def task_sentence_completion(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    sentences = [s for s in toy_prose.sentences_of(p.text) if 8 <= len(s.split()) <= 45]
+    if not sentences:
+        return None
+    words = rng.choice(sentences).split()
+    cut = rng.randint(len(words) // 3, 2 * len(words) // 3)
+    start, end = " ".join(words[:cut]), " ".join(words[cut:])
+    body = rng.choice([
+        f"Complete the sentence: {start}",
+        f"How does this sentence end? \"{start} ...\"",
+        f"Finish the following sentence based on the passage.\n{start}",
+        f"{start} ...\n\nWhat comes next?",
+        f"Continue: {start}",
+    ])
+    return _with_context(rng, ref, body), end
+
+
+def task_text_generation(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    sentences = toy_prose.sentences_of(p.text)
+    if len(sentences) < 2:
+        return None
+    i = rng.randrange(len(sentences) - 1)
+    f = rng.choice(p.facts)
+    style = rng.random()
+    if style < 0.4:
+        body = rng.choice([
+            f"Write the next sentence after this one: {sentences[i]}",
+            f"Continue the text.\n{sentences[i]}",
+            f"What could come after \"{sentences[i]}\"? Write one sentence.",
+        ])
+        return (body if rng.random() < 0.6 else _with_context(rng, ref, body)), sentences[i + 1]
+    body = rng.choice([
+        f"Write a sentence that mentions \"{f.answer}\".",
+        f"Generate a sentence about {f.answer}.",
+        f"Use \"{f.answer}\" in a sentence related to the passage.",
+        f"Write one sentence that contains the words \"{f.answer}\".",
+    ])
+    return _with_context(rng, ref, body), f.statement
+
+
+def task_word_sense_disambiguation(rng, p: Passage, ref: str) -> tuple[str, str] | None:
+    sentences = toy_prose.sentences_of(p.text)
+    words = [(w, s) for s in sentences for w in re.findall(r"\b[a-z]{5,}\b", s)]
+    if not words:
+        return None
+    word, first = rng.choice(words)
+    other = [s for s in sentences if s != first and re.search(rf"\b{word}\b", s)]
+    same = bool(other) and rng.random() < 0.6
+    if same:
+        second = rng.choice(other)
+    else:
+        # A sentence from elsewhere that uses the word: a different context, most often another sense.
+        pool = [s for para in rng.sample(prose_pool(), 40) for s in toy_prose.sentences_of(para)
+                if re.search(rf"\b{word}\b", s)]
+        if not pool:
+            return None
+        second = rng.choice(pool)
+    style = rng.random()
+    if style < 0.5:
+        body = (f"Does the word \"{word}\" mean the same thing in these two sentences?\n"
+                f"1. {first}\n2. {second}\nAnswer yes or no.")
+        answer = "Yes" if same else "No"
+    else:
+        body = (f"Sentence A: {first}\nSentence B: {second}\n"
+                f"Is \"{word}\" used in the same sense in both sentences? Answer same or different.")
+        answer = "same" if same else "different"
+    return (body if rng.random() < 0.6 else _with_context(rng, ref, body)), answer
 
 
 TASK_BUILDERS = {
@@ -795,21 +1062,32 @@ TASK_BUILDERS = {
     "multiple-choice question answering": task_multiple_choice_qa,
     "question generation": task_question_generation,
     "yes-no question answering": task_yes_no_qa,
+    "coreference resolution": task_coreference,
     "paraphrase generation": task_paraphrase_generation,
+    "paraphrase identification": task_paraphrase_identification,
+    "sentence completion": task_sentence_completion,
     "sentiment": task_sentiment,
     "summarization": task_summarization,
+    "text generation": task_text_generation,
     "topic classification": task_topic_classification,
+    "word sense disambiguation": task_word_sense_disambiguation,
     "natural language inference": task_natural_language_inference,
     "textual entailment": task_textual_entailment,
 }
+# How often each task type is drawn, relative to the others: copying an answer span out of
+# an unseen passage is the hardest thing the toy learns, listing options the next.
+TASK_WEIGHTS = {"extractive question answering": 6.0, "multiple-choice question answering": 3.0,
+                "yes-no question answering": 2.0}
 # Every key must be a real upstream full name; resolve_task_type raises on a typo.
 TRAINED_TASK_TYPES = tuple(resolve_task_type(name).full_name for name in TASK_BUILDERS)
 
-# How tasks refer to the passage: mostly the placeholder, like Bonito's own outputs.
-PLACEHOLDER_SHARE = 0.7
-LITERAL_SHARE = 0.15
+# How tasks refer to the passage: the placeholder, as Bonito's outputs mostly do, or a
+# short passage quoted whole. A quoted passage is dense copying practice (every token of it
+# is in the prompt), the skill an extractive answer or a multiple-choice answer needs.
+PLACEHOLDER_SHARE = 0.4
+LITERAL_SHARE = 0.45
 # A literal copy of the passage would not fit the 256 new tokens generation allows.
-LITERAL_MAX_CHARS = 500
+LITERAL_MAX_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -822,8 +1100,12 @@ class Example:
 
     @property
     def completion(self) -> str:
-        """What the model learns to write after the prompt (end-of-sequence not included)."""
-        return self.task_input + PIPE + self.task_output
+        """What the model learns to write after the prompt (end-of-sequence not included).
+
+        A space follows the pipe (the parser strips it): the answer's first word then
+        tokenises as it does inside the passage, which is what lets the model copy it.
+        """
+        return self.task_input + PIPE + " " + self.task_output
 
     @property
     def text(self) -> str:
@@ -831,17 +1113,26 @@ class Example:
 
 
 def make_example(rng: random.Random, task_type: str | None = None, passage: Passage | None = None) -> Example:
-    """One training example: a fresh passage (unless given) and one task of ``task_type``."""
+    """One training example: a fresh passage (unless given) and one task of ``task_type``.
+
+    When the passage has nothing to build the task from (no tone to classify, no sentence
+    pair to paraphrase), a fresh templated passage is drawn instead.
+    """
+    task_type = task_type or rng.choices(TRAINED_TASK_TYPES, [TASK_WEIGHTS.get(t, 1.0) for t in TRAINED_TASK_TYPES])[0]
     passage = passage or make_passage(rng)
-    task_type = task_type or rng.choice(TRAINED_TASK_TYPES)
-    r = rng.random()
-    if r < PLACEHOLDER_SHARE or (r < PLACEHOLDER_SHARE + LITERAL_SHARE and len(passage.text) > LITERAL_MAX_CHARS):
-        ref = CONTEXT_PLACEHOLDER
-    elif r < PLACEHOLDER_SHARE + LITERAL_SHARE:
-        ref = passage.text
-    else:
-        ref = ""
-    task_input, task_output = TASK_BUILDERS[task_type](rng, passage, ref)
+    while True:
+        r = rng.random()
+        if r < PLACEHOLDER_SHARE or (r < PLACEHOLDER_SHARE + LITERAL_SHARE and len(passage.text) > LITERAL_MAX_CHARS):
+            ref = CONTEXT_PLACEHOLDER
+        elif r < PLACEHOLDER_SHARE + LITERAL_SHARE:
+            ref = passage.text
+        else:
+            ref = ""
+        built = TASK_BUILDERS[task_type](rng, passage, ref)
+        if built is not None:
+            break
+        passage = rng.choice(DOMAINS)(rng)
+    task_input, task_output = built
     return Example(task_type, passage.text, build_prompt(task_type, passage.text), task_input, task_output)
 
 

@@ -1,11 +1,14 @@
 """The bundled toy Bonito: a marked toy GGUF that llama.cpp loads and that writes tasks
-Bonito's parser keeps.
+Bonito's parser and the default quality filters keep.
 
 CPU training and sampling differ across machines, so generation is held to rates over
 several seeds and passages the model never saw, never to exact strings.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import gguf
 import pytest
@@ -14,24 +17,28 @@ from bonito_lite import metadata
 from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
 from bonito_lite.model_paths import toy_model_path
 from bonito_lite.prompt import PROMPT_TEMPLATE, ParsedExample, build_prompt, parse_generation
-from bonito_lite.task_types import TASK_TYPES
+from bonito_lite.sinks import manifest_path
+from bonito_lite.task_types import TASK_TYPES, resolve_task_type
+from cli_helpers import run_cli
 
-MAX_TOY_BYTES = 12 * 1024 * 1024
+MAX_TOY_BYTES = 16 * 1024 * 1024
 MIN_PARSE_RATE = 0.7
 
-# Passages written for this test (not produced by the training corpus's templates), in
-# domains Bonito users bring: a clinic note, an internal wiki page, a contract clause.
-NEW_PASSAGES = (
-    "Patient Rowan Ellery, 47, was seen on 3 May 2026 for shortness of breath after climbing "
-    "stairs. Oxygen saturation was 95 percent. Dr. Amalia Voss ordered a chest X-ray and "
-    "prescribed an inhaler, two puffs twice a day. Review in two weeks.",
-    "The Quarry deploy tool ships every release of the storefront. Releases go out on "
-    "Tuesdays at 10:00; a rollback takes about six minutes. The on-call engineer, currently "
-    "Tobias Wren, approves each release in the #deploys channel.",
-    "Clause 7. The Supplier shall deliver 400 units of the sensor kit to the Buyer's "
-    "warehouse in Ghent no later than 30 September 2026. Late delivery incurs a penalty of "
-    "2 percent of the order value for each week of delay.",
+# Short documents written by hand, none produced by the training corpus: domains Bonito
+# users bring (a clinic note, an internal wiki page, a contract clause...) and prose.
+HELD_OUT = sorted((Path(__file__).parent / "data" / "toy_heldout").glob("*.txt"))
+NEW_PASSAGES = tuple(
+    (HELD_OUT[0].parent / name).read_text(encoding="utf-8").strip()
+    for name in ("clinic_note.txt", "deploy_wiki.txt", "supply_contract.txt")
 )
+# Least share of generations kept on the held-out documents (one sample per passage and
+# task type, seed 0), with a margin under what the toy keeps there (all of them; sampling on
+# another CPU draws a few tokens differently). Extractive and multiple-choice answers are
+# not held to a rate: the toy rarely copies an answer out of a passage it never saw
+# (scripts/measure_toy.py and BENCHMARKS.md have the counts).
+MIN_KEPT = {"ynqa": 0.7}
+MIN_KEPT_OTHER_TYPES = 0.8
+NOT_HELD_TO_A_RATE = ("exqa", "mcqa")
 TASKS = (
     "extractive question answering",
     "yes-no question answering",
@@ -93,3 +100,28 @@ def test_toy_model_writes_tasks_that_bonitos_parser_keeps_on_new_passages(toy_en
     assert rate >= MIN_PARSE_RATE, f"parse rate {rate:.0%} over {SAMPLES} samples"
     # Kept examples are real examples, not empty halves around the pipe.
     assert sum(1 for p in kept if p.input and p.output) >= MIN_PARSE_RATE * SAMPLES
+
+
+def test_toy_keeps_examples_of_every_task_type_on_documents_it_never_saw(in_tmp):
+    # The whole pipeline with its default filters: an extractive answer must be a span of
+    # the passage, a yes-no answer yes or no, a multiple-choice answer one of the options.
+    # One thread: two threads on two busy cores wait on each other at every step.
+    files = [str(path) for path in HELD_OUT]
+    result = run_cli(["generate", *files, "-t", "all", "--model", "toy", "-o", "out.jsonl", "-q", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    by_task = json.loads(manifest_path(Path("out.jsonl")).read_text())["counts"]["by_task_type"]
+    assert set(by_task) == {t.full_name for t in TASK_TYPES}
+
+    def kept_and_total(names):
+        kept = sum(by_task[n]["kept"] for n in names)
+        return kept, kept + sum(sum(by_task[n]["rejected"].values()) for n in names)
+
+    for short, least in MIN_KEPT.items():
+        kept, total = kept_and_total([resolve_task_type(short).full_name])
+        assert total == len(HELD_OUT)
+        assert kept >= least * total, f"{short}: {kept} of {total} kept"
+    others = [t.full_name for t in TASK_TYPES if t.short not in MIN_KEPT and t.short not in NOT_HELD_TO_A_RATE]
+    kept, total = kept_and_total(others)
+    assert kept >= MIN_KEPT_OTHER_TYPES * total, f"other task types: {kept} of {total} kept"
+    # Each of those keeps most of its own: none is left to the pooled rate alone.
+    assert all(by_task[n]["kept"] >= 0.5 * len(HELD_OUT) for n in others), by_task

@@ -1,0 +1,87 @@
+"""How many examples the toy Bonito keeps, per task type, on documents it was not trained on.
+
+Runs the project's own ``bonito-lite generate -t all`` with its defaults (chunking, the
+llama.cpp engine, the pipe grammar, the parser and the quality filters; fixed seed) over the
+held-out documents: the README's quick-start
+document (``examples/sample_notes.md``) and the short documents of ``tests/data/toy_heldout/``
+(the tests' clinic note, deploy wiki and contract clause, the README's clinic passage, and
+paragraphs of prose written for this measurement: history, a recipe, nature, a library
+policy, a council report, an onboarding email). None of them comes from the training corpus.
+
+    python scripts/measure_toy.py                    # the bundled toy, 2 samples per passage
+    python scripts/measure_toy.py --model other.gguf --samples 1 --seed 3
+
+Prints kept / generated per task type, the share kept, and the target each type is held to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bonito_lite.sinks import manifest_path
+from bonito_lite.task_types import TASK_TYPES
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT = (ROOT / "examples" / "sample_notes.md", *sorted((ROOT / "tests" / "data" / "toy_heldout").glob("*.txt")))
+
+# Share of generations each task type should keep (by short form); every other type: OTHER_TARGET.
+TARGETS = {"exqa": 0.5, "ynqa": 0.8, "mcqa": 0.7}
+OTHER_TARGET = 0.85
+
+
+def measure(model: str, samples: int, seed: int, threads: int | None = None,
+            documents=HELD_OUT) -> dict[str, tuple[int, int, dict]]:
+    """(kept, generated, rejections by reason) per task type's full name, from the manifest
+    of one ``bonito-lite generate -t all`` run with the command's defaults."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "heldout.jsonl"
+        command = [sys.executable, "-m", "bonito_lite", "generate", *map(str, documents), "-t", "all",
+                   "--model", model, "--num-samples", str(samples), "--seed", str(seed), "-o", str(output), "-q"]
+        if threads:
+            command += ["--threads", str(threads)]
+        subprocess.run(command, check=True)
+        by_task = json.loads(manifest_path(output).read_text(encoding="utf-8"))["counts"]["by_task_type"]
+    out = {}
+    for task in TASK_TYPES:
+        counts = by_task.get(task.full_name, {"kept": 0, "rejected": {}})
+        kept, rejected = counts["kept"], counts["rejected"]
+        out[task.full_name] = (kept, kept + sum(rejected.values()), rejected)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="toy", help="GGUF file, or 'toy' for the bundled model")
+    parser.add_argument("--samples", type=int, default=2, help="samples per passage and task type")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama.cpp threads (default: the command's; 1 is quicker on a busy machine)")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    results = measure(args.model, args.samples, args.seed, args.threads)
+    missed = 0
+    print(f"{'task type':40} {'kept':>9} {'share':>6} {'target':>6}  rejected")
+    for task in TASK_TYPES:
+        kept, total, rejected = results[task.full_name]
+        target = TARGETS.get(task.short, OTHER_TARGET)
+        share = kept / total if total else 0.0
+        missed += share < target
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items(), key=lambda r: -r[1]))
+        flag = "" if share >= target else "  <- below target"
+        print(f"{task.full_name:40} {kept:>4}/{total:<4} {share:>6.0%} {target:>6.0%}  {reasons}{flag}")
+    kept = sum(r[0] for r in results.values())
+    total = sum(r[1] for r in results.values())
+    print(f"{'all':40} {kept:>4}/{total:<4} {kept / max(1, total):>6.0%}")
+    print(f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, seed {args.seed}, "
+          f"{time.monotonic() - started:.0f} s; {missed} task type(s) below target")
+
+
+if __name__ == "__main__":
+    main()

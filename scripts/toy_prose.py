@@ -1,0 +1,181 @@
+"""Real English prose for the toy Bonito's training corpus, and tasks built from any sentence.
+
+Templated passages teach the format, but a model trained only on them answers from the
+names and numbers it memorised rather than from the passage in front of it. Two sources
+here push it to copy instead:
+
+- paragraphs of real prose that ship with every Python: the reference manual's topics
+  (``pydoc_data.topics``) and the docstrings of the standard library, read in a fixed order;
+- words from the Mistral tokenizer's own vocabulary, for names, places and things the
+  templates fill in, so that no answer can be learnt as a list.
+
+Tasks on a prose paragraph come from its sentences alone: a span of a sentence (a number,
+a capitalised name, the subject before its verb, the complement after "is") becomes the
+answer of a question made from that sentence, so the answer is always a literal span.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import random
+import re
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+PARAGRAPH_MIN_CHARS = 120
+PARAGRAPH_MAX_CHARS = 900
+# Share of letters and spaces a paragraph needs to count as prose rather than code.
+PROSE_LETTER_SHARE = 0.9
+_CODE_LIKE = re.compile(r">>>|::|[{}\[\]=_*`<>#@$\\|~^]|\(\)|--|\w\.\w+\(|\bdef\b|\breturn\b|https?:")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def _prose_paragraphs_of(text: str) -> list[str]:
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = block.strip("\n").split("\n")
+        if any(line.startswith((" ", "\t")) for line in lines[1:]):
+            continue  # an indented block: code, a table, a listing
+        paragraph = " ".join(" ".join(line.split()) for line in lines).strip()
+        if not PARAGRAPH_MIN_CHARS <= len(paragraph) <= PARAGRAPH_MAX_CHARS:
+            continue
+        if not paragraph.endswith(".") or not paragraph[0].isupper() or _CODE_LIKE.search(paragraph):
+            continue
+        if sum(c.isalpha() or c == " " for c in paragraph) < PROSE_LETTER_SHARE * len(paragraph):
+            continue
+        out.append(paragraph)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def prose_paragraphs() -> tuple[str, ...]:
+    """Prose paragraphs from Python's reference manual and standard-library docstrings."""
+    from pydoc_data.topics import topics
+
+    found: dict[str, None] = {}
+    for key in sorted(topics):
+        for paragraph in _prose_paragraphs_of(topics[key]):
+            found[paragraph] = None
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(stdlib.glob("*.py")) + sorted(stdlib.glob("*/*.py"))
+    for path in files:
+        if any(part in {"test", "tests", "idlelib", "lib2to3", "site-packages"} for part in path.parts):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                for paragraph in _prose_paragraphs_of(doc or ""):
+                    found[paragraph] = None
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
+    import sentencepiece
+    import mistral_common
+
+    path = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+    capitalised, lower = [], []
+    for i in range(sp.get_piece_size()):
+        piece = sp.id_to_piece(i)
+        if not piece.startswith("\u2581"):
+            continue
+        word = piece[1:]
+        if re.fullmatch(r"[A-Z][a-z]{3,11}", word):
+            capitalised.append(word)
+        elif re.fullmatch(r"[a-z]{4,12}", word):
+            lower.append(word)
+    return tuple(capitalised), tuple(lower)
+
+
+def invented_name(rng: random.Random) -> str:
+    """A person-like name from two capitalised vocabulary words (never a fixed list)."""
+    capitalised, _ = vocabulary_words()
+    return f"{rng.choice(capitalised)} {rng.choice(capitalised)}"
+
+
+def invented_word(rng: random.Random, capitalised: bool = False) -> str:
+    words = vocabulary_words()[0 if capitalised else 1]
+    return rng.choice(words)
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_SPLIT.split(" ".join(text.split())) if s.strip()]
+
+
+# --- questions whose answer is a span of one sentence ------------------------------------
+
+_AUX = (r"is|are|was|were|has|have|had|can|cannot|could|will|would|shall|should|must|may|might|"
+        r"does|do|did|returns|contains|takes|uses|gives|means|needs|allows|includes|requires")
+_SUBJECT = re.compile(rf"^((?:[A-Z][\w'-]*)(?:\s+[\w'-]+){{0,4}}?)\s+({_AUX})\s+(.+?)[.!?]$")
+_COPULA = re.compile(r"^((?:[A-Z][\w'-]*)(?:\s+[\w'-]+){0,4}?)\s+(is|are|was|were)\s+([^,;:]+?)[.!?,;:]")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,:/]\d+)*(?:\s+(?:percent|minutes|hours|days|weeks|months|years|"
+                     r"units|mg|items|bytes|times|people|members|patients|users))?)(?![\w])")
+_CAPITALISED = re.compile(r"(?<=[a-z,;] )([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})")
+_TAIL = re.compile(r"\s((?:[\w'-]+\s){0,2}[\w'-]+)[.!?]$")
+
+
+@dataclass(frozen=True)
+class SpanQuestion:
+    question: str
+    answer: str
+    blanked: str  # the sentence with the answer replaced by a blank
+
+
+def lower_first(text: str) -> str:
+    """``text`` with its first letter in lower case, unless it starts an acronym."""
+    return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def span_questions(sentence: str) -> list[SpanQuestion]:
+    """Questions about ``sentence`` whose answers are spans of it (possibly none)."""
+    out: list[SpanQuestion] = []
+    if len(sentence) > 300:
+        return out
+    body = sentence.rstrip(".!?")
+    match = _SUBJECT.match(sentence)
+    if match and len(match.group(1).split()) <= 5:
+        subject, verb, rest = match.groups()
+        wh = "Who" if re.fullmatch(r"[A-Z]\w+(?: [A-Z]\w+)+", subject) else "What"
+        out.append(SpanQuestion(f"{wh} {verb} {rest}?", subject, f"___ {verb} {rest}."))
+    match = _COPULA.match(sentence)
+    if match and 1 <= len(match.group(3).split()) <= 6:
+        subject, verb, complement = match.groups()
+        out.append(SpanQuestion(f"What {verb} {lower_first(subject)}?", complement,
+                                sentence.replace(complement, "___", 1)))
+    for match in _NUMBER.finditer(body):
+        span = match.group(1)
+        wh = "how many" if " " in span else "what number"
+        question = body[:match.start()] + wh + body[match.end():]
+        out.append(SpanQuestion(question[0].upper() + question[1:] + "?", span,
+                                sentence[:match.start()] + "___" + sentence[match.end():]))
+    for match in _CAPITALISED.finditer(body):
+        span = match.group(1)
+        question = body[:match.start()] + "what" + body[match.end():]
+        out.append(SpanQuestion(question + "?", span, sentence[:match.start()] + "___" + sentence[match.end():]))
+    match = _TAIL.search(sentence)
+    if match and len(sentence.split()) >= 5:
+        span = match.group(1)
+        out.append(SpanQuestion(sentence[:match.start(1)] + "what?", span,
+                                sentence[:match.start(1)] + "___."))
+    return out
+
+
+# Words a false statement can swap in: a sentence made false by one changed word.
+_NEGATABLE = re.compile(r"\b(is|are|was|were|can|could|will|would|should|must|may|does|do|did|has|have)\b")
+
+
+def negated(sentence: str) -> str | None:
+    """``sentence`` with its first auxiliary negated ("is" -> "is not"), or None."""
+    match = _NEGATABLE.search(sentence)
+    if not match or re.match(r"\s+not\b", sentence[match.end():]):
+        return None
+    return sentence[:match.end()] + " not" + sentence[match.end():]
