@@ -4,6 +4,7 @@ one-line errors and reading the JSONL it writes."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -44,3 +45,12 @@ def assert_one_line_error(result: Result, exit_code: int, *needles: str, warning
     for needle in needles:
         assert needle in errors[0], errors[0]
     return errors[0]
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that Ctrl-C must reach, as it reaches a terminal user's process.
+
+    A shell that starts jobs in the background (a CI runner, ``nohup ... &``) hands them
+    SIGINT ignored, and children inherit that; Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -28,6 +28,8 @@ from bonito_lite.errors import InputError, ModelFileError, ResourceError
 from bonito_lite.model_file import read_model_info
 from bonito_lite.prompt import PIPE, build_prompt
 
+from cli_helpers import default_sigint
+
 # One thread: the test machines are small and shared.
 THREADS = 1
 
@@ -469,7 +471,8 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tiny_gguf_q8
             same_text=before == after,
         )))
     """)
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                           preexec_fn=default_sigint)
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["interrupted"], result

@@ -28,7 +28,7 @@ from bonito_lite.model_file import file_sha256
 from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
 import cli_helpers
-from cli_helpers import SAMPLE
+from cli_helpers import SAMPLE, default_sigint
 
 # Four passages × two task types: eight generations, up to a few seconds each on the toy.
 # One sequence at a time writes records one by one, so a signal sent after the first
@@ -53,19 +53,13 @@ def lines_on_disk(folder: Path) -> int:
     )
 
 
-def _default_sigint() -> None:
-    # A shell that starts jobs in the background hands them SIGINT ignored; Python then
-    # never raises KeyboardInterrupt. A terminal user's process has the default handler.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start(folder: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("BONITO_LITE_MODEL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "bonito_lite", *COMMAND, "-o", "out.jsonl", *extra],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_default_sigint,
+        preexec_fn=default_sigint,
     )
 
 

@@ -32,7 +32,7 @@ from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
 import cli_helpers
-from cli_helpers import SAMPLE, run_cli as run
+from cli_helpers import SAMPLE, default_sigint, run_cli as run
 
 # Three passages of at most 96 tokens and short generations keep each run a few seconds.
 WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", "3",
@@ -502,7 +502,8 @@ def test_ctrl_c_stops_a_server_run_with_whole_records_and_resumes(relay, tmp_pat
                "--backend", "server", "--url", relay.url, "--parallel", "2", "-o", str(output)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     relay.hold_completions_after(2)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 600
         while not records_on_disk(output) and process.poll() is None and time.monotonic() < deadline:
