@@ -182,7 +182,7 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
                      verbose, formats, backend, url, quality_filters, dedup_threshold,
                      ignore_review, with_report) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
-    from .engine import EngineSettings
+    from .generation import EngineSettings
     from .model_paths import TOY
     from .run import GenerateOptions, GenerateRun, RunInterrupted, passage_ctx_size
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .chunking import Passage
-from .engine import Completion, GenerationRequest, Sampling
 from .filters import Rejection
+from .generation import Completion, GenerationRequest, Sampling
 from .prompt import ParseFailure, build_prompt, parse_generation, prompt_prefix
 from .task_types import TaskType
 

@@ -26,12 +26,14 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import llama_handles as llama
-from .engine import EngineSettings, available_memory_bytes, resolve_settings
+from .engine import resolve_settings
 from .errors import InputError, ModelFileError, ResourceError
+from .generation import EngineSettings
 from .model_file import ModelInfo, read_model_info
 from .model_paths import resolve_model
 from .progress import Progress
 from .prompt import build_prompt
+from .resources import available_memory_bytes
 from .task_types import TASK_TYPES
 
 logger = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.metadata
 import itertools
 import logging
 import math
@@ -25,13 +26,14 @@ from . import __version__
 from .backends import LLAMA_CPP, open_backend
 from .chunking import Passage
 from .documents import find_documents, is_pattern, iter_passages, pattern_base
-from .engine import EngineSettings, Sampling, default_threads
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
+from .generation import EngineSettings, Sampling
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
 from .prompt import TEMPLATE_TOKENS, build_prompt
+from .resources import default_threads
 from .resume import (
     UNIT_FIELD,
     FinishedUnits,
@@ -453,8 +455,6 @@ class GenerateRun:
         return report
 
     def _write_manifest(self, report: RunReport, started_at: dt.datetime) -> None:
-        import llama_cpp
-
         assert self.output is not None
         options = asdict(self.options)
         options["output"] = str(self.output.resolve())
@@ -462,7 +462,7 @@ class GenerateRun:
         rejected = Counter(before.rejected) + report.stats.rejected
         manifest: dict[str, Any] = {
             "bonito_lite_version": __version__,
-            "llama_cpp_python_version": llama_cpp.__version__,
+            "llama_cpp_python_version": importlib.metadata.version("llama-cpp-python"),
             "python": platform.python_version(),
             "model": self.backend.manifest_model(
                 self._plan.keys.model_sha256 if self._plan else self.backend.identity(None)

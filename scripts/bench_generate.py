@@ -102,7 +102,8 @@ def run_llama_loop(args: dict) -> dict:
 
 
 def run_engine(args: dict) -> dict:
-    from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+    from bonito_lite.engine import Engine
+    from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
     from bonito_lite.prompt import prompt_prefix
 
     sampling = Sampling(max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"])

@@ -107,7 +107,7 @@ class ScriptedEngine:
         self.requests = []
 
     def generate(self, requests):
-        from bonito_lite.engine import Completion
+        from bonito_lite.generation import Completion
 
         done = []
         for request in requests:

@@ -13,20 +13,12 @@ import numpy as np
 import pytest
 
 from bonito_lite import engine as engine_module
-from bonito_lite.engine import (
-    Engine,
-    EngineSettings,
-    GenerationRequest,
-    MemoryState,
-    Sampling,
-    Tokenizer,
-    fit_parallel,
-    memory_needed,
-    pipe_grammar,
-)
+from bonito_lite.engine import Engine, Tokenizer
 from bonito_lite.errors import InputError, ModelFileError, ResourceError
+from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
 from bonito_lite.model_file import read_model_info
-from bonito_lite.prompt import PIPE, build_prompt
+from bonito_lite.prompt import PIPE, build_prompt, pipe_grammar
+from bonito_lite.resources import MemoryState, fit_parallel, memory_needed
 
 # One thread: the test machines are small and shared.
 THREADS = 1
@@ -163,7 +155,8 @@ def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypa
 
 _UNPINNED_RUN = """
 import json, sys
-from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engine import Engine
+from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
 from bonito_lite.prompt import build_prompt
 requests = [GenerationRequest(i, build_prompt("extractive question answering", f"Passage {i}: the cat sat. " * 3),
                               seeds=(i, i + 100), sampling=Sampling(max_tokens=12, temperature=0.8)) for i in range(5)]
@@ -381,10 +374,8 @@ def test_pipe_grammar_is_valid_gbnf_for_llama_cpp(tiny_gguf_q4_k_m: Path):
     grammar = pipe_grammar()
     assert '"<|pipe|>"' in grammar
     with Tokenizer(tiny_gguf_q4_k_m) as tokenizer:
-        sampler = llama_handles.SamplerChain(
-            tokenizer._model.vocab, temperature=0.0, top_p=1.0, seed=0, grammar=grammar
-        )
-        sampler.close()
+        vocab = tokenizer._model.vocab
+        llama_handles.Grammar(vocab, grammar, llama_handles.Candidates(vocab.n_tokens)).close()
 
 
 @pytest.mark.slow
@@ -397,7 +388,8 @@ def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
 
     script = textwrap.dedent(f"""
         import gc
-        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+        from bonito_lite.engine import Engine
+        from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
         engine = Engine({str(tiny_gguf_q8_0)!r}, EngineSettings(parallel=2))
         requests = [GenerationRequest(i, "Hello there", (i,), Sampling(max_tokens=4)) for i in range(6)]
         completions = engine.generate(requests)
@@ -427,7 +419,8 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tiny_gguf_q8
     script = textwrap.dedent(f"""
         import json, os, signal
         from bonito_lite import llama_handles
-        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+        from bonito_lite.engine import Engine
+        from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
 
         consult = llama_handles.Context._abort_requested
         armed = []

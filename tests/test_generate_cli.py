@@ -14,7 +14,7 @@ import pytest
 
 from bonito_lite import filters
 from bonito_lite.model_paths import toy_model_path
-from bonito_lite.engine import EngineSettings
+from bonito_lite.generation import EngineSettings
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
