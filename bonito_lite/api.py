@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any, Iterator
 from datasets import Dataset
 
 from .abstract import AbstractBonito
-from .backends import LLAMA_CPP, SERVER, open_backend
-from .chunking import Passage
+from .engines.backends import LLAMA_CPP, SERVER, open_backend
+from .engines.generation import EngineSettings, Sampling
+from .engines.server import ServerEngine, parse_server_url
 from .errors import InputError, SamplingError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
-from .generation import EngineSettings, Sampling
-from .model_file import read_model_info
+from .inputs.chunking import Passage
+from .models.info import read_model_info
 from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .prompt import build_prompt
-from .server_engine import ServerEngine, parse_server_url
 from .task_types import TaskType, resolve_task_type
 
 if TYPE_CHECKING:
-    from .engine import Engine, Tokenizer
+    from .engines.local import Engine, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Bonito(AbstractBonito):
                 self._trained_context = info.context_length
                 # Counting tokens needs the vocabulary only; the engine opens on the first
                 # call, with a context sized for its rows.
-                from .engine import Tokenizer  # llama.cpp is loaded for a local model only
+                from .engines.local import Tokenizer  # llama.cpp is loaded for a local model only
 
                 self._tokenizer = Tokenizer(self.model_path, verbose=verbose)
                 if info.is_toy:
@@ -369,7 +369,7 @@ class Bonito(AbstractBonito):
                 if self.engine is not None:
                     self.engine.close()
                     self.engine = None
-                from .engine import Engine
+                from .engines.local import Engine
 
                 self.engine = Engine(self.model_path, replace(self._settings, ctx_size=needed))
         return fitting, too_long, limit

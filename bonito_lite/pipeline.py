@@ -13,9 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
-from .chunking import Passage
+from .engines.generation import Completion, GenerationRequest, Sampling
 from .filters import Rejection
-from .generation import Completion, GenerationRequest, Sampling
+from .inputs.chunking import Passage
 from .prompt import ParseFailure, build_prompt, parse_generation, prompt_prefix
 from .task_types import TaskType
 

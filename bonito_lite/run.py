@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from . import __version__
-from .backends import LLAMA_CPP, open_backend
-from .chunking import Passage
-from .documents import find_documents, is_pattern, iter_passages, pattern_base
+from .engines.backends import LLAMA_CPP, open_backend
+from .engines.generation import EngineSettings, Sampling
+from .engines.resources import default_threads
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
-from .generation import EngineSettings, Sampling
+from .inputs.chunking import Passage
+from .inputs.documents import find_documents, is_pattern, iter_passages, pattern_base
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
 from .prompt import TEMPLATE_TOKENS, build_prompt
-from .resources import default_threads
 from .resume import (
     UNIT_FIELD,
     FinishedUnits,

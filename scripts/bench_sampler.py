@@ -29,10 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bonito_lite import llama_handles as llama  # noqa: E402
-from bonito_lite.model_paths import toy_model_path  # noqa: E402
+from bonito_lite.engines import llama_handles as llama  # noqa: E402
+from bonito_lite.engines.sampler import SamplerChain  # noqa: E402
+from bonito_lite.models.paths import toy_model_path  # noqa: E402
 from bonito_lite.prompt import build_prompt  # noqa: E402
-from bonito_lite.sampler import SamplerChain  # noqa: E402
 
 BONITO = dict(temperature=0.5, top_p=0.95)
 SETUPS = {
@@ -73,7 +73,7 @@ def toy_logits(limit: int) -> tuple[np.ndarray, llama.Model]:
 
 
 def baseline_module(ref: str):
-    """``bonito_lite.llama_handles`` as it was at git revision ``ref``, imported under another name."""
+    """``bonito_lite/llama_handles.py`` as it was at git revision ``ref``, imported under another name."""
     source = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:bonito_lite/llama_handles.py"],
                             capture_output=True, text=True, check=True).stdout
     folder = Path(tempfile.mkdtemp())

@@ -7,7 +7,7 @@ It uses the real Mistral tokenizer, so the GGUF made from it exercises the same 
 as bonito-v1.
 
     python scripts/train_toy_bonito.py --output /tmp/toy-bonito --minutes 15
-    python -c "from bonito_lite.convert import convert_checkpoint; \\
+    python -c "from bonito_lite.models.convert import convert_checkpoint; \\
         convert_checkpoint(source='/tmp/toy-bonito', output='bonito_lite/data/toy-bonito.gguf', quant='Q8_0', toy=True)"
 
 The bundled ``bonito_lite/data/toy-bonito.gguf`` was made in two runs on 2 shared CPU cores
@@ -44,9 +44,9 @@ import torch
 from transformers import MistralConfig, MistralForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
-
 from bonito_lite.prompt import parse_generation  # noqa: E402
+
+import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
 
 BOS_ID, EOS_ID, UNK_ID = 1, 2, 0
 IGNORE = -100

@@ -42,7 +42,7 @@ class LlamaCppModel:
     """A GGUF model and one context, through llama.cpp's C API."""
 
     def __init__(self, llama_cpp, path: Path, n_ctx: int = 256):
-        from bonito_lite.llama_handles import pin_cpu_kernel
+        from bonito_lite.engines.llama_handles import pin_cpu_kernel
 
         # ggml picks its CPU matrix kernel at the process's first product: pinned here as
         # every engine context pins it, so that engine tests later in the process keep it.

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonito_lite import llama_handles, sampler
-from bonito_lite.engine import Engine
-from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines import llama_handles, sampler
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine
 from bonito_lite.prompt import build_prompt
 
 THREADS = 1

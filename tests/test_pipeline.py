@@ -1,7 +1,7 @@
 """The pipeline's bookkeeping, with a scripted engine (the real engine has its own tests)."""
 
-from bonito_lite.chunking import Passage
-from bonito_lite.generation import Sampling
+from bonito_lite.engines.generation import Sampling
+from bonito_lite.inputs.chunking import Passage
 from bonito_lite.pipeline import (
     TRUNCATED,
     GenerationSettings,

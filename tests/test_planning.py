@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite import engine as engine_module, resources
-from bonito_lite.engine import resolve_settings
+from bonito_lite.engines import local as engine_module, resources
+from bonito_lite.engines.generation import EngineSettings
+from bonito_lite.engines.local import resolve_settings
+from bonito_lite.engines.resources import MemoryState, default_threads, fit_parallel, memory_needed
 from bonito_lite.errors import ResourceError
-from bonito_lite.generation import EngineSettings
-from bonito_lite.model_file import ModelInfo, read_model_info
-from bonito_lite.model_paths import toy_model_path
-from bonito_lite.resources import MemoryState, default_threads, fit_parallel, memory_needed
+from bonito_lite.models.info import ModelInfo, read_model_info
+from bonito_lite.models.paths import toy_model_path
 
 GB = 1_000_000_000
 GIB = 2**30
@@ -177,7 +177,7 @@ def test_the_dry_run_says_what_its_estimate_assumes():
 # libgomp prints the settings it read as it loaded (OMP_DISPLAY_ENV); the script then prints
 # the two variables as the importing process sees them afterwards.
 _SHOW_OPENMP = (
-    "import os; import bonito_lite.llama_handles; "
+    "import os; import bonito_lite.engines.llama_handles; "
     "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
 )
 

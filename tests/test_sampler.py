@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonito_lite import llama_handles
-from bonito_lite.model_paths import toy_model_path
-from bonito_lite.sampler import SamplerChain
+from bonito_lite.engines import llama_handles
+from bonito_lite.engines.sampler import SamplerChain
+from bonito_lite.models.paths import toy_model_path
 
 N_VOCAB = 32000
 

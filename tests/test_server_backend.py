@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.server import ServerEngine, parse_server_url
 from bonito_lite.errors import InputError, NetworkError
-from bonito_lite.generation import EngineSettings, GenerationRequest, Sampling
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.pipeline import TRUNCATED, sample_seed
 from bonito_lite.prompt import build_prompt, pipe_grammar
 from bonito_lite.run import GenerateOptions, GenerateRun
-from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
 import cli_helpers

@@ -46,11 +46,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import EngineError, InputError
+from ..models.info import ModelInfo, read_model_info
+from ..prompt import pipe_grammar
 from . import llama_handles as llama
-from .errors import EngineError, InputError
 from .generation import CPU_REPACK_CHOICES, Completion, EngineSettings, GenerationRequest, Sampling
-from .model_file import ModelInfo, read_model_info
-from .prompt import pipe_grammar
 from .resources import default_threads, fit_parallel, memory_state
 from .sampler import SamplerChain
 

@@ -9,8 +9,8 @@ from typing import Sequence
 
 import psutil
 
-from .errors import ResourceError
-from .model_file import ModelInfo
+from ..errors import ResourceError
+from ..models.info import ModelInfo
 
 logger = logging.getLogger(__name__)
 

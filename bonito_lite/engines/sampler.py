@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .errors import EngineError
+from ..errors import EngineError
 
 
 class Grammar(Protocol):

@@ -25,12 +25,12 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from .errors import EngineError, InputError, NetworkError, SamplingError
+from ..errors import EngineError, InputError, NetworkError, SamplingError
+from ..prompt import pipe_grammar
 from .generation import Completion, EngineSettings, GenerationRequest, Sampling
-from .prompt import pipe_grammar
 
 if TYPE_CHECKING:
-    from .engine import Tokenizer
+    from .local import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ class ServerEngine:
         # Opened on first use: a run that finds nothing left to do never needs it.
         if self._tokenizer_model is not None:
             if self._local is None:
-                from .engine import Tokenizer  # llama.cpp is loaded only for a local tokenizer
+                from .local import Tokenizer  # llama.cpp is loaded only for a local tokenizer
 
                 self._local = Tokenizer(self._tokenizer_model, verbose=self.settings.verbose)
             return self._local.count_tokens

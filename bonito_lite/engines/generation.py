@@ -1,6 +1,6 @@
 """What a generation engine is asked and what it answers, whichever engine runs it.
 
-The local llama.cpp engine (``engine``) and a server (``server_engine``) take the same
+The local llama.cpp engine (``local``) and a server (``server``) take the same
 requests, sampling and settings and yield the same completions; this module imports
 neither, so a run against a server never loads llama.cpp.
 """
@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Hashable
 
-from .errors import SamplingError
+from ..errors import SamplingError
 
 CPU_REPACK_CHOICES = ("auto", "on", "off")
 

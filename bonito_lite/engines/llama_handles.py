@@ -2,7 +2,7 @@
 
 Each class here holds one C object (model, context, batch, grammar sampler), frees it in
 ``close()``, and turns llama.cpp's failure codes into :class:`EngineError`. The scheduler in
-``engine.py`` sits above them and never touches ``llama_cpp`` itself.
+``local.py`` sits above them and never touches ``llama_cpp`` itself.
 
 The high-level ``llama_cpp.Llama`` is not used: it decodes one sequence at a time and does
 not expose ``use_extra_bufts``, which the CPU-repacking crash on AMX machines needs.
@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import EngineError
+from ..errors import EngineError
 
 # The variables through which libgomp's threads wait, and the spin bonito-lite sets.
 OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
