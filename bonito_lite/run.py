@@ -35,7 +35,6 @@ from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcome
 from .progress import Progress
 from .prompt import TEMPLATE_TOKENS, build_prompt
 from .resume import (
-    UNIT_FIELD,
     FinishedUnits,
     UnitKeys,
     read_finished,
@@ -385,13 +384,6 @@ class GenerateRun:
         def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
             return skipping.take(keys.key(passage.text, task.full_name, sample_index))
 
-        quality = self._quality
-
-        def review(record: dict[str, Any]):
-            # Keyed first, so that a duplicate's reason names the unit of the example it repeats.
-            record[UNIT_FIELD] = keys.key(record["context"], record["task_type"], record["sample_index"])
-            return quality(record) if quality is not None else None
-
         progress = Progress(plan.remaining, quiet=options.quiet)
         backend = "unknown"
         sequences = None
@@ -405,21 +397,16 @@ class GenerateRun:
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
                         engine, self._passages(engine), settings, self.backend.model_name, stats,
-                        skip=already_finished, review=review,
+                        skip=already_finished, review=self._quality, unit_key=keys.key,
                     )
                     # Closed before the engine is: a generator left suspended by an error
                     # would otherwise run its cleanup on a freed llama.cpp context.
                     with contextlib.closing(outcomes):
                         for outcome in outcomes:
-                            record = outcome.record
-                            if UNIT_FIELD not in record:  # review keyed the parsed ones already
-                                record[UNIT_FIELD] = keys.key(
-                                    record["context"], record["task_type"], record["sample_index"]
-                                )
                             if outcome.parsed:
-                                records.write(record)
+                                records.write(outcome.record)
                             elif rejects is not None:  # stdout gets parsed records only
-                                rejects.write(record)
+                                rejects.write(outcome.record)
                             progress.advance(1, outcome.completion_tokens)
             else:
                 with self.backend.tokenizer() as tokenizer:
