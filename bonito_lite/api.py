@@ -17,22 +17,25 @@ import random
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from datasets import Dataset
 
 from .abstract import AbstractBonito
-from .backends import LLAMA_CPP, SERVER, open_backend
-from .chunking import Passage
-from .engine import Engine, EngineSettings, Sampling, Tokenizer
+from .engines.backends import LLAMA_CPP, SERVER, open_backend
+from .engines.generation import EngineSettings, Sampling
+from .engines.server import ServerEngine, parse_server_url
 from .errors import InputError, SamplingError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
-from .model_file import read_model_info
+from .inputs.chunking import Passage
+from .models.info import read_model_info
 from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .prompt import build_prompt
-from .server_engine import ServerEngine, parse_server_url
 from .task_types import TaskType, resolve_task_type
+
+if TYPE_CHECKING:
+    from .engines.local import Engine, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +230,8 @@ class Bonito(AbstractBonito):
                 self._trained_context = info.context_length
                 # Counting tokens needs the vocabulary only; the engine opens on the first
                 # call, with a context sized for its rows.
+                from .engines.local import Tokenizer  # llama.cpp is loaded for a local model only
+
                 self._tokenizer = Tokenizer(self.model_path, verbose=verbose)
                 if info.is_toy:
                     log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
@@ -364,6 +369,8 @@ class Bonito(AbstractBonito):
                 if self.engine is not None:
                     self.engine.close()
                     self.engine = None
+                from .engines.local import Engine
+
                 self.engine = Engine(self.model_path, replace(self._settings, ctx_size=needed))
         return fitting, too_long, limit
 

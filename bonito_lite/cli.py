@@ -15,10 +15,10 @@ import click
 from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
-from .logs import configure_logging
-from .task_types import TASK_TYPES
 from .filters import DEFAULT_DEDUP_THRESHOLD
+from .logs import configure_logging
 from .report import DEFAULT_SAMPLES, DEFAULT_SEED
+from .task_types import TASK_TYPES
 
 IGNORE_REVIEW_HELP = "Export the examples as generated, without the decisions of 'bonito-lite review'."
 
@@ -182,8 +182,8 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
                      verbose, formats, backend, url, quality_filters, dedup_threshold,
                      ignore_review, with_report) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
-    from .engine import EngineSettings
-    from .model_paths import TOY
+    from .engines.generation import EngineSettings
+    from .models.paths import TOY
     from .run import GenerateOptions, GenerateRun, RunInterrupted, passage_ctx_size
 
     configure_logging(verbose, quiet)
@@ -379,7 +379,7 @@ def convert_command(
     SOURCE is a local checkpoint folder or a hub id such as BatsResearch/bonito-v1
     (downloaded once into the Hugging Face cache; HF_HUB_OFFLINE=1 uses the cache only).
     """
-    from .convert import convert_checkpoint
+    from .models.convert import convert_checkpoint
 
     configure_logging(verbose)
     result = convert_checkpoint(
@@ -469,7 +469,7 @@ def inspect_command(model: str | None, as_json: bool) -> None:
     """
     import json
 
-    from .model_summary import format_summary, summarize_model
+    from .models.summary import format_summary, summarize_model
 
     summary = summarize_model(model)
     click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else format_summary(summary))
@@ -502,7 +502,7 @@ def quant_report_command(model, reference, passages, threads, n_gpu_layers, work
     """
     import json
 
-    from .quant_report import format_report, quant_report
+    from .models.quant_report import format_report, quant_report
 
     configure_logging(verbose, quiet)
     report = quant_report(

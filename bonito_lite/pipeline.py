@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
-from .chunking import Passage
-from .engine import Completion, GenerationRequest, Sampling
+from .engines.generation import Completion, GenerationRequest, Sampling
 from .filters import Rejection
+from .inputs.chunking import Passage
 from .prompt import ParseFailure, build_prompt, parse_generation, prompt_prefix
+from .resume import UNIT_FIELD
 from .task_types import TaskType
 
 # A rejection reason of our own: the generation hit max_tokens before it became an example.
@@ -108,6 +109,10 @@ SkipSample = Callable[[Passage, TaskType, int], bool]
 # Judges a parsed record: why it is rejected, or None to keep it (see filters.QualityFilter).
 Review = Callable[[dict[str, Any]], "Rejection | None"]
 
+# The key of one sample in an output file, from its passage's text, full task type name and
+# sample index (see resume.UnitKeys.key): what a resumed run finds finished work by.
+UnitKey = Callable[[str, str, int], str]
+
 
 @dataclass(frozen=True)
 class _Unit:
@@ -124,13 +129,16 @@ def generate_outcomes(
     stats: RunStats | None = None,
     skip: SkipSample | None = None,
     review: Review | None = None,
+    unit_key: UnitKey | None = None,
 ) -> Iterator[Outcome]:
     """Run every passage × task type through the engine; yield outcomes in input order.
 
     ``skip`` is asked once per sample, in order; a sample it answers True for is neither
     generated nor yielded (a resumed run skips what an earlier run finished). ``review``
     judges each parsed record in that same order, so deduplication keeps the first of
-    two duplicates whatever order the engine finished them in.
+    two duplicates whatever order the engine finished them in. With ``unit_key``, every
+    record carries its key (before ``review`` sees it, so that a duplicate's reason can name
+    the example it repeats).
     """
     units: dict[int, _Unit] = {}
     stats = stats if stats is not None else RunStats()
@@ -163,20 +171,17 @@ def generate_outcomes(
                 number += 1
 
     # Completions arrive as sequences finish; hold them until every earlier unit is out.
-    finished: dict[int, dict[int, Outcome]] = {}
+    finished: dict[int, dict[int, Completion]] = {}
     next_unit = 0
     for completion in engine.generate(requests()):
-        unit = units[completion.key]
-        sample_index = unit.samples[completion.sample_index]
-        outcome = _outcome(unit, completion, sample_index, settings.seed, model_name)
-        finished.setdefault(completion.key, {})[completion.sample_index] = outcome
+        finished.setdefault(completion.key, {})[completion.sample_index] = completion
         while next_unit in units and len(finished.get(next_unit, ())) == len(
             units[next_unit].samples
         ):
-            for position in range(len(units[next_unit].samples)):
-                done = finished[next_unit][position]
-                if review is not None and done.parsed:
-                    done = _reviewed(done, review)
+            unit = units[next_unit]
+            for position, sample_index in enumerate(unit.samples):
+                done = _outcome(unit, finished[next_unit][position], sample_index, settings.seed,
+                                model_name, unit_key, review)
                 stats.add(done)
                 yield done
             del finished[next_unit]
@@ -184,17 +189,11 @@ def generate_outcomes(
             next_unit += 1
 
 
-def _reviewed(outcome: Outcome, review: Review) -> Outcome:
-    rejection = review(outcome.record)
-    if rejection is None:
-        return outcome
-    record = {"reason": rejection.reason, "detail": rejection.detail, **outcome.record}
-    return Outcome(record, rejection.reason, outcome.completion_tokens)
-
-
 def _outcome(
-    unit: _Unit, completion: Completion, sample_index: int, seed: int, model_name: str
+    unit: _Unit, completion: Completion, sample_index: int, seed: int, model_name: str,
+    unit_key: UnitKey | None, review: Review | None,
 ) -> Outcome:
+    """The whole record of one sample: parsed or why not, where it came from, its key, the review."""
     passage = unit.passage
     provenance = {
         "task_type": unit.task.full_name,
@@ -207,10 +206,16 @@ def _outcome(
         "model": model_name,
         "seed": seed,
     }
+    if unit_key is not None:
+        provenance[UNIT_FIELD] = unit_key(passage.text, unit.task.full_name, sample_index)
     parsed = parse_generation(completion.text, passage.text)
     if isinstance(parsed, ParseFailure):
         reason = TRUNCATED if completion.finish_reason == "length" else parsed.reason
         record = {"reason": reason, "generation": completion.text, **provenance}
         return Outcome(record, reason, completion.completion_tokens)
     record = {"input": parsed.input, "output": parsed.output, **provenance}
+    rejection = review(record) if review is not None else None
+    if rejection is not None:
+        record = {"reason": rejection.reason, "detail": rejection.detail, **record}
+        return Outcome(record, rejection.reason, completion.completion_tokens)
     return Outcome(record, None, completion.completion_tokens)

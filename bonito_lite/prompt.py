@@ -65,3 +65,19 @@ def parse_generation(generation: str, context: str) -> ParsedExample | ParseFail
         input=parts[0].strip().replace(CONTEXT_PLACEHOLDER, stripped_context),
         output=parts[1].strip().replace(CONTEXT_PLACEHOLDER, stripped_context),
     )
+
+
+def pipe_grammar(separator: str = PIPE) -> str:
+    """GBNF for ``text <separator> text``, where neither text contains the separator.
+
+    A text may hold ``<`` but never ``<|``, which is the separator's start; that also keeps
+    the prompt's own tags out of the generation. The end token is allowed only once the
+    whole rule has matched, i.e. after the separator.
+    """
+    if not separator.startswith("<|"):
+        raise ValueError("the grammar is written for separators that start with '<|'")
+    literal = separator.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'root ::= part "{literal}" part\n'
+        'part ::= ( [^<] | "<"+ [^|<] )* "<"*\n'
+    )

@@ -571,7 +571,7 @@ def _quant_type(file: Any) -> str | None:
     if not isinstance(file, str) or not Path(file).is_file():
         return None
     try:
-        from .model_file import read_model_info
+        from .models.info import read_model_info
 
         return read_model_info(Path(file)).file_type
     except Exception:  # noqa: BLE001 - the page says unknown rather than failing over a model file

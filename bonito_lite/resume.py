@@ -211,6 +211,6 @@ def model_sha256(model: Path, previous_manifest: Path | None) -> str:
             return recorded["sha256"]
     # Imported here: the GGUF reader is slow to import, and the CLI and the filters import
     # this module for UNIT_FIELD alone.
-    from .model_file import file_sha256
+    from .models.info import file_sha256
 
     return file_sha256(model)

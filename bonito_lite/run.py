@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.metadata
 import itertools
 import logging
 import math
@@ -22,18 +23,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from . import __version__
-from .backends import LLAMA_CPP, open_backend
-from .chunking import Passage
-from .documents import find_documents, is_pattern, iter_passages, pattern_base
-from .engine import EngineSettings, Sampling, default_threads
+from .engines.backends import LLAMA_CPP, open_backend
+from .engines.generation import EngineSettings, Sampling
+from .engines.resources import default_threads
 from .errors import InputError
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
+from .inputs.chunking import Passage
+from .inputs.documents import find_documents, is_pattern, iter_passages, pattern_base
 from .offline import go_offline
 from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
 from .prompt import TEMPLATE_TOKENS, build_prompt
 from .resume import (
-    UNIT_FIELD,
     FinishedUnits,
     UnitKeys,
     read_finished,
@@ -383,13 +384,6 @@ class GenerateRun:
         def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
             return skipping.take(keys.key(passage.text, task.full_name, sample_index))
 
-        quality = self._quality
-
-        def review(record: dict[str, Any]):
-            # Keyed first, so that a duplicate's reason names the unit of the example it repeats.
-            record[UNIT_FIELD] = keys.key(record["context"], record["task_type"], record["sample_index"])
-            return quality(record) if quality is not None else None
-
         progress = Progress(plan.remaining, quiet=options.quiet)
         backend = "unknown"
         sequences = None
@@ -403,21 +397,16 @@ class GenerateRun:
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
                         engine, self._passages(engine), settings, self.backend.model_name, stats,
-                        skip=already_finished, review=review,
+                        skip=already_finished, review=self._quality, unit_key=keys.key,
                     )
                     # Closed before the engine is: a generator left suspended by an error
                     # would otherwise run its cleanup on a freed llama.cpp context.
                     with contextlib.closing(outcomes):
                         for outcome in outcomes:
-                            record = outcome.record
-                            if UNIT_FIELD not in record:  # review keyed the parsed ones already
-                                record[UNIT_FIELD] = keys.key(
-                                    record["context"], record["task_type"], record["sample_index"]
-                                )
                             if outcome.parsed:
-                                records.write(record)
+                                records.write(outcome.record)
                             elif rejects is not None:  # stdout gets parsed records only
-                                rejects.write(record)
+                                rejects.write(outcome.record)
                             progress.advance(1, outcome.completion_tokens)
             else:
                 with self.backend.tokenizer() as tokenizer:
@@ -453,8 +442,6 @@ class GenerateRun:
         return report
 
     def _write_manifest(self, report: RunReport, started_at: dt.datetime) -> None:
-        import llama_cpp
-
         assert self.output is not None
         options = asdict(self.options)
         options["output"] = str(self.output.resolve())
@@ -462,7 +449,7 @@ class GenerateRun:
         rejected = Counter(before.rejected) + report.stats.rejected
         manifest: dict[str, Any] = {
             "bonito_lite_version": __version__,
-            "llama_cpp_python_version": llama_cpp.__version__,
+            "llama_cpp_python_version": importlib.metadata.version("llama-cpp-python"),
             "python": platform.python_version(),
             "model": self.backend.manifest_model(
                 self._plan.keys.model_sha256 if self._plan else self.backend.identity(None)

@@ -6,7 +6,7 @@ Writes a random-weight checkpoint of bonito-v1's exact shape (32 layers, hidden 
 numpy, then runs each stage in its own process under ``/usr/bin/time -v``:
 
   ours       BF16 GGUF from the checkpoint      bonito-lite convert --quant BF16
-  ours       Q4_K_M from that BF16 GGUF         bonito_lite.quantize.quantize_gguf
+  ours       Q4_K_M from that BF16 GGUF         bonito_lite.models.quantize.quantize_gguf
   llama.cpp  BF16 GGUF from the checkpoint      convert_hf_to_gguf.py --outtype bf16
   llama.cpp  Q4_K_M from that BF16 GGUF         llama_model_quantize called directly
 
@@ -116,7 +116,7 @@ def write_checkpoint(folder: Path, config: dict, shards: int = 3, seed: int = 0)
     )
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     sys.path.insert(0, str(SCRIPTS.parent / "tests"))
-    from model_factory import MISTRAL_TOKENIZER, _SPECIAL_TOKENS_MAP, _TOKENIZER_CONFIG
+    from model_factory import _SPECIAL_TOKENS_MAP, _TOKENIZER_CONFIG, MISTRAL_TOKENIZER
 
     shutil.copyfile(MISTRAL_TOKENIZER, folder / "tokenizer.model")
     (folder / "tokenizer_config.json").write_text(json.dumps(_TOKENIZER_CONFIG, indent=2))
@@ -145,7 +145,7 @@ QUANTIZE_WITH_LLAMA_CPP = (
     "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))\n"
 )
 QUANTIZE_WITH_OURS = (
-    "import sys; from pathlib import Path; from bonito_lite.quantize import quantize_gguf\n"
+    "import sys; from pathlib import Path; from bonito_lite.models.quantize import quantize_gguf\n"
     "quantize_gguf(Path(sys.argv[1]), Path(sys.argv[2]), 'Q4_K_M')\n"
 )
 

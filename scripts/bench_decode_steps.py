@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bonito_lite import llama_handles as llama
+from bonito_lite.engines import llama_handles as llama
 
 PROMPT_TOKENS = 100
 STEPS = 6

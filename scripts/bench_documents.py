@@ -23,7 +23,7 @@ LINE = "The café serves espresso, tea and pastries; the clinic opens at 7:30 on
 
 _READ = """
 import json, sys, time
-from bonito_lite.documents import find_documents, iter_passages
+from bonito_lite.inputs.documents import find_documents, iter_passages
 import pypdf
 start = time.perf_counter()
 n = chars = 0

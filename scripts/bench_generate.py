@@ -54,7 +54,7 @@ TILED_FORCE_ENV = "GGML_CPU_TILED_MM_FORCE"
 
 def make_prompts(model: str, count: int, passage_tokens: int) -> list[str]:
     """``count`` Bonito prompts around passages of exactly ``passage_tokens`` tokens."""
-    from bonito_lite import llama_handles as llama
+    from bonito_lite.engines import llama_handles as llama
     from bonito_lite.prompt import build_prompt
 
     llama.init_llama(False)
@@ -102,7 +102,8 @@ def run_llama_loop(args: dict) -> dict:
 
 
 def run_engine(args: dict) -> dict:
-    from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+    from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+    from bonito_lite.engines.local import Engine
     from bonito_lite.prompt import prompt_prefix
 
     sampling = Sampling(max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"])
@@ -335,7 +336,7 @@ def run_worker_prompts(model: str, count: int, passage_tokens: int) -> list[str]
 
 
 def run_worker_tokens(model: str, prompt: str) -> list[int]:
-    from bonito_lite import llama_handles as llama
+    from bonito_lite.engines import llama_handles as llama
 
     with llama.Model(model, vocab_only=True) as vocab_model:
         return vocab_model.vocab.tokenize(prompt, add_bos=True)

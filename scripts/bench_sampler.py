@@ -5,10 +5,10 @@ vocabulary) at every position of Bonito prompts around the bundled sample passag
 peaked distributions of a trained model, not random weights' flat ones. Each sampler setup
 draws one token from each logit vector, round after round, alternating setups so that a
 loaded machine slows all of them alike; CPU time per token is reported (the share of a
-core a draw takes). With ``--baseline REF`` the SamplerChain of that git revision is timed
-in the same rounds (Bonito's defaults only: it has no other fields). With ``--model`` a
-decode step of 32 sequences on that GGUF is timed in the same run, for the sampler's share
-of a step.
+core a draw takes). With ``--baseline REF`` the SamplerChain of that git revision (one from
+before the sampler left ``llama_handles``) is timed in the same rounds (Bonito's defaults
+only: it has no other fields). With ``--model`` a decode step of 32 sequences on that GGUF
+is timed in the same run, for the sampler's share of a step.
 
     python scripts/bench_sampler.py --baseline e567472 --model /tmp/bench/random-1.1b.Q4_K_M.gguf
 """
@@ -16,6 +16,7 @@ of a step.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -28,8 +29,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bonito_lite import llama_handles as llama  # noqa: E402
-from bonito_lite.model_paths import toy_model_path  # noqa: E402
+from bonito_lite.engines import llama_handles as llama  # noqa: E402
+from bonito_lite.engines.sampler import SamplerChain  # noqa: E402
+from bonito_lite.models.paths import toy_model_path  # noqa: E402
 from bonito_lite.prompt import build_prompt  # noqa: E402
 
 BONITO = dict(temperature=0.5, top_p=0.95)
@@ -71,7 +73,7 @@ def toy_logits(limit: int) -> tuple[np.ndarray, llama.Model]:
 
 
 def baseline_module(ref: str):
-    """``bonito_lite.llama_handles`` as it was at git revision ``ref``, imported under another name."""
+    """``bonito_lite/llama_handles.py`` as it was at git revision ``ref``, imported under another name."""
     source = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:bonito_lite/llama_handles.py"],
                             capture_output=True, text=True, check=True).stdout
     folder = Path(tempfile.mkdtemp())
@@ -123,18 +125,22 @@ def main() -> None:
     args = parser.parse_args()
     logits, vocab_model = toy_logits(args.positions)
     vocab = vocab_model.vocab
-    candidates = llama.Candidates(vocab.n_tokens)
-    setups = {name: (llama, settings) for name, settings in SETUPS.items()}
+    setups = {name: (None, settings) for name, settings in SETUPS.items()}
     if args.baseline:
         setups[f"{args.baseline}: bonito defaults"] = (baseline_module(args.baseline), BONITO)
     seconds = {name: 0.0 for name in setups}
     for round_ in range(args.rounds):
         for name, (module, settings) in setups.items():
-            sampler = module.SamplerChain(vocab, seed=round_, **settings)
-            module_candidates = candidates if module is llama else module.Candidates(vocab.n_tokens)
+            if module is None:
+                sampler = SamplerChain(vocab.n_tokens, seed=round_, **settings)
+                draw = sampler.sample
+            else:  # the earlier chain took the vocabulary and a candidate array
+                sampler = module.SamplerChain(vocab, seed=round_, **settings)
+                candidates = module.Candidates(vocab.n_tokens)
+                draw = functools.partial(sampler.sample, candidates=candidates)
             started = time.process_time()
             for row in logits:
-                sampler.sample(row, module_candidates)
+                draw(row)
             seconds[name] += time.process_time() - started
             sampler.close()
     draws = args.rounds * len(logits)

@@ -43,7 +43,7 @@ def run_reference(llama_cpp: Path, checkpoint: Path, out: Path, outtype: str) ->
 
 
 def run_ours(checkpoint: Path, out: Path, outtype: str) -> float:
-    from bonito_lite.convert import convert_checkpoint
+    from bonito_lite.models.convert import convert_checkpoint
 
     started = time.monotonic()
     convert_checkpoint(checkpoint, out, quant=TYPES[outtype], overwrite=True, progress=False)

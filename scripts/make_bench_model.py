@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from model_factory import write_tiny_checkpoint  # noqa: E402
+from bonito_lite.models.convert import convert_checkpoint  # noqa: E402
 
-from bonito_lite.convert import convert_checkpoint  # noqa: E402
+from model_factory import write_tiny_checkpoint  # noqa: E402
 
 SHAPE = dict(
     hidden_size=2048,

@@ -33,7 +33,7 @@ in four runs on 2 CPU cores shared with other jobs, then converted::
     python scripts/train_toy_bonito.py --output toy-d --init-from toy-c --lr 2e-3 --warmup 5 \\
         --minutes 15 --steps 1000 --batch-size 8 --max-tokens 560 --examples 6000 --threads 1 \\
         --seed 3 --save-every 50
-    python -c "from bonito_lite.convert import convert_checkpoint; \\
+    python -c "from bonito_lite.models.convert import convert_checkpoint; \\
         convert_checkpoint(source='toy-d', output='bonito_lite/data/toy-bonito.gguf', quant='Q8_0', toy=True)"
 
 The corpus changed between runs, as measurements on the held-out documents came in (see
@@ -66,10 +66,11 @@ import torch
 from transformers import MistralConfig, MistralForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
 
 from bonito_lite.filters import quality_problem  # noqa: E402
 from bonito_lite.prompt import ParsedExample, parse_generation  # noqa: E402
+
+import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
 
 BOS_ID, EOS_ID, UNK_ID = 1, 2, 0
 IGNORE = -100
@@ -363,7 +364,7 @@ def main() -> None:
     print(f"done: {step} steps, loss {info['loss']}, {info['train_minutes']} min, {rates}",
           *shown, sep="\n  ", flush=True)
     if args.gguf:
-        from bonito_lite.convert import convert_checkpoint
+        from bonito_lite.models.convert import convert_checkpoint
 
         convert_checkpoint(source=str(args.output), output=args.gguf, quant="Q8_0", toy=True, overwrite=True)
         print(f"wrote {args.gguf} ({args.gguf.stat().st_size / 2**20:.1f} MiB)", flush=True)

@@ -29,7 +29,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _converted(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, quant: str) -> Path:
-    from bonito_lite.convert import convert_checkpoint
+    from bonito_lite.models.convert import convert_checkpoint
 
     output = tmp_path_factory.mktemp("gguf") / f"tiny-bonito.{quant}.gguf"
     return convert_checkpoint(checkpoint, output, quant=quant, progress=False).path
@@ -62,7 +62,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def decode_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The token count of every llama_decode call the test makes, in order."""
-    from bonito_lite import llama_handles
+    from bonito_lite.engines import llama_handles
 
     calls: list[int] = []
     original = llama_handles.Context.decode
@@ -107,7 +107,7 @@ class ScriptedEngine:
         self.requests = []
 
     def generate(self, requests):
-        from bonito_lite.engine import Completion
+        from bonito_lite.engines.generation import Completion
 
         done = []
         for request in requests:

@@ -154,7 +154,7 @@ def write_small_gguf(
     import gguf
     import numpy as np
 
-    from bonito_lite.convert import add_metadata
+    from bonito_lite.models.convert import add_metadata
 
     writer = gguf.GGUFWriter(path, architecture)
     writer.add_block_count(1)
@@ -211,10 +211,10 @@ def write_sparse_f16_gguf(
     import gguf
     import numpy as np
 
-    from bonito_lite.checkpoint import HyperParameters
-    from bonito_lite.convert import add_hyper_parameters, add_metadata
-    from bonito_lite.convert_vocab import read_vocabulary
-    from bonito_lite.metadata import bonito_metadata
+    from bonito_lite.models.checkpoint import HyperParameters
+    from bonito_lite.models.convert import add_hyper_parameters, add_metadata
+    from bonito_lite.models.convert_vocab import read_vocabulary
+    from bonito_lite.models.metadata import bonito_metadata
 
     vocab = 32000
     params = HyperParameters(

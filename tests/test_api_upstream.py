@@ -19,9 +19,10 @@ import pytest
 from datasets import Dataset
 
 from bonito_lite import SHORTFORM_TO_FULL_TASK_TYPES, AbstractBonito, Bonito, SamplingParams
-from bonito_lite.metadata import SOURCE_HF_REPOSITORY_KEY
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.metadata import SOURCE_HF_REPOSITORY_KEY
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.prompt import build_prompt
+
 from model_factory import copy_gguf
 
 CONTRACT = [

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from bonito_lite.cli import cli
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.paths import toy_model_path
 
 from cli_helpers import TOY_NOTICE, assert_one_line_error, read_jsonl
 from model_factory import write_small_gguf

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from bonito_lite.checkpoint import (
+from bonito_lite.errors import CheckpointError, InputError, NetworkError
+from bonito_lite.models.checkpoint import (
     SafetensorsCheckpoint,
     hyper_parameters,
     locate_checkpoint,
     read_config,
     read_safetensors_header,
 )
-from bonito_lite.errors import CheckpointError, InputError, NetworkError
 
 BONITO_V1_CONFIG_2024 = {
     "architectures": ["MistralForCausalLM"],

@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bonito_lite import chunking
-from bonito_lite.chunking import Passage, split_passages
+from bonito_lite.inputs import chunking
+from bonito_lite.inputs.chunking import Passage, split_passages
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 

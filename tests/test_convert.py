@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from bonito_lite import metadata
-from bonito_lite.convert import SOURCE_HF_REPOSITORY_KEY, convert_checkpoint
-from bonito_lite.convert_tensors import bf16_to_f32, permute_for_rope
+from bonito_lite.models import metadata
+from bonito_lite.models.convert import SOURCE_HF_REPOSITORY_KEY, convert_checkpoint
+from bonito_lite.models.convert_tensors import bf16_to_f32, permute_for_rope
 from bonito_lite.prompt import PROMPT_TEMPLATE
 from bonito_lite.task_types import TASK_TYPES
+
 from model_factory import write_tiny_checkpoint
 
 QType = gguf.GGMLQuantizationType
@@ -35,7 +36,7 @@ def f32_reader(tiny_gguf_f32):
 @pytest.fixture(scope="module")
 def source_weights(tiny_checkpoint):
     """The checkpoint's weights as float32 (safetensors' numpy loader has no bf16: read bits)."""
-    from bonito_lite.checkpoint import SafetensorsCheckpoint
+    from bonito_lite.models.checkpoint import SafetensorsCheckpoint
 
     checkpoint = SafetensorsCheckpoint(tiny_checkpoint)
     return {name: bf16_to_f32(np.array(checkpoint.load(name))) for name in checkpoint.names()}
@@ -206,7 +207,7 @@ def test_output_defaults_to_models_folder_named_after_the_source(tmp_path, monke
 
 
 def test_added_tokens_override_pieces_as_llama_cpp_converter_does(tmp_path, tiny_checkpoint):
-    from bonito_lite.convert_vocab import read_vocabulary
+    from bonito_lite.models.convert_vocab import read_vocabulary
 
     folder = tmp_path / "ckpt"
     folder.mkdir()

@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import pytest
 
-from bonito_lite import convert
+from bonito_lite.models import convert
 
 from cli_helpers import assert_one_line_error, run_cli
 

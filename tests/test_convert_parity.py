@@ -42,6 +42,11 @@ class LlamaCppModel:
     """A GGUF model and one context, through llama.cpp's C API."""
 
     def __init__(self, llama_cpp, path: Path, n_ctx: int = 256):
+        from bonito_lite.engines.llama_handles import pin_cpu_kernel
+
+        # ggml picks its CPU matrix kernel at the process's first product: pinned here as
+        # every engine context pins it, so that engine tests later in the process keep it.
+        pin_cpu_kernel()
         self.lib = llama_cpp
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()

@@ -14,14 +14,13 @@ import docx
 import pytest
 from click.testing import CliRunner
 from docx.enum.style import WD_STYLE_TYPE
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from bonito_lite.chunking import BLOCK_SEPARATOR, Block, split_blocks
 from bonito_lite.cli import cli
-from bonito_lite.documents import find_documents, iter_passages
 from bonito_lite.errors import InputError
+from bonito_lite.inputs.chunking import BLOCK_SEPARATOR, Block, split_blocks
+from bonito_lite.inputs.documents import find_documents, iter_passages
 
 from cli_helpers import run_cli as run
 from pdf_factory import make_pdf

@@ -13,11 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bonito_lite.documents import Document, find_documents, iter_passages
 from bonito_lite.errors import InputError
+from bonito_lite.inputs.documents import Document, find_documents, iter_passages
 
 NOTES = "# Notes\n\nThe boiler is checked on Mondays.\n\nKeys are in the blue box.\n"
 
@@ -430,7 +429,7 @@ def test_a_large_file_is_streamed_in_flat_memory(tmp_path):
     script = textwrap.dedent(
         """
         import resource, sys
-        from bonito_lite.documents import find_documents, iter_passages
+        from bonito_lite.inputs.documents import find_documents, iter_passages
         def peak_kb():
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             return peak / 1024 if sys.platform == "darwin" else peak  # bytes on macOS

@@ -12,21 +12,13 @@ import gguf
 import numpy as np
 import pytest
 
-from bonito_lite import engine as engine_module
-from bonito_lite.engine import (
-    Engine,
-    EngineSettings,
-    GenerationRequest,
-    MemoryState,
-    Sampling,
-    Tokenizer,
-    fit_parallel,
-    memory_needed,
-    pipe_grammar,
-)
+from bonito_lite.engines import local as engine_module
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine, Tokenizer
+from bonito_lite.engines.resources import MemoryState, fit_parallel, memory_needed
 from bonito_lite.errors import InputError, ModelFileError, ResourceError
-from bonito_lite.model_file import read_model_info
-from bonito_lite.prompt import PIPE, build_prompt
+from bonito_lite.models.info import read_model_info
+from bonito_lite.prompt import PIPE, build_prompt, pipe_grammar
 
 from cli_helpers import default_sigint
 
@@ -147,7 +139,7 @@ def test_completions_do_not_depend_on_parallel(engine1: Engine, engine4: Engine,
 
 
 def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypatch):
-    from bonito_lite import llama_handles
+    from bonito_lite.engines import llama_handles
 
     monkeypatch.delenv(llama_handles.TILED_FORCE_ENV, raising=False)
     monkeypatch.delenv(llama_handles.TILED_SWITCH_ENV, raising=False)
@@ -165,7 +157,8 @@ def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypa
 
 _UNPINNED_RUN = """
 import json, sys
-from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
 from bonito_lite.prompt import build_prompt
 requests = [GenerationRequest(i, build_prompt("extractive question answering", f"Passage {i}: the cat sat. " * 3),
                               seeds=(i, i + 100), sampling=Sampling(max_tokens=12, temperature=0.8)) for i in range(5)]
@@ -221,7 +214,7 @@ def test_a_prompt_too_long_for_the_context_names_its_length(engine4: Engine):
 
 
 def test_byte_fallback_pieces_become_utf8_across_tokens(engine4: Engine):
-    from bonito_lite.llama_handles import tokens_text
+    from bonito_lite.engines.llama_handles import tokens_text
 
     text = "naïve 日本語 ✓"
     tokens = engine4.tokenize(text, add_bos=False)
@@ -378,15 +371,13 @@ def test_constrained_random_model_never_writes_a_second_tag(tiny_gguf_q4_k_m: Pa
 
 
 def test_pipe_grammar_is_valid_gbnf_for_llama_cpp(tiny_gguf_q4_k_m: Path):
-    from bonito_lite import llama_handles
+    from bonito_lite.engines import llama_handles
 
     grammar = pipe_grammar()
     assert '"<|pipe|>"' in grammar
     with Tokenizer(tiny_gguf_q4_k_m) as tokenizer:
-        sampler = llama_handles.SamplerChain(
-            tokenizer._model.vocab, temperature=0.0, top_p=1.0, seed=0, grammar=grammar
-        )
-        sampler.close()
+        vocab = tokenizer._model.vocab
+        llama_handles.Grammar(vocab, grammar, llama_handles.Candidates(vocab.n_tokens)).close()
 
 
 @pytest.mark.slow
@@ -399,7 +390,8 @@ def test_closing_the_engine_mid_generation_finishes_it_safely(tiny_gguf_q8_0):
 
     script = textwrap.dedent(f"""
         import gc
-        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+        from bonito_lite.engines.local import Engine
+        from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
         engine = Engine({str(tiny_gguf_q8_0)!r}, EngineSettings(parallel=2))
         requests = [GenerationRequest(i, "Hello there", (i,), Sampling(max_tokens=4)) for i in range(6)]
         completions = engine.generate(requests)
@@ -428,8 +420,9 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tiny_gguf_q8
 
     script = textwrap.dedent(f"""
         import json, os, signal
-        from bonito_lite import llama_handles
-        from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+        from bonito_lite.engines import llama_handles
+        from bonito_lite.engines.local import Engine
+        from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
 
         consult = llama_handles.Context._abort_requested
         armed = []

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonito_lite import llama_handles
-from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines import llama_handles, sampler
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine
 from bonito_lite.prompt import build_prompt
 
 THREADS = 1
@@ -99,11 +100,11 @@ def test_the_histogram_nucleus_is_the_sorted_one(scale: float, top_p: float):
     logits = (rng.standard_normal(32000) * scale).astype(np.float32)
     logits[rng.integers(0, 32000, 50)] = logits[7]  # ties
     below = logits.max() - logits
-    assert set(llama_handles._nucleus(below, top_p).tolist()) == _exact_nucleus(logits, top_p)
+    assert set(sampler._nucleus(below, top_p).tolist()) == _exact_nucleus(logits, top_p)
 
 
 def test_the_nucleus_skips_tokens_a_grammar_ruled_out():
     logits = np.array([2.0, -np.inf, 1.0, -np.inf, 0.5], dtype=np.float32)
-    nucleus = llama_handles._nucleus(logits.max() - logits, 0.999)
+    nucleus = sampler._nucleus(logits.max() - logits, 0.999)
     assert set(nucleus.tolist()) <= {0, 2, 4}
     assert 0 in nucleus

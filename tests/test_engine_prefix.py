@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite import engine as engine_module
-from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines import local as engine_module
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine
 from bonito_lite.prompt import build_prompt, prompt_prefix
 
 THREADS = 1

@@ -3,7 +3,6 @@
 import pytest
 
 from bonito_lite import filters
-from bonito_lite.chunking import Passage
 from bonito_lite.errors import InputError
 from bonito_lite.filters import (
     ANSWER_CHECKS,
@@ -14,6 +13,7 @@ from bonito_lite.filters import (
     normalise,
     quality_problem,
 )
+from bonito_lite.inputs.chunking import Passage
 from bonito_lite.pipeline import GenerationSettings, RunStats, generate_outcomes
 from bonito_lite.run import GenerateOptions, validate_sampling
 from bonito_lite.task_types import TASK_TYPES, resolve_task_type

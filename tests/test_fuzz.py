@@ -11,13 +11,12 @@ import io
 import logging
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from bonito_lite import chunking
-from bonito_lite.chunking import split_passages
-from bonito_lite.documents import find_documents, iter_passages
 from bonito_lite.errors import InputError
+from bonito_lite.inputs import chunking
+from bonito_lite.inputs.chunking import split_passages
+from bonito_lite.inputs.documents import find_documents, iter_passages
 from bonito_lite.prompt import (
     CONTEXT_PLACEHOLDER,
     NO_PIPE,

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bonito_lite import filters
-from bonito_lite.model_paths import toy_model_path
-from bonito_lite.engine import EngineSettings
+from bonito_lite.engines.generation import EngineSettings
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
@@ -243,7 +243,8 @@ def test_real_subprocess_generates_and_reports(tmp_path):
 
 
 def test_a_gguf_from_llama_cpps_converter_and_a_hub_id_work_as_model(tmp_path):
-    from bonito_lite.metadata import SOURCE_HF_REPOSITORY_KEY
+    from bonito_lite.models.metadata import SOURCE_HF_REPOSITORY_KEY
+
     from model_factory import copy_gguf
 
     # No bonito.* keys, as llama.cpp's own converter writes; the hub id it came from, as ours does.

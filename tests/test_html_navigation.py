@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bonito_lite.documents import find_documents, iter_passages
+from bonito_lite.inputs.documents import find_documents, iter_passages
 
 
 def words(text: str) -> int:

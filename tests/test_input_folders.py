@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite.documents import find_documents, guess_encoding, iter_passages
 from bonito_lite.errors import InputError
+from bonito_lite.inputs.documents import find_documents, guess_encoding, iter_passages
 from bonito_lite.run import default_output
 
 from cli_helpers import read_jsonl, run_cli

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite.metadata import IS_BONITO, PROMPT_TEMPLATE_KEY, TASK_TYPES_KEY
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.metadata import IS_BONITO, PROMPT_TEMPLATE_KEY, TASK_TYPES_KEY
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.prompt import PROMPT_TEMPLATE
 from bonito_lite.task_types import TASK_TYPES
 

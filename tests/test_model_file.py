@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bonito_lite.errors import ModelFileError
-from bonito_lite.metadata import PROMPT_TEMPLATE_KEY
-from bonito_lite.model_file import file_sha256, read_model_info
+from bonito_lite.models.info import file_sha256, read_model_info
+from bonito_lite.models.metadata import PROMPT_TEMPLATE_KEY
 from bonito_lite.prompt import PROMPT_TEMPLATE
+
 from model_factory import write_small_gguf
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite.documents import find_documents, iter_passages
+from bonito_lite.inputs.documents import find_documents, iter_passages
 
 from pdf_factory import make_pdf, paginated
 

@@ -1,7 +1,8 @@
 """The pipeline's bookkeeping, with a scripted engine (the real engine has its own tests)."""
 
-from bonito_lite.chunking import Passage
-from bonito_lite.engine import Sampling
+from bonito_lite.engines.generation import Sampling
+from bonito_lite.filters import Rejection
+from bonito_lite.inputs.chunking import Passage
 from bonito_lite.pipeline import (
     TRUNCATED,
     GenerationSettings,
@@ -99,3 +100,29 @@ def test_requests_name_everything_before_the_passage_as_their_shared_prefix(scri
         assert request.prompt[len(request.shared_prefix):].startswith(passage + "\n")
         assert request.prompt.startswith(request.shared_prefix)
     assert len({r.shared_prefix for r in engine.requests}) == 2
+
+
+def test_every_record_gets_its_unit_key_once_and_review_sees_it(scripted_engine):
+    replies = {0: "What sat?<|pipe|>The cat", 1: "no separator", 2: "Who?<|pipe|>A dog"}
+    engine = scripted_engine(lambda prompt, seed: replies[seed % 3])
+    asked: list[tuple[str, str, int]] = []
+
+    def unit_key(text: str, task_type: str, sample_index: int) -> str:
+        asked.append((text, task_type, sample_index))
+        return f"{text}/{sample_index}"
+
+    seen: list[str] = []
+
+    def review(record):
+        seen.append(record["unit"])
+        return Rejection("duplicate", f"repeats {record['unit']}") if "dog" in record["output"] else None
+
+    settings = GenerationSettings(task_types=(EXQA,), num_samples=12, seed=5)
+    outcomes = list(generate_outcomes(engine, passages("The cat sat."), settings, "m", review=review,
+                                      unit_key=unit_key))
+    assert asked == [("The cat sat.", EXQA.full_name, i) for i in range(12)]
+    assert [o.record["unit"] for o in outcomes] == [f"The cat sat./{i}" for i in range(12)]
+    assert all(list(o.record)[-1] == "unit" for o in outcomes)
+    assert seen == [o.record["unit"] for o in outcomes if "generation" not in o.record]
+    reasons = {o.reason for o in outcomes}
+    assert reasons >= {None, "no_pipe", "duplicate"}  # kept, unparsable and reviewed out, all keyed

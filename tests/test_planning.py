@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite import engine as engine_module
-from bonito_lite.engine import (
-    EngineSettings,
-    MemoryState,
-    default_threads,
-    fit_parallel,
-    memory_needed,
-    resolve_settings,
-)
+from bonito_lite.engines import local as engine_module, resources
+from bonito_lite.engines.generation import EngineSettings
+from bonito_lite.engines.local import resolve_settings
+from bonito_lite.engines.resources import MemoryState, default_threads, fit_parallel, memory_needed
 from bonito_lite.errors import ResourceError
-from bonito_lite.model_file import ModelInfo, read_model_info
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.info import ModelInfo, read_model_info
+from bonito_lite.models.paths import toy_model_path
 
 GB = 1_000_000_000
 GIB = 2**30
@@ -77,9 +72,9 @@ def test_the_refusal_says_how_much_stays_free():
 def test_the_lowered_number_of_sequences_reaches_the_summary_and_the_manifest(tmp_path, monkeypatch):
     import json
 
-    from cli_helpers import run_cli
-
     from bonito_lite.run import passage_ctx_size
+
+    from cli_helpers import run_cli
 
     toy = read_model_info(toy_model_path())
     ctx = passage_ctx_size(chunk_tokens=64, max_tokens=32)
@@ -104,7 +99,7 @@ def physical_cores(monkeypatch):
     """Pretend the machine has this many physical cores."""
 
     def pretend(n: int) -> None:
-        monkeypatch.setattr(engine_module.psutil, "cpu_count", lambda logical=True: n if not logical else 64)
+        monkeypatch.setattr(resources.psutil, "cpu_count", lambda logical=True: n if not logical else 64)
 
     pretend(64)
     return pretend
@@ -134,16 +129,16 @@ def test_unknown_load_uses_every_usable_cpu(physical_cores, monkeypatch):
     def unavailable():
         raise OSError("no /proc/stat")
 
-    monkeypatch.setattr(engine_module, "cpu_busy_percent", unavailable)
+    monkeypatch.setattr(resources, "cpu_busy_percent", unavailable)
     assert default_threads(cpus=[0, 1, 2]) == 3
 
 
 def test_the_engine_takes_the_idle_cpus_unless_threads_are_given(physical_cores, monkeypatch):
     info = read_model_info(toy_model_path())
-    monkeypatch.setattr(engine_module, "usable_cpus", lambda: [0, 1])
-    monkeypatch.setattr(engine_module, "cpu_busy_percent", lambda: [100.0, 0.0])
+    monkeypatch.setattr(resources, "usable_cpus", lambda: [0, 1])
+    monkeypatch.setattr(resources, "cpu_busy_percent", lambda: [100.0, 0.0])
     assert resolve_settings(EngineSettings(), info)[0].threads == 1
-    monkeypatch.setattr(engine_module, "cpu_busy_percent", lambda: [0.0, 0.0])
+    monkeypatch.setattr(resources, "cpu_busy_percent", lambda: [0.0, 0.0])
     assert resolve_settings(EngineSettings(), info)[0].threads == 2
     assert resolve_settings(EngineSettings(threads=5), info)[0].threads == 5
 
@@ -182,7 +177,7 @@ def test_the_dry_run_says_what_its_estimate_assumes():
 # libgomp prints the settings it read as it loaded (OMP_DISPLAY_ENV); the script then prints
 # the two variables as the importing process sees them afterwards.
 _SHOW_OPENMP = (
-    "import os; import bonito_lite.llama_handles; "
+    "import os; import bonito_lite.engines.llama_handles; "
     "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
 )
 

@@ -1,7 +1,7 @@
 import pytest
 
-from bonito_lite.engine import Tokenizer
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.engines.local import Tokenizer
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.prompt import (
     NO_PIPE,
     TEMPLATE_TOKENS,

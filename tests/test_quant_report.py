@@ -10,8 +10,9 @@ import gguf
 import numpy as np
 import pytest
 
-from bonito_lite import llama_handles, quant_report as qr
+from bonito_lite.engines import llama_handles
 from bonito_lite.errors import ModelFileError
+from bonito_lite.models import quant_report as qr
 from bonito_lite.prompt import build_prompt
 from bonito_lite.task_types import TASK_TYPES
 

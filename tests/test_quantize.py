@@ -7,10 +7,10 @@ from collections import namedtuple
 import gguf
 import pytest
 
-from bonito_lite import convert, metadata
-from bonito_lite.convert import convert_checkpoint
 from bonito_lite.errors import EngineError, InputError, ResourceError
-from bonito_lite.quantize import LLAMA_CPP_TYPES, normalize_quant
+from bonito_lite.models import convert, metadata
+from bonito_lite.models.convert import convert_checkpoint
+from bonito_lite.models.quantize import LLAMA_CPP_TYPES, normalize_quant
 
 QType = gguf.GGMLQuantizationType
 
@@ -88,7 +88,7 @@ def test_files_are_removed_when_quantizing_fails_or_is_interrupted(tmp_path, tin
 
 
 def test_llama_cpp_refusing_the_input_is_an_engine_error(tmp_path):
-    from bonito_lite.quantize import quantize_gguf
+    from bonito_lite.models.quantize import quantize_gguf
 
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)

@@ -26,3 +26,20 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert 'pip install -e ".[dev]"' in README and '-e ".[dev]"' in ci
     assert re.search(r"^\s+pytest$", README, flags=re.M) and re.search(r"^pytest$", ci, flags=re.M)
+
+
+def test_the_map_of_the_package_names_every_module_and_only_modules_that_exist():
+    package = Path(__file__).resolve().parents[1] / "bonito_lite"
+    section = _section("Where things live")
+    tree = section.split("Where to change what")[0]
+    named = set(re.findall(r"\b(\w+(?:\*)?\.py|\w+/)", tree))
+    folders = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert {f"{name}/" for name in folders} <= named
+    # Modules at the top and in the folders the map lists file by file (review/ is one app).
+    modules = {p.name for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    modules |= {p.name for name in ("inputs", "engines", "models") for p in (package / name).glob("*.py")
+                if p.name != "__init__.py"}
+    covered = {m for m in modules if m in named or any(n.endswith("*.py") and m.startswith(n[:-4]) for n in named)}
+    assert covered == modules, f"modules missing from the README's map: {sorted(modules - covered)}"
+    for path in re.findall(r"`((?:inputs|engines|models)/\w+\.py)", section):
+        assert (package / path).is_file(), path

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from bonito_lite import sinks
 from bonito_lite.cli import EXIT_INTERRUPTED, cli
 from bonito_lite.errors import InputError, OutputExistsError, ResourceError
-from bonito_lite.model_file import file_sha256
+from bonito_lite.models.info import file_sha256
 from bonito_lite.resume import model_sha256, read_finished, repair_partial_line
 
 import cli_helpers

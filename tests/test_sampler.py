@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonito_lite import llama_handles
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.engines import llama_handles
+from bonito_lite.engines.sampler import SamplerChain
+from bonito_lite.models.paths import toy_model_path
 
 N_VOCAB = 32000
 
@@ -63,11 +64,6 @@ def vocab():
         yield model.vocab
 
 
-@pytest.fixture(scope="module")
-def candidates(vocab):
-    return llama_handles.Candidates(vocab.n_tokens)
-
-
 def _logits(seed: int) -> np.ndarray:
     """A language-model-like spread: a few likely tokens above a long tail."""
     rng = np.random.default_rng(seed)
@@ -77,7 +73,7 @@ def _logits(seed: int) -> np.ndarray:
 
 
 def _ours(vocab, logits: np.ndarray, **settings) -> np.ndarray:
-    sampler = llama_handles.SamplerChain(vocab, seed=0, **settings)
+    sampler = SamplerChain(vocab.n_tokens, seed=0, **settings)
     ids, probabilities = sampler.distribution(sampler.processed(logits))
     dense = np.zeros(N_VOCAB)
     dense[ids] = probabilities
@@ -128,15 +124,15 @@ _CHI2_CRITICAL_0_001 = {3: 16.27, 4: 18.47, 5: 20.52, 6: 22.46, 7: 24.32}
 
 @pytest.mark.parametrize("temperature,top_p,top_k,min_p", [(0.6, 0.9, -1, 0.0), (1.5, 0.95, 6, 0.0),
                                                           (1.3, 1.0, -1, 0.08)])
-def test_many_draws_follow_vllms_probabilities(vocab, candidates, temperature, top_p, top_k, min_p):
+def test_many_draws_follow_vllms_probabilities(vocab, temperature, top_p, top_k, min_p):
     logits = np.full(N_VOCAB, -50.0, dtype=np.float32)
     logits[[3, 4, 5, 6, 7, 8, 9]] = [3.0, 2.6, 2.2, 1.9, 1.0, 0.2, -0.5]
     expected = vllm_probabilities(logits, temperature, top_k, top_p, min_p)
     support = np.flatnonzero(expected)
     assert 4 <= len(support) <= 8
-    sampler = llama_handles.SamplerChain(vocab, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+    sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                                          seed=12345)
-    draws = np.array([sampler.sample(logits, candidates) for _ in range(6000)])
+    draws = np.array([sampler.sample(logits) for _ in range(6000)])
     sampler.close()
     assert set(np.unique(draws)) <= set(support)
     observed = np.bincount(draws, minlength=N_VOCAB)[support]
@@ -145,12 +141,12 @@ def test_many_draws_follow_vllms_probabilities(vocab, candidates, temperature, t
     assert chi2 < _CHI2_CRITICAL_0_001[len(support) - 1], (observed, wanted)
 
 
-def test_draws_repeat_with_the_seed_and_differ_with_another(vocab, candidates):
+def test_draws_repeat_with_the_seed_and_differ_with_another(vocab):
     logits = _logits(3)
 
     def draws(seed):
-        sampler = llama_handles.SamplerChain(vocab, temperature=1.0, top_p=0.95, seed=seed)
-        result = [sampler.sample(logits, candidates) for _ in range(300)]
+        sampler = SamplerChain(vocab.n_tokens, temperature=1.0, top_p=0.95, seed=seed)
+        result = [sampler.sample(logits) for _ in range(300)]
         sampler.close()
         return result
 
@@ -158,11 +154,11 @@ def test_draws_repeat_with_the_seed_and_differ_with_another(vocab, candidates):
     assert draws(4) != draws(5)
 
 
-def test_below_vllms_temperature_floor_the_draw_is_greedy(vocab, candidates):
+def test_below_vllms_temperature_floor_the_draw_is_greedy(vocab):
     logits = _logits(5)
     for temperature in (0.0, 5e-6):
-        sampler = llama_handles.SamplerChain(vocab, temperature=temperature, top_p=0.5, seed=1)
-        assert {sampler.sample(logits, candidates) for _ in range(20)} == {int(np.argmax(logits))}
+        sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=0.5, seed=1)
+        assert {sampler.sample(logits) for _ in range(20)} == {int(np.argmax(logits))}
         sampler.close()
 
 
@@ -172,35 +168,35 @@ def _forcing(token: int) -> np.ndarray:
     return logits
 
 
-def test_penalties_are_vllms_over_prompt_and_output_tokens(vocab, candidates):
+def test_penalties_are_vllms_over_prompt_and_output_tokens(vocab):
     logits = _logits(9)
     logits[[40, 41, 42, 43]] = [2.5, -1.5, 3.0, -2.0]  # positive and negative penalised logits
     prompt = [1, 40, 41, 41]
     output = [42, 42, 43, 40]
-    sampler = llama_handles.SamplerChain(
-        vocab, temperature=0.0, top_p=1.0, seed=0, prompt_tokens=prompt,
+    sampler = SamplerChain(
+        vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, prompt_tokens=prompt,
         repetition_penalty=1.3, frequency_penalty=0.4, presence_penalty=0.25,
     )
     for token in output:  # greedy on logits that force each token: the output so far
-        assert sampler.sample(_forcing(token), candidates) == token
+        assert sampler.sample(_forcing(token)) == token
     expected = vllm_penalised(logits, prompt, output, 1.3, 0.4, 0.25)
     assert np.allclose(sampler.processed(logits), expected, rtol=1e-6, atol=1e-5)
     sampler.close()
 
 
-def test_min_tokens_masks_end_and_stop_tokens_until_reached(vocab, candidates):
+def test_min_tokens_masks_end_and_stop_tokens_until_reached(vocab):
     logits = np.zeros(N_VOCAB, dtype=np.float32)
     logits[[2, 77]] = 50.0  # the end token and a stop token lead by far
     logits[5] = 10.0
-    sampler = llama_handles.SamplerChain(vocab, temperature=0.0, top_p=1.0, seed=0, min_tokens=3,
+    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, min_tokens=3,
                                          end_token_ids=(2, 77))
-    assert [sampler.sample(logits, candidates) for _ in range(4)] == [5, 5, 5, 2]
+    assert [sampler.sample(logits) for _ in range(4)] == [5, 5, 5, 2]
     sampler.close()
 
 
-def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab, candidates):
+def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab):
     logits = _logits(11)
-    sampler = llama_handles.SamplerChain(vocab, temperature=0.8, top_p=0.9, seed=0,
+    sampler = SamplerChain(vocab.n_tokens, temperature=0.8, top_p=0.9, seed=0,
                                          logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9])
     processed = sampler.processed(logits)
     assert np.isneginf(processed[[0, 1, 10]]).all()
@@ -210,17 +206,17 @@ def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab, candidates):
     ours = _ours(vocab, logits, temperature=0.8, top_p=0.9, logit_bias={7: 40.0, 8: -5.0},
                  allowed_token_ids=[7, 8, 9])
     assert np.allclose(ours, vllm_probabilities(expected_logits, 0.8, top_p=0.9))
-    assert {sampler.sample(logits, candidates) for _ in range(50)} <= {7, 8, 9}
+    assert {sampler.sample(logits) for _ in range(50)} <= {7, 8, 9}
     sampler.close()
 
 
-def test_bad_words_are_banned_as_vllm_bans_them(vocab, candidates):
+def test_bad_words_are_banned_as_vllm_bans_them(vocab):
     # A one-token word is never drawn; a two-token word's last token only right after its first.
-    sampler = llama_handles.SamplerChain(vocab, temperature=0.0, top_p=1.0, seed=0, bad_words=[[50], [60, 61]])
+    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, bad_words=[[50], [60, 61]])
     logits = np.zeros(N_VOCAB, dtype=np.float32)
     logits[[50, 61]] = [30.0, 20.0]
     logits[60] = 10.0
-    assert sampler.sample(logits, candidates) == 61  # 50 banned; 61 allowed: 60 did not come before
-    assert sampler.sample(_forcing(60), candidates) == 60
-    assert sampler.sample(logits, candidates) == 60  # 61 now completes the banned word
+    assert sampler.sample(logits) == 61  # 50 banned; 61 allowed: 60 did not come before
+    assert sampler.sample(_forcing(60)) == 60
+    assert sampler.sample(logits) == 60  # 61 now completes the banned word
     sampler.close()

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite.engine import EngineSettings, GenerationRequest, Sampling, pipe_grammar
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.server import ServerEngine, parse_server_url
 from bonito_lite.errors import InputError, NetworkError
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.pipeline import TRUNCATED, sample_seed
-from bonito_lite.prompt import build_prompt
+from bonito_lite.prompt import build_prompt, pipe_grammar
 from bonito_lite.run import GenerateOptions, GenerateRun
-from bonito_lite.server_engine import ServerEngine, parse_server_url
 from bonito_lite.task_types import resolve_task_type
 
 import cli_helpers
@@ -338,6 +338,26 @@ def test_summary_names_the_server(relay, tmp_path):
                   "-o", str(tmp_path / "one.jsonl")])
     assert result.exit_code == 0, result.output
     assert f"on server {relay.url}." in result.output
+
+
+def test_a_server_run_never_loads_llama_cpp(llama_server, tmp_path):
+    # In a fresh process: this test process has loaded llama.cpp for the local runs.
+    output = tmp_path / "served.jsonl"
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('llama_cpp loaded:', 'llama_cpp' in sys.modules))\n"
+        "from bonito_lite.cli import main\n"
+        "main()\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script, "generate", str(SAMPLE), "-t", "exqa", "--chunk-tokens", "96",
+         "--limit", "1", "--max-tokens", "16", "--backend", "server", "--url", llama_server,
+         "-o", str(output), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert read_jsonl(output) or read_jsonl(tmp_path / "served.rejected.jsonl")  # it did generate
+    assert "llama_cpp loaded: False" in child.stdout
 
 
 def test_a_dry_run_counts_on_the_server_and_generates_nothing(relay):

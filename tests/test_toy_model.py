@@ -13,9 +13,10 @@ from pathlib import Path
 import gguf
 import pytest
 
-from bonito_lite import metadata
-from bonito_lite.engine import Engine, EngineSettings, GenerationRequest, Sampling
-from bonito_lite.model_paths import toy_model_path
+from bonito_lite.engines.generation import EngineSettings, GenerationRequest, Sampling
+from bonito_lite.engines.local import Engine
+from bonito_lite.models import metadata
+from bonito_lite.models.paths import toy_model_path
 from bonito_lite.prompt import PROMPT_TEMPLATE, ParsedExample, build_prompt, parse_generation
 from bonito_lite.sinks import manifest_path
 from bonito_lite.task_types import TASK_TYPES, resolve_task_type

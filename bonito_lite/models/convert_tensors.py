@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import gguf
 import numpy as np
 
+from ..errors import CheckpointError
 from .checkpoint import HyperParameters, SafetensorsCheckpoint, TensorEntry
-from .errors import CheckpointError
 
 QType = gguf.GGMLQuantizationType
 

@@ -39,23 +39,22 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
-import math
 import os
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
-from typing import Hashable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-import psutil
 
+from ..errors import EngineError, InputError
+from ..models.info import ModelInfo, read_model_info
+from ..prompt import pipe_grammar
 from . import llama_handles as llama
-from .errors import EngineError, InputError, ResourceError, SamplingError
-from .model_file import ModelInfo, read_model_info
-from .prompt import PIPE
+from .generation import CPU_REPACK_CHOICES, Completion, EngineSettings, GenerationRequest, Sampling
+from .resources import default_threads, fit_parallel, memory_state
+from .sampler import SamplerChain
 
 logger = logging.getLogger(__name__)
-
-CPU_REPACK_CHOICES = ("auto", "on", "off")
 
 # Sequences decoded in one llama.cpp call when ggml's tiled kernel is not forced: ggml
 # multiplies K-quant weights with per-row dot products below 8 rows and with the tiled
@@ -65,242 +64,6 @@ _UNPINNED_DECODE_ROWS = 7
 
 # Shared prompt prefixes whose KV cells the engine keeps (one per task type in a Bonito run).
 _MAX_SHARED_PREFIXES = 32
-
-# Memory llama.cpp needs beyond weights and KV cache (compute buffers, runtime), kept free
-# so that a run that "fits" does not push the machine into swap.
-_RUNTIME_RESERVE_BYTES = 256 * 1024 * 1024
-
-# Memory the plan leaves to everything else: the system and the desktop, other programs
-# growing while a run of hours goes on, the page cache of the documents being read, and
-# the error of the estimate above. Without it, a run sized to fill every byte the OS
-# called available left nothing, and the machine swapped. The larger of 1 GiB and a tenth
-# of the machine's memory: 1.6 GB on a 16 GB laptop, 2.3 GB on 23 GB.
-_HEADROOM_MIN_BYTES = 1024 * 1024 * 1024
-_HEADROOM_FRACTION = 0.10
-
-# How long default_threads watches the CPUs before choosing; short beside loading a model.
-_CPU_SAMPLE_S = 0.2
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """How llama.cpp runs. ``Engine.settings`` holds the values actually applied."""
-
-    n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
-    threads: int | None = None  # None: the usable CPUs idle now (``default_threads``)
-    ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    # Sequences in flight in one context. 32: on a 2-core x86-64 CPU with a 1.1 B Q4_K_M
-    # model, most of 64's speed-up over a one-at-a-time loop for half its KV memory
-    # (BENCHMARKS.md has the measurements). GPUs take the same default (not measured there).
-    parallel: int = 32
-    # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
-    # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.
-    cpu_repack: str = "auto"
-    verbose: bool = False  # show llama.cpp's own log
-    constrain: bool = False  # limit generations to  text <|pipe|> text  before the end token
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How each sample is drawn: fields of vLLM's ``SamplingParams``, with vLLM's meanings.
-
-    ``llama_handles.SamplerChain`` applies them in vLLM's order. Defaults are Bonito's
-    (``max_tokens`` 256, ``temperature`` 0.5, ``top_p`` 0.95) and vLLM's "off" for the rest.
-    """
-
-    max_tokens: int | None = 256  # None: until the end token, or until the sequence's context is full
-    temperature: float = 0.5  # below 1e-5: greedy
-    top_p: float = 0.95
-    top_k: int = 0  # 0 (or vLLM's -1): off
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0  # over prompt and output tokens
-    presence_penalty: float = 0.0  # over output tokens
-    frequency_penalty: float = 0.0  # over output tokens
-    min_tokens: int = 0  # end and stop tokens cannot be drawn before this many tokens
-    stop: tuple[str, ...] = ()  # the text ends before the first of these
-    stop_token_ids: tuple[int, ...] = ()
-    include_stop_str_in_output: bool = False
-    ignore_eos: bool = False  # the end token is drawn like any other, without text
-    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias) pairs
-    allowed_token_ids: tuple[int, ...] | None = None
-    bad_words: tuple[str, ...] = ()  # never generated (as vLLM tokenizes and bans them)
-
-    def check(self, n_vocab: int | None = None) -> None:
-        """Raise :class:`SamplingError` naming the first field out of vLLM's range."""
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise SamplingError(f"max_tokens must be at least 1 (or None), got {self.max_tokens}.")
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise SamplingError(f"temperature must be 0 or more (0 means greedy), got {self.temperature}.")
-        if not 0 < self.top_p <= 1:
-            raise SamplingError(f"top_p must be in (0, 1], got {self.top_p}.")
-        if self.top_k < -1:
-            raise SamplingError(f"top_k must be -1 or 0 (off), or at least 1, got {self.top_k}.")
-        if not 0 <= self.min_p <= 1:
-            raise SamplingError(f"min_p must be in [0, 1], got {self.min_p}.")
-        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
-            raise SamplingError(f"repetition_penalty must be greater than 0, got {self.repetition_penalty}.")
-        for name in ("presence_penalty", "frequency_penalty"):
-            if not -2 <= getattr(self, name) <= 2:
-                raise SamplingError(f"{name} must be in [-2, 2], got {getattr(self, name)}.")
-        if self.min_tokens < 0 or (self.max_tokens is not None and self.min_tokens > self.max_tokens):
-            raise SamplingError(f"min_tokens must be between 0 and max_tokens, got {self.min_tokens}.")
-        if any(not isinstance(s, str) or not s for s in self.stop):
-            raise SamplingError("stop must hold non-empty strings.")
-        if any(not isinstance(w, str) or not w.strip() for w in self.bad_words):
-            raise SamplingError("bad_words must hold words, not empty strings.")
-        if self.allowed_token_ids is not None and not self.allowed_token_ids:
-            raise SamplingError("allowed_token_ids must not be empty.")
-        if n_vocab is not None:
-            for name, ids in (
-                ("stop_token_ids", self.stop_token_ids),
-                ("logit_bias", [token for token, _ in self.logit_bias]),
-                ("allowed_token_ids", self.allowed_token_ids or ()),
-            ):
-                bad = [t for t in ids if not 0 <= t < n_vocab]
-                if bad:
-                    raise SamplingError(f"{name} holds token id {bad[0]}, outside the vocabulary (0 to {n_vocab - 1}).")
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One prompt to complete ``len(seeds)`` times, once per seed."""
-
-    key: Hashable
-    prompt: str  # the engine adds BOS
-    seeds: tuple[int, ...]
-    sampling: Sampling = Sampling()
-    # Text at the start of ``prompt`` that many requests share (a template's part before
-    # the passage). Its evaluation is kept and copied into every prompt that starts with
-    # the same tokens; it is always evaluated apart, so a prompt's logits are the same
-    # whichever request evaluated the prefix first.
-    shared_prefix: str = ""
-
-
-@dataclass(frozen=True)
-class Completion:
-    key: Hashable
-    sample_index: int
-    text: str
-    prompt_tokens: int  # including BOS
-    completion_tokens: int  # excluding the end-of-generation token
-    finish_reason: str  # "stop" (end token, stop token or stop string) | "length" (max_tokens)
-
-
-def pipe_grammar(separator: str = PIPE) -> str:
-    """GBNF for ``text <separator> text``, where neither text contains the separator.
-
-    A text may hold ``<`` but never ``<|``, which is the separator's start; that also keeps
-    the prompt's own tags out of the generation. The end token is allowed only once the
-    whole rule has matched, i.e. after the separator.
-    """
-    if not separator.startswith("<|"):
-        raise ValueError("the grammar is written for separators that start with '<|'")
-    literal = separator.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f'root ::= part "{literal}" part\n'
-        'part ::= ( [^<] | "<"+ [^|<] )* "<"*\n'
-    )
-
-
-@dataclass(frozen=True)
-class MemoryState:
-    """The machine's memory as the OS reports it now."""
-
-    available: int  # what it can give without swapping: free memory plus reclaimable page cache
-    total: int
-
-    @property
-    def headroom(self) -> int:
-        """Bytes a run leaves free for everything else (see ``_HEADROOM_FRACTION``)."""
-        return max(_HEADROOM_MIN_BYTES, int(self.total * _HEADROOM_FRACTION))
-
-
-def memory_state() -> MemoryState | None:
-    """Available and total memory (Linux: MemAvailable; macOS and Windows: their own counts), or None."""
-    try:
-        memory = psutil.virtual_memory()
-    except (OSError, RuntimeError, AttributeError):
-        return None
-    return MemoryState(available=int(memory.available), total=int(memory.total))
-
-
-def available_memory_bytes() -> int | None:
-    """Memory the OS can give this process now without swapping, or None if unknown."""
-    state = memory_state()
-    return state.available if state is not None else None
-
-
-def memory_needed(info: ModelInfo, ctx_size: int, parallel: int) -> int:
-    """Bytes for the weights plus an F16 KV cache of ``parallel × ctx_size`` tokens.
-
-    The weights count once, at the file's size, whether or not their pages are in the page
-    cache already (generate reads the file to hash it): llama.cpp maps the file, so cached
-    pages are the memory the model runs from, not a copy, and ``MemoryState.available``
-    already counts them as reclaimable. They must stay resident (every decode step reads
-    every weight), so they are not free for the caches either.
-    """
-    return info.file_size + info.kv_bytes_per_token() * ctx_size * parallel + _RUNTIME_RESERVE_BYTES
-
-
-def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, memory: MemoryState | None) -> int:
-    """The largest ``parallel`` up to the one asked for whose model + KV cache fits, headroom kept."""
-    if memory is None:
-        return parallel
-    budget = memory.available - memory.headroom
-    fitting = parallel
-    while fitting >= 1 and memory_needed(info, ctx_size, fitting) > budget:
-        fitting -= 1
-    if fitting < 1:
-        need_gb = memory_needed(info, ctx_size, 1) / 1e9
-        raise ResourceError(
-            f"{info.path.name} needs {need_gb:.1f} GB (model + KV cache for --ctx-size {ctx_size}) "
-            f"and {memory.headroom / 1e9:.1f} GB stays free for the system, but "
-            f"{memory.available / 1e9:.1f} GB is available; close other programs, lower --ctx-size "
-            "or use a smaller quantization"
-        )
-    if fitting < parallel:
-        logger.warning(
-            "--parallel %d needs %.1f GB but %.1f GB is available and %.1f GB stays free for the "
-            "system; running %d sequences at a time",
-            parallel, memory_needed(info, ctx_size, parallel) / 1e9, memory.available / 1e9,
-            memory.headroom / 1e9, fitting,
-        )
-    return fitting
-
-
-def usable_cpus() -> list[int]:
-    """The CPUs this process may run on."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # macOS, Windows: no affinity here
-        return list(range(os.cpu_count() or 1))
-
-
-def cpu_busy_percent() -> list[float]:
-    """How busy each CPU is, in percent, over a short look (psutil; one value per CPU number)."""
-    return psutil.cpu_percent(interval=_CPU_SAMPLE_S, percpu=True)
-
-
-def default_threads(busy: Sequence[float] | None = None, cpus: Sequence[int] | None = None) -> int:
-    """Threads for llama.cpp: the CPUs this process may use that other programs leave idle now.
-
-    llama.cpp's threads meet after every operation of a decode step, so a thread that
-    shares a CPU with a busy program holds all the others back: with one of two cores busy,
-    two threads ran a toy job 13 to 20 times slower than one (BENCHMARKS.md). So the threads
-    are the idle capacity of the usable CPUs (their idle percentages summed, rounded), at
-    least 1, and never more than the physical cores (a second hyper-thread of a core adds
-    waiting, not speed). Load that arrives during a run is met by llama.cpp's waiting
-    threads sleeping rather than spinning (see ``llama_handles``). ``busy`` is per CPU
-    number, as :func:`cpu_busy_percent` gives it.
-    """
-    cpus = list(cpus) if cpus is not None else usable_cpus()
-    try:
-        busy = list(busy) if busy is not None else cpu_busy_percent()
-    except (OSError, RuntimeError):
-        busy = []
-    idle = sum(max(0.0, 100.0 - busy[cpu]) for cpu in cpus if cpu < len(busy)) / 100.0 if busy else len(cpus)
-    physical = psutil.cpu_count(logical=False) or len(cpus)
-    return max(1, min(int(idle + 0.5), len(cpus), physical))
 
 
 def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
@@ -373,7 +136,7 @@ class _Slot:
     seq_id: int
     state: _RequestState
     sample_index: int
-    sampler: llama.SamplerChain
+    sampler: SamplerChain
     decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
@@ -574,23 +337,24 @@ class Engine:
             # The prompt is already in a sibling's cache: copy it, draw from its saved logits.
             self._context.copy_sequence(holder.seq_id, slot.seq_id, state.prompt_length)
             slot.position = state.prompt_length
-            self._accept(slot, slot.sampler.sample(state.prompt_logits, self._candidates))
+            self._accept(slot, slot.sampler.sample(state.prompt_logits))
         else:
             slot.evaluating = True
         if not state.unstarted and state.prompt_logits is not None:
             state.prompt_logits = None
         return slot
 
-    def _sampler(self, state: _RequestState, sampling: Sampling, seed: int) -> llama.SamplerChain:
+    def _sampler(self, state: _RequestState, sampling: Sampling, seed: int) -> SamplerChain:
         ends: tuple[int, ...] = ()
         if sampling.min_tokens:
             ends = sampling.stop_token_ids + (() if sampling.ignore_eos else self._end_tokens())
-        return llama.SamplerChain(
-            self._vocab,
+        grammar = llama.Grammar(self._vocab, self._grammar, self._candidates) if self._grammar else None
+        return SamplerChain(
+            self._vocab.n_tokens,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             seed=seed,
-            grammar=self._grammar,
+            grammar=grammar,
             top_k=sampling.top_k,
             min_p=sampling.min_p,
             repetition_penalty=sampling.repetition_penalty,
@@ -723,7 +487,7 @@ class Engine:
             if sharer is not slot:
                 context.copy_sequence(slot.seq_id, sharer.seq_id, state.prompt_length)
             sharer.position = state.prompt_length
-            self._accept(sharer, sharer.sampler.sample(logits, self._candidates))
+            self._accept(sharer, sharer.sampler.sample(logits))
             if sharer.next_token is None:
                 done.append(sharer)
         slot.sharers = []
@@ -765,7 +529,7 @@ class Engine:
             for slot in members:
                 slot.position += 1
                 slot.next_token = None
-                self._accept(slot, slot.sampler.sample(context.logits(slot.batch_index), self._candidates))
+                self._accept(slot, slot.sampler.sample(context.logits(slot.batch_index)))
                 if slot.next_token is None:
                     finished.append(slot)
         return finished

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import CheckpointError, NetworkError, one_line
+from ..errors import CheckpointError, NetworkError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def _repo_from_cache_path(folder: Path) -> tuple[str | None, str | None]:
 
 
 def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub import errors as hub_errors
+    from huggingface_hub import errors as hub_errors, snapshot_download
 
     try:
         folder = snapshot_download(repo_id, revision=revision, allow_patterns=NEEDED_FILES)

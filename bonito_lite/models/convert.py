@@ -21,6 +21,8 @@ from typing import Iterator
 import gguf
 import numpy as np
 
+from ..errors import CheckpointError, OutputExistsError, ResourceError
+from ..progress import progress_bar
 from .checkpoint import (
     CheckpointLocation,
     HyperParameters,
@@ -31,9 +33,7 @@ from .checkpoint import (
 )
 from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tensors, tensor_data
 from .convert_vocab import read_vocabulary
-from .errors import CheckpointError, OutputExistsError, ResourceError
 from .metadata import SOURCE_HF_REPOSITORY_KEY, bonito_metadata
-from .progress import progress_bar
 from .quantize import (
     BITS_PER_WEIGHT,
     DEFAULT_QUANT,

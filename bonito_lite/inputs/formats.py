@@ -51,8 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..errors import InputError, UnreadableDocumentError, one_line
 from .chunking import Block
-from .errors import InputError, UnreadableDocumentError, one_line
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ class Passage:
     """One piece of a document, with where it came from.
 
     ``char_start`` and ``char_end`` index the document's text as read (see
-    ``bonito_lite.documents`` for what "as read" means for files, stdin and table rows).
+    ``bonito_lite.inputs.documents`` for what "as read" means for files, stdin and table rows).
     """
 
     text: str

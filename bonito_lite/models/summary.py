@@ -1,6 +1,6 @@
 """What a GGUF model file is, for ``bonito-lite inspect``: read from its header alone.
 
-Everything here comes from :func:`model_file.read_model_info`, which parses the GGUF header
+Everything here comes from :func:`info.read_model_info`, which parses the GGUF header
 through ``gguf.GGUFReader``: the file is memory-mapped and only the header's pages are read,
 so a 14.5 GB model is described without its tensors ever being loaded.
 """
@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
+from ..prompt import PROMPT_TEMPLATE
+from ..task_types import TASK_TYPES, TaskType, resolve_task_type
+from .info import ModelInfo, read_model_info
 from .metadata import PROMPT_TEMPLATE_KEY, SOURCE_REVISION, TASK_TYPES_KEY
-from .model_file import ModelInfo, read_model_info
-from .model_paths import resolve_model
-from .prompt import PROMPT_TEMPLATE
-from .task_types import TASK_TYPES, TaskType, resolve_task_type
+from .paths import resolve_model
 
 
 @dataclass(frozen=True)

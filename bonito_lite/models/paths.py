@@ -7,21 +7,23 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ModelFileError
-from .model_file import read_model_info
+from ..errors import ModelFileError
+from .info import read_model_info
 
 log = logging.getLogger(__name__)
 
 TOY = "toy"
 MODEL_ENV = "BONITO_LITE_MODEL"
 MODELS_FOLDER = Path("models")
+# The package's bundled files (bonito_lite/data): the toy model and sample passages.
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 def toy_model_path() -> Path:
     """The tiny Bonito bundled with the package: a demo model, not a useful one."""
-    return Path(__file__).parent / "data" / "toy-bonito.gguf"
+    return PACKAGE_DATA / "toy-bonito.gguf"
 
 
 def resolve_model(spec: str | os.PathLike | None) -> Path:

@@ -25,18 +25,20 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import llama_handles as llama
-from .engine import EngineSettings, available_memory_bytes, resolve_settings
-from .errors import InputError, ModelFileError, ResourceError
-from .model_file import ModelInfo, read_model_info
-from .model_paths import resolve_model
-from .progress import Progress
-from .prompt import build_prompt
-from .task_types import TASK_TYPES
+from ..engines import llama_handles as llama
+from ..engines.generation import EngineSettings
+from ..engines.local import resolve_settings
+from ..engines.resources import available_memory_bytes
+from ..errors import InputError, ModelFileError, ResourceError
+from ..progress import Progress
+from ..prompt import build_prompt
+from ..task_types import TASK_TYPES
+from .info import ModelInfo, read_model_info
+from .paths import PACKAGE_DATA, resolve_model
 
 logger = logging.getLogger(__name__)
 
-PASSAGES_FILE = Path(__file__).parent / "data" / "sample_passages.txt"
+PASSAGES_FILE = PACKAGE_DATA / "sample_passages.txt"
 
 # llama.cpp's published KL-divergence figures for 7-8 B models (its perplexity tool's
 # --kl-divergence against an F16 reference): (label, mean KL range, same-top-token range).

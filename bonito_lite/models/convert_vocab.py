@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gguf
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from .engine import Completion, EngineSettings, GenerationRequest, Sampling, Tokenizer, pipe_grammar
-from .errors import EngineError, InputError, NetworkError, SamplingError
+from ..errors import EngineError, InputError, NetworkError, SamplingError
+from ..prompt import pipe_grammar
+from .generation import Completion, EngineSettings, GenerationRequest, Sampling
+
+if TYPE_CHECKING:
+    from .local import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -380,6 +384,8 @@ class ServerEngine:
         # Opened on first use: a run that finds nothing left to do never needs it.
         if self._tokenizer_model is not None:
             if self._local is None:
+                from .local import Tokenizer  # llama.cpp is loaded only for a local tokenizer
+
                 self._local = Tokenizer(self._tokenizer_model, verbose=self.settings.verbose)
             return self._local.count_tokens
         if self._remote is None:

@@ -16,7 +16,7 @@ wrote (see ``_OwnFiles``); naming one is an ``InputError``.
   at a time.
 * ``.pdf``, ``.docx``, ``.html`` and ``.htm`` files are structured documents, read with the docs
   extra (``pip install "bonito-lite[docs]"``) into paragraphs and headings; each page of a PDF
-  is one document, named ``path#page=N``. ``bonito_lite.document_formats`` says what is read
+  is one document, named ``path#page=N``. ``bonito_lite.inputs.formats`` says what is read
   from each format and what their offsets index. Naming such a file without the extra is an
   ``InputError`` with the install command; a folder or pattern skips them with one warning. An
   old Word ``.doc`` file is an ``InputError`` when named, a warning when found in a folder.
@@ -57,14 +57,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
-from . import document_formats as formats
+from ..errors import InputError, UnreadableDocumentError, one_line
+from ..export import FORMATS as EXPORT_SUFFIXES
+from ..resume import UNIT_FIELD
+from ..sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
+from . import formats
 from .chunking import (
-    BLOCK_SEPARATOR, DEFAULT_CHUNK_TOKENS, Block, Passage, split_blocks, split_passages,
+    BLOCK_SEPARATOR,
+    DEFAULT_CHUNK_TOKENS,
+    Block,
+    Passage,
+    split_blocks,
+    split_passages,
 )
-from .errors import InputError, UnreadableDocumentError, one_line
-from .export import FORMATS as EXPORT_SUFFIXES
-from .resume import UNIT_FIELD
-from .sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import gguf
 
-from .errors import ModelFileError, one_line
+from ..errors import ModelFileError, one_line
 from .metadata import IS_BONITO, IS_TOY, SOURCE_HF_REPOSITORY_KEY
 
 SUPPORTED_ARCHITECTURE = "llama"  # Mistral checkpoints convert to llama.cpp's llama architecture

@@ -14,7 +14,7 @@ import re
 import threading
 from pathlib import Path
 
-from .errors import EngineError, InputError
+from ..errors import EngineError, InputError
 
 logger = logging.getLogger(__name__)
 

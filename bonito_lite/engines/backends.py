@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
-from .engine import Engine, EngineSettings, Tokenizer
-from .errors import EngineError, InputError
-from .model_paths import resolve_model
-from .resume import model_sha256
-from .server_engine import ServedModel, ServerClient, ServerEngine, parse_server_url, served_model
+from ..errors import EngineError, InputError
+from ..models.paths import resolve_model
+from ..resume import model_sha256
+from .generation import EngineSettings
+from .server import ServedModel, ServerClient, ServerEngine, parse_server_url, served_model
+
+if TYPE_CHECKING:
+    from .local import Engine, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +66,14 @@ class LocalBackend:
         return model_sha256(self.model_file, previous_manifest)
 
     def tokenizer(self) -> Tokenizer:
+        from .local import Tokenizer  # llama.cpp is loaded by the local backend only
+
         assert self.model_file is not None
         return Tokenizer(self.model_file)
 
     def engine(self) -> Engine:
+        from .local import Engine
+
         assert self.model_file is not None
         return Engine(self.model_file, self.settings)
 

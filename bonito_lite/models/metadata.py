@@ -7,8 +7,8 @@ them to recognise a Bonito model and its prompt format.
 
 from __future__ import annotations
 
-from .prompt import PROMPT_TEMPLATE
-from .task_types import TASK_TYPES
+from ..prompt import PROMPT_TEMPLATE
+from ..task_types import TASK_TYPES
 
 IS_BONITO = "bonito.is_bonito"
 PROMPT_TEMPLATE_KEY = "bonito.prompt_template"
