@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 class AbstractBonito:
     def _prepare_bonito_input(
-        self, context_dataset: "Dataset", task_type: str, context_col: str, **kwargs: Any
-    ) -> "Dataset":
+        self, context_dataset: Dataset, task_type: str, context_col: str, **kwargs: Any
+    ) -> Dataset:
         """One Bonito prompt per row of ``context_dataset[context_col]``, in column ``input``."""
         full_name = resolve_task_type(task_type).full_name  # UnknownTaskTypeError is a ValueError
 
@@ -33,7 +33,7 @@ class AbstractBonito:
             prompt, remove_columns=context_dataset.column_names, num_proc=kwargs.get("num_proc", 1)
         )
 
-    def _postprocess_dataset(self, synthetic_dataset: "Dataset", context_col: str, **kwargs: Any) -> "Dataset":
+    def _postprocess_dataset(self, synthetic_dataset: Dataset, context_col: str, **kwargs: Any) -> Dataset:
         """The rows whose ``prediction`` parses, as ``input``/``output`` pairs (upstream's parser)."""
 
         def parsed(example: dict[str, Any]) -> ParsedExample | None:

@@ -1,12 +1,12 @@
 """The Python API, shaped like upstream Bonito's so that upstream code switches by its imports.
 
-    from bonito_lite import Bonito, SamplingParams
+from bonito_lite import Bonito, SamplingParams
 
-    bonito = Bonito("models/bonito-v1.Q4_K_M.gguf")
-    synthetic = bonito.generate_tasks(
-        text_dataset, context_col="input", task_type="nli",
-        sampling_params=SamplingParams(max_tokens=256, top_p=0.95, temperature=0.5, n=1),
-    )
+bonito = Bonito("models/bonito-v1.Q4_K_M.gguf")
+synthetic = bonito.generate_tasks(
+    text_dataset, context_col="input", task_type="nli",
+    sampling_params=SamplingParams(max_tokens=256, top_p=0.95, temperature=0.5, n=1),
+)
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import logging
 import os
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from datasets import Dataset
 
@@ -116,6 +117,7 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
     :class:`SamplingError` (a ValueError) naming the field for a value out of range or one
     that cannot be honoured here.
     """
+
     def get(name: str, default: Any) -> Any:
         return getattr(params, name, default)
 
@@ -152,7 +154,8 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
             logit_bias=tuple(sorted((int(t), float(b)) for t, b in (get("logit_bias", None) or {}).items())),
             bad_words=_strings(get("bad_words", None)),
             allowed_token_ids=(
-                None if get("allowed_token_ids", None) is None
+                None
+                if get("allowed_token_ids", None) is None
                 else tuple(int(t) for t in get("allowed_token_ids", None))
             ),
         )
@@ -218,8 +221,9 @@ class Bonito(AbstractBonito):
             )
             self._ctx_size = ctx_size
             # The factory generate uses: a local GGUF, or the server at url (model then unused).
-            self._backend = open_backend(SERVER if url is not None else LLAMA_CPP,
-                                         None if url is not None else model, url, self._settings)
+            self._backend = open_backend(
+                SERVER if url is not None else LLAMA_CPP, None if url is not None else model, url, self._settings
+            )
             self.model_path: Path | None = self._backend.model_file
             self.model_name = self._backend.model_name
             if self._backend.name == SERVER:
@@ -234,8 +238,9 @@ class Bonito(AbstractBonito):
 
                 self._tokenizer = Tokenizer(self.model_path, verbose=verbose)
                 if info.is_toy:
-                    log.warning("%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.",
-                                self.model_name)
+                    log.warning(
+                        "%s is the bundled toy model: a demo of the pipeline, not a useful Bonito.", self.model_name
+                    )
 
     def close(self) -> None:
         if self.engine is not None:
@@ -245,7 +250,7 @@ class Bonito(AbstractBonito):
             self._tokenizer.close()
             self._tokenizer = None
 
-    def __enter__(self) -> "Bonito":
+    def __enter__(self) -> Bonito:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -279,18 +284,33 @@ class Bonito(AbstractBonito):
         """
         with offline_scope():
             return self._generate_tasks(
-                text_dataset, context_col, task_type, sampling_params,
-                return_rejected=return_rejected, quality_filters=quality_filters,
-                dedup_threshold=dedup_threshold, unused=kwargs,
+                text_dataset,
+                context_col,
+                task_type,
+                sampling_params,
+                return_rejected=return_rejected,
+                quality_filters=quality_filters,
+                dedup_threshold=dedup_threshold,
+                unused=kwargs,
             )
 
     def _generate_tasks(
-        self, text_dataset: Dataset, context_col: str, task_type: str, sampling_params: Any, *,
-        return_rejected: bool, quality_filters: bool, dedup_threshold: float, unused: dict[str, Any],
+        self,
+        text_dataset: Dataset,
+        context_col: str,
+        task_type: str,
+        sampling_params: Any,
+        *,
+        return_rejected: bool,
+        quality_filters: bool,
+        dedup_threshold: float,
+        unused: dict[str, Any],
     ) -> Dataset | tuple[Dataset, Dataset]:
         if unused:
-            log.debug("generate_tasks does not use %s (upstream hands them to datasets.map).",
-                      ", ".join(f"{k}={v!r}" for k, v in sorted(unused.items())))
+            log.debug(
+                "generate_tasks does not use %s (upstream hands them to datasets.map).",
+                ", ".join(f"{k}={v!r}" for k, v in sorted(unused.items())),
+            )
         if context_col not in text_dataset.column_names:
             columns = ", ".join(text_dataset.column_names)
             raise InputError(f"context_col {context_col!r} is not a column of the dataset; its columns: {columns}.")
@@ -305,25 +325,37 @@ class Bonito(AbstractBonito):
         rows = [("" if text is None else str(text)) for text in text_dataset[context_col]]
         fitting, too_long, limit = self._fit_rows(rows, task, sampling)
         settings = GenerationSettings(
-            task_types=(task,), sampling=sampling, num_samples=n, seed=seed, seed_by_position=True,
+            task_types=(task,),
+            sampling=sampling,
+            num_samples=n,
+            seed=seed,
+            seed_by_position=True,
         )
         stats = RunStats()
         parsed: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = list(too_long)
         if fitting:
             for outcome in generate_outcomes(
-                self.engine, _rows_as_passages(rows, fitting), settings, self.model_name, stats,
+                self.engine,
+                _rows_as_passages(rows, fitting),
+                settings,
+                self.model_name,
+                stats,
                 review=QualityFilter(dedup_threshold) if quality_filters else None,
             ):
                 (parsed if outcome.parsed else rejected).append(outcome.record)
         _log_rejections(stats.rejected, stats.generations)
         if too_long:
-            log.warning("%d of %d rows were too long for the model (more than %d prompt tokens with "
-                        "max_tokens=%s) and were skipped (reason %s).",
-                        len(too_long), len(rows), limit, sampling.max_tokens, TOO_LONG)
-        dataset = Dataset.from_dict(
-            {"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]}
-        )
+            log.warning(
+                "%d of %d rows were too long for the model (more than %d prompt tokens with "
+                "max_tokens=%s) and were skipped (reason %s).",
+                len(too_long),
+                len(rows),
+                limit,
+                sampling.max_tokens,
+                TOO_LONG,
+            )
+        dataset = Dataset.from_dict({"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]})
         if return_rejected:
             return dataset, _rejected_dataset(rejected)
         return dataset
@@ -355,11 +387,16 @@ class Bonito(AbstractBonito):
         for number, text in enumerate(rows):
             tokens = self._tokenizer.count_tokens(build_prompt(task.full_name, text)) + 1  # BOS
             if tokens > limit:
-                too_long.append({
-                    "reason": TOO_LONG, "generation": None, "task_type": task.full_name, "context": text,
-                    "source": f"dataset#row={number}",
-                    "detail": f"{tokens} prompt tokens; at most {limit} fit with max_tokens={sampling.max_tokens}",
-                })
+                too_long.append(
+                    {
+                        "reason": TOO_LONG,
+                        "generation": None,
+                        "task_type": task.full_name,
+                        "context": text,
+                        "source": f"dataset#row={number}",
+                        "detail": f"{tokens} prompt tokens; at most {limit} fit with max_tokens={sampling.max_tokens}",
+                    }
+                )
             else:
                 fitting.append(number)
                 longest = max(longest, tokens)
@@ -380,8 +417,11 @@ def _rows_as_passages(rows: list[str], numbers: list[int]) -> Iterator[Passage]:
     for row_number in numbers:
         text = rows[row_number]
         yield Passage(
-            text=text, source=f"dataset#row={row_number}", index=0,
-            char_start=0, char_end=len(text),
+            text=text,
+            source=f"dataset#row={row_number}",
+            index=0,
+            char_start=0,
+            char_end=len(text),
         )
 
 
@@ -399,6 +439,7 @@ def _log_rejections(reasons: Counter, generations: int) -> None:
         detail = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
         log.warning(
             "%d of %d generations did not parse or were filtered out, and were dropped (%s).",
-            sum(reasons.values()), generations, detail,
+            sum(reasons.values()),
+            generations,
+            detail,
         )
-

@@ -31,9 +31,7 @@ EXIT_INTERRUPTED = 130
 def _debug_enabled() -> bool:
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx else None
-    return bool(root and root.obj and root.obj.get("debug")) or os.environ.get(
-        "BONITO_LITE_DEBUG", ""
-    ) not in ("", "0")
+    return bool(root and root.obj and root.obj.get("debug")) or os.environ.get("BONITO_LITE_DEBUG", "") not in ("", "0")
 
 
 def handles_errors(command):
@@ -112,75 +110,206 @@ def task_types_command() -> None:
 
 @cli.command(name="generate")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("task_types", "-t", "--task-type", multiple=True, required=True, help="Task type: an alias, short form or full name, or 'all'; repeat for several.")
-@click.option("--model", "model", envvar="BONITO_LITE_MODEL", metavar="GGUF|toy",
-              help="GGUF model file, or 'toy' for the bundled demo model (else ./models/*.gguf).")
-@click.option("--backend", type=click.Choice(["llama.cpp", "server"]), default="llama.cpp",
-              show_default=True, envvar="BONITO_LITE_BACKEND",
-              help="Generate here with llama.cpp, or on an OpenAI-compatible server at --url.")
-@click.option("--url", envvar="BONITO_LITE_URL", metavar="http://HOST:PORT",
-              help="The server for --backend server (llama.cpp, llama-cpp-python, vLLM); only it is contacted.")
-@click.option("-o", "--output", metavar="FILE",
-              help="Output JSONL (default: <first input>.bonito.jsonl here); '-' for stdout.")
-@click.option("--num-samples", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Examples to sample per passage and task type.")
+@click.option(
+    "task_types",
+    "-t",
+    "--task-type",
+    multiple=True,
+    required=True,
+    help="Task type: an alias, short form or full name, or 'all'; repeat for several.",
+)
+@click.option(
+    "--model",
+    "model",
+    envvar="BONITO_LITE_MODEL",
+    metavar="GGUF|toy",
+    help="GGUF model file, or 'toy' for the bundled demo model (else ./models/*.gguf).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["llama.cpp", "server"]),
+    default="llama.cpp",
+    show_default=True,
+    envvar="BONITO_LITE_BACKEND",
+    help="Generate here with llama.cpp, or on an OpenAI-compatible server at --url.",
+)
+@click.option(
+    "--url",
+    envvar="BONITO_LITE_URL",
+    metavar="http://HOST:PORT",
+    help="The server for --backend server (llama.cpp, llama-cpp-python, vLLM); only it is contacted.",
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="Output JSONL (default: <first input>.bonito.jsonl here); '-' for stdout."
+)
+@click.option(
+    "--num-samples",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Examples to sample per passage and task type.",
+)
 @click.option("--temperature", default=0.5, show_default=True, type=click.FloatRange(min=0))
 @click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
-              help="Most tokens generated per example.")
-@click.option("--top-k", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Sample among the K most likely tokens only; 0 is off.")
-@click.option("--min-p", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Drop tokens less likely than MIN_P times the most likely one; 0 is off.")
-@click.option("--repetition-penalty", default=1.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True),
-              help="vLLM's penalty on tokens already in the prompt or the output; 1 is off.")
-@click.option("--stop", multiple=True, metavar="TEXT",
-              help="End a generation where TEXT appears (cut before it); repeat for several.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Sampling seed; the same seed gives the same records.")
-@click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
-              help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads [default: the CPUs idle when the run starts].")
-@click.option("--ctx-size", type=click.IntRange(min=64), default=None,
-              help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
-              "passage's prompt and --max-tokens, 704 at the defaults].")
-@click.option("--parallel", type=click.IntRange(min=1), default=None,
-              help="Sequences decoded together in one batch, or requests in flight on a server "
-              "[default: 32, lowered to fit memory].")
-@click.option("--cpu-repack", type=click.Choice(["auto", "on", "off"]), default="auto",
-              show_default=True,
-              help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).")
-@click.option("--constrain/--no-constrain", default=True, show_default=True,
-              help="Limit generations to 'input <|pipe|> output' with a grammar.")
-@click.option("--chunk-tokens", default=384, show_default=True, type=click.IntRange(min=16),
-              help="Largest passage, in tokens.")
-@click.option("--context-col", default="text", show_default=True,
-              help="Column holding the text in .jsonl/.json/.csv/.parquet inputs.")
+@click.option(
+    "--max-tokens",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most tokens generated per example.",
+)
+@click.option(
+    "--top-k",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sample among the K most likely tokens only; 0 is off.",
+)
+@click.option(
+    "--min-p",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Drop tokens less likely than MIN_P times the most likely one; 0 is off.",
+)
+@click.option(
+    "--repetition-penalty",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="vLLM's penalty on tokens already in the prompt or the output; 1 is off.",
+)
+@click.option(
+    "--stop",
+    multiple=True,
+    metavar="TEXT",
+    help="End a generation where TEXT appears (cut before it); repeat for several.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sampling seed; the same seed gives the same records.",
+)
+@click.option(
+    "--n-gpu-layers",
+    type=click.IntRange(min=-1),
+    default=None,
+    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads [default: the CPUs idle when the run starts].",
+)
+@click.option(
+    "--ctx-size",
+    type=click.IntRange(min=64),
+    default=None,
+    help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
+    "passage's prompt and --max-tokens, 704 at the defaults].",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sequences decoded together in one batch, or requests in flight on a server "
+    "[default: 32, lowered to fit memory].",
+)
+@click.option(
+    "--cpu-repack",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).",
+)
+@click.option(
+    "--constrain/--no-constrain",
+    default=True,
+    show_default=True,
+    help="Limit generations to 'input <|pipe|> output' with a grammar.",
+)
+@click.option(
+    "--chunk-tokens", default=384, show_default=True, type=click.IntRange(min=16), help="Largest passage, in tokens."
+)
+@click.option(
+    "--context-col",
+    default="text",
+    show_default=True,
+    help="Column holding the text in .jsonl/.json/.csv/.parquet inputs.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N passages.")
-@click.option("quality_filters", "--filter/--no-filter", default=True, show_default=True,
-              help="Reject empty, looping, echoing, off-task and duplicate examples (see README).")
-@click.option("--dedup-threshold", default=DEFAULT_DEDUP_THRESHOLD, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True),
-              help="Jaccard similarity from which two examples are near-duplicates.")
+@click.option(
+    "quality_filters",
+    "--filter/--no-filter",
+    default=True,
+    show_default=True,
+    help="Reject empty, looping, echoing, off-task and duplicate examples (see README).",
+)
+@click.option(
+    "--dedup-threshold",
+    default=DEFAULT_DEDUP_THRESHOLD,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Jaccard similarity from which two examples are near-duplicates.",
+)
 @click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
-@click.option("formats", "--format", multiple=True, type=click.Choice(list(FORMATS)),
-              help="Also write the whole output in a trainer's format when the run completes "
-              "(as 'bonito-lite export' does); repeat for several.")
+@click.option(
+    "formats",
+    "--format",
+    multiple=True,
+    type=click.Choice(list(FORMATS)),
+    help="Also write the whole output in a trainer's format when the run completes "
+    "(as 'bonito-lite export' does); repeat for several.",
+)
 @click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
-@click.option("with_report", "--report", is_flag=True,
-              help="Also write the HTML report of the whole output when the run completes "
-              "(as 'bonito-lite report' does).")
+@click.option(
+    "with_report",
+    "--report",
+    is_flag=True,
+    help="Also write the HTML report of the whole output when the run completes (as 'bonito-lite report' does).",
+)
 @handles_errors
-def generate_command(inputs, task_types, model, output, num_samples, temperature, top_p,
-                     max_tokens, top_k, min_p, repetition_penalty, stop, seed, n_gpu_layers, threads, ctx_size, parallel, cpu_repack,
-                     constrain, chunk_tokens, context_col, limit, dry_run, overwrite, quiet,
-                     verbose, formats, backend, url, quality_filters, dedup_threshold,
-                     ignore_review, with_report) -> None:
+def generate_command(
+    inputs,
+    task_types,
+    model,
+    output,
+    num_samples,
+    temperature,
+    top_p,
+    max_tokens,
+    top_k,
+    min_p,
+    repetition_penalty,
+    stop,
+    seed,
+    n_gpu_layers,
+    threads,
+    ctx_size,
+    parallel,
+    cpu_repack,
+    constrain,
+    chunk_tokens,
+    context_col,
+    limit,
+    dry_run,
+    overwrite,
+    quiet,
+    verbose,
+    formats,
+    backend,
+    url,
+    quality_filters,
+    dedup_threshold,
+    ignore_review,
+    with_report,
+) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engines.generation import EngineSettings
     from .models.paths import TOY
@@ -188,25 +317,50 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
 
     configure_logging(verbose, quiet)
     if formats and output == "-":
-        raise click.UsageError("--format needs an output file; with -o - run 'bonito-lite export' on a saved output instead.")
+        raise click.UsageError(
+            "--format needs an output file; with -o - run 'bonito-lite export' on a saved output instead."
+        )
     if with_report and output == "-":
-        raise click.UsageError("--report needs an output file; with -o - run 'bonito-lite report' on a saved output instead.")
+        raise click.UsageError(
+            "--report needs an output file; with -o - run 'bonito-lite report' on a saved output instead."
+        )
     if with_report:
         from .report_page import check_report_extra
 
         check_report_extra()  # before hours of generation, not after
     engine_settings = EngineSettings(
-        n_gpu_layers=n_gpu_layers, threads=threads, cpu_repack=cpu_repack,
+        n_gpu_layers=n_gpu_layers,
+        threads=threads,
+        cpu_repack=cpu_repack,
         ctx_size=ctx_size if ctx_size is not None else passage_ctx_size(chunk_tokens, max_tokens),
-        verbose=verbose, constrain=constrain,
+        verbose=verbose,
+        constrain=constrain,
         **({"parallel": parallel} if parallel is not None else {}),
     )
     options = GenerateOptions(
-        inputs=tuple(inputs), task_types=tuple(task_types), model=model, output=output,
-        num_samples=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-        top_k=top_k, min_p=min_p, repetition_penalty=repetition_penalty, stop=tuple(stop), seed=seed, chunk_tokens=chunk_tokens, context_col=context_col, limit=limit,
-        overwrite=overwrite, quiet=quiet, engine=engine_settings, backend=backend, url=url,
-        quality_filters=quality_filters, dedup_threshold=dedup_threshold,
+        inputs=tuple(inputs),
+        task_types=tuple(task_types),
+        model=model,
+        output=output,
+        num_samples=num_samples,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        top_k=top_k,
+        min_p=min_p,
+        repetition_penalty=repetition_penalty,
+        stop=tuple(stop),
+        seed=seed,
+        chunk_tokens=chunk_tokens,
+        context_col=context_col,
+        limit=limit,
+        overwrite=overwrite,
+        quiet=quiet,
+        engine=engine_settings,
+        backend=backend,
+        url=url,
+        quality_filters=quality_filters,
+        dedup_threshold=dedup_threshold,
     )
     run = GenerateRun(options)
     if model == TOY and not quiet:
@@ -230,11 +384,17 @@ def generate_command(inputs, task_types, model, output, num_samples, temperature
             err=True,
         )
         if formats:
-            click.echo(f"Not written as {', '.join(dict.fromkeys(formats))}: the run did not finish; the rerun "
-                       "writes them once it completes.", err=True)
+            click.echo(
+                f"Not written as {', '.join(dict.fromkeys(formats))}: the run did not finish; the rerun "
+                "writes them once it completes.",
+                err=True,
+            )
         if with_report:
-            click.echo("No report written: the run did not finish; the rerun writes it once it completes "
-                       "('bonito-lite report' shows what is there now).", err=True)
+            click.echo(
+                "No report written: the run did not finish; the rerun writes it once it completes "
+                "('bonito-lite report' shows what is there now).",
+                err=True,
+            )
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(_summary(report), err=True)
@@ -250,13 +410,13 @@ def _write_formats(report, formats, quiet: bool, ignore_review: bool) -> None:
     if not formats:
         return
     if report.before.parsed + report.stats.parsed == 0:
-        click.echo(f"Warning: {report.output} holds no examples, so no {', '.join(formats)} "
-                   "was written.", err=True)
+        click.echo(f"Warning: {report.output} holds no examples, so no {', '.join(formats)} was written.", err=True)
         return
     for number, fmt in enumerate(dict.fromkeys(formats)):
         # A view of the working JSONL: each completed run replaces the last one's.
-        result = export_dataset(report.output, fmt, default_export_path(report.output, fmt),
-                                overwrite=True, ignore_review=ignore_review)
+        result = export_dataset(
+            report.output, fmt, default_export_path(report.output, fmt), overwrite=True, ignore_review=ignore_review
+        )
         if quiet:
             continue
         if number == 0:  # the same review applies to every format: said once
@@ -319,8 +479,9 @@ def _summary(report) -> str:
         + (f", {_count(report.sequences, 'sequence')} at a time." if report.sequences else "."),
     ]
     if rejected:
-        kept = (f"kept in {report.rejected_output}" if report.rejected_output
-                else "not kept: -o - writes the examples only")
+        kept = (
+            f"kept in {report.rejected_output}" if report.rejected_output else "not kept: -o - writes the examples only"
+        )
         lines.append(f"{rejected} rejected ({reasons}), {kept}.")
     if report.skipped_files:
         lines.append(f"{_skipped_files(report.skipped_files).capitalize()}.")
@@ -358,18 +519,27 @@ def _task_summary(by_task) -> list[str]:
 @cli.command(name="convert")
 @click.argument("source")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None,
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="GGUF file to write [default: models/<name>.<QUANT>.gguf].",
 )
 @click.option(
-    "--quant", default="Q4_K_M", show_default=True,
+    "--quant",
+    default="Q4_K_M",
+    show_default=True,
     help="Quantization type (case-insensitive): F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_K_S,"
     " Q4_K_M, Q4_K_S, Q4_0, Q3_K_M, Q2_K, IQ4_NL.",
 )
 @click.option("--revision", default=None, help="Branch, tag or commit to download from the hub.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
-@click.option("-v", "--verbose", is_flag=True,
-              help="Log each tensor written, and llama.cpp's own log while quantizing, instead of progress bars.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log each tensor written, and llama.cpp's own log while quantizing, instead of progress bars.",
+)
 @handles_errors
 def convert_command(
     source: str, output: str | None, quant: str, revision: str | None, overwrite: bool, verbose: bool
@@ -383,20 +553,33 @@ def convert_command(
 
     configure_logging(verbose)
     result = convert_checkpoint(
-        source, output, quant=quant, revision=revision, overwrite=overwrite,
-        progress=not verbose, verbose=verbose,
+        source,
+        output,
+        quant=quant,
+        revision=revision,
+        overwrite=overwrite,
+        progress=not verbose,
+        verbose=verbose,
     )
-    click.echo(
-        f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s"
-    )
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s")
 
 
 @cli.command(name="export")
 @click.argument("jsonl", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
-@click.option("fmt", "--format", required=True, type=click.Choice(list(FORMATS)),
-              help="alpaca or messages (JSON Lines), parquet, or hf (a Dataset.save_to_disk folder).")
-@click.option("-o", "--output", type=click.Path(), default=None,
-              help="File or folder to write [default: beside INPUT, e.g. notes.bonito.alpaca.jsonl].")
+@click.option(
+    "fmt",
+    "--format",
+    required=True,
+    type=click.Choice(list(FORMATS)),
+    help="alpaca or messages (JSON Lines), parquet, or hf (a Dataset.save_to_disk folder).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="File or folder to write [default: beside INPUT, e.g. notes.bonito.alpaca.jsonl].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
 @handles_errors
@@ -433,12 +616,27 @@ def review_command(jsonl: str) -> None:
 
 @cli.command(name="report")
 @click.argument("jsonl", metavar="OUTPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(), default=None,
-              help="HTML file to write [default: beside OUTPUT, e.g. notes.bonito.report.html].")
-@click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=click.IntRange(min=0),
-              help="Examples shown per task type, drawn at random.")
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=click.IntRange(min=0),
-              help="Seed of the random samples; the same seed shows the same examples.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="HTML file to write [default: beside OUTPUT, e.g. notes.bonito.report.html].",
+)
+@click.option(
+    "--samples",
+    default=DEFAULT_SAMPLES,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Examples shown per task type, drawn at random.",
+)
+@click.option(
+    "--seed",
+    default=DEFAULT_SEED,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the random samples; the same seed shows the same examples.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")
 @handles_errors
 def report_command(jsonl: str, output: str | None, samples: int, seed: int, overwrite: bool) -> None:
@@ -477,22 +675,42 @@ def inspect_command(model: str | None, as_json: bool) -> None:
 
 @cli.command(name="quant-report")
 @click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
-@click.option("-r", "--reference", required=True, metavar="GGUF",
-              help="The F16 (or BF16/F32) GGUF the quantized model was made from.")
-@click.option("--passages", type=click.IntRange(min=1), default=None,
-              help="Bundled sample passages to evaluate [default: all 16, one per task type].")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads [default: the CPUs idle when the run starts].")
-@click.option("--n-gpu-layers", type=click.IntRange(min=-1), default=None,
-              help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).")
-@click.option("--workdir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Folder for the reference's temporary log-probabilities [default: the system's temp folder].")
+@click.option(
+    "-r",
+    "--reference",
+    required=True,
+    metavar="GGUF",
+    help="The F16 (or BF16/F32) GGUF the quantized model was made from.",
+)
+@click.option(
+    "--passages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Bundled sample passages to evaluate [default: all 16, one per task type].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads [default: the CPUs idle when the run starts].",
+)
+@click.option(
+    "--n-gpu-layers",
+    type=click.IntRange(min=-1),
+    default=None,
+    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Folder for the reference's temporary log-probabilities [default: the system's temp folder].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress.")
 @click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
 @handles_errors
-def quant_report_command(model, reference, passages, threads, n_gpu_layers, workdir, as_json,
-                         quiet, verbose) -> None:
+def quant_report_command(model, reference, passages, threads, n_gpu_layers, workdir, as_json, quiet, verbose) -> None:
     """Measure how far a quantized GGUF drifts from its F16 reference (KL divergence, top-1, perplexity).
 
     Both models read Bonito prompts built from sample passages bundled with bonito-lite. The
@@ -506,8 +724,14 @@ def quant_report_command(model, reference, passages, threads, n_gpu_layers, work
 
     configure_logging(verbose, quiet)
     report = quant_report(
-        model, reference, passages=passages, threads=threads, n_gpu_layers=n_gpu_layers,
-        verbose=verbose, quiet=quiet or as_json, workdir=workdir,
+        model,
+        reference,
+        passages=passages,
+        threads=threads,
+        n_gpu_layers=n_gpu_layers,
+        verbose=verbose,
+        quiet=quiet or as_json,
+        workdir=workdir,
     )
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
 

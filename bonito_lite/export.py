@@ -39,10 +39,11 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .errors import InputError, one_line
 from .offline import go_offline
@@ -118,8 +119,7 @@ def export_dataset(
     _check_target(source, target, fmt, overwrite)
     review = None if ignore_review else AppliedReview.load(source)
     records: Records = (
-        (lambda: read_examples(source)) if review is None
-        else (lambda: review.records(read_examples(source)))
+        (lambda: read_examples(source)) if review is None else (lambda: review.records(read_examples(source)))
     )
     if fmt in _FOLDER_FORMATS:
         count = _write_hf(source, records, target)
@@ -187,8 +187,7 @@ def parse_example_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
         raise InputError(f"{where} is not UTF-8 text; give the .jsonl that generate wrote.") from None
     except ValueError:
         raise InputError(
-            f"{where} is not JSON; fix or remove it (a killed run leaves a half line: rerun "
-            "generate to finish it)."
+            f"{where} is not JSON; fix or remove it (a killed run leaves a half line: rerun generate to finish it)."
         ) from None
     if not isinstance(record, dict):
         raise InputError(f"{where} is not a JSON object; give the .jsonl that generate wrote.")

@@ -25,8 +25,9 @@ import hashlib
 import re
 import unicodedata
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,15 @@ DUPLICATE = "duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 
 REASONS = (
-    EMPTY, ECHO, REPETITION, ANSWER_NOT_IN_PASSAGE, NOT_YES_NO, NO_OPTIONS,
-    ANSWER_NOT_IN_OPTIONS, DUPLICATE, NEAR_DUPLICATE,
+    EMPTY,
+    ECHO,
+    REPETITION,
+    ANSWER_NOT_IN_PASSAGE,
+    NOT_YES_NO,
+    NO_OPTIONS,
+    ANSWER_NOT_IN_OPTIONS,
+    DUPLICATE,
+    NEAR_DUPLICATE,
 )
 
 # Jaccard similarity (of word-pair sets, estimated by MinHash) from which two examples
@@ -109,6 +117,7 @@ def record_key(record: dict[str, Any]) -> str:
 
 # --- checks every example gets -----------------------------------------------------------
 
+
 def check_empty(record: dict[str, Any]) -> Rejection | None:
     for side in ("input", "output"):
         if not _WORD.search(str(record[side])):
@@ -123,8 +132,11 @@ def check_echo(record: dict[str, Any]) -> Rejection | None:
     text_in, text_out = str(record["input"]), str(record["output"])
     passage_text = str(record.get("context", "")).strip()
     # The passage is the user's text: only what the model wrote around it is searched.
-    written = (text_in, text_out) if not passage_text else (
-        text_in.replace(passage_text, " "), text_out.replace(passage_text, " "))
+    written = (
+        (text_in, text_out)
+        if not passage_text
+        else (text_in.replace(passage_text, " "), text_out.replace(passage_text, " "))
+    )
     for side, text in zip(("input", "output"), written):
         tag = next((t for t in _PROMPT_TAGS if t in text), None)
         if tag is not None:
@@ -181,6 +193,7 @@ def check_repetition(record: dict[str, Any]) -> Rejection | None:
 
 
 # --- checks of a task type ---------------------------------------------------------------
+
 
 def check_answer_in_passage(record: dict[str, Any]) -> Rejection | None:
     # Whole words only: the answer "cat" does not occur in "category".
@@ -268,7 +281,9 @@ def check_answer_in_options(record: dict[str, Any]) -> Rejection | None:
     if answer_matches(str(record["output"]), options):
         return None
     shown = ", ".join(_short(o.text, 30) for o in options[:6])
-    return Rejection(ANSWER_NOT_IN_OPTIONS, f"the answer {_short(record['output'])} is not one of the options ({shown})")
+    return Rejection(
+        ANSWER_NOT_IN_OPTIONS, f"the answer {_short(record['output'])} is not one of the options ({shown})"
+    )
 
 
 Check = Callable[[dict[str, Any]], "Rejection | None"]
@@ -388,9 +403,7 @@ class Deduplicator:
         """The duplicate ``record`` is of a kept example, or None (and it is remembered as kept)."""
         exact = self._exact_hash(record)
         if exact in self._exact:
-            return Rejection(
-                DUPLICATE, f"same input and output as kept example {self._keys[self._exact[exact]]}"
-            )
+            return Rejection(DUPLICATE, f"same input and output as kept example {self._keys[self._exact[exact]]}")
         signature, output, passage, bands = self._near_keys(record)
         for number in self._candidates(bands):
             similarity = float(np.mean(self._signatures[number] == signature))
@@ -401,8 +414,7 @@ class Deduplicator:
             ):
                 return Rejection(
                     NEAR_DUPLICATE,
-                    f"about {similarity:.0%} like kept example {self._keys[number]} "
-                    f"(threshold {self.threshold:g})",
+                    f"about {similarity:.0%} like kept example {self._keys[number]} (threshold {self.threshold:g})",
                 )
         self._add(record, exact, signature, output, passage, bands)
         return None
@@ -424,8 +436,7 @@ class Deduplicator:
         passage = self._passage_number(passage_text) if quotes_passage else -1
         rows = self.rows
         bands = [
-            hash(bytes([band]) + signature[band * rows:(band + 1) * rows].tobytes())
-            for band in range(self.bands)
+            hash(bytes([band]) + signature[band * rows : (band + 1) * rows].tobytes()) for band in range(self.bands)
         ]
         return signature, output, passage, bands
 
@@ -455,8 +466,15 @@ class Deduplicator:
                 found[number] = None
         return list(found)
 
-    def _add(self, record: dict[str, Any], exact: int, signature: np.ndarray, output: np.ndarray,
-             passage: int, bands: list[int]) -> None:
+    def _add(
+        self,
+        record: dict[str, Any],
+        exact: int,
+        signature: np.ndarray,
+        output: np.ndarray,
+        passage: int,
+        bands: list[int],
+    ) -> None:
         number = len(self._keys)
         self._exact.setdefault(exact, number)
         if number == len(self._signatures):

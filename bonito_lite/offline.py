@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 OFFLINE_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from .engines.generation import Completion, GenerationRequest, Sampling
 from .filters import Rejection
@@ -88,9 +89,7 @@ class RunStats:
             task.rejected[outcome.reason] += 1
 
 
-def sample_seed(
-    seed: int, passage_text: str, task: TaskType, sample_index: int, position: int | None = None
-) -> int:
+def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int, position: int | None = None) -> int:
     """The sampler seed of one sample: fixed by the run's seed, the passage, task and sample.
 
     Deriving it from content rather than from the order of work keeps records the same
@@ -99,7 +98,7 @@ def sample_seed(
     passages sample independently.
     """
     where = "" if position is None else f"\x00{position}"
-    key = f"{seed}\x00{task.short}\x00{sample_index}{where}\x00{passage_text}".encode("utf-8")
+    key = f"{seed}\x00{task.short}\x00{sample_index}{where}\x00{passage_text}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & _SEED_MASK
 
 
@@ -148,17 +147,13 @@ def generate_outcomes(
         for position, passage in enumerate(passages):
             stats.passages += 1
             for task in settings.task_types:
-                samples = tuple(
-                    i for i in range(settings.num_samples)
-                    if skip is None or not skip(passage, task, i)
-                )
+                samples = tuple(i for i in range(settings.num_samples) if skip is None or not skip(passage, task, i))
                 if not samples:
                     continue
                 units[number] = _Unit(passage, task, samples)
                 # Seeds depend on the sample index, not on which samples are left to do.
                 seeds = tuple(
-                    sample_seed(settings.seed, passage.text, task, i,
-                                position if settings.seed_by_position else None)
+                    sample_seed(settings.seed, passage.text, task, i, position if settings.seed_by_position else None)
                     for i in samples
                 )
                 yield GenerationRequest(
@@ -175,13 +170,12 @@ def generate_outcomes(
     next_unit = 0
     for completion in engine.generate(requests()):
         finished.setdefault(completion.key, {})[completion.sample_index] = completion
-        while next_unit in units and len(finished.get(next_unit, ())) == len(
-            units[next_unit].samples
-        ):
+        while next_unit in units and len(finished.get(next_unit, ())) == len(units[next_unit].samples):
             unit = units[next_unit]
             for position, sample_index in enumerate(unit.samples):
-                done = _outcome(unit, finished[next_unit][position], sample_index, settings.seed,
-                                model_name, unit_key, review)
+                done = _outcome(
+                    unit, finished[next_unit][position], sample_index, settings.seed, model_name, unit_key, review
+                )
                 stats.add(done)
                 yield done
             del finished[next_unit]
@@ -190,8 +184,13 @@ def generate_outcomes(
 
 
 def _outcome(
-    unit: _Unit, completion: Completion, sample_index: int, seed: int, model_name: str,
-    unit_key: UnitKey | None, review: Review | None,
+    unit: _Unit,
+    completion: Completion,
+    sample_index: int,
+    seed: int,
+    model_name: str,
+    unit_key: UnitKey | None,
+    review: Review | None,
 ) -> Outcome:
     """The whole record of one sample: parsed or why not, where it came from, its key, the review."""
     passage = unit.passage

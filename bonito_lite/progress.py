@@ -93,8 +93,9 @@ class Progress:
 class _LogBar:
     """The part of tqdm's interface the converter uses, writing a plain line now and then."""
 
-    def __init__(self, total: float | None, desc: str, unit: str, unit_scale: bool, stream: TextIO,
-                 interval_s: float) -> None:
+    def __init__(
+        self, total: float | None, desc: str, unit: str, unit_scale: bool, stream: TextIO, interval_s: float
+    ) -> None:
         self.total = total
         self.n: float = 0
         self._desc, self._unit, self._unit_scale = desc, unit, unit_scale
@@ -127,7 +128,7 @@ class _LogBar:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "_LogBar":
+    def __enter__(self) -> _LogBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -148,8 +149,9 @@ def progress_bar(
     ``update``/``reset``/``n``/``refresh``/``close`` that writes a line now and then."""
     stream = stream or sys.stderr
     if not enabled or stream.isatty():
-        return tqdm(total=total, unit=unit, unit_scale=unit_scale, desc=desc, file=stream,
-                    disable=not enabled, leave=False)
+        return tqdm(
+            total=total, unit=unit, unit_scale=unit_scale, desc=desc, file=stream, disable=not enabled, leave=False
+        )
     return _LogBar(total, desc, unit, unit_scale, stream, interval_s)
 
 

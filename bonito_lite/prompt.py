@@ -20,9 +20,7 @@ PIPE = "<|pipe|>"
 CONTEXT_PLACEHOLDER = "{{context}}"
 
 # The template as one string, for GGUF metadata and documentation; build_prompt is the code.
-PROMPT_TEMPLATE = (
-    TASKTYPE_TAG + "\n{task_type}\n" + CONTEXT_TAG + "\n{context}\n" + TASK_TAG + "\n"
-)
+PROMPT_TEMPLATE = TASKTYPE_TAG + "\n{task_type}\n" + CONTEXT_TAG + "\n{context}\n" + TASK_TAG + "\n"
 
 # Most tokens a prompt adds to its passage's own count: BOS, the tags and the longest task
 # type's name take 28 with Bonito's (Mistral's) tokenizer; the rest is room for tokens that
@@ -77,7 +75,4 @@ def pipe_grammar(separator: str = PIPE) -> str:
     if not separator.startswith("<|"):
         raise ValueError("the grammar is written for separators that start with '<|'")
     literal = separator.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f'root ::= part "{literal}" part\n'
-        'part ::= ( [^<] | "<"+ [^|<] )* "<"*\n'
-    )
+    return f'root ::= part "{literal}" part\npart ::= ( [^<] | "<"+ [^|<] )* "<"*\n'

@@ -16,9 +16,10 @@ import random
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -276,8 +277,20 @@ class TaskFigures:
 
 def _sample(record: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of an example: the texts and where they came from."""
-    keep = ("input", "output", "context", "source", "passage_index", "char_start", "char_end",
-            "sample_index", "reason", "detail", "generation", "task_type")
+    keep = (
+        "input",
+        "output",
+        "context",
+        "source",
+        "passage_index",
+        "char_start",
+        "char_end",
+        "sample_index",
+        "reason",
+        "detail",
+        "generation",
+        "task_type",
+    )
     return {key: record[key] for key in keep if key in record}
 
 
@@ -345,8 +358,14 @@ def read_report(output: str | Path, seed: int = DEFAULT_SEED, samples: int = DEF
     notes: list[str] = []
     manifest = _read_manifest(manifest_path(output), notes)
     report = Report(
-        output=output, rejects_file=rejects if rejects.is_file() else None, manifest=manifest,
-        notes=notes, tasks={}, files=[], reject_samples={}, seed=seed,
+        output=output,
+        rejects_file=rejects if rejects.is_file() else None,
+        manifest=manifest,
+        notes=notes,
+        tasks={},
+        files=[],
+        reject_samples={},
+        seed=seed,
     )
     passages: dict[tuple[str, int], PassageCoverage] = {}
 
@@ -375,8 +394,7 @@ def read_report(output: str | Path, seed: int = DEFAULT_SEED, samples: int = DEF
                 _remember_barren(passage, record, report)
     if report.examples == 0 and not report.rejected:
         raise InputError(
-            f"{output} holds no examples and {_no_rejects(report)}; nothing to report "
-            "(run generate to fill it)."
+            f"{output} holds no examples and {_no_rejects(report)}; nothing to report (run generate to fill it)."
         )
     report.files = _by_file(passages.values())
     _check_against_manifest(report)
@@ -435,8 +453,9 @@ def _examples(path: Path, report: Report) -> Iterator[dict[str, Any]]:
             _killed(path, report)
             return
         if first and _half_line(line):
-            raise InputError(f"{path} is not a bonito-lite output (line {number} is not JSON); "
-                             "give the .jsonl that generate wrote.")
+            raise InputError(
+                f"{path} is not a bonito-lite output (line {number} is not JSON); give the .jsonl that generate wrote."
+            )
         first = False
         yield parse_example_line(path, number, line)
 
@@ -537,11 +556,15 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
     row("backend", manifest.get("backend"))
     if args:
         extra = "".join(
-            f", {label} {args[key]}" for key, label, default in _OPTIONAL_SAMPLING
+            f", {label} {args[key]}"
+            for key, label, default in _OPTIONAL_SAMPLING
             if args.get(key) not in (None, default)
         )
-        row("sampling", f"temperature {args.get('temperature')}, top-p {args.get('top_p')}{extra}, "
-                        f"max tokens {args.get('max_tokens')}, {args.get('num_samples')} per passage and task type")
+        row(
+            "sampling",
+            f"temperature {args.get('temperature')}, top-p {args.get('top_p')}{extra}, "
+            f"max tokens {args.get('max_tokens')}, {args.get('num_samples')} per passage and task type",
+        )
         row("seed", args.get("seed"))
         row("grammar", "input <|pipe|> output" if engine.get("constrain") else "none")
         filters = args.get("quality_filters")
@@ -551,17 +574,28 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
         row("settings", None)
     started, ended = _time(manifest.get("started_at")), _time(manifest.get("ended_at"))
     # The manifest's times are those of the last run (a resumed output had earlier ones).
-    row("last run", f"{manifest['started_at']} to {manifest['ended_at']} ({_duration(ended - started)})"
-        if started and ended else None)
+    row(
+        "last run",
+        f"{manifest['started_at']} to {manifest['ended_at']} ({_duration(ended - started)})"
+        if started and ended
+        else None,
+    )
     row("status", report.status)
-    row("versions", f"bonito-lite {manifest.get('bonito_lite_version')}, llama-cpp-python "
-                    f"{manifest.get('llama_cpp_python_version')}" if manifest else None)
+    row(
+        "versions",
+        f"bonito-lite {manifest.get('bonito_lite_version')}, llama-cpp-python "
+        f"{manifest.get('llama_cpp_python_version')}"
+        if manifest
+        else None,
+    )
     return rows
 
 
 # Sampling settings shown only when a run set them: (argument, label, value when unset).
 _OPTIONAL_SAMPLING = (
-    ("top_k", "top-k", 0), ("min_p", "min-p", 0.0), ("repetition_penalty", "repetition penalty", 1.0),
+    ("top_k", "top-k", 0),
+    ("min_p", "min-p", 0.0),
+    ("repetition_penalty", "repetition penalty", 1.0),
     ("stop", "stop", []),
 )
 

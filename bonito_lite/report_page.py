@@ -49,8 +49,18 @@ _BUCKETS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, None))
 _BARREN_COLOUR = "#d1495b"
 _BUCKET_COLOURS = ("#c6dbef", "#85bcdb", "#4a98c9", "#1c6aaf", "#08306b")
 _KEPT_COLOUR = "#2b7bba"
-_REASON_COLOURS = ("#f28e2b", "#e15759", "#b07aa1", "#edc948", "#9c755f", "#ff9da7",
-                   "#76b7b2", "#59a14f", "#bab0ac", "#d37295")
+_REASON_COLOURS = (
+    "#f28e2b",
+    "#e15759",
+    "#b07aa1",
+    "#edc948",
+    "#9c755f",
+    "#ff9da7",
+    "#76b7b2",
+    "#59a14f",
+    "#bab0ac",
+    "#d37295",
+)
 _INK = "#333333"
 _FONT = 9
 # Charts are drawn at the page's width (1,056 px at 96 px an inch), so 9-point text stays 12 px.
@@ -101,8 +111,7 @@ def write_report(
     data = html.encode("utf-8")
     with replaced_file(path) as tmp:  # owner-only: the page holds document text
         tmp.write_bytes(data)
-    return ReportResult(path, report.examples, sum(report.rejected.values()), len(data),
-                        time.monotonic() - started)
+    return ReportResult(path, report.examples, sum(report.rejected.values()), len(data), time.monotonic() - started)
 
 
 def _check_target(source: Path, target: Path, overwrite: bool) -> None:
@@ -231,7 +240,7 @@ def _example_view(record: dict[str, Any]) -> dict[str, Any]:
         "reason": record.get("reason"),
         "detail": record.get("detail"),
         "where": _where(record),
-        "passage": (context[: span[0]], context[span[0]: span[1]], context[span[1]:]) if span else (context, "", ""),
+        "passage": (context[: span[0]], context[span[0] : span[1]], context[span[1] :]) if span else (context, "", ""),
         "highlighted": span is not None,
     }
 
@@ -287,8 +296,7 @@ def _svg(figure, name: str) -> str:
 
     buffer = io.StringIO()
     # A salt per chart keeps the clip-path ids of two charts on one page apart.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name,
-                                "font.family": "sans-serif"}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name, "font.family": "sans-serif"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05)
     svg = _XML_PROLOGUE.sub("", buffer.getvalue(), count=1)
     svg = _METADATA.sub("", svg)
@@ -308,8 +316,10 @@ def _counts_chart(report: Report, reasons: list[str]) -> str:
     rows = range(len(tasks))
     left = [0] * len(tasks)
     series = [("kept", [t.kept for t in tasks], _KEPT_COLOUR)]
-    series += [(reason, [t.rejected.get(reason, 0) for t in tasks], _REASON_COLOURS[i % len(_REASON_COLOURS)])
-               for i, reason in enumerate(reasons)]
+    series += [
+        (reason, [t.rejected.get(reason, 0) for t in tasks], _REASON_COLOURS[i % len(_REASON_COLOURS)])
+        for i, reason in enumerate(reasons)
+    ]
     for label, values, colour in series:
         ax.barh(rows, values, left=left, color=colour, label=label, height=0.7)
         left = [a + b for a, b in zip(left, values)]
@@ -317,8 +327,15 @@ def _counts_chart(report: Report, reasons: list[str]) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("generations", fontsize=_FONT, color=_INK)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(series), 5), frameon=False,
-              fontsize=_FONT, handlelength=1, columnspacing=1.2)
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(series), 5),
+        frameon=False,
+        fontsize=_FONT,
+        handlelength=1,
+        columnspacing=1.2,
+    )
     return _svg(figure, "examples kept and rejected per task type")
 
 
@@ -330,8 +347,11 @@ def _bucket(mean_kept: float) -> int:
     if mean_kept == 0:
         return 0
     count = max(1, round(mean_kept))
-    return next(number for number, (low, high) in enumerate(_BUCKETS)
-                if number and low <= count and (high is None or count <= high))
+    return next(
+        number
+        for number, (low, high) in enumerate(_BUCKETS)
+        if number and low <= count and (high is None or count <= high)
+    )
 
 
 def coverage_cells(coverage: FileCoverage, cells: int = _COVERAGE_CELLS) -> list[tuple[float, float, int]]:
@@ -344,7 +364,7 @@ def coverage_cells(coverage: FileCoverage, cells: int = _COVERAGE_CELLS) -> list
     spans: list[tuple[float, float, int]] = []
     position = 0.0
     for first in range(0, len(passages), per_cell):
-        group = passages[first:first + per_cell]
+        group = passages[first : first + per_cell]
         width = sum(max(p.chars, 1) for p in group) / total
         mean = sum(p.kept for p in group) / len(group)
         bucket = _bucket(mean)
@@ -373,16 +393,29 @@ def _coverage_chart(files: list[FileCoverage]) -> str:
     _style(ax)
     for row, coverage in enumerate(files):
         spans = coverage_cells(coverage)
-        ax.broken_barh([(s, w) for s, w, _ in spans], (row - 0.35, 0.7),
-                       facecolors=[colours[b] for _, _, b in spans], edgecolor="none")
+        ax.broken_barh(
+            [(s, w) for s, w, _ in spans],
+            (row - 0.35, 0.7),
+            facecolors=[colours[b] for _, _, b in spans],
+            edgecolor="none",
+        )
     ax.set_ylim(len(files) - 0.5, -0.5)
     ax.set_yticks(range(len(files)), [_short(Path(f.file).name, 34) for f in files])
     ax.set_xlim(0, 1)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["start", "25%", "50%", "75%", "end"])
     ax.set_xlabel("position in the file (by characters)", fontsize=_FONT, color=_INK)
     handles = [Patch(color=colours[i], label=_bucket_label(i)) for i in range(len(_BUCKETS))]
-    ax.legend(handles=handles, title="examples per passage", title_fontsize=_FONT, loc="lower center",
-              bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False, fontsize=_FONT, handlelength=1)
+    ax.legend(
+        handles=handles,
+        title="examples per passage",
+        title_fontsize=_FONT,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=len(handles),
+        frameon=False,
+        fontsize=_FONT,
+        handlelength=1,
+    )
     return _svg(figure, "coverage of the documents")
 
 

@@ -19,9 +19,10 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import OutputExistsError
 
@@ -54,8 +55,16 @@ class UnitKeys:
         """The key of sample ``sample_index`` of ``task_type`` (full name) on a passage."""
         passage_sha256 = hashlib.sha256(passage_text.encode("utf-8")).hexdigest()
         fields: list = [
-            passage_sha256, task_type, sample_index, self.max_tokens, self.temperature,
-            self.top_p, self.seed, self.chunk_tokens, self.constrain, self.model_sha256,
+            passage_sha256,
+            task_type,
+            sample_index,
+            self.max_tokens,
+            self.temperature,
+            self.top_p,
+            self.seed,
+            self.chunk_tokens,
+            self.constrain,
+            self.model_sha256,
         ]
         added = {
             name: list(value) if isinstance(value, tuple) else value
@@ -89,10 +98,8 @@ class FinishedUnits:
     def generations(self) -> int:
         return self.parsed + sum(self.rejected.values())
 
-    def copy(self) -> "FinishedUnits":
-        return FinishedUnits(
-            Counter(self.keys), self.parsed, Counter(self.rejected), Counter(self.by_task)
-        )
+    def copy(self) -> FinishedUnits:
+        return FinishedUnits(Counter(self.keys), self.parsed, Counter(self.rejected), Counter(self.by_task))
 
     def take(self, key: str) -> bool:
         """True, and one occurrence of ``key`` used up, when that unit is finished."""

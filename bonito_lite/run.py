@@ -18,9 +18,10 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .engines.backends import LLAMA_CPP, open_backend
@@ -234,15 +235,11 @@ class GenerateRun:
         self.tasks = tuple(resolve_task_types(list(options.task_types)))
         if not self.tasks:
             raise InputError("no task type given; pass -t/--task-type (or -t all).")
-        self.documents = find_documents(
-            options.inputs, context_col=options.context_col, stdin=stdin
-        )
+        self.documents = find_documents(options.inputs, context_col=options.context_col, stdin=stdin)
         # Checks the model file or the server's URL, before anything is read or loaded.
         self.backend = open_backend(options.backend, options.model, options.url, options.engine)
         self.model = self.backend.model_file  # None on a server without a local GGUF
-        self.output = None if options.output == STDOUT else Path(
-            options.output or default_output(options.inputs)
-        )
+        self.output = None if options.output == STDOUT else Path(options.output or default_output(options.inputs))
         self._plan: WorkPlan | None = None
         self._quality: QualityFilter | None = None
 
@@ -279,9 +276,12 @@ class GenerateRun:
         scale = min(threads, _RATE_THREADS) / _RATE_THREADS
         in_step = min(self.options.engine.parallel, generations, _GENERATED_RATE_PARALLEL)
         seconds = (
-            _START_S + size_gb * _READ_S_PER_GB
+            _START_S
+            + size_gb * _READ_S_PER_GB
             + prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
-            + generations * self.options.max_tokens * size_gb
+            + generations
+            * self.options.max_tokens
+            * size_gb
             / (_GENERATED_TOK_S_PER_GB * scale * in_step / _GENERATED_RATE_PARALLEL)
         )
         return DryRunReport(
@@ -323,7 +323,8 @@ class GenerateRun:
             assert self.output is not None
             # The examples already there join the dedup index: no duplicate of them gets in.
             finished = read_finished(
-                self.output, rejected_path(self.output),
+                self.output,
+                rejected_path(self.output),
                 on_kept=self._quality.remember if self._quality else None,
             )
         unmatched = finished.copy()
@@ -339,8 +340,13 @@ class GenerateRun:
         if total == 0:
             raise _nothing_to_generate()
         self._plan = WorkPlan(
-            total=total, done=done, other_settings=unmatched.left(), resuming=resuming,
-            output=str(self.output) if self.output else STDOUT, keys=keys, finished=finished,
+            total=total,
+            done=done,
+            other_settings=unmatched.left(),
+            resuming=resuming,
+            output=str(self.output) if self.output else STDOUT,
+            keys=keys,
+            finished=finished,
         )
         return self._plan
 
@@ -353,8 +359,13 @@ class GenerateRun:
         settings = GenerationSettings(
             task_types=self.tasks,
             sampling=Sampling(
-                options.max_tokens, options.temperature, options.top_p, top_k=options.top_k,
-                min_p=options.min_p, repetition_penalty=options.repetition_penalty, stop=options.stop,
+                options.max_tokens,
+                options.temperature,
+                options.top_p,
+                top_k=options.top_k,
+                min_p=options.min_p,
+                repetition_penalty=options.repetition_penalty,
+                stop=options.stop,
             ),
             num_samples=options.num_samples,
             seed=options.seed,
@@ -367,11 +378,13 @@ class GenerateRun:
                 if removed:
                     log.warning(
                         "%s ended in a half-written line (%d bytes, from a run that was killed); "
-                        "removed it, its generation is made again.", path, removed,
+                        "removed it, its generation is made again.",
+                        path,
+                        removed,
                     )
         stats = RunStats()
-        records = JsonlWriter.stdout() if self.output is None else JsonlWriter.open(
-            self.output, overwrite=options.overwrite
+        records = (
+            JsonlWriter.stdout() if self.output is None else JsonlWriter.open(self.output, overwrite=options.overwrite)
         )
         try:
             rejects = JsonlWriter.open(rejects_file, overwrite=options.overwrite) if rejects_file else None
@@ -396,8 +409,14 @@ class GenerateRun:
                         sequences = engine.settings.parallel
                     # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
                     outcomes = generate_outcomes(
-                        engine, self._passages(engine), settings, self.backend.model_name, stats,
-                        skip=already_finished, review=self._quality, unit_key=keys.key,
+                        engine,
+                        self._passages(engine),
+                        settings,
+                        self.backend.model_name,
+                        stats,
+                        skip=already_finished,
+                        review=self._quality,
+                        unit_key=keys.key,
                     )
                     # Closed before the engine is: a generator left suspended by an error
                     # would otherwise run its cleanup on a freed llama.cpp context.

@@ -12,9 +12,10 @@ import os
 import secrets
 import stat
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from .errors import InputError, OutputExistsError, ResourceError
 
@@ -162,7 +163,7 @@ class JsonlWriter:
         self.count = 0
 
     @classmethod
-    def open(cls, path: Path, overwrite: bool = False) -> "JsonlWriter":
+    def open(cls, path: Path, overwrite: bool = False) -> JsonlWriter:
         """Open ``path`` to append (or to replace, with ``overwrite``), locked against other runs.
 
         A new file is owner-only; an existing one keeps its mode (see ``open_private``).
@@ -181,7 +182,7 @@ class JsonlWriter:
         return cls(None, fd=fd, path=path)
 
     @classmethod
-    def stdout(cls) -> "JsonlWriter":
+    def stdout(cls) -> JsonlWriter:
         return cls(sys.stdout)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -208,8 +209,7 @@ class JsonlWriter:
                 pass  # a resumed run cuts the partial line instead
             if error.errno in _NO_SPACE:
                 raise ResourceError(
-                    f"disk full while writing {self._path}; free some space, then rerun the "
-                    "same command to resume."
+                    f"disk full while writing {self._path}; free some space, then rerun the same command to resume."
                 ) from None
             raise ResourceError(
                 f"could not write {self._path} ({error.strerror}); rerun the same command to resume."
@@ -228,7 +228,7 @@ class JsonlWriter:
         elif self._stream is not None:
             self._stream.flush()
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

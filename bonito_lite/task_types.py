@@ -63,9 +63,7 @@ def resolve_task_type(name: str) -> TaskType:
         return task
     close = difflib.get_close_matches(_normalise(name), sorted(_BY_NAME), n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise UnknownTaskTypeError(
-        f"unknown task type {name!r}.{hint} Run 'bonito-lite task-types' to list all 16."
-    )
+    raise UnknownTaskTypeError(f"unknown task type {name!r}.{hint} Run 'bonito-lite task-types' to list all 16.")
 
 
 def resolve_task_types(names: list[str] | tuple[str, ...]) -> list[TaskType]:

@@ -36,12 +36,25 @@ import numpy as np
 
 BONITO_V1_CONFIG = {
     "architectures": ["MistralForCausalLM"],
-    "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096,
-    "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 32768,
-    "model_type": "mistral", "num_attention_heads": 32, "num_hidden_layers": 32,
-    "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
-    "sliding_window": 4096, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-    "transformers_version": "4.34.0", "use_cache": True, "vocab_size": 32000,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "hidden_act": "silu",
+    "hidden_size": 4096,
+    "initializer_range": 0.02,
+    "intermediate_size": 14336,
+    "max_position_embeddings": 32768,
+    "model_type": "mistral",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 10000.0,
+    "sliding_window": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.34.0",
+    "use_cache": True,
+    "vocab_size": 32000,
 }
 # llama.cpp's source tree, as it ships in the llama-cpp-python sdist
 # (`pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36`, unpacked: vendor/llama.cpp).
@@ -127,8 +140,9 @@ def timed(label: str, command: list[str]) -> dict:
     """Run a command under /usr/bin/time -v; wall seconds and peak RSS in MB."""
     print(f"- {label}: {' '.join(command)}", file=sys.stderr)
     started = time.monotonic()
-    process = subprocess.run(["/usr/bin/time", "-v", *command], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    process = subprocess.run(
+        ["/usr/bin/time", "-v", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     wall = time.monotonic() - started
     if process.returncode != 0:
         sys.stderr.write(process.stderr[-3000:])
@@ -178,15 +192,28 @@ def main() -> int:
     ref_bf16, ref_q4 = work / "llama-cpp.BF16.gguf", work / "llama-cpp.Q4_K_M.gguf"
     bonito_lite = [python, "-c", "from bonito_lite.cli import main; main()"]
     rows = [
-        timed("ours: checkpoint -> BF16 GGUF",
-              [*bonito_lite, "convert", str(checkpoint), "--quant", "BF16", "-o", str(ours_bf16), "--overwrite"]),
+        timed(
+            "ours: checkpoint -> BF16 GGUF",
+            [*bonito_lite, "convert", str(checkpoint), "--quant", "BF16", "-o", str(ours_bf16), "--overwrite"],
+        ),
         timed("ours: BF16 -> Q4_K_M", [python, "-c", QUANTIZE_WITH_OURS, str(ours_bf16), str(ours_q4)]),
     ]
     sizes = {"ours Q4_K_M": ours_q4.stat().st_size}
     ours_q4.unlink()
-    rows.append(timed("llama.cpp: checkpoint -> BF16 GGUF (convert_hf_to_gguf.py)",
-                      [python, str(args.llama_cpp / "convert_hf_to_gguf.py"), str(checkpoint),
-                       "--outtype", "bf16", "--outfile", str(ref_bf16)]))
+    rows.append(
+        timed(
+            "llama.cpp: checkpoint -> BF16 GGUF (convert_hf_to_gguf.py)",
+            [
+                python,
+                str(args.llama_cpp / "convert_hf_to_gguf.py"),
+                str(checkpoint),
+                "--outtype",
+                "bf16",
+                "--outfile",
+                str(ref_bf16),
+            ],
+        )
+    )
     if args.compare:
         sys.path.insert(0, str(SCRIPTS))
         from compare_with_llama_cpp_converter import compare
@@ -196,8 +223,12 @@ def main() -> int:
     ours_bf16.unlink()
     if not args.keep_checkpoint:
         shutil.rmtree(checkpoint)
-    rows.append(timed("llama.cpp: BF16 -> Q4_K_M (llama_model_quantize)",
-                      [python, "-c", QUANTIZE_WITH_LLAMA_CPP, str(ref_bf16), str(ref_q4)]))
+    rows.append(
+        timed(
+            "llama.cpp: BF16 -> Q4_K_M (llama_model_quantize)",
+            [python, "-c", QUANTIZE_WITH_LLAMA_CPP, str(ref_bf16), str(ref_q4)],
+        )
+    )
     sizes["llama.cpp Q4_K_M"] = ref_q4.stat().st_size
     ref_bf16.unlink()
     ref_q4.unlink()

@@ -31,8 +31,9 @@ def main() -> None:
     model = llama.Model(args.model, use_extra_bufts=False)
     largest = max(sizes)
     ctx_size = PROMPT_TOKENS + STEPS + 54
-    context = llama.Context(model, n_ctx=largest * ctx_size, n_seq_max=largest,
-                            n_batch=max(512, largest), threads=args.threads)
+    context = llama.Context(
+        model, n_ctx=largest * ctx_size, n_seq_max=largest, n_batch=max(512, largest), threads=args.threads
+    )
     batch = llama.Batch(max(512, largest))
     per_call = 512 // PROMPT_TOKENS
     for size in sizes:
@@ -52,8 +53,11 @@ def main() -> None:
                 batch.add(2000 + seq + step, PROMPT_TOKENS + step, seq, True)
             context.decode(batch)
         step_s = (time.perf_counter() - started) / STEPS
-        print(f"{size:4d} sequences: prompts {size * PROMPT_TOKENS / prompt_s:6.1f} tok/s, "
-              f"step {step_s * 1000:7.1f} ms, {step_s / size * 1000:6.2f} ms per token", flush=True)
+        print(
+            f"{size:4d} sequences: prompts {size * PROMPT_TOKENS / prompt_s:6.1f} tok/s, "
+            f"step {step_s * 1000:7.1f} ms, {step_s / size * 1000:6.2f} ms per token",
+            flush=True,
+        )
     batch.close()
     context.close()
     model.close()

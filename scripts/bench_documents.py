@@ -50,7 +50,10 @@ def measure(target: str, chunk_tokens: int) -> dict:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", _READ, target, str(chunk_tokens)],
-        check=True, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     ).stdout
     result = json.loads(out)
     result["wall_seconds"] = time.perf_counter() - started

@@ -92,13 +92,25 @@ def run_llama_loop(args: dict) -> dict:
     prompt_tokens = generated = 0
     for i, prompt in enumerate(args["prompts"]):
         out = llm.create_completion(
-            prompt, max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"],
-            top_k=0, min_p=0.0, repeat_penalty=1.0, seed=i,
+            prompt,
+            max_tokens=args["new_tokens"],
+            temperature=args["temperature"],
+            top_p=args["top_p"],
+            top_k=0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            seed=i,
         )
         prompt_tokens += out["usage"]["prompt_tokens"]
         generated += out["usage"]["completion_tokens"]
-    return dict(load_s=loaded - started, gen_s=time.perf_counter() - loaded, gen_cpu_s=time.process_time() - cpu_started,
-                prompt_tokens=prompt_tokens, generated_tokens=generated, sequences=len(args["prompts"]))
+    return dict(
+        load_s=loaded - started,
+        gen_s=time.perf_counter() - loaded,
+        gen_cpu_s=time.process_time() - cpu_started,
+        prompt_tokens=prompt_tokens,
+        generated_tokens=generated,
+        sequences=len(args["prompts"]),
+    )
 
 
 def run_engine(args: dict) -> dict:
@@ -109,21 +121,29 @@ def run_engine(args: dict) -> dict:
     sampling = Sampling(max_tokens=args["new_tokens"], temperature=args["temperature"], top_p=args["top_p"])
     # As bonito-lite's pipeline asks: the template's part before the passage is shared.
     shared = "" if args.get("no_shared_prefix") else prompt_prefix(TASK_TYPE)
-    requests = [GenerationRequest(i, p, seeds=(i,), sampling=sampling, shared_prefix=shared)
-                for i, p in enumerate(args["prompts"])]
+    requests = [
+        GenerationRequest(i, p, seeds=(i,), sampling=sampling, shared_prefix=shared)
+        for i, p in enumerate(args["prompts"])
+    ]
     started = time.perf_counter()
-    settings = EngineSettings(parallel=args["parallel"], threads=args["threads"], ctx_size=args["ctx"],
-                              constrain=args.get("constrain", False))
+    settings = EngineSettings(
+        parallel=args["parallel"], threads=args["threads"], ctx_size=args["ctx"], constrain=args.get("constrain", False)
+    )
     with Engine(args["model"], settings) as engine:
         loaded = time.perf_counter()
         cpu_started = time.process_time()
         completions = list(engine.generate(requests))
         done = time.perf_counter()
         cpu = time.process_time() - cpu_started
-    return dict(load_s=loaded - started, gen_s=done - loaded, gen_cpu_s=cpu,
-                prompt_tokens=sum(c.prompt_tokens for c in completions),
-                generated_tokens=sum(c.completion_tokens for c in completions), sequences=len(completions),
-                texts_sha1=_digest(sorted((c.key, c.text) for c in completions)))
+    return dict(
+        load_s=loaded - started,
+        gen_s=done - loaded,
+        gen_cpu_s=cpu,
+        prompt_tokens=sum(c.prompt_tokens for c in completions),
+        generated_tokens=sum(c.completion_tokens for c in completions),
+        sequences=len(completions),
+        texts_sha1=_digest(sorted((c.key, c.text) for c in completions)),
+    )
 
 
 def run_transformers(args: dict) -> dict:
@@ -142,29 +162,55 @@ def run_transformers(args: dict) -> dict:
         inputs = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
         with torch.inference_mode():
             out = model.generate(
-                **inputs, do_sample=True, temperature=args["temperature"], top_p=args["top_p"], top_k=0,
-                max_new_tokens=args["new_tokens"], min_new_tokens=args["new_tokens"],
+                **inputs,
+                do_sample=True,
+                temperature=args["temperature"],
+                top_p=args["top_p"],
+                top_k=0,
+                max_new_tokens=args["new_tokens"],
+                min_new_tokens=args["new_tokens"],
             )
         prompt_tokens += len(ids)
         generated += out.shape[1] - len(ids)
-    return dict(load_s=loaded - started, gen_s=time.perf_counter() - loaded,
-                prompt_tokens=prompt_tokens, generated_tokens=generated, sequences=len(args["prompt_ids"]))
+    return dict(
+        load_s=loaded - started,
+        gen_s=time.perf_counter() - loaded,
+        prompt_tokens=prompt_tokens,
+        generated_tokens=generated,
+        sequences=len(args["prompt_ids"]),
+    )
 
 
 def run_toy_cli(args: dict) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.jsonl"
-        command = [str(Path(sys.executable).parent / "bonito-lite"), "generate", str(REPO / "examples" / "sample_notes.md"),
-                   "-t", "all", "--num-samples", str(args["num_samples"]), "--model", "toy", "-o", str(output),
-                   "--parallel", str(args["parallel"]), "--threads", str(args["threads"]), "-q",
-                   "--constrain" if args["constrain"] else "--no-constrain"]
+        command = [
+            str(Path(sys.executable).parent / "bonito-lite"),
+            "generate",
+            str(REPO / "examples" / "sample_notes.md"),
+            "-t",
+            "all",
+            "--num-samples",
+            str(args["num_samples"]),
+            "--model",
+            "toy",
+            "-o",
+            str(output),
+            "--parallel",
+            str(args["parallel"]),
+            "--threads",
+            str(args["threads"]),
+            "-q",
+            "--constrain" if args["constrain"] else "--no-constrain",
+        ]
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=folder)
         wall = time.perf_counter() - started
         manifest = json.loads(output.with_name(output.name + ".manifest.json").read_text())
     counts = manifest["counts"]
-    return dict(load_s=0.0, gen_s=wall, generations=counts["generations"], parsed=counts["parsed"],
-                rejected=counts["rejected"])
+    return dict(
+        load_s=0.0, gen_s=wall, generations=counts["generations"], parsed=counts["parsed"], rejected=counts["rejected"]
+    )
 
 
 WORKERS = {"llama-loop": run_llama_loop, "engine": run_engine, "transformers": run_transformers, "toy": run_toy_cli}
@@ -188,8 +234,9 @@ def baseline_env() -> dict:
 def run_worker(system: str, args: dict, env: dict | None = None) -> dict:
     """Run one system in a child process; its result, with the child's wall time."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--worker", system], input=json.dumps(args),
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", system], input=json.dumps(args), capture_output=True, text=True, env=env
+    )
     if done.returncode:
         raise SystemExit(f"{system} failed with code {done.returncode}: {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -197,11 +244,32 @@ def run_worker(system: str, args: dict, env: dict | None = None) -> dict:
     return result
 
 
-def batched_bench(binary: str, model: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
-                  threads: int) -> list[dict]:
-    command = ["/usr/bin/time", "-f", "MAXRSS %M", binary, "-m", model, "-c", str(max(batch_sizes) * (prompt_tokens + new_tokens + 16)),
-               "-b", "2048", "-ub", "512", "-npp", str(prompt_tokens), "-ntg", str(new_tokens),
-               "-npl", ",".join(map(str, batch_sizes)), "-t", str(threads), "--no-repack"]
+def batched_bench(
+    binary: str, model: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int], threads: int
+) -> list[dict]:
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "MAXRSS %M",
+        binary,
+        "-m",
+        model,
+        "-c",
+        str(max(batch_sizes) * (prompt_tokens + new_tokens + 16)),
+        "-b",
+        "2048",
+        "-ub",
+        "512",
+        "-npp",
+        str(prompt_tokens),
+        "-ntg",
+        str(new_tokens),
+        "-npl",
+        ",".join(map(str, batch_sizes)),
+        "-t",
+        str(threads),
+        "--no-repack",
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=baseline_env())
     wall = time.perf_counter() - started
@@ -213,9 +281,20 @@ def batched_bench(binary: str, model: str, prompt_tokens: int, new_tokens: int, 
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 10 and cells[0].isdigit():
             pp, tg, b, n_kv, t_pp, s_pp, t_tg, s_tg, t, s = cells
-            rows.append(dict(system=f"batched-bench-{b}", batch=int(b), prompt_tokens=int(pp) * int(b),
-                             generated_tokens=int(tg) * int(b), gen_s=float(t), prompt_tok_s=float(s_pp),
-                             tg_phase_tok_s=float(s_tg), total_tok_s=float(s), process_wall_s=wall, peak_rss=rss))
+            rows.append(
+                dict(
+                    system=f"batched-bench-{b}",
+                    batch=int(b),
+                    prompt_tokens=int(pp) * int(b),
+                    generated_tokens=int(tg) * int(b),
+                    gen_s=float(t),
+                    prompt_tok_s=float(s_pp),
+                    tg_phase_tok_s=float(s_tg),
+                    total_tok_s=float(s),
+                    process_wall_s=wall,
+                    peak_rss=rss,
+                )
+            )
     return rows
 
 
@@ -226,19 +305,30 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="Hugging Face folder for transformers")
     parser.add_argument("--batched-bench", help="llama-batched-bench binary")
     parser.add_argument("--prompts", type=int, default=16)
-    parser.add_argument("--baseline-prompts", type=int, default=None,
-                        help="prompts for the one-at-a-time systems (default: --prompts)")
-    parser.add_argument("--prompts-per-slot", type=int, default=0,
-                        help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)")
+    parser.add_argument(
+        "--baseline-prompts", type=int, default=None, help="prompts for the one-at-a-time systems (default: --prompts)"
+    )
+    parser.add_argument(
+        "--prompts-per-slot",
+        type=int,
+        default=0,
+        help="engine at P runs max(baseline prompts, k*P) prompts (0: all --prompts)",
+    )
     parser.add_argument("--constrain", action="store_true", help="engine runs with the pipe grammar")
-    parser.add_argument("--no-shared-prefix", action="store_true",
-                        help="engine evaluates every prompt whole (by default the template's part before the "
-                             "passage is evaluated once and shared, as bonito-lite generate does)")
+    parser.add_argument(
+        "--no-shared-prefix",
+        action="store_true",
+        help="engine evaluates every prompt whole (by default the template's part before the "
+        "passage is evaluated once and shared, as bonito-lite generate does)",
+    )
     parser.add_argument("--bracket", action="store_true", help="run the llama-loop again after the others")
-    parser.add_argument("--interleave", action="store_true",
-                        help="run the llama-loop again after each engine run; each engine run's ratio divides "
-                             "by the mean of the loop runs on either side, per second of wall time and of CPU "
-                             "time (one thread: CPU time is what the run got of a core on a shared machine)")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run the llama-loop again after each engine run; each engine run's ratio divides "
+        "by the mean of the loop runs on either side, per second of wall time and of CPU "
+        "time (one thread: CPU time is what the run got of a core on a shared machine)",
+    )
     parser.add_argument("--passage-tokens", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=96)
     parser.add_argument("--parallel", default="1,4,8,16")
@@ -253,8 +343,9 @@ def main() -> None:
         result = WORKERS[args.worker](json.loads(sys.stdin.read()))
         import resource
 
-        result["peak_rss"] = 1024 * max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        result["peak_rss"] = 1024 * max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        )
         print(json.dumps(result))
         return
 
@@ -264,14 +355,18 @@ def main() -> None:
     results = []
 
     def record(system: str, result: dict) -> None:
-        result.update(system=result.get("system", system), load_avg=round(os.getloadavg()[0], 2),
-                      utc=time.strftime("%H:%M:%S", time.gmtime()))
+        result.update(
+            system=result.get("system", system),
+            load_avg=round(os.getloadavg()[0], 2),
+            utc=time.strftime("%H:%M:%S", time.gmtime()),
+        )
         if "generated_tokens" in result:
             result["gen_tok_s"] = result["generated_tokens"] / result["gen_s"]
             if "gen_cpu_s" in result:
                 result["gen_tok_cpu_s"] = result["generated_tokens"] / result["gen_cpu_s"]
             result["total_tok_s"] = result.get("total_tok_s") or (
-                (result["generated_tokens"] + result["prompt_tokens"]) / result["gen_s"])
+                (result["generated_tokens"] + result["prompt_tokens"]) / result["gen_s"]
+            )
         if "generations" in result:
             result["examples_per_min"] = result["parsed"] * 60 / result["gen_s"]
         results.append(result)
@@ -285,9 +380,11 @@ def main() -> None:
         baseline_prompts = prompts[: args.baseline_prompts or args.prompts]
         longest = max(len(run_worker_tokens(args.model, p)) for p in prompts)
         ctx = 16 * ((longest + args.new_tokens) // 16 + 1)
+
         def loop() -> dict:
-            result = run_worker("llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)),
-                                env=baseline_env())
+            result = run_worker(
+                "llama-loop", dict(common, prompts=baseline_prompts, ctx=max(512, ctx)), env=baseline_env()
+            )
             record("llama-loop", result)
             return result
 
@@ -298,37 +395,66 @@ def main() -> None:
                 count = len(prompts)
                 if args.prompts_per_slot:
                     count = min(count, max(len(baseline_prompts), args.prompts_per_slot * parallel))
-                name = (f"engine-{parallel}" + ("-constrain" if args.constrain else "")
-                        + ("-whole" if args.no_shared_prefix else ""))
-                engine = run_worker("engine", dict(common, prompts=prompts[:count], ctx=ctx, parallel=parallel,
-                                                   constrain=args.constrain, no_shared_prefix=args.no_shared_prefix))
+                name = (
+                    f"engine-{parallel}"
+                    + ("-constrain" if args.constrain else "")
+                    + ("-whole" if args.no_shared_prefix else "")
+                )
+                engine = run_worker(
+                    "engine",
+                    dict(
+                        common,
+                        prompts=prompts[:count],
+                        ctx=ctx,
+                        parallel=parallel,
+                        constrain=args.constrain,
+                        no_shared_prefix=args.no_shared_prefix,
+                    ),
+                )
                 record(name, engine)
                 if args.interleave and "llama-loop" in systems:
                     after = loop()
                     loop_tok_s = (before["gen_tok_s"] + after["gen_tok_s"]) / 2
                     loop_tok_cpu_s = (before["gen_tok_cpu_s"] + after["gen_tok_cpu_s"]) / 2
-                    print(f"{name}: {engine['gen_tok_s'] / loop_tok_s:.2f}x the loop in generated tokens per "
-                          f"second of wall time ({engine['gen_tok_s']:.2f} against {before['gen_tok_s']:.2f} before, "
-                          f"{after['gen_tok_s']:.2f} after), {engine['gen_tok_cpu_s'] / loop_tok_cpu_s:.2f}x per "
-                          f"second of CPU time ({engine['gen_tok_cpu_s']:.2f} against {before['gen_tok_cpu_s']:.2f}, "
-                          f"{after['gen_tok_cpu_s']:.2f})", file=sys.stderr, flush=True)
+                    print(
+                        f"{name}: {engine['gen_tok_s'] / loop_tok_s:.2f}x the loop in generated tokens per "
+                        f"second of wall time ({engine['gen_tok_s']:.2f} against {before['gen_tok_s']:.2f} before, "
+                        f"{after['gen_tok_s']:.2f} after), {engine['gen_tok_cpu_s'] / loop_tok_cpu_s:.2f}x per "
+                        f"second of CPU time ({engine['gen_tok_cpu_s']:.2f} against {before['gen_tok_cpu_s']:.2f}, "
+                        f"{after['gen_tok_cpu_s']:.2f})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     before = after
         if "transformers" in systems and args.checkpoint:
             prompt_ids = [run_worker_tokens(args.model, p) for p in baseline_prompts]
-            record("transformers", run_worker("transformers", dict(common, prompt_ids=prompt_ids,
-                                                                   checkpoint=args.checkpoint, torch_dtype=args.torch_dtype)))
+            record(
+                "transformers",
+                run_worker(
+                    "transformers",
+                    dict(common, prompt_ids=prompt_ids, checkpoint=args.checkpoint, torch_dtype=args.torch_dtype),
+                ),
+            )
         if "batched-bench" in systems and args.batched_bench:
             prompt_tokens = len(run_worker_tokens(args.model, prompts[0]))
-            for row in batched_bench(args.batched_bench, args.model, prompt_tokens, args.new_tokens, parallels, args.threads):
+            for row in batched_bench(
+                args.batched_bench, args.model, prompt_tokens, args.new_tokens, parallels, args.threads
+            ):
                 record(row["system"], row)
         if "llama-loop" in systems and args.bracket:
             loop()
     if "toy" in systems:
         for parallel in [int(p) for p in args.toy_parallel.split(",")]:
             for constrain in (False, True):
-                record(f"toy-{parallel}-{'constrain' if constrain else 'no-constrain'}",
-                       run_worker("toy", dict(parallel=parallel, threads=args.threads, constrain=constrain,
-                                              num_samples=args.toy_samples)))
+                record(
+                    f"toy-{parallel}-{'constrain' if constrain else 'no-constrain'}",
+                    run_worker(
+                        "toy",
+                        dict(
+                            parallel=parallel, threads=args.threads, constrain=constrain, num_samples=args.toy_samples
+                        ),
+                    ),
+                )
 
 
 def run_worker_prompts(model: str, count: int, passage_tokens: int) -> list[str]:

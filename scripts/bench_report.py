@@ -80,8 +80,10 @@ def main() -> None:
     args.workdir.mkdir(exist_ok=True)
     output = args.workdir / "notes.bonito.jsonl"
     build(args.seed, output, args.records)
-    print(f"{args.records} records, {output.stat().st_size / 1e6:.1f} MB, "
-          f"{rejected_path(output).stat().st_size / 1e6:.1f} MB of rejects")
+    print(
+        f"{args.records} records, {output.stat().st_size / 1e6:.1f} MB, "
+        f"{rejected_path(output).stat().st_size / 1e6:.1f} MB of rejects"
+    )
     cli = [sys.executable, "-m", "bonito_lite"]
     runs = {
         "export --format alpaca": cli + ["export", str(output), "--format", "alpaca", "--overwrite"],

@@ -40,10 +40,17 @@ def write_output(folder: Path, count: int) -> Path:
         for number in range(count):
             record = {
                 "input": f"{passage}\n\nQuestion {number}: when does the clinic open?",
-                "output": "7:30", "task_type": "extractive question answering",
-                "context": passage, "source": "notes.md", "passage_index": number,
-                "char_start": 0, "char_end": len(passage), "sample_index": 0,
-                "model": "toy-bonito.gguf", "seed": 0, "unit": f"{number:016x}",
+                "output": "7:30",
+                "task_type": "extractive question answering",
+                "context": passage,
+                "source": "notes.md",
+                "passage_index": number,
+                "char_start": 0,
+                "char_end": len(passage),
+                "sample_index": 0,
+                "model": "toy-bonito.gguf",
+                "seed": 0,
+                "unit": f"{number:016x}",
             }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     rejected = {"reason": "empty", "detail": "no words", **record, "unit": "f" * 16}
@@ -73,8 +80,11 @@ async def first_screen(output: Path) -> dict[str, float]:
         # The first example's widgets are filled in: what the next frame puts on screen.
         draw()
         if not shown:
-            shown.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu,
-                         indexed_at_first_screen=app.view.records.known)
+            shown.update(
+                wall=time.perf_counter() - wall,
+                cpu=time.process_time() - cpu,
+                indexed_at_first_screen=app.view.records.known,
+            )
 
     app.show = show_and_time
     async with app.run_test(size=(100, 40)) as pilot:
@@ -102,8 +112,10 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| full parse (baseline) | {parse_wall:.2f} | {parse_cpu:.2f} | 1.00 |")
     print(f"| first screen | {screen['wall']:.2f} | {screen['cpu']:.2f} | {screen['cpu'] / parse_cpu:.2f} |")
-    print(f"| full index, in the background | {screen['index_wall']:.2f} | {screen['index_cpu']:.2f} | "
-          f"{screen['index_cpu'] / parse_cpu:.2f} |")
+    print(
+        f"| full index, in the background | {screen['index_wall']:.2f} | {screen['index_cpu']:.2f} | "
+        f"{screen['index_cpu'] / parse_cpu:.2f} |"
+    )
     print(f"lines indexed when the first screen was drawn: {screen['indexed_at_first_screen']:,}")
 
 

@@ -40,8 +40,9 @@ SETUPS = {
     "T 1.0, top-p 0.95": dict(temperature=1.0, top_p=0.95),
     "top-k 40 + top-p 0.95": dict(BONITO, top_k=40),
     "min-p 0.05, top-p 1": dict(temperature=0.5, top_p=1.0, min_p=0.05),
-    "penalties (rep 1.1, freq 0.2, pres 0.2)": dict(BONITO, repetition_penalty=1.1, frequency_penalty=0.2,
-                                                    presence_penalty=0.2),
+    "penalties (rep 1.1, freq 0.2, pres 0.2)": dict(
+        BONITO, repetition_penalty=1.1, frequency_penalty=0.2, presence_penalty=0.2
+    ),
 }
 STEP_SEQUENCES = 32
 STEP_PROMPT_TOKENS = 100
@@ -74,8 +75,12 @@ def toy_logits(limit: int) -> tuple[np.ndarray, llama.Model]:
 
 def baseline_module(ref: str):
     """``bonito_lite/llama_handles.py`` as it was at git revision ``ref``, imported under another name."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:bonito_lite/llama_handles.py"],
-                            capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{ref}:bonito_lite/llama_handles.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     folder = Path(tempfile.mkdtemp())
     package = folder / "baseline_handles"
     package.mkdir()
@@ -92,8 +97,7 @@ def baseline_module(ref: str):
 def step_seconds(model_path: str, threads: int) -> tuple[float, float]:
     """CPU and wall seconds of one decode step of 32 sequences (100-token prompts), mean of 6."""
     model = llama.Model(model_path, use_extra_bufts=False)
-    context = llama.Context(model, n_ctx=STEP_SEQUENCES * 160, n_seq_max=STEP_SEQUENCES, n_batch=512,
-                            threads=threads)
+    context = llama.Context(model, n_ctx=STEP_SEQUENCES * 160, n_seq_max=STEP_SEQUENCES, n_batch=512, threads=threads)
     batch = llama.Batch(512)
     for first in range(0, STEP_SEQUENCES, 5):
         batch.clear()
@@ -150,8 +154,10 @@ def main() -> None:
     if args.model:
         cpu, wall = step_seconds(args.model, args.threads)
         per_sequence = cpu / STEP_SEQUENCES
-        print(f"decode step of {STEP_SEQUENCES} sequences on {Path(args.model).name}, {args.threads} threads: "
-              f"{cpu * 1000:.1f} ms CPU ({wall * 1000:.1f} ms wall), {per_sequence * 1000:.2f} ms CPU per sequence")
+        print(
+            f"decode step of {STEP_SEQUENCES} sequences on {Path(args.model).name}, {args.threads} threads: "
+            f"{cpu * 1000:.1f} ms CPU ({wall * 1000:.1f} ms wall), {per_sequence * 1000:.2f} ms CPU per sequence"
+        )
         for name, total in seconds.items():
             print(f"  {name:45s} {total / draws / per_sequence * 100:5.1f}% of a sequence's share of the step")
     vocab_model.close()

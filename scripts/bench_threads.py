@@ -77,12 +77,24 @@ class Burner:
         self.process.wait()
 
 
-def run_once(model: str, args: list[str], extra: list[str], env_changes: dict[str, str],
-             output: Path) -> dict:
+def run_once(model: str, args: list[str], extra: list[str], env_changes: dict[str, str], output: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in OMP_VARIABLES}
     env.update(env_changes)
-    command = [sys.executable, "-m", "bonito_lite", "generate", str(SAMPLE), "--model", model,
-               "--quiet", "--overwrite", "-o", str(output), *args, *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "bonito_lite",
+        "generate",
+        str(SAMPLE),
+        "--model",
+        model,
+        "--quiet",
+        "--overwrite",
+        "-o",
+        str(output),
+        *args,
+        *extra,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -98,11 +110,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="what --model takes (default: the bundled toy)")
     parser.add_argument("--args", default="-t all", help="generate's other arguments (default: %(default)s)")
-    parser.add_argument("--configs", default="default,threads-1,all-cores,all-cores-spin",
-                        help="comma-separated configurations (see above)")
+    parser.add_argument(
+        "--configs",
+        default="default,threads-1,all-cores,all-cores-spin",
+        help="comma-separated configurations (see above)",
+    )
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--burner-cpu", type=int, default=None,
-                        help="CPU the burner is pinned to (default: the last one this process may use)")
+    parser.add_argument(
+        "--burner-cpu",
+        type=int,
+        default=None,
+        help="CPU the burner is pinned to (default: the last one this process may use)",
+    )
     parser.add_argument("--conditions", default="idle,burner", help="idle, burner or both")
     options = parser.parse_args()
     configs = options.configs.split(",")
@@ -118,9 +137,13 @@ def main() -> None:
                 for round_number in range(options.rounds):
                     for name in configs:
                         extra, env_changes = configuration(name)
-                        row = {"condition": condition, "round": round_number, "config": name,
-                               "utc": time.strftime("%H:%M:%S", time.gmtime()),
-                               **run_once(options.model, args, extra, env_changes, output)}
+                        row = {
+                            "condition": condition,
+                            "round": round_number,
+                            "config": name,
+                            "utc": time.strftime("%H:%M:%S", time.gmtime()),
+                            **run_once(options.model, args, extra, env_changes, output),
+                        }
                         print(json.dumps(row), flush=True)
                         results.append(row)
             finally:
@@ -139,8 +162,14 @@ def print_table(results: list[dict], configs: list[str]) -> None:
             for row in results:
                 if row["condition"] != condition or row["config"] != name:
                     continue
-                base = next((b for b in results if b["condition"] == condition
-                             and b["round"] == row["round"] and b["config"] == "threads-1"), None)
+                base = next(
+                    (
+                        b
+                        for b in results
+                        if b["condition"] == condition and b["round"] == row["round"] and b["config"] == "threads-1"
+                    ),
+                    None,
+                )
                 walls.append(row["wall_s"])
                 cpus.append(row["cpu_s"])
                 loads.append(row["load"])
@@ -153,8 +182,10 @@ def print_table(results: list[dict], configs: list[str]) -> None:
             def median(values: list[float], digits: int = 2) -> str:
                 return f"{statistics.median(values):.{digits}f}" if values else ""
 
-            print(f"| {condition} | {name} | {median(walls, 1)} | {median(cpus, 1)} | "
-                  f"{median(wall_ratios)} | {median(cpu_ratios)} | {median(loads, 1)} |")
+            print(
+                f"| {condition} | {name} | {median(walls, 1)} | {median(cpus, 1)} | "
+                f"{median(wall_ratios)} | {median(cpu_ratios)} | {median(loads, 1)} |"
+            )
 
 
 if __name__ == "__main__":

@@ -28,16 +28,29 @@ import numpy as np
 LLAMA_CPP_ENV = "LLAMA_CPP_DIR"
 DEFAULT_LLAMA_CPP = Path(os.environ[LLAMA_CPP_ENV]) if os.environ.get(LLAMA_CPP_ENV) else None
 TYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0"}
-COMPARED_PREFIXES = ("llama.", "tokenizer.", "general.file_type", "general.quantization_version",
-                     "general.architecture")
+COMPARED_PREFIXES = (
+    "llama.",
+    "tokenizer.",
+    "general.file_type",
+    "general.quantization_version",
+    "general.architecture",
+)
 
 
 def run_reference(llama_cpp: Path, checkpoint: Path, out: Path, outtype: str) -> float:
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, str(llama_cpp / "convert_hf_to_gguf.py"), str(checkpoint),
-         "--outfile", str(out), "--outtype", outtype],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(llama_cpp / "convert_hf_to_gguf.py"),
+            str(checkpoint),
+            "--outfile",
+            str(out),
+            "--outtype",
+            outtype,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return time.monotonic() - started
 
@@ -102,9 +115,13 @@ def compare(ours_path: Path, reference_path: Path) -> list[str]:
         elif must_match:
             problems.append(f"key {key}: {'only ours' if in_ours else 'only llama.cpp' + chr(39) + 's'}")
         elif not key.startswith("bonito."):
-            print(f"  (only in {'ours' if in_ours else 'llama.cpp'}) {key} = {_short(field_value((our_fields if in_ours else reference_fields)[key]))}")
-    print(f"  compared {len(set(our_tensors) & set(reference_tensors))} tensors and"
-          f" {sum(1 for k in keys if k.startswith(COMPARED_PREFIXES))} keys")
+            print(
+                f"  (only in {'ours' if in_ours else 'llama.cpp'}) {key} = {_short(field_value((our_fields if in_ours else reference_fields)[key]))}"
+            )
+    print(
+        f"  compared {len(set(our_tensors) & set(reference_tensors))} tensors and"
+        f" {sum(1 for k in keys if k.startswith(COMPARED_PREFIXES))} keys"
+    )
     return problems
 
 
@@ -116,10 +133,20 @@ def _short(value) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--type", dest="types", action="append", choices=sorted(TYPES),
-                        help="output type to compare (repeatable; default: f32, bf16, q8_0)")
-    parser.add_argument("--llama-cpp", type=Path, default=DEFAULT_LLAMA_CPP, required=DEFAULT_LLAMA_CPP is None,
-                        help="llama.cpp source folder with convert_hf_to_gguf.py")
+    parser.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        choices=sorted(TYPES),
+        help="output type to compare (repeatable; default: f32, bf16, q8_0)",
+    )
+    parser.add_argument(
+        "--llama-cpp",
+        type=Path,
+        default=DEFAULT_LLAMA_CPP,
+        required=DEFAULT_LLAMA_CPP is None,
+        help="llama.cpp source folder with convert_hf_to_gguf.py",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the GGUF files")
     args = parser.parse_args()
 

@@ -35,14 +35,31 @@ TARGETS = {"exqa": 0.5, "ynqa": 0.8, "mcqa": 0.7}
 OTHER_TARGET = 0.85
 
 
-def measure(model: str, samples: int, seed: int, threads: int | None = None,
-            documents=HELD_OUT) -> dict[str, tuple[int, int, dict]]:
+def measure(
+    model: str, samples: int, seed: int, threads: int | None = None, documents=HELD_OUT
+) -> dict[str, tuple[int, int, dict]]:
     """(kept, generated, rejections by reason) per task type's full name, from the manifest
     of one ``bonito-lite generate -t all`` run with the command's defaults."""
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "heldout.jsonl"
-        command = [sys.executable, "-m", "bonito_lite", "generate", *map(str, documents), "-t", "all",
-                   "--model", model, "--num-samples", str(samples), "--seed", str(seed), "-o", str(output), "-q"]
+        command = [
+            sys.executable,
+            "-m",
+            "bonito_lite",
+            "generate",
+            *map(str, documents),
+            "-t",
+            "all",
+            "--model",
+            model,
+            "--num-samples",
+            str(samples),
+            "--seed",
+            str(seed),
+            "-o",
+            str(output),
+            "-q",
+        ]
         if threads:
             command += ["--threads", str(threads)]
         subprocess.run(command, check=True)
@@ -60,8 +77,12 @@ def main() -> None:
     parser.add_argument("--model", default="toy", help="GGUF file, or 'toy' for the bundled model")
     parser.add_argument("--samples", type=int, default=2, help="samples per passage and task type")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="llama.cpp threads (default: the command's; 1 is quicker on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads (default: the command's; 1 is quicker on a busy machine)",
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -79,8 +100,10 @@ def main() -> None:
     kept = sum(r[0] for r in results.values())
     total = sum(r[1] for r in results.values())
     print(f"{'all':40} {kept:>4}/{total:<4} {kept / max(1, total):>6.0%}")
-    print(f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, seed {args.seed}, "
-          f"{time.monotonic() - started:.0f} s; {missed} task type(s) below target")
+    print(
+        f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, seed {args.seed}, "
+        f"{time.monotonic() - started:.0f} s; {missed} task type(s) below target"
+    )
 
 
 if __name__ == "__main__":

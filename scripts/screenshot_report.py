@@ -31,12 +31,28 @@ def chromium() -> str:
 
 def screenshot(page: Path, png: Path, height: int, work: Path) -> None:
     subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={work / 'profile'}", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars", "--force-device-scale-factor=1",
-         f"--window-size={WIDTH},{height}", f"--screenshot={png}", page.as_uri()],
-        check=True, capture_output=True, env={**os.environ, "HOME": str(work)},
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={work / 'profile'}",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--window-size={WIDTH},{height}",
+            f"--screenshot={png}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "HOME": str(work)},
     )
 
 
@@ -55,8 +71,24 @@ def main() -> None:
         if source is None:
             source = work / "sample_notes.bonito.jsonl"
             # From the checkout, so that records name examples/sample_notes.md as a user's would.
-            subprocess.run(cli + ["generate", "examples", "-t", "all", "--model", "toy",
-                                  "--num-samples", "2", "-o", str(source), "--quiet"], check=True, cwd=ROOT)
+            subprocess.run(
+                cli
+                + [
+                    "generate",
+                    "examples",
+                    "-t",
+                    "all",
+                    "--model",
+                    "toy",
+                    "--num-samples",
+                    "2",
+                    "-o",
+                    str(source),
+                    "--quiet",
+                ],
+                check=True,
+                cwd=ROOT,
+            )
         page = work / "report.html"
         # From the output's folder, so that the page names it as a user's would.
         subprocess.run(cli + ["report", source.name, "-o", str(page)], check=True, cwd=source.parent)

@@ -78,8 +78,8 @@ def prose_paragraphs() -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
-    import sentencepiece
     import mistral_common
+    import sentencepiece
 
     path = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
     sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
@@ -113,12 +113,16 @@ def sentences_of(text: str) -> list[str]:
 
 # --- questions whose answer is a span of one sentence ------------------------------------
 
-_AUX = (r"is|are|was|were|has|have|had|can|cannot|could|will|would|shall|should|must|may|might|"
-        r"does|do|did|returns|contains|takes|uses|gives|means|needs|allows|includes|requires")
+_AUX = (
+    r"is|are|was|were|has|have|had|can|cannot|could|will|would|shall|should|must|may|might|"
+    r"does|do|did|returns|contains|takes|uses|gives|means|needs|allows|includes|requires"
+)
 _SUBJECT = re.compile(rf"^((?:[A-Z][\w'-]*)(?:\s+[\w'-]+){{0,4}}?)\s+({_AUX})\s+(.+?)[.!?]$")
 _COPULA = re.compile(r"^((?:[A-Z][\w'-]*)(?:\s+[\w'-]+){0,4}?)\s+(is|are|was|were)\s+([^,;:]+?)[.!?,;:]")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,:/]\d+)*(?:\s+(?:percent|minutes|hours|days|weeks|months|years|"
-                     r"units|mg|items|bytes|times|people|members|patients|users))?)(?![\w])")
+_NUMBER = re.compile(
+    r"(?<![\w.])(\d+(?:[.,:/]\d+)*(?:\s+(?:percent|minutes|hours|days|weeks|months|years|"
+    r"units|mg|items|bytes|times|people|members|patients|users))?)(?![\w])"
+)
 _CAPITALISED = re.compile(r"(?<=[a-z,;] )([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})")
 _TAIL = re.compile(r"\s((?:[\w'-]+\s){0,2}[\w'-]+)[.!?]$")
 
@@ -149,23 +153,28 @@ def span_questions(sentence: str) -> list[SpanQuestion]:
     match = _COPULA.match(sentence)
     if match and 1 <= len(match.group(3).split()) <= 6:
         subject, verb, complement = match.groups()
-        out.append(SpanQuestion(f"What {verb} {lower_first(subject)}?", complement,
-                                sentence.replace(complement, "___", 1)))
+        out.append(
+            SpanQuestion(f"What {verb} {lower_first(subject)}?", complement, sentence.replace(complement, "___", 1))
+        )
     for match in _NUMBER.finditer(body):
         span = match.group(1)
         wh = "how many" if " " in span else "what number"
-        question = body[:match.start()] + wh + body[match.end():]
-        out.append(SpanQuestion(question[0].upper() + question[1:] + "?", span,
-                                sentence[:match.start()] + "___" + sentence[match.end():]))
+        question = body[: match.start()] + wh + body[match.end() :]
+        out.append(
+            SpanQuestion(
+                question[0].upper() + question[1:] + "?",
+                span,
+                sentence[: match.start()] + "___" + sentence[match.end() :],
+            )
+        )
     for match in _CAPITALISED.finditer(body):
         span = match.group(1)
-        question = body[:match.start()] + "what" + body[match.end():]
-        out.append(SpanQuestion(question + "?", span, sentence[:match.start()] + "___" + sentence[match.end():]))
+        question = body[: match.start()] + "what" + body[match.end() :]
+        out.append(SpanQuestion(question + "?", span, sentence[: match.start()] + "___" + sentence[match.end() :]))
     match = _TAIL.search(sentence)
     if match and len(sentence.split()) >= 5:
         span = match.group(1)
-        out.append(SpanQuestion(sentence[:match.start(1)] + "what?", span,
-                                sentence[:match.start(1)] + "___."))
+        out.append(SpanQuestion(sentence[: match.start(1)] + "what?", span, sentence[: match.start(1)] + "___."))
     return out
 
 
@@ -176,6 +185,6 @@ _NEGATABLE = re.compile(r"\b(is|are|was|were|can|could|will|would|should|must|ma
 def negated(sentence: str) -> str | None:
     """``sentence`` with its first auxiliary negated ("is" -> "is not"), or None."""
     match = _NEGATABLE.search(sentence)
-    if not match or re.match(r"\s+not\b", sentence[match.end():]):
+    if not match or re.match(r"\s+not\b", sentence[match.end() :]):
         return None
-    return sentence[:match.end()] + " not" + sentence[match.end():]
+    return sentence[: match.end()] + " not" + sentence[match.end() :]

@@ -130,11 +130,22 @@ def model_from_gguf(path: Path) -> MistralForCausalLM:
     hidden, layers = value("llama.embedding_length"), value("llama.block_count")
     heads, kv_heads = value("llama.attention.head_count"), value("llama.attention.head_count_kv")
     config = toy_config(hidden, layers, heads, kv_heads, value("llama.feed_forward_length"), tied=False)
-    names = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
-             "output.weight": "lm_head.weight"}
-    parts = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
-             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
-             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    names = {
+        "token_embd.weight": "model.embed_tokens.weight",
+        "output_norm.weight": "model.norm.weight",
+        "output.weight": "lm_head.weight",
+    }
+    parts = {
+        "attn_norm": "input_layernorm",
+        "attn_q": "self_attn.q_proj",
+        "attn_k": "self_attn.k_proj",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+        "ffn_norm": "post_attention_layernorm",
+        "ffn_gate": "mlp.gate_proj",
+        "ffn_up": "mlp.up_proj",
+        "ffn_down": "mlp.down_proj",
+    }
     state = {}
     for tensor in reader.tensors:
         shape = tuple(int(n) for n in reversed(tensor.shape.tolist()))
@@ -169,7 +180,7 @@ def batches(data, batch_size: int, rng: random.Random):
     """Endless batches of similar length (less padding), in random order."""
     while True:
         order = sorted(range(len(data)), key=lambda i: len(data[i][0]) + rng.random() * 40)
-        chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(chunks)
         for chunk in chunks:
             width = max(len(data[i][0]) for i in chunk)
@@ -178,9 +189,9 @@ def batches(data, batch_size: int, rng: random.Random):
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for row, i in enumerate(chunk):
                 x, y = data[i]
-                ids[row, :len(x)] = torch.tensor(x)
-                labels[row, :len(y)] = torch.tensor(y)
-                mask[row, :len(x)] = 1
+                ids[row, : len(x)] = torch.tensor(x)
+                labels[row, : len(y)] = torch.tensor(y)
+                mask[row, : len(x)] = 1
             yield ids, labels, mask
 
 
@@ -195,26 +206,34 @@ def save_checkpoint(model: MistralForCausalLM, folder: Path, tokenizer_file: Pat
     untied.load_state_dict(state)
     untied.save_pretrained(tmp, safe_serialization=True)
     shutil.copyfile(tokenizer_file, tmp / "tokenizer.model")
-    (tmp / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer",
-        "add_bos_token": True,
-        "add_eos_token": False,
-        "bos_token": "<s>",
-        "eos_token": "</s>",
-        "unk_token": "<unk>",
-        "model_max_length": 2048,
-        "clean_up_tokenization_spaces": False,
-        "legacy": True,
-    }, indent=2) + "\n")
-    (tmp / "special_tokens_map.json").write_text(json.dumps(
-        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2) + "\n")
+    (tmp / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "add_bos_token": True,
+                "add_eos_token": False,
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "model_max_length": 2048,
+                "clean_up_tokenization_spaces": False,
+                "legacy": True,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    (tmp / "special_tokens_map.json").write_text(
+        json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2) + "\n"
+    )
     (tmp / "toy_training.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
 
 
-def completion_loss(model: MistralForCausalLM, ids: torch.Tensor, labels: torch.Tensor,
-                    mask: torch.Tensor) -> torch.Tensor:
+def completion_loss(
+    model: MistralForCausalLM, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """Cross-entropy on the labelled positions, with the output head applied to those alone.
 
     Most tokens are the passage, whose predictions the loss ignores; projecting only the
@@ -243,13 +262,26 @@ def sample_rates(model, sp, count: int, seed: int, max_new_tokens: int = 128) ->
         example = toy_corpus.make_example(rng, task_type, passage)
         prompt = torch.tensor([[BOS_ID] + sp.encode(example.prompt)])
         torch.manual_seed(seed + n)
-        out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, temperature=0.5,
-                             top_p=0.95, max_new_tokens=max_new_tokens, eos_token_id=EOS_ID, pad_token_id=EOS_ID)
-        text = sp.decode(out[0, prompt.shape[1]:].tolist())
+        out = model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            temperature=0.5,
+            top_p=0.95,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=EOS_ID,
+            pad_token_id=EOS_ID,
+        )
+        text = sp.decode(out[0, prompt.shape[1] :].tolist())
         parsed = parse_generation(text, example.context)
         ok = isinstance(parsed, ParsedExample)
-        kept = ok and quality_problem({"input": parsed.input, "output": parsed.output,
-                                       "task_type": task_type, "context": example.context}) is None
+        kept = (
+            ok
+            and quality_problem(
+                {"input": parsed.input, "output": parsed.output, "task_type": task_type, "context": example.context}
+            )
+            is None
+        )
         counts["parsed"] += ok
         counts["kept"] += kept
         if task_type == "extractive question answering":
@@ -258,19 +290,23 @@ def sample_rates(model, sp, count: int, seed: int, max_new_tokens: int = 128) ->
         if len(shown) < 4:
             shown.append(f"[{task_type}] {text!r}")
     model.train()
-    rates = {"parse_rate": counts["parsed"] / count, "keep_rate": counts["kept"] / count,
-             "exqa_keep_rate": counts["exqa_kept"] / max(1, counts["exqa"])}
+    rates = {
+        "parse_rate": counts["parsed"] / count,
+        "keep_rate": counts["kept"] / count,
+        "exqa_keep_rate": counts["exqa_kept"] / max(1, counts["exqa"]),
+    }
     return rates, shown
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", type=Path, default=Path("toy-bonito-checkpoint"),
-                        help="checkpoint folder to write")
-    parser.add_argument("--gguf", type=Path, default=None,
-                        help="also convert the final checkpoint to this GGUF (Q8_0, marked a toy)")
-    parser.add_argument("--minutes", type=float, default=40.0,
-                        help="stop training after this long, even before --steps")
+    parser.add_argument("--output", type=Path, default=Path("toy-bonito-checkpoint"), help="checkpoint folder to write")
+    parser.add_argument(
+        "--gguf", type=Path, default=None, help="also convert the final checkpoint to this GGUF (Q8_0, marked a toy)"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=40.0, help="stop training after this long, even before --steps"
+    )
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps (and the schedule's length)")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
@@ -278,15 +314,20 @@ def main() -> None:
     parser.add_argument("--kv-heads", type=int, default=2)
     parser.add_argument("--ffn", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-tokens", type=int, default=MAX_TRAIN_TOKENS,
-                        help="drop training examples longer than this many tokens (shorter: quicker steps)")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=MAX_TRAIN_TOKENS,
+        help="drop training examples longer than this many tokens (shorter: quicker steps)",
+    )
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--examples", type=int, default=16000, help="training examples generated up front")
     parser.add_argument("--save-every", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=0, help="measure sampled rates every N steps (0: at the end)")
     parser.add_argument("--eval-samples", type=int, default=24)
-    parser.add_argument("--init-from", type=Path,
-                        help="start from this checkpoint folder or GGUF file instead of random weights")
+    parser.add_argument(
+        "--init-from", type=Path, help="start from this checkpoint folder or GGUF file instead of random weights"
+    )
     parser.add_argument("--warmup", type=int, default=60, help="learning-rate warm-up steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -349,10 +390,16 @@ def main() -> None:
         recent = (recent + [loss.item()])[-20:]
         if step % 10 == 0:
             elapsed = time.monotonic() - train_start
-            print(f"step {step} loss {sum(recent) / len(recent):.3f} lr {scheduler.get_last_lr()[0]:.2e} "
-                  f"{elapsed / 60:.1f} min", flush=True)
-        info.update(steps=step, loss=round(sum(recent) / len(recent), 4),
-                    train_minutes=round((time.monotonic() - train_start) / 60, 2))
+            print(
+                f"step {step} loss {sum(recent) / len(recent):.3f} lr {scheduler.get_last_lr()[0]:.2e} "
+                f"{elapsed / 60:.1f} min",
+                flush=True,
+            )
+        info.update(
+            steps=step,
+            loss=round(sum(recent) / len(recent), 4),
+            train_minutes=round((time.monotonic() - train_start) / 60, 2),
+        )
         if args.eval_every and step % args.eval_every == 0:
             rates, shown = sample_rates(model, sp, args.eval_samples, seed=10_000 + args.seed)
             print(f"step {step} {rates}", *shown, sep="\n  ", flush=True)
@@ -361,8 +408,9 @@ def main() -> None:
     rates, shown = sample_rates(model, sp, args.eval_samples, seed=10_000 + args.seed)
     info.update(rates)
     save_checkpoint(model, args.output, tokenizer_file, info)
-    print(f"done: {step} steps, loss {info['loss']}, {info['train_minutes']} min, {rates}",
-          *shown, sep="\n  ", flush=True)
+    print(
+        f"done: {step} steps, loss {info['loss']}, {info['train_minutes']} min, {rates}", *shown, sep="\n  ", flush=True
+    )
     if args.gguf:
         from bonito_lite.models.convert import convert_checkpoint
 

@@ -4,8 +4,8 @@ the bundled toy behind the Python API, and an engine without a model."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -218,10 +218,17 @@ def write_sparse_f16_gguf(
 
     vocab = 32000
     params = HyperParameters(
-        architecture="MistralForCausalLM", vocab_size=vocab, hidden_size=hidden_size,
-        intermediate_size=intermediate_size, num_hidden_layers=num_hidden_layers,
-        num_attention_heads=num_attention_heads, num_key_value_heads=num_key_value_heads,
-        rms_norm_eps=1e-5, context_length=32768, rope_theta=10000.0, head_dim=None,
+        architecture="MistralForCausalLM",
+        vocab_size=vocab,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        num_key_value_heads=num_key_value_heads,
+        rms_norm_eps=1e-5,
+        context_length=32768,
+        rope_theta=10000.0,
+        head_dim=None,
         declared_dtype="bfloat16",
     )
     kv_width = hidden_size // num_attention_heads * num_key_value_heads
@@ -230,10 +237,14 @@ def write_sparse_f16_gguf(
     shapes.append((names[tensor.TOKEN_EMBD], (vocab, hidden_size)))
     for block in range(num_hidden_layers):
         for kind, shape in (
-            (tensor.ATTN_NORM, (hidden_size,)), (tensor.ATTN_Q, (hidden_size, hidden_size)),
-            (tensor.ATTN_K, (kv_width, hidden_size)), (tensor.ATTN_V, (kv_width, hidden_size)),
-            (tensor.ATTN_OUT, (hidden_size, hidden_size)), (tensor.FFN_NORM, (hidden_size,)),
-            (tensor.FFN_GATE, (intermediate_size, hidden_size)), (tensor.FFN_UP, (intermediate_size, hidden_size)),
+            (tensor.ATTN_NORM, (hidden_size,)),
+            (tensor.ATTN_Q, (hidden_size, hidden_size)),
+            (tensor.ATTN_K, (kv_width, hidden_size)),
+            (tensor.ATTN_V, (kv_width, hidden_size)),
+            (tensor.ATTN_OUT, (hidden_size, hidden_size)),
+            (tensor.FFN_NORM, (hidden_size,)),
+            (tensor.FFN_GATE, (intermediate_size, hidden_size)),
+            (tensor.FFN_UP, (intermediate_size, hidden_size)),
             (tensor.FFN_DOWN, (hidden_size, intermediate_size)),
         ):
             shapes.append((names[kind].format(bid=block), shape))
@@ -262,10 +273,9 @@ def write_sparse_f16_gguf(
     return path
 
 
-
-
-def copy_gguf(source: Path, destination: Path, *, drop_prefix: str | None = None,
-              extra: dict[str, str] | None = None) -> Path:
+def copy_gguf(
+    source: Path, destination: Path, *, drop_prefix: str | None = None, extra: dict[str, str] | None = None
+) -> Path:
     """A copy of a GGUF with the same tensors, without the keys under ``drop_prefix``, plus ``extra``.
 
     With ``drop_prefix="bonito."`` it is what llama.cpp's own converter writes: no ``bonito.*``

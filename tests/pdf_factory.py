@@ -7,7 +7,7 @@ layer, like a scanned page: it only paints a grey rectangle.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 _LEADING = 14
 
@@ -33,9 +33,7 @@ def make_pdf(
     objects[1] = catalog + b" >>"
     kids = b" ".join(b"%d 0 R" % i for i in page_ids)
     objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n)
-    objects[3] = (
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    )
+    objects[3] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     for page_id, lines in zip(page_ids, pages):
         objects[page_id] = (
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
@@ -45,7 +43,9 @@ def make_pdf(
         objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
     if outline:
         objects[outline_root] = b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (
-            item_ids[0], item_ids[-1], len(outline)
+            item_ids[0],
+            item_ids[-1],
+            len(outline),
         )
         for k, (title, page_index) in enumerate(outline):
             links = b""
@@ -54,7 +54,10 @@ def make_pdf(
             if k + 1 < len(outline):
                 links += b" /Next %d 0 R" % item_ids[k + 1]
             objects[item_ids[k]] = b"<< /Title %s /Parent %d 0 R /Dest [%d 0 R /Fit]%s >>" % (
-                _text_string(title), outline_root, page_ids[page_index], links
+                _text_string(title),
+                outline_root,
+                page_ids[page_index],
+                links,
             )
     return _assemble(objects)
 

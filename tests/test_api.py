@@ -26,7 +26,9 @@ def texts():
 @pytest.mark.slow
 def test_generate_tasks_returns_a_dataset_of_input_and_output(bonito, texts):
     synthetic = bonito.generate_tasks(
-        texts, context_col="input", task_type="nli",
+        texts,
+        context_col="input",
+        task_type="nli",
         sampling_params=SamplingParams(max_tokens=96, top_p=0.95, temperature=0.5, n=2),
     )
     assert isinstance(synthetic, Dataset)
@@ -40,8 +42,11 @@ def test_rejected_generations_come_back_with_reasons_and_are_logged(bonito, text
     caplog.set_level(logging.WARNING, logger="bonito_lite")
     # Eight new tokens are too few for a whole example: every generation is rejected.
     parsed, rejected = bonito.generate_tasks(
-        texts, context_col="input", task_type="exqa",
-        sampling_params=SamplingParams(max_tokens=8), return_rejected=True,
+        texts,
+        context_col="input",
+        task_type="exqa",
+        sampling_params=SamplingParams(max_tokens=8),
+        return_rejected=True,
     )
     assert parsed.num_rows + rejected.num_rows == 3
     assert rejected.num_rows >= 1

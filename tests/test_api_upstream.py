@@ -39,12 +39,34 @@ class RequestOutputKind(enum.Enum):  # vLLM's enum, for the stand-in's output_ki
 
 # vLLM's SamplingParams (0.7): every field and its default.
 VLLM_DEFAULTS = dict(
-    n=1, best_of=None, presence_penalty=0.0, frequency_penalty=0.0, repetition_penalty=1.0,
-    temperature=1.0, top_p=1.0, top_k=-1, min_p=0.0, seed=None, stop=None, stop_token_ids=None,
-    bad_words=None, ignore_eos=False, max_tokens=16, min_tokens=0, logprobs=None, prompt_logprobs=None,
-    detokenize=True, skip_special_tokens=True, spaces_between_special_tokens=True, logits_processors=None,
-    include_stop_str_in_output=False, truncate_prompt_tokens=None, output_kind=RequestOutputKind.CUMULATIVE,
-    guided_decoding=None, logit_bias=None, allowed_token_ids=None,
+    n=1,
+    best_of=None,
+    presence_penalty=0.0,
+    frequency_penalty=0.0,
+    repetition_penalty=1.0,
+    temperature=1.0,
+    top_p=1.0,
+    top_k=-1,
+    min_p=0.0,
+    seed=None,
+    stop=None,
+    stop_token_ids=None,
+    bad_words=None,
+    ignore_eos=False,
+    max_tokens=16,
+    min_tokens=0,
+    logprobs=None,
+    prompt_logprobs=None,
+    detokenize=True,
+    skip_special_tokens=True,
+    spaces_between_special_tokens=True,
+    logits_processors=None,
+    include_stop_str_in_output=False,
+    truncate_prompt_tokens=None,
+    output_kind=RequestOutputKind.CUMULATIVE,
+    guided_decoding=None,
+    logit_bias=None,
+    allowed_token_ids=None,
 )
 
 
@@ -68,8 +90,11 @@ def test_upstreams_readme_example_runs_with_only_the_import_changed(tmp_path, mo
     # A GGUF converted from the hub id sits in ./models, as 'bonito-lite convert' leaves it.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "models").mkdir()
-    copy_gguf(toy_model_path(), tmp_path / "models" / "bonito-v1.Q8_0.gguf",
-              extra={SOURCE_HF_REPOSITORY_KEY: "BatsResearch/bonito-v1"})
+    copy_gguf(
+        toy_model_path(),
+        tmp_path / "models" / "bonito-v1.Q8_0.gguf",
+        extra={SOURCE_HF_REPOSITORY_KEY: "BatsResearch/bonito-v1"},
+    )
 
     bonito = Bonito("BatsResearch/bonito-v1")
     unannotated_text = Dataset.from_dict({"input": CONTRACT[:2]})
@@ -89,21 +114,43 @@ def test_upstreams_readme_example_runs_with_only_the_import_changed(tmp_path, mo
 
 def test_every_field_vllm_can_set_that_a_local_sampler_honours_is_accepted(bonito, contracts):
     params = vllm_sampling_params(
-        n=2, presence_penalty=0.2, frequency_penalty=0.1, repetition_penalty=1.1, temperature=0.8,
-        top_p=0.9, top_k=40, min_p=0.02, seed=3, stop=["\\n\\n\\n"], stop_token_ids=[31999], max_tokens=48,
-        min_tokens=2, include_stop_str_in_output=False, logit_bias={13: -1.0}, ignore_eos=False,
+        n=2,
+        presence_penalty=0.2,
+        frequency_penalty=0.1,
+        repetition_penalty=1.1,
+        temperature=0.8,
+        top_p=0.9,
+        top_k=40,
+        min_p=0.02,
+        seed=3,
+        stop=["\\n\\n\\n"],
+        stop_token_ids=[31999],
+        max_tokens=48,
+        min_tokens=2,
+        include_stop_str_in_output=False,
+        logit_bias={13: -1.0},
+        ignore_eos=False,
         bad_words=["Options"],
     )
-    parsed, rejected = bonito.generate_tasks(contracts, "input", "qg", params, return_rejected=True,
-                                             quality_filters=False)
+    parsed, rejected = bonito.generate_tasks(
+        contracts, "input", "qg", params, return_rejected=True, quality_filters=False
+    )
     assert parsed.num_rows + rejected.num_rows == 2 * contracts.num_rows
 
 
-@pytest.mark.parametrize("field,value", [
-    ("use_beam_search", True), ("best_of", 3), ("logprobs", 2), ("prompt_logprobs", 1),
-    ("logits_processors", [print]), ("guided_decoding", object()),
-    ("detokenize", False), ("truncate_prompt_tokens", 100),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("use_beam_search", True),
+        ("best_of", 3),
+        ("logprobs", 2),
+        ("prompt_logprobs", 1),
+        ("logits_processors", [print]),
+        ("guided_decoding", object()),
+        ("detokenize", False),
+        ("truncate_prompt_tokens", 100),
+    ],
+)
 def test_a_field_that_cannot_be_honoured_is_refused_with_a_value_error_naming_it(bonito, contracts, field, value):
     with pytest.raises(ValueError, match=field):
         bonito.generate_tasks(contracts, "input", "nli", vllm_sampling_params(**{field: value}))
@@ -111,12 +158,19 @@ def test_a_field_that_cannot_be_honoured_is_refused_with_a_value_error_naming_it
 
 def test_our_sampling_params_takes_vllms_fields_and_refuses_what_vllm_refuses():
     assert SamplingParams(top_k=50, min_p=0.05, stop=["###"], repetition_penalty=1.2).top_k == 50
-    for field, value in [("n", 0), ("max_tokens", 0), ("top_p", 0.0), ("temperature", -1.0), ("top_k", -5),
-                         ("min_tokens", 300)]:
+    for field, value in [
+        ("n", 0),
+        ("max_tokens", 0),
+        ("top_p", 0.0),
+        ("temperature", -1.0),
+        ("top_k", -5),
+        ("min_tokens", 300),
+    ]:
         with pytest.raises(ValueError, match=field):
             SamplingParams(**{field: value})
     with pytest.raises(ValueError, match="use_beam_search"):
         from bonito_lite.api import sampling_from
+
         sampling_from(SimpleNamespace(use_beam_search=True))
 
 
@@ -133,8 +187,15 @@ def test_seed_none_samples_anew_each_call_and_the_drawn_seed_repeats_it(bonito, 
     second = _generations(bonito.generate_tasks(contracts, "input", "qg", params, return_rejected=True))
     assert bonito.last_seed != first_seed
     assert first != second
-    again = _generations(bonito.generate_tasks(contracts, "input", "qg", SamplingParams(
-        temperature=1.0, top_p=1.0, max_tokens=48, seed=first_seed), return_rejected=True))
+    again = _generations(
+        bonito.generate_tasks(
+            contracts,
+            "input",
+            "qg",
+            SamplingParams(temperature=1.0, top_p=1.0, max_tokens=48, seed=first_seed),
+            return_rejected=True,
+        )
+    )
     assert again == first
 
 
@@ -153,8 +214,9 @@ def test_set_seed_before_a_call_repeats_it_as_in_upstreams_tutorial(bonito, cont
 def test_identical_rows_get_independent_samples(bonito):
     same = Dataset.from_dict({"input": [CONTRACT[0]] * 6})
     params = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=48, seed=11)
-    generations = _generations(bonito.generate_tasks(same, "input", "qg", params, return_rejected=True,
-                                                     quality_filters=False))
+    generations = _generations(
+        bonito.generate_tasks(same, "input", "qg", params, return_rejected=True, quality_filters=False)
+    )
     assert len(generations) == 6
     assert len(set(generations)) > 1
 
@@ -175,8 +237,9 @@ def test_a_row_too_long_for_the_model_is_rejected_alone_and_the_call_goes_on(bon
     long_row = " ".join(f"clause{i}" for i in range(1500))  # about 3,000 tokens
     with_long = Dataset.from_dict({"input": [CONTRACT[0], long_row, CONTRACT[1], CONTRACT[2]]})
     assert bonito._tokenizer.count_tokens(long_row) > 2900
-    parsed, rejected = bonito.generate_tasks(with_long, "input", "qg", SamplingParams(max_tokens=48, seed=4),
-                                             return_rejected=True, quality_filters=False)
+    parsed, rejected = bonito.generate_tasks(
+        with_long, "input", "qg", SamplingParams(max_tokens=48, seed=4), return_rejected=True, quality_filters=False
+    )
     too_long = [r for r in rejected.to_list() if r["reason"] == "too_long"]
     assert len(too_long) == 1 and too_long[0]["context"] == long_row
     assert parsed.num_rows + rejected.num_rows == 4
@@ -196,8 +259,9 @@ def test_a_gguf_without_bonito_metadata_works(tmp_path, contracts):
     # What llama.cpp's own converter writes (published GGUF conversions of bonito-v1): no bonito.* keys.
     plain = copy_gguf(toy_model_path(), tmp_path / "bonito-v1.Q8_0.gguf", drop_prefix="bonito.")
     with Bonito(plain) as bonito:
-        parsed, rejected = bonito.generate_tasks(contracts, "input", "qg", SamplingParams(max_tokens=48, seed=2),
-                                                 return_rejected=True)
+        parsed, rejected = bonito.generate_tasks(
+            contracts, "input", "qg", SamplingParams(max_tokens=48, seed=2), return_rejected=True
+        )
     assert parsed.num_rows + rejected.num_rows == contracts.num_rows
     assert parsed.num_rows >= 1
 
@@ -217,7 +281,9 @@ class TransformersBonito(AbstractBonito):
         from transformers import AutoModelForCausalLM
 
         self.model = AutoModelForCausalLM.from_pretrained(model_name_or_path)
-        self.tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_name_or_path) / "tokenizer.model"))
+        self.tokenizer = sentencepiece.SentencePieceProcessor(
+            model_file=str(Path(model_name_or_path) / "tokenizer.model")
+        )
 
     def generate_task(self, unannotated_paragraph: str, task_type: str, sampling_params: dict) -> list[dict]:
         text_dataset = Dataset.from_list([{"input": unannotated_paragraph}])
@@ -238,7 +304,7 @@ class TransformersBonito(AbstractBonito):
 
             input_ids = torch.tensor([[self.tokenizer.bos_id(), *self.tokenizer.encode(prompt)]])
             output = self.model.generate(input_ids, do_sample=True, **sampling_params)
-            generated_texts.append(self.tokenizer.decode(output[0][len(input_ids[0]):].tolist()))
+            generated_texts.append(self.tokenizer.decode(output[0][len(input_ids[0]) :].tolist()))
         return generated_texts
 
 
@@ -261,10 +327,17 @@ def test_upstreams_tutorial_subclass_runs_with_only_the_import_changed(tiny_chec
 
 
 def test_postprocess_keeps_exactly_one_pipe_and_fills_in_the_context():
-    predictions = Dataset.from_dict({
-        "context": ["  A cat.  ", "B", "C", "D"],
-        "prediction": ["Is {{context}} true?<|pipe|>Yes, {{context}}", "no pipe", "a<|pipe|>b<|pipe|>c", " x <|pipe|> y "],
-    })
+    predictions = Dataset.from_dict(
+        {
+            "context": ["  A cat.  ", "B", "C", "D"],
+            "prediction": [
+                "Is {{context}} true?<|pipe|>Yes, {{context}}",
+                "no pipe",
+                "a<|pipe|>b<|pipe|>c",
+                " x <|pipe|> y ",
+            ],
+        }
+    )
     kept = AbstractBonito()._postprocess_dataset(predictions, context_col="context", num_proc=1)
     assert kept.to_list() == [
         {"input": "Is A cat. true?", "output": "Yes, A cat."},

@@ -111,10 +111,25 @@ def test_a_passage_longer_than_the_window_is_split_never_truncated(tmp_path):
     sentences = [f"Valve {i} on line {i % 7} was checked by the night crew and found sound." for i in range(60)]
     document = " ".join(sentences) + "\n"
     (tmp_path / "long.txt").write_text(document, encoding="utf-8")
-    result = invoke([
-        "generate", "long.txt", "-t", "exqa", "-o", "out.jsonl", "--model", "toy", "--quiet",
-        "--chunk-tokens", "64", "--max-tokens", "8", "--ctx-size", "128",
-    ])
+    result = invoke(
+        [
+            "generate",
+            "long.txt",
+            "-t",
+            "exqa",
+            "-o",
+            "out.jsonl",
+            "--model",
+            "toy",
+            "--quiet",
+            "--chunk-tokens",
+            "64",
+            "--max-tokens",
+            "8",
+            "--ctx-size",
+            "128",
+        ]
+    )
     assert result.exit_code == 0, result.output
     outcomes = read_jsonl(tmp_path / "out.jsonl") + read_jsonl(tmp_path / "out.rejected.jsonl")
     spans = sorted({(o["char_start"], o["char_end"], o["context"]) for o in outcomes})
@@ -154,7 +169,10 @@ def test_a_large_file_is_cut_in_flat_memory(tmp_path):
     def peak_kb(path: Path) -> tuple[int, int]:
         out = subprocess.run(
             [sys.executable, "-c", measure, "generate", str(path), "-t", "exqa", "--model", "toy", "--dry-run"],
-            capture_output=True, text=True, check=True, timeout=600,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
         ).stdout.split()
         assert out[0] == "0"
         return int(out[1]), int(out[2])
@@ -237,8 +255,10 @@ def _truncated_toy(path: Path, fraction: float) -> Path:
     [
         (lambda folder: folder / "absent.gguf", ["absent.gguf", "does not exist"]),
         (lambda folder: folder, ["is a folder"]),
-        (lambda folder: _write(folder / "weights.gguf", b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "),
-         ["weights.gguf", "not a GGUF"]),
+        (
+            lambda folder: _write(folder / "weights.gguf", b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "),
+            ["weights.gguf", "not a GGUF"],
+        ),
         (lambda folder: _write(folder / "empty.gguf", b""), ["empty.gguf", "empty"]),
         (lambda folder: _truncated_toy(folder / "half.gguf", 0.5), ["half.gguf", "truncated"]),
         (lambda folder: _truncated_toy(folder / "most.gguf", 0.98), ["most.gguf", "truncated"]),
@@ -246,8 +266,17 @@ def _truncated_toy(path: Path, fraction: float) -> Path:
         (lambda folder: write_small_gguf(folder / "gpt2.gguf", "gpt2", True), ["'gpt2'", "'llama'"]),
         (lambda folder: write_small_gguf(folder / "bare.gguf", "llama", False), ["bare.gguf", "no tokenizer"]),
     ],
-    ids=["missing", "folder", "not-gguf", "empty", "truncated-half", "truncated-tail",
-         "truncated-header", "other-architecture", "no-tokenizer"],
+    ids=[
+        "missing",
+        "folder",
+        "not-gguf",
+        "empty",
+        "truncated-half",
+        "truncated-tail",
+        "truncated-header",
+        "other-architecture",
+        "no-tokenizer",
+    ],
 )
 @pytest.mark.parametrize("dry_run", [False, True], ids=["generate", "dry-run"])
 def test_a_bad_model_file_is_refused_before_anything_is_written(tmp_path, make, needles, dry_run):
@@ -293,8 +322,12 @@ def test_an_output_that_is_a_folder_is_refused_even_with_overwrite(tmp_path):
 def _bonito_lite(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("BONITO_LITE_DEBUG", "BONITO_LITE_MODEL")}
     return subprocess.run(
-        [sys.executable, "-m", "bonito_lite", *args], cwd=cwd, env={**environment, **env},
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "bonito_lite", *args],
+        cwd=cwd,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -320,8 +353,7 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path, args, needle):
 def test_debug_shows_the_traceback(tmp_path):
     for proc in (
         _bonito_lite("--debug", "generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path),
-        _bonito_lite("generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path,
-                     BONITO_LITE_DEBUG="1"),
+        _bonito_lite("generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path, BONITO_LITE_DEBUG="1"),
     ):
         assert proc.returncode != 0
         assert "Traceback (most recent call last)" in proc.stderr

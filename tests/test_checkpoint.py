@@ -21,11 +21,22 @@ from bonito_lite.models.checkpoint import (
 
 BONITO_V1_CONFIG_2024 = {
     "architectures": ["MistralForCausalLM"],
-    "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096,
-    "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mistral",
-    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
-    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 4096,
-    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "vocab_size": 32000,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "hidden_act": "silu",
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "max_position_embeddings": 32768,
+    "model_type": "mistral",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 10000.0,
+    "sliding_window": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "vocab_size": 32000,
 }
 
 
@@ -87,18 +98,18 @@ def test_bf16_is_read_as_its_bit_patterns(tmp_path):
 def test_sharded_checkpoint_is_read_through_its_index(tmp_path):
     _write_safetensors(tmp_path / "model-00001-of-00002.safetensors", {"x": np.ones(4, np.float32)})
     _write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {"y": np.zeros(2, np.float32)})
-    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({
-        "weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}
-    }))
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}})
+    )
     checkpoint = SafetensorsCheckpoint(tmp_path)
     assert sorted(checkpoint.names()) == ["x", "y"]
     np.testing.assert_array_equal(checkpoint.load("x"), np.ones(4))
 
 
 def test_missing_shard_is_reported(tmp_path):
-    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({
-        "weight_map": {"x": "model-00001-of-00002.safetensors"}
-    }))
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"x": "model-00001-of-00002.safetensors"}})
+    )
     with pytest.raises(CheckpointError, match="model-00001-of-00002.safetensors, which is missing"):
         SafetensorsCheckpoint(tmp_path)
 

@@ -33,9 +33,9 @@ def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md") 
     for number, passage in enumerate(passages):
         assert passage.index == number
         assert passage.source == source
-        assert text[passage.char_start:passage.char_end] == passage.text
+        assert text[passage.char_start : passage.char_end] == passage.text
         assert passage.text and passage.text == passage.text.strip()
-        between = text[previous_end:passage.char_start]
+        between = text[previous_end : passage.char_start]
         assert between == "" or between.isspace(), "text between passages was dropped"
         previous_end = passage.char_end
     tail = text[previous_end:]
@@ -92,7 +92,9 @@ def test_headings_in_a_row_share_the_passage_of_the_text_under_them():
     text = "Intro.\n\n# Guide\n\n## Setup\n\n### Linux\n\nRun make.\n\n# Next\n\nMore."
     passages = cut(text, 50)
     assert [p.text for p in passages] == [
-        "Intro.", "# Guide\n\n## Setup\n\n### Linux\n\nRun make.", "# Next\n\nMore.",
+        "Intro.",
+        "# Guide\n\n## Setup\n\n### Linux\n\nRun make.",
+        "# Next\n\nMore.",
     ]
     assert_faithful(text, passages)
 
@@ -117,7 +119,9 @@ def test_a_form_feed_ends_a_paragraph_and_its_passage():
     text = "Page one ends here\fpage two starts\nand goes on\n\f\nPage three\n\nstill three"
     passages = cut(text, 50)
     assert [p.text for p in passages] == [
-        "Page one ends here", "page two starts\nand goes on", "Page three\n\nstill three",
+        "Page one ends here",
+        "page two starts\nand goes on",
+        "Page three\n\nstill three",
     ]
     assert_faithful(text, passages)
 
@@ -142,18 +146,14 @@ def test_a_long_paragraph_is_split_at_sentence_ends():
     sentences = [f"Sentence number {i} has six words." for i in range(10)]
     text = " ".join(sentences)
     passages = cut(text, 13)
-    assert [p.text for p in passages] == [
-        " ".join(sentences[i:i + 2]) for i in range(0, 10, 2)
-    ]
+    assert [p.text for p in passages] == [" ".join(sentences[i : i + 2]) for i in range(0, 10, 2)]
     assert_faithful(text, passages)
 
 
 def test_sentence_ends_include_questions_quotes_and_cjk_full_stops():
     text = 'Is it? "Yes!" she said. Then… more. 第一句。第二句。'
     passages = cut(text, 2, count=lambda s: len(re.findall(r"[.?!\u2026\u3002]", s)) or 1)
-    assert [p.text for p in passages] == [
-        'Is it? "Yes!"', "she said. Then…", "more. 第一句。", "第二句。"
-    ]
+    assert [p.text for p in passages] == ['Is it? "Yes!"', "she said. Then…", "more. 第一句。", "第二句。"]
     assert_faithful(text, passages)
 
 
@@ -220,7 +220,7 @@ def test_text_given_in_chunks_of_any_size_cuts_the_same():
     text = SAMPLE.read_text(encoding="utf-8")
     whole = cut(text, 60)
     for size in (1, 7, 64, 4096):
-        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
         assert cut(iter(pieces), 60) == whole
 
 
@@ -231,7 +231,7 @@ def test_a_paragraph_without_blank_lines_is_cut_in_bounded_parts(monkeypatch):
     one_word = "y" * 1000
     text = sentence_text + "\n" + run_on + "\n" + one_word
     # A counter that would let everything through: only the character bound limits passages.
-    passages = cut(iter(text[i:i + 50] for i in range(0, len(text), 50)), 10**9, count=lambda s: 1)
+    passages = cut(iter(text[i : i + 50] for i in range(0, len(text), 50)), 10**9, count=lambda s: 1)
     assert_faithful(text, passages)
     assert all(len(p.text) <= 300 for p in passages)
 
@@ -276,13 +276,15 @@ _PROSE = st.lists(
     max_size=120,
 ).map(lambda pairs: "".join(w + s for w, s in pairs))
 
-_COUNTERS = st.sampled_from([
-    words,
-    long_words_cost_more,
-    len,
-    lambda s: len(s) % 7,  # not monotonic: limits must still hold, nothing dropped
-    lambda s: len(re.findall(r"\w+|[^\w\s]", s)),
-])
+_COUNTERS = st.sampled_from(
+    [
+        words,
+        long_words_cost_more,
+        len,
+        lambda s: len(s) % 7,  # not monotonic: limits must still hold, nothing dropped
+        lambda s: len(re.findall(r"\w+|[^\w\s]", s)),
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -298,7 +300,7 @@ def test_any_text_is_cut_faithfully(text, budget, count, chunk_size, limit):
     if limit is not None:
         chunking.PARAGRAPH_CHAR_LIMIT = limit
     try:
-        chunks = iter([text[i:i + chunk_size] for i in range(0, len(text), chunk_size)])
+        chunks = iter([text[i : i + chunk_size] for i in range(0, len(text), chunk_size)])
         passages = cut(chunks, budget, count=count)
     finally:
         chunking.PARAGRAPH_CHAR_LIMIT = original

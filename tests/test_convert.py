@@ -46,17 +46,24 @@ def test_every_tensor_is_mapped_to_its_llama_cpp_name(f32_reader):
     names = set(_tensors(f32_reader))
     expected = {"token_embd.weight", "output_norm.weight", "output.weight"}
     for block in range(2):
-        for part in ("attn_q", "attn_k", "attn_v", "attn_output", "attn_norm",
-                     "ffn_gate", "ffn_up", "ffn_down", "ffn_norm"):
+        for part in (
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "attn_norm",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+            "ffn_norm",
+        ):
             expected.add(f"blk.{block}.{part}.weight")
     assert names == expected
 
 
 def test_f32_values_equal_the_checkpoint_with_q_and_k_permuted(f32_reader, source_weights):
     tensors = _tensors(f32_reader)
-    np.testing.assert_array_equal(
-        tensors["token_embd.weight"].data, source_weights["model.embed_tokens.weight"]
-    )
+    np.testing.assert_array_equal(tensors["token_embd.weight"].data, source_weights["model.embed_tokens.weight"])
     np.testing.assert_array_equal(
         tensors["blk.1.ffn_down.weight"].data, source_weights["model.layers.1.mlp.down_proj.weight"]
     )
@@ -169,12 +176,8 @@ def test_q8_0_quantizes_matrices_and_keeps_norms_f32(tiny_gguf_q8_0, source_weig
         ("bfloat16", 2, "2024", "F16", QType.F16),
     ],
 )
-def test_dtypes_shards_and_config_styles_give_the_same_model(
-    tmp_path, dtype, shards, config_style, quant, matrix_type
-):
-    folder = write_tiny_checkpoint(
-        tmp_path / "ckpt", dtype=dtype, shards=shards, config_style=config_style, seed=3
-    )
+def test_dtypes_shards_and_config_styles_give_the_same_model(tmp_path, dtype, shards, config_style, quant, matrix_type):
+    folder = write_tiny_checkpoint(tmp_path / "ckpt", dtype=dtype, shards=shards, config_style=config_style, seed=3)
     config = json.loads((folder / "config.json").read_text())
     assert ("rope_parameters" in config) == (config_style == "transformers5")
     result = convert_checkpoint(folder, tmp_path / "out.gguf", quant=quant, progress=False)
@@ -214,10 +217,12 @@ def test_added_tokens_override_pieces_as_llama_cpp_converter_does(tmp_path, tiny
     for name in ("config.json", "tokenizer.model", "special_tokens_map.json"):
         (folder / name).write_bytes((tiny_checkpoint / name).read_bytes())
     tokenizer_config = json.loads((tiny_checkpoint / "tokenizer_config.json").read_text())
-    tokenizer_config["added_tokens_decoder"].update({
-        "31998": {"content": "\u2581hello", "special": False},
-        "31999": {"content": "<|pipe|>", "special": False},
-    })
+    tokenizer_config["added_tokens_decoder"].update(
+        {
+            "31998": {"content": "\u2581hello", "special": False},
+            "31999": {"content": "<|pipe|>", "special": False},
+        }
+    )
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     (folder / "added_tokens.json").write_text(json.dumps({"<extra>": 31997}))
     vocabulary = read_vocabulary(folder, vocab_size=32002)

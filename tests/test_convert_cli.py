@@ -107,8 +107,9 @@ def test_verbose_logs_the_checkpoint_and_every_tensor_instead_of_bars(run, tiny_
     lines = verbose.stderr.splitlines()
     assert lines[0].startswith(f"{tiny_checkpoint}: MistralForCausalLM, 2 layers, hidden size ")
     mapped = [line for line in lines if " -> " in line]
-    assert any(line.startswith("model.layers.1.self_attn.q_proj.weight -> blk.1.attn_q.weight F16 [")
-               for line in mapped), lines
+    assert any(
+        line.startswith("model.layers.1.self_attn.q_proj.weight -> blk.1.attn_q.weight F16 [") for line in mapped
+    ), lines
     assert lines[-1].startswith("wrote verbose.gguf (F16, ")
     assert len(mapped) == len(lines) - 2  # nothing else: no progress bar, no llama.cpp log
     assert " -> " not in quiet.stderr

@@ -80,10 +80,12 @@ class LlamaCppModel:
                 batch.seq_id[i][0], batch.logits[i] = 0, 1
             batch.n_tokens = len(tokens)
             assert lib.llama_decode(self.ctx, batch) == 0
-            return np.stack([
-                np.ctypeslib.as_array(lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,)).copy()
-                for i in range(len(tokens))
-            ])
+            return np.stack(
+                [
+                    np.ctypeslib.as_array(lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,)).copy()
+                    for i in range(len(tokens))
+                ]
+            )
         finally:
             lib.llama_batch_free(batch)
 
@@ -92,7 +94,7 @@ class LlamaCppModel:
         out = []
         logits = self.logits(tokens)[-1]
         lib = self.lib
-        for step in range(n):
+        for _step in range(n):
             token = int(np.argmax(logits))
             out.append(token)
             batch = lib.llama_batch_get_one((lib.llama_token * 1)(token), 1)

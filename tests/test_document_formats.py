@@ -44,17 +44,14 @@ def assert_provenance(passages, texts):
     """Offsets index each document's extracted text; indexes count from 0 within each one."""
     expected_index: dict[str, int] = {}
     for passage in passages:
-        assert texts[passage.source][passage.char_start:passage.char_end] == passage.text
+        assert texts[passage.source][passage.char_start : passage.char_end] == passage.text
         assert passage.index == expected_index.get(passage.source, 0)
         expected_index[passage.source] = passage.index + 1
 
 
 def warnings_of(caplog) -> list[str]:
     """bonito-lite's own warnings (the CLI keeps pypdf's repair notes off the terminal)."""
-    return [
-        r.getMessage() for r in caplog.records
-        if r.levelno >= logging.WARNING and r.name.startswith("bonito_lite")
-    ]
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("bonito_lite")]
 
 
 # --- chunking of blocks --------------------------------------------------------------------------
@@ -62,16 +59,20 @@ def warnings_of(caplog) -> list[str]:
 
 def test_heading_blocks_start_passages_and_offsets_index_the_blocks_joined_by_a_blank_line():
     blocks = [
-        Block("Intro", heading=True), Block("One two."), Block("Three four."),
-        Block("  Next  ", heading=True), Block("Five six.\n\nSeven eight."),
+        Block("Intro", heading=True),
+        Block("One two."),
+        Block("Three four."),
+        Block("  Next  ", heading=True),
+        Block("Five six.\n\nSeven eight."),
     ]
     passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=100))
     text = BLOCK_SEPARATOR.join(block.text for block in blocks)
     assert [p.text for p in passages] == [
-        "Intro\n\nOne two.\n\nThree four.", "Next  \n\nFive six.\n\nSeven eight.",
+        "Intro\n\nOne two.\n\nThree four.",
+        "Next  \n\nFive six.\n\nSeven eight.",
     ]
     for passage in passages:
-        assert text[passage.char_start:passage.char_end] == passage.text
+        assert text[passage.char_start : passage.char_end] == passage.text
 
 
 def test_a_hash_at_the_start_of_a_block_is_text_not_a_heading():
@@ -93,7 +94,7 @@ def test_any_blocks_are_cut_faithfully(blocks, budget):
     passages = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=budget))
     for passage in passages:
         assert passage.text and passage.text == passage.text.strip()
-        assert text[passage.char_start:passage.char_end] == passage.text
+        assert text[passage.char_start : passage.char_end] == passage.text
     # Nothing but whitespace is lost, and passages come in order.
     assert "".join("".join(p.text.split()) for p in passages) == "".join(text.split())
     assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
@@ -226,9 +227,7 @@ def test_a_pdf_without_pages_is_skipped_with_a_warning(tmp_path, caplog):
     assert warnings_of(caplog) == [f"{path}: a PDF without pages; skipped."]
 
 
-def test_a_page_whose_text_cannot_be_extracted_is_skipped_and_the_others_are_read(
-    report_pdf, monkeypatch, caplog
-):
+def test_a_page_whose_text_cannot_be_extracted_is_skipped_and_the_others_are_read(report_pdf, monkeypatch, caplog):
     from pypdf import PageObject
 
     original = PageObject.extract_text
@@ -241,9 +240,7 @@ def test_a_page_whose_text_cannot_be_extracted_is_skipped_and_the_others_are_rea
     monkeypatch.setattr(PageObject, "extract_text", failing_on_page_two)
     passages = passages_of([str(report_pdf)])
     assert [p.source.rsplit("#", 1)[1] for p in passages] == ["page=1", "page=3", "page=3"]
-    assert warnings_of(caplog) == [
-        f"{report_pdf}#page=2: text could not be extracted (KeyError: '/Font'); skipped."
-    ]
+    assert warnings_of(caplog) == [f"{report_pdf}#page=2: text could not be extracted (KeyError: '/Font'); skipped."]
 
 
 # --- DOCX ----------------------------------------------------------------------------------------
@@ -377,14 +374,19 @@ def test_html_headings_start_passages(tmp_path):
 
 def test_html_encoding_comes_from_the_page(tmp_path):
     path = tmp_path / "latin.html"
-    path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Crème brûlée.</p></body></html>'.encode("latin-1"))
+    path.write_bytes(
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Crème brûlée.</p></body></html>'.encode("latin-1")
+    )
     assert [p.text for p in passages_of([str(path)])] == ["Crème brûlée."]
 
 
-@pytest.mark.parametrize("content", [
-    "https://example.com/page",
-    '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "https://example.com/page",
+        '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
+    ],
+)
 def test_html_that_looks_odd_to_beautifulsoup_gives_no_python_warnings(tmp_path, content):
     path = tmp_path / "odd.html"
     path.write_text(content)
@@ -435,7 +437,11 @@ def test_folders_and_globs_find_the_new_formats(tmp_path):
     )
     assert files_found([str(folder / "**" / "*.htm*")]) == (str(folder / "sub" / "b.html"),)
     assert [p.text for p in passages_of([str(folder)])] == [
-        "A pdf page.", "A docx file.", "A text file.", "An html page.", "An htm page.",
+        "A pdf page.",
+        "A docx file.",
+        "A text file.",
+        "An html page.",
+        "An htm page.",
     ]
 
 
@@ -447,22 +453,18 @@ def without_the_extra(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["a.pdf", "d.docx", "sub/b.html", "sub/c.HTM"])
-def test_a_named_file_without_the_extra_is_a_one_line_error_with_the_install_command(
-    tmp_path, without_the_extra, name
-):
+def test_a_named_file_without_the_extra_is_a_one_line_error_with_the_install_command(tmp_path, without_the_extra, name):
     path = _mixed_folder(tmp_path) / name
     with pytest.raises(InputError) as caught:
         find_documents([str(path)])
     suffix = path.suffix.lower()
-    assert str(caught.value) == f'{path}: reading {suffix} {EXTRA_HINT}'
+    assert str(caught.value) == f"{path}: reading {suffix} {EXTRA_HINT}"
 
 
 def test_a_folder_without_the_extra_skips_those_files_with_one_warning(tmp_path, without_the_extra, caplog):
     folder = _mixed_folder(tmp_path)
     assert [p.text for p in passages_of([str(folder)])] == ["A text file."]
-    assert warnings_of(caplog) == [
-        f'{folder}: 4 file(s) skipped; reading .docx, .htm, .html, .pdf {EXTRA_HINT}'
-    ]
+    assert warnings_of(caplog) == [f"{folder}: 4 file(s) skipped; reading .docx, .htm, .html, .pdf {EXTRA_HINT}"]
     (folder / "e.txt").unlink()
     with pytest.raises(InputError, match=r"4 file\(s\) found, but reading .* needs the docs extra"):
         find_documents([str(folder)])
@@ -513,10 +515,13 @@ def test_generate_on_each_format_writes_records_with_their_provenance(tmp_path, 
     for passage in expected:
         record = by_passage[passage.source, passage.index]
         assert record["context"] == passage.text
-        assert texts[record["source"]][record["char_start"]:record["char_end"]] == record["context"]
+        assert texts[record["source"]][record["char_start"] : record["char_end"]] == record["context"]
     assert {r["source"] for r in records} == {
-        f"{paths['pdf']}#page=1", f"{paths['pdf']}#page=2", f"{paths['pdf']}#page=3",
-        str(paths["docx"]), str(paths["html"]),
+        f"{paths['pdf']}#page=1",
+        f"{paths['pdf']}#page=2",
+        f"{paths['pdf']}#page=3",
+        str(paths["docx"]),
+        str(paths["html"]),
     }
 
 
@@ -527,7 +532,10 @@ def test_dry_run_shows_the_page_of_each_pdf_passage(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith(str(pdf))]
     assert [line.split(" [")[0] for line in lines] == [
-        f"{pdf}#page=1 #0", f"{pdf}#page=2 #0", f"{pdf}#page=3 #0", f"{pdf}#page=3 #1",
+        f"{pdf}#page=1 #0",
+        f"{pdf}#page=2 #0",
+        f"{pdf}#page=3 #0",
+        f"{pdf}#page=3 #1",
     ]
     assert "Findings" in lines[3]
 
@@ -540,9 +548,23 @@ def test_a_damaged_pdf_gives_the_terminal_one_warning_line_and_the_run_goes_on(t
     broken.write_bytes(pdf.read_bytes()[:300])
     # A real process: under pytest, logging from other libraries never reaches stderr.
     proc = subprocess.run(
-        [sys.executable, "-m", "bonito_lite", "generate", str(broken), str(pdf), "-t", "exqa",
-         "--dry-run", "--model", "toy"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bonito_lite",
+            "generate",
+            str(broken),
+            str(pdf),
+            "-t",
+            "exqa",
+            "--dry-run",
+            "--model",
+            "toy",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     # pypdf's own notes on the damage stay off the terminal; one line of ours names the file.
@@ -556,4 +578,4 @@ def test_generate_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch
     pdf = _one_of_each(tmp_path)["pdf"]
     result = CliRunner().invoke(cli, ["generate", str(pdf), "-t", "exqa", "--model", "toy"])
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines()[-1] == f'Error: {pdf}: reading .pdf {EXTRA_HINT}'
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {pdf}: reading .pdf {EXTRA_HINT}"

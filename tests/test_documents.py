@@ -34,7 +34,7 @@ def assert_provenance(passages, text_of):
     expected_index: dict[str, int] = {}
     for passage in passages:
         text = text_of(passage.source)
-        assert text[passage.char_start:passage.char_end] == passage.text
+        assert text[passage.char_start : passage.char_end] == passage.text
         assert passage.index == expected_index.get(passage.source, 0)
         expected_index[passage.source] = passage.index + 1
 
@@ -140,12 +140,14 @@ def test_stdin_from_a_text_stream(tmp_path):
 
 
 def test_stdin_from_a_byte_stream_is_decoded_as_utf8_and_replayed(tmp_path):
-    stdin = io.TextIOWrapper(io.BytesIO("Été à Paris.\r\n\r\nDeux.".encode("utf-8")), encoding="latin-1")
+    stdin = io.TextIOWrapper(io.BytesIO("Été à Paris.\r\n\r\nDeux.".encode()), encoding="latin-1")
     documents = find_documents(["-", str(write(tmp_path / "a.txt", "File."))], stdin=stdin)
     runs = [list(iter_passages(documents, count_tokens=words, chunk_tokens=3)) for _ in range(2)]
     assert runs[0] == runs[1]
     assert [(p.source, p.text) for p in runs[0]] == [
-        ("-", "Été à Paris."), ("-", "Deux."), (str(tmp_path / "a.txt"), "File.")
+        ("-", "Été à Paris."),
+        ("-", "Deux."),
+        (str(tmp_path / "a.txt"), "File."),
     ]
 
 
@@ -241,9 +243,7 @@ def test_a_malformed_jsonl_line_is_skipped_with_a_warning_and_keeps_its_row_numb
     path.write_text('{"text": "Row zero."}\n\nnot json\n{"text": "Row two."}\n', encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):
         passages = passages_of([str(path)])
-    assert [(p.source, p.text) for p in passages] == [
-        (f"{path}#row=0", "Row zero."), (f"{path}#row=2", "Row two.")
-    ]
+    assert [(p.source, p.text) for p in passages] == [(f"{path}#row=0", "Row zero."), (f"{path}#row=2", "Row two.")]
     assert [r.getMessage() for r in caplog.records] == [f"{path}: 1 lines skipped (not a JSON object)."]
 
 
@@ -278,9 +278,7 @@ def test_a_table_without_any_text_rows_is_skipped_with_a_warning(tmp_path, caplo
     path = write_table(tmp_path / "t.jsonl", [{"text": " "}, {"text": 5}])
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):
         assert passages_of([str(path)]) == []
-    assert [r.getMessage() for r in caplog.records] == [
-        f"{path}: no rows with text in column 'text'; skipped."
-    ]
+    assert [r.getMessage() for r in caplog.records] == [f"{path}: no rows with text in column 'text'; skipped."]
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -364,8 +362,9 @@ def test_a_document_repr_never_shows_its_text():
     content=st.one_of(
         st.binary(max_size=400),
         st.text(max_size=300).map(lambda s: s.encode("utf-8", "surrogatepass")),
-        st.lists(st.sampled_from(["a b", ". ", "\r\n", "\r", "\n\n", "# h\n", "\ufeff", "é", "\x00"]),
-                 max_size=80).map(lambda parts: "".join(parts).encode("utf-8")),
+        st.lists(st.sampled_from(["a b", ". ", "\r\n", "\r", "\n\n", "# h\n", "\ufeff", "é", "\x00"]), max_size=80).map(
+            lambda parts: "".join(parts).encode("utf-8")
+        ),
     ),
     budget=st.integers(1, 12),
 )
@@ -441,9 +440,7 @@ def test_a_large_file_is_streamed_in_flat_memory(tmp_path):
         print(count, last.char_end, int(peak_kb() - before))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
     passages, last_end, growth_kb = map(int, result.stdout.split())
     assert passages > 10_000
     assert last_end > (size_mb - 1) * 1e6  # it really read to the end

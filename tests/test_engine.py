@@ -145,8 +145,15 @@ def test_the_cpu_kernel_is_pinned_unless_the_environment_says_otherwise(monkeypa
     monkeypatch.delenv(llama_handles.TILED_SWITCH_ENV, raising=False)
     llama_handles.pin_cpu_kernel()  # what every context does before it computes
     assert llama_handles.cpu_kernel_pinned()
-    for force, switch, pinned in [("1", None, True), ("0", None, False), ("", None, False), ("1 ", "1", True),
-                                  ("1", "0", False), ("2", None, False), ("1", "", False)]:
+    for force, switch, pinned in [
+        ("1", None, True),
+        ("0", None, False),
+        ("", None, False),
+        ("1 ", "1", True),
+        ("1", "0", False),
+        ("2", None, False),
+        ("1", "", False),
+    ]:
         monkeypatch.setenv(llama_handles.TILED_FORCE_ENV, force)
         if switch is None:
             monkeypatch.delenv(llama_handles.TILED_SWITCH_ENV, raising=False)
@@ -174,8 +181,13 @@ print(json.dumps(texts[0] == texts[1]))
 def test_completions_do_not_depend_on_parallel_with_the_tiled_kernel_unforced(tiny_gguf_q4_k_m: Path):
     # ggml reads its switch once per process, hence a fresh one; decodes then stay below 8 rows
     env = dict(os.environ, GGML_CPU_TILED_MM_FORCE="0")
-    done = subprocess.run([sys.executable, "-c", _UNPINNED_RUN, str(tiny_gguf_q4_k_m)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _UNPINNED_RUN, str(tiny_gguf_q4_k_m)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "true"
 
@@ -464,8 +476,9 @@ def test_ctrl_c_aborts_a_long_prompt_evaluation_inside_llama_decode(tiny_gguf_q8
             same_text=before == after,
         )))
     """)
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                           preexec_fn=default_sigint)
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, preexec_fn=default_sigint
+    )
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["interrupted"], result
@@ -504,8 +517,9 @@ def counting_gguf(tiny_gguf_f32: Path, tmp_path_factory) -> tuple[Path, dict[str
 
 
 def _greedy_completion(model: Path, ctx_size: int = 256, **sampling) -> tuple[str, str, int]:
-    request = GenerationRequest(0, _prompt(0), seeds=(0,),
-                                sampling=Sampling(**{"max_tokens": 16, "temperature": 0.0, **sampling}))
+    request = GenerationRequest(
+        0, _prompt(0), seeds=(0,), sampling=Sampling(**{"max_tokens": 16, "temperature": 0.0, **sampling})
+    )
     with Engine(model, EngineSettings(threads=THREADS, ctx_size=ctx_size, parallel=1)) as engine:
         (completion,) = engine.generate([request])
     return completion.text, completion.finish_reason, completion.completion_tokens
@@ -525,8 +539,10 @@ def test_a_stop_string_cuts_the_text_before_it_or_after_it_when_asked(counting_g
 def test_a_stop_token_ends_the_text_without_its_own_unless_asked(counting_gguf):
     model, ids = counting_gguf
     assert _greedy_completion(model, stop_token_ids=(ids["three"],)) == (" one two", "stop", 3)
-    assert _greedy_completion(model, stop_token_ids=(ids["three"],),
-                              include_stop_str_in_output=True)[0] == " one two three"
+    assert (
+        _greedy_completion(model, stop_token_ids=(ids["three"],), include_stop_str_in_output=True)[0]
+        == " one two three"
+    )
 
 
 def test_ignore_eos_generates_past_the_end_token_without_its_text(counting_gguf):
@@ -559,8 +575,14 @@ def test_max_tokens_none_generates_until_the_context_is_full(counting_gguf):
 
 
 def test_sampling_values_out_of_vllms_range_are_refused_naming_the_field(engine4: Engine):
-    for field, value in [("top_k", -2), ("min_p", 1.5), ("repetition_penalty", 0.0), ("max_tokens", 0),
-                         ("presence_penalty", 3.0), ("stop_token_ids", (99999,))]:
+    for field, value in [
+        ("top_k", -2),
+        ("min_p", 1.5),
+        ("repetition_penalty", 0.0),
+        ("max_tokens", 0),
+        ("presence_penalty", 3.0),
+        ("stop_token_ids", (99999,)),
+    ]:
         request = GenerationRequest(0, _prompt(0), seeds=(0,), sampling=Sampling(**{field: value}))
         with pytest.raises(ValueError, match=field):
             list(engine4.generate([request]))

@@ -65,8 +65,9 @@ def test_prompts_of_mixed_lengths_are_grouped_by_length(tiny_gguf_q4_k_m: Path, 
     assert sorted(calls[:2]) == sorted(4 * n for n in lengths)
 
 
-def test_more_equal_prompts_than_a_ubatch_holds_split_into_whole_prompts(tiny_gguf_q4_k_m: Path, monkeypatch,
-                                                                          decode_calls):
+def test_more_equal_prompts_than_a_ubatch_holds_split_into_whole_prompts(
+    tiny_gguf_q4_k_m: Path, monkeypatch, decode_calls
+):
     requests = _equal_length_requests(6, max_tokens=4)
     alone, _, [length] = _run(tiny_gguf_q4_k_m, 1, requests, decode_calls)
     # a ubatch of 2.5 prompts: calls of 2, 2 and 2 whole prompts, never a cut one

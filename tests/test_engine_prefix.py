@@ -111,8 +111,7 @@ def test_prefix_tokens_merged_with_the_passage_are_not_shared(tiny_gguf_q4_k_m: 
     assert decode_calls[0] == len(tokens)
 
 
-def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_k_m: Path, monkeypatch,
-                                                                  decode_calls):
+def test_evicted_prefixes_are_evaluated_again_with_the_same_result(tiny_gguf_q4_k_m: Path, monkeypatch, decode_calls):
     requests = [r for pair in zip(_requests(EXQA, 3), _requests(NLI, 3, first_key=10)) for r in pair]
     with _open(tiny_gguf_q4_k_m, 1) as engine:
         kept = _texts(engine, requests)

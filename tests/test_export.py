@@ -20,7 +20,7 @@ from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
 def record(number: int, **changes) -> dict:
     """A record shaped like generate's (pipeline.py), with text that JSON and Arrow must keep."""
-    context = f"Passage {number}: the clinic opens at 7:30.\nDr. Ødegård signs \"letters\" — café ✓."
+    context = f'Passage {number}: the clinic opens at 7:30.\nDr. Ødegård signs "letters" — café ✓.'
     base = {
         "input": f"{context}\n\nQuestion {number}: when does the clinic open?",
         "output": f"7:30 ({number})",
@@ -70,9 +70,7 @@ def test_alpaca_rows_are_instruction_empty_input_and_output(notes, cache):
     assert f"Wrote {path} (3 examples, alpaca)" in result.output
     dataset = Dataset.from_json(str(path), cache_dir=cache)
     assert dataset.column_names == ["instruction", "input", "output"]
-    assert dataset.to_list() == [
-        {"instruction": r["input"], "input": "", "output": r["output"]} for r in RECORDS
-    ]
+    assert dataset.to_list() == [{"instruction": r["input"], "input": "", "output": r["output"]} for r in RECORDS]
 
 
 def test_messages_rows_are_one_user_and_one_assistant_turn(notes, cache):
@@ -166,12 +164,18 @@ BAD = {
     "not an object": ([RECORDS[0], ["a", "list"]], "", "line 2 is not a JSON object"),
     "no output": ([RECORDS[0], {"input": "q"}], "", "line 2 has no output; it is not a bonito-lite example"),
     "no input or output": ([{"text": "x"}], "", "line 1 has no input or output"),
-    "a rejected record": ([{"reason": "no_pipe", "generation": "x", "task_type": "t"}], "",
-                          "line 1 is a rejected generation (it has a 'reason'), not an example"),
+    "a rejected record": (
+        [{"reason": "no_pipe", "generation": "x", "task_type": "t"}],
+        "",
+        "line 1 is a rejected generation (it has a 'reason'), not an example",
+    ),
     # A quality filter's reject keeps its input and output, yet is no training example.
-    "a filtered record": ([RECORDS[0], record(1, reason="duplicate", detail="same as unit 0")], "",
-                          "line 2 is a rejected generation (it has a 'reason'), not an example; "
-                          "rejected generations are never training data"),
+    "a filtered record": (
+        [RECORDS[0], record(1, reason="duplicate", detail="same as unit 0")],
+        "",
+        "line 2 is a rejected generation (it has a 'reason'), not an example; "
+        "rejected generations are never training data",
+    ),
     "output not text": ([record(0, output=7)], "", "line 1: output is int, not text"),
     "empty": ([], "", "holds no examples; nothing to export"),
 }
@@ -341,13 +345,20 @@ def test_exports_leave_nothing_in_the_cache_home_or_temp_folder(tmp_path, notes)
         "for fmt in ('alpaca', 'messages', 'parquet', 'hf'):\n"
         "    export_dataset(sys.argv[1], fmt)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, str(notes)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(notes)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(cache.rglob("*")) == [] and sorted(home.rglob("*")) == [] and sorted(temp.rglob("*")) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "hf-cache", "home", "notes.bonito.alpaca.jsonl", "notes.bonito.hf", "notes.bonito.jsonl",
-        "notes.bonito.messages.jsonl", "notes.bonito.parquet", "tmp",
+        "hf-cache",
+        "home",
+        "notes.bonito.alpaca.jsonl",
+        "notes.bonito.hf",
+        "notes.bonito.jsonl",
+        "notes.bonito.messages.jsonl",
+        "notes.bonito.parquet",
+        "tmp",
     ]
 
 
@@ -359,16 +370,29 @@ FAST = ["--model", "toy", "--max-tokens", "64", "--no-filter"]
 
 @pytest.mark.slow
 def test_generate_writes_the_formats_from_its_output(tmp_path, cache):
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl",
-                  "--format", "messages", "--format", "parquet", *FAST])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "2",
+            "-o",
+            "out.jsonl",
+            "--format",
+            "messages",
+            "--format",
+            "parquet",
+            *FAST,
+        ]
+    )
     assert result.exit_code == 0, result.output
     records = read_jsonl(tmp_path / "out.jsonl")
     assert records
     assert "Wrote out.messages.jsonl" in result.output and "Wrote out.parquet" in result.output
     messages = Dataset.from_json(str(tmp_path / "out.messages.jsonl"), cache_dir=cache).to_list()
-    assert [[m["content"] for m in row["messages"]] for row in messages] == [
-        [r["input"], r["output"]] for r in records
-    ]
+    assert [[m["content"] for m in row["messages"]] for row in messages] == [[r["input"], r["output"]] for r in records]
     assert Dataset.from_parquet(str(tmp_path / "out.parquet"), cache_dir=cache).to_list() == records
 
 
@@ -376,8 +400,24 @@ def test_generate_writes_the_formats_from_its_output(tmp_path, cache):
 def test_a_resumed_run_writes_the_formats_from_every_run(tmp_path):
     first = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "-o", "out.jsonl", "--quiet", *FAST])
     assert first.exit_code == 0, first.output
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl", "--quiet",
-                  "--format", "alpaca", "--format", "hf", *FAST])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "2",
+            "-o",
+            "out.jsonl",
+            "--quiet",
+            "--format",
+            "alpaca",
+            "--format",
+            "hf",
+            *FAST,
+        ]
+    )
     assert result.exit_code == 0, result.output
     records = read_jsonl(tmp_path / "out.jsonl")
     assert len(read_jsonl(tmp_path / "out.rejected.jsonl")) + len(records) == 2
@@ -386,8 +426,7 @@ def test_a_resumed_run_writes_the_formats_from_every_run(tmp_path):
     ]
     assert load_from_disk(str(tmp_path / "out.hf")).to_list() == records
     # A later complete run replaces the views it wrote, without --overwrite.
-    again = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl",
-                 "--format", "alpaca", *FAST])
+    again = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl", "--format", "alpaca", *FAST])
     assert again.exit_code == 0, again.output
     assert "Wrote out.alpaca.jsonl" in again.output
 
@@ -400,8 +439,9 @@ def test_an_interrupted_run_writes_no_format_and_says_so(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(run_module.Progress, "advance", ctrl_c)
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl",
-                  "--format", "alpaca", *FAST])
+    result = run(
+        ["generate", str(SAMPLE), "-t", "exqa", "--limit", "2", "-o", "out.jsonl", "--format", "alpaca", *FAST]
+    )
     assert result.exit_code == 130
     assert "Not written as alpaca: the run did not finish" in result.output
     assert not (tmp_path / "out.alpaca.jsonl").exists()

@@ -77,8 +77,29 @@ def test_a_private_folder_is_owner_only_and_set_tree_mode_reaches_every_file(tmp
 
 def test_generate_writes_its_output_rejects_and_manifest_owner_only(tmp_path):
     output = tmp_path / "notes.bonito.jsonl"
-    result = run(["generate", str(SAMPLE), "-t", "qg", "-t", "exqa", "-o", str(output), "--limit", "2",
-                  "--model", "toy", "--max-tokens", "48", "--quiet", "--format", "messages", "--format", "hf"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "qg",
+            "-t",
+            "exqa",
+            "-o",
+            str(output),
+            "--limit",
+            "2",
+            "--model",
+            "toy",
+            "--max-tokens",
+            "48",
+            "--quiet",
+            "--format",
+            "messages",
+            "--format",
+            "hf",
+        ]
+    )
     assert result.exit_code == 0, result.output
     rejects = sinks.rejected_path(output)
     written = [output, rejects, sinks.manifest_path(output), tmp_path / "notes.bonito.messages.jsonl"]
@@ -92,8 +113,7 @@ def test_generate_writes_its_output_rejects_and_manifest_owner_only(tmp_path):
 
 def test_a_resumed_generate_keeps_the_modes_of_the_files_it_appends_to(tmp_path):
     output = tmp_path / "notes.bonito.jsonl"
-    args = ["generate", str(SAMPLE), "-t", "ynqa", "-o", str(output), "--model", "toy",
-            "--max-tokens", "48", "--quiet"]
+    args = ["generate", str(SAMPLE), "-t", "ynqa", "-o", str(output), "--model", "toy", "--max-tokens", "48", "--quiet"]
     assert run([*args, "--limit", "1"]).exit_code == 0
     for path in (output, sinks.rejected_path(output)):
         path.touch()

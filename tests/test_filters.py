@@ -31,8 +31,13 @@ OTHER_PASSAGE = (
 
 def record(input, output, task="summarization", context=PASSAGE, unit=None, **extra):
     result = {
-        "input": input, "output": output, "task_type": resolve_task_type(task).full_name,
-        "context": context, "source": "notes.md", "passage_index": 0, "sample_index": 0,
+        "input": input,
+        "output": output,
+        "task_type": resolve_task_type(task).full_name,
+        "context": context,
+        "source": "notes.md",
+        "passage_index": 0,
+        "sample_index": 0,
         **extra,
     }
     if unit:
@@ -52,6 +57,7 @@ def reason(rec):
 
 # --- normalisation ---
 
+
 def test_normalise_folds_case_whitespace_unicode_and_edge_punctuation():
     assert normalise("  «Priya\n  RAMANATHAN.»  ") == "priya ramanathan"
     assert normalise("ﬁve") == "five"  # NFKC unfolds the ligature
@@ -59,6 +65,7 @@ def test_normalise_folds_case_whitespace_unicode_and_edge_punctuation():
 
 
 # --- empty ---
+
 
 def test_an_example_with_words_on_both_sides_is_not_empty():
     assert reason(ask("When does the clinic open on Saturdays?", "8:00")) is None
@@ -77,6 +84,7 @@ def test_an_input_without_words_is_rejected_as_empty():
 
 
 # --- echo ---
+
 
 def test_an_answer_that_differs_from_its_question_is_not_an_echo():
     assert reason(ask("Who keeps the alarm code?", "Priya Ramanathan", "open_qa")) is None
@@ -115,8 +123,10 @@ def test_an_example_repeating_the_prompt_tags_is_an_echo():
 
 def test_a_prompt_tag_inside_the_passage_is_not_an_echo():
     passage = "Our parser splits generations on <|pipe|> and nothing else."
-    assert reason(record(f"{passage}\n\nWhat does the parser do?", "It splits generations.", "qa",
-                         context=passage)) is None
+    assert (
+        reason(record(f"{passage}\n\nWhat does the parser do?", "It splits generations.", "qa", context=passage))
+        is None
+    )
 
 
 def test_an_output_that_is_the_task_type_is_an_echo():
@@ -124,6 +134,7 @@ def test_an_output_that_is_the_task_type_is_an_echo():
 
 
 # --- repetition ---
+
 
 def test_a_long_varied_output_is_not_a_loop():
     summary = (
@@ -159,6 +170,7 @@ def test_a_loop_in_the_instruction_is_rejected_but_a_repetitive_passage_is_not()
 
 # --- task-type checks: one table ---
 
+
 def test_the_task_type_checks_live_in_one_table_keyed_by_short_form():
     assert set(ANSWER_CHECKS) == {"exqa", "ynqa", "mcqa"}
     assert set(ANSWER_CHECKS) <= {t.short for t in TASK_TYPES}
@@ -170,9 +182,17 @@ def test_a_task_type_without_a_check_keeps_a_free_answer():
 
 # --- extractive QA ---
 
-@pytest.mark.parametrize("answer", [
-    "Priya Ramanathan", "priya   ramanathan.", "“45 dollars”", "twenty-four hours", "7:30",
-])
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Priya Ramanathan",
+        "priya   ramanathan.",
+        "“45 dollars”",
+        "twenty-four hours",
+        "7:30",
+    ],
+)
 def test_an_extractive_answer_found_in_the_passage_passes(answer):
     assert reason(ask("Question: ...?", answer, "exqa")) is None
 
@@ -194,6 +214,7 @@ def test_an_extractive_answer_not_in_the_passage_is_rejected(answer):
 
 # --- yes-no QA ---
 
+
 @pytest.mark.parametrize("answer", ["Yes", "no.", " NO ", "True", "false"])
 def test_a_yes_no_answer_passes(answer):
     assert reason(ask("Is the clinic open on Sundays?", answer, "ynqa")) is None
@@ -214,29 +235,35 @@ INLINE_LETTERS = "Who keeps the alarm code? (A) the practice manager (B) Priya R
 FLAN = 'Can we conclude that "The clinic opens on Sundays"?\n\nOPTIONS:\n- Yes\n- It\'s impossible to say\n- No'
 
 
-@pytest.mark.parametrize("layout, answer", [
-    (DASHES, "Priya Ramanathan"),
-    (DASHES, "priya ramanathan."),
-    (LETTERS, "B"),
-    (LETTERS, "(B)"),
-    (LETTERS, "B. Priya Ramanathan"),
-    (LETTERS, "Priya Ramanathan"),
-    (INLINE, "Negative"),
-    (INLINE_LETTERS, "B"),
-    (INLINE_LETTERS, "the opener"),
-    (FLAN, "It's impossible to say"),
-])
+@pytest.mark.parametrize(
+    "layout, answer",
+    [
+        (DASHES, "Priya Ramanathan"),
+        (DASHES, "priya ramanathan."),
+        (LETTERS, "B"),
+        (LETTERS, "(B)"),
+        (LETTERS, "B. Priya Ramanathan"),
+        (LETTERS, "Priya Ramanathan"),
+        (INLINE, "Negative"),
+        (INLINE_LETTERS, "B"),
+        (INLINE_LETTERS, "the opener"),
+        (FLAN, "It's impossible to say"),
+    ],
+)
 def test_a_multiple_choice_answer_among_the_listed_options_passes(layout, answer):
     assert reason(ask(layout, answer, "mcqa")) is None
 
 
-@pytest.mark.parametrize("layout, answer", [
-    (DASHES, "Tomas Lindqvist"),
-    (LETTERS, "D"),
-    (LETTERS, "B. the opener"),
-    (INLINE, "neutral"),
-    (FLAN, "Maybe"),
-])
+@pytest.mark.parametrize(
+    "layout, answer",
+    [
+        (DASHES, "Tomas Lindqvist"),
+        (LETTERS, "D"),
+        (LETTERS, "B. the opener"),
+        (INLINE, "neutral"),
+        (FLAN, "Maybe"),
+    ],
+)
 def test_a_multiple_choice_answer_not_among_the_options_is_rejected(layout, answer):
     problem = quality_problem(ask(layout, answer, "mcqa"))
     assert problem.reason == filters.ANSWER_NOT_IN_OPTIONS
@@ -257,7 +284,9 @@ def test_a_list_inside_the_passage_is_not_taken_for_options():
 def test_options_are_read_in_every_layout():
     assert [o.text for o in listed_options(DASHES)] == ["the practice manager", "Priya Ramanathan", "the opener"]
     assert [(o.label, o.text) for o in listed_options(LETTERS)] == [
-        ("a", "the practice manager"), ("b", "Priya Ramanathan"), ("c", "the opener"),
+        ("a", "the practice manager"),
+        ("b", "Priya Ramanathan"),
+        ("c", "the opener"),
     ]
     assert [o.text for o in listed_options(INLINE)] == ["positive", "negative"]
     assert [o.label for o in listed_options(INLINE_LETTERS)] == ["a", "b", "c"]
@@ -269,6 +298,7 @@ def test_options_are_read_in_every_layout():
 
 
 # --- deduplication ---
+
 
 def test_an_exact_duplicate_after_normalisation_is_rejected_naming_the_kept_unit():
     quality = QualityFilter()
@@ -286,10 +316,13 @@ QUESTION = (
 )
 
 
-@pytest.mark.parametrize("variant", [
-    QUESTION.replace("its doors", "the doors"),  # one word of 40: Jaccard 0.91
-    QUESTION.replace("handbook of the clinic,", "handbook of the clinic"),  # punctuation only
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        QUESTION.replace("its doors", "the doors"),  # one word of 40: Jaccard 0.91
+        QUESTION.replace("handbook of the clinic,", "handbook of the clinic"),  # punctuation only
+    ],
+)
 def test_a_reworded_question_with_the_same_answer_is_a_near_duplicate(variant):
     quality = QualityFilter()
     assert quality(ask(QUESTION, "At 8:00 on Saturdays.", "open_qa", unit="first")) is None
@@ -315,8 +348,7 @@ def test_the_same_question_about_another_passage_is_kept():
     quality = QualityFilter()
     question = "Summarize the text above in one sentence."
     assert quality(record(f"{PASSAGE}\n\n{question}", "Opening hours and fees.")) is None
-    assert quality(record(f"{OTHER_PASSAGE}\n\n{question}", "Opening hours and fees.",
-                          context=OTHER_PASSAGE)) is None
+    assert quality(record(f"{OTHER_PASSAGE}\n\n{question}", "Opening hours and fees.", context=OTHER_PASSAGE)) is None
 
 
 def test_the_same_example_about_a_slightly_edited_passage_is_a_near_duplicate():
@@ -373,6 +405,7 @@ def test_a_threshold_outside_zero_to_one_is_refused(threshold):
 
 # --- in the pipeline ---
 
+
 def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type(scripted_engine):
     engine = scripted_engine(lambda prompt, seed: "{{context}}\n\nWhat does the clinic do?<|pipe|>It opens at 7:30.")
     settings = GenerationSettings(task_types=(resolve_task_type("exqa"), resolve_task_type("qa")), num_samples=2)
@@ -380,7 +413,10 @@ def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type(sc
     passage = Passage(PASSAGE, "notes.md", 0, 0, len(PASSAGE))
     outcomes = list(generate_outcomes(engine, [passage], settings, "toy.gguf", stats, review=QualityFilter()))
     assert [o.reason for o in outcomes] == [
-        filters.ANSWER_NOT_IN_PASSAGE, filters.ANSWER_NOT_IN_PASSAGE, None, filters.DUPLICATE,
+        filters.ANSWER_NOT_IN_PASSAGE,
+        filters.ANSWER_NOT_IN_PASSAGE,
+        None,
+        filters.DUPLICATE,
     ]
     assert outcomes[0].record["detail"] == "the answer 'It opens at 7:30.' does not occur in the passage"
     assert outcomes[0].record["input"].endswith("What does the clinic do?")

@@ -30,10 +30,27 @@ from bonito_lite.prompt import (
 # --- the parser ----------------------------------------------------------------------------------
 
 # Generations as a model writes them, broken: tags, placeholders, partial tags, whitespace.
-_PIECES = st.sampled_from([
-    PIPE, PIPE, CONTEXT_PLACEHOLDER, "{{", "}}", "{context}", "<|pipe", "|>", "<|task|>",
-    " ", "\n", "\t", "\u00a0", "Q:", "answer", "é", "",
-])
+_PIECES = st.sampled_from(
+    [
+        PIPE,
+        PIPE,
+        CONTEXT_PLACEHOLDER,
+        "{{",
+        "}}",
+        "{context}",
+        "<|pipe",
+        "|>",
+        "<|task|>",
+        " ",
+        "\n",
+        "\t",
+        "\u00a0",
+        "Q:",
+        "answer",
+        "é",
+        "",
+    ]
+)
 _GENERATIONS = st.one_of(
     st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=30).map("".join),
     st.text(max_size=200),
@@ -62,9 +79,7 @@ def test_the_parser_never_raises_and_follows_upstream_exactly(generation, contex
         assert result == ParseFailure(NO_PIPE if len(parts) < 2 else TOO_MANY_PIPES)
 
 
-_PLAIN_CONTEXT = st.text(
-    alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=60
-)
+_PLAIN_CONTEXT = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=60)
 
 
 @settings(max_examples=500, deadline=None)
@@ -109,11 +124,30 @@ _TABLE_BYTES = st.one_of(
     st.text(max_size=200).map(lambda s: s.encode("utf-8", "surrogatepass")),
     # Almost-valid tables: fragments of JSON, CSV and Parquet files.
     st.lists(
-        st.sampled_from([
-            b'{"text": "a b. c"}', b'{"text": null}', b'{"text": 3}', b"[", b"]", b",", b"\n",
-            b'"text"', b"text,id\n", b'"x ""y"" z",1\n', b"\r\n", b"\xef\xbb\xbf", b"\xff",
-            b"PAR1", b"\x00", b"{", b"}", b'{"other": "x"}', b"[{}]", b'[{"text": "ok"}]',
-        ]),
+        st.sampled_from(
+            [
+                b'{"text": "a b. c"}',
+                b'{"text": null}',
+                b'{"text": 3}',
+                b"[",
+                b"]",
+                b",",
+                b"\n",
+                b'"text"',
+                b"text,id\n",
+                b'"x ""y"" z",1\n',
+                b"\r\n",
+                b"\xef\xbb\xbf",
+                b"\xff",
+                b"PAR1",
+                b"\x00",
+                b"{",
+                b"}",
+                b'{"other": "x"}',
+                b"[{}]",
+                b'[{"text": "ok"}]',
+            ]
+        ),
         max_size=30,
     ).map(b"".join),
 )
@@ -136,8 +170,12 @@ def test_a_table_file_of_any_bytes_reads_or_fails_with_an_input_error(tmp_path, 
 @given(
     content=st.one_of(
         st.binary(max_size=400),
-        st.lists(st.sampled_from([b"ab c. ", b"\r\n", b"\n\n", b"\xc3\xa9", b"\xc3", b"\xff", b"\x00",
-                                  b"\xef\xbb\xbf", b"# h\n", b"\r"]), max_size=60).map(b"".join),
+        st.lists(
+            st.sampled_from(
+                [b"ab c. ", b"\r\n", b"\n\n", b"\xc3\xa9", b"\xc3", b"\xff", b"\x00", b"\xef\xbb\xbf", b"# h\n", b"\r"]
+            ),
+            max_size=60,
+        ).map(b"".join),
     ),
     budget=st.integers(1, 8),
 )
@@ -175,7 +213,9 @@ _ANY_TEXT = st.text(alphabet=st.characters(codec=None), max_size=300)  # lone su
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.one_of(_ANY_TEXT, st.text(alphabet=" \n\r\t.#`x\u2028\u3002", max_size=300)),
-    counter=st.sampled_from([lambda s: 0, lambda s: 10**9, lambda s: -1, lambda s: len(s.encode("utf-8", "surrogatepass"))]),
+    counter=st.sampled_from(
+        [lambda s: 0, lambda s: 10**9, lambda s: -1, lambda s: len(s.encode("utf-8", "surrogatepass"))]
+    ),
     budget=st.sampled_from([1, 2, 7, 10**9]),
     chunk_sizes=st.lists(st.integers(0, 50), min_size=1, max_size=10),
     limit=st.sampled_from([None, 1, 13]),
@@ -185,7 +225,7 @@ def test_the_chunker_survives_any_text_counter_and_chunking(text, counter, budge
     chunks, position, turn = [], 0, 0
     while position < len(text):
         size = chunk_sizes[turn % len(chunk_sizes)]
-        chunks.append(text[position:position + size])
+        chunks.append(text[position : position + size])
         position += size
         turn += 1
         if turn > 10 * len(text) + 10:
@@ -201,9 +241,9 @@ def test_the_chunker_survives_any_text_counter_and_chunking(text, counter, budge
     end = 0
     for number, passage in enumerate(passages):
         assert passage.index == number
-        assert text[passage.char_start:passage.char_end] == passage.text
+        assert text[passage.char_start : passage.char_end] == passage.text
         assert passage.text and passage.text == passage.text.strip()
-        assert text[end:passage.char_start].strip() == ""
+        assert text[end : passage.char_start].strip() == ""
         end = passage.char_end
         if limit is not None:
             assert len(passage.text) <= limit

@@ -20,8 +20,18 @@ from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
 RECORD_FIELDS = {
-    "input", "output", "task_type", "context", "source", "passage_index", "char_start",
-    "char_end", "sample_index", "model", "seed", "unit",
+    "input",
+    "output",
+    "task_type",
+    "context",
+    "source",
+    "passage_index",
+    "char_start",
+    "char_end",
+    "sample_index",
+    "model",
+    "seed",
+    "unit",
 }
 # Short generations keep the suite quick; the toy's examples are short anyway.
 FAST = ["--model", "toy", "--max-tokens", "96", "--quiet"]
@@ -35,8 +45,7 @@ def sample_run(tmp_path_factory):
     """One run over the sample document with two task types, shared by several tests."""
     folder = tmp_path_factory.mktemp("sample-run")
     output = folder / "notes.bonito.jsonl"
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "-t", "yes_no_qa", "-o", str(output),
-                  "--limit", "3", *FAST])
+    result = run(["generate", str(SAMPLE), "-t", "exqa", "-t", "yes_no_qa", "-o", str(output), "--limit", "3", *FAST])
     assert result.exit_code == 0, result.output
     return output
 
@@ -52,7 +61,7 @@ def test_records_have_every_field_and_come_from_the_passages(sample_run):
     for record in records:
         assert set(record) == RECORD_FIELDS
         assert record["task_type"] in {"extractive question answering", "yes-no question answering"}
-        assert document[record["char_start"]:record["char_end"]] == record["context"]
+        assert document[record["char_start"] : record["char_end"]] == record["context"]
         assert record["source"] == str(SAMPLE)
         assert record["model"] == "toy-bonito.gguf"
         assert record["seed"] == 0
@@ -83,9 +92,13 @@ def test_same_seed_gives_the_same_records_and_another_seed_others(sample_run, tm
     assert run([*args, "-o", str(again)]).exit_code == 0
     assert run([*args, "-o", str(other), "--seed", "5"]).exit_code == 0
     assert read_jsonl(again) == read_jsonl(sample_run)
-    assert (read_jsonl(again.with_name("again.rejected.jsonl"))
-            == read_jsonl(sample_run.with_name("notes.bonito.rejected.jsonl")))
-    generated = lambda path: [r.get("output", r.get("generation")) for r in read_jsonl(path)]
+    assert read_jsonl(again.with_name("again.rejected.jsonl")) == read_jsonl(
+        sample_run.with_name("notes.bonito.rejected.jsonl")
+    )
+
+    def generated(path):
+        return [r.get("output", r.get("generation")) for r in read_jsonl(path)]
+
     assert generated(other) + generated(other.with_name("other.rejected.jsonl")) != (
         generated(again) + generated(again.with_name("again.rejected.jsonl"))
     )
@@ -101,8 +114,9 @@ def test_sequences_get_the_context_their_passages_need_and_its_size_changes_no_r
     wide_manifest = json.loads(wide.with_name("wide.jsonl.manifest.json").read_text())
     assert wide_manifest["arguments"]["engine"]["ctx_size"] == 2048
     assert read_jsonl(wide) == read_jsonl(sample_run)
-    assert (read_jsonl(wide.with_name("wide.rejected.jsonl"))
-            == read_jsonl(sample_run.with_name("notes.bonito.rejected.jsonl")))
+    assert read_jsonl(wide.with_name("wide.rejected.jsonl")) == read_jsonl(
+        sample_run.with_name("notes.bonito.rejected.jsonl")
+    )
 
 
 @pytest.mark.slow
@@ -115,23 +129,38 @@ def test_default_output_is_named_after_the_first_input(tmp_path):
 
 
 def test_tables_in_every_format_are_read_from_their_context_column(tmp_path):
-    rows = [{"body": "The boiler was serviced on 3 March by Ana Ruiz.", "id": 1},
-            {"body": "Invoices above 500 euros need two signatures.", "id": 2}]
+    rows = [
+        {"body": "The boiler was serviced on 3 March by Ana Ruiz.", "id": 1},
+        {"body": "Invoices above 500 euros need two signatures.", "id": 2},
+    ]
     folder = tmp_path / "tables"
     folder.mkdir()
     (folder / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     (folder / "b.json").write_text(json.dumps(rows), encoding="utf-8")
-    (folder / "c.csv").write_text("id,body\n" + "\n".join(f'{r["id"]},"{r["body"]}"' for r in rows),
-                                  encoding="utf-8")
+    (folder / "c.csv").write_text("id,body\n" + "\n".join(f'{r["id"]},"{r["body"]}"' for r in rows), encoding="utf-8")
     pq.write_table(pa.Table.from_pylist(rows), folder / "d.parquet")
-    result = run(["generate", str(folder), "-t", "exqa", "--context-col", "body",
-                  "-o", "out.jsonl", "--max-tokens", "48", "--model", "toy", "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(folder),
+            "-t",
+            "exqa",
+            "--context-col",
+            "body",
+            "-o",
+            "out.jsonl",
+            "--max-tokens",
+            "48",
+            "--model",
+            "toy",
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     outcomes = read_jsonl(tmp_path / "out.jsonl") + read_jsonl(tmp_path / "out.rejected.jsonl")
     sources = sorted({o["source"] for o in outcomes})
     assert sources == sorted(
-        f"{folder / name}#row={row}" for name in ("a.jsonl", "b.json", "c.csv", "d.parquet")
-        for row in (0, 1)
+        f"{folder / name}#row={row}" for name in ("a.jsonl", "b.json", "c.csv", "d.parquet") for row in (0, 1)
     )
     assert {o["context"] for o in outcomes} == {r["body"] for r in rows}
 
@@ -156,8 +185,12 @@ def test_dry_run_shows_passages_and_writes_nothing(tmp_path):
 
 def test_dry_run_estimate_counts_sequences_decoded_together():
     def estimate(parallel: int) -> float:
-        options = GenerateOptions(inputs=(str(SAMPLE),), task_types=("exqa", "nli"), model="toy",
-                                  engine=EngineSettings(parallel=parallel, threads=2))
+        options = GenerateOptions(
+            inputs=(str(SAMPLE),),
+            task_types=("exqa", "nli"),
+            model="toy",
+            engine=EngineSettings(parallel=parallel, threads=2),
+        )
         return GenerateRun(options).dry_run().estimated_seconds
 
     one, eight, default, sixty_four = estimate(1), estimate(8), estimate(32), estimate(64)
@@ -185,8 +218,7 @@ def test_stdout_output_streams_records():
         (["generate", "missing.txt", "-t", "exqa", "--model", "toy"], "missing.txt"),
         (["generate", str(SAMPLE), "-t", "extractive_qq", "--model", "toy"], "extractive_qa"),
         (["generate", str(SAMPLE), "-t", "exqa", "--model", "nope.gguf"], "nope.gguf"),
-        (["generate", str(SAMPLE), "-t", "exqa", "--model", "BatsResearch/bonito-v1"],
-         "bonito-lite convert"),
+        (["generate", str(SAMPLE), "-t", "exqa", "--model", "BatsResearch/bonito-v1"], "bonito-lite convert"),
         (["generate", str(SAMPLE), "-t", "exqa"], "--model toy"),
         (["generate", str(SAMPLE), "-t", "exqa", "--model", "toy", "--top-p", "0"], "top-p"),
     ],
@@ -205,8 +237,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path):
     assert result.exit_code == 2
     assert "--overwrite" in result.output
     assert (tmp_path / "out.jsonl").read_text() == "keep me\n"
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--limit", "1",
-                  "--overwrite", *FAST])
+    result = run(["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--limit", "1", "--overwrite", *FAST])
     assert result.exit_code == 0
     assert "keep me" not in (tmp_path / "out.jsonl").read_text()
 
@@ -230,9 +261,28 @@ def test_model_is_found_in_models_folder_or_environment(tmp_path, monkeypatch):
 def test_real_subprocess_generates_and_reports(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bonito_lite", "generate", str(SAMPLE), "-t", "summarization",
-         "--limit", "1", "--model", "toy", "--max-tokens", "64", "-o", "sub.jsonl"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bonito_lite",
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "summarization",
+            "--limit",
+            "1",
+            "--model",
+            "toy",
+            "--max-tokens",
+            "64",
+            "-o",
+            "sub.jsonl",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "toy" in proc.stderr
@@ -249,15 +299,33 @@ def test_a_gguf_from_llama_cpps_converter_and_a_hub_id_work_as_model(tmp_path):
 
     # No bonito.* keys, as llama.cpp's own converter writes; the hub id it came from, as ours does.
     (tmp_path / "models").mkdir()
-    copy_gguf(toy_model_path(), tmp_path / "models" / "bonito-v1.Q8_0.gguf", drop_prefix="bonito.",
-              extra={SOURCE_HF_REPOSITORY_KEY: "BatsResearch/bonito-v1"})
+    copy_gguf(
+        toy_model_path(),
+        tmp_path / "models" / "bonito-v1.Q8_0.gguf",
+        drop_prefix="bonito.",
+        extra={SOURCE_HF_REPOSITORY_KEY: "BatsResearch/bonito-v1"},
+    )
     text = tmp_path / "notes.txt"
     text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
-    result = run(["generate", str(text), "-t", "qg", "--model", "BatsResearch/bonito-v1", "--max-tokens", "48",
-                  "-o", "out.jsonl", "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(text),
+            "-t",
+            "qg",
+            "--model",
+            "BatsResearch/bonito-v1",
+            "--max-tokens",
+            "48",
+            "-o",
+            "out.jsonl",
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    records = read_jsonl(tmp_path / "out.jsonl", missing_ok=True) + read_jsonl(tmp_path / "out.rejected.jsonl",
-                                                                               missing_ok=True)
+    records = read_jsonl(tmp_path / "out.jsonl", missing_ok=True) + read_jsonl(
+        tmp_path / "out.rejected.jsonl", missing_ok=True
+    )
     assert [r["model"] for r in records] == ["bonito-v1.Q8_0.gguf"]
     missing = run(["generate", str(text), "-t", "qg", "--model", "BatsResearch/Llama-3.1-8B-bonito-v1"])
     assert missing.exit_code == 2

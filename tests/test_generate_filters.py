@@ -98,8 +98,7 @@ def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     assert first
     # The second run resumes into the same output with one more input: the same text,
     # so each of its generations repeats one the first run kept or rejected.
-    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", *FAST],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", *FAST], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Resuming out.jsonl" in result.output
     kept = read_jsonl(in_tmp / "out.jsonl")
@@ -112,8 +111,7 @@ def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
     assert manifest["this_run"]["by_task_type"][QG]["kept"] == 0
 
     # Filtered-out generations are finished too: a third run has nothing left to do.
-    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", *FAST],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", *FAST], catch_exceptions=False)
     assert "nothing to generate" in result.output
     manifest = json.loads((in_tmp / "out.jsonl.manifest.json").read_text())
     assert manifest["this_run"]["generations"] == 0
@@ -122,8 +120,7 @@ def test_a_resumed_run_adds_no_duplicate_of_an_earlier_runs_example(in_tmp):
 
 @pytest.mark.slow
 def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
-    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "-", "-q", *FAST],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["generate", "a.md", "b.md", "-o", "-", "-q", *FAST], catch_exceptions=False)
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert records and all(r["source"].endswith("a.md") for r in records)
@@ -134,8 +131,24 @@ def test_stdout_gets_filtered_examples_and_no_rejects_file(in_tmp):
 @pytest.mark.slow
 def test_the_summary_counts_each_task_type(in_tmp):
     result = CliRunner().invoke(
-        cli, ["generate", "a.md", "b.md", "-o", "out.jsonl", "--model", "toy", "--max-tokens", "64",
-              "--chunk-tokens", "64", "-t", "qg", "-t", "exqa"],
+        cli,
+        [
+            "generate",
+            "a.md",
+            "b.md",
+            "-o",
+            "out.jsonl",
+            "--model",
+            "toy",
+            "--max-tokens",
+            "64",
+            "--chunk-tokens",
+            "64",
+            "-t",
+            "qg",
+            "-t",
+            "exqa",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0
@@ -148,19 +161,17 @@ def test_the_summary_counts_each_task_type(in_tmp):
     counted = manifest["counts"]["by_task_type"]
     assert set(counted) == {QG, "extractive question answering"}
     assert sum(c["kept"] for c in counted.values()) == manifest["counts"]["parsed"]
-    assert sum(sum(c["rejected"].values()) for c in counted.values()) == sum(
-        manifest["counts"]["rejected"].values()
-    )
+    assert sum(sum(c["rejected"].values()) for c in counted.values()) == sum(manifest["counts"]["rejected"].values())
 
 
 def test_a_bad_dedup_threshold_is_refused(in_tmp):
-    result = CliRunner().invoke(cli, ["generate", "a.md", "-t", "qg", "--model", "toy",
-                                      "--dedup-threshold", "0"])
+    result = CliRunner().invoke(cli, ["generate", "a.md", "-t", "qg", "--model", "toy", "--dedup-threshold", "0"])
     assert result.exit_code == 2
     assert "--dedup-threshold" in result.output
 
 
 # --- the Python API ---
+
 
 @pytest.mark.slow
 def test_the_api_filters_by_default_and_returns_what_it_rejected(bonito):

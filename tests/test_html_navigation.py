@@ -207,8 +207,7 @@ def test_a_paragraph_with_a_link_or_two_in_its_text_is_kept(tmp_path):
     )
     text, _ = read(tmp_path, "help.html", page)
     assert text == (
-        "Read the guide and the FAQ before you call support, because most questions are "
-        "answered there already."
+        "Read the guide and the FAQ before you call support, because most questions are answered there already."
     )
 
 

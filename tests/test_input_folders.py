@@ -18,9 +18,17 @@ from cli_helpers import read_jsonl, run_cli
 
 NOTES = "The boiler in the north wing was serviced on 3 March by Ana Ruiz.\n"
 RECORD = {
-    "input": "Who serviced the boiler?", "output": "Ana Ruiz", "task_type": "question generation",
-    "context": NOTES.strip(), "source": "notes.md", "passage_index": 0, "char_start": 0,
-    "char_end": 66, "sample_index": 0, "model": "toy-bonito.gguf", "seed": 0,
+    "input": "Who serviced the boiler?",
+    "output": "Ana Ruiz",
+    "task_type": "question generation",
+    "context": NOTES.strip(),
+    "source": "notes.md",
+    "passage_index": 0,
+    "char_start": 0,
+    "char_end": 66,
+    "sample_index": 0,
+    "model": "toy-bonito.gguf",
+    "seed": 0,
     "unit": "0123456789abcdef",
 }
 MANIFEST = {"bonito_lite_version": "0.1.0", "arguments": {}, "counts": {}}
@@ -195,9 +203,7 @@ def test_a_linked_folder_is_reported_and_not_followed(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         found = sources([str(docs)])
     assert found == [str(docs / "a.md")]
-    assert warnings_in(caplog) == [
-        f"{docs / 'linked'}: a link to a folder, not followed; name it to read it."
-    ]
+    assert warnings_in(caplog) == [f"{docs / 'linked'}: a link to a folder, not followed; name it to read it."]
     # Named itself, it is read.
     assert sources([str(docs / "linked")]) == [str(docs / "linked" / "b.md")]
 

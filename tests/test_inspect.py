@@ -45,8 +45,13 @@ def test_json_describes_each_converted_model(request, fixture: str, quant_type: 
     assert described["file_size_bytes"] == path.stat().st_size
     assert described["bits_per_weight"] == pytest.approx(path.stat().st_size * 8 / TINY_PARAMETERS, abs=1e-3)
     assert (described["architecture"], described["context_length"], described["vocab_size"]) == ("llama", 32768, 32000)
-    assert (described["embedding_length"], described["layers"], described["heads"], described["kv_heads"],
-            described["head_size"]) == (256, 2, 4, 2, 64)
+    assert (
+        described["embedding_length"],
+        described["layers"],
+        described["heads"],
+        described["kv_heads"],
+        described["head_size"],
+    ) == (256, 2, 4, 2, 64)
     bonito = described["bonito"]
     assert bonito["is_bonito"] is True and bonito["toy"] is False and bonito["source_revision"] is None
     assert bonito["prompt_template"] == PROMPT_TEMPLATE and bonito["prompt_template_matches"] is True
@@ -92,11 +97,16 @@ def test_a_gguf_without_bonito_metadata(tmp_path: Path):
 
 
 def test_a_foreign_template_and_unknown_task_type_are_pointed_out(tmp_path: Path):
-    path = write_small_gguf(tmp_path / "odd.gguf", "llama", with_tokenizer=True, metadata={
-        IS_BONITO: True,
-        PROMPT_TEMPLATE_KEY: "### {task_type}\n{context}\n",
-        TASK_TYPES_KEY: ["extractive question answering", "poetry"],
-    })
+    path = write_small_gguf(
+        tmp_path / "odd.gguf",
+        "llama",
+        with_tokenizer=True,
+        metadata={
+            IS_BONITO: True,
+            PROMPT_TEMPLATE_KEY: "### {task_type}\n{context}\n",
+            TASK_TYPES_KEY: ["extractive question answering", "poetry"],
+        },
+    )
     described = inspect_json(str(path))
     assert described["bonito"]["prompt_template_matches"] is False
     assert described["bonito"]["task_types"] == [
@@ -108,10 +118,13 @@ def test_a_foreign_template_and_unknown_task_type_are_pointed_out(tmp_path: Path
     assert "2: extractive_qa, poetry (unknown)" in text
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "not a GGUF model file (empty)"),
-    (b"PK\x03\x04" + bytes(100), "not a GGUF model file"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "not a GGUF model file (empty)"),
+        (b"PK\x03\x04" + bytes(100), "not a GGUF model file"),
+    ],
+)
 def test_not_a_gguf_is_a_one_line_error(tmp_path: Path, content: bytes, expected: str):
     path = tmp_path / "model.gguf"
     path.write_bytes(content)

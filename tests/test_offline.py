@@ -110,8 +110,25 @@ def test_the_guard_itself_records_and_refuses_a_connection(offline, tmp_path):
 @pytest.mark.slow
 def test_generate_runs_with_the_network_impossible(offline, tmp_path):
     run, attempts = offline
-    proc = run("-m", "bonito_lite", "generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--model", "toy",
-               "--limit", "2", "--max-tokens", "64", "-o", "out.jsonl", cwd=tmp_path)
+    proc = run(
+        "-m",
+        "bonito_lite",
+        "generate",
+        str(SAMPLE),
+        "-t",
+        "exqa",
+        "-t",
+        "ynqa",
+        "--model",
+        "toy",
+        "--limit",
+        "2",
+        "--max-tokens",
+        "64",
+        "-o",
+        "out.jsonl",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert attempts.read_text() == "", "generate tried to reach the network"
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
@@ -122,8 +139,7 @@ def test_generate_runs_with_the_network_impossible(offline, tmp_path):
 def test_converting_a_local_checkpoint_opens_no_connection(offline, tmp_path):
     run, attempts = offline
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny-bonito")
-    proc = run("-m", "bonito_lite", "convert", str(checkpoint), "--quant", "Q8_0",
-               "-o", "tiny.Q8_0.gguf", cwd=tmp_path)
+    proc = run("-m", "bonito_lite", "convert", str(checkpoint), "--quant", "Q8_0", "-o", "tiny.Q8_0.gguf", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert attempts.read_text() == "", "convert tried to reach the network"
     assert (tmp_path / "tiny.Q8_0.gguf").stat().st_size > 1_000_000
@@ -133,8 +149,7 @@ def test_converting_a_local_checkpoint_opens_no_connection(offline, tmp_path):
 def test_in_a_network_namespace_nothing_is_reachable(tmp_path):
     # What the namespace adds to the socket guard: native code cannot connect either.
     probe = "import socket\ns = socket.socket()\ns.settimeout(5)\nprint(s.connect_ex(('1.1.1.1', 80)))"
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() not in ("", "0"), proc.stderr
 
 

@@ -14,20 +14,34 @@ from pdf_factory import make_pdf, paginated
 
 FRONT = [
     ["Widget Manual", "For widget version 2"],
-    ["Table of Contents", "1 Introduction . . . . . . . . . . . . 1",
-     "2 Setup . . . . . . . . . . . . . . . . 2", "2.1 Building . . . . . . . . . . . . 3",
-     "Index . . . . . . . . . . . . . . . . . 5"],
+    [
+        "Table of Contents",
+        "1 Introduction . . . . . . . . . . . . 1",
+        "2 Setup . . . . . . . . . . . . . . . . 2",
+        "2.1 Building . . . . . . . . . . . . 3",
+        "Index . . . . . . . . . . . . . . . . . 5",
+    ],
 ]
 CHAPTERS = [
-    ["1 Introduction", "Widgets keep records of every sale. The record manip-",
-     "ulation functions are thread-safe.", "Each record holds a date and an amount."],
+    [
+        "1 Introduction",
+        "Widgets keep records of every sale. The record manip-",
+        "ulation functions are thread-safe.",
+        "Each record holds a date and an amount.",
+    ],
     ["A record is written once and never changed.", "Corrections are new records."],
-    ["2 Setup", "Setup takes a minute on any machine.", "2.1 Building",
-     "Run make, then make install."],
+    ["2 Setup", "Setup takes a minute on any machine.", "2.1 Building", "Run make, then make install."],
     ["The build needs a C compiler.", "Tests run with make check."],
 ]
-INDEX = [["Index", "building . . . . . . . . 3", "records . . . . . . . . 1", "setup . . . . . . . . . 3",
-          "thread safety . . . . . 1"]]
+INDEX = [
+    [
+        "Index",
+        "building . . . . . . . . 3",
+        "records . . . . . . . . 1",
+        "setup . . . . . . . . . 3",
+        "thread safety . . . . . 1",
+    ]
+]
 OUTLINE = [("Introduction", 2), ("Setup", 4), ("Building", 4), ("Index", 6)]
 
 
@@ -62,9 +76,7 @@ def test_page_numbers_running_headers_and_footers_are_dropped(manual):
     assert "Widget Manual" not in chapter_text
     for text in texts.values():
         assert not any(line.strip().isdigit() for line in text.splitlines())
-    assert texts[f"{manual}#page=4"] == (
-        "A record is written once and never changed.\nCorrections are new records.\n"
-    )
+    assert texts[f"{manual}#page=4"] == ("A record is written once and never changed.\nCorrections are new records.\n")
 
 
 def test_a_word_hyphenated_across_a_line_end_is_whole_again(manual):
@@ -76,9 +88,7 @@ def test_a_word_hyphenated_across_a_line_end_is_whole_again(manual):
 
 def test_contents_and_index_pages_are_not_read(manual):
     texts, _ = read(manual)
-    assert sorted(texts, key=lambda s: int(s.rsplit("=", 1)[1])) == [
-        f"{manual}#page={n}" for n in (1, 3, 4, 5, 6)
-    ]
+    assert sorted(texts, key=lambda s: int(s.rsplit("=", 1)[1])) == [f"{manual}#page={n}" for n in (1, 3, 4, 5, 6)]
 
 
 def test_numbered_section_lines_matching_bookmarks_start_passages(manual):
@@ -91,7 +101,7 @@ def test_numbered_section_lines_matching_bookmarks_start_passages(manual):
     assert [p.text for p in passages if p.source == f"{manual}#page=3"][0].startswith("1 Introduction\n\n")
     # Offsets index the page's text as read: cleaned, blocks a blank line apart.
     for passage in passages:
-        assert texts[passage.source][passage.char_start:passage.char_end] == passage.text
+        assert texts[passage.source][passage.char_start : passage.char_end] == passage.text
 
 
 def test_lines_that_do_not_repeat_or_count_pages_are_kept(tmp_path):

@@ -26,12 +26,7 @@ def test_outcomes_come_in_passage_then_task_then_sample_order(scripted_engine):
     settings = GenerationSettings(task_types=(EXQA, YNQA), num_samples=2, seed=7)
     outcomes = list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
     order = [(o.record["context"], o.record["task_type"], o.record["sample_index"]) for o in outcomes]
-    assert order == [
-        (c, t, s)
-        for c in ("one", "two")
-        for t in (EXQA.full_name, YNQA.full_name)
-        for s in (0, 1)
-    ]
+    assert order == [(c, t, s) for c in ("one", "two") for t in (EXQA.full_name, YNQA.full_name) for s in (0, 1)]
 
 
 def test_records_carry_provenance_and_the_parsed_example(scripted_engine):
@@ -73,8 +68,7 @@ def test_generation_cut_by_max_tokens_is_rejected_as_truncated(scripted_engine):
 
 def test_prompts_follow_the_template_and_seeds_are_derived_per_sample(scripted_engine):
     engine = scripted_engine(lambda prompt, seed: "a<|pipe|>b")
-    settings = GenerationSettings(task_types=(YNQA,), num_samples=3, seed=11,
-                                  sampling=Sampling(max_tokens=9))
+    settings = GenerationSettings(task_types=(YNQA,), num_samples=3, seed=11, sampling=Sampling(max_tokens=9))
     list(generate_outcomes(engine, passages("  Text.  "), settings, "m"))
     [request] = engine.requests
     assert request.prompt == "<|tasktype|>\nyes-no question answering\n<|context|>\nText.\n<|task|>\n"
@@ -86,8 +80,18 @@ def test_prompts_follow_the_template_and_seeds_are_derived_per_sample(scripted_e
 def test_seed_depends_on_run_seed_passage_task_and_sample():
     base = sample_seed(0, "p", EXQA, 0)
     assert base == sample_seed(0, "p", EXQA, 0)
-    assert len({base, sample_seed(1, "p", EXQA, 0), sample_seed(0, "q", EXQA, 0),
-                sample_seed(0, "p", YNQA, 0), sample_seed(0, "p", EXQA, 1)}) == 5
+    assert (
+        len(
+            {
+                base,
+                sample_seed(1, "p", EXQA, 0),
+                sample_seed(0, "q", EXQA, 0),
+                sample_seed(0, "p", YNQA, 0),
+                sample_seed(0, "p", EXQA, 1),
+            }
+        )
+        == 5
+    )
     assert 0 <= base < 0xFFFFFFFF
 
 
@@ -97,7 +101,7 @@ def test_requests_name_everything_before_the_passage_as_their_shared_prefix(scri
     list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
     assert len(engine.requests) == 4
     for request, passage in zip(engine.requests, ("one", "one", "two", "two")):
-        assert request.prompt[len(request.shared_prefix):].startswith(passage + "\n")
+        assert request.prompt[len(request.shared_prefix) :].startswith(passage + "\n")
         assert request.prompt.startswith(request.shared_prefix)
     assert len({r.shared_prefix for r in engine.requests}) == 2
 
@@ -118,8 +122,9 @@ def test_every_record_gets_its_unit_key_once_and_review_sees_it(scripted_engine)
         return Rejection("duplicate", f"repeats {record['unit']}") if "dog" in record["output"] else None
 
     settings = GenerationSettings(task_types=(EXQA,), num_samples=12, seed=5)
-    outcomes = list(generate_outcomes(engine, passages("The cat sat."), settings, "m", review=review,
-                                      unit_key=unit_key))
+    outcomes = list(
+        generate_outcomes(engine, passages("The cat sat."), settings, "m", review=review, unit_key=unit_key)
+    )
     assert asked == [("The cat sat.", EXQA.full_name, i) for i in range(12)]
     assert [o.record["unit"] for o in outcomes] == [f"The cat sat./{i}" for i in range(12)]
     assert all(list(o.record)[-1] == "unit" for o in outcomes)

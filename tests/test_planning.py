@@ -23,9 +23,19 @@ GIB = 2**30
 
 # bonito-v1 as an F16 GGUF: Mistral-7B's shape, 14.5 GB of weights.
 BONITO_F16 = ModelInfo(
-    path=Path("bonito-v1.F16.gguf"), file_size=14_484_000_000, architecture="llama", name="bonito-v1",
-    parameter_count=7_241_732_096, file_type="F16", context_length=32768, block_count=32,
-    embedding_length=4096, head_count=32, head_count_kv=8, key_length=128, value_length=128,
+    path=Path("bonito-v1.F16.gguf"),
+    file_size=14_484_000_000,
+    architecture="llama",
+    name="bonito-v1",
+    parameter_count=7_241_732_096,
+    file_type="F16",
+    context_length=32768,
+    block_count=32,
+    embedding_length=4096,
+    head_count=32,
+    head_count_kv=8,
+    key_length=128,
+    value_length=128,
     vocab_size=32000,
 )
 CTX = 704  # generate's default context per sequence
@@ -83,8 +93,24 @@ def test_the_lowered_number_of_sequences_reaches_the_summary_and_the_manifest(tm
     text = tmp_path / "notes.txt"
     text.write_text("The clinic opens at 7:30 on weekdays and closes at 17:30.\n")
     output = tmp_path / "out.jsonl"
-    result = run_cli(["generate", str(text), "-t", "qg", "--model", "toy", "--chunk-tokens", "64",
-                      "--max-tokens", "32", "--threads", "1", "-o", str(output)])
+    result = run_cli(
+        [
+            "generate",
+            str(text),
+            "-t",
+            "qg",
+            "--model",
+            "toy",
+            "--chunk-tokens",
+            "64",
+            "--max-tokens",
+            "32",
+            "--threads",
+            "1",
+            "-o",
+            str(output),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "running 3 sequences at a time" in result.output  # the warning, before the run
     assert "on CPU, 3 sequences at a time." in result.output  # the summary
@@ -149,8 +175,9 @@ def test_the_dry_run_estimate_assumes_the_threads_it_names_and_no_gain_beyond_tw
     sample = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
     def estimate(threads):
-        options = GenerateOptions(inputs=(str(sample),), task_types=("exqa",), model="toy",
-                                  engine=EngineSettings(threads=threads))
+        options = GenerateOptions(
+            inputs=(str(sample),), task_types=("exqa",), model="toy", engine=EngineSettings(threads=threads)
+        )
         return GenerateRun(options).dry_run()
 
     one, two, eight = estimate(1), estimate(2), estimate(8)
@@ -167,9 +194,10 @@ def test_the_dry_run_says_what_its_estimate_assumes():
     sample = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
     result = run_cli(["generate", str(sample), "-t", "exqa", "--model", "toy", "--dry-run", "--threads", "2"])
     assert result.exit_code == 0
-    assert ("min on this CPU with 2 threads and nothing else running (upper bound: every example at "
-            "--max-tokens); other programs using the CPU make it longer.") in result.output
-
+    assert (
+        "min on this CPU with 2 threads and nothing else running (upper bound: every example at "
+        "--max-tokens); other programs using the CPU make it longer."
+    ) in result.output
 
 
 # -- how llama.cpp's threads wait --------------------------------------------------------------
@@ -190,9 +218,13 @@ def _openmp_settings_seen(**env: str) -> tuple[str, str]:
     import sys
 
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    proc = subprocess.run([sys.executable, "-c", _SHOW_OPENMP],
-                          env={**clean, **env, "OMP_DISPLAY_ENV": "VERBOSE"},
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHOW_OPENMP],
+        env={**clean, **env, "OMP_DISPLAY_ENV": "VERBOSE"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     policy = re.search(r"OMP_WAIT_POLICY = '(\w+)'", proc.stderr).group(1)
     spin = re.search(r"GOMP_SPINCOUNT = '(\d+)'", proc.stderr).group(1)
     return f"{policy} {spin}", proc.stdout.strip()

@@ -50,16 +50,44 @@ def private_run(tmp_path_factory):
         encoding="utf-8",
     )
     env = {
-        k: v for k, v in os.environ.items()
-        if k not in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "HF_HOME", "HF_DATASETS_CACHE",
-                     "BONITO_LITE_MODEL", "BONITO_LITE_DEBUG", "PYTHONPYCACHEPREFIX")
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "XDG_CACHE_HOME",
+            "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME",
+            "HF_HOME",
+            "HF_DATASETS_CACHE",
+            "BONITO_LITE_MODEL",
+            "BONITO_LITE_DEBUG",
+            "PYTHONPYCACHEPREFIX",
+        )
     }
     env.update(HOME=str(home), TMPDIR=str(temp), TMP=str(temp), TEMP=str(temp))
     inputs = [str(work / "note.md"), str(work / "latin.txt"), str(work / "rows.jsonl")]
     proc = subprocess.run(
-        [sys.executable, "-m", "bonito_lite", "generate", *inputs, "-t", "exqa", "-t", "summarization",
-         "--model", "toy", "--max-tokens", "64", "-o", str(work / "out" / "note.jsonl")],
-        cwd=work, env=env, capture_output=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bonito_lite",
+            "generate",
+            *inputs,
+            "-t",
+            "exqa",
+            "-t",
+            "summarization",
+            "--model",
+            "toy",
+            "--max-tokens",
+            "64",
+            "-o",
+            str(work / "out" / "note.jsonl"),
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        timeout=600,
     )
     return proc, home, temp, work
 
@@ -68,7 +96,8 @@ def test_the_run_succeeds_and_writes_the_text_where_asked(private_run):
     proc, _, _, work = private_run
     assert proc.returncode == 0, proc.stderr.decode()
     written = (work / "out" / "note.jsonl").read_text(encoding="utf-8") + (
-        work / "out" / "note.rejected.jsonl").read_text(encoding="utf-8")
+        work / "out" / "note.rejected.jsonl"
+    ).read_text(encoding="utf-8")
     assert MARKER in written  # the marker is in the data, so its absence elsewhere means something
 
 
@@ -109,7 +138,9 @@ def test_nothing_is_cached_in_the_home_folder_and_no_temporary_file_is_left(priv
     assert sorted(home.rglob("*")) == []
     assert sorted(temp.rglob("*")) == []
     assert sorted(p.name for p in (work / "out").iterdir()) == [
-        "note.jsonl", "note.jsonl.manifest.json", "note.rejected.jsonl",
+        "note.jsonl",
+        "note.jsonl.manifest.json",
+        "note.rejected.jsonl",
     ]
     assert sorted(p.name for p in work.iterdir()) == ["latin.txt", "note.md", "out", "rows.jsonl"]
 

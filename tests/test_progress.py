@@ -61,8 +61,13 @@ def test_a_log_gets_a_line_every_30_seconds_between_tenths(monkeypatch):
         progress.advance(1)  # under a tenth each time, and 29 s since the last line
         clock[0] += 2.0
         progress.advance(1)  # 31 s since the last line
-    assert [line.split()[0] for line in stream.getvalue().splitlines()] == ["2/1000", "4/1000", "6/1000",
-                                                                          "8/1000", "10/1000"]
+    assert [line.split()[0] for line in stream.getvalue().splitlines()] == [
+        "2/1000",
+        "4/1000",
+        "6/1000",
+        "8/1000",
+        "10/1000",
+    ]
 
 
 def test_a_converter_bar_written_to_a_log_is_a_few_plain_lines():

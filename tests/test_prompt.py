@@ -16,9 +16,7 @@ from bonito_lite.task_types import TASK_TYPES
 
 def test_prompt_matches_upstream_template_byte_for_byte():
     prompt = build_prompt(" extractive question answering ", "\n  The cat sat.\n\n")
-    assert prompt == (
-        "<|tasktype|>\nextractive question answering\n<|context|>\nThe cat sat.\n<|task|>\n"
-    )
+    assert prompt == ("<|tasktype|>\nextractive question answering\n<|context|>\nThe cat sat.\n<|task|>\n")
 
 
 def test_parser_splits_on_one_pipe_and_strips_both_sides():

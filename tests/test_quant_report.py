@@ -161,8 +161,9 @@ def test_the_scratch_file_is_removed_after_ctrl_c(tiny_gguf_f32, tiny_gguf_q8_0,
     monkeypatch.setattr(qr, "_model_pass", interrupted)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1",
-                  "--workdir", str(workdir)])
+    result = run(
+        ["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1", "--workdir", str(workdir)]
+    )
     assert result.exit_code == 130
     assert list(workdir.iterdir()) == []
 
@@ -223,8 +224,9 @@ def test_passages_out_of_range(tiny_gguf_f32):
 @pytest.mark.slow
 def test_a_model_larger_than_free_memory_is_warned_about_not_refused(tiny_gguf_f32, tiny_gguf_q8_0, monkeypatch):
     monkeypatch.setattr(qr, "available_memory_bytes", lambda: 1_000_000)
-    result = run(["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1",
-                  "--n-gpu-layers", "0"])
+    result = run(
+        ["quant-report", str(tiny_gguf_q8_0), "-r", str(tiny_gguf_f32), "--passages", "1", "--n-gpu-layers", "0"]
+    )
     assert result.exit_code == 0
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert len(warnings) == 2  # the reference, then the model

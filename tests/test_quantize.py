@@ -28,8 +28,14 @@ def test_q4_k_m_uses_k_quants_and_keeps_all_metadata(tiny_gguf_q4_k_m, tiny_gguf
     assert types["output_norm.weight"] == QType.F32
     quantized, original = gguf.GGUFReader(tiny_gguf_q4_k_m), gguf.GGUFReader(tiny_gguf_f32)
     assert quantized.fields["general.file_type"].contents() == gguf.LlamaFileType.MOSTLY_Q4_K_M
-    for key in (metadata.IS_BONITO, metadata.PROMPT_TEMPLATE_KEY, metadata.TASK_TYPES_KEY,
-                "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.add_bos_token"):
+    for key in (
+        metadata.IS_BONITO,
+        metadata.PROMPT_TEMPLATE_KEY,
+        metadata.TASK_TYPES_KEY,
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.scores",
+        "tokenizer.ggml.add_bos_token",
+    ):
         assert quantized.fields[key].contents() == original.fields[key].contents(), key
 
 
@@ -67,7 +73,7 @@ def test_intermediate_is_bf16_beside_the_output_and_removed(tmp_path, tiny_check
 
     monkeypatch.setattr(convert, "quantize_gguf", spy)
     convert_checkpoint(tiny_checkpoint, tmp_path / "m.gguf", quant="Q4_0", progress=False)
-    (source, source_type, files_then), = seen
+    ((source, source_type, files_then),) = seen
     assert source.parent == tmp_path
     assert source_type == QType.BF16  # bf16 weights are not rounded before quantizing
     assert source.name in files_then
@@ -76,7 +82,9 @@ def test_intermediate_is_bf16_beside_the_output_and_removed(tmp_path, tiny_check
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interruption", [EngineError("quantizer failed"), KeyboardInterrupt()])
-def test_files_are_removed_when_quantizing_fails_or_is_interrupted(tmp_path, tiny_checkpoint, monkeypatch, interruption):
+def test_files_are_removed_when_quantizing_fails_or_is_interrupted(
+    tmp_path, tiny_checkpoint, monkeypatch, interruption
+):
     def failing(source, destination, quant, **kwargs):
         destination.write_bytes(b"partial")
         raise interruption

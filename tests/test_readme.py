@@ -16,9 +16,7 @@ def _section(heading: str) -> str:
 
 
 def test_readme_task_type_table_matches_the_task_type_table():
-    rows = re.findall(
-        r"^\| `([^`]+)` \| `([^`]+)` \| ([^|]+?) \|$", _section("Task types"), flags=re.M
-    )
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| ([^|]+?) \|$", _section("Task types"), flags=re.M)
     assert rows == [(t.alias, t.short, t.full_name) for t in TASK_TYPES]
 
 
@@ -37,8 +35,12 @@ def test_the_map_of_the_package_names_every_module_and_only_modules_that_exist()
     assert {f"{name}/" for name in folders} <= named
     # Modules at the top and in the folders the map lists file by file (review/ is one app).
     modules = {p.name for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
-    modules |= {p.name for name in ("inputs", "engines", "models") for p in (package / name).glob("*.py")
-                if p.name != "__init__.py"}
+    modules |= {
+        p.name
+        for name in ("inputs", "engines", "models")
+        for p in (package / name).glob("*.py")
+        if p.name != "__init__.py"
+    }
     covered = {m for m in modules if m in named or any(n.endswith("*.py") and m.startswith(n[:-4]) for n in named)}
     assert covered == modules, f"modules missing from the README's map: {sorted(modules - covered)}"
     for path in re.findall(r"`((?:inputs|engines|models)/\w+\.py)", section):

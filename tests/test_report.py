@@ -42,15 +42,25 @@ PASSAGES = {
 }
 
 
-def example(source: str, index: int, instruction: str, answer: str, task: str = "extractive question answering",
-            sample: int = 0) -> dict:
+def example(
+    source: str, index: int, instruction: str, answer: str, task: str = "extractive question answering", sample: int = 0
+) -> dict:
     """A record shaped like generate's (pipeline.py): the input holds the passage and the instruction."""
     context = PASSAGES[(source, index)]
     start = 1000 * index
     return {
-        "input": f"{context}\n\n{instruction}", "output": answer, "task_type": task, "context": context,
-        "source": source, "passage_index": index, "char_start": start, "char_end": start + len(context),
-        "sample_index": sample, "model": "toy-bonito.gguf", "seed": 0, "unit": f"{index:016x}",
+        "input": f"{context}\n\n{instruction}",
+        "output": answer,
+        "task_type": task,
+        "context": context,
+        "source": source,
+        "passage_index": index,
+        "char_start": start,
+        "char_end": start + len(context),
+        "sample_index": sample,
+        "model": "toy-bonito.gguf",
+        "seed": 0,
+        "unit": f"{index:016x}",
     }
 
 
@@ -75,12 +85,21 @@ REJECTS = [
     reject("notes.md", 0, "duplicate"),
 ]
 MANIFEST = {
-    "bonito_lite_version": "0.1.0", "llama_cpp_python_version": "0.3.36",
+    "bonito_lite_version": "0.1.0",
+    "llama_cpp_python_version": "0.3.36",
     "model": {"file": "/nowhere/toy-bonito.gguf", "sha256": "ab" * 32},
     "backend": "CPU",
-    "arguments": {"temperature": 0.5, "top_p": 0.95, "max_tokens": 256, "num_samples": 2, "seed": 7,
-                  "chunk_tokens": 384, "quality_filters": True, "dedup_threshold": 0.8,
-                  "engine": {"constrain": True}},
+    "arguments": {
+        "temperature": 0.5,
+        "top_p": 0.95,
+        "max_tokens": 256,
+        "num_samples": 2,
+        "seed": 7,
+        "chunk_tokens": 384,
+        "quality_filters": True,
+        "dedup_threshold": 0.8,
+        "engine": {"constrain": True},
+    },
     "task_types": ["extractive question answering", "yes-no question answering"],
     "counts": {"parsed": 4, "rejected": {"answer_not_in_passage": 1, "no_pipe": 1, "not_yes_no": 1, "duplicate": 1}},
     "status": "complete",
@@ -129,8 +148,11 @@ def test_opening_is_the_first_words_case_folded():
 
 
 def test_near_identical_key_sets_aside_case_punctuation_spacing_and_numbers():
-    same = ["Question: When does the clinic open?", "question  when does the clinic open??",
-            "QUESTION - when does the CLINIC open"]
+    same = [
+        "Question: When does the clinic open?",
+        "question  when does the clinic open??",
+        "QUESTION - when does the CLINIC open",
+    ]
     assert len({near_identical_key(t) for t in same}) == 1
     assert near_identical_key("Is room 3 free at 7:30?") == near_identical_key("Is room 12 free at 10:00?")
     assert near_identical_key("When does the clinic open?") != near_identical_key("When does the clinic close?")
@@ -263,8 +285,14 @@ def test_the_run_facts_come_from_the_manifest(output):
     assert run(["report", str(output)]).exit_code == 0
     text = html.read_text(encoding="utf-8")
     assert "/nowhere" not in text  # the model file by its name: the page names none of the user's folders
-    for fact in ("toy-bonito.gguf", "ab" * 32, "temperature 0.5, top-p 0.95, max tokens 256",
-                 "2026-11-30T10:00:00+00:00", "3 min 20 s", "bonito-lite 0.1.0"):
+    for fact in (
+        "toy-bonito.gguf",
+        "ab" * 32,
+        "temperature 0.5, top-p 0.95, max tokens 256",
+        "2026-11-30T10:00:00+00:00",
+        "3 min 20 s",
+        "bonito-lite 0.1.0",
+    ):
         assert fact in text
 
 
@@ -379,12 +407,15 @@ def test_the_page_shows_the_counts_coverage_and_marked_answers(output):
     assert "answer_not_in_passage" in html and "why: answer_not_in_passage" in html
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json at all\n", "is not a bonito-lite output (line 1 is not JSON)"),
-    ('{"input": "q", "output": "a"}\n["a", "list"]\n', "line 2 is not a JSON object"),
-    ('{"input": "q"}\n', "line 1 has no output; it is not a bonito-lite example"),
-    ("", "holds no examples and no rejects file beside it; nothing to report"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json at all\n", "is not a bonito-lite output (line 1 is not JSON)"),
+        ('{"input": "q", "output": "a"}\n["a", "list"]\n', "line 2 is not a JSON object"),
+        ('{"input": "q"}\n', "line 1 has no output; it is not a bonito-lite example"),
+        ("", "holds no examples and no rejects file beside it; nothing to report"),
+    ],
+)
 def test_bad_input_is_one_line_with_exit_code_2(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
@@ -425,8 +456,23 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
 
 def test_generate_with_report_writes_the_page_of_a_complete_run(tmp_path):
-    result = run(["generate", str(SAMPLE), "-t", "question_generation", "--limit", "1", "--model", "toy",
-                  "--max-tokens", "48", "-o", "n.jsonl", "--report"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "question_generation",
+            "--limit",
+            "1",
+            "--model",
+            "toy",
+            "--max-tokens",
+            "48",
+            "-o",
+            "n.jsonl",
+            "--report",
+        ]
+    )
     assert result.exit_code == 0, result.output
     page = tmp_path / "n.report.html"
     assert f"Wrote {page.name} (report," in result.output

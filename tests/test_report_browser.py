@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report import EXAMPLES, MANIFEST, REJECTS, write_lines
 
 from bonito_lite.report_page import write_report
-
-from test_report import EXAMPLES, MANIFEST, REJECTS, write_lines
 
 WIDTH, HEIGHT = 1200, 1800
 
@@ -33,11 +32,23 @@ def browse(page: Path, work: Path, *action: str) -> subprocess.CompletedProcess:
     and a resolver that finds no host."""
     work.mkdir(exist_ok=True)
     command = [
-        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={work / 'profile'}", "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars", "--force-device-scale-factor=1",
-        f"--window-size={WIDTH},{HEIGHT}", *action, page.as_uri(),
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={work / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--window-size={WIDTH},{HEIGHT}",
+        *action,
+        page.as_uri(),
     ]
     env = {**os.environ, "HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_CACHE_HOME": str(work)}
     return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, check=True)

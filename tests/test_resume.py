@@ -33,8 +33,22 @@ from cli_helpers import SAMPLE, default_sigint
 # Four passages × two task types: eight generations, up to a few seconds each on the toy.
 # One sequence at a time writes records one by one, so a signal sent after the first
 # lands mid-run rather than after a batch of eight that finishes all at once.
-COMMAND = ["generate", str(SAMPLE), "-t", "exqa", "-t", "ynqa", "--limit", "4",
-           "--model", "toy", "--max-tokens", "64", "--parallel", "1"]
+COMMAND = [
+    "generate",
+    str(SAMPLE),
+    "-t",
+    "exqa",
+    "-t",
+    "ynqa",
+    "--limit",
+    "4",
+    "--model",
+    "toy",
+    "--max-tokens",
+    "64",
+    "--parallel",
+    "1",
+]
 GENERATIONS = 8
 
 
@@ -49,7 +63,8 @@ def outputs(folder: Path) -> tuple[list[dict], list[dict]]:
 def lines_on_disk(folder: Path) -> int:
     return sum(
         path.read_bytes().count(b"\n")
-        for path in (folder / "out.jsonl", folder / "out.rejected.jsonl") if path.exists()
+        for path in (folder / "out.jsonl", folder / "out.rejected.jsonl")
+        if path.exists()
     )
 
 
@@ -58,7 +73,11 @@ def start(folder: Path, *extra: str) -> subprocess.Popen:
     env.pop("BONITO_LITE_MODEL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "bonito_lite", *COMMAND, "-o", "out.jsonl", *extra],
-        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=default_sigint,
     )
 
@@ -135,7 +154,9 @@ def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterr
     from datasets import load_dataset
 
     dataset = load_dataset(
-        "json", data_files=str(tmp_path / "out.jsonl"), split="train",
+        "json",
+        data_files=str(tmp_path / "out.jsonl"),
+        split="train",
         cache_dir=str(tmp_path / "hf-cache"),
     )
     assert dataset.num_rows == len(uninterrupted[0])
@@ -146,8 +167,18 @@ def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterr
 def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
-    args = ["generate", str(text), "-t", "exqa", "-o", str(tmp_path / "out.jsonl"),
-            "--model", "toy", "--max-tokens", "48"]
+    args = [
+        "generate",
+        str(text),
+        "-t",
+        "exqa",
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--model",
+        "toy",
+        "--max-tokens",
+        "48",
+    ]
     runner = CliRunner()
     assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
     first = outputs(tmp_path)
@@ -226,8 +257,20 @@ def test_disk_full_during_generate_is_one_line_and_exit_1(tmp_path, monkeypatch)
     text.write_text("Invoices above 500 euros need two signatures from the finance team.\n")
     _disk_full_after(0, monkeypatch)
     result = CliRunner().invoke(
-        cli, ["generate", str(text), "-t", "exqa", "-o", str(tmp_path / "out.jsonl"),
-              "--model", "toy", "--max-tokens", "48", "--quiet"],
+        cli,
+        [
+            "generate",
+            str(text),
+            "-t",
+            "exqa",
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--model",
+            "toy",
+            "--max-tokens",
+            "48",
+            "--quiet",
+        ],
     )
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: disk full while writing")
@@ -251,8 +294,7 @@ def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged
     model.write_bytes(b"GGUF" + bytes(100))
     manifest = tmp_path / "out.jsonl.manifest.json"
     stat = model.stat()
-    recorded = {"file": str(model.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "sha256": "recorded"}
+    recorded = {"file": str(model.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": "recorded"}
     manifest.write_text(json.dumps({"model": recorded}))
     assert model_sha256(model, manifest) == "recorded"
     model.write_bytes(b"GGUF" + bytes(101))  # another file: hashed again
@@ -264,8 +306,21 @@ def test_model_hash_comes_from_the_previous_manifest_while_the_file_is_unchanged
 def test_samples_of_one_passage_resume_one_by_one(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The library lends projectors for up to three days; late returns cost 5 euros a day.\n")
-    args = ["generate", str(text), "-t", "exqa", "--num-samples", "3", "-o",
-            str(tmp_path / "out.jsonl"), "--model", "toy", "--max-tokens", "48", "--quiet"]
+    args = [
+        "generate",
+        str(text),
+        "-t",
+        "exqa",
+        "--num-samples",
+        "3",
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--model",
+        "toy",
+        "--max-tokens",
+        "48",
+        "--quiet",
+    ]
     runner = CliRunner()
     assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
     records, rejected = outputs(tmp_path)
@@ -280,19 +335,22 @@ def test_samples_of_one_passage_resume_one_by_one(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 of 3 generations already done, 2 new" in result.output
     resumed = sum(outputs(tmp_path), [])
-    by_unit = lambda rs: sorted(rs, key=lambda r: r["unit"])
+
+    def by_unit(rs):
+        return sorted(rs, key=lambda r: r["unit"])
+
     assert by_unit(resumed) == by_unit(full)
 
 
 def test_unit_keys_at_the_default_sampling_are_the_keys_earlier_outputs_hold():
     from bonito_lite.resume import UnitKeys
 
-    keys = UnitKeys(model_sha256="ab" * 32, seed=3, max_tokens=96, temperature=0.5, top_p=0.95,
-                    chunk_tokens=384, constrain=True)
+    keys = UnitKeys(
+        model_sha256="ab" * 32, seed=3, max_tokens=96, temperature=0.5, top_p=0.95, chunk_tokens=384, constrain=True
+    )
     # The key as outputs written before --top-k, --min-p, --repetition-penalty and --stop hold it.
     passage = "The boiler was serviced on 3 March."
-    fields = [hashlib.sha256(passage.encode()).hexdigest(), "summarization", 1, 96, 0.5, 0.95, 3, 384, True,
-              "ab" * 32]
+    fields = [hashlib.sha256(passage.encode()).hexdigest(), "summarization", 1, 96, 0.5, 0.95, 3, 384, True, "ab" * 32]
     assert keys.key(passage, "summarization", 1) == hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
     changed = {
         replace(keys, **{name: value}).key(passage, "summarization", 1)
@@ -304,8 +362,18 @@ def test_unit_keys_at_the_default_sampling_are_the_keys_earlier_outputs_hold():
 def test_new_sampling_flags_are_in_the_manifest_and_the_unit_keys_and_resume(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("The boiler was serviced on 3 March by Ana Ruiz, who found no leaks.\n")
-    args = ["generate", str(text), "-t", "qg", "-o", str(tmp_path / "out.jsonl"), "--model", "toy",
-            "--max-tokens", "48"]
+    args = [
+        "generate",
+        str(text),
+        "-t",
+        "qg",
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--model",
+        "toy",
+        "--max-tokens",
+        "48",
+    ]
     flags = ["--top-k", "20", "--min-p", "0.05", "--repetition-penalty", "1.1", "--stop", "###", "--stop", "\n\n"]
     runner = CliRunner()
     assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
@@ -316,9 +384,15 @@ def test_new_sampling_flags_are_in_the_manifest_and_the_unit_keys_and_resume(tmp
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
     arguments = manifest["arguments"]
     assert (arguments["top_k"], arguments["min_p"], arguments["repetition_penalty"], arguments["stop"]) == (
-        20, 0.05, 1.1, ["###", "\n\n"])
+        20,
+        0.05,
+        1.1,
+        ["###", "\n\n"],
+    )
     again = runner.invoke(cli, [*args, *flags], catch_exceptions=False)
     assert "1 of 1 generations already done, 0 new" in again.output
     records, rejected = outputs(tmp_path)
     assert len({r["unit"] for r in records + rejected}) == 2
-    assert first[0] + first[1] == [r for r in records + rejected if r["unit"] in {u["unit"] for u in first[0] + first[1]}]
+    assert first[0] + first[1] == [
+        r for r in records + rejected if r["unit"] in {u["unit"] for u in first[0] + first[1]}
+    ]

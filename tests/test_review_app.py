@@ -11,12 +11,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from review_factory import TASKS, example, sidecar_lines, write_output
 
 from bonito_lite.review import build_app
 from bonito_lite.review.app import MIN_HEIGHT, MIN_WIDTH
 from bonito_lite.review.store import ReviewStore, read_decisions
-
-from review_factory import TASKS, example, sidecar_lines, write_output
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("in_tmp")]
 
@@ -79,8 +78,18 @@ async def test_first_screen_shows_the_example_its_provenance_and_the_keys(output
         assert review.screen_text("output") == "7:00"
         assert "Not reviewed" in review.screen_text("decision")
         keys = review.screen_text("keys")
-        for hint in ("a keep", "x drop", "i edit instruction", "o edit answer", "e $EDITOR",
-                     "space next unreviewed", "t task filter", "/ text filter", "r rejects", "q quit"):
+        for hint in (
+            "a keep",
+            "x drop",
+            "i edit instruction",
+            "o edit answer",
+            "e $EDITOR",
+            "space next unreviewed",
+            "t task filter",
+            "/ text filter",
+            "r rejects",
+            "q quit",
+        ):
             assert hint in keys
 
 
@@ -130,7 +139,12 @@ async def test_inline_edits_of_instruction_and_answer(output):
         area.text = "seven o'clock"
         await review.press("ctrl+s")
         last = sidecar_lines(output)[-1]
-        assert (last["unit"], last["decision"], last["output"], "input" in last) == (u(0), "edit", "seven o'clock", False)
+        assert (last["unit"], last["decision"], last["output"], "input" in last) == (
+            u(0),
+            "edit",
+            "seven o'clock",
+            False,
+        )
         assert review.screen_text("output") == "seven o'clock"
         assert "KEPT, EDITED" in review.screen_text("decision")
         await review.press("i")
@@ -149,13 +163,16 @@ async def test_inline_edits_of_instruction_and_answer(output):
 
 async def test_edit_in_editor_changes_both_sides(output, tmp_path, monkeypatch):
     editor = tmp_path / "editor.py"
-    editor.write_text(textwrap.dedent("""
+    editor.write_text(
+        textwrap.dedent("""
         import sys
         path = sys.argv[1]
         text = open(path, encoding="utf-8").read()
         question, answer = text.split("<|pipe|>")
         open(path, "w", encoding="utf-8").write(question.replace("Question", "Q") + "<|pipe|>\\n at 7:00 sharp\\n")
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("VISUAL", f"{sys.executable} {editor}")
     async with Review(output) as review:
         await review.press("e")
@@ -283,14 +300,19 @@ async def test_a_killed_review_reopens_where_it_stopped(output):
     killed = subprocess.run([sys.executable, "-c", KILLED_REVIEW, str(output)], capture_output=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert [(line["unit"], line["decision"]) for line in sidecar_lines(output)[1:]] == [
-        (u(0), "keep"), (u(1), "drop"), (u(2), "keep"),
+        (u(0), "keep"),
+        (u(1), "drop"),
+        (u(2), "keep"),
     ]
     async with Review(output) as review:
         assert review.unit == u(3)
         assert "3 of 5 reviewed" in review.screen_text("status") or "3 decisions" in review.screen_text("status")
         await review.press("x")
     assert {unit: d.decision for unit, d in read_decisions(output).items()} == {
-        u(0): "keep", u(1): "drop", u(2): "keep", u(3): "drop",
+        u(0): "keep",
+        u(1): "drop",
+        u(2): "keep",
+        u(3): "drop",
     }
 
 

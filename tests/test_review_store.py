@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from datasets import Dataset, load_from_disk
+from review_factory import example, rejected, sidecar_lines, write_jsonl, write_output
 
 from bonito_lite.errors import InputError
 from bonito_lite.export import export_dataset
@@ -17,7 +18,6 @@ from bonito_lite.review.records import RecordFile
 from bonito_lite.review.store import DROP, EDIT, KEEP, REJECT, RESTORE, ReviewStore, read_decisions, sidecar_path
 
 from cli_helpers import read_jsonl, run_cli
-from review_factory import example, rejected, sidecar_lines, write_jsonl, write_output
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -87,7 +87,8 @@ def test_reopening_keeps_every_decision_and_appends(output):
     decide(output, ("u000000000000000", KEEP))
     decide(output, ("u000000000000001", DROP))
     assert {u: d.decision for u, d in read_decisions(output).items()} == {
-        "u000000000000000": KEEP, "u000000000000001": DROP,
+        "u000000000000000": KEEP,
+        "u000000000000001": DROP,
     }
     assert sum("review_of" in line for line in sidecar_lines(output)) == 1
 
@@ -132,7 +133,9 @@ def test_a_damaged_decision_line_is_named(output):
 
 def test_a_read_only_folder_is_refused_before_anything_is_written(output, monkeypatch):
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(output.parent) else real_access(path, mode))
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if str(path) == str(output.parent) else real_access(path, mode)
+    )
     with pytest.raises(InputError, match="its folder is read-only"):
         ReviewStore.open(output)
     result = run_cli(["review", str(output)])
@@ -245,13 +248,16 @@ def test_export_leaves_out_drops_applies_edits_and_takes_back_rejects(output):
     result = run_cli(["export", str(output), "--format", "alpaca"])
     assert result.exit_code == 0, result.output
     assert (
-        "Review applied: 1 kept, 1 edited, 1 dropped, 1 taken back from the rejects, 2 not reviewed."
-        in result.output
+        "Review applied: 1 kept, 1 edited, 1 dropped, 1 taken back from the rejects, 2 not reviewed." in result.output
     )
     assert "(5 examples, alpaca)" in result.output
     rows = read_jsonl(output.with_name("notes.bonito.alpaca.jsonl"))
     assert [r["instruction"] for r in rows] == [
-        example(0)["input"], "Edited question?", example(3)["input"], example(4)["input"], example(100)["input"],
+        example(0)["input"],
+        "Edited question?",
+        example(3)["input"],
+        example(4)["input"],
+        example(100)["input"],
     ]
     assert rows[1]["output"] == "Edited answer"
 
@@ -325,10 +331,23 @@ def test_generate_format_applies_the_review_and_a_rerun_that_appends_keeps_it(tm
     notes = tmp_path / "notes.md"
     notes.write_text(
         "The boiler in the north wing was serviced on 3 March by Ana Ruiz. The next service is due "
-        "in September, and the key is kept at the front desk.\n", encoding="utf-8",
+        "in September, and the key is kept at the front desk.\n",
+        encoding="utf-8",
     )
-    args = ["generate", str(notes), "-t", "question_generation", "--model", "toy", "--max-tokens", "48",
-            "--no-filter", "-o", str(tmp_path / "notes.bonito.jsonl"), "-q"]
+    args = [
+        "generate",
+        str(notes),
+        "-t",
+        "question_generation",
+        "--model",
+        "toy",
+        "--max-tokens",
+        "48",
+        "--no-filter",
+        "-o",
+        str(tmp_path / "notes.bonito.jsonl"),
+        "-q",
+    ]
     assert run_cli(args + ["--num-samples", "2"]).exit_code == 0
     output = tmp_path / "notes.bonito.jsonl"
     first, second = read_jsonl(output)
@@ -339,7 +358,9 @@ def test_generate_format_applies_the_review_and_a_rerun_that_appends_keeps_it(tm
     assert result.exit_code == 0, result.output
     examples = read_jsonl(output)
     assert examples[:2] == [first, second]
-    said = f"Review applied: 0 kept, 1 edited, 1 dropped, 0 taken back from the rejects, {len(examples) - 2} not reviewed."
+    said = (
+        f"Review applied: 0 kept, 1 edited, 1 dropped, 0 taken back from the rejects, {len(examples) - 2} not reviewed."
+    )
     assert result.output.count(said) == 1  # once, for both formats
     rows = read_jsonl(output.with_name("notes.bonito.alpaca.jsonl"))
     assert [r["output"] for r in rows] == ["A reviewed answer"] + [r["output"] for r in examples[2:]]

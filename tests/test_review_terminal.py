@@ -10,10 +10,9 @@ import time
 import uuid
 
 import pytest
+from review_factory import example, sidecar_lines, write_output
 
 from bonito_lite.review.app import MIN_HEIGHT, MIN_WIDTH
-
-from review_factory import example, sidecar_lines, write_output
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -45,8 +44,7 @@ def test_review_in_tmux_shows_the_example_saves_keys_and_quits(tmp_path, session
     done = tmp_path / "exit-code"
     command = f"{sys.executable} -m bonito_lite review {output}; echo $? > {done}"
     env = {**os.environ, "TERM": "xterm-256color"}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "32", command],
-                   check=True, env=env)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "32", command], check=True, env=env)
 
     def screen() -> str:
         return tmux("capture-pane", "-p", "-t", session)
@@ -73,8 +71,13 @@ def test_review_in_tmux_shows_the_example_saves_keys_and_quits(tmp_path, session
 def test_review_in_a_tiny_tmux_window_says_so(tmp_path, session):
     output = write_output(tmp_path)
     command = f"{sys.executable} -m bonito_lite review {output}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "40", "-y", "10", command], check=True,
-                   env={**os.environ, "TERM": "xterm-256color"})
-    text = wait_for(lambda: "Review needs at least" in (t := tmux("capture-pane", "-p", "-t", session)) and t,
-                    "the too-small message")
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "40", "-y", "10", command],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    text = wait_for(
+        lambda: "Review needs at least" in (t := tmux("capture-pane", "-p", "-t", session)) and t,
+        "the too-small message",
+    )
     assert "The terminal is 40×10." in text and f"{MIN_WIDTH}×{MIN_HEIGHT}" in text

@@ -19,8 +19,9 @@ from bonito_lite.models.paths import toy_model_path
 N_VOCAB = 32000
 
 
-def vllm_probabilities(logits: np.ndarray, temperature: float, top_k: int = -1, top_p: float = 1.0,
-                       min_p: float = 0.0) -> np.ndarray:
+def vllm_probabilities(
+    logits: np.ndarray, temperature: float, top_k: int = -1, top_p: float = 1.0, min_p: float = 0.0
+) -> np.ndarray:
     """Each token's probability of being drawn, as vLLM's sampler computes it."""
     tempered = logits.astype(np.float64) / temperature
     order = np.argsort(tempered, kind="stable")  # ascending, as vLLM sorts
@@ -42,8 +43,9 @@ def vllm_probabilities(logits: np.ndarray, temperature: float, top_k: int = -1, 
     return probabilities
 
 
-def vllm_penalised(logits: np.ndarray, prompt: list[int], output: list[int], repetition: float,
-                   frequency: float, presence: float) -> np.ndarray:
+def vllm_penalised(
+    logits: np.ndarray, prompt: list[int], output: list[int], repetition: float, frequency: float, presence: float
+) -> np.ndarray:
     """vLLM's penalties: repetition over prompt and output tokens, then frequency and presence over output ones."""
     out = logits.astype(np.float64).copy()
     seen = np.zeros(len(logits), dtype=bool)
@@ -122,16 +124,16 @@ def test_the_nucleus_is_taken_after_the_temperature(vocab):
 _CHI2_CRITICAL_0_001 = {3: 16.27, 4: 18.47, 5: 20.52, 6: 22.46, 7: 24.32}
 
 
-@pytest.mark.parametrize("temperature,top_p,top_k,min_p", [(0.6, 0.9, -1, 0.0), (1.5, 0.95, 6, 0.0),
-                                                          (1.3, 1.0, -1, 0.08)])
+@pytest.mark.parametrize(
+    "temperature,top_p,top_k,min_p", [(0.6, 0.9, -1, 0.0), (1.5, 0.95, 6, 0.0), (1.3, 1.0, -1, 0.08)]
+)
 def test_many_draws_follow_vllms_probabilities(vocab, temperature, top_p, top_k, min_p):
     logits = np.full(N_VOCAB, -50.0, dtype=np.float32)
     logits[[3, 4, 5, 6, 7, 8, 9]] = [3.0, 2.6, 2.2, 1.9, 1.0, 0.2, -0.5]
     expected = vllm_probabilities(logits, temperature, top_k, top_p, min_p)
     support = np.flatnonzero(expected)
     assert 4 <= len(support) <= 8
-    sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
-                                         seed=12345)
+    sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=12345)
     draws = np.array([sampler.sample(logits) for _ in range(6000)])
     sampler.close()
     assert set(np.unique(draws)) <= set(support)
@@ -174,8 +176,14 @@ def test_penalties_are_vllms_over_prompt_and_output_tokens(vocab):
     prompt = [1, 40, 41, 41]
     output = [42, 42, 43, 40]
     sampler = SamplerChain(
-        vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, prompt_tokens=prompt,
-        repetition_penalty=1.3, frequency_penalty=0.4, presence_penalty=0.25,
+        vocab.n_tokens,
+        temperature=0.0,
+        top_p=1.0,
+        seed=0,
+        prompt_tokens=prompt,
+        repetition_penalty=1.3,
+        frequency_penalty=0.4,
+        presence_penalty=0.25,
     )
     for token in output:  # greedy on logits that force each token: the output so far
         assert sampler.sample(_forcing(token)) == token
@@ -188,23 +196,22 @@ def test_min_tokens_masks_end_and_stop_tokens_until_reached(vocab):
     logits = np.zeros(N_VOCAB, dtype=np.float32)
     logits[[2, 77]] = 50.0  # the end token and a stop token lead by far
     logits[5] = 10.0
-    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, min_tokens=3,
-                                         end_token_ids=(2, 77))
+    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, min_tokens=3, end_token_ids=(2, 77))
     assert [sampler.sample(logits) for _ in range(4)] == [5, 5, 5, 2]
     sampler.close()
 
 
 def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab):
     logits = _logits(11)
-    sampler = SamplerChain(vocab.n_tokens, temperature=0.8, top_p=0.9, seed=0,
-                                         logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9])
+    sampler = SamplerChain(
+        vocab.n_tokens, temperature=0.8, top_p=0.9, seed=0, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9]
+    )
     processed = sampler.processed(logits)
     assert np.isneginf(processed[[0, 1, 10]]).all()
     assert processed[7] == pytest.approx(logits[7] + 40.0) and processed[8] == pytest.approx(logits[8] - 5.0)
     expected_logits = np.full(N_VOCAB, -np.inf, dtype=np.float32)
     expected_logits[[7, 8, 9]] = [logits[7] + 40.0, logits[8] - 5.0, logits[9]]
-    ours = _ours(vocab, logits, temperature=0.8, top_p=0.9, logit_bias={7: 40.0, 8: -5.0},
-                 allowed_token_ids=[7, 8, 9])
+    ours = _ours(vocab, logits, temperature=0.8, top_p=0.9, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9])
     assert np.allclose(ours, vllm_probabilities(expected_logits, 0.8, top_p=0.9))
     assert {sampler.sample(logits) for _ in range(50)} <= {7, 8, 9}
     sampler.close()

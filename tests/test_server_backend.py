@@ -35,8 +35,20 @@ import cli_helpers
 from cli_helpers import SAMPLE, default_sigint, run_cli as run
 
 # Three passages of at most 96 tokens and short generations keep each run a few seconds.
-WORK = ["-t", "exqa", "-t", "summarization", "--chunk-tokens", "96", "--limit", "3",
-        "--max-tokens", "64", "--seed", "7"]
+WORK = [
+    "-t",
+    "exqa",
+    "-t",
+    "summarization",
+    "--chunk-tokens",
+    "96",
+    "--limit",
+    "3",
+    "--max-tokens",
+    "64",
+    "--seed",
+    "7",
+]
 SERVER_CTX = 512  # prompt (96-token passage + template) + 64 new tokens fit with room to spare
 
 
@@ -60,10 +72,25 @@ def llama_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(toy_model_path()),
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(SERVER_CTX),
-             "--n_threads", "2", "--verbose", "False"],
-            stdout=sink, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(toy_model_path()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                str(SERVER_CTX),
+                "--n_threads",
+                "2",
+                "--verbose",
+                "False",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -148,7 +175,8 @@ class Relay:
             canned = self.script.get(path)
             answer = canned.pop(0) if canned else None
             held = (
-                completion and self._answered_completions is not None
+                completion
+                and self._answered_completions is not None
                 and len(self.completions()) > self._answered_completions
             )
             if completion:
@@ -177,7 +205,9 @@ class Relay:
 
     def _forward(self, method: str, path: str, data: bytes | None):
         request = urllib.request.Request(
-            self.upstream + path, data=data, method=method,
+            self.upstream + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"} if data else {},
         )
         try:
@@ -203,19 +233,20 @@ def relay(llama_server):
 
 
 def generate_on(url: str, output: str, *extra: str):
-    return run(["generate", str(SAMPLE), *WORK, "--backend", "server", "--url", url,
-                "-o", output, "--quiet", *extra])
+    return run(["generate", str(SAMPLE), *WORK, "--backend", "server", "--url", url, "-o", output, "--quiet", *extra])
 
 
 def local_passages() -> set[tuple]:
     """The passages the local toy's vocabulary cuts from the sample (a dry run: nothing generated)."""
     options = GenerateOptions(
-        inputs=(str(SAMPLE),), task_types=("exqa",), model="toy", chunk_tokens=96, limit=3,
+        inputs=(str(SAMPLE),),
+        task_types=("exqa",),
+        model="toy",
+        chunk_tokens=96,
+        limit=3,
     )
     passages: set[tuple] = set()
-    GenerateRun(options).dry_run(
-        lambda p: passages.add((p.source, p.index, p.char_start, p.char_end, p.text))
-    )
+    GenerateRun(options).dry_run(lambda p: passages.add((p.source, p.index, p.char_start, p.char_end, p.text)))
     return passages
 
 
@@ -259,8 +290,9 @@ def test_records_come_from_the_same_passages_with_the_same_provenance_as_a_local
     parsed = [r for r in records if "input" in r]
     assert len(records) == 3 * 2
     assert len(parsed) >= 4, records  # the toy writes parseable examples for most prompts
-    assert {(r["source"], r["passage_index"], r["char_start"], r["char_end"], r["context"])
-            for r in records} == local_passages()
+    assert {
+        (r["source"], r["passage_index"], r["char_start"], r["char_end"], r["context"]) for r in records
+    } == local_passages()
     for record in parsed:
         assert record["input"] and record["output"]
         assert record["seed"] == 7
@@ -275,12 +307,26 @@ def test_the_server_receives_the_template_prompt_and_each_samples_seed(parallel_
     expected = set()
     for record in records:
         task = resolve_task_type(record["task_type"])
-        expected.add((build_prompt(task.full_name, record["context"]),
-                      sample_seed(7, record["context"], task, record["sample_index"])))
+        expected.add(
+            (
+                build_prompt(task.full_name, record["context"]),
+                sample_seed(7, record["context"], task, record["sample_index"]),
+            )
+        )
     assert {(body["prompt"], body["seed"]) for body in sent} == expected
     for body in sent:
-        assert set(body) == {"model", "prompt", "max_tokens", "temperature", "top_p", "seed",
-                             "top_k", "min_p", "repeat_penalty", "grammar"}
+        assert set(body) == {
+            "model",
+            "prompt",
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "seed",
+            "top_k",
+            "min_p",
+            "repeat_penalty",
+            "grammar",
+        }
         assert body["model"] == str(toy_model_path())
         assert (body["max_tokens"], body["temperature"], body["top_p"]) == (64, 0.5, 0.95)
         assert (body["top_k"], body["min_p"], body["repeat_penalty"]) == (0, 0.0, 1.0)
@@ -312,8 +358,7 @@ def test_a_second_run_resumes_and_sends_nothing(relay, tmp_path):
     assert manifest["backend"] == f"server {relay.url}"
     before = output.read_bytes()
 
-    second = run(["generate", str(SAMPLE), *WORK, "--backend", "server", "--url", relay.url,
-                  "-o", str(output)])
+    second = run(["generate", str(SAMPLE), *WORK, "--backend", "server", "--url", relay.url, "-o", str(output)])
     assert second.exit_code == 0, second.output
     assert len(relay.completions()) == sent
     assert "Nothing to generate" in second.output
@@ -322,9 +367,27 @@ def test_a_second_run_resumes_and_sends_nothing(relay, tmp_path):
 
 def test_tiny_max_tokens_are_rejected_as_truncated(relay, tmp_path):
     output = tmp_path / "short.jsonl"
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--chunk-tokens", "96", "--limit", "2",
-                  "--max-tokens", "3", "--backend", "server", "--url", relay.url, "-o", str(output),
-                  "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--chunk-tokens",
+            "96",
+            "--limit",
+            "2",
+            "--max-tokens",
+            "3",
+            "--backend",
+            "server",
+            "--url",
+            relay.url,
+            "-o",
+            str(output),
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert read_jsonl(output) == []
     rejected = read_jsonl(tmp_path / "short.rejected.jsonl")
@@ -333,9 +396,26 @@ def test_tiny_max_tokens_are_rejected_as_truncated(relay, tmp_path):
 
 
 def test_summary_names_the_server(relay, tmp_path):
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--chunk-tokens", "96", "--limit", "1",
-                  "--max-tokens", "64", "--backend", "server", "--url", relay.url + "/v1/",
-                  "-o", str(tmp_path / "one.jsonl")])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--chunk-tokens",
+            "96",
+            "--limit",
+            "1",
+            "--max-tokens",
+            "64",
+            "--backend",
+            "server",
+            "--url",
+            relay.url + "/v1/",
+            "-o",
+            str(tmp_path / "one.jsonl"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert f"on server {relay.url}." in result.output
 
@@ -350,10 +430,31 @@ def test_a_server_run_never_loads_llama_cpp(llama_server, tmp_path):
         "main()\n"
     )
     child = subprocess.run(
-        [sys.executable, "-c", script, "generate", str(SAMPLE), "-t", "exqa", "--chunk-tokens", "96",
-         "--limit", "1", "--max-tokens", "16", "--backend", "server", "--url", llama_server,
-         "-o", str(output), "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            script,
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--chunk-tokens",
+            "96",
+            "--limit",
+            "1",
+            "--max-tokens",
+            "16",
+            "--backend",
+            "server",
+            "--url",
+            llama_server,
+            "-o",
+            str(output),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert child.returncode == 0, child.stderr[-2000:]
     assert read_jsonl(output) or read_jsonl(tmp_path / "served.rejected.jsonl")  # it did generate
@@ -388,9 +489,27 @@ def test_proxy_settings_in_the_environment_are_not_used(relay, tmp_path, monkeyp
         monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
-                  "--max-tokens", "32", "--backend", "server", "--url", relay.url,
-                  "-o", str(tmp_path / "direct.jsonl"), "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "1",
+            "--chunk-tokens",
+            "96",
+            "--max-tokens",
+            "32",
+            "--backend",
+            "server",
+            "--url",
+            relay.url,
+            "-o",
+            str(tmp_path / "direct.jsonl"),
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert len(relay.completions()) == 1
 
@@ -426,8 +545,23 @@ def test_the_server_backend_needs_a_url(tmp_path):
 def test_backend_and_url_come_from_the_environment(relay, tmp_path, monkeypatch):
     monkeypatch.setenv("BONITO_LITE_BACKEND", "server")
     monkeypatch.setenv("BONITO_LITE_URL", relay.url)
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
-                  "--max-tokens", "32", "-o", str(tmp_path / "env.jsonl"), "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "1",
+            "--chunk-tokens",
+            "96",
+            "--max-tokens",
+            "32",
+            "-o",
+            str(tmp_path / "env.jsonl"),
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert len(relay.completions()) == 1
 
@@ -460,14 +594,32 @@ def test_a_server_error_quoting_the_prompt_is_shown_without_it(relay, tmp_path, 
     assert "cannot use prompt <prompt" in result.output
     document = " ".join(SAMPLE.read_text(encoding="utf-8").split())
     shown = result.output
-    assert not [shown[i:i + 24] for i in range(len(shown) - 23) if shown[i:i + 24] in document]
+    assert not [shown[i : i + 24] for i in range(len(shown) - 23) if shown[i : i + 24] in document]
 
 
 def test_a_transient_503_is_retried(relay, tmp_path):
     relay.script["/v1/completions"] = [(503, {}, b'{"error": {"message": "Loading model"}}')]
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
-                  "--max-tokens", "32", "--backend", "server", "--url", relay.url,
-                  "-o", str(tmp_path / "retry.jsonl"), "--quiet"])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "1",
+            "--chunk-tokens",
+            "96",
+            "--max-tokens",
+            "32",
+            "--backend",
+            "server",
+            "--url",
+            relay.url,
+            "-o",
+            str(tmp_path / "retry.jsonl"),
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert len(relay.completions()) == 2  # the refused one, then the one that worked
     assert len(records_of(tmp_path / "retry.jsonl")) == 1
@@ -501,8 +653,26 @@ def test_a_server_without_grammars_generates_unconstrained_and_keys_say_so(relay
 
     relay.rewrite["/v1/models"] = as_vllm
     output = tmp_path / "vllm.jsonl"
-    result = run(["generate", str(SAMPLE), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
-                  "--max-tokens", "32", "--backend", "server", "--url", relay.url, "-o", str(output)])
+    result = run(
+        [
+            "generate",
+            str(SAMPLE),
+            "-t",
+            "exqa",
+            "--limit",
+            "1",
+            "--chunk-tokens",
+            "96",
+            "--max-tokens",
+            "32",
+            "--backend",
+            "server",
+            "--url",
+            relay.url,
+            "-o",
+            str(output),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "takes no llama.cpp grammar" in result.output
     (body,) = relay.completions()
@@ -517,13 +687,36 @@ def test_ctrl_c_stops_a_server_run_with_whole_records_and_resumes(relay, tmp_pat
     # waiting on the server must not hold its exit. The relay answers the first two
     # requests and holds the rest, so the run cannot finish before the signal reaches it.
     output = tmp_path / "stopped.jsonl"
-    command = [sys.executable, "-m", "bonito_lite", "generate", str(SAMPLE), "-t", "all",
-               "--chunk-tokens", "96", "--limit", "2", "--max-tokens", "48", "--seed", "7",
-               "--backend", "server", "--url", relay.url, "--parallel", "2", "-o", str(output)]
+    command = [
+        sys.executable,
+        "-m",
+        "bonito_lite",
+        "generate",
+        str(SAMPLE),
+        "-t",
+        "all",
+        "--chunk-tokens",
+        "96",
+        "--limit",
+        "2",
+        "--max-tokens",
+        "48",
+        "--seed",
+        "7",
+        "--backend",
+        "server",
+        "--url",
+        relay.url,
+        "--parallel",
+        "2",
+        "-o",
+        str(output),
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     relay.hold_completions_after(2)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=default_sigint)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
     try:
         deadline = time.monotonic() + 600
         while not records_on_disk(output) and process.poll() is None and time.monotonic() < deadline:
@@ -555,8 +748,12 @@ def test_ctrl_c_stops_a_server_run_with_whole_records_and_resumes(relay, tmp_pat
 
 def test_closing_a_generation_stops_sending_and_leaves_no_thread_behind(relay):
     requests = [
-        GenerationRequest(key=i, prompt=build_prompt("summarization", f"Passage number {i}."),
-                          seeds=(i,), sampling=Sampling(max_tokens=16))
+        GenerationRequest(
+            key=i,
+            prompt=build_prompt("summarization", f"Passage number {i}."),
+            seeds=(i,),
+            sampling=Sampling(max_tokens=16),
+        )
         for i in range(12)
     ]
     with ServerEngine(relay.url, EngineSettings(parallel=2)) as engine:
@@ -573,8 +770,12 @@ def test_closing_a_generation_stops_sending_and_leaves_no_thread_behind(relay):
 
 
 def test_request_body_carries_the_prompt_unchanged(relay):
-    request = GenerationRequest(key=0, prompt="<|tasktype|>\nsummarization\n<|context|>\nA  b\n<|task|>\n",
-                                seeds=(11, 12), sampling=Sampling(5, 0.0, 1.0))
+    request = GenerationRequest(
+        key=0,
+        prompt="<|tasktype|>\nsummarization\n<|context|>\nA  b\n<|task|>\n",
+        seeds=(11, 12),
+        sampling=Sampling(5, 0.0, 1.0),
+    )
     with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
         body = engine.request_body(request, 12)
     assert body["prompt"] == request.prompt
@@ -587,12 +788,17 @@ def test_the_python_api_generates_on_a_server(relay):
 
     from bonito_lite import Bonito
 
-    texts = ["The clinic opens at 7:30 on weekdays and at 8:00 on Saturdays.",
-             "Cancellations made less than a day ahead are charged at half the session fee."]
+    texts = [
+        "The clinic opens at 7:30 on weekdays and at 8:00 on Saturdays.",
+        "Cancellations made less than a day ahead are charged at half the session fee.",
+    ]
     task = resolve_task_type("qg")
     with Bonito(url=relay.url, parallel=2) as bonito:
         kept, rejected = bonito.generate_tasks(
-            Dataset.from_dict({"text": texts}), "text", "qg", return_rejected=True,
+            Dataset.from_dict({"text": texts}),
+            "text",
+            "qg",
+            return_rejected=True,
         )
     assert sorted(body["prompt"] for body in relay.completions()) == sorted(
         build_prompt(task.full_name, text) for text in texts
@@ -603,12 +809,15 @@ def test_the_python_api_generates_on_a_server(relay):
     assert not any("tokenize" in path for _, path, _ in relay.requests)
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-    ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
-    ("http://gpu-node:8000/v1", "http://gpu-node:8000"),
-    ("https://example.org/bonito/v1/", "https://example.org/bonito"),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://gpu-node:8000/v1", "http://gpu-node:8000"),
+        ("https://example.org/bonito/v1/", "https://example.org/bonito"),
+    ],
+)
 def test_server_urls_are_normalised(given, expected):
     assert parse_server_url(given) == expected
 
@@ -630,8 +839,18 @@ def _served_as(relay, owner: str) -> None:
     relay.rewrite["/v1/models"] = rewrite
 
 
-SET = Sampling(48, 0.7, 0.9, top_k=40, min_p=0.05, repetition_penalty=1.2, presence_penalty=0.3,
-               frequency_penalty=0.1, stop=("###",), logit_bias=((13, -2.0),))
+SET = Sampling(
+    48,
+    0.7,
+    0.9,
+    top_k=40,
+    min_p=0.05,
+    repetition_penalty=1.2,
+    presence_penalty=0.3,
+    frequency_penalty=0.1,
+    stop=("###",),
+    logit_bias=((13, -2.0),),
+)
 
 
 @pytest.mark.parametrize("owner", ["llamacpp", "me", "vllm"])
@@ -642,7 +861,11 @@ def test_sampling_fields_reach_each_server_under_its_own_names(relay, owner):
         body = engine.request_body(request, 5)
     assert (body["seed"], body["max_tokens"], body["temperature"], body["top_p"]) == (5, 48, 0.7, 0.9)
     assert (body["presence_penalty"], body["frequency_penalty"], body["stop"], body["logit_bias"]) == (
-        0.3, 0.1, ["###"], {"13": -2.0})
+        0.3,
+        0.1,
+        ["###"],
+        {"13": -2.0},
+    )
     assert (body["top_k"], body["min_p"]) == (40, 0.05)
     if owner == "vllm":
         assert body["repetition_penalty"] == 1.2 and "repeat_penalty" not in body
@@ -662,9 +885,26 @@ def test_a_field_a_llama_cpp_server_cannot_take_is_refused_by_name(relay):
 
 def test_the_cli_sends_its_new_sampling_flags_to_the_server(relay, tmp_path):
     output = tmp_path / "flags.jsonl"
-    result = generate_on(relay.url, str(output), "-t", "exqa", "--limit", "1", "--chunk-tokens", "96",
-                         "--max-tokens", "24", "--top-k", "30", "--min-p", "0.1", "--repetition-penalty", "1.05",
-                         "--stop", "\n\n\n")
+    result = generate_on(
+        relay.url,
+        str(output),
+        "-t",
+        "exqa",
+        "--limit",
+        "1",
+        "--chunk-tokens",
+        "96",
+        "--max-tokens",
+        "24",
+        "--top-k",
+        "30",
+        "--min-p",
+        "0.1",
+        "--repetition-penalty",
+        "1.05",
+        "--stop",
+        "\n\n\n",
+    )
     assert result.exit_code == 0, result.output
     for body in relay.completions():
         assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["stop"]) == (30, 0.1, 1.05, ["\n\n\n"])

@@ -10,9 +10,7 @@ def test_there_are_sixteen_distinct_task_types():
         assert len({getattr(t, field) for t in TASK_TYPES}) == 16
 
 
-@pytest.mark.parametrize(
-    "name", ["Yes-No Question Answering", "yes_no_question_answering", "ynqa", "YES NO QA"]
-)
+@pytest.mark.parametrize("name", ["Yes-No Question Answering", "yes_no_question_answering", "ynqa", "YES NO QA"])
 def test_names_match_ignoring_case_and_separators(name):
     assert resolve_task_type(name).full_name == "yes-no question answering"
 

@@ -20,6 +20,7 @@ from bonito_lite.models.paths import toy_model_path
 from bonito_lite.prompt import PROMPT_TEMPLATE, ParsedExample, build_prompt, parse_generation
 from bonito_lite.sinks import manifest_path
 from bonito_lite.task_types import TASK_TYPES, resolve_task_type
+
 from cli_helpers import run_cli
 
 MAX_TOY_BYTES = 16 * 1024 * 1024
@@ -91,8 +92,11 @@ def test_toy_model_writes_tasks_that_bonitos_parser_keeps_on_new_passages(toy_en
     for n in range(SAMPLES):
         passage = NEW_PASSAGES[n % len(NEW_PASSAGES)]
         task = TASKS[n % len(TASKS)]
-        requests.append(GenerationRequest(key=(passage, task, n), prompt=build_prompt(task, passage),
-                                          seeds=(7 + 31 * n,), sampling=Sampling()))
+        requests.append(
+            GenerationRequest(
+                key=(passage, task, n), prompt=build_prompt(task, passage), seeds=(7 + 31 * n,), sampling=Sampling()
+            )
+        )
     completions = list(toy_engine.generate(requests))
     assert len(completions) == SAMPLES
     parsed = [parse_generation(c.text, c.key[0]) for c in completions]

@@ -8,8 +8,9 @@ manifest call it, and whether ``--constrain`` is in effect.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import EngineError, InputError
 from ..models.paths import resolve_model
@@ -38,9 +39,9 @@ class Backend(Protocol):
 
     def identity(self, previous_manifest: Path | None) -> str: ...
 
-    def tokenizer(self) -> ContextManager[Any]: ...
+    def tokenizer(self) -> AbstractContextManager[Any]: ...
 
-    def engine(self) -> ContextManager[Any]: ...
+    def engine(self) -> AbstractContextManager[Any]: ...
 
     def manifest_model(self, identity: str) -> dict[str, Any]: ...
 
@@ -163,4 +164,3 @@ def open_backend(backend: str, model: str | None, url: str | None, settings: Eng
     if backend == SERVER:
         return ServerBackend(url, model, settings)
     raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}.")
-

@@ -8,8 +8,8 @@ neither, so a run against a server never loads llama.cpp.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from ..errors import SamplingError
 

@@ -17,7 +17,7 @@ import re
 import signal
 import sys
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -263,7 +263,7 @@ class Model:
             llama.llama_model_free(self._ptr)
             self._ptr = None
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -452,7 +452,7 @@ class Context:
             llama.llama_free(self._ptr)
             self._ptr = None
 
-    def __enter__(self) -> "Context":
+    def __enter__(self) -> Context:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -41,8 +41,8 @@ import ctypes
 import logging
 import os
 from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -93,7 +93,10 @@ def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineS
     if ctx_size > info.context_length:
         logger.warning(
             "--ctx-size %d is longer than the %d tokens %s was trained on; using %d",
-            ctx_size, info.context_length, info.path.name, info.context_length,
+            ctx_size,
+            info.context_length,
+            info.path.name,
+            info.context_length,
         )
         ctx_size = info.context_length
     return (
@@ -116,7 +119,7 @@ class _RequestState:
     tokens: list[int]
     unstarted: deque[int]  # sample indices not yet given a sequence
     prefix: tuple[int, ...] = ()  # the shared prefix's tokens, when ``tokens`` start with them
-    live: set["_Slot"] = field(default_factory=set)
+    live: set[_Slot] = field(default_factory=set)
     prompt_logits: np.ndarray | None = None  # kept while samples still wait for a sequence
 
     @property
@@ -141,7 +144,7 @@ class _Slot:
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
     evaluating: bool = False  # decodes the prompt for itself and its sharers, this round
-    sharers: list["_Slot"] = field(default_factory=list)  # samples that take this slot's prompt
+    sharers: list[_Slot] = field(default_factory=list)  # samples that take this slot's prompt
     next_token: int | None = None  # sampled, decoded in the next step
     position: int = 0  # tokens of this sequence in the KV cache
     batch_index: int = -1
@@ -598,7 +601,7 @@ class Engine:
             self._model.close()
             self._model = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -651,7 +654,7 @@ class Tokenizer:
             self._model.close()
             self._model = None
 
-    def __enter__(self) -> "Tokenizer":
+    def __enter__(self) -> Tokenizer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import psutil
 
@@ -90,8 +90,11 @@ def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, memory: MemorySt
         logger.warning(
             "--parallel %d needs %.1f GB but %.1f GB is available and %.1f GB stays free for the "
             "system; running %d sequences at a time",
-            parallel, memory_needed(info, ctx_size, parallel) / 1e9, memory.available / 1e9,
-            memory.headroom / 1e9, fitting,
+            parallel,
+            memory_needed(info, ctx_size, parallel) / 1e9,
+            memory.available / 1e9,
+            memory.headroom / 1e9,
+            fitting,
         )
     return fitting
 

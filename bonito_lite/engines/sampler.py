@@ -7,7 +7,8 @@ may hold, the grammar, comes in as an object with ``Grammar``'s four methods
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -132,9 +133,13 @@ class SamplerChain:
             self._counts = np.zeros(n_vocab, dtype=np.float32)
             self._output_ids = np.zeros(0, dtype=np.int64)
         self._processes = (
-            self._bias_ids is not None or self._disallowed is not None or self._seen is not None
-            or len(self._banned_ids) > 0 or bool(self._banned_words)
-            or self._counts is not None or (self._min_tokens > 0 and len(self._end_ids) > 0)
+            self._bias_ids is not None
+            or self._disallowed is not None
+            or self._seen is not None
+            or len(self._banned_ids) > 0
+            or bool(self._banned_words)
+            or self._counts is not None
+            or (self._min_tokens > 0 and len(self._end_ids) > 0)
         )
         self._work = np.empty(n_vocab, dtype=np.float32) if self._processes else None
         self._grammar = grammar
@@ -163,7 +168,10 @@ class SamplerChain:
         if len(self._banned_ids):
             out[self._banned_ids] = -np.inf
         for word in self._banned_words:
-            if len(word) - 1 <= len(self._output) and tuple(self._output[len(self._output) - len(word) + 1:]) == word[:-1]:
+            if (
+                len(word) - 1 <= len(self._output)
+                and tuple(self._output[len(self._output) - len(word) + 1 :]) == word[:-1]
+            ):
                 out[word[-1]] = -np.inf
         if self._generated < self._min_tokens and len(self._end_ids):
             out[self._end_ids] = -np.inf

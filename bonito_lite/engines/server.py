@@ -22,8 +22,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, InputError, NetworkError, SamplingError
 from ..prompt import pipe_grammar
@@ -174,7 +175,9 @@ class ServerClient:
             except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
                 failure = _network_failure(endpoint, error, timeout)
                 reason = getattr(error, "reason", error)
-                transient = isinstance(reason, (ConnectionResetError, ConnectionAbortedError, http.client.HTTPException))
+                transient = isinstance(
+                    reason, (ConnectionResetError, ConnectionAbortedError, http.client.HTTPException)
+                )
                 transient = transient or (retry_refused and isinstance(reason, ConnectionRefusedError))
             delay = next(delays, None) if transient else None
             if delay is None or (stop is not None and stop.is_set()):
@@ -268,10 +271,7 @@ def _network_failure(endpoint: str, error: BaseException, timeout: float) -> Net
     elif isinstance(reason, socket.gaierror):
         what = f"cannot resolve the host of {host}: check --url."
     elif isinstance(reason, (TimeoutError, socket.timeout)):
-        what = (
-            f"no answer within {timeout:.0f} s: the server is down or overloaded; "
-            "check it, or lower --parallel."
-        )
+        what = f"no answer within {timeout:.0f} s: the server is down or overloaded; check it, or lower --parallel."
     elif isinstance(reason, (ConnectionResetError, ConnectionAbortedError, http.client.HTTPException)):
         what = "the server closed the connection; check its log."
     else:
@@ -287,9 +287,7 @@ def served_model(client: ServerClient) -> ServedModel:
     if not models:
         raise EngineError(f"{client.url}/v1/models lists no model; start the server with a model.")
     if len(models) > 1:
-        log.warning(
-            "%s serves %d models; using the first, %s.", client.url, len(models), models[0]["id"]
-        )
+        log.warning("%s serves %d models; using the first, %s.", client.url, len(models), models[0]["id"])
     return ServedModel(id=models[0]["id"], owned_by=str(models[0].get("owned_by", "")))
 
 
@@ -372,7 +370,9 @@ class ServerEngine:
         if settings.constrain and not self.constrain:
             log.warning(
                 "%s (%s) takes no llama.cpp grammar: generations are not constrained, and those "
-                "that do not parse are rejected.", self.url, self.model.server,
+                "that do not parse are rejected.",
+                self.url,
+                self.model.server,
             )
         self._grammar = pipe_grammar() if self.constrain else None
         self._local: Tokenizer | None = None
@@ -425,8 +425,7 @@ class ServerEngine:
         if server in (LLAMA_CPP, LLAMA_CPP_PYTHON):
             # Always sent: llama.cpp's servers default to top-k 40, min-p 0.05 and a repeat
             # penalty of 1.1, where vLLM's defaults turn all three off.
-            body.update(top_k=max(sampling.top_k, 0), min_p=sampling.min_p,
-                        repeat_penalty=sampling.repetition_penalty)
+            body.update(top_k=max(sampling.top_k, 0), min_p=sampling.min_p, repeat_penalty=sampling.repetition_penalty)
             if server == LLAMA_CPP:
                 body["samplers"] = _LLAMA_CPP_SAMPLER_ORDER
                 if sampling.repetition_penalty != 1.0 or sampling.presence_penalty or sampling.frequency_penalty:
@@ -436,8 +435,14 @@ class ServerEngine:
             unsent = ("min_tokens", "stop_token_ids", "include_stop_str_in_output", "allowed_token_ids", "bad_words")
         else:
             # vLLM's names for its extra sampling fields; other servers may refuse them.
-            for name in ("top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos",
-                         "include_stop_str_in_output"):
+            for name in (
+                "top_k",
+                "min_p",
+                "repetition_penalty",
+                "min_tokens",
+                "ignore_eos",
+                "include_stop_str_in_output",
+            ):
                 if getattr(sampling, name) != getattr(defaults, name) and not (name == "top_k" and sampling.top_k <= 0):
                     body[name] = getattr(sampling, name)
             for name in ("stop_token_ids", "allowed_token_ids", "bad_words"):
@@ -545,7 +550,7 @@ class ServerEngine:
             self._local.close()
             self._local = None
 
-    def __enter__(self) -> "ServerEngine":
+    def __enter__(self) -> ServerEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:

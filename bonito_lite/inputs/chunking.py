@@ -32,8 +32,8 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 DEFAULT_CHUNK_TOKENS = 384
 
@@ -144,8 +144,12 @@ def _packed(
             continue
         # A heading alone makes a poor passage: when the paragraph after it is too long to
         # join whole, its first sentences join the heading and the rest goes on.
-        split_whole = (packer.heading_only and not span.new_section and packer.joins(span)
-                       and _first_sentence_joins(span, fits, packer))
+        split_whole = (
+            packer.heading_only
+            and not span.new_section
+            and packer.joins(span)
+            and _first_sentence_joins(span, fits, packer)
+        )
         for piece in _pieces(span, fits, packer, keep_whole=not split_whole):
             passage = packer.add(piece)
             if passage is not None:
@@ -213,8 +217,7 @@ class _Packer:
 
     def joins(self, piece: _Span) -> bool:
         # A heading starts a passage unless the open one holds only headings so far.
-        return (bool(self.text) and (not piece.new_section or self.heading_only)
-                and piece.gap is not None)
+        return bool(self.text) and (not piece.new_section or self.heading_only) and piece.gap is not None
 
     def add(self, piece: _Span) -> Passage | None:
         if self.joins(piece):
@@ -255,12 +258,10 @@ class _Room:
 
 def _first_sentence_joins(span: _Span, fits: Callable[[str], bool], packer: _Packer) -> bool:
     starts, ends = _sentence_units(span.text, 0, len(span.text))
-    return bool(starts) and fits(packer.text + span.gap + span.text[starts[0]:ends[0]])
+    return bool(starts) and fits(packer.text + span.gap + span.text[starts[0] : ends[0]])
 
 
-def _pieces(
-    span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whole: bool = True
-) -> Iterator[_Span]:
+def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whole: bool = True) -> Iterator[_Span]:
     """The span itself if it fits (and may be kept whole), else runs of its sentences, lines,
     words or characters, the first filling what the open passage has left."""
     if keep_whole and fits(span.text):
@@ -330,15 +331,18 @@ def _split(
     finest = level + 1 == len(_UNITS)
     i, n = 0, len(starts)
     while i < n:
+        # run() and guess() are called only within this pass of the loop, so reading the
+        # current i is what they mean (B023 warns of closures kept past their iteration).
+
         def run(k: int) -> str:
-            return text[starts[i]:ends[i + k - 1]]
+            return text[starts[i] : ends[i + k - 1]]  # noqa: B023
 
         def guess(used: int) -> int:
             # The run whose length is closest to what the last count says is left.
             left = fits.chars_left(used) if isinstance(fits, _Fits) else None
             if left is None:
                 return 1
-            return bisect.bisect_right(ends, starts[i] + left, i, n) - i
+            return bisect.bisect_right(ends, starts[i] + left, i, n) - i  # noqa: B023
 
         taken = 0
         if room.prefix is not None:
@@ -531,7 +535,7 @@ class _ParagraphBuilder:
         if gap is not None and "\f" in gap:
             gap = None  # a page break: no passage spans it, as none spans a PDF's pages
         yield _Span(self.offset + lead, stripped, gap, new_section)
-        trailing = raw[lead + len(stripped):]
+        trailing = raw[lead + len(stripped) :]
         self.gap, self.gap_length = [], 0
         self._add_gap(trailing)
         self.offset += len(raw)

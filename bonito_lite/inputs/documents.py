@@ -53,9 +53,10 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TextIO
+from typing import TextIO
 
 from ..errors import InputError, UnreadableDocumentError, one_line
 from ..export import FORMATS as EXPORT_SUFFIXES
@@ -144,9 +145,7 @@ class Document:
 class DocumentSet:
     """The checked inputs of one run; iterating it (as often as needed) yields ``Document``s."""
 
-    def __init__(
-        self, inputs: Sequence[_Input], context_col: str, skipped: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, inputs: Sequence[_Input], context_col: str, skipped: Sequence[str] = ()) -> None:
         self.inputs = tuple(inputs)
         self.context_col = context_col
         # Files a folder or a pattern found that are not tables of text (one warning each).
@@ -238,9 +237,7 @@ def iter_passages(
             reader = _GuardedChunks(document.text_chunks())
             split = functools.partial(split_passages, markdown=document.markdown)
         produced = 0
-        for passage in split(
-            reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens
-        ):
+        for passage in split(reader, document.source, count_tokens=count_tokens, chunk_tokens=chunk_tokens):
             produced += 1
             yield passage
         if reader.error is not None:
@@ -301,7 +298,7 @@ class _OwnFiles:
             if name in (output, manifest_path(Path(output)).name):
                 return True
             if name.startswith(stem + ".") and (
-                name in self._exports(output) or self._SIBLING.fullmatch(name[len(stem) + 1:])
+                name in self._exports(output) or self._SIBLING.fullmatch(name[len(stem) + 1 :])
             ):
                 return True
         return False
@@ -317,7 +314,8 @@ class _OwnFiles:
             except OSError:
                 names = []
             self._outputs[folder] = [
-                name[: -len(MANIFEST_SUFFIX)] for name in names
+                name[: -len(MANIFEST_SUFFIX)]
+                for name in names
                 if name.endswith(MANIFEST_SUFFIX) and _is_manifest(os.path.join(folder, name))
             ]
         return self._outputs[folder]
@@ -372,10 +370,13 @@ def _expand(given: str) -> Iterator[_Input]:
         scan = _Scan()
         items = scan.files(scan.walk(given))
         if not items:
-            raise InputError(scan.nothing_readable(
-                given, f"{given}: no supported files in this folder ({_supported_list()}); "
-                "hidden files and folders are skipped."
-            ))
+            raise InputError(
+                scan.nothing_readable(
+                    given,
+                    f"{given}: no supported files in this folder ({_supported_list()}); "
+                    "hidden files and folders are skipped.",
+                )
+            )
         scan.report(given)
         yield from items
         return
@@ -405,9 +406,9 @@ def _expand(given: str) -> Iterator[_Input]:
                 items.extend(scan.files([match]))
         if not items:
             what = "nothing" if not matches else "no supported files"
-            raise InputError(scan.nothing_readable(
-                given, f"{given}: the pattern matches {what} ({_supported_list()})."
-            ))
+            raise InputError(
+                scan.nothing_readable(given, f"{given}: the pattern matches {what} ({_supported_list()}).")
+            )
         scan.report(given)
         yield from items
         return
@@ -546,7 +547,8 @@ def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentErro
     encoding = guess_encoding(sample)
     advice = (
         f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
-        if encoding else "Its encoding could not be told; convert it to UTF-8 first."
+        if encoding
+        else "Its encoding could not be told; convert it to UTF-8 first."
     )
     return UnreadableDocumentError(
         f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. {advice}"
@@ -579,8 +581,8 @@ def _decoded(binary, source: str) -> Iterator[str]:
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
-            text = decoder.decode(block[:max(error.start - held, 0)])
-            sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0):][:_ENCODING_SAMPLE_BYTES]
+            text = decoder.decode(block[: max(error.start - held, 0)])
+            sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0) :][:_ENCODING_SAMPLE_BYTES]
             block = b""
             failed_at = consumed - held + error.start
         else:
@@ -685,8 +687,11 @@ def _pdf_pages(item: _Input, notes: _WarnOnce) -> Iterator[Document]:
     try:
         for number, blocks in formats.read_pdf_pages(item.path, item.source, notes.warn):
             yield Document(
-                f"{item.source}#page={number}", "blocks", item.path,
-                _blocks=tuple(blocks), _notes=notes,
+                f"{item.source}#page={number}",
+                "blocks",
+                item.path,
+                _blocks=tuple(blocks),
+                _notes=notes,
             )
     except UnreadableDocumentError as error:
         notes.warn(str(error))
@@ -727,8 +732,7 @@ def _columns_message(source: str, column: str, columns: Sequence[str]) -> InputE
     if len(columns) > _COLUMNS_SHOWN:
         shown += f", and {len(columns) - _COLUMNS_SHOWN} more"
     return InputError(
-        f"{source}: no column {column!r} (columns: {shown or 'none'}); "
-        "choose the text column with --context-col."
+        f"{source}: no column {column!r} (columns: {shown or 'none'}); choose the text column with --context-col."
     )
 
 
@@ -767,8 +771,7 @@ def _first_json_record(item: _Input) -> dict | None:
             )
         if not isinstance(record, dict):
             raise InputError(
-                f"{item.source} line {number}: expected a JSON object per line, "
-                f"found {_json_type(record)}."
+                f"{item.source} line {number}: expected a JSON object per line, found {_json_type(record)}."
             )
         return record
     return None
@@ -794,13 +797,9 @@ def _load_json_list(item: _Input) -> list[dict]:
         try:
             records = json.load(text)
         except json.JSONDecodeError as error:
-            raise InputError(
-                f"{item.source}: not valid JSON ({error.msg}, line {error.lineno})."
-            ) from None
+            raise InputError(f"{item.source}: not valid JSON ({error.msg}, line {error.lineno}).") from None
     if not isinstance(records, list) or (records and not isinstance(records[0], dict)):
-        found = _json_type(records) if not isinstance(records, list) else (
-            f"a list of {_json_type(records[0])}s"
-        )
+        found = _json_type(records) if not isinstance(records, list) else (f"a list of {_json_type(records[0])}s")
         raise InputError(
             f"{item.source}: expected a JSON list of objects (one per row), found {found}; "
             "for large tables use JSON Lines (.jsonl)."
@@ -809,9 +808,7 @@ def _load_json_list(item: _Input) -> list[dict]:
 
 
 def _json_type(value: object) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number"
-    )
+    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
 def _check_parquet(item: _Input, column: str) -> None:
@@ -821,20 +818,21 @@ def _check_parquet(item: _Input, column: str) -> None:
     try:
         schema = pq.read_schema(item.path)
     except (pa.ArrowException, OSError) as error:
-        raise InputError(
-            f"{item.source}: not a readable Parquet file ({one_line(error)})."
-        ) from None
+        raise InputError(f"{item.source}: not a readable Parquet file ({one_line(error)}).") from None
     if _RECORD_KEYS <= set(schema.names):
         raise _OwnFileError(_own_file_message(item.source))
     if column not in schema.names:
         raise _columns_message(item.source, column, schema.names)
     kind = schema.field(column).type
     # A column of nulls only has type null: no text, which reading reports as a warning.
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
-            or getattr(pa.types, "is_string_view", lambda _: False)(kind)):
+    if not (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_null(kind)
+        or getattr(pa.types, "is_string_view", lambda _: False)(kind)
+    ):
         raise InputError(
-            f"{item.source}: column {column!r} holds {kind}, not text; "
-            "choose the text column with --context-col."
+            f"{item.source}: column {column!r} holds {kind}, not text; choose the text column with --context-col."
         )
 
 

@@ -47,9 +47,9 @@ import logging
 import re
 import warnings
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import InputError, UnreadableDocumentError, one_line
 from .chunking import Block
@@ -104,9 +104,7 @@ def read_blocks(path: Path, source: str) -> Iterator[Block]:
 # PDF
 
 
-def read_pdf_pages(
-    path: Path, source: str, warn: Callable[[str], None]
-) -> Iterator[tuple[int, list[Block]]]:
+def read_pdf_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator[tuple[int, list[Block]]]:
     """``(page number from 1, blocks)`` for each page with text, one page at a time.
 
     Raises ``UnreadableDocumentError`` for a file that cannot be opened, is encrypted with a
@@ -143,8 +141,10 @@ def read_pdf_pages(
                     raise
                 except Exception as error:
                     failed += 1
-                    warn(f"{source}#page={index + 1}: text could not be extracted "
-                         f"({one_line(error, named=True)}); skipped.")
+                    warn(
+                        f"{source}#page={index + 1}: text could not be extracted "
+                        f"({one_line(error, named=True)}); skipped."
+                    )
                     continue
                 if text.strip():
                     with_text += 1
@@ -227,8 +227,11 @@ _NEIGHBOUR_PAGES = 4
 # A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
 _REPEATS = 2
 _ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
-_PAGE_NUMBER = re.compile(rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
-                          r"(?:\s*(?:of|/)\s*\d{1,4})?", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(
+    rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
+    r"(?:\s*(?:of|/)\s*\d{1,4})?",
+    re.IGNORECASE,
+)
 _NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _DIGITS = re.compile(r"\d+")
 # Table-of-contents and index lines: a dot leader, or an entry's comma, before a page number.
@@ -247,7 +250,7 @@ class _PageEdges:
     offsets: dict[int, set[int]]  # edge line number → page index minus a number at its start or end
 
     @classmethod
-    def of(cls, index: int, text: str) -> "_PageEdges":
+    def of(cls, index: int, text: str) -> _PageEdges:
         lines = text.splitlines(keepends=True)
         filled = [n for n, line in enumerate(lines) if line.strip()]
         edges = sorted(set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]))
@@ -260,7 +263,7 @@ class _PageEdges:
             offsets[n] = {index - number for number in numbers}
         return cls(index, lines, keys, offsets)
 
-    def furniture(self, neighbours: list["_PageEdges"], headings: list[str]) -> set[int]:
+    def furniture(self, neighbours: list[_PageEdges], headings: list[str]) -> set[int]:
         """The edge lines that are page numbers, running headers or footers; never a heading."""
         found, numbered, bare_number = set(), set(), False
         for n, offsets in self.offsets.items():
@@ -275,9 +278,7 @@ class _PageEdges:
                 bare_number = True
             elif offsets and counted:
                 numbered.add(n)  # a running header or footer that carries the page number
-            elif n in self.keys and sum(
-                1 for page in neighbours if self.keys[n] in page.keys.values()
-            ) >= _REPEATS:
+            elif n in self.keys and sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS:
                 found.add(n)
         # A page has one number: beside a line that is only that, a numbered line is text.
         return found if bare_number else found | numbered
@@ -380,9 +381,7 @@ def _is_heading(paragraph) -> bool:
     for _ in range(_STYLE_DEPTH):
         if style is None:
             return False
-        if _HEADING_STYLE.fullmatch(style.name or "") or _outline_level(
-            style.element.pPr, qn
-        ) is not None:
+        if _HEADING_STYLE.fullmatch(style.name or "") or _outline_level(style.element.pPr, qn) is not None:
             return True
         style = style.base_style
     return False
@@ -409,8 +408,23 @@ def _outline_level(properties, qn) -> int | None:
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # Never the document's text.
 _DROPPED = {
-    "head", "script", "style", "noscript", "template", "svg", "math", "canvas", "iframe",
-    "object", "embed", "nav", "form", "button", "select", "textarea", "dialog",
+    "head",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "nav",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "dialog",
 }
 # Page furniture when they belong to the page; inside an article they are part of it.
 _PAGE_LEVEL = {"header", "footer", "aside"}
@@ -421,16 +435,38 @@ _CONTENT = {"article", "main"}
 # mdBook, MkDocs, Docusaurus, Hugo themes) give to navigation: "nav-panel", "wy-breadcrumbs",
 # "sphinxsidebar", "menu-bar", "skip-link", "skipToContent_x1".
 _NAVIGATION_WORDS = {
-    "nav", "navbar", "navigation", "navheader", "navfooter", "navlinks", "breadcrumb",
-    "breadcrumbs", "sidebar", "sphinxsidebar", "menu", "menubar", "toolbar", "pagination",
-    "pager", "skip", "skiplink", "backtotop",
+    "nav",
+    "navbar",
+    "navigation",
+    "navheader",
+    "navfooter",
+    "navlinks",
+    "breadcrumb",
+    "breadcrumbs",
+    "sidebar",
+    "sphinxsidebar",
+    "menu",
+    "menubar",
+    "toolbar",
+    "pagination",
+    "pager",
+    "skip",
+    "skiplink",
+    "backtotop",
     # the pilcrow links beside headings and definitions (Sphinx, texinfo, anchor.js)
-    "headerlink", "permalink", "copiable", "anchorjs",
+    "headerlink",
+    "permalink",
+    "copiable",
+    "anchorjs",
 }
 # Whole names of one generator's furniture, and of text kept off the screen.
 _FURNITURE_NAMES = {
-    "mdbook-help-container", "mdbook-help-popup",  # mdBook's keyboard-shortcuts panel
-    "hidden", "sr-only", "visually-hidden", "screen-reader-text",
+    "mdbook-help-container",
+    "mdbook-help-popup",  # mdBook's keyboard-shortcuts panel
+    "hidden",
+    "sr-only",
+    "visually-hidden",
+    "screen-reader-text",
 }
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer"}
@@ -441,11 +477,40 @@ _SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
 # Elements that start and end a block of text (a paragraph).
-_BLOCKS = _HEADINGS | _PAGE_LEVEL | _CONTENT | {
-    "address", "blockquote", "body", "caption", "dd", "details", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "hr", "html", "legend", "li", "ol", "p", "pre",
-    "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
-}
+_BLOCKS = (
+    _HEADINGS
+    | _PAGE_LEVEL
+    | _CONTENT
+    | {
+        "address",
+        "blockquote",
+        "body",
+        "caption",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
 _CELLS = {"td", "th"}
 _SPACES = re.compile(r"[ \t\n\r\f]+")
 # As for text files: NUL bytes near the start mean binary, unless a BOM says UTF-16 or UTF-32.
@@ -577,7 +642,8 @@ class _LinkStats:
             if not leaving:
                 stack.append((node, True))
                 stack.extend(
-                    (child, False) for child in node.contents
+                    (child, False)
+                    for child in node.contents
                     if not isinstance(child, NavigableString) and child.name not in _DROPPED
                 )
                 continue
@@ -612,8 +678,7 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
     words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
     if not stats.holds_content(node) and (
-        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES
-        or (not in_content and words & _PAGE_LEVEL_WORDS)
+        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES or (not in_content and words & _PAGE_LEVEL_WORDS)
     ):
         return True
     if node.name == "a" and node.get("href", "").startswith("#"):
@@ -625,6 +690,15 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
 
 # Elements judged by their share of link text: those that hold a block of text or a list.
 _LINK_BLOCKS = {
-    "div", "p", "ul", "ol", "dl", "table", "section", "header", "footer", "aside", "center",
+    "div",
+    "p",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "section",
+    "header",
+    "footer",
+    "aside",
+    "center",
 }
-

@@ -13,9 +13,10 @@ import logging
 import os
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -77,9 +78,7 @@ def locate_checkpoint(source: str | os.PathLike, revision: str | None = None) ->
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise CheckpointError(
-                f"{path} is a file; give the checkpoint folder (with config.json and *.safetensors)"
-            )
+            raise CheckpointError(f"{path} is a file; give the checkpoint folder (with config.json and *.safetensors)")
         # Not resolved: a cache snapshot reached through a link still names its repository.
         folder = path.absolute()
         repo_id, commit = _repo_from_cache_path(folder)
@@ -109,9 +108,7 @@ def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
     except hub_errors.RevisionNotFoundError:
         raise CheckpointError(f"{repo_id} has no revision {revision!r}; check --revision") from None
     except hub_errors.RepositoryNotFoundError:
-        raise CheckpointError(
-            f"{repo_id} is neither a local folder nor a repository on the Hugging Face hub"
-        ) from None
+        raise CheckpointError(f"{repo_id} is neither a local folder nor a repository on the Hugging Face hub") from None
     except hub_errors.LocalEntryNotFoundError:
         raise NetworkError(
             f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached"
@@ -170,8 +167,7 @@ def hyper_parameters(config: dict[str, Any]) -> HyperParameters:
     architecture = architectures[0] if architectures else None
     if architecture not in SUPPORTED_ARCHITECTURES:
         raise CheckpointError(
-            f"unsupported architecture {architecture or 'unknown'!s}; supported: "
-            + ", ".join(SUPPORTED_ARCHITECTURES)
+            f"unsupported architecture {architecture or 'unknown'!s}; supported: " + ", ".join(SUPPORTED_ARCHITECTURES)
         )
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))

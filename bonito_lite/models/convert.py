@@ -13,10 +13,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import gguf
 import numpy as np
@@ -108,9 +108,7 @@ def convert_checkpoint(
     started = time.monotonic()
     quant = normalize_quant(quant)
     source_info = open_source(source, revision)
-    output_path = Path(output) if output is not None else (
-        DEFAULT_OUTPUT_FOLDER / f"{source_info.name}.{quant}.gguf"
-    )
+    output_path = Path(output) if output is not None else (DEFAULT_OUTPUT_FOLDER / f"{source_info.name}.{quant}.gguf")
     if output_path.exists() and not overwrite:
         raise OutputExistsError(f"{output_path} exists; pass --overwrite to replace it")
     if output_path.is_dir():
@@ -119,8 +117,12 @@ def convert_checkpoint(
     intermediate_type = quant if quant in DIRECT_TYPES else source_info.full_precision_type()
     params = source_info.params
     logger.info(
-        "%s: %s, %d layers, hidden size %d, %s parameters", source_info.location.folder,
-        params.architecture, params.num_hidden_layers, params.hidden_size, f"{source_info.n_parameters:,}",
+        "%s: %s, %d layers, hidden size %d, %s parameters",
+        source_info.location.folder,
+        params.architecture,
+        params.num_hidden_layers,
+        params.hidden_size,
+        f"{source_info.n_parameters:,}",
     )
     check_free_disk(output_path.parent, source_info.n_parameters, quant, intermediate_type)
 
@@ -151,8 +153,7 @@ def open_source(source: str | os.PathLike, revision: str | None = None) -> _Sour
     checkpoint = SafetensorsCheckpoint(location.folder)
     if not (location.folder / "tokenizer.model").is_file():
         raise CheckpointError(
-            f"{location.folder} has no tokenizer.model; only SentencePiece tokenizers"
-            " (Mistral, Llama 2) are supported"
+            f"{location.folder} has no tokenizer.model; only SentencePiece tokenizers (Mistral, Llama 2) are supported"
         )
     return _Source(location, params, checkpoint)
 
@@ -213,7 +214,11 @@ def _write_tensors(
 ) -> None:
     total = sum(t.nbytes for t in planned)
     with progress_bar(
-        total=total, unit="B", unit_scale=True, desc=f"Writing {path.name.strip('.')}", enabled=progress,
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc=f"Writing {path.name.strip('.')}",
+        enabled=progress,
     ) as bar:
         for tensor in planned:
             data = tensor_data(source.checkpoint, tensor)
@@ -225,10 +230,9 @@ def _write_tensors(
     writer.flush()
 
 
-def _quantize_with_progress(
-    intermediate: Path, destination: Path, quant: str, progress: bool, verbose: bool
-) -> None:
+def _quantize_with_progress(intermediate: Path, destination: Path, quant: str, progress: bool, verbose: bool) -> None:
     with progress_bar(unit="tensor", desc=f"Quantizing to {quant}", enabled=progress) as bar:
+
         def on_tensor(done: int, total: int) -> None:
             if bar.total != total:
                 bar.reset(total=total)

@@ -149,8 +149,4 @@ def permute_for_rope(weights: np.ndarray, n_heads: int) -> np.ndarray:
     within each head the rows (h, 2, d/2) are interleaved to (h, d/2, 2).
     """
     rows = weights.shape[0]
-    return (
-        weights.reshape(n_heads, 2, rows // n_heads // 2, *weights.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(weights.shape)
-    )
+    return weights.reshape(n_heads, 2, rows // n_heads // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)

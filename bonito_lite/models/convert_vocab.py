@@ -80,7 +80,8 @@ def read_vocabulary(folder: Path, vocab_size: int) -> Vocabulary:
     if processor.vocab_size() > vocab_size:
         logger.warning(
             "tokenizer.model has %d pieces but config.json says vocab_size %d; extra pieces dropped",
-            processor.vocab_size(), vocab_size,
+            processor.vocab_size(),
+            vocab_size,
         )
     for token_id in range(min(processor.vocab_size(), vocab_size)):
         if processor.IsUnknown(token_id):

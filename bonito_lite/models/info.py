@@ -82,9 +82,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         magic = f.read(4)
     if magic != _MAGIC:
         what = "empty" if size == 0 else f"starts with {magic!r}, not b'GGUF'"
-        raise ModelFileError(
-            f"{path} is not a GGUF model file ({what}); convert the checkpoint to GGUF first"
-        )
+        raise ModelFileError(f"{path} is not a GGUF model file ({what}); convert the checkpoint to GGUF first")
     try:
         reader = gguf.GGUFReader(path)
     except (ValueError, IndexError, KeyError, OverflowError, UnicodeDecodeError, MemoryError) as error:
@@ -94,9 +92,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         ) from None
     needed = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=reader.data_offset)
     if needed > size:
-        raise ModelFileError(
-            f"{path} is truncated ({size} bytes, its tensors need {needed}); copy or convert it again"
-        )
+        raise ModelFileError(f"{path} is truncated ({size} bytes, its tensors need {needed}); copy or convert it again")
 
     fields = {name: reader.fields[name] for name in reader.fields}
     architecture = _value(fields, gguf.Keys.General.ARCHITECTURE)

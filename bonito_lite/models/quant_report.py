@@ -19,9 +19,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -65,8 +65,7 @@ def report_prompts(passages: int | None = None) -> list[str]:
     if not 1 <= count <= len(available):
         raise InputError(f"--passages must be between 1 and {len(available)}, not {count}")
     return [
-        build_prompt(TASK_TYPES[i % len(TASK_TYPES)].full_name, passage)
-        for i, passage in enumerate(available[:count])
+        build_prompt(TASK_TYPES[i % len(TASK_TYPES)].full_name, passage) for i, passage in enumerate(available[:count])
     ]
 
 
@@ -163,8 +162,15 @@ def check_comparable(model: ModelInfo, reference: ModelInfo) -> None:
 
 
 def _shape(info: ModelInfo) -> tuple:
-    return (info.architecture, info.block_count, info.embedding_length, info.head_count,
-            info.head_count_kv, info.key_length, info.parameter_count)
+    return (
+        info.architecture,
+        info.block_count,
+        info.embedding_length,
+        info.head_count,
+        info.head_count_kv,
+        info.key_length,
+        info.parameter_count,
+    )
 
 
 def _shape_text(info: ModelInfo) -> str:
@@ -195,7 +201,8 @@ def quant_report(
         logger.warning(
             "the reference %s is %s, not F16/BF16/F32: the report measures the difference between "
             "two quantizations, not the loss against full precision",
-            reference_info.path.name, reference_info.file_type,
+            reference_info.path.name,
+            reference_info.file_type,
         )
     prompts = report_prompts(passages)
     # ctx_size only keeps the engine's checks quiet: each prompt sizes its own context.
@@ -295,7 +302,10 @@ def _reference_pass(
 
 
 def _model_pass(
-    info: ModelInfo, prompts: Sequence[str], settings: EngineSettings, reference: _ReferenceRun,
+    info: ModelInfo,
+    prompts: Sequence[str],
+    settings: EngineSettings,
+    reference: _ReferenceRun,
     progress: Progress,
 ) -> _ModelStats:
     positions = len(reference.top)
@@ -321,7 +331,7 @@ def _model_pass(
 
 
 def _rows(
-    source: "_LogitsSource", tokens: list[list[int]], progress: Progress
+    source: _LogitsSource, tokens: list[list[int]], progress: Progress
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(first position, next tokens, logits) in steps of at most ``_ROWS_PER_STEP`` positions.
 
@@ -351,7 +361,9 @@ class _LogitsSource:
             logger.warning(
                 "%s is %.1f GB and %.1f GB of memory is free: llama.cpp will read its weights from "
                 "disk as it goes, which is slow",
-                info.path.name, info.file_size / 1e9, available / 1e9,
+                info.path.name,
+                info.file_size / 1e9,
+                available / 1e9,
             )
         self._threads = resolved.threads
         self._model: llama.Model | None = llama.Model(
@@ -395,7 +407,7 @@ class _LogitsSource:
                 owner.close()
         self._batch = self._context = self._model = None
 
-    def __enter__(self) -> "_LogitsSource":
+    def __enter__(self) -> _LogitsSource:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -41,9 +41,19 @@ DEFAULT_QUANT = "Q4_K_M"
 # Approximate bits per weight of each type on a Mistral-7B-shaped model (llama.cpp's
 # published sizes, rounded up), used only to check free disk before starting.
 BITS_PER_WEIGHT: dict[str, float] = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5,
-    "Q6_K": 6.6, "Q5_K_M": 5.7, "Q5_K_S": 5.6, "Q4_K_M": 4.9, "Q4_K_S": 4.6,
-    "Q4_0": 4.6, "Q3_K_M": 4.0, "Q2_K": 3.4, "IQ4_NL": 4.6,
+    "F32": 32.0,
+    "F16": 16.0,
+    "BF16": 16.0,
+    "Q8_0": 8.5,
+    "Q6_K": 6.6,
+    "Q5_K_M": 5.7,
+    "Q5_K_S": 5.6,
+    "Q4_K_M": 4.9,
+    "Q4_K_S": 4.6,
+    "Q4_0": 4.6,
+    "Q3_K_M": 4.0,
+    "Q2_K": 3.4,
+    "IQ4_NL": 4.6,
 }
 
 
@@ -67,9 +77,7 @@ _TENSOR_PROGRESS = re.compile(rb"\[\s*(\d+)/\s*(\d+)\]")
 _LIVE_CALLBACKS: list[object] = []
 
 
-def quantize_gguf(
-    source: Path, destination: Path, quant: str, on_tensor=None, show_log: bool = False
-) -> None:
+def quantize_gguf(source: Path, destination: Path, quant: str, on_tensor=None, show_log: bool = False) -> None:
     """Quantize a full-precision GGUF to ``quant`` with llama.cpp, reporting each tensor.
 
     ``on_tensor(done, total)`` is called as llama.cpp finishes each tensor; llama.cpp's own

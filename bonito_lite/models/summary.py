@@ -66,7 +66,8 @@ class ModelSummary:
                 "prompt_template_matches": self.template_matches,
                 "task_types": [
                     {"full_name": t.full_name, "short": t.short, "alias": t.alias}
-                    if isinstance(t, TaskType) else {"full_name": t, "short": None, "alias": None}
+                    if isinstance(t, TaskType)
+                    else {"full_name": t, "short": None, "alias": None}
                     for t in self.task_types
                 ],
             },
@@ -100,8 +101,11 @@ def format_summary(summary: ModelSummary) -> str:
         ("parameters", f"{_count(info.parameter_count)} ({info.parameter_count:,})"),
         ("quant type", f"{info.file_type} ({summary.bits_per_weight:.2f} bits per weight)"),
         ("context length", f"{info.context_length:,} tokens"),
-        ("shape", f"embedding {info.embedding_length}, {info.block_count} layers, "
-                  f"{info.head_count} heads ({info.head_count_kv} KV heads of {info.key_length})"),
+        (
+            "shape",
+            f"embedding {info.embedding_length}, {info.block_count} layers, "
+            f"{info.head_count} heads ({info.head_count_kv} KV heads of {info.key_length})",
+        ),
         ("vocabulary", f"{info.vocab_size:,} tokens"),
         ("Bonito metadata", _bonito_line(info)),
         ("prompt template", _template_line(summary)),

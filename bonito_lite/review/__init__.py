@@ -43,8 +43,11 @@ def check_output(output: Path) -> None:
                 f"{output} is a rejects file; review the examples file beside it (its rejects "
                 "are shown with the r key)."
             )
-        if not (isinstance(record.get("input"), str) and isinstance(record.get("output"), str)
-                and isinstance(record.get(UNIT_FIELD), str)):
+        if not (
+            isinstance(record.get("input"), str)
+            and isinstance(record.get("output"), str)
+            and isinstance(record.get(UNIT_FIELD), str)
+        ):
             raise InputError(
                 f"{output} line 1 is not a bonito-lite example (input, output and unit); review "
                 "reads the .jsonl that generate wrote."

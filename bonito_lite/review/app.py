@@ -167,8 +167,9 @@ class ReviewApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, store: ReviewStore, examples: RecordFile, rejects: RecordFile | None,
-                 task_types: list[str]) -> None:
+    def __init__(
+        self, store: ReviewStore, examples: RecordFile, rejects: RecordFile | None, task_types: list[str]
+    ) -> None:
         super().__init__()
         self.store = store
         self.views = {EXAMPLES: View(EXAMPLES, examples)}
@@ -307,9 +308,13 @@ class ReviewApp(App[None]):
             return
         if record is None or not isinstance(record.get(UNIT_FIELD), str):
             meta.update("")
-            decision_line.update(Text(
-                f"Line {self.view.position + 1} of {self.view.records.path.name} is not a "
-                "bonito-lite record; it cannot be reviewed (→ moves on).", style="bold red"))
+            decision_line.update(
+                Text(
+                    f"Line {self.view.position + 1} of {self.view.records.path.name} is not a "
+                    "bonito-lite record; it cannot be reviewed (→ moves on).",
+                    style="bold red",
+                )
+            )
             for widget in widgets.values():
                 widget.update("")
             return
@@ -345,11 +350,20 @@ class ReviewApp(App[None]):
     def _show_keys(self) -> None:
         rejects = self.view.name == REJECTS
         keys = [
-            ("a", "take back" if rejects else "keep"), ("x", "leave rejected" if rejects else "drop"),
-            ("i", "edit instruction"), ("o", "edit answer"), ("e", "$EDITOR"),
-            ("←/→", "prev/next"), ("⌫", "back"), ("space", "next unreviewed"),
-            ("t", "task filter"), ("d", "decision filter"), ("/", "text filter"), ("esc", "clear filters"),
-            ("r", "examples" if rejects else "rejects"), ("q", "quit"),
+            ("a", "take back" if rejects else "keep"),
+            ("x", "leave rejected" if rejects else "drop"),
+            ("i", "edit instruction"),
+            ("o", "edit answer"),
+            ("e", "$EDITOR"),
+            ("←/→", "prev/next"),
+            ("⌫", "back"),
+            ("space", "next unreviewed"),
+            ("t", "task filter"),
+            ("d", "decision filter"),
+            ("/", "text filter"),
+            ("esc", "clear filters"),
+            ("r", "examples" if rejects else "rejects"),
+            ("q", "quit"),
         ]
         text = Text()
         for key, what in keys:
@@ -465,8 +479,7 @@ class ReviewApp(App[None]):
 
     # Deciding -------------------------------------------------------------------------------
 
-    def _decide(self, decision: str, input: str | None = None, output: str | None = None,
-                advance: bool = True) -> None:
+    def _decide(self, decision: str, input: str | None = None, output: str | None = None, advance: bool = True) -> None:
         unit = self.current_unit()
         if self.too_small or unit is None:
             return
@@ -483,8 +496,10 @@ class ReviewApp(App[None]):
             if record is not None and not isinstance(record.get("input"), str):
                 decision = self.store.get(self.current_unit() or "")
                 if decision is None or decision.input is None or decision.output is None:
-                    self.notify("This generation did not parse: edit its instruction (i) and answer (o) "
-                                "to take it back.", severity="warning")
+                    self.notify(
+                        "This generation did not parse: edit its instruction (i) and answer (o) to take it back.",
+                        severity="warning",
+                    )
                     return
             self._decide(RESTORE)
             return
@@ -540,8 +555,7 @@ class ReviewApp(App[None]):
             return
         parts = edited.split(PIPE)
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            self.notify(f"Not saved: keep the instruction, one {PIPE} line, then the answer.",
-                        severity="error")
+            self.notify(f"Not saved: keep the instruction, one {PIPE} line, then the answer.", severity="error")
             return
         self._save_edit(input=parts[0].strip(), output=parts[1].strip())
 
@@ -556,8 +570,13 @@ class ReviewApp(App[None]):
                 with self.suspend():
                     result = subprocess.run([*command, name], check=False)
             except SuspendNotSupported:  # headless (tests): nothing on screen to give back
-                result = subprocess.run([*command, name], check=False, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                result = subprocess.run(
+                    [*command, name],
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             except OSError as error:
                 self.notify(f"Could not start {command[0]} ({error.strerror}); set $EDITOR.", severity="error")
                 return None

@@ -10,9 +10,10 @@ silently dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError
 from ..resume import UNIT_FIELD
@@ -58,7 +59,7 @@ class AppliedReview:
         self.counts = ReviewCounts()
 
     @classmethod
-    def load(cls, output: Path) -> "AppliedReview | None":
+    def load(cls, output: Path) -> AppliedReview | None:
         """The review of ``output``, or None when it has none; a foreign sidecar is refused."""
         try:
             decisions = read_decisions(output)
@@ -126,4 +127,3 @@ class AppliedReview:
                 example = {k: v for k, v in decision.applied_to(record).items() if k not in _REJECT_FIELDS}
                 if isinstance(example.get("input"), str) and isinstance(example.get("output"), str):
                     yield {**example, REVIEW_FIELD: "restored"}
-

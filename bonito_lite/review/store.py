@@ -24,9 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError, ResourceError
 from ..resume import UNIT_FIELD, repair_partial_line
@@ -162,9 +163,7 @@ def _decision(sidecar: Path, number: int, line: bytes) -> Decision:
         and all(isinstance(data.get(k), (str, type(None))) for k in ("input", "output", "time"))
     )
     if not ok:
-        raise InputError(
-            f"{sidecar} line {number} is not a review decision; fix or remove that line."
-        )
+        raise InputError(f"{sidecar} line {number} is not a review decision; fix or remove that line.")
     return Decision(data[UNIT_FIELD], data["decision"], data.get("input"), data.get("output"), data.get("time") or "")
 
 
@@ -214,7 +213,7 @@ class ReviewStore:
         return read_decisions(output, sidecar) or {}
 
     @classmethod
-    def open(cls, output: Path) -> "ReviewStore":
+    def open(cls, output: Path) -> ReviewStore:
         """Open (or start) the review of ``output``: a sidecar written for another output is refused."""
         cls.check(output)
         sidecar = sidecar_path(output)
@@ -256,7 +255,6 @@ class ReviewStore:
 
     def close(self) -> None:
         self._writer.close()
-
 
 
 def _read_only(sidecar: Path, exists: bool) -> InputError:
