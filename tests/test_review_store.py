@@ -342,7 +342,7 @@ def test_generate_format_applies_the_review_and_a_rerun_that_appends_keeps_it(tm
         "--model",
         "toy",
         "--max-tokens",
-        "48",
+        "96",
         "--no-filter",
         "-o",
         str(tmp_path / "notes.bonito.jsonl"),
