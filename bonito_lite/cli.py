@@ -78,6 +78,21 @@ class _OneLineUsageErrors(click.Group):
             raise self._one_line(error) from None
 
 
+# Options that more than one command takes, declared once.
+n_gpu_layers_option = click.option(
+    "--n-gpu-layers",
+    type=click.IntRange(min=-1),
+    default=None,
+    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
+)
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads [default: the CPUs idle when the run starts].",
+)
+
+
 @click.group(cls=_OneLineUsageErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="bonito-lite")
 @click.option(
@@ -192,18 +207,8 @@ def task_types_command() -> None:
     type=click.IntRange(min=0),
     help="Sampling seed; the same seed gives the same records.",
 )
-@click.option(
-    "--n-gpu-layers",
-    type=click.IntRange(min=-1),
-    default=None,
-    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads [default: the CPUs idle when the run starts].",
-)
+@n_gpu_layers_option
+@threads_option
 @click.option(
     "--ctx-size",
     type=click.IntRange(min=64),
@@ -688,18 +693,8 @@ def inspect_command(model: str | None, as_json: bool) -> None:
     default=None,
     help="Bundled sample passages to evaluate [default: all 16, one per task type].",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads [default: the CPUs idle when the run starts].",
-)
-@click.option(
-    "--n-gpu-layers",
-    type=click.IntRange(min=-1),
-    default=None,
-    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
-)
+@threads_option
+@n_gpu_layers_option
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, exists=True),
