@@ -49,6 +49,14 @@ WORK = [
     "--seed",
     "7",
 ]
+# The smallest run that sends one request: one short passage, one short generation.
+ONE_REQUEST = ["-t", "exqa", "--limit", "1", "--chunk-tokens", "96", "--max-tokens", "32"]
+
+
+def on_server(url: str) -> list[str]:
+    return ["--backend", "server", "--url", url]
+
+
 SERVER_CTX = 512  # prompt (96-token passage + template) + 64 new tokens fit with room to spare
 
 
@@ -493,18 +501,8 @@ def test_proxy_settings_in_the_environment_are_not_used(relay, tmp_path, monkeyp
         [
             "generate",
             str(SAMPLE),
-            "-t",
-            "exqa",
-            "--limit",
-            "1",
-            "--chunk-tokens",
-            "96",
-            "--max-tokens",
-            "32",
-            "--backend",
-            "server",
-            "--url",
-            relay.url,
+            *ONE_REQUEST,
+            *on_server(relay.url),
             "-o",
             str(tmp_path / "direct.jsonl"),
             "--quiet",
@@ -549,14 +547,7 @@ def test_backend_and_url_come_from_the_environment(relay, tmp_path, monkeypatch)
         [
             "generate",
             str(SAMPLE),
-            "-t",
-            "exqa",
-            "--limit",
-            "1",
-            "--chunk-tokens",
-            "96",
-            "--max-tokens",
-            "32",
+            *ONE_REQUEST,
             "-o",
             str(tmp_path / "env.jsonl"),
             "--quiet",
@@ -603,18 +594,8 @@ def test_a_transient_503_is_retried(relay, tmp_path):
         [
             "generate",
             str(SAMPLE),
-            "-t",
-            "exqa",
-            "--limit",
-            "1",
-            "--chunk-tokens",
-            "96",
-            "--max-tokens",
-            "32",
-            "--backend",
-            "server",
-            "--url",
-            relay.url,
+            *ONE_REQUEST,
+            *on_server(relay.url),
             "-o",
             str(tmp_path / "retry.jsonl"),
             "--quiet",
@@ -657,18 +638,8 @@ def test_a_server_without_grammars_generates_unconstrained_and_keys_say_so(relay
         [
             "generate",
             str(SAMPLE),
-            "-t",
-            "exqa",
-            "--limit",
-            "1",
-            "--chunk-tokens",
-            "96",
-            "--max-tokens",
-            "32",
-            "--backend",
-            "server",
-            "--url",
-            relay.url,
+            *ONE_REQUEST,
+            *on_server(relay.url),
             "-o",
             str(output),
         ]
