@@ -33,6 +33,7 @@ from .models.info import read_model_info
 from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .prompt import build_prompt
+from .record import CONTEXT, DETAIL, GENERATION, INPUT, OUTPUT, REASON, SOURCE, TASK_TYPE, Record
 from .task_types import TaskType, resolve_task_type
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ class Bonito(AbstractBonito):
             seed_by_position=True,
         )
         stats = RunStats()
-        parsed: list[dict[str, Any]] = []
+        parsed: list[Record] = []
         rejected: list[dict[str, Any]] = list(too_long)
         if fitting:
             for outcome in generate_outcomes(
@@ -343,7 +344,10 @@ class Bonito(AbstractBonito):
                 stats,
                 review=QualityFilter(dedup_threshold) if quality_filters else None,
             ):
-                (parsed if outcome.parsed else rejected).append(outcome.record)
+                if outcome.parsed:
+                    parsed.append(outcome.record)
+                else:
+                    rejected.append(outcome.record.to_json())
         _log_rejections(stats.rejected, stats.generations)
         if too_long:
             log.warning(
@@ -355,7 +359,7 @@ class Bonito(AbstractBonito):
                 sampling.max_tokens,
                 TOO_LONG,
             )
-        dataset = Dataset.from_dict({"input": [r["input"] for r in parsed], "output": [r["output"] for r in parsed]})
+        dataset = Dataset.from_dict({INPUT: [r.input for r in parsed], OUTPUT: [r.output for r in parsed]})
         if return_rejected:
             return dataset, _rejected_dataset(rejected)
         return dataset
@@ -389,12 +393,12 @@ class Bonito(AbstractBonito):
             if tokens > limit:
                 too_long.append(
                     {
-                        "reason": TOO_LONG,
-                        "generation": None,
-                        "task_type": task.full_name,
-                        "context": text,
-                        "source": f"dataset#row={number}",
-                        "detail": f"{tokens} prompt tokens; at most {limit} fit with max_tokens={sampling.max_tokens}",
+                        REASON: TOO_LONG,
+                        GENERATION: None,
+                        TASK_TYPE: task.full_name,
+                        CONTEXT: text,
+                        SOURCE: f"dataset#row={number}",
+                        DETAIL: f"{tokens} prompt tokens; at most {limit} fit with max_tokens={sampling.max_tokens}",
                     }
                 )
             else:
@@ -428,7 +432,7 @@ def _rows_as_passages(rows: list[str], numbers: list[int]) -> Iterator[Passage]:
 def _rejected_dataset(rejected: list[dict[str, Any]]) -> Dataset:
     # Parse failures carry ``generation``, filtered examples ``detail``, ``input`` and
     # ``output``: every column any of them has, None where a record lacks it.
-    columns: dict[str, None] = {"reason": None, "generation": None}
+    columns: dict[str, None] = {REASON: None, GENERATION: None}
     for record in rejected:
         columns.update(dict.fromkeys(record))
     return Dataset.from_dict({c: [r.get(c) for r in rejected] for c in columns})

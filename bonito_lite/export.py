@@ -47,6 +47,7 @@ from typing import Any
 
 from .errors import InputError, one_line
 from .offline import go_offline
+from .record import INPUT, OUTPUT, REASON
 from .review.apply import AppliedReview, ReviewCounts
 from .sinks import (
     PRIVATE_FOLDER_MODE,
@@ -73,10 +74,10 @@ _FOLDER_FORMATS = {"hf"}
 # Rows per Arrow batch (one parquet row group each): a few MB of text, never the whole file.
 _BATCH_ROWS = 4096
 
-# The fields every record of a bonito-lite output has (pipeline.py writes them).
-_REQUIRED = ("input", "output")
-# The field only rejected generations have (pipeline.py): they are never exported.
-_REJECTION = "reason"
+# The fields every example of a bonito-lite output has (record.py).
+_REQUIRED = (INPUT, OUTPUT)
+# The field only rejected generations have (record.py): they are never exported.
+_REJECTION = REASON
 
 
 @dataclass(frozen=True)
@@ -210,14 +211,14 @@ def parse_example_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
 
 def _alpaca_row(record: dict[str, Any]) -> dict[str, Any]:
     # Bonito's input already holds the passage and the instruction, so Alpaca's input is empty.
-    return {"instruction": record["input"], "input": "", "output": record["output"]}
+    return {"instruction": record[INPUT], "input": "", "output": record[OUTPUT]}
 
 
 def _messages_row(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "messages": [
-            {"role": "user", "content": record["input"]},
-            {"role": "assistant", "content": record["output"]},
+            {"role": "user", "content": record[INPUT]},
+            {"role": "assistant", "content": record[OUTPUT]},
         ]
     }
 

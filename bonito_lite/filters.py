@@ -1,6 +1,6 @@
 """Quality filters: which parsed examples are good enough to keep, and why the others are not.
 
-Each parsed record (``input``, ``output``, ``task_type``, ``context``...) is judged in order:
+Each parsed record (a :class:`~bonito_lite.record.Record`) is judged in order:
 
 - ``empty``: the input or the output has no words;
 - ``echo``: the output only repeats the input, the instruction or the passage, the input is
@@ -27,12 +27,11 @@ import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .prompt import CONTEXT_TAG, PIPE, TASK_TAG, TASKTYPE_TAG
-from .resume import UNIT_FIELD
+from .record import INPUT, OUTPUT, Record
 from .task_types import resolve_task_type
 
 # Rejection reasons, as they appear in the rejects file, the summary and the manifest.
@@ -97,30 +96,30 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def instruction_of(record: dict[str, Any]) -> str:
+def instruction_of(record: Record) -> str:
     """The input without the passage: what the example asks (the whole input if it has no passage)."""
-    passage = str(record.get("context", "")).strip()
-    text = str(record["input"])
+    return without_passage(str(record.input), record.context)
+
+
+def without_passage(text: str, passage: str) -> str:
+    """``text`` with the passage taken out (``text`` itself when the passage is empty)."""
+    passage = passage.strip()
     return text.replace(passage, " ") if passage else text
 
 
-def record_key(record: dict[str, Any]) -> str:
+def record_key(record: Record) -> str:
     """How a rejection names a kept example: its unit key, else where it came from."""
-    unit = record.get(UNIT_FIELD)
-    if isinstance(unit, str):
-        return unit
-    return (
-        f"{record.get('source', '?')} passage {record.get('passage_index', '?')} "
-        f"sample {record.get('sample_index', '?')}"
-    )
+    if record.unit is not None:
+        return record.unit
+    return f"{record.source} passage {record.passage_index} sample {record.sample_index}"
 
 
 # --- checks every example gets -----------------------------------------------------------
 
 
-def check_empty(record: dict[str, Any]) -> Rejection | None:
-    for side in ("input", "output"):
-        if not _WORD.search(str(record[side])):
+def check_empty(record: Record) -> Rejection | None:
+    for side, text in ((INPUT, record.input), (OUTPUT, record.output)):
+        if not _WORD.search(str(text)):
             return Rejection(EMPTY, f"the {side} has no words")
     return None
 
@@ -128,28 +127,27 @@ def check_empty(record: dict[str, Any]) -> Rejection | None:
 _PROMPT_TAGS = (TASKTYPE_TAG, CONTEXT_TAG, TASK_TAG, PIPE)
 
 
-def check_echo(record: dict[str, Any]) -> Rejection | None:
-    text_in, text_out = str(record["input"]), str(record["output"])
-    passage_text = str(record.get("context", "")).strip()
+def check_echo(record: Record) -> Rejection | None:
+    text_in, text_out = str(record.input), str(record.output)
+    passage_text = record.context.strip()
     # The passage is the user's text: only what the model wrote around it is searched.
     written = (
         (text_in, text_out)
         if not passage_text
         else (text_in.replace(passage_text, " "), text_out.replace(passage_text, " "))
     )
-    for side, text in zip(("input", "output"), written):
+    for side, text in zip((INPUT, OUTPUT), written):
         tag = next((t for t in _PROMPT_TAGS if t in text), None)
         if tag is not None:
             return Rejection(ECHO, f"the {side} repeats Bonito's prompt tag {tag}")
     output = normalise(text_out)
-    passage = normalise(str(record.get("context", "")))
+    passage = normalise(record.context)
     instruction = normalise(instruction_of(record))
     if output == normalise(text_in):
         return Rejection(ECHO, "the output repeats the input")
     if instruction and output == instruction:
         return Rejection(ECHO, "the output repeats the instruction")
-    task_type = str(record.get("task_type", ""))
-    if task_type and output == normalise(task_type):
+    if record.task_type and output == normalise(record.task_type):
         return Rejection(ECHO, "the output is the task type of the prompt")
     # A short answer is often a span of the passage; most of the passage is not an answer.
     if passage and output in passage and len(output) >= 0.8 * len(passage):
@@ -183,9 +181,9 @@ def repetition_in(text: str) -> str | None:
     return None
 
 
-def check_repetition(record: dict[str, Any]) -> Rejection | None:
+def check_repetition(record: Record) -> Rejection | None:
     # The passage is the user's own text; only what the model wrote is judged.
-    for side, text in (("output", str(record["output"])), ("instruction", instruction_of(record))):
+    for side, text in ((OUTPUT, str(record.output)), ("instruction", instruction_of(record))):
         loop = repetition_in(text)
         if loop:
             return Rejection(REPETITION, f"the {side} loops: {loop}")
@@ -195,22 +193,22 @@ def check_repetition(record: dict[str, Any]) -> Rejection | None:
 # --- checks of a task type ---------------------------------------------------------------
 
 
-def check_answer_in_passage(record: dict[str, Any]) -> Rejection | None:
+def check_answer_in_passage(record: Record) -> Rejection | None:
     # Whole words only: the answer "cat" does not occur in "category".
-    answer = re.escape(normalise(str(record["output"])))
-    if re.search(rf"(?<!\w){answer}(?!\w)", normalise(str(record.get("context", "")))):
+    answer = re.escape(normalise(str(record.output)))
+    if re.search(rf"(?<!\w){answer}(?!\w)", normalise(record.context)):
         return None
-    return Rejection(ANSWER_NOT_IN_PASSAGE, f"the answer {_short(record['output'])} does not occur in the passage")
+    return Rejection(ANSWER_NOT_IN_PASSAGE, f"the answer {_short(record.output)} does not occur in the passage")
 
 
 # True/False too: the yes-no templates Bonito learnt from also ask "true or false".
 _YES_NO = {"yes", "no", "true", "false"}
 
 
-def check_yes_no(record: dict[str, Any]) -> Rejection | None:
-    if normalise(str(record["output"])) in _YES_NO:
+def check_yes_no(record: Record) -> Rejection | None:
+    if normalise(str(record.output)) in _YES_NO:
         return None
-    return Rejection(NOT_YES_NO, f"the answer {_short(record['output'])} is not yes or no")
+    return Rejection(NOT_YES_NO, f"the answer {_short(record.output)} is not yes or no")
 
 
 # How Bonito lists options, learnt from the multiple-choice templates it was trained on:
@@ -274,19 +272,17 @@ def answer_matches(answer: str, options: Iterable[Option]) -> bool:
     return False
 
 
-def check_answer_in_options(record: dict[str, Any]) -> Rejection | None:
+def check_answer_in_options(record: Record) -> Rejection | None:
     options = listed_options(instruction_of(record))
     if not options:
         return Rejection(NO_OPTIONS, "the input lists no answer options")
-    if answer_matches(str(record["output"]), options):
+    if answer_matches(str(record.output), options):
         return None
     shown = ", ".join(_short(o.text, 30) for o in options[:6])
-    return Rejection(
-        ANSWER_NOT_IN_OPTIONS, f"the answer {_short(record['output'])} is not one of the options ({shown})"
-    )
+    return Rejection(ANSWER_NOT_IN_OPTIONS, f"the answer {_short(record.output)} is not one of the options ({shown})")
 
 
-Check = Callable[[dict[str, Any]], "Rejection | None"]
+Check = Callable[[Record], "Rejection | None"]
 
 # The check each task type defines, by its short form: the one place that says which.
 ANSWER_CHECKS: dict[str, Check] = {
@@ -303,15 +299,14 @@ def _short(text: object, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def quality_problem(record: dict[str, Any]) -> Rejection | None:
+def quality_problem(record: Record) -> Rejection | None:
     """The first check ``record`` fails, without deduplication; None when it passes them all."""
     for check in GENERAL_CHECKS:
         rejection = check(record)
         if rejection:
             return rejection
-    task_type = record.get("task_type")
-    if task_type:
-        check = ANSWER_CHECKS.get(resolve_task_type(str(task_type)).short)
+    if record.task_type:
+        check = ANSWER_CHECKS.get(resolve_task_type(record.task_type).short)
         if check is not None:
             return check(record)
     return None
@@ -399,7 +394,7 @@ class Deduplicator:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def check(self, record: dict[str, Any]) -> Rejection | None:
+    def check(self, record: Record) -> Rejection | None:
         """The duplicate ``record`` is of a kept example, or None (and it is remembered as kept)."""
         exact = self._exact_hash(record)
         if exact in self._exact:
@@ -419,20 +414,20 @@ class Deduplicator:
         self._add(record, exact, signature, output, passage, bands)
         return None
 
-    def remember(self, record: dict[str, Any]) -> None:
+    def remember(self, record: Record) -> None:
         """Add an example kept earlier (a resumed run's output) without checking it."""
         signature, output, passage, bands = self._near_keys(record)
         self._add(record, self._exact_hash(record), signature, output, passage, bands)
 
-    def _exact_hash(self, record: dict[str, Any]) -> int:
-        return _hash64(normalise(str(record["input"])) + "\x00" + normalise(str(record["output"])))
+    def _exact_hash(self, record: Record) -> int:
+        return _hash64(normalise(str(record.input)) + "\x00" + normalise(str(record.output)))
 
-    def _near_keys(self, record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int, list[int]]:
-        passage_text = str(record.get("context", "")).strip()
-        quotes_passage = bool(passage_text) and passage_text in str(record["input"])
-        asked = instruction_of(record) if quotes_passage else str(record["input"])
-        signature = minhash(shingles(asked + "\n" + str(record["output"])))
-        output = minhash(shingles(str(record["output"])))[:_OUTPUT_PERM]
+    def _near_keys(self, record: Record) -> tuple[np.ndarray, np.ndarray, int, list[int]]:
+        passage_text = record.context.strip()
+        quotes_passage = bool(passage_text) and passage_text in str(record.input)
+        asked = instruction_of(record) if quotes_passage else str(record.input)
+        signature = minhash(shingles(asked + "\n" + str(record.output)))
+        output = minhash(shingles(str(record.output)))[:_OUTPUT_PERM]
         passage = self._passage_number(passage_text) if quotes_passage else -1
         rows = self.rows
         bands = [
@@ -468,7 +463,7 @@ class Deduplicator:
 
     def _add(
         self,
-        record: dict[str, Any],
+        record: Record,
         exact: int,
         signature: np.ndarray,
         output: np.ndarray,
@@ -506,10 +501,10 @@ class QualityFilter:
     def __init__(self, dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD) -> None:
         self.dedup = Deduplicator(dedup_threshold)
 
-    def __call__(self, record: dict[str, Any]) -> Rejection | None:
+    def __call__(self, record: Record) -> Rejection | None:
         """Why ``record`` is rejected, or None when it is kept (and then remembered)."""
         return quality_problem(record) or self.dedup.check(record)
 
-    def remember(self, record: dict[str, Any]) -> None:
+    def remember(self, record: Record) -> None:
         """Count an example already in the output as kept, so no duplicate of it gets in."""
         self.dedup.remember(record)

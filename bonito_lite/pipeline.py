@@ -18,7 +18,7 @@ from .engines.generation import Completion, GenerationRequest, Sampling
 from .filters import Rejection
 from .inputs.chunking import Passage
 from .prompt import ParseFailure, build_prompt, parse_generation, prompt_prefix
-from .resume import UNIT_FIELD
+from .record import Record
 from .task_types import TaskType
 
 # A rejection reason of our own: the generation hit max_tokens before it became an example.
@@ -48,13 +48,18 @@ class GenerationSettings:
 class Outcome:
     """One finished generation: a record for the dataset, or a rejected one with its reason."""
 
-    record: dict[str, Any]
-    reason: str | None  # None when the generation parsed
+    record: Record
     completion_tokens: int
 
     @property
+    def reason(self) -> str | None:
+        """Why the record is rejected; None when it is kept."""
+        return self.record.reason
+
+    @property
     def parsed(self) -> bool:
-        return self.reason is None
+        """Kept: parsed, and passed the review."""
+        return self.record.kept
 
 
 @dataclass
@@ -80,7 +85,7 @@ class RunStats:
     def add(self, outcome: Outcome) -> None:
         self.generations += 1
         self.completion_tokens += outcome.completion_tokens
-        task = self.by_task.setdefault(str(outcome.record.get("task_type")), TaskCounts())
+        task = self.by_task.setdefault(outcome.record.task_type, TaskCounts())
         if outcome.parsed:
             self.parsed += 1
             task.kept += 1
@@ -106,7 +111,7 @@ def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int,
 SkipSample = Callable[[Passage, TaskType, int], bool]
 
 # Judges a parsed record: why it is rejected, or None to keep it (see filters.QualityFilter).
-Review = Callable[[dict[str, Any]], "Rejection | None"]
+Review = Callable[[Record], "Rejection | None"]
 
 # The key of one sample in an output file, from its passage's text, full task type name and
 # sample index (see resume.UnitKeys.key): what a resumed run finds finished work by.
@@ -193,28 +198,15 @@ def _outcome(
     review: Review | None,
 ) -> Outcome:
     """The whole record of one sample: parsed or why not, where it came from, its key, the review."""
-    passage = unit.passage
-    provenance = {
-        "task_type": unit.task.full_name,
-        "context": passage.text,
-        "source": passage.source,
-        "passage_index": passage.index,
-        "char_start": passage.char_start,
-        "char_end": passage.char_end,
-        "sample_index": sample_index,
-        "model": model_name,
-        "seed": seed,
-    }
-    if unit_key is not None:
-        provenance[UNIT_FIELD] = unit_key(passage.text, unit.task.full_name, sample_index)
+    passage, task_type = unit.passage, unit.task.full_name
+    key = unit_key(passage.text, task_type, sample_index) if unit_key is not None else None
+    record = Record.of_passage(passage, task_type, sample_index, model_name, seed, unit=key)
     parsed = parse_generation(completion.text, passage.text)
     if isinstance(parsed, ParseFailure):
         reason = TRUNCATED if completion.finish_reason == "length" else parsed.reason
-        record = {"reason": reason, "generation": completion.text, **provenance}
-        return Outcome(record, reason, completion.completion_tokens)
-    record = {"input": parsed.input, "output": parsed.output, **provenance}
+        return Outcome(record.unparsed(reason, completion.text), completion.completion_tokens)
+    record = record.parsed(parsed.input, parsed.output)
     rejection = review(record) if review is not None else None
     if rejection is not None:
-        record = {"reason": rejection.reason, "detail": rejection.detail, **record}
-        return Outcome(record, rejection.reason, completion.completion_tokens)
-    return Outcome(record, None, completion.completion_tokens)
+        record = record.rejected(rejection.reason, rejection.detail)
+    return Outcome(record, completion.completion_tokens)

@@ -25,7 +25,22 @@ import numpy as np
 
 from .errors import InputError
 from .export import parse_example_line
-from .filters import instruction_of, words_of
+from .filters import without_passage, words_of
+from .record import (
+    CHAR_END,
+    CHAR_START,
+    CONTEXT,
+    FIELDS,
+    INPUT,
+    MODEL,
+    OUTPUT,
+    PASSAGE_INDEX,
+    REASON,
+    SEED,
+    SOURCE,
+    TASK_TYPE,
+    UNIT,
+)
 from .sinks import manifest_path, rejected_path
 
 # Examples shown per task type, rejects per reason: enough to judge, bounded whatever the size.
@@ -262,11 +277,11 @@ class TaskFigures:
 
     def add(self, record: dict[str, Any]) -> None:
         self.kept += 1
-        instruction = instruction_of(record)
+        instruction = without_passage(str(record[INPUT]), str(record.get(CONTEXT, "")))
         # Lengths in words as a reader counts them (split at spaces: "7:30" is one word);
         # diversity on normalised words, as the filters compare them.
         self.instruction_words[len(instruction.split())] += 1
-        self.answer_words[len(record["output"].split())] += 1
+        self.answer_words[len(record[OUTPUT].split())] += 1
         tokens = words_of(instruction)
         self.distinct1.add(tokens)
         self.distinct2.add(tokens)
@@ -277,21 +292,11 @@ class TaskFigures:
 
 def _sample(record: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of an example: the texts and where they came from."""
-    keep = (
-        "input",
-        "output",
-        "context",
-        "source",
-        "passage_index",
-        "char_start",
-        "char_end",
-        "sample_index",
-        "reason",
-        "detail",
-        "generation",
-        "task_type",
-    )
-    return {key: record[key] for key in keep if key in record}
+    return {key: record[key] for key in _SHOWN if key in record}
+
+
+# Every field but the run's settings and the unit key, which say nothing a reader judges by.
+_SHOWN = tuple(name for name in FIELDS if name not in (MODEL, SEED, UNIT))
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -376,15 +381,15 @@ def read_report(output: str | Path, seed: int = DEFAULT_SEED, samples: int = DEF
 
     for record in _examples(output, report):
         report.examples += 1
-        task(str(record.get("task_type", "unknown"))).add(record)
+        task(str(record.get(TASK_TYPE, "unknown"))).add(record)
         passage = _passage(passages, record)
         if passage is not None:
             passage.kept += 1
     if report.rejects_file is not None:
         for record in _rejects(report.rejects_file, report):
-            reason = str(record["reason"])
+            reason = str(record[REASON])
             report.rejected[reason] += 1
-            task(str(record.get("task_type", "unknown"))).rejected[reason] += 1
+            task(str(record.get(TASK_TYPE, "unknown"))).rejected[reason] += 1
             if reason not in report.reject_samples:
                 report.reject_samples[reason] = Reservoir(REJECT_SAMPLES, f"{seed}\x00{reason}")
             report.reject_samples[reason].add(_sample(record))
@@ -469,20 +474,20 @@ def _rejects(path: Path, report: Report) -> Iterator[dict[str, Any]]:
             record = json.loads(line)
         except ValueError:
             raise InputError(f"{path} line {number} is not JSON; it is not a bonito-lite rejects file.") from None
-        if not isinstance(record, dict) or not isinstance(record.get("reason"), str):
+        if not isinstance(record, dict) or not isinstance(record.get(REASON), str):
             raise InputError(f"{path} line {number} has no reason; it is not a bonito-lite rejects file.")
         yield record
 
 
 def _passage(passages: dict[tuple[str, int], PassageCoverage], record: dict[str, Any]) -> PassageCoverage | None:
-    source, index = record.get("source"), record.get("passage_index")
+    source, index = record.get(SOURCE), record.get(PASSAGE_INDEX)
     if not isinstance(source, str) or not isinstance(index, int):
         return None  # a record without provenance counts, but places nothing
     passage = passages.get((source, index))
     if passage is None:
-        start, end = record.get("char_start"), record.get("char_end")
+        start, end = record.get(CHAR_START), record.get(CHAR_END)
         if not isinstance(start, int) or not isinstance(end, int):
-            start, end = 0, len(str(record.get("context", "")))
+            start, end = 0, len(str(record.get(CONTEXT, "")))
         passage = passages[(source, index)] = PassageCoverage(source, index, start, end)
     return passage
 
@@ -496,8 +501,8 @@ def _remember_barren(passage: PassageCoverage, record: dict[str, Any], report: R
             return
         report.barren_listed += 1
         passage.reasons = Counter()
-        passage.preview = " ".join(str(record.get("context", "")).split())[:_PREVIEW_CHARS]
-    passage.reasons[str(record["reason"])] += 1
+        passage.preview = " ".join(str(record.get(CONTEXT, "")).split())[:_PREVIEW_CHARS]
+    passage.reasons[str(record[REASON])] += 1
 
 
 def _by_file(passages) -> list[FileCoverage]:

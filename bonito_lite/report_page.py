@@ -21,6 +21,19 @@ from typing import Any
 from . import __version__
 from .errors import InputError
 from .filters import REASONS
+from .record import (
+    CHAR_END,
+    CHAR_START,
+    CONTEXT,
+    DETAIL,
+    GENERATION,
+    INPUT,
+    OUTPUT,
+    PASSAGE_INDEX,
+    REASON,
+    SAMPLE_INDEX,
+    SOURCE,
+)
 from .report import (
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
@@ -220,12 +233,12 @@ def _median(lengths) -> int | None:
 def _example_view(record: dict[str, Any]) -> dict[str, Any]:
     """An example (or a reject) as the page shows it: the input with its passage set aside, and
     the passage with the answer marked where it occurs."""
-    context = str(record.get("context", ""))
+    context = str(record.get(CONTEXT, ""))
     passage = context.strip()
-    output = record.get("output")
+    output = record.get(OUTPUT)
     parts: list[tuple[str, bool]] = []
-    if "input" in record:
-        text = str(record["input"])
+    if INPUT in record:
+        text = str(record[INPUT])
         pieces = text.split(passage) if passage else [text]
         for i, piece in enumerate(pieces):
             if i:
@@ -236,9 +249,9 @@ def _example_view(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "input_parts": parts,
         "output": output,
-        "generation": record.get("generation"),
-        "reason": record.get("reason"),
-        "detail": record.get("detail"),
+        "generation": record.get(GENERATION),
+        "reason": record.get(REASON),
+        "detail": record.get(DETAIL),
         "where": _where(record),
         "passage": (context[: span[0]], context[span[0] : span[1]], context[span[1] :]) if span else (context, "", ""),
         "highlighted": span is not None,
@@ -246,12 +259,12 @@ def _example_view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _where(record: dict[str, Any]) -> str:
-    source = record.get("source", "?")
-    where = f"{source}, passage {record.get('passage_index', '?')}"
-    if isinstance(record.get("char_start"), int) and isinstance(record.get("char_end"), int):
-        where += f" (characters {record['char_start']:,}-{record['char_end']:,})"
-    if isinstance(record.get("sample_index"), int):
-        where += f", sample {record['sample_index']}"
+    source = record.get(SOURCE, "?")
+    where = f"{source}, passage {record.get(PASSAGE_INDEX, '?')}"
+    if isinstance(record.get(CHAR_START), int) and isinstance(record.get(CHAR_END), int):
+        where += f" (characters {record[CHAR_START]:,}-{record[CHAR_END]:,})"
+    if isinstance(record.get(SAMPLE_INDEX), int):
+        where += f", sample {record[SAMPLE_INDEX]}"
     return where
 
 

@@ -19,16 +19,16 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import OutputExistsError
+from .record import REASON, TASK_TYPE, UNIT, Record
 
 log = logging.getLogger(__name__)
 
-UNIT_FIELD = "unit"
 # 64 bits: collisions stay out of reach for any dataset a laptop can generate.
 _UNIT_HEX_DIGITS = 16
 
@@ -113,9 +113,7 @@ class FinishedUnits:
         return sum(n for n in self.keys.values() if n > 0)
 
 
-def read_finished(
-    output: Path, rejects: Path, on_kept: Callable[[dict[str, Any]], None] | None = None
-) -> FinishedUnits:
+def read_finished(output: Path, rejects: Path, on_kept: Callable[[Record], None] | None = None) -> FinishedUnits:
     """Read the unit keys of ``output`` (kept examples) and ``rejects`` (rejected ones).
 
     A record in the rejects file is finished like one in the output, whether the parser
@@ -123,27 +121,31 @@ def read_finished(
     every record of the output (to rebuild a deduplication index from it). A missing file
     holds nothing; a last line without its newline (a run killed while writing it) is
     ignored here and cut off by :func:`repair_partial_line`. Raises
-    :class:`OutputExistsError` for a line that is not a record with a unit key: the file
-    was not written by this version of bonito-lite, and appending to it would mix data.
+    :class:`OutputExistsError` for a line that is not a record with a unit key (or, for
+    ``on_kept``, not a whole record): the file was not written by this version of
+    bonito-lite, and appending to it would mix data.
     """
     finished = FinishedUnits()
     for path, parsed in ((output, True), (rejects, False)):
-        for record in _complete_records(path):
-            finished.keys[record[UNIT_FIELD]] += 1
-            task_type = str(record.get("task_type"))
+        for number, record in _complete_records(path):
+            finished.keys[record[UNIT]] += 1
+            task_type = str(record.get(TASK_TYPE))
             if parsed:
                 finished.parsed += 1
                 finished.by_task[(task_type, None)] += 1
                 if on_kept is not None:
-                    on_kept(record)
+                    try:
+                        on_kept(Record.from_json(record))
+                    except ValueError as error:
+                        raise _not_a_record(path, number, f" ({error})") from None
             else:
-                reason = str(record.get("reason", "unknown"))
+                reason = str(record.get(REASON, "unknown"))
                 finished.rejected[reason] += 1
                 finished.by_task[(task_type, reason)] += 1
     return finished
 
 
-def _complete_records(path: Path):
+def _complete_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.exists():
         return
     with path.open("rb") as handle:
@@ -154,12 +156,16 @@ def _complete_records(path: Path):
                 record: Any = json.loads(line)
             except ValueError:
                 record = None
-            if not isinstance(record, dict) or not isinstance(record.get(UNIT_FIELD), str):
-                raise OutputExistsError(
-                    f"{path} line {number} is not a bonito-lite record with a unit key, so the "
-                    "run cannot resume into it; pass --overwrite to replace it, or -o to write elsewhere."
-                )
-            yield record
+            if not isinstance(record, dict) or not isinstance(record.get(UNIT), str):
+                raise _not_a_record(path, number, " with a unit key")
+            yield number, record
+
+
+def _not_a_record(path: Path, number: int, why: str) -> OutputExistsError:
+    return OutputExistsError(
+        f"{path} line {number} is not a bonito-lite record{why}, so the run cannot resume into it; "
+        "pass --overwrite to replace it, or -o to write elsewhere."
+    )
 
 
 def repair_partial_line(path: Path) -> int:
@@ -216,8 +222,8 @@ def model_sha256(model: Path, previous_manifest: Path | None) -> str:
             and isinstance(recorded.get("sha256"), str)
         ):
             return recorded["sha256"]
-    # Imported here: the GGUF reader is slow to import, and the CLI and the filters import
-    # this module for UNIT_FIELD alone.
+    # Imported here: the GGUF reader is slow to import, and the CLI and the review import
+    # this module without needing it.
     from .models.info import file_sha256
 
     return file_sha256(model)

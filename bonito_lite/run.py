@@ -423,9 +423,9 @@ class GenerateRun:
                     with contextlib.closing(outcomes):
                         for outcome in outcomes:
                             if outcome.parsed:
-                                records.write(outcome.record)
+                                records.write(outcome.record.to_json())
                             elif rejects is not None:  # stdout gets parsed records only
-                                rejects.write(outcome.record)
+                                rejects.write(outcome.record.to_json())
                             progress.advance(1, outcome.completion_tokens)
             else:
                 with self.backend.tokenizer() as tokenizer:

@@ -15,6 +15,7 @@ from bonito_lite.filters import (
 )
 from bonito_lite.inputs.chunking import Passage
 from bonito_lite.pipeline import GenerationSettings, RunStats, generate_outcomes
+from bonito_lite.record import Record
 from bonito_lite.run import GenerateOptions, validate_sampling
 from bonito_lite.task_types import TASK_TYPES, resolve_task_type
 
@@ -29,20 +30,11 @@ OTHER_PASSAGE = (
 )
 
 
-def record(input, output, task="summarization", context=PASSAGE, unit=None, **extra):
-    result = {
-        "input": input,
-        "output": output,
-        "task_type": resolve_task_type(task).full_name,
-        "context": context,
-        "source": "notes.md",
-        "passage_index": 0,
-        "sample_index": 0,
-        **extra,
-    }
-    if unit:
-        result["unit"] = unit
-    return result
+def record(input, output, task="summarization", context=PASSAGE, unit=None):
+    passage = Passage(context, "notes.md", 0, 0, len(context))
+    return Record.of_passage(passage, resolve_task_type(task).full_name, 0, "toy.gguf", 0, unit=unit).parsed(
+        input, output
+    )
 
 
 def ask(question, output, task="summarization", **kwargs):
@@ -369,7 +361,7 @@ def test_a_rejected_example_does_not_enter_the_index():
     quality = QualityFilter()
     wrong = ask("Who keeps the alarm code?", "Tomas Lindqvist", "exqa")
     assert quality(wrong).reason == filters.ANSWER_NOT_IN_PASSAGE
-    assert quality(dict(wrong)).reason == filters.ANSWER_NOT_IN_PASSAGE
+    assert quality(wrong).reason == filters.ANSWER_NOT_IN_PASSAGE
     assert len(quality.dedup) == 0
 
 
@@ -418,8 +410,8 @@ def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type(sc
         None,
         filters.DUPLICATE,
     ]
-    assert outcomes[0].record["detail"] == "the answer 'It opens at 7:30.' does not occur in the passage"
-    assert outcomes[0].record["input"].endswith("What does the clinic do?")
+    assert outcomes[0].record.detail == "the answer 'It opens at 7:30.' does not occur in the passage"
+    assert outcomes[0].record.input.endswith("What does the clinic do?")
     assert stats.parsed == 1 and stats.generations == 4
     assert stats.rejected == {filters.ANSWER_NOT_IN_PASSAGE: 2, filters.DUPLICATE: 1}
     exqa, qa = (stats.by_task[resolve_task_type(t).full_name] for t in ("exqa", "qa"))

@@ -25,7 +25,7 @@ def test_outcomes_come_in_passage_then_task_then_sample_order(scripted_engine):
     engine = scripted_engine(lambda prompt, seed: f"Q {seed}<|pipe|>A")
     settings = GenerationSettings(task_types=(EXQA, YNQA), num_samples=2, seed=7)
     outcomes = list(generate_outcomes(engine, passages("one", "two"), settings, "m.gguf"))
-    order = [(o.record["context"], o.record["task_type"], o.record["sample_index"]) for o in outcomes]
+    order = [(o.record.context, o.record.task_type, o.record.sample_index) for o in outcomes]
     assert order == [(c, t, s) for c in ("one", "two") for t in (EXQA.full_name, YNQA.full_name) for s in (0, 1)]
 
 
@@ -33,7 +33,7 @@ def test_records_carry_provenance_and_the_parsed_example(scripted_engine):
     engine = scripted_engine(lambda prompt, seed: "What sat?<|pipe|>{{context}}")
     settings = GenerationSettings(task_types=(EXQA,), seed=3)
     [outcome] = generate_outcomes(engine, passages("The cat sat."), settings, "toy.gguf")
-    assert outcome.record == {
+    assert outcome.record.to_json() == {
         "input": "What sat?",
         "output": "The cat sat.",
         "task_type": "extractive question answering",
@@ -54,8 +54,8 @@ def test_unparsable_generations_are_kept_with_their_reason(scripted_engine):
     settings = GenerationSettings(task_types=(EXQA,))
     [outcome] = generate_outcomes(engine, passages("x"), settings, "m", stats)
     assert not outcome.parsed
-    assert outcome.record["reason"] == "no_pipe"
-    assert outcome.record["generation"] == "no separator"
+    assert outcome.record.reason == "no_pipe"
+    assert outcome.record.generation == "no separator"
     assert (stats.generations, stats.parsed, stats.rejected["no_pipe"]) == (1, 0, 1)
 
 
@@ -118,16 +118,16 @@ def test_every_record_gets_its_unit_key_once_and_review_sees_it(scripted_engine)
     seen: list[str] = []
 
     def review(record):
-        seen.append(record["unit"])
-        return Rejection("duplicate", f"repeats {record['unit']}") if "dog" in record["output"] else None
+        seen.append(record.unit)
+        return Rejection("duplicate", f"repeats {record.unit}") if "dog" in record.output else None
 
     settings = GenerationSettings(task_types=(EXQA,), num_samples=12, seed=5)
     outcomes = list(
         generate_outcomes(engine, passages("The cat sat."), settings, "m", review=review, unit_key=unit_key)
     )
     assert asked == [("The cat sat.", EXQA.full_name, i) for i in range(12)]
-    assert [o.record["unit"] for o in outcomes] == [f"The cat sat./{i}" for i in range(12)]
-    assert all(list(o.record)[-1] == "unit" for o in outcomes)
-    assert seen == [o.record["unit"] for o in outcomes if "generation" not in o.record]
+    assert [o.record.unit for o in outcomes] == [f"The cat sat./{i}" for i in range(12)]
+    assert all(list(o.record.to_json())[-1] == "unit" for o in outcomes)
+    assert seen == [o.record.unit for o in outcomes if o.record.generation is None]
     reasons = {o.reason for o in outcomes}
     assert reasons >= {None, "no_pipe", "duplicate"}  # kept, unparsable and reviewed out, all keyed

@@ -60,7 +60,7 @@ from typing import TextIO
 
 from ..errors import InputError, UnreadableDocumentError, one_line
 from ..export import FORMATS as EXPORT_SUFFIXES
-from ..resume import UNIT_FIELD
+from ..record import CONTEXT, INPUT, OUTPUT, TASK_TYPE, UNIT
 from ..sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
 from . import formats
 from .chunking import (
@@ -326,7 +326,7 @@ _OWN_SUFFIXES = (".jsonl", ".json", ".parquet", ".hf", ".html")
 # Every manifest names the version that wrote it near its start.
 _MANIFEST_KEY = b'"bonito_lite_version"'
 # A generated record carries these; no document table needs all of them.
-_RECORD_KEYS = frozenset({"input", "output", "task_type", "context", UNIT_FIELD})
+_RECORD_KEYS = frozenset({INPUT, OUTPUT, TASK_TYPE, CONTEXT, UNIT})
 
 
 def _is_manifest(path: str) -> bool:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..resume import UNIT_FIELD
+from ..record import INPUT, OUTPUT, REASON, UNIT
 from ..sinks import manifest_path, rejected_path
 from ..task_types import TASK_TYPES
 from .records import RecordFile
@@ -38,15 +38,15 @@ def check_output(output: Path) -> None:
         if record is None:
             hint = "is not UTF-8 JSON" if not _is_json(raw) else "is not a JSON object"
             raise InputError(f"{output} line 1 {hint}; review reads the .jsonl that generate wrote.")
-        if "reason" in record and UNIT_FIELD in record:
+        if REASON in record and UNIT in record:
             raise InputError(
                 f"{output} is a rejects file; review the examples file beside it (its rejects "
                 "are shown with the r key)."
             )
         if not (
-            isinstance(record.get("input"), str)
-            and isinstance(record.get("output"), str)
-            and isinstance(record.get(UNIT_FIELD), str)
+            isinstance(record.get(INPUT), str)
+            and isinstance(record.get(OUTPUT), str)
+            and isinstance(record.get(UNIT), str)
         ):
             raise InputError(
                 f"{output} line 1 is not a bonito-lite example (input, output and unit); review "

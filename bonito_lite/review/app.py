@@ -29,7 +29,21 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static, TextArea
 
-from ..resume import UNIT_FIELD
+from ..record import (
+    CHAR_END,
+    CHAR_START,
+    CONTEXT,
+    DETAIL,
+    GENERATION,
+    INPUT,
+    OUTPUT,
+    PASSAGE_INDEX,
+    REASON,
+    SAMPLE_INDEX,
+    SOURCE,
+    TASK_TYPE,
+    UNIT,
+)
 from .records import RecordFile
 from .store import DROP, EDIT, KEEP, REJECT, RESTORE, Decision, ReviewStore
 
@@ -291,7 +305,7 @@ class ReviewApp(App[None]):
 
     def current_unit(self) -> str | None:
         record = self.current()
-        unit = record.get(UNIT_FIELD) if record else None
+        unit = record.get(UNIT) if record else None
         return unit if isinstance(unit, str) else None
 
     def show(self) -> None:
@@ -306,7 +320,7 @@ class ReviewApp(App[None]):
             for widget in widgets.values():
                 widget.update("")
             return
-        if record is None or not isinstance(record.get(UNIT_FIELD), str):
+        if record is None or not isinstance(record.get(UNIT), str):
             meta.update("")
             decision_line.update(
                 Text(
@@ -318,25 +332,25 @@ class ReviewApp(App[None]):
             for widget in widgets.values():
                 widget.update("")
             return
-        decision = self.store.get(record[UNIT_FIELD])
+        decision = self.store.get(record[UNIT])
         shown = decision.applied_to(record) if decision else record
         meta.update(Text(_meta_line(record)))  # Text: a file name is not markup
         decision_line.update(self._decision_text(record, decision))
-        context = str(record.get("context") or "")
-        if isinstance(shown.get("input"), str):
-            widgets["input"].update(_instruction_text(shown["input"], context))
-            widgets["output"].update(Text(str(shown.get("output", ""))))
+        context = str(record.get(CONTEXT) or "")
+        if isinstance(shown.get(INPUT), str):
+            widgets["input"].update(_instruction_text(shown[INPUT], context))
+            widgets["output"].update(Text(str(shown.get(OUTPUT, ""))))
         else:  # a generation that did not parse: no instruction, no answer
             widgets["input"].update(Text("(did not parse into an instruction and an answer)", style="italic"))
-            widgets["output"].update(Text(f"Generation: {record.get('generation', '')}"))
-        widgets["passage"].update(_passage_text(context, str(shown.get("output") or "")))
+            widgets["output"].update(Text(f"Generation: {record.get(GENERATION, '')}"))
+        widgets["passage"].update(_passage_text(context, str(shown.get(OUTPUT) or "")))
         self.main.query_one("#body", VerticalScroll).scroll_home(animate=False)
 
     def _decision_text(self, record: dict[str, Any], decision: Decision | None) -> Text:
         text = Text()
         if self.view.name == REJECTS:
-            reason = record.get("reason", "?")
-            detail = record.get("detail")
+            reason = record.get(REASON, "?")
+            detail = record.get(DETAIL)
             text.append(f"Rejected: {reason}" + (f" ({detail})" if detail else "") + ".  ", style="yellow")
         if decision is None:
             text.append("Not reviewed", style="bold")
@@ -416,11 +430,11 @@ class ReviewApp(App[None]):
         record = records.record(position)
         if record is None:
             return False
-        if self.task_filter is not None and record.get("task_type") != self.task_filter:
+        if self.task_filter is not None and record.get(TASK_TYPE) != self.task_filter:
             return False
         if self.text_filter:
             needle = self.text_filter.casefold()
-            fields = (record.get(k) for k in ("input", "output", "context", "generation", "source"))
+            fields = (record.get(k) for k in (INPUT, OUTPUT, CONTEXT, GENERATION, SOURCE))
             if not any(isinstance(v, str) and needle in v.casefold() for v in fields):
                 return False
         return True
@@ -493,7 +507,7 @@ class ReviewApp(App[None]):
     def action_keep(self) -> None:
         if self.view.name == REJECTS:
             record = self.current()
-            if record is not None and not isinstance(record.get("input"), str):
+            if record is not None and not isinstance(record.get(INPUT), str):
                 decision = self.store.get(self.current_unit() or "")
                 if decision is None or decision.input is None or decision.output is None:
                     self.notify(
@@ -523,7 +537,7 @@ class ReviewApp(App[None]):
         decision = EDIT
         if self.view.name == REJECTS:
             merged = {**shown, **changes}
-            complete = isinstance(merged.get("input"), str) and isinstance(merged.get("output"), str)
+            complete = isinstance(merged.get(INPUT), str) and isinstance(merged.get(OUTPUT), str)
             decision = RESTORE if complete else REJECT
             if not complete:
                 self.notify("Saved; write the other side too to take it back.")
@@ -549,7 +563,7 @@ class ReviewApp(App[None]):
         record = self.current() or {}
         decision = self.store.get(self.current_unit() or "")
         shown = decision.applied_to(record) if decision else record
-        draft = f"{shown.get('input') or ''}\n{PIPE}\n{shown.get('output') or ''}\n"
+        draft = f"{shown.get(INPUT) or ''}\n{PIPE}\n{shown.get(OUTPUT) or ''}\n"
         edited = self._run_editor(draft)
         if edited is None:
             return
@@ -659,14 +673,14 @@ def _wrapped(start: int, records: RecordFile):
 
 
 def _meta_line(record: dict[str, Any]) -> str:
-    parts = [str(record.get("task_type", "?")), f"source {record.get('source', '?')}"]
-    if isinstance(record.get("passage_index"), int):
-        parts.append(f"passage {record['passage_index']}")
-    if isinstance(record.get("char_start"), int) and isinstance(record.get("char_end"), int):
-        parts.append(f"chars {record['char_start']}–{record['char_end']}")
-    if isinstance(record.get("sample_index"), int):
-        parts.append(f"sample {record['sample_index']}")
-    parts.append(f"unit {record.get(UNIT_FIELD)}")
+    parts = [str(record.get(TASK_TYPE, "?")), f"source {record.get(SOURCE, '?')}"]
+    if isinstance(record.get(PASSAGE_INDEX), int):
+        parts.append(f"passage {record[PASSAGE_INDEX]}")
+    if isinstance(record.get(CHAR_START), int) and isinstance(record.get(CHAR_END), int):
+        parts.append(f"chars {record[CHAR_START]}–{record[CHAR_END]}")
+    if isinstance(record.get(SAMPLE_INDEX), int):
+        parts.append(f"sample {record[SAMPLE_INDEX]}")
+    parts.append(f"unit {record.get(UNIT)}")
     return " · ".join(parts)
 
 

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..resume import UNIT_FIELD
+from ..record import INPUT, OUTPUT, REJECTION_FIELDS, UNIT
 from ..sinks import rejected_path
 from .store import RESTORE, Decision, read_decisions
 
 REVIEW_FIELD = "review"
-# What a rejected record carries that an example does not: left behind when it is taken back.
-_REJECT_FIELDS = ("reason", "detail", "generation")
 
 
 @dataclass
@@ -76,7 +74,7 @@ class AppliedReview:
         seen: set[str] = set()
         written = 0
         for record in examples:
-            unit = record.get(UNIT_FIELD)
+            unit = record.get(UNIT)
             decision = self.decisions.get(unit) if isinstance(unit, str) else None
             if decision is not None:
                 seen.add(decision.unit)
@@ -117,13 +115,13 @@ class AppliedReview:
                     record = json.loads(line)
                 except ValueError:
                     raise InputError(f"{path} line {number} is not JSON; fix or remove it.") from None
-                unit = record.get(UNIT_FIELD) if isinstance(record, dict) else None
+                unit = record.get(UNIT) if isinstance(record, dict) else None
                 decision = self.decisions.get(unit) if isinstance(unit, str) else None
                 if decision is None:
                     continue
                 seen.add(decision.unit)
                 if decision.decision != RESTORE:
                     continue
-                example = {k: v for k, v in decision.applied_to(record).items() if k not in _REJECT_FIELDS}
-                if isinstance(example.get("input"), str) and isinstance(example.get("output"), str):
+                example = {k: v for k, v in decision.applied_to(record).items() if k not in REJECTION_FIELDS}
+                if isinstance(example.get(INPUT), str) and isinstance(example.get(OUTPUT), str):
                     yield {**example, REVIEW_FIELD: "restored"}

@@ -14,12 +14,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..record import TASK_TYPE, UNIT
+
 # Bytes read per step while looking for line ends.
 _BLOCK = 1 << 20
 # json.dumps writes the unit as the last field: ``..., "unit": "0123456789abcdef"}``.
-_UNIT_MARK = b'"unit": "'
+_UNIT_MARK = f'"{UNIT}": "'.encode()
 # Task type names are plain words: no quote or backslash to unescape.
-_TASK_TYPE = re.compile(rb'"task_type": "([^"\\]*)"')
+_TASK_TYPE = re.compile(f'"{TASK_TYPE}": "([^"\\\\]*)"'.encode())
 
 
 class RecordFile:
@@ -99,7 +101,7 @@ class RecordFile:
             if end > start and line[end:] == b'"}':
                 return line[start:end].decode("ascii", "replace")
         record = self.record(position)  # the unit is not last: parse the line
-        unit = record.get("unit") if record else None
+        unit = record.get(UNIT) if record else None
         return unit if isinstance(unit, str) else None
 
     def task_type(self, position: int) -> str | None:
@@ -108,7 +110,7 @@ class RecordFile:
         if found is not None:
             return found.group(1).decode("utf-8", "replace")
         record = self.record(position)
-        task_type = record.get("task_type") if record else None
+        task_type = record.get(TASK_TYPE) if record else None
         return task_type if isinstance(task_type, str) else None
 
     def _scan_block(self) -> None:

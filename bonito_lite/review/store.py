@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ResourceError
-from ..resume import UNIT_FIELD, repair_partial_line
+from ..record import INPUT, OUTPUT, UNIT
+from ..resume import repair_partial_line
 from ..sinks import JsonlWriter, rejected_path, sibling_path
 
 KEEP = "keep"
@@ -72,17 +73,17 @@ class Decision:
         """``record`` with this decision's edits in place."""
         changed = dict(record)
         if self.input is not None:
-            changed["input"] = self.input
+            changed[INPUT] = self.input
         if self.output is not None:
-            changed["output"] = self.output
+            changed[OUTPUT] = self.output
         return changed
 
     def as_line(self) -> dict[str, Any]:
-        line: dict[str, Any] = {UNIT_FIELD: self.unit, "decision": self.decision}
+        line: dict[str, Any] = {UNIT: self.unit, "decision": self.decision}
         if self.input is not None:
-            line["input"] = self.input
+            line[INPUT] = self.input
         if self.output is not None:
-            line["output"] = self.output
+            line[OUTPUT] = self.output
         line["time"] = self.time
         return line
 
@@ -107,7 +108,7 @@ def first_unit(path: Path) -> str | None:
                     record = json.loads(line)
                 except ValueError:
                     return None
-                unit = record.get(UNIT_FIELD) if isinstance(record, dict) else None
+                unit = record.get(UNIT) if isinstance(record, dict) else None
                 return unit if isinstance(unit, str) else None
     return None
 
@@ -158,13 +159,13 @@ def _decision(sidecar: Path, number: int, line: bytes) -> Decision:
         data = None
     ok = (
         isinstance(data, dict)
-        and isinstance(data.get(UNIT_FIELD), str)
+        and isinstance(data.get(UNIT), str)
         and data.get("decision") in DECISIONS
-        and all(isinstance(data.get(k), (str, type(None))) for k in ("input", "output", "time"))
+        and all(isinstance(data.get(k), (str, type(None))) for k in (INPUT, OUTPUT, "time"))
     )
     if not ok:
         raise InputError(f"{sidecar} line {number} is not a review decision; fix or remove that line.")
-    return Decision(data[UNIT_FIELD], data["decision"], data.get("input"), data.get("output"), data.get("time") or "")
+    return Decision(data[UNIT], data["decision"], data.get(INPUT), data.get(OUTPUT), data.get("time") or "")
 
 
 def read_decisions(output: Path, sidecar: Path | None = None) -> dict[str, Decision] | None:
