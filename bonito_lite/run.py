@@ -28,11 +28,12 @@ from .engines.backends import LLAMA_CPP, open_backend
 from .engines.generation import EngineSettings, Sampling
 from .engines.resources import default_threads
 from .errors import InputError
+from .estimate import estimated_seconds
 from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
 from .inputs.chunking import Passage
 from .inputs.documents import find_documents, is_pattern, iter_passages, pattern_base
 from .offline import go_offline
-from .pipeline import GenerationSettings, RunStats, TaskCounts, generate_outcomes
+from .pipeline import GenerationSettings, Outcome, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
 from .prompt import TEMPLATE_TOKENS, build_prompt
 from .resume import (
@@ -54,22 +55,6 @@ from .task_types import TaskType, resolve_task_types
 log = logging.getLogger(__name__)
 
 STDOUT = "-"
-
-# Rough throughput per GB of model file on 2 CPU threads of an idle machine, measured on a
-# 1.1 B Q4_K_M model (0.67 GB; BENCHMARKS.md): prompts at 205 tok/s, and 129 generated
-# tok/s with 32 sequences in each decode step. Fewer sequences per step are counted as
-# proportionally slower, which over-estimates (16 measure 100 tok/s, not 65); one thread
-# as half the speed, and more than two as no faster (decoding is bound by memory
-# bandwidth, which more threads share): the estimate is meant not to promise less than a
-# run takes on an idle machine. Only for --dry-run's estimate.
-_PROMPT_TOK_S_PER_GB = 137.0
-_GENERATED_TOK_S_PER_GB = 86.0
-_GENERATED_RATE_PARALLEL = 32
-_RATE_THREADS = 2
-# Start-up: Python, the libraries and the toy model took about 5 s (BENCHMARKS.md); a larger
-# model is read twice before the first token (hashed, then loaded), counted at 500 MB/s.
-_START_S = 5.0
-_READ_S_PER_GB = 4.0
 
 
 @dataclass(frozen=True)
@@ -225,6 +210,26 @@ def default_output(inputs: tuple[str, ...]) -> Path:
     return Path((stem or "output") + OUTPUT_SUFFIX)
 
 
+@dataclass
+class _Writers:
+    """Where a run's records go: kept examples to the output, rejected ones to the rejects file."""
+
+    records: JsonlWriter
+    rejects: JsonlWriter | None = None  # None on stdout, which gets kept examples only
+    rejects_file: Path | None = None
+
+    def route(self, outcome: Outcome) -> None:
+        if outcome.parsed:
+            self.records.write(outcome.record.to_json())
+        elif self.rejects is not None:
+            self.rejects.write(outcome.record.to_json())
+
+    def close(self) -> None:
+        self.records.close()
+        if self.rejects is not None:
+            self.rejects.close()
+
+
 class GenerateRun:
     """One ``generate`` invocation, checked up front, then executed."""
 
@@ -271,18 +276,9 @@ class GenerateRun:
             return DryRunReport(
                 n_passages, generations, prompt_tokens, None, self.backend.model_name, skipped_files=skipped
             )
-        size_gb = self.model.stat().st_size / 1e9
         threads = self.options.engine.threads or default_threads()
-        scale = min(threads, _RATE_THREADS) / _RATE_THREADS
-        in_step = min(self.options.engine.parallel, generations, _GENERATED_RATE_PARALLEL)
-        seconds = (
-            _START_S
-            + size_gb * _READ_S_PER_GB
-            + prompt_tokens * size_gb / (_PROMPT_TOK_S_PER_GB * scale)
-            + generations
-            * self.options.max_tokens
-            * size_gb
-            / (_GENERATED_TOK_S_PER_GB * scale * in_step / _GENERATED_RATE_PARALLEL)
+        seconds = estimated_seconds(
+            self.model, prompt_tokens, generations, self.options.max_tokens, threads, self.options.engine.parallel
         )
         return DryRunReport(
             n_passages, generations, prompt_tokens, seconds, self.model, threads=threads, skipped_files=skipped
@@ -353,10 +349,79 @@ class GenerateRun:
     def execute(self) -> RunReport:
         """Generate what is left, appending to the output; raise :class:`RunInterrupted` on Ctrl-C."""
         plan = self._plan or self.prepare()
-        options = self.options
         started_at = dt.datetime.now(dt.timezone.utc)
         started = time.monotonic()
-        settings = GenerationSettings(
+        if plan.resuming:
+            self._repair_outputs()
+        writers = self._open_writers()
+        progress = Progress(plan.remaining, quiet=self.options.quiet)
+        report = RunReport(
+            output=str(self.output) if self.output else STDOUT,
+            rejected_output=str(writers.rejects_file) if writers.rejects_file else None,
+            stats=RunStats(),
+            seconds=0.0,
+            model=self.model or self.backend.model_name,
+            backend="unknown",
+            status="failed",
+            before=plan.finished,
+            total_units=plan.total,
+            skipped_files=self.documents.skipped,
+        )
+        try:
+            if plan.remaining:
+                self._generate(plan, report, writers, progress)
+            else:
+                report.stats.passages = self._count_passages()
+            report.status = "complete"
+        except KeyboardInterrupt:
+            report.status = "interrupted"
+        finally:
+            # A second Ctrl-C while closing would cut the manifest short; hold it off.
+            with _sigint_held():
+                progress.close()
+                writers.close()
+                report.seconds = time.monotonic() - started
+                report.done_units = plan.done + report.stats.generations
+                if self.output is not None:
+                    self._write_manifest(report, started_at)
+        if report.status == "interrupted":
+            raise RunInterrupted(report)
+        return report
+
+    def _repair_outputs(self) -> None:
+        """Cut the half-written last line a killed run may have left in the output or its rejects."""
+        assert self.output is not None
+        for path in (self.output, rejected_path(self.output)):
+            removed = repair_partial_line(path)
+            if removed:
+                log.warning(
+                    "%s ended in a half-written line (%d bytes, from a run that was killed); "
+                    "removed it, its generation is made again.",
+                    path,
+                    removed,
+                )
+
+    def _open_writers(self) -> _Writers:
+        """The output (or stdout) and its rejects file, opened to append (or replaced with --overwrite)."""
+        overwrite = self.options.overwrite
+        if self.output is None:
+            return _Writers(JsonlWriter.stdout())
+        records = JsonlWriter.open(self.output, overwrite=overwrite)
+        rejects_file = rejected_path(self.output)
+        try:
+            rejects = JsonlWriter.open(rejects_file, overwrite=overwrite)
+        except BaseException:
+            records.close()
+            raise
+        return _Writers(records, rejects, rejects_file)
+
+    def _count_passages(self) -> int:
+        with self.backend.tokenizer() as tokenizer:
+            return sum(1 for _ in self._passages(tokenizer))
+
+    def _generation_settings(self) -> GenerationSettings:
+        options = self.options
+        return GenerationSettings(
             task_types=self.tasks,
             sampling=Sampling(
                 options.max_tokens,
@@ -370,95 +435,36 @@ class GenerateRun:
             num_samples=options.num_samples,
             seed=options.seed,
         )
-        rejects_file = rejected_path(self.output) if self.output is not None else None
-        if plan.resuming:
-            assert self.output is not None and rejects_file is not None
-            for path in (self.output, rejects_file):
-                removed = repair_partial_line(path)
-                if removed:
-                    log.warning(
-                        "%s ended in a half-written line (%d bytes, from a run that was killed); "
-                        "removed it, its generation is made again.",
-                        path,
-                        removed,
-                    )
-        stats = RunStats()
-        records = (
-            JsonlWriter.stdout() if self.output is None else JsonlWriter.open(self.output, overwrite=options.overwrite)
-        )
-        try:
-            rejects = JsonlWriter.open(rejects_file, overwrite=options.overwrite) if rejects_file else None
-        except BaseException:
-            records.close()
-            raise
+
+    def _generate(self, plan: WorkPlan, report: RunReport, writers: _Writers, progress: Progress) -> None:
+        """The loop: every unit the plan has left, through the engine, each record written as it comes."""
         skipping = plan.finished.copy()
         keys = plan.keys
 
         def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
             return skipping.take(keys.key(passage.text, task.full_name, sample_index))
 
-        progress = Progress(plan.remaining, quiet=options.quiet)
-        backend = "unknown"
-        sequences = None
-        status = "failed"
-        try:
-            if plan.remaining:
-                with self.backend.engine() as engine:
-                    backend = engine.backend
-                    if self.backend.name == LLAMA_CPP:  # a server's requests are not its sequences
-                        sequences = engine.settings.parallel
-                    # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
-                    outcomes = generate_outcomes(
-                        engine,
-                        self._passages(engine),
-                        settings,
-                        self.backend.model_name,
-                        stats,
-                        skip=already_finished,
-                        review=self._quality,
-                        unit_key=keys.key,
-                    )
-                    # Closed before the engine is: a generator left suspended by an error
-                    # would otherwise run its cleanup on a freed llama.cpp context.
-                    with contextlib.closing(outcomes):
-                        for outcome in outcomes:
-                            if outcome.parsed:
-                                records.write(outcome.record.to_json())
-                            elif rejects is not None:  # stdout gets parsed records only
-                                rejects.write(outcome.record.to_json())
-                            progress.advance(1, outcome.completion_tokens)
-            else:
-                with self.backend.tokenizer() as tokenizer:
-                    stats.passages = sum(1 for _ in self._passages(tokenizer))
-            status = "complete"
-        except KeyboardInterrupt:
-            status = "interrupted"
-        finally:
-            # A second Ctrl-C while closing would cut the manifest short; hold it off.
-            with _sigint_held():
-                progress.close()
-                records.close()
-                if rejects is not None:
-                    rejects.close()
-                report = RunReport(
-                    output=str(self.output) if self.output else STDOUT,
-                    rejected_output=str(rejects_file) if rejects_file else None,
-                    stats=stats,
-                    seconds=time.monotonic() - started,
-                    model=self.model or self.backend.model_name,
-                    backend=backend,
-                    status=status,
-                    before=plan.finished,
-                    total_units=plan.total,
-                    done_units=plan.done + stats.generations,
-                    sequences=sequences,
-                    skipped_files=self.documents.skipped,
-                )
-                if self.output is not None:
-                    self._write_manifest(report, started_at)
-        if status == "interrupted":
-            raise RunInterrupted(report)
-        return report
+        with self.backend.engine() as engine:
+            report.backend = engine.backend
+            if self.backend.name == LLAMA_CPP:  # a server's requests are not its sequences
+                report.sequences = engine.settings.parallel
+            # The engine's vocabulary counts tokens as the Tokenizer of prepare() did.
+            outcomes = generate_outcomes(
+                engine,
+                self._passages(engine),
+                self._generation_settings(),
+                self.backend.model_name,
+                report.stats,
+                skip=already_finished,
+                review=self._quality,
+                unit_key=keys.key,
+            )
+            # Closed before the engine is: a generator left suspended by an error
+            # would otherwise run its cleanup on a freed llama.cpp context.
+            with contextlib.closing(outcomes):
+                for outcome in outcomes:
+                    writers.route(outcome)
+                    progress.advance(1, outcome.completion_tokens)
 
     def _write_manifest(self, report: RunReport, started_at: dt.datetime) -> None:
         assert self.output is not None
