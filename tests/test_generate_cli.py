@@ -15,10 +15,23 @@ import pytest
 from bonito_lite import filters
 from bonito_lite.engines.generation import EngineSettings
 from bonito_lite.models.paths import toy_model_path
+from bonito_lite.record import Record
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 
+# Where a record came from, in the order a line holds it.
+PROVENANCE = [
+    "task_type",
+    "context",
+    "source",
+    "passage_index",
+    "char_start",
+    "char_end",
+    "sample_index",
+    "model",
+    "seed",
+]
 RECORD_FIELDS = {
     "input",
     "output",
@@ -83,6 +96,18 @@ def test_manifest_counts_what_was_written(sample_run):
     assert manifest["counts"]["generations"] == 6
     assert len(manifest["model"]["sha256"]) == 64
     assert manifest["task_types"] == ["extractive question answering", "yes-no question answering"]
+
+
+def test_each_line_holds_exactly_the_declared_fields_in_the_declared_order(sample_run):
+    kept = ["input", "output", *PROVENANCE, "unit"]
+    unparsed = ["reason", "generation", *PROVENANCE, "unit"]
+    filtered = ["reason", "detail", "input", "output", *PROVENANCE, "unit"]
+    rejects = sample_run.with_name("notes.bonito.rejected.jsonl")
+    for path, shapes in ((sample_run, [kept]), (rejects, [unparsed, filtered])):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            data = json.loads(line)
+            assert list(data) in shapes
+            assert json.dumps(Record.from_json(data).to_json(), ensure_ascii=False) == line
 
 
 def test_same_seed_gives_the_same_records_and_another_seed_others(sample_run, tmp_path):
