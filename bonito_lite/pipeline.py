@@ -107,8 +107,8 @@ def sample_seed(seed: int, passage_text: str, task: TaskType, sample_index: int,
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & _SEED_MASK
 
 
-# Whether one sample (passage, task type, sample index) is already finished and is skipped.
-SkipSample = Callable[[Passage, TaskType, int], bool]
+# Whether the sample with this unit key is already finished and is skipped.
+SkipSample = Callable[[str], bool]
 
 # Judges a parsed record: why it is rejected, or None to keep it (see filters.QualityFilter).
 Review = Callable[[Record], "Rejection | None"]
@@ -123,6 +123,7 @@ class _Unit:
     passage: Passage
     task: TaskType
     samples: tuple[int, ...]  # the sample indices requested, in order
+    keys: tuple[str | None, ...]  # their unit keys (None without a unit_key function)
 
 
 def generate_outcomes(
@@ -137,13 +138,16 @@ def generate_outcomes(
 ) -> Iterator[Outcome]:
     """Run every passage × task type through the engine; yield outcomes in input order.
 
-    ``skip`` is asked once per sample, in order; a sample it answers True for is neither
-    generated nor yielded (a resumed run skips what an earlier run finished). ``review``
-    judges each parsed record in that same order, so deduplication keeps the first of
-    two duplicates whatever order the engine finished them in. With ``unit_key``, every
-    record carries its key (before ``review`` sees it, so that a duplicate's reason can name
-    the example it repeats).
+    With ``unit_key``, every record carries its key (before ``review`` sees it, so that a
+    duplicate's reason can name the example it repeats); each key is computed once. ``skip``
+    (which needs ``unit_key``) is asked with each sample's key, in order; a sample it
+    answers True for is neither generated nor yielded (a resumed run skips what an earlier
+    run finished). ``review`` judges each parsed record in that same order, so
+    deduplication keeps the first of two duplicates whatever order the engine finished
+    them in.
     """
+    if skip is not None and unit_key is None:
+        raise ValueError("skip asks by unit key: pass unit_key too")
     units: dict[int, _Unit] = {}
     stats = stats if stats is not None else RunStats()
 
@@ -152,10 +156,14 @@ def generate_outcomes(
         for position, passage in enumerate(passages):
             stats.passages += 1
             for task in settings.task_types:
-                samples = tuple(i for i in range(settings.num_samples) if skip is None or not skip(passage, task, i))
+                keys = [
+                    unit_key(passage.text, task.full_name, i) if unit_key is not None else None
+                    for i in range(settings.num_samples)
+                ]
+                samples = tuple(i for i, key in enumerate(keys) if skip is None or not skip(key))
                 if not samples:
                     continue
-                units[number] = _Unit(passage, task, samples)
+                units[number] = _Unit(passage, task, samples, tuple(keys[i] for i in samples))
                 # Seeds depend on the sample index, not on which samples are left to do.
                 seeds = tuple(
                     sample_seed(settings.seed, passage.text, task, i, position if settings.seed_by_position else None)
@@ -177,10 +185,8 @@ def generate_outcomes(
         finished.setdefault(completion.key, {})[completion.sample_index] = completion
         while next_unit in units and len(finished.get(next_unit, ())) == len(units[next_unit].samples):
             unit = units[next_unit]
-            for position, sample_index in enumerate(unit.samples):
-                done = _outcome(
-                    unit, finished[next_unit][position], sample_index, settings.seed, model_name, unit_key, review
-                )
+            for position in range(len(unit.samples)):
+                done = _outcome(unit, finished[next_unit][position], position, settings.seed, model_name, review)
                 stats.add(done)
                 yield done
             del finished[next_unit]
@@ -189,19 +195,13 @@ def generate_outcomes(
 
 
 def _outcome(
-    unit: _Unit,
-    completion: Completion,
-    sample_index: int,
-    seed: int,
-    model_name: str,
-    unit_key: UnitKey | None,
-    review: Review | None,
+    unit: _Unit, completion: Completion, position: int, seed: int, model_name: str, review: Review | None
 ) -> Outcome:
     """The whole record of one sample: parsed or why not, where it came from, its key, the review."""
-    passage, task_type = unit.passage, unit.task.full_name
-    key = unit_key(passage.text, task_type, sample_index) if unit_key is not None else None
-    record = Record.of_passage(passage, task_type, sample_index, model_name, seed, unit=key)
-    parsed = parse_generation(completion.text, passage.text)
+    record = Record.of_passage(
+        unit.passage, unit.task.full_name, unit.samples[position], model_name, seed, unit=unit.keys[position]
+    )
+    parsed = parse_generation(completion.text, unit.passage.text)
     if isinstance(parsed, ParseFailure):
         reason = TRUNCATED if completion.finish_reason == "length" else parsed.reason
         return Outcome(record.unparsed(reason, completion.text), completion.completion_tokens)

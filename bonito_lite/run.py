@@ -50,7 +50,7 @@ from .sinks import (
     rejected_path,
     write_json_atomically,
 )
-from .task_types import TaskType, resolve_task_types
+from .task_types import resolve_task_types
 
 log = logging.getLogger(__name__)
 
@@ -438,12 +438,6 @@ class GenerateRun:
 
     def _generate(self, plan: WorkPlan, report: RunReport, writers: _Writers, progress: Progress) -> None:
         """The loop: every unit the plan has left, through the engine, each record written as it comes."""
-        skipping = plan.finished.copy()
-        keys = plan.keys
-
-        def already_finished(passage: Passage, task: TaskType, sample_index: int) -> bool:
-            return skipping.take(keys.key(passage.text, task.full_name, sample_index))
-
         with self.backend.engine() as engine:
             report.backend = engine.backend
             if self.backend.name == LLAMA_CPP:  # a server's requests are not its sequences
@@ -455,9 +449,9 @@ class GenerateRun:
                 self._generation_settings(),
                 self.backend.model_name,
                 report.stats,
-                skip=already_finished,
+                skip=plan.finished.copy().take,
                 review=self._quality,
-                unit_key=keys.key,
+                unit_key=plan.keys.key,
             )
             # Closed before the engine is: a generator left suspended by an error
             # would otherwise run its cleanup on a freed llama.cpp context.

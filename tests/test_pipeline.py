@@ -131,3 +131,26 @@ def test_every_record_gets_its_unit_key_once_and_review_sees_it(scripted_engine)
     assert seen == [o.record.unit for o in outcomes if o.record.generation is None]
     reasons = {o.reason for o in outcomes}
     assert reasons >= {None, "no_pipe", "duplicate"}  # kept, unparsable and reviewed out, all keyed
+
+
+def test_a_resumed_run_skips_finished_samples_by_their_unit_key_and_keeps_the_others_seeds(scripted_engine):
+    settings = GenerationSettings(task_types=(EXQA,), num_samples=3, seed=2)
+    asked: list[str] = []
+
+    def unit_key(text: str, task_type: str, sample_index: int) -> str:
+        asked.append(f"{text}/{sample_index}")
+        return asked[-1]
+
+    whole = scripted_engine(lambda prompt, seed: "Q<|pipe|>A")
+    every = list(generate_outcomes(whole, passages("one", "two"), settings, "m", unit_key=unit_key))
+    asked.clear()
+    finished = {"one/0", "one/1", "one/2", "two/1"}
+    rest = scripted_engine(lambda prompt, seed: "Q<|pipe|>A")
+    left = list(
+        generate_outcomes(rest, passages("one", "two"), settings, "m", skip=finished.__contains__, unit_key=unit_key)
+    )
+    assert asked == ["one/0", "one/1", "one/2", "two/0", "two/1", "two/2"]  # each key computed once
+    assert [o.record.unit for o in left] == ["two/0", "two/2"]
+    assert [o.record.sample_index for o in left] == [0, 2]
+    assert [r.seeds for r in rest.requests] == [tuple(whole.requests[1].seeds[i] for i in (0, 2))]
+    assert [o.record for o in left] == [o.record for o in every if o.record.unit in {"two/0", "two/2"}]
