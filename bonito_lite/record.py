@@ -62,7 +62,7 @@ class Record:
     """One generation and where it came from; ``reason`` set when it is not kept.
 
     The attributes are the fields, declared in :data:`FIELDS` order; None stands for a field
-    the record does not have (those after ``seed`` are written only when set).
+    the record does not have, which its line leaves out (those with a default).
     """
 
     reason: str | None = None
