@@ -33,6 +33,7 @@ import numpy as np
 
 from .prompt import CONTEXT_TAG, PIPE, TASK_TAG, TASKTYPE_TAG
 from .resume import UNIT_FIELD
+from .settings import DEDUP_THRESHOLD
 from .task_types import resolve_task_type
 
 # Rejection reasons, as they appear in the rejects file, the summary and the manifest.
@@ -59,9 +60,8 @@ REASONS = (
 )
 
 # Jaccard similarity (of word-pair sets, estimated by MinHash) from which two examples
-# count as near-duplicates. 0.8 catches rewordings of one or two words in a question and
-# leaves apart questions that share a topic but ask different things.
-DEFAULT_DEDUP_THRESHOLD = 0.8
+# count as near-duplicates; ``settings`` declares it and says why.
+DEFAULT_DEDUP_THRESHOLD = DEDUP_THRESHOLD.default
 
 
 @dataclass(frozen=True)
