@@ -383,8 +383,7 @@ class Deduplicator:
     """
 
     def __init__(self, threshold: float = DEFAULT_DEDUP_THRESHOLD) -> None:
-        if not 0 < threshold <= 1:
-            raise ValueError("the dedup threshold is a Jaccard similarity in (0, 1]")
+        DEDUP_THRESHOLD.check(threshold)
         self.threshold = threshold
         self.bands, self.rows = lsh_bands(threshold)
         self._exact: dict[int, int] = {}  # hash of input and output -> example number
