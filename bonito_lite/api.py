@@ -82,8 +82,9 @@ class SamplingParams:
     """vLLM's ``SamplingParams`` fields; upstream's README values are the defaults where it sets them.
 
     Defaults and ranges are the declarations' in ``settings``, as the Python API spells them
-    (vLLM's ``n``, top_k -1 for off). Every field keeps vLLM's meaning (see README, "Python API"). Fields a local sampler
-    cannot honour are accepted only at vLLM's default, and raise ValueError otherwise.
+    (vLLM's ``n``, top_k -1 for off). Every field keeps vLLM's meaning (see README, "Python
+    API"). Fields a local sampler cannot honour are accepted only at vLLM's default, and raise
+    ValueError otherwise.
     """
 
     n: int = NUM_SAMPLES.api_value

@@ -97,7 +97,7 @@ _READ_S_PER_GB = 4.0
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    """What ``generate`` is asked: each option's default, range and meaning are declared in ``settings``."""
+    """What ``generate`` is asked; each option's default, range and meaning are in ``settings``."""
 
     inputs: tuple[str, ...]
     task_types: tuple[str, ...]

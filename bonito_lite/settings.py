@@ -177,7 +177,7 @@ class Setting:
         return None
 
     def check(self, value: Any, caller: Caller | None = None) -> None:
-        """Raise :class:`SettingError` naming the setting as ``caller`` (else the current caller) spells it."""
+        """Raise :class:`SettingError` naming the setting as ``caller`` (else the current one) spells it."""
         caller = caller or current_caller(Caller.API)
         problem = self.problem(value, caller)
         if problem is not None:

@@ -502,7 +502,8 @@ class ServerEngine:
         parallel = self.settings.parallel
         jobs: queue.Queue = queue.Queue()
         results: queue.Queue = queue.Queue()
-        # Each worker runs in a copy of the caller's context: its messages name settings as the caller does.
+        # Each worker runs in a copy of the caller's context, so that its messages name
+        # settings as the caller spells them.
         workers = [
             threading.Thread(
                 target=contextvars.copy_context().run,
