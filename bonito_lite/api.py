@@ -27,19 +27,47 @@ from .engines.backends import LLAMA_CPP, SERVER, open_backend
 from .engines.generation import EngineSettings, Sampling
 from .engines.server import ServerEngine, parse_server_url
 from .errors import InputError, SamplingError
-from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
+from .filters import QualityFilter
 from .inputs.chunking import Passage
 from .models.info import read_model_info
 from .offline import offline_scope
 from .pipeline import GenerationSettings, RunStats, generate_outcomes
 from .prompt import build_prompt
 from .record import CONTEXT, DETAIL, GENERATION, INPUT, OUTPUT, REASON, SOURCE, TASK_TYPE, Record
+from .settings import (
+    CONSTRAIN,
+    CPU_REPACK,
+    CTX_SIZE,
+    DEDUP_THRESHOLD,
+    FREQUENCY_PENALTY,
+    MAX_TOKENS,
+    MIN_P,
+    MIN_TOKENS,
+    MODEL,
+    N_GPU_LAYERS,
+    NUM_SAMPLES,
+    PARALLEL,
+    PRESENCE_PENALTY,
+    QUALITY_FILTERS,
+    REPETITION_PENALTY,
+    SEED,
+    STOP,
+    TEMPERATURE,
+    THREADS,
+    TOP_K,
+    TOP_P,
+    URL,
+    Caller,
+    called_from,
+)
 from .task_types import TaskType, resolve_task_type
 
 if TYPE_CHECKING:
     from .engines.local import Engine, Tokenizer
 
 log = logging.getLogger(__name__)
+
+API = Caller.API
 
 # bonito-v1 was trained on inputs and on outputs of at most 2,048 tokens each.
 TRAINED_INPUT_TOKENS = 2048
@@ -54,26 +82,28 @@ _CTX_STEP = 64
 class SamplingParams:
     """vLLM's ``SamplingParams`` fields; upstream's README values are the defaults where it sets them.
 
-    Every field keeps vLLM's meaning (see README, "Python API"). Fields a local sampler
-    cannot honour are accepted only at vLLM's default, and raise ValueError otherwise.
+    Defaults and ranges are the declarations' in ``settings``, as the Python API spells them
+    (vLLM's ``n``, top_k -1 for off). Every field keeps vLLM's meaning (see README, "Python
+    API"). Fields a local sampler cannot honour are accepted only at vLLM's default, and raise
+    ValueError otherwise.
     """
 
-    n: int = 1
+    n: int = NUM_SAMPLES.api_value
     best_of: int | None = None
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    repetition_penalty: float = 1.0
-    temperature: float = 0.5
-    top_p: float = 0.95
-    top_k: int = -1
-    min_p: float = 0.0
-    seed: int | None = None
-    stop: str | list[str] | None = None
+    presence_penalty: float = PRESENCE_PENALTY.api_value
+    frequency_penalty: float = FREQUENCY_PENALTY.api_value
+    repetition_penalty: float = REPETITION_PENALTY.api_value
+    temperature: float = TEMPERATURE.api_value
+    top_p: float = TOP_P.api_value
+    top_k: int = TOP_K.api_value
+    min_p: float = MIN_P.api_value
+    seed: int | None = SEED.api_value
+    stop: str | list[str] | None = STOP.api_value
     stop_token_ids: list[int] | None = None
     bad_words: list[str] | None = None
     ignore_eos: bool = False
-    max_tokens: int | None = 256
-    min_tokens: int = 0
+    max_tokens: int | None = MAX_TOKENS.api_value
+    min_tokens: int = MIN_TOKENS.api_value
     logprobs: int | None = None
     prompt_logprobs: int | None = None
     detokenize: bool = True
@@ -127,8 +157,7 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
         if value != default and not (default is None and value in ([], {}, ())):
             raise SamplingError(f"{name}={value!r} is not supported by bonito-lite: {why}. Leave it at {default!r}.")
     n = get("_real_n", None) or get("n", 1)  # vLLM keeps the n asked for there when best_of > n
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise SamplingError(f"n must be an integer of at least 1, got {n!r}.")
+    NUM_SAMPLES.check(n, API)
     best_of = get("best_of", None)
     if best_of is not None and best_of > n:
         raise SamplingError(
@@ -191,34 +220,39 @@ class Bonito(AbstractBonito):
 
     def __init__(
         self,
-        model: str | os.PathLike = "toy",
+        model: str | os.PathLike = MODEL.api_value,
         *,
-        url: str | None = None,
-        n_gpu_layers: int | None = None,
-        threads: int | None = None,
-        ctx_size: int | None = None,
-        parallel: int | None = None,
-        cpu_repack: str = "auto",
-        constrain: bool = True,
+        url: str | None = URL.api_value,
+        n_gpu_layers: int | None = N_GPU_LAYERS.api_value,
+        threads: int | None = THREADS.api_value,
+        ctx_size: int | None = CTX_SIZE.api_value,
+        parallel: int = PARALLEL.api_value,
+        cpu_repack: str = CPU_REPACK.api_value,
+        constrain: bool = CONSTRAIN.api_value,
         verbose: bool = False,
     ) -> None:
-        for name, value, least in (("parallel", parallel, 1), ("threads", threads, 1), ("ctx_size", ctx_size, 64)):
-            if value is not None and value < least:
-                raise InputError(f"{name} must be at least {least}, got {value}.")
+        for setting, value in (
+            (N_GPU_LAYERS, n_gpu_layers),
+            (THREADS, threads),
+            (CTX_SIZE, ctx_size),
+            (PARALLEL, parallel),
+            (CPU_REPACK, cpu_repack),
+        ):
+            setting.check(value, API)
         self.last_seed: int | None = None
         self.engine: Engine | ServerEngine | None = None
         self._tokenizer: Tokenizer | None = None
-        if url is not None:
-            parse_server_url(url, name="url")  # the CLI's checks, naming the argument
-        with offline_scope():
+        with offline_scope(), called_from(API):
+            if url is not None:
+                parse_server_url(url)  # the CLI's checks, naming the argument
             self._settings = EngineSettings(
                 n_gpu_layers=n_gpu_layers,
                 threads=threads,
                 ctx_size=ctx_size or TRAINED_INPUT_TOKENS,
+                parallel=parallel,
                 cpu_repack=cpu_repack,
                 constrain=constrain,
                 verbose=verbose,
-                **({"parallel": parallel} if parallel is not None else {}),
             )
             self._ctx_size = ctx_size
             # The factory generate uses: a local GGUF, or the server at url (model then unused).
@@ -265,8 +299,8 @@ class Bonito(AbstractBonito):
         sampling_params: Any = None,
         *,
         return_rejected: bool = False,
-        quality_filters: bool = True,
-        dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD,
+        quality_filters: bool = QUALITY_FILTERS.api_value,
+        dedup_threshold: float = DEDUP_THRESHOLD.api_value,
         **kwargs: Any,
     ) -> Dataset | tuple[Dataset, Dataset]:
         """One prompt per row of ``text_dataset[context_col]``; a Dataset of ``input``/``output``.
@@ -283,7 +317,7 @@ class Bonito(AbstractBonito):
         with its ``reason``. Further keywords are upstream's for ``datasets.map``
         (``num_proc``...), which bonito-lite does not need.
         """
-        with offline_scope():
+        with offline_scope(), called_from(API):
             return self._generate_tasks(
                 text_dataset,
                 context_col,
@@ -316,8 +350,7 @@ class Bonito(AbstractBonito):
             columns = ", ".join(text_dataset.column_names)
             raise InputError(f"context_col {context_col!r} is not a column of the dataset; its columns: {columns}.")
         task = resolve_task_type(task_type)
-        if not 0 < dedup_threshold <= 1:
-            raise InputError("dedup_threshold must be in (0, 1]: the Jaccard similarity of near-duplicates.")
+        DEDUP_THRESHOLD.check(dedup_threshold, API)
         sampling, n, seed = sampling_from(sampling_params if sampling_params is not None else SamplingParams())
         if seed is None:
             seed = random.getrandbits(31)

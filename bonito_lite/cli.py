@@ -15,9 +15,23 @@ import click
 from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
-from .filters import DEFAULT_DEDUP_THRESHOLD
 from .logs import configure_logging
 from .report import DEFAULT_SAMPLES, DEFAULT_SEED
+from .settings import (
+    CHUNK_TOKENS,
+    CONSTRAIN,
+    CTX_SIZE,
+    ENGINE,
+    GENERATE,
+    MAX_TOKENS,
+    MODEL_ENV,
+    N_GPU_LAYERS,
+    THREADS,
+    Caller,
+    Setting,
+    called_from,
+    passage_ctx_size,
+)
 from .task_types import TASK_TYPES
 
 IGNORE_REVIEW_HELP = "Export the examples as generated, without the decisions of 'bonito-lite review'."
@@ -40,7 +54,8 @@ def handles_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with called_from(Caller.CLI):  # messages name settings by their --flags
+                return command(*args, **kwargs)
         except BonitoLiteError as error:
             if _debug_enabled():
                 raise
@@ -78,19 +93,77 @@ class _OneLineUsageErrors(click.Group):
             raise self._one_line(error) from None
 
 
-# Options that more than one command takes, declared once.
-n_gpu_layers_option = click.option(
-    "--n-gpu-layers",
-    type=click.IntRange(min=-1),
-    default=None,
-    help="Layers to offload to the GPU (default: all when llama.cpp has Metal or CUDA, else 0).",
-)
-threads_option = click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads [default: the CPUs idle when the run starts].",
-)
+def _checked_type(setting: Setting) -> click.ParamType:
+    """The Click type of a setting: parsed as Click parses, checked by the setting's own rule."""
+    if setting.choices:
+        return click.Choice(setting.choices)
+    if setting.multiple:
+        checked = _CheckedText()
+    else:
+        number = _CheckedInt if setting.type is int else _CheckedFloat
+        checked = number(setting.minimum, setting.maximum, min_open=setting.min_open, max_open=setting.max_open)
+    checked.setting = setting
+    return checked
+
+
+class _Checked:
+    """A Click type whose values pass ``Setting.problem``; Click's error names the --flag."""
+
+    parse: click.ParamType
+    setting: Setting
+
+    def convert(self, value, param, ctx):
+        value = self.parse.convert(value, param, ctx)
+        setting = self.setting
+        problem = setting.problem((value,) if setting.multiple else value, Caller.CLI)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return value
+
+
+# Range types, so that --help shows each option's range as Click writes it.
+class _CheckedInt(_Checked, click.IntRange):
+    parse = click.INT
+
+
+class _CheckedFloat(_Checked, click.FloatRange):
+    parse = click.FLOAT
+
+
+class _CheckedText(_Checked, click.ParamType):
+    name = "text"
+    parse = click.STRING
+
+
+def setting_option(setting: Setting):
+    """The Click option of a declared setting: its flag, type, default, env var and help."""
+    kwargs = {}
+    if setting.default not in (None, ()):
+        kwargs.update(default=setting.default, show_default=True)
+    elif setting.none_means:
+        kwargs.update(show_default=setting.none_means)
+    if setting.choices or setting.multiple or setting.type in (int, float):
+        kwargs["type"] = _checked_type(setting)
+    return click.option(
+        setting.name,
+        setting.flag or setting.cli_name,
+        multiple=setting.multiple,
+        envvar=setting.envvar,
+        metavar=setting.metavar,
+        help=setting.help,
+        **kwargs,
+    )
+
+
+def setting_options(*settings: Setting):
+    """Each declared setting's option, in the order given."""
+
+    def decorate(command):
+        for setting in reversed(settings):
+            command = setting_option(setting)(command)
+        return command
+
+    return decorate
 
 
 @click.group(cls=_OneLineUsageErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,132 +207,9 @@ def task_types_command() -> None:
     help="Task type: an alias, short form or full name, or 'all'; repeat for several.",
 )
 @click.option(
-    "--model",
-    "model",
-    envvar="BONITO_LITE_MODEL",
-    metavar="GGUF|toy",
-    help="GGUF model file, or 'toy' for the bundled demo model (else ./models/*.gguf).",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["llama.cpp", "server"]),
-    default="llama.cpp",
-    show_default=True,
-    envvar="BONITO_LITE_BACKEND",
-    help="Generate here with llama.cpp, or on an OpenAI-compatible server at --url.",
-)
-@click.option(
-    "--url",
-    envvar="BONITO_LITE_URL",
-    metavar="http://HOST:PORT",
-    help="The server for --backend server (llama.cpp, llama-cpp-python, vLLM); only it is contacted.",
-)
-@click.option(
     "-o", "--output", metavar="FILE", help="Output JSONL (default: <first input>.bonito.jsonl here); '-' for stdout."
 )
-@click.option(
-    "--num-samples",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Examples to sample per passage and task type.",
-)
-@click.option("--temperature", default=0.5, show_default=True, type=click.FloatRange(min=0))
-@click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option(
-    "--max-tokens",
-    default=256,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Most tokens generated per example.",
-)
-@click.option(
-    "--top-k",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Sample among the K most likely tokens only; 0 is off.",
-)
-@click.option(
-    "--min-p",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Drop tokens less likely than MIN_P times the most likely one; 0 is off.",
-)
-@click.option(
-    "--repetition-penalty",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="vLLM's penalty on tokens already in the prompt or the output; 1 is off.",
-)
-@click.option(
-    "--stop",
-    multiple=True,
-    metavar="TEXT",
-    help="End a generation where TEXT appears (cut before it); repeat for several.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Sampling seed; the same seed gives the same records.",
-)
-@n_gpu_layers_option
-@threads_option
-@click.option(
-    "--ctx-size",
-    type=click.IntRange(min=64),
-    default=None,
-    help="Context window per sequence, in tokens [default: room for a --chunk-tokens "
-    "passage's prompt and --max-tokens, 704 at the defaults].",
-)
-@click.option(
-    "--parallel",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Sequences decoded together in one batch, or requests in flight on a server "
-    "[default: 32, lowered to fit memory].",
-)
-@click.option(
-    "--cpu-repack",
-    type=click.Choice(["auto", "on", "off"]),
-    default="auto",
-    show_default=True,
-    help="llama.cpp's CPU weight repacking; auto turns it off where it crashes (AMX).",
-)
-@click.option(
-    "--constrain/--no-constrain",
-    default=True,
-    show_default=True,
-    help="Limit generations to 'input <|pipe|> output' with a grammar.",
-)
-@click.option(
-    "--chunk-tokens", default=384, show_default=True, type=click.IntRange(min=16), help="Largest passage, in tokens."
-)
-@click.option(
-    "--context-col",
-    default="text",
-    show_default=True,
-    help="Column holding the text in .jsonl/.json/.csv/.parquet inputs.",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N passages.")
-@click.option(
-    "quality_filters",
-    "--filter/--no-filter",
-    default=True,
-    show_default=True,
-    help="Reject empty, looping, echoing, off-task and duplicate examples (see README).",
-)
-@click.option(
-    "--dedup-threshold",
-    default=DEFAULT_DEDUP_THRESHOLD,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Jaccard similarity from which two examples are near-duplicates.",
-)
+@setting_options(*GENERATE)
 @click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
@@ -283,42 +233,20 @@ def task_types_command() -> None:
 def generate_command(
     inputs,
     task_types,
-    model,
     output,
-    num_samples,
-    temperature,
-    top_p,
-    max_tokens,
-    top_k,
-    min_p,
-    repetition_penalty,
-    stop,
-    seed,
-    n_gpu_layers,
-    threads,
-    ctx_size,
-    parallel,
-    cpu_repack,
-    constrain,
-    chunk_tokens,
-    context_col,
-    limit,
     dry_run,
     overwrite,
     quiet,
     verbose,
     formats,
-    backend,
-    url,
-    quality_filters,
-    dedup_threshold,
     ignore_review,
     with_report,
+    **settings,
 ) -> None:
     """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engines.generation import EngineSettings
     from .models.paths import TOY
-    from .run import GenerateOptions, GenerateRun, RunInterrupted, passage_ctx_size
+    from .run import GenerateOptions, GenerateRun, RunInterrupted
 
     configure_logging(verbose, quiet)
     if formats and output == "-":
@@ -333,42 +261,21 @@ def generate_command(
         from .report_page import check_report_extra
 
         check_report_extra()  # before hours of generation, not after
-    engine_settings = EngineSettings(
-        n_gpu_layers=n_gpu_layers,
-        threads=threads,
-        cpu_repack=cpu_repack,
-        ctx_size=ctx_size if ctx_size is not None else passage_ctx_size(chunk_tokens, max_tokens),
-        verbose=verbose,
-        constrain=constrain,
-        **({"parallel": parallel} if parallel is not None else {}),
-    )
+    ctx_size = settings.pop(CTX_SIZE.name)
+    if ctx_size is None:
+        ctx_size = passage_ctx_size(settings[CHUNK_TOKENS.name], settings[MAX_TOKENS.name])
+    engine = {setting.name: settings.pop(setting.name) for setting in (*ENGINE, CONSTRAIN) if setting is not CTX_SIZE}
     options = GenerateOptions(
         inputs=tuple(inputs),
         task_types=tuple(task_types),
-        model=model,
         output=output,
-        num_samples=num_samples,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        top_k=top_k,
-        min_p=min_p,
-        repetition_penalty=repetition_penalty,
-        stop=tuple(stop),
-        seed=seed,
-        chunk_tokens=chunk_tokens,
-        context_col=context_col,
-        limit=limit,
         overwrite=overwrite,
         quiet=quiet,
-        engine=engine_settings,
-        backend=backend,
-        url=url,
-        quality_filters=quality_filters,
-        dedup_threshold=dedup_threshold,
+        engine=EngineSettings(ctx_size=ctx_size, verbose=verbose, **engine),
+        **settings,
     )
     run = GenerateRun(options)
-    if model == TOY and not quiet:
+    if options.model == TOY and not quiet:
         click.echo("Using the bundled toy model: a demo of the pipeline, not a useful Bonito.", err=True)
     if dry_run:
         _print_dry_run(run)
@@ -661,7 +568,7 @@ def report_command(jsonl: str, output: str | None, samples: int, seed: int, over
 
 
 @cli.command(name="inspect")
-@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
+@click.argument("model", required=False, envvar=MODEL_ENV, metavar="[MODEL]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handles_errors
 def inspect_command(model: str | None, as_json: bool) -> None:
@@ -679,7 +586,7 @@ def inspect_command(model: str | None, as_json: bool) -> None:
 
 
 @cli.command(name="quant-report")
-@click.argument("model", required=False, envvar="BONITO_LITE_MODEL", metavar="[MODEL]")
+@click.argument("model", required=False, envvar=MODEL_ENV, metavar="[MODEL]")
 @click.option(
     "-r",
     "--reference",
@@ -693,8 +600,7 @@ def inspect_command(model: str | None, as_json: bool) -> None:
     default=None,
     help="Bundled sample passages to evaluate [default: all 16, one per task type].",
 )
-@threads_option
-@n_gpu_layers_option
+@setting_options(THREADS, N_GPU_LAYERS)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, exists=True),

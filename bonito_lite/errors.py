@@ -18,12 +18,16 @@ class InputError(BonitoLiteError):
     exit_code = 2
 
 
-class SamplingError(InputError, ValueError):
-    """A sampling parameter out of range, or set to a value this sampler cannot honour.
+class SettingError(InputError, ValueError):
+    """A setting out of its range or choices (``settings.Setting.check``).
 
     A ValueError too, as vLLM's own ``SamplingParams`` raises, so that callers' ``except
     ValueError`` keeps working.
     """
+
+
+class SamplingError(SettingError):
+    """A sampling parameter set to a value this sampler cannot honour, or of the wrong type."""
 
 
 class UnknownTaskTypeError(InputError, ValueError):

@@ -32,6 +32,7 @@ import numpy as np
 
 from .prompt import CONTEXT_TAG, PIPE, TASK_TAG, TASKTYPE_TAG
 from .record import INPUT, OUTPUT, Record
+from .settings import DEDUP_THRESHOLD
 from .task_types import resolve_task_type
 
 # Rejection reasons, as they appear in the rejects file, the summary and the manifest.
@@ -58,9 +59,8 @@ REASONS = (
 )
 
 # Jaccard similarity (of word-pair sets, estimated by MinHash) from which two examples
-# count as near-duplicates. 0.8 catches rewordings of one or two words in a question and
-# leaves apart questions that share a topic but ask different things.
-DEFAULT_DEDUP_THRESHOLD = 0.8
+# count as near-duplicates; ``settings`` declares it and says why.
+DEFAULT_DEDUP_THRESHOLD = DEDUP_THRESHOLD.default
 
 
 @dataclass(frozen=True)
@@ -378,8 +378,7 @@ class Deduplicator:
     """
 
     def __init__(self, threshold: float = DEFAULT_DEDUP_THRESHOLD) -> None:
-        if not 0 < threshold <= 1:
-            raise ValueError("the dedup threshold is a Jaccard similarity in (0, 1]")
+        DEDUP_THRESHOLD.check(threshold)
         self.threshold = threshold
         self.bands, self.rows = lsh_bands(threshold)
         self._exact: dict[int, int] = {}  # hash of input and output -> example number

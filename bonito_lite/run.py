@@ -12,7 +12,6 @@ import datetime as dt
 import importlib.metadata
 import itertools
 import logging
-import math
 import platform
 import signal
 import threading
@@ -29,18 +28,42 @@ from .engines.generation import EngineSettings, Sampling
 from .engines.resources import default_threads
 from .errors import InputError
 from .estimate import estimated_seconds
-from .filters import DEFAULT_DEDUP_THRESHOLD, QualityFilter
+from .filters import QualityFilter
 from .inputs.chunking import Passage
 from .inputs.documents import find_documents, is_pattern, iter_passages, pattern_base
 from .offline import go_offline
 from .pipeline import GenerationSettings, Outcome, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
-from .prompt import TEMPLATE_TOKENS, build_prompt
+from .prompt import build_prompt
 from .resume import (
     FinishedUnits,
     UnitKeys,
     read_finished,
     repair_partial_line,
+)
+from .settings import (
+    BACKEND,
+    CHUNK_TOKENS,
+    CONTEXT_COL,
+    CTX_SIZE,
+    DEDUP_THRESHOLD,
+    GENERATE,
+    LIMIT,
+    MAX_TOKENS,
+    MIN_P,
+    MODEL,
+    NUM_SAMPLES,
+    QUALITY_FILTERS,
+    REPETITION_PENALTY,
+    SEED,
+    STOP,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    URL,
+    Caller,
+    current_caller,
+    passage_ctx_size,  # noqa: F401 - the run's callers find it here
 )
 from .sinks import (
     OUTPUT_SUFFIX,
@@ -59,29 +82,31 @@ STDOUT = "-"
 
 @dataclass(frozen=True)
 class GenerateOptions:
+    """What ``generate`` is asked; each option's default, range and meaning are in ``settings``."""
+
     inputs: tuple[str, ...]
     task_types: tuple[str, ...]
-    model: str | None = None
+    model: str | None = MODEL.default
     output: str | None = None
-    num_samples: int = 1
-    temperature: float = 0.5
-    top_p: float = 0.95
-    max_tokens: int = 256
-    seed: int = 0
-    top_k: int = 0  # 0: off
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0
-    stop: tuple[str, ...] = ()
-    chunk_tokens: int = 384
-    context_col: str = "text"
-    limit: int | None = None
+    num_samples: int = NUM_SAMPLES.default
+    temperature: float = TEMPERATURE.default
+    top_p: float = TOP_P.default
+    max_tokens: int = MAX_TOKENS.default
+    seed: int = SEED.default
+    top_k: int = TOP_K.default
+    min_p: float = MIN_P.default
+    repetition_penalty: float = REPETITION_PENALTY.default
+    stop: tuple[str, ...] = STOP.default
+    chunk_tokens: int = CHUNK_TOKENS.default
+    context_col: str = CONTEXT_COL.default
+    limit: int | None = LIMIT.default
     overwrite: bool = False
     quiet: bool = False
     engine: EngineSettings = field(default_factory=EngineSettings)
-    backend: str = LLAMA_CPP  # where to generate: "llama.cpp" (here) or "server" (at url)
-    url: str | None = None
-    quality_filters: bool = True
-    dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD
+    backend: str = BACKEND.default  # where to generate: "llama.cpp" (here) or "server" (at url)
+    url: str | None = URL.default
+    quality_filters: bool = QUALITY_FILTERS.default
+    dedup_threshold: float = DEDUP_THRESHOLD.default
 
 
 @dataclass
@@ -144,16 +169,6 @@ class WorkPlan:
         return line + ("; nothing to generate." if not self.remaining else ".")
 
 
-def passage_ctx_size(chunk_tokens: int, max_tokens: int) -> int:
-    """The context one sequence needs: a prompt around a ``chunk_tokens`` passage and ``max_tokens`` more.
-
-    Rounded up to 64 tokens. Against a fixed 2048, it holds about a third of the KV cache per
-    sequence at the default sizes, so that three times the sequences fit in the same memory.
-    """
-    need = chunk_tokens + TEMPLATE_TOKENS + max_tokens
-    return -(-need // 64) * 64
-
-
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the run; everything written is whole and the manifest says interrupted."""
 
@@ -163,34 +178,20 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def validate_sampling(options: GenerateOptions) -> None:
-    """Nonsense sampling values are refused before anything loads."""
-    if options.num_samples < 1:
-        raise InputError("--num-samples must be at least 1.")
-    if options.max_tokens < 1:
-        raise InputError("--max-tokens must be at least 1.")
-    if not (math.isfinite(options.temperature) and options.temperature >= 0):
-        raise InputError("--temperature must be a number, 0 or more (0 means greedy).")
-    if not 0 < options.top_p <= 1:
-        raise InputError("--top-p must be in (0, 1].")
-    if options.top_k < 0:
-        raise InputError("--top-k must be 0 (off) or more.")
-    if not 0 <= options.min_p <= 1:
-        raise InputError("--min-p must be in [0, 1].")
-    if not (math.isfinite(options.repetition_penalty) and options.repetition_penalty > 0):
-        raise InputError("--repetition-penalty must be greater than 0 (1 is off).")
-    if any(not stop for stop in options.stop):
-        raise InputError("--stop must not be empty.")
-    if options.chunk_tokens < 16:
-        raise InputError("--chunk-tokens must be at least 16.")
+    """Values out of their declared ranges are refused before anything loads.
+
+    Named as the command line spells them, unless the Python API is the caller.
+    """
+    caller = current_caller(Caller.CLI)
+    for setting in GENERATE:
+        source = options if hasattr(options, setting.name) else options.engine
+        setting.check(getattr(source, setting.name), caller)
     if options.engine.ctx_size <= options.max_tokens + options.chunk_tokens:
+        ctx_size, chunk_tokens = CTX_SIZE.spelled(caller), CHUNK_TOKENS.spelled(caller)
         raise InputError(
-            f"--ctx-size {options.engine.ctx_size} leaves no room for a {options.chunk_tokens}-token "
-            f"passage and {options.max_tokens} new tokens; raise --ctx-size or lower --chunk-tokens."
+            f"{ctx_size} {options.engine.ctx_size} leaves no room for a {options.chunk_tokens}-token "
+            f"passage and {options.max_tokens} new tokens; raise {ctx_size} or lower {chunk_tokens}."
         )
-    if options.limit is not None and options.limit < 1:
-        raise InputError("--limit must be at least 1.")
-    if not 0 < options.dedup_threshold <= 1:
-        raise InputError("--dedup-threshold must be in (0, 1]: the Jaccard similarity of near-duplicates.")
 
 
 def _nothing_to_generate() -> InputError:

@@ -12,9 +12,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import EngineError, InputError
+from ..errors import EngineError
 from ..models.paths import resolve_model
 from ..resume import model_sha256
+from ..settings import BACKEND, LLAMA_CPP, SERVER, Caller, current_caller
 from .generation import EngineSettings
 from .server import ServedModel, ServerClient, ServerEngine, parse_server_url, served_model
 
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
     from .local import Engine, Tokenizer
 
 log = logging.getLogger(__name__)
-
-LLAMA_CPP = "llama.cpp"
-SERVER = "server"
-BACKENDS = (LLAMA_CPP, SERVER)
-BACKEND_ENV = "BONITO_LITE_BACKEND"
 
 
 class Backend(Protocol):
@@ -157,10 +153,10 @@ class ServerBackend:
 
 def open_backend(backend: str, model: str | None, url: str | None, settings: EngineSettings) -> Backend:
     """The backend named ``backend`` (llama.cpp or server); checks its model file or URL now."""
+    BACKEND.check(backend, current_caller(Caller.CLI))
     if backend == LLAMA_CPP:
         if url:
             log.warning("--url is only used with --backend server; generating here with llama.cpp.")
         return LocalBackend(model, settings)
-    if backend == SERVER:
-        return ServerBackend(url, model, settings)
-    raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+    assert backend == SERVER
+    return ServerBackend(url, model, settings)

@@ -7,31 +7,53 @@ neither, so a run against a server never loads llama.cpp.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 from ..errors import SamplingError
-
-CPU_REPACK_CHOICES = ("auto", "on", "off")
+from ..settings import (
+    CONSTRAIN,
+    CPU_REPACK,
+    CTX_SIZE,
+    ENGINE,
+    FREQUENCY_PENALTY,
+    MAX_TOKENS,
+    MIN_P,
+    MIN_TOKENS,
+    N_GPU_LAYERS,
+    PARALLEL,
+    PRESENCE_PENALTY,
+    REPETITION_PENALTY,
+    SAMPLING,
+    STOP,
+    TEMPERATURE,
+    THREADS,
+    TOP_K,
+    TOP_P,
+    Caller,
+)
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How llama.cpp runs. ``Engine.settings`` holds the values actually applied."""
+    """How llama.cpp runs. ``Engine.settings`` holds the values actually applied.
 
-    n_gpu_layers: int | None = None  # None: all layers when llama.cpp supports GPU offload, else 0
-    threads: int | None = None  # None: the usable CPUs idle now (``default_threads``)
-    ctx_size: int = 2048  # tokens per sequence (prompt + completion)
-    # Sequences in flight in one context. 32: on a 2-core x86-64 CPU with a 1.1 B Q4_K_M
-    # model, most of 64's speed-up over a one-at-a-time loop for half its KV memory
-    # (BENCHMARKS.md has the measurements). GPUs take the same default (not measured there).
-    parallel: int = 32
-    # "auto" | "on" | "off": llama.cpp's repacked CPU weight layouts ("extra buffer types").
-    # auto is off: they crash on AMX CPUs and make records depend on ``parallel`` elsewhere.
-    cpu_repack: str = "auto"
+    Defaults and meanings are the declarations' in ``settings`` (their ``engine_value``).
+    """
+
+    # None: all layers when llama.cpp supports GPU offload, else 0
+    n_gpu_layers: int | None = N_GPU_LAYERS.engine_value
+    threads: int | None = THREADS.engine_value  # None: the usable CPUs idle now (``default_threads``)
+    ctx_size: int = CTX_SIZE.engine_value  # tokens per sequence (prompt + completion)
+    parallel: int = PARALLEL.engine_value  # sequences in flight in one context
+    cpu_repack: str = CPU_REPACK.engine_value  # "auto" | "on" | "off"
     verbose: bool = False  # show llama.cpp's own log
-    constrain: bool = False  # limit generations to  text <|pipe|> text  before the end token
+    constrain: bool = CONSTRAIN.engine_value  # limit generations to  text <|pipe|> text  before the end token
+
+    def check(self) -> None:
+        """Raise :class:`SettingError` naming the first field out of the engine's declared range."""
+        for setting in ENGINE:
+            setting.check(getattr(self, setting.name), Caller.ENGINE)
 
 
 @dataclass(frozen=True)
@@ -39,19 +61,21 @@ class Sampling:
     """How each sample is drawn: fields of vLLM's ``SamplingParams``, with vLLM's meanings.
 
     ``sampler.SamplerChain`` applies them in vLLM's order. Defaults are Bonito's
-    (``max_tokens`` 256, ``temperature`` 0.5, ``top_p`` 0.95) and vLLM's "off" for the rest.
+    (``max_tokens`` 256, ``temperature`` 0.5, ``top_p`` 0.95) and vLLM's "off" for the rest,
+    as ``settings`` declares them.
     """
 
-    max_tokens: int | None = 256  # None: until the end token, or until the sequence's context is full
-    temperature: float = 0.5  # below 1e-5: greedy
-    top_p: float = 0.95
-    top_k: int = 0  # 0 (or vLLM's -1): off
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0  # over prompt and output tokens
-    presence_penalty: float = 0.0  # over output tokens
-    frequency_penalty: float = 0.0  # over output tokens
-    min_tokens: int = 0  # end and stop tokens cannot be drawn before this many tokens
-    stop: tuple[str, ...] = ()  # the text ends before the first of these
+    # None: until the end token, or until the sequence's context is full
+    max_tokens: int | None = MAX_TOKENS.engine_value
+    temperature: float = TEMPERATURE.engine_value  # below 1e-5: greedy
+    top_p: float = TOP_P.engine_value
+    top_k: int = TOP_K.engine_value  # 0 (or vLLM's -1): off
+    min_p: float = MIN_P.engine_value
+    repetition_penalty: float = REPETITION_PENALTY.engine_value  # over prompt and output tokens
+    presence_penalty: float = PRESENCE_PENALTY.engine_value  # over output tokens
+    frequency_penalty: float = FREQUENCY_PENALTY.engine_value  # over output tokens
+    min_tokens: int = MIN_TOKENS.engine_value  # end and stop tokens cannot be drawn before this many tokens
+    stop: tuple[str, ...] = STOP.engine_value  # the text ends before the first of these
     stop_token_ids: tuple[int, ...] = ()
     include_stop_str_in_output: bool = False
     ignore_eos: bool = False  # the end token is drawn like any other, without text
@@ -60,26 +84,14 @@ class Sampling:
     bad_words: tuple[str, ...] = ()  # never generated (as vLLM tokenizes and bans them)
 
     def check(self, n_vocab: int | None = None) -> None:
-        """Raise :class:`SamplingError` naming the first field out of vLLM's range."""
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise SamplingError(f"max_tokens must be at least 1 (or None), got {self.max_tokens}.")
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise SamplingError(f"temperature must be 0 or more (0 means greedy), got {self.temperature}.")
-        if not 0 < self.top_p <= 1:
-            raise SamplingError(f"top_p must be in (0, 1], got {self.top_p}.")
-        if self.top_k < -1:
-            raise SamplingError(f"top_k must be -1 or 0 (off), or at least 1, got {self.top_k}.")
-        if not 0 <= self.min_p <= 1:
-            raise SamplingError(f"min_p must be in [0, 1], got {self.min_p}.")
-        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
-            raise SamplingError(f"repetition_penalty must be greater than 0, got {self.repetition_penalty}.")
-        for name in ("presence_penalty", "frequency_penalty"):
-            if not -2 <= getattr(self, name) <= 2:
-                raise SamplingError(f"{name} must be in [-2, 2], got {getattr(self, name)}.")
-        if self.min_tokens < 0 or (self.max_tokens is not None and self.min_tokens > self.max_tokens):
+        """Raise :class:`SettingError` (a ValueError) naming the first field out of vLLM's range.
+
+        Fields are named as the Python API spells them (vLLM's names), whoever calls.
+        """
+        for setting in SAMPLING:
+            setting.check(getattr(self, setting.name), Caller.ENGINE)
+        if self.max_tokens is not None and self.min_tokens > self.max_tokens:
             raise SamplingError(f"min_tokens must be between 0 and max_tokens, got {self.min_tokens}.")
-        if any(not isinstance(s, str) or not s for s in self.stop):
-            raise SamplingError("stop must hold non-empty strings.")
         if any(not isinstance(w, str) or not w.strip() for w in self.bad_words):
             raise SamplingError("bad_words must hold words, not empty strings.")
         if self.allowed_token_ids is not None and not self.allowed_token_ids:

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..errors import EngineError
+from ..settings import CTX_SIZE, PARALLEL
 
 # The variables through which libgomp's threads wait, and the spin bonito-lite sets.
 OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -359,7 +360,7 @@ class Context:
         if not self._ptr:
             raise EngineError(
                 f"llama.cpp could not create a context of {n_ctx} tokens for {n_seq_max} sequences; "
-                "lower --ctx-size or --parallel"
+                f"lower {CTX_SIZE.named()} or {PARALLEL.named()}"
             )
         self._memory = llama.llama_get_memory(self._ptr)
         self.n_vocab = model.vocab.n_tokens
@@ -398,7 +399,7 @@ class Context:
         if code == _DECODE_ABORTED:
             raise EngineError("llama.cpp aborted a decode that nothing asked to stop")
         if code == 1:
-            raise EngineError("llama.cpp found no room in the KV cache for this batch; lower --parallel")
+            raise EngineError(f"llama.cpp found no room in the KV cache for this batch; lower {PARALLEL.named()}")
         if code != 0:
             raise EngineError(f"llama_decode failed with code {code}; run with --verbose to see llama.cpp's log")
 
@@ -442,7 +443,7 @@ class Context:
         at the indices the copied ones had.
         """
         if llama.llama_state_seq_set_data(self._ptr, saved, len(saved), seq_id) != len(saved):
-            raise EngineError("llama.cpp could not restore a sequence into the KV cache; lower --parallel")
+            raise EngineError(f"llama.cpp could not restore a sequence into the KV cache; lower {PARALLEL.named()}")
 
     def clear(self) -> None:
         llama.llama_memory_clear(self._memory, True)

@@ -49,8 +49,9 @@ import numpy as np
 from ..errors import EngineError, InputError
 from ..models.info import ModelInfo, read_model_info
 from ..prompt import pipe_grammar
+from ..settings import CPU_REPACK, CTX_SIZE, MAX_TOKENS
 from . import llama_handles as llama
-from .generation import CPU_REPACK_CHOICES, Completion, EngineSettings, GenerationRequest, Sampling
+from .generation import Completion, EngineSettings, GenerationRequest, Sampling
 from .resources import default_threads, fit_parallel, memory_state
 from .sampler import SamplerChain
 
@@ -68,14 +69,7 @@ _MAX_SHARED_PREFIXES = 32
 
 def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineSettings, bool]:
     """Settings with every automatic value decided, and whether to use extra buffer types."""
-    if settings.cpu_repack not in CPU_REPACK_CHOICES:
-        raise InputError(f"cpu_repack must be one of {', '.join(CPU_REPACK_CHOICES)}, not {settings.cpu_repack!r}")
-    if settings.parallel < 1:
-        raise InputError(f"--parallel must be at least 1, not {settings.parallel}")
-    if settings.ctx_size < 16:
-        raise InputError(f"--ctx-size must be at least 16 tokens, not {settings.ctx_size}")
-    if settings.threads is not None and settings.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {settings.threads}")
+    settings.check()
     amx = llama.reports_amx()
     if settings.cpu_repack == "auto":
         # Off everywhere: llama.cpp's AMX kernels crash on repacked quantized weights
@@ -85,14 +79,15 @@ def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineS
     else:
         use_extra_bufts = settings.cpu_repack == "on"
         if use_extra_bufts and amx:
-            logger.warning("--cpu-repack on with AMX: llama.cpp may crash on quantized models")
+            logger.warning("%s on with AMX: llama.cpp may crash on quantized models", CPU_REPACK.named())
     n_gpu_layers = settings.n_gpu_layers
     if n_gpu_layers is None:
         n_gpu_layers = -1 if llama.supports_gpu_offload() else 0
     ctx_size = settings.ctx_size
     if ctx_size > info.context_length:
         logger.warning(
-            "--ctx-size %d is longer than the %d tokens %s was trained on; using %d",
+            "%s %d is longer than the %d tokens %s was trained on; using %d",
+            CTX_SIZE.named(),
             ctx_size,
             info.context_length,
             info.path.name,
@@ -291,10 +286,11 @@ class Engine:
         # max_tokens None: at least one token must fit after the prompt.
         room = self.settings.ctx_size - (sampling.max_tokens if sampling.max_tokens is not None else 1)
         if len(tokens) > room:
+            ctx_size, max_tokens = CTX_SIZE.named(), MAX_TOKENS.named()
             raise InputError(
-                f"a prompt of {len(tokens)} tokens does not fit --ctx-size {self.settings.ctx_size} "
-                f"with --max-tokens {sampling.max_tokens or 1} (at most {max(room, 0)} prompt tokens); "
-                "raise --ctx-size or use shorter passages"
+                f"a prompt of {len(tokens)} tokens does not fit {ctx_size} {self.settings.ctx_size} "
+                f"with {max_tokens} {sampling.max_tokens or 1} (at most {max(room, 0)} prompt tokens); "
+                f"raise {ctx_size} or use shorter passages"
             )
         if not request.seeds:
             return None

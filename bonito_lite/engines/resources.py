@@ -11,6 +11,7 @@ import psutil
 
 from ..errors import ResourceError
 from ..models.info import ModelInfo
+from ..settings import CTX_SIZE, PARALLEL
 
 logger = logging.getLogger(__name__)
 
@@ -80,16 +81,18 @@ def fit_parallel(info: ModelInfo, ctx_size: int, parallel: int, memory: MemorySt
         fitting -= 1
     if fitting < 1:
         need_gb = memory_needed(info, ctx_size, 1) / 1e9
+        ctx_name = CTX_SIZE.named()
         raise ResourceError(
-            f"{info.path.name} needs {need_gb:.1f} GB (model + KV cache for --ctx-size {ctx_size}) "
+            f"{info.path.name} needs {need_gb:.1f} GB (model + KV cache for {ctx_name} {ctx_size}) "
             f"and {memory.headroom / 1e9:.1f} GB stays free for the system, but "
-            f"{memory.available / 1e9:.1f} GB is available; close other programs, lower --ctx-size "
+            f"{memory.available / 1e9:.1f} GB is available; close other programs, lower {ctx_name} "
             "or use a smaller quantization"
         )
     if fitting < parallel:
         logger.warning(
-            "--parallel %d needs %.1f GB but %.1f GB is available and %.1f GB stays free for the "
+            "%s %d needs %.1f GB but %.1f GB is available and %.1f GB stays free for the "
             "system; running %d sequences at a time",
+            PARALLEL.named(),
             parallel,
             memory_needed(info, ctx_size, parallel) / 1e9,
             memory.available / 1e9,

@@ -11,6 +11,7 @@ are not followed, so that documents go nowhere else.
 
 from __future__ import annotations
 
+import contextvars
 import http.client
 import json
 import logging
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, InputError, NetworkError, SamplingError
 from ..prompt import pipe_grammar
+from ..settings import PARALLEL, URL, URL_ENV, Caller
 from .generation import Completion, EngineSettings, GenerationRequest, Sampling
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-URL_ENV = "BONITO_LITE_URL"
 # Sent as "Authorization: Bearer ..." when set (vLLM --api-key, llama.cpp --api-key).
 API_KEY_ENV = "BONITO_LITE_API_KEY"
 
@@ -65,11 +66,12 @@ _LLAMA_CPP_SAMPLER_ORDER = ["penalties", "temperature", "top_k", "top_p", "min_p
 _TAKES_GRAMMAR = frozenset({LLAMA_CPP, LLAMA_CPP_PYTHON})
 
 
-def parse_server_url(url: str | None, name: str = "--url") -> str:
+def parse_server_url(url: str | None) -> str:
     """The server's base URL, checked: http(s), a host, no query; a trailing /v1 is dropped.
 
-    ``name`` is what errors call the URL: the CLI's option, or the Python API's argument.
+    Errors call the URL as the caller spells it: the CLI's option, or the Python API's argument.
     """
+    name = URL.named()
     if not url:
         raise InputError(f"--backend server needs --url http://HOST:PORT (or {URL_ENV}).")
     parts = urllib.parse.urlsplit(url.strip())
@@ -201,7 +203,7 @@ def _http_failure(endpoint: str, error: urllib.error.HTTPError, hide: str | None
         target = error.headers.get("Location", "elsewhere")
         return EngineError(
             f"{endpoint} redirects to {target}; redirects are not followed (documents go only to "
-            "--url): pass the final address as --url."
+            f"{URL.named()}): pass the final address as {URL.named()}."
         )
     try:
         body = error.read()
@@ -216,7 +218,7 @@ def _http_failure(endpoint: str, error: urllib.error.HTTPError, hide: str | None
     if error.code in (401, 403):
         hint = f" (set {API_KEY_ENV} to the server's API key)"
     elif error.code == 404:
-        hint = " (is --url an OpenAI-compatible server: llama.cpp, llama-cpp-python, vLLM?)"
+        hint = f" (is {URL.named()} an OpenAI-compatible server: llama.cpp, llama-cpp-python, vLLM?)"
     return EngineError(f"{endpoint} answered {error.code}: {message}{hint}")
 
 
@@ -267,15 +269,17 @@ def _network_failure(endpoint: str, error: BaseException, timeout: float) -> Net
     reason = getattr(error, "reason", error)
     host = urllib.parse.urlsplit(endpoint).netloc
     if isinstance(reason, ConnectionRefusedError):
-        what = f"connection refused by {host}: is the server running and listening there? Start it, or fix --url."
+        what = (
+            f"connection refused by {host}: is the server running and listening there? Start it, or fix {URL.named()}."
+        )
     elif isinstance(reason, socket.gaierror):
-        what = f"cannot resolve the host of {host}: check --url."
+        what = f"cannot resolve the host of {host}: check {URL.named()}."
     elif isinstance(reason, (TimeoutError, socket.timeout)):
-        what = f"no answer within {timeout:.0f} s: the server is down or overloaded; check it, or lower --parallel."
+        what = f"no answer within {timeout:.0f} s: the server is down or overloaded; check it, or lower {PARALLEL.named()}."
     elif isinstance(reason, (ConnectionResetError, ConnectionAbortedError, http.client.HTTPException)):
         what = "the server closed the connection; check its log."
     else:
-        what = f"{reason}; check --url and that the server is running."
+        what = f"{reason}; check {URL.named()} and that the server is running."
     return NetworkError(f"cannot reach {endpoint}: {what}")
 
 
@@ -359,8 +363,7 @@ class ServerEngine:
         settings: EngineSettings = EngineSettings(),
         tokenizer_model: os.PathLike | str | None = None,
     ) -> None:
-        if settings.parallel < 1:
-            raise InputError(f"--parallel must be at least 1, not {settings.parallel}")
+        PARALLEL.check(settings.parallel, Caller.ENGINE)
         self.client = ServerClient(url)
         self.url = self.client.url
         self.settings = settings
@@ -499,8 +502,15 @@ class ServerEngine:
         parallel = self.settings.parallel
         jobs: queue.Queue = queue.Queue()
         results: queue.Queue = queue.Queue()
+        # Each worker runs in a copy of the caller's context, so that its messages name
+        # settings as the caller spells them.
         workers = [
-            threading.Thread(target=self._work, args=(jobs, results), daemon=True, name=f"bonito-lite-server-{i}")
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(self._work, jobs, results),
+                daemon=True,
+                name=f"bonito-lite-server-{i}",
+            )
             for i in range(parallel)
         ]
         for worker in workers:

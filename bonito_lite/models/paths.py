@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 from ..errors import ModelFileError
+from ..settings import MODEL_ENV
 from .info import read_model_info
 
 log = logging.getLogger(__name__)
 
 TOY = "toy"
-MODEL_ENV = "BONITO_LITE_MODEL"
 MODELS_FOLDER = Path("models")
 # The package's bundled files (bonito_lite/data): the toy model and sample passages.
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
