@@ -18,8 +18,6 @@ from bonito_lite.pipeline import GenerationSettings, RunStats, generate_outcomes
 from bonito_lite.run import GenerateOptions, validate_sampling
 from bonito_lite.task_types import TASK_TYPES, resolve_task_type
 
-from record_factory import record as generated
-
 PASSAGE = (
     "The clinic opens at 7:30 on weekdays and at 8:00 on Saturdays; it is closed on Sundays.\n"
     "Cancellations made less than twenty-four hours ahead are charged half the session fee,\n"
@@ -32,14 +30,18 @@ OTHER_PASSAGE = (
 
 
 def record(input, output, task="summarization", context=PASSAGE, unit=None, **extra):
-    """A record of passage 0 asking ``input``; without a unit key unless one is given."""
-    result = generated(
-        context=context, input=input, output=output, task_type=resolve_task_type(task).full_name, **extra
-    )
+    result = {
+        "input": input,
+        "output": output,
+        "task_type": resolve_task_type(task).full_name,
+        "context": context,
+        "source": "notes.md",
+        "passage_index": 0,
+        "sample_index": 0,
+        **extra,
+    }
     if unit:
         result["unit"] = unit
-    else:
-        del result["unit"]
     return result
 
 
