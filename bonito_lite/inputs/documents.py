@@ -192,7 +192,8 @@ def _skipped_message(message: str) -> str:
     return message.rstrip(".") + "; skipped."
 
 
-# The kinds of file bonito-lite writes that a scan could mistake for inputs.
+# The kinds of file bonito-lite writes that a scan could mistake for inputs; a table of one of
+# these kinds whose first record has every field of a generated record is an output too.
 _OWN_SUFFIXES = (".jsonl", ".json", ".parquet", ".hf", ".html")
 
 
@@ -419,7 +420,7 @@ class _GuardedChunks:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables
+# Tables, checked before any work
 
 
 def _columns_message(source: str, column: str, columns: Sequence[str]) -> InputError:
