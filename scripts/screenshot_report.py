@@ -11,49 +11,24 @@ off, and keeps the top of the page as a small palette PNG.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Headless Chromium is opened as the report's browser test opens it.
+sys.path.insert(0, str(ROOT / "tests"))
+from headless_browser import INSTALL, browse, find_chromium  # noqa: E402  (a test helper, not part of the package)
+
 WIDTH = 1200
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        sys.exit("needs Chromium: apt-get install chromium")
-    return found
-
-
 def screenshot(page: Path, png: Path, height: int, work: Path) -> None:
-    subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={work / 'profile'}",
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            f"--window-size={WIDTH},{height}",
-            f"--screenshot={png}",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "HOME": str(work)},
-    )
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit(f"needs Chromium: {INSTALL}")
+    browse(chromium, page, work, f"--screenshot={png}", width=WIDTH, height=height)
 
 
 def main() -> None:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from record_factory import record, write_jsonl
+
 TASKS = ("extractive question answering", "yes-no question answering")
 
 
 def example(number: int, **changes) -> dict:
-    """Example ``number``: its unit is ``u`` + the number, its answer occurs in its passage."""
-    context = f"Passage {number}: the Alder clinic opens at 7:{number:02d} and Dr. Haddad leads it."
-    base = {
-        "input": f"{context}\n\nQuestion {number}: when does the clinic open?",
-        "output": f"7:{number:02d}",
-        "task_type": TASKS[number % 2],
-        "context": context,
-        "source": "notes.md",
-        "passage_index": number,
-        "char_start": 100 * number,
-        "char_end": 100 * number + len(context),
-        "sample_index": 0,
-        "model": "toy-bonito.gguf",
-        "seed": 0,
-        "unit": f"u{number:015d}",
-    }
-    return {**base, **changes}
+    """Example ``number``: its unit is ``u`` + the number, its answer occurs in its passage;
+    the task types alternate."""
+    return record(number, **{"task_type": TASKS[number % 2], **changes})
 
 
 def rejected(number: int, parsed: bool = True) -> dict:
@@ -36,11 +24,6 @@ def rejected(number: int, parsed: bool = True) -> dict:
     for key in ("input", "output"):
         del record[key]
     return {"reason": "no_pipe", "generation": f"an unparsed generation {number}", **record}
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def write_output(folder: Path, examples: int = 5, rejects: list[dict] | None = None) -> Path:

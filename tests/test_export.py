@@ -16,34 +16,16 @@ from bonito_lite.errors import InputError, OutputExistsError
 from bonito_lite.export import FORMATS, default_export_path, export_dataset
 
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
+from record_factory import record as generated, write_jsonl
 
 
 def record(number: int, **changes) -> dict:
-    """A record shaped like generate's (pipeline.py), with text that JSON and Arrow must keep."""
+    """A record shaped like generate's, with text that JSON and Arrow must keep."""
     context = f'Passage {number}: the clinic opens at 7:30.\nDr. Ødegård signs "letters" — café ✓.'
-    base = {
-        "input": f"{context}\n\nQuestion {number}: when does the clinic open?",
-        "output": f"7:30 ({number})",
-        "task_type": "extractive question answering",
-        "context": context,
-        "source": "notes.md",
-        "passage_index": number,
-        "char_start": 10 * number,
-        "char_end": 10 * number + len(context),
-        "sample_index": 0,
-        "model": "toy-bonito.gguf",
-        "seed": 0,
-        "unit": f"{number:016x}",
-    }
-    return {**base, **changes}
+    return generated(number, context=context, **{"output": f"7:30 ({number})", **changes})
 
 
 RECORDS = [record(n) for n in range(3)]
-
-
-def write_jsonl(path: Path, rows: list, text: str = "") -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + text, encoding="utf-8")
-    return path
 
 
 pytestmark = pytest.mark.usefixtures("in_tmp")

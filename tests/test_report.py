@@ -30,6 +30,7 @@ from bonito_lite.report import (
 from bonito_lite.report_page import coverage_cells, write_report
 
 from cli_helpers import run_cli as run
+from record_factory import record, write_jsonl
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -45,23 +46,19 @@ PASSAGES = {
 def example(
     source: str, index: int, instruction: str, answer: str, task: str = "extractive question answering", sample: int = 0
 ) -> dict:
-    """A record shaped like generate's (pipeline.py): the input holds the passage and the instruction."""
+    """A record shaped like generate's: the input holds the passage and the instruction."""
     context = PASSAGES[(source, index)]
-    start = 1000 * index
-    return {
-        "input": f"{context}\n\n{instruction}",
-        "output": answer,
-        "task_type": task,
-        "context": context,
-        "source": source,
-        "passage_index": index,
-        "char_start": start,
-        "char_end": start + len(context),
-        "sample_index": sample,
-        "model": "toy-bonito.gguf",
-        "seed": 0,
-        "unit": f"{index:016x}",
-    }
+    return record(
+        index,
+        context=context,
+        start=1000 * index,
+        input=f"{context}\n\n{instruction}",
+        output=answer,
+        task_type=task,
+        source=source,
+        sample_index=sample,
+        unit=f"{index:016x}",
+    )
 
 
 def reject(source: str, index: int, reason: str, task: str = "extractive question answering", **fields) -> dict:
@@ -108,16 +105,11 @@ MANIFEST = {
 }
 
 
-def write_lines(path: Path, rows: list, tail: str = "") -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + tail, encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def output(tmp_path: Path) -> Path:
     """A bonito-lite output with its rejects file and manifest."""
-    path = write_lines(tmp_path / "notes.bonito.jsonl", EXAMPLES)
-    write_lines(tmp_path / "notes.bonito.rejected.jsonl", REJECTS)
+    path = write_jsonl(tmp_path / "notes.bonito.jsonl", EXAMPLES)
+    write_jsonl(tmp_path / "notes.bonito.rejected.jsonl", REJECTS)
     (tmp_path / "notes.bonito.jsonl.manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
     return path
 
@@ -256,7 +248,7 @@ def test_task_figures_count_lengths_diversity_openings_and_groups(output):
 
 def test_samples_are_bounded_and_seeded(tmp_path):
     rows = [example("notes.md", 0, f"Question {i}: when?", "7:30", sample=i) for i in range(50)]
-    path = write_lines(tmp_path / "many.bonito.jsonl", rows)
+    path = write_jsonl(tmp_path / "many.bonito.jsonl", rows)
     first = read_report(path, seed=1, samples=4).tasks["extractive question answering"].samples.items
     assert len(first) == 4
     assert first == read_report(path, seed=1, samples=4).tasks["extractive question answering"].samples.items
@@ -315,20 +307,20 @@ def test_an_interrupted_run_is_marked(output):
 
 
 def test_a_half_written_last_line_marks_a_killed_run(output):
-    write_lines(output, EXAMPLES, tail='{"input": "half a li')
+    write_jsonl(output, EXAMPLES, tail='{"input": "half a li')
     report = read_report(output)
     assert report.killed and report.status == "killed" and report.examples == 4
     assert any("half-written line" in note for note in report.notes)
 
 
 def test_counts_that_differ_from_the_manifest_are_said(output):
-    write_lines(output, EXAMPLES[:2])
+    write_jsonl(output, EXAMPLES[:2])
     notes = read_report(output).notes
     assert any("manifest counts 4 examples" in note and "files hold 2" in note for note in notes)
 
 
 def test_an_output_with_no_examples_but_rejects_is_reported(output):
-    write_lines(output, [])
+    write_jsonl(output, [])
     report = read_report(output)
     assert report.examples == 0 and sum(report.rejected.values()) == 4
     assert "No example of this task type was kept" in report_page.render(report)
@@ -360,7 +352,7 @@ class _Resources(HTMLParser):
 def test_the_page_names_no_web_resource_and_runs_no_script(output):
     # A passage that mentions a web address shows it as text, never as something to load.
     rows = EXAMPLES + [dict(example("notes.md", 1, "See https://example.org/x.js <script>alert(1)</script>", "ok"))]
-    write_lines(output, rows)
+    write_jsonl(output, rows)
     result = write_report(output)
     html = result.path.read_text(encoding="utf-8")
     parser = _Resources()

@@ -5,60 +5,40 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import EXAMPLES, MANIFEST, REJECTS, write_lines
+from test_report import EXAMPLES, MANIFEST, REJECTS
 
 from bonito_lite.report_page import write_report
+
+import headless_browser
+from headless_browser import INSTALL, find_chromium
+from record_factory import write_jsonl
 
 WIDTH, HEIGHT = 1200, 1800
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    found = find_chromium()
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
-        pytest.skip("needs Debian's chromium package (apt-get install chromium); .ci/run installs it")
+            pytest.fail(f"chromium is not installed; .ci/run installs Debian's chromium package ({INSTALL})")
+        pytest.skip(f"needs Debian's chromium package ({INSTALL}); .ci/run installs it")
     return found
 
 
 def browse(page: Path, work: Path, *action: str) -> subprocess.CompletedProcess:
-    """Chromium, headless, with every network request sent nowhere: a proxy that does not exist
-    and a resolver that finds no host."""
-    work.mkdir(exist_ok=True)
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={work / 'profile'}",
-        "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        f"--window-size={WIDTH},{HEIGHT}",
-        *action,
-        page.as_uri(),
-    ]
-    env = {**os.environ, "HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_CACHE_HOME": str(work)}
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, check=True)
+    return headless_browser.browse(chromium(), page, work, *action, width=WIDTH, height=HEIGHT)
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("browser")
-    output = write_lines(folder / "notes.bonito.jsonl", EXAMPLES)
-    write_lines(folder / "notes.bonito.rejected.jsonl", REJECTS)
+    output = write_jsonl(folder / "notes.bonito.jsonl", EXAMPLES)
+    write_jsonl(folder / "notes.bonito.rejected.jsonl", REJECTS)
     (folder / "notes.bonito.jsonl.manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
     return write_report(output).path
 

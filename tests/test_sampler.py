@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonito_lite.engines import llama_handles
 from bonito_lite.engines.sampler import SamplerChain
-from bonito_lite.models.paths import toy_model_path
 
+# Mistral's vocabulary: as many logits as bonito-v1 gives.
 N_VOCAB = 32000
 
 
@@ -59,13 +58,6 @@ def vllm_penalised(
     return out
 
 
-@pytest.fixture(scope="module")
-def vocab():
-    with llama_handles.Model(toy_model_path(), vocab_only=True) as model:
-        assert model.vocab.n_tokens == N_VOCAB
-        yield model.vocab
-
-
 def _logits(seed: int) -> np.ndarray:
     """A language-model-like spread: a few likely tokens above a long tail."""
     rng = np.random.default_rng(seed)
@@ -74,8 +66,8 @@ def _logits(seed: int) -> np.ndarray:
     return logits
 
 
-def _ours(vocab, logits: np.ndarray, **settings) -> np.ndarray:
-    sampler = SamplerChain(vocab.n_tokens, seed=0, **settings)
+def _ours(logits: np.ndarray, **settings) -> np.ndarray:
+    sampler = SamplerChain(N_VOCAB, seed=0, **settings)
     ids, probabilities = sampler.distribution(sampler.processed(logits))
     dense = np.zeros(N_VOCAB)
     dense[ids] = probabilities
@@ -96,15 +88,15 @@ CHAINS = [
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 1.7])
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_the_distribution_is_vllms_same_support_same_probabilities(vocab, temperature, chain):
+def test_the_distribution_is_vllms_same_support_same_probabilities(temperature, chain):
     logits = _logits(int(temperature * 10) + len(chain))
     expected = vllm_probabilities(logits, temperature, chain.get("top_k", -1), chain["top_p"], chain.get("min_p", 0.0))
-    ours = _ours(vocab, logits, temperature=temperature, **chain)
+    ours = _ours(logits, temperature=temperature, **chain)
     assert set(np.flatnonzero(ours)) == set(np.flatnonzero(expected))
     assert np.allclose(ours, expected, rtol=1e-5, atol=1e-12)
 
 
-def test_the_nucleus_is_taken_after_the_temperature(vocab):
+def test_the_nucleus_is_taken_after_the_temperature():
     # p = [.9, .05, .03, .02]. At temperature 0.5 the tempered distribution puts 0.995 on the
     # first token, so top-p 0.95 keeps it alone; a nucleus taken before tempering keeps the
     # second too (0.9 < 0.95) and draws it 0.3% of the time. At temperature 2 the tempered
@@ -112,9 +104,9 @@ def test_the_nucleus_is_taken_after_the_temperature(vocab):
     # taken first would keep two.
     logits = np.full(N_VOCAB, -1e4, dtype=np.float32)
     logits[[10, 11, 12, 13]] = np.log([0.9, 0.05, 0.03, 0.02])
-    low = _ours(vocab, logits, temperature=0.5, top_p=0.95)
+    low = _ours(logits, temperature=0.5, top_p=0.95)
     assert set(np.flatnonzero(low)) == {10}
-    high = _ours(vocab, logits, temperature=2.0, top_p=0.95)
+    high = _ours(logits, temperature=2.0, top_p=0.95)
     assert set(np.flatnonzero(high)) == {10, 11, 12, 13}
     for temperature, ours in ((0.5, low), (2.0, high)):
         assert np.allclose(ours, vllm_probabilities(logits, temperature, top_p=0.95), rtol=1e-6)
@@ -127,13 +119,13 @@ _CHI2_CRITICAL_0_001 = {3: 16.27, 4: 18.47, 5: 20.52, 6: 22.46, 7: 24.32}
 @pytest.mark.parametrize(
     "temperature,top_p,top_k,min_p", [(0.6, 0.9, -1, 0.0), (1.5, 0.95, 6, 0.0), (1.3, 1.0, -1, 0.08)]
 )
-def test_many_draws_follow_vllms_probabilities(vocab, temperature, top_p, top_k, min_p):
+def test_many_draws_follow_vllms_probabilities(temperature, top_p, top_k, min_p):
     logits = np.full(N_VOCAB, -50.0, dtype=np.float32)
     logits[[3, 4, 5, 6, 7, 8, 9]] = [3.0, 2.6, 2.2, 1.9, 1.0, 0.2, -0.5]
     expected = vllm_probabilities(logits, temperature, top_k, top_p, min_p)
     support = np.flatnonzero(expected)
     assert 4 <= len(support) <= 8
-    sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=12345)
+    sampler = SamplerChain(N_VOCAB, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=12345)
     draws = np.array([sampler.sample(logits) for _ in range(6000)])
     sampler.close()
     assert set(np.unique(draws)) <= set(support)
@@ -143,11 +135,11 @@ def test_many_draws_follow_vllms_probabilities(vocab, temperature, top_p, top_k,
     assert chi2 < _CHI2_CRITICAL_0_001[len(support) - 1], (observed, wanted)
 
 
-def test_draws_repeat_with_the_seed_and_differ_with_another(vocab):
+def test_draws_repeat_with_the_seed_and_differ_with_another():
     logits = _logits(3)
 
     def draws(seed):
-        sampler = SamplerChain(vocab.n_tokens, temperature=1.0, top_p=0.95, seed=seed)
+        sampler = SamplerChain(N_VOCAB, temperature=1.0, top_p=0.95, seed=seed)
         result = [sampler.sample(logits) for _ in range(300)]
         sampler.close()
         return result
@@ -156,10 +148,10 @@ def test_draws_repeat_with_the_seed_and_differ_with_another(vocab):
     assert draws(4) != draws(5)
 
 
-def test_below_vllms_temperature_floor_the_draw_is_greedy(vocab):
+def test_below_vllms_temperature_floor_the_draw_is_greedy():
     logits = _logits(5)
     for temperature in (0.0, 5e-6):
-        sampler = SamplerChain(vocab.n_tokens, temperature=temperature, top_p=0.5, seed=1)
+        sampler = SamplerChain(N_VOCAB, temperature=temperature, top_p=0.5, seed=1)
         assert {sampler.sample(logits) for _ in range(20)} == {int(np.argmax(logits))}
         sampler.close()
 
@@ -170,13 +162,13 @@ def _forcing(token: int) -> np.ndarray:
     return logits
 
 
-def test_penalties_are_vllms_over_prompt_and_output_tokens(vocab):
+def test_penalties_are_vllms_over_prompt_and_output_tokens():
     logits = _logits(9)
     logits[[40, 41, 42, 43]] = [2.5, -1.5, 3.0, -2.0]  # positive and negative penalised logits
     prompt = [1, 40, 41, 41]
     output = [42, 42, 43, 40]
     sampler = SamplerChain(
-        vocab.n_tokens,
+        N_VOCAB,
         temperature=0.0,
         top_p=1.0,
         seed=0,
@@ -192,34 +184,34 @@ def test_penalties_are_vllms_over_prompt_and_output_tokens(vocab):
     sampler.close()
 
 
-def test_min_tokens_masks_end_and_stop_tokens_until_reached(vocab):
+def test_min_tokens_masks_end_and_stop_tokens_until_reached():
     logits = np.zeros(N_VOCAB, dtype=np.float32)
     logits[[2, 77]] = 50.0  # the end token and a stop token lead by far
     logits[5] = 10.0
-    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, min_tokens=3, end_token_ids=(2, 77))
+    sampler = SamplerChain(N_VOCAB, temperature=0.0, top_p=1.0, seed=0, min_tokens=3, end_token_ids=(2, 77))
     assert [sampler.sample(logits) for _ in range(4)] == [5, 5, 5, 2]
     sampler.close()
 
 
-def test_logit_bias_and_allowed_tokens_come_before_the_chain(vocab):
+def test_logit_bias_and_allowed_tokens_come_before_the_chain():
     logits = _logits(11)
     sampler = SamplerChain(
-        vocab.n_tokens, temperature=0.8, top_p=0.9, seed=0, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9]
+        N_VOCAB, temperature=0.8, top_p=0.9, seed=0, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9]
     )
     processed = sampler.processed(logits)
     assert np.isneginf(processed[[0, 1, 10]]).all()
     assert processed[7] == pytest.approx(logits[7] + 40.0) and processed[8] == pytest.approx(logits[8] - 5.0)
     expected_logits = np.full(N_VOCAB, -np.inf, dtype=np.float32)
     expected_logits[[7, 8, 9]] = [logits[7] + 40.0, logits[8] - 5.0, logits[9]]
-    ours = _ours(vocab, logits, temperature=0.8, top_p=0.9, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9])
+    ours = _ours(logits, temperature=0.8, top_p=0.9, logit_bias={7: 40.0, 8: -5.0}, allowed_token_ids=[7, 8, 9])
     assert np.allclose(ours, vllm_probabilities(expected_logits, 0.8, top_p=0.9))
     assert {sampler.sample(logits) for _ in range(50)} <= {7, 8, 9}
     sampler.close()
 
 
-def test_bad_words_are_banned_as_vllm_bans_them(vocab):
+def test_bad_words_are_banned_as_vllm_bans_them():
     # A one-token word is never drawn; a two-token word's last token only right after its first.
-    sampler = SamplerChain(vocab.n_tokens, temperature=0.0, top_p=1.0, seed=0, bad_words=[[50], [60, 61]])
+    sampler = SamplerChain(N_VOCAB, temperature=0.0, top_p=1.0, seed=0, bad_words=[[50], [60, 61]])
     logits = np.zeros(N_VOCAB, dtype=np.float32)
     logits[[50, 61]] = [30.0, 20.0]
     logits[60] = 10.0

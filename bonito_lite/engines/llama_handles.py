@@ -284,10 +284,6 @@ class Batch:
         self.size = 0
         self._batch.n_tokens = 0
 
-    @property
-    def free(self) -> int:
-        return self.capacity - self.size
-
     def add(self, token: int, position: int, seq_id: int, want_logits: bool) -> int:
         """Append one token; returns its index in the batch (where its logits will be)."""
         if self.size >= self.capacity:

@@ -1,5 +1,6 @@
 """Reading the inputs: finding documents, decoding each format, cutting passages.
 
-``documents`` finds files (folders, patterns, stdin) and iterates passages; ``formats`` reads
-each kind of file (text, PDF, tables); ``chunking`` cuts text into passages that fit the model.
+``documents`` finds files (folders, patterns, stdin) and iterates passages; ``readers`` maps
+each file suffix to the reader of that format (text, tables, PDF, DOCX, HTML); ``chunking``
+cuts text into passages that fit the model.
 """

@@ -1,0 +1,120 @@
+"""What a reader declares, and the documents it yields."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..chunking import BLOCK_SEPARATOR, Block
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input unit: a text file, standard input, one row of a table, a DOCX or HTML file,
+    or one page of a PDF.
+
+    ``source`` names it in records: the path as given, ``-`` for standard input, or
+    ``path#row=N`` for a table row. The text is read only when asked for.
+    """
+
+    source: str
+    # "file", "stdin", "text" (a table row or a string given directly), or "blocks" (a DOCX or
+    # HTML file read by its format's reader, or a PDF page with its blocks already read)
+    kind: str
+    path: Path | None = None
+    # Kept out of repr so that logging a document never prints its content.
+    text: str | None = field(default=None, repr=False)
+    # Whether ``#`` lines are headings: not in a plain-text file.
+    markdown: bool = True
+    # How the text is read, by the reader that found the document: chunks of text, or blocks.
+    _chunks: Callable[[], Iterator[str]] | None = field(default=None, repr=False, compare=False)
+    _blocks: Callable[[], Iterator[Block]] | None = field(default=None, repr=False, compare=False)
+    _notes: WarnOnce | None = field(default=None, repr=False, compare=False)
+
+    def text_chunks(self) -> Iterator[str]:
+        """The document's text in order, in chunks of any size (see ``readers.text`` for decoding).
+
+        Raises ``UnreadableDocumentError`` for a binary or non-UTF-8 file before yielding
+        anything, and for standard input at the first bad byte.
+        """
+        if self._blocks is not None:
+            return _separated(block.text for block in self._blocks())
+        if self._chunks is not None:
+            return self._chunks()
+        return iter([self.text or ""])
+
+    def blocks(self) -> Iterator[Block] | None:
+        """A structured document's paragraphs and headings; None for plain text."""
+        return None if self._blocks is None else self._blocks()
+
+    def read_text(self) -> str:
+        """The whole text at once; passages' offsets index this string."""
+        return "".join(self.text_chunks())
+
+    def warn(self, message: str) -> None:
+        """Log a warning about this document, once per run even when inputs are read twice."""
+        (self._notes or WarnOnce()).warn(message)
+
+
+class WarnOnce:
+    """Inputs are read more than once per run (counting, then generating); warn once."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def warn(self, message: str) -> None:
+        if message not in self.said:
+            self.said.add(message)
+            log.warning("%s", message)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A table's column names (from its header, its schema or its first record), and the
+    columns typed as something other than text, with their type."""
+
+    names: Sequence[str]
+    not_text: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One kind of file: its suffixes, the extra its libraries come with, and how it is read.
+
+    ``documents(path, source, column, notes)`` yields the file's documents; warnings about
+    them go through ``notes``. A table also has ``columns(path, source)``: what its first
+    record holds (None when it has none), read before any work to check the text column.
+    """
+
+    suffixes: tuple[str, ...]
+    documents: Callable[[Path, str, str, WarnOnce], Iterator[Document]]
+    columns: Callable[[Path, str], Columns | None] | None = None
+    # The extra to install for the libraries this reader imports (by their import names).
+    extra: str | None = None
+    libraries: tuple[str, ...] = ()
+
+    def missing_extra(self, suffix: str) -> str | None:
+        """The one-line hint when reading ``suffix`` files needs libraries that are not installed."""
+        for module in self.libraries:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                return f"reading {suffix} needs the {self.extra} extra: {install_command(self.extra)}"
+        return None
+
+
+def install_command(extra: str) -> str:
+    return f'pip install "bonito-lite[{extra}]"'
+
+
+def _separated(texts: Iterable[str]) -> Iterator[str]:
+    """Block texts with the separator between them: the text a structured document's offsets index."""
+    for number, text in enumerate(texts):
+        if number:
+            yield BLOCK_SEPARATOR
+        yield text

@@ -1,0 +1,333 @@
+"""HTML files (``.html``, ``.htm``), read with BeautifulSoup over lxml from the docs extra,
+parsed whole in memory.
+
+The text of ``body``, with scripts, styles, forms and hidden elements left out, and
+page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
+``h1``-``h6`` are headings, a table row is one paragraph with its cells joined by `` | ``.
+Navigation is left out by what an element is, whichever tool made the page: ``nav`` and
+``role="navigation"``; class and id names that documentation generators give it
+(``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``, ``skip-link``, ``headerlink``...;
+never an element holding the page's ``main`` or ``article``); "Skip to ..." links and a
+heading's own link shown as a sign (``#``, the pilcrow); and blocks whose text is mostly
+links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables). The
+encoding is taken from the file (BOM, ``<meta charset>``); without one, a page that is valid
+UTF-8 is UTF-8, and any other is windows-1252, as browsers read undeclared Western pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...errors import UnreadableDocumentError, one_line
+from ..chunking import Block
+from .base import Document, Reader, WarnOnce
+from .text import BINARY_SNIFF_BYTES
+
+
+def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
+    yield Document(source, "blocks", path, _blocks=functools.partial(read_html, path, source), _notes=notes)
+
+
+READER = Reader(suffixes=(".html", ".htm"), documents=_documents, extra="docs", libraries=("bs4", "lxml"))
+
+
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+# Never the document's text.
+_DROPPED = {
+    "head",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "nav",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "dialog",
+}
+# Page furniture when they belong to the page; inside an article they are part of it.
+_PAGE_LEVEL = {"header", "footer", "aside"}
+_PAGE_LEVEL_ROLES = {"banner", "contentinfo", "complementary"}
+_NAVIGATION_ROLES = {"navigation", "search"}
+_CONTENT = {"article", "main"}
+# Words in class and id names that documentation generators (texinfo, Sphinx and its themes,
+# mdBook, MkDocs, Docusaurus, Hugo themes) give to navigation: "nav-panel", "wy-breadcrumbs",
+# "sphinxsidebar", "menu-bar", "skip-link", "skipToContent_x1".
+_NAVIGATION_WORDS = {
+    "nav",
+    "navbar",
+    "navigation",
+    "navheader",
+    "navfooter",
+    "navlinks",
+    "breadcrumb",
+    "breadcrumbs",
+    "sidebar",
+    "sphinxsidebar",
+    "menu",
+    "menubar",
+    "toolbar",
+    "pagination",
+    "pager",
+    "skip",
+    "skiplink",
+    "backtotop",
+    # the pilcrow links beside headings and definitions (Sphinx, texinfo, anchor.js)
+    "headerlink",
+    "permalink",
+    "copiable",
+    "anchorjs",
+}
+# Whole names of one generator's furniture, and of text kept off the screen.
+_FURNITURE_NAMES = {
+    "mdbook-help-container",
+    "mdbook-help-popup",  # mdBook's keyboard-shortcuts panel
+    "hidden",
+    "sr-only",
+    "visually-hidden",
+    "screen-reader-text",
+}
+# Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
+_PAGE_LEVEL_WORDS = {"header", "footer"}
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
+_PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
+_SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
+# A block whose text is at least this share link text, over two links or more, is navigation.
+_LINK_DENSITY = 0.5
+# Elements that start and end a block of text (a paragraph).
+_BLOCKS = (
+    _HEADINGS
+    | _PAGE_LEVEL
+    | _CONTENT
+    | {
+        "address",
+        "blockquote",
+        "body",
+        "caption",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+_CELLS = {"td", "th"}
+_SPACES = re.compile(r"[ \t\n\r\f]+")
+# As for text files: NUL bytes near the start mean binary, unless a BOM says UTF-16 or UTF-32.
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def read_html(path: Path, source: str) -> Iterator[Block]:
+    """The readable text of an .html file as paragraphs and headings, boilerplate left out."""
+    from bs4 import BeautifulSoup
+
+    data = path.read_bytes()
+    if b"\0" in data[:BINARY_SNIFF_BYTES] and not data.startswith(_UTF16_32_BOMS):
+        raise UnreadableDocumentError(f"{source}: looks binary (NUL bytes), not HTML; skipped.")
+    try:
+        with warnings.catch_warnings():
+            # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
+            # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
+            warnings.simplefilter("ignore")
+            soup = BeautifulSoup(data, "lxml", from_encoding=_undeclared_encoding(data))
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise UnreadableDocumentError(
+            f"{source}: not readable as HTML ({one_line(error, named=True)}); skipped."
+        ) from None
+    yield from _html_blocks(soup.body or soup)
+
+
+class _BlockText:
+    """The inline text gathered since the last block boundary."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.heading = False
+        self.preformatted = False
+
+    def add(self, text: str, heading: bool, preformatted: bool = False) -> None:
+        self.parts.append(text if preformatted else _SPACES.sub(" ", text))
+        self.heading = self.heading or heading
+        self.preformatted = self.preformatted or preformatted
+
+    def line_break(self, heading: bool) -> None:
+        self.parts.append("\n")
+        self.heading = self.heading or heading
+
+    def flush(self) -> Iterator[Block]:
+        text = "".join(self.parts)
+        if not self.preformatted:
+            text = re.sub(r" *\n *", "\n", text)  # spaces around a <br> are layout, not text
+        text = text.strip()
+        if text:
+            yield Block(text, heading=self.heading)
+        self.parts, self.heading, self.preformatted = [], False, False
+
+
+def _undeclared_encoding(data: bytes) -> str | None:
+    """The encoding of a page that names none (no BOM, no ``<meta charset>``); None if it does.
+
+    Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
+    "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else windows-1252.
+    """
+    from bs4.dammit import EncodingDetector
+
+    _, bom = EncodingDetector.strip_byte_order_mark(data)
+    if bom is not None or EncodingDetector.find_declared_encoding(data, is_html=True):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
+def _html_blocks(root) -> Iterator[Block]:
+    from bs4 import NavigableString
+    from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
+
+    skipped_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    stats = _LinkStats(root, skipped_strings)
+    current = _BlockText()
+    # Walked with an explicit stack: deeply nested pages must not hit Python's recursion limit.
+    # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main).
+    stack = [(root, False, False, False, False)]
+    while stack:
+        node, leaving, pre, heading, in_content = stack.pop()
+        if leaving:
+            yield from current.flush()
+            continue
+        if isinstance(node, NavigableString):
+            if isinstance(node, CData) or not isinstance(node, skipped_strings):
+                current.add(str(node), heading, pre)
+            continue
+        name = node.name
+        if name in _DROPPED or _hidden(node) or _navigation(node, in_content, stats):
+            continue
+        if not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES):
+            continue
+        if name == "br":
+            current.line_break(heading)
+            continue
+        if name in _CELLS and node.find_previous_sibling(_CELLS) is not None:
+            current.add(" | ", heading)
+        pre = pre or name == "pre"
+        heading = heading or name in _HEADINGS
+        in_content = in_content or name in _CONTENT or node.get("role") == "main"
+        if name in _BLOCKS:
+            yield from current.flush()
+            stack.append((node, True, pre, heading, in_content))
+        stack.extend((child, False, pre, heading, in_content) for child in reversed(node.contents))
+    yield from current.flush()
+
+
+def _hidden(node) -> bool:
+    return node.has_attr("hidden") or node.get("aria-hidden") == "true"
+
+
+class _LinkStats:
+    """For every element: its visible text's length, the part of it inside links, how many
+    links, and whether it holds the page's main content; counted once, bottom up."""
+
+    def __init__(self, root, skipped_strings) -> None:
+        from bs4 import NavigableString
+
+        self.of: dict[int, tuple[int, int, int, bool]] = {}
+        stack = [(root, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if not leaving:
+                stack.append((node, True))
+                stack.extend(
+                    (child, False)
+                    for child in node.contents
+                    if not isinstance(child, NavigableString) and child.name not in _DROPPED
+                )
+                continue
+            text = linked = links = 0
+            content = node.name in _CONTENT or node.get("role") == "main"
+            for child in node.contents:
+                if isinstance(child, NavigableString):
+                    if not isinstance(child, skipped_strings):
+                        text += len(child) - sum(1 for c in child if c.isspace())
+                elif child.name not in _DROPPED:
+                    c_text, c_linked, c_links, c_content = self.of[id(child)]
+                    text, linked, links = text + c_text, linked + c_linked, links + c_links
+                    content = content or c_content
+            if node.name == "a" and node.has_attr("href"):
+                linked, links = text, links + 1
+            self.of[id(node)] = (text, linked, links, content)
+
+    def mostly_links(self, node) -> bool:
+        text, linked, links, content = self.of.get(id(node), (0, 0, 0, False))
+        return not content and links >= 2 and linked >= _LINK_DENSITY * text
+
+    def holds_content(self, node) -> bool:
+        return self.of.get(id(node), (0, 0, 0, False))[3]
+
+
+def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
+    """Whether an element is navigation, by its role, its class and id names, or its links."""
+    if node.get("role") in _NAVIGATION_ROLES or "breadcrumb" in node.get("aria-label", "").lower():
+        return True
+    names = [*node.get("class", ()), node.get("id") or ""]
+    lowered = {name.lower() for name in names}
+    words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
+    words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
+    if not stats.holds_content(node) and (
+        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES or (not in_content and words & _PAGE_LEVEL_WORDS)
+    ):
+        return True
+    if node.name == "a" and node.get("href", "").startswith("#"):
+        text = node.get_text().strip()
+        if text in _PERMALINK_SIGNS or _SKIP_LINK.match(text):
+            return True
+    return node.name in _LINK_BLOCKS and stats.mostly_links(node)
+
+
+# Elements judged by their share of link text: those that hold a block of text or a list.
+_LINK_BLOCKS = {
+    "div",
+    "p",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "section",
+    "header",
+    "footer",
+    "aside",
+    "center",
+}

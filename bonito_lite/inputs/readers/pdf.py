@@ -1,0 +1,271 @@
+"""PDF files (``.pdf``), read with pypdf from the docs extra, a page at a time.
+
+Every page is its own document, named ``path#page=N`` (N counts physical pages from 1, the
+convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right page), and a
+page break always ends a passage: no passage spans pages, so its page is exact. A page's
+text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
+running headers and footers (lines at a page's top or bottom that repeat, or carry the
+page's number, on the pages around it) are dropped, and a word hyphenated across a line
+end is joined again ("manip-" + "ulation" → "manipulation"). Table-of-contents and index
+pages (mostly dot-leader or page-number lines) are not read. A line equal to an outline
+(bookmark) title pointing at that page is a heading, also with its section number
+("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
+with a few pages around each held to tell its headers and footers.
+
+A file that cannot be read (corrupt, encrypted with a password, without a text layer) is
+skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import UnreadableDocumentError, one_line
+from ..chunking import Block
+from .base import Document, Reader, WarnOnce
+
+log = logging.getLogger(__name__)
+
+
+def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
+    """One document per page with text, read a page at a time; an unreadable file warns."""
+    try:
+        for number, blocks in read_pages(path, source, notes.warn):
+            yield Document(
+                f"{source}#page={number}",
+                "blocks",
+                path,
+                _blocks=functools.partial(iter, tuple(blocks)),
+                _notes=notes,
+            )
+    except UnreadableDocumentError as error:
+        notes.warn(str(error))
+
+
+READER = Reader(suffixes=(".pdf",), documents=_documents, extra="docs", libraries=("pypdf",))
+
+
+def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator[tuple[int, list[Block]]]:
+    """``(page number from 1, blocks)`` for each page with text, one page at a time.
+
+    Raises ``UnreadableDocumentError`` for a file that cannot be opened, is encrypted with a
+    password, or has no text on any page (a scan); a page whose text cannot be extracted is
+    skipped with a warning through ``warn``.
+    """
+    from pypdf import PasswordType, PdfReader
+
+    # An open file, not a path: given a path, pypdf reads the whole file into memory first.
+    with open(path, "rb") as stream:
+        try:
+            reader = PdfReader(stream)
+            if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+                raise UnreadableDocumentError(
+                    f"{source}: encrypted with a password; skipped. Save a copy without it "
+                    "(e.g. qpdf --decrypt --password=PASSWORD in.pdf out.pdf)."
+                )
+            n_pages = len(reader.pages)
+        except (UnreadableDocumentError, MemoryError):
+            raise
+        except Exception as error:  # pypdf raises many kinds on a damaged file
+            raise UnreadableDocumentError(
+                f"{source}: not a readable PDF ({one_line(error, named=True)}); skipped."
+            ) from None
+        titles = _outline_titles(reader, source)
+        with_text = failed = 0
+
+        def page_texts() -> Iterator[tuple[int, str]]:
+            nonlocal with_text, failed
+            for index in range(n_pages):
+                try:
+                    text = reader.pages[index].extract_text()
+                except MemoryError:
+                    raise
+                except Exception as error:
+                    failed += 1
+                    warn(
+                        f"{source}#page={index + 1}: text could not be extracted "
+                        f"({one_line(error, named=True)}); skipped."
+                    )
+                    continue
+                if text.strip():
+                    with_text += 1
+                    yield index, text
+
+        for index, lines in _without_furniture(page_texts(), titles):
+            if _contents_or_index(lines):
+                log.info("%s#page=%d: a table of contents or an index; skipped.", source, index + 1)
+                continue
+            text = _HYPHENATED.sub("", "".join(lines))
+            if text.strip():
+                yield index + 1, _page_blocks(text, titles.get(index, ()))
+        if n_pages == 0:
+            raise UnreadableDocumentError(f"{source}: a PDF without pages; skipped.")
+        if with_text == 0 and failed == 0:
+            raise UnreadableDocumentError(
+                f"{source}: no text layer on any of its {n_pages} pages (a scan?); skipped. "
+                "Add one with OCR first (e.g. ocrmypdf in.pdf out.pdf)."
+            )
+        if with_text < n_pages:
+            log.info("%s: %d of %d pages have no text.", source, n_pages - with_text, n_pages)
+
+
+def _outline_titles(reader, source: str) -> dict[int, list[str]]:
+    """Outline (bookmark) titles by the index of the page they point at, in outline order."""
+    titles: dict[int, list[str]] = {}
+    try:
+        pending = list(reversed(reader.outline))
+        while pending:
+            item = pending.pop()
+            if isinstance(item, list):
+                pending.extend(reversed(item))
+                continue
+            page = reader.get_destination_page_number(item)
+            title = _normalised(str(item.title or ""))
+            if page is not None and page >= 0 and title:
+                titles.setdefault(page, []).append(title)
+    except MemoryError:
+        raise
+    except Exception as error:
+        # The outline only places headings; the pages are still worth reading without it.
+        log.info("%s: outline ignored (%s).", source, one_line(error, named=True))
+        return {}
+    return titles
+
+
+def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
+    """The page's text, cut around the lines that match its outline titles (each used once)."""
+    blocks: list[Block] = []
+    wanted = [_SECTION_NUMBER.sub("", title, count=1) for title in titles]
+    body_start = position = 0
+    for line in text.splitlines(keepends=True):
+        if wanted and (key := _SECTION_NUMBER.sub("", _normalised(line), count=1)) in wanted:
+            wanted.remove(key)
+            if text[body_start:position].strip():
+                blocks.append(Block(text[body_start:position]))
+            blocks.append(Block(line.strip(), heading=True))
+            body_start = position + len(line)
+        position += len(line)
+    if text[body_start:].strip():
+        blocks.append(Block(text[body_start:]))
+    return blocks
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# A section number before a heading's title: "2.1 ", "4. ", "A.2 ", "IV. ", "Chapter 3: ".
+_SECTION_NUMBER = re.compile(
+    r"(?:(?:chapter|section|appendix|part)\s+)?(?:\d+(?:\.\d+)*|[a-z](?:\.\d+)*|[ivxlc]+)[.:)]?\s+"
+)
+# A word broken at a line end: a letter, a hyphen (or soft hyphen), the line end, a small letter.
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
+
+# Headers and footers are looked for in this many non-blank lines at a page's top and bottom,
+_EDGE_LINES = 2
+# among the pages this far before and after it (chapters change their running headers).
+_NEIGHBOUR_PAGES = 4
+# A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
+_REPEATS = 2
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_PAGE_NUMBER = re.compile(
+    rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
+    r"(?:\s*(?:of|/)\s*\d{1,4})?",
+    re.IGNORECASE,
+)
+_NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
+_DIGITS = re.compile(r"\d+")
+# Table-of-contents and index lines: a dot leader, or an entry's comma, before a page number.
+_REFERENCE_LINE = re.compile(
+    r"(?:(?:\.\s?){4,}|\S,)\s*(?:\d{1,4}|[ivxlc]{1,6})(?:\s*[,\u2013-]\s*\d{1,4})*\s*$", re.IGNORECASE
+)
+
+
+@dataclass
+class _PageEdges:
+    """A page's lines, and what its top and bottom lines look like, to compare with others'."""
+
+    index: int
+    lines: list[str]
+    keys: dict[int, str]  # edge line number → its words with numbers as "#", if it has letters
+    offsets: dict[int, set[int]]  # edge line number → page index minus a number at its start or end
+
+    @classmethod
+    def of(cls, index: int, text: str) -> _PageEdges:
+        lines = text.splitlines(keepends=True)
+        filled = [n for n, line in enumerate(lines) if line.strip()]
+        edges = sorted(set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]))
+        keys, offsets = {}, {}
+        for n in edges:
+            line = _normalised(lines[n])
+            if any(c.isalpha() for c in line):
+                keys[n] = _DIGITS.sub("#", line)
+            numbers = {int(a or b) for a, b in _NUMBER_AT_EDGE.findall(line)}
+            offsets[n] = {index - number for number in numbers}
+        return cls(index, lines, keys, offsets)
+
+    def furniture(self, neighbours: list[_PageEdges], headings: list[str]) -> set[int]:
+        """The edge lines that are page numbers, running headers or footers; never a heading."""
+        found, numbered, bare_number = set(), set(), False
+        for n, offsets in self.offsets.items():
+            line = _normalised(self.lines[n])
+            if _SECTION_NUMBER.sub("", line, count=1) in headings:
+                continue
+            # A number that counts pages as the neighbours' edge numbers do is a page number.
+            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
+            bare = _PAGE_NUMBER.fullmatch(line)
+            if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
+                found.add(n)
+                bare_number = True
+            elif offsets and counted:
+                numbered.add(n)  # a running header or footer that carries the page number
+            elif n in self.keys and sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS:
+                found.add(n)
+        # A page has one number: beside a line that is only that, a numbered line is text.
+        return found if bare_number else found | numbered
+
+    @property
+    def all_offsets(self) -> set[int]:
+        return set().union(*self.offsets.values())
+
+
+def _without_furniture(
+    pages: Iterator[tuple[int, str]], titles: dict[int, list[str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """Each page's lines without its page number and running header and footer.
+
+    A page is judged against the pages around it, so only those few are held in memory;
+    a line that matches one of its outline titles is a heading, whatever its number.
+    """
+    window: deque[_PageEdges] = deque()
+    position = 0  # the page of the window to hand on next
+    exhausted = False
+    while True:
+        while not exhausted and len(window) - position <= _NEIGHBOUR_PAGES:
+            try:
+                window.append(_PageEdges.of(*next(pages)))
+            except StopIteration:
+                exhausted = True
+        if position >= len(window):
+            return
+        page = window[position]
+        headings = [_SECTION_NUMBER.sub("", title, count=1) for title in titles.get(page.index, ())]
+        dropped = page.furniture([other for other in window if other is not page], headings)
+        yield page.index, [line for n, line in enumerate(page.lines) if n not in dropped]
+        position += 1
+        if position > _NEIGHBOUR_PAGES:
+            window.popleft()
+            position -= 1
+
+
+def _contents_or_index(lines: list[str]) -> bool:
+    """Whether a page is mostly entries that point at pages (a table of contents, an index)."""
+    filled = [line for line in lines if line.strip()]
+    references = sum(1 for line in filled if _REFERENCE_LINE.search(line.rstrip()))
+    return references >= 3 and references >= 0.4 * len(filled)

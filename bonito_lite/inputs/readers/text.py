@@ -1,0 +1,233 @@
+"""Text files (``.txt``, ``.md``, ``.markdown``, ``.text``) and standard input, and the UTF-8
+decoding that the other text-based readers share.
+
+Each text file is one document, cut into passages. ``#`` lines are headings in Markdown files
+(and on standard input and in table cells, whose format is not known), not in plain ``.txt``
+and ``.text`` files.
+
+Text is read as UTF-8. For text files and standard input, a leading byte-order mark is
+dropped and every ``\\r\\n`` and lone ``\\r`` becomes ``\\n``, so passage offsets index exactly
+the string ``open(path, encoding="utf-8-sig").read()`` returns.
+
+A binary file (a NUL byte in its first 8 KiB), a file that is not valid UTF-8 (the warning
+names its likely encoding when there is enough non-ASCII text to tell) is skipped whole
+with a warning naming it. Standard input is checked as it streams; if it turns out not to be
+UTF-8, the passages before the bad byte are kept and the rest is skipped with a warning.
+Files are read in blocks, so memory stays flat whatever their size. Standard input can be
+read only once, so its text is kept in memory after the first reading for the next one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from ...errors import UnreadableDocumentError
+from .base import Document, Reader, WarnOnce
+
+STDIN = "-"
+# Plain text: a "#" line is text, not a heading.
+PLAIN_SUFFIXES = (".txt", ".text")
+
+_BLOCK_BYTES = 1 << 20
+# Like git and grep: a NUL byte near the start means the file is not text.
+BINARY_SNIFF_BYTES = 8192
+# Enough bytes to tell an encoding by, few enough to guess in milliseconds.
+_ENCODING_SAMPLE_BYTES = 1 << 16
+# Below this many non-ASCII bytes any guess at an encoding is a coin toss: none is named.
+_ENCODING_EVIDENCE_BYTES = 8
+
+
+def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
+    yield Document(
+        source,
+        "file",
+        path,
+        markdown=path.suffix.lower() not in PLAIN_SUFFIXES,
+        _chunks=functools.partial(_file_chunks, path, source),
+        _notes=notes,
+    )
+
+
+READER = Reader(suffixes=(".txt", ".md", ".markdown", ".text"), documents=_documents)
+
+
+def stdin_document(stdin: StdinText, notes: WarnOnce) -> Document:
+    return Document(STDIN, "stdin", _chunks=stdin.__iter__, _notes=notes)
+
+
+def _file_chunks(path: Path, source: str) -> Iterator[str]:
+    with open(path, "rb") as binary:
+        check_not_binary(binary.read(BINARY_SNIFF_BYTES), source)
+        binary.seek(0)
+        check_utf8(binary, source)
+        binary.seek(0)
+        yield from _decoded(binary, source)
+
+
+def check_not_binary(head: bytes | str, source: str) -> None:
+    if (b"\0" if isinstance(head, bytes) else "\0") in head:
+        raise UnreadableDocumentError(
+            f"{source}: looks binary (NUL bytes), or is UTF-16; skipped. Save it as UTF-8 text."
+        )
+
+
+def check_utf8(binary: io.BufferedIOBase, source: str) -> None:
+    """Decode the whole file once before using it, so a bad byte skips the file whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed = 0
+    head = b""
+    while block := binary.read(_BLOCK_BYTES):
+        head = head or block[:_ENCODING_SAMPLE_BYTES]
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as error:
+            raise _not_utf8(source, consumed - pending + error.start, head) from None
+        consumed += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise _not_utf8(source, consumed - len(decoder.getstate()[0]) + error.start, head) from None
+
+
+def check_utf8_file(path: Path, source: str) -> None:
+    """``check_utf8`` over a file by its path."""
+    with open(path, "rb") as binary:
+        check_utf8(binary, source)
+
+
+def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentError:
+    skipped = "the rest of it was skipped" if source == STDIN else "skipped"
+    encoding = guess_encoding(sample)
+    advice = (
+        f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
+        if encoding
+        else "Its encoding could not be told; convert it to UTF-8 first."
+    )
+    return UnreadableDocumentError(
+        f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. {advice}"
+    )
+
+
+def guess_encoding(sample: bytes) -> str | None:
+    """The likely legacy encoding of text that is not UTF-8, named as iconv knows it, or None."""
+    if sum(byte >= 0x80 for byte in sample) < _ENCODING_EVIDENCE_BYTES:
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None or best.encoding.startswith("utf"):
+        return None
+    return codecs.lookup(best.encoding).name.upper().replace("_", "-")
+
+
+def _decoded(binary, source: str) -> Iterator[str]:
+    """UTF-8 text with a leading BOM dropped and universal newlines, as ``open()`` reads it.
+
+    At a bad byte, the text before it is yielded and ``UnreadableDocumentError`` raised.
+    """
+    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(), translate=True)
+    consumed = 0
+    at_start = True
+    while True:
+        block = binary.read(_BLOCK_BYTES)
+        held = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as error:
+            text = decoder.decode(block[: max(error.start - held, 0)])
+            sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0) :][:_ENCODING_SAMPLE_BYTES]
+            block = b""
+            failed_at = consumed - held + error.start
+        else:
+            failed_at = None
+        consumed += len(block)
+        if text and at_start:
+            text, at_start = text.removeprefix("\ufeff"), False
+        if text:
+            yield text
+        if failed_at is not None:
+            raise _not_utf8(source, failed_at, sample)
+        if not block:
+            return
+
+
+def _normalised(stream: TextIO) -> Iterator[str]:
+    """A text stream already decoded by its owner, with the same newline and BOM handling."""
+    newlines = io.IncrementalNewlineDecoder(None, translate=True)
+    first = True
+    while block := stream.read(_BLOCK_BYTES):
+        if first:
+            block = block.removeprefix("\ufeff")
+            first = False
+        text = newlines.decode(block)
+        if text:
+            yield text
+    text = newlines.decode("", final=True)
+    if text:
+        yield text
+
+
+class StdinText:
+    """Standard input, streamed once and kept, so that later readings replay it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.chunks: list[str] = []
+        self.reader: Iterator[str] | None = None
+        self.done = False
+        self.error: UnreadableDocumentError | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        # A reading may stop early (--limit); the next one replays what was read, then reads on.
+        position = 0
+        while True:
+            if position < len(self.chunks):
+                yield self.chunks[position]
+                position += 1
+                continue
+            if self.done:
+                if self.error is not None:
+                    raise self.error
+                return
+            if self.reader is None:
+                self.reader = self._read()
+            try:
+                self.chunks.append(next(self.reader))
+            except StopIteration:
+                self.done = True
+            except UnreadableDocumentError as error:
+                self.error, self.done = error, True
+
+    def _read(self) -> Iterator[str]:
+        binary = getattr(self.stream, "buffer", None)
+        if binary is None:
+            chunks = _normalised(self.stream)
+            first = next(chunks, "")
+            check_not_binary(first[:BINARY_SNIFF_BYTES], STDIN)
+            if first:
+                yield first
+            yield from chunks
+            return
+        head = binary.read(BINARY_SNIFF_BYTES)
+        check_not_binary(head, STDIN)
+        yield from _decoded(_Prepended(head, binary), STDIN)
+
+
+class _Prepended:
+    """A binary stream with bytes already read put back in front."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, size: int) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.rest.read(size)

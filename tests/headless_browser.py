@@ -1,0 +1,43 @@
+"""Headless Chromium with networking off, as the report's browser test and the README's
+screenshot (scripts/screenshot_report.py) open a page: every request goes to a proxy that does
+not exist and a resolver that finds no host, and the profile lives in a folder of the caller's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+# How Debian installs it (what .ci/run does).
+INSTALL = "apt-get install chromium"
+
+
+def find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def browse(chromium: str, page: Path, work: Path, *action: str, width: int, height: int) -> subprocess.CompletedProcess:
+    """Open ``page`` with ``action`` (``--dump-dom``, ``--screenshot=PNG``) in a window of that size."""
+    work.mkdir(exist_ok=True)
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={work / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--window-size={width},{height}",
+        *action,
+        page.as_uri(),
+    ]
+    env = {**os.environ, "HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_CACHE_HOME": str(work)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, check=True)
