@@ -1,26 +1,21 @@
 """``bonito-lite pull`` against a Hub stand-in on loopback, with huggingface-hub's real client.
 
-The stand-in is a threaded HTTP server that answers the Hub's URL layout for the calls the
-client makes: the model-info listing (``/api/models/OWNER/NAME[/revision/REV]``) and
-``/OWNER/NAME/resolve/REV/FILE`` (HEAD and GET, with ``ETag``, ``X-Repo-Commit``,
-``Content-Length`` and ``Range``). It serves real GGUF files converted from a tiny checkpoint
-with the real Mistral tokenizer. ``HF_ENDPOINT`` points the client at it; each command runs in
-its own process with its own Hugging Face cache, where the tiny model's shape is registered as
-a known Bonito (the real table holds only 7-8 B shapes).
+The stand-in (tests/hub_stand_in.py) is a threaded HTTP server that answers the Hub's URL
+layout for the calls the client makes. It serves real GGUF files converted from a tiny
+checkpoint with the real Mistral tokenizer. ``HF_ENDPOINT`` points the client at it; each
+command runs in its own process with its own Hugging Face cache, where the tiny model's shape
+is registered as a known Bonito (the real table holds only 7-8 B shapes).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,10 +38,10 @@ from bonito_lite.models.pull import (
 from bonito_lite.models.summary import format_summary, summarize_model
 
 from cli_helpers import assert_one_line_error, run_cli
+from hub_stand_in import COMMIT, HubStandIn
 from model_factory import MISTRAL_TOKENIZER
 
 REPO = "someone/tiny-bonito-GGUF"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 # The shape of tests/model_factory.write_tiny_checkpoint's model, with the Mistral tokenizer.
 TINY_BONITO = KnownModel(
@@ -70,120 +65,6 @@ from bonito_lite.cli import main
 sys.argv = ["bonito-lite", *sys.argv[1:]]
 main()
 """
-
-
-class HubStandIn:
-    """Repositories served at ``url`` the way the Hub lays them out; records every request."""
-
-    def __init__(self) -> None:
-        self.repos: dict[str, dict[str, bytes]] = {}
-        self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range header
-        self.cut_next_get: dict[str, int] = {}  # file -> the byte at which its next GET stops, connection closed
-        self.listed_sha256: dict[str, str] = {}  # file -> the sha256 the listing gives, if not its own
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HubStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def downloads(self, name: str) -> list[str | None]:
-        """The Range header of each GET of ``name`` (None for a whole-file GET)."""
-        return [r for method, path, r in self.requests if method == "GET" and path.endswith("/" + name)]
-
-    def _handler(self):
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self._answer(send_body=True)
-
-            def do_HEAD(self) -> None:
-                self._answer(send_body=False)
-
-            def _answer(self, send_body: bool) -> None:
-                path = self.path.split("?")[0]
-                hub.requests.append((self.command, path, self.headers.get("Range")))
-                api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
-                resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-                match = api or resolve
-                repo = match and hub.repos.get(match[1])
-                if repo is None:
-                    return self._error(404, "RepoNotFound")
-                if (match[2] or "main") not in ("main", COMMIT):
-                    return self._error(404, "RevisionNotFound")
-                if api:
-                    return self._listing(match[1], repo)
-                content = repo.get(match[3])
-                if content is None:
-                    return self._error(404, "EntryNotFound")
-                self._file(match[3], content, send_body)
-
-            def _error(self, status: int, code: str) -> None:
-                self.send_response(status)
-                self.send_header("X-Error-Code", code)
-                self.send_header("X-Repo-Commit", COMMIT)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def _listing(self, repo_id: str, files: dict[str, bytes]) -> None:
-                siblings = [
-                    {
-                        "rfilename": name,
-                        "size": len(content),
-                        "lfs": {
-                            "size": len(content),
-                            "sha256": hub.listed_sha256.get(name) or hashlib.sha256(content).hexdigest(),
-                            "pointerSize": 134,
-                        },
-                    }
-                    for name, content in files.items()
-                ]
-                body = json.dumps({"id": repo_id, "sha": COMMIT, "siblings": siblings}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _file(self, name: str, content: bytes, send_body: bool) -> None:
-                start = 0
-                wanted = self.headers.get("Range")
-                if wanted and send_body:
-                    start = int(re.fullmatch(r"bytes=(\d+)-", wanted)[1])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
-                else:
-                    self.send_response(200)
-                self.send_header("ETag", f'"{hashlib.sha256(content).hexdigest()}"')
-                self.send_header("X-Repo-Commit", COMMIT)
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Length", str(len(content) - start))
-                self.end_headers()
-                if not send_body:
-                    return
-                if name in hub.cut_next_get:
-                    self.wfile.write(content[start : hub.cut_next_get.pop(name)])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                self.wfile.write(content[start:])
-
-        return Handler
 
 
 @pytest.fixture
@@ -360,7 +241,7 @@ def test_an_absent_quant_lists_those_there_and_an_unknown_repository_says_so(hub
 
 
 def _listing(*names: str) -> RepoListing:
-    return RepoListing(REPO, COMMIT, tuple(RepoFile(name) for name in names), from_cache=False)
+    return RepoListing(REPO, None, COMMIT, tuple(RepoFile(name) for name in names), from_cache=False)
 
 
 def test_a_file_name_says_its_quant_type_between_separators():

@@ -21,8 +21,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -214,19 +213,19 @@ def pull_model(
     where = f"{repository}/{chosen.name}"
 
     cached, commit = download_file(listing, chosen, progress)
-    with _forgotten_unless_kept(cached) as keep:
-        sha256 = _sha256_with_progress(cached, progress)
-        if chosen.sha256 and sha256 != chosen.sha256:
-            raise NetworkError(
-                f"{where} arrived damaged (sha256 {sha256[:16]}..., the Hub says {chosen.sha256[:16]}...); pull it again"
-            )
-        try:
-            info = read_model_info(cached)
-            model = identify_bonito(info, known)
-        except ModelFileError as error:
-            reason = str(error).replace(str(cached), "the file")
-            raise ModelFileError(f"{where} is not a Bonito model and was not kept: {reason}") from None
-        keep()
+    sha256 = _sha256_with_progress(cached, progress)
+    if chosen.sha256 and sha256 != chosen.sha256:
+        _forget(cached)
+        raise NetworkError(
+            f"{where} arrived damaged (sha256 {sha256[:16]}..., the Hub says {chosen.sha256[:16]}...); pull it again"
+        )
+    try:
+        info = read_model_info(cached)
+        model = identify_bonito(info, known)
+    except ModelFileError as error:
+        _forget(cached)
+        reason = str(error).replace(str(cached), "the file")
+        raise ModelFileError(f"{where} is not a Bonito model and was not kept: {reason}") from None
     output_path.parent.mkdir(parents=True, exist_ok=True)
     _place(cached, output_path)
     result = PullResult(
@@ -403,22 +402,15 @@ def download_file(listing: RepoListing, chosen: RepoFile, progress: bool) -> tup
     return cached, snapshot.name if snapshot.parent.name == "snapshots" else listing.commit
 
 
-@contextmanager
-def _forgotten_unless_kept(cached: Path) -> Iterator[Any]:
-    """Remove a cached download from the Hugging Face cache unless the block calls ``keep()``.
+def _forget(cached: Path) -> None:
+    """Remove a refused download from the Hugging Face cache: its snapshot entry and its blob.
 
     A refused file is of no use to anyone, and at 4 GB or more it should not stay hidden in
-    the cache: its snapshot entry and the blob it points to are deleted.
+    the cache.
     """
-    kept = []
-    try:
-        yield lambda: kept.append(True)
-    finally:
-        if not kept:
-            blob = cached.resolve()
-            cached.unlink(missing_ok=True)
-            if blob != cached:
-                blob.unlink(missing_ok=True)
+    blob = cached.resolve()
+    cached.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
 
 
 def _sha256_with_progress(path: Path, progress: bool) -> str:
