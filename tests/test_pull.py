@@ -13,6 +13,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bonito_lite.errors import HubRepositoryError, ModelFileError
+from bonito_lite.errors import HubRepositoryError, ModelFileError, ResourceError
 from bonito_lite.models.info import read_model_info, token_list_sha256
 from bonito_lite.models.paths import toy_model_path
 from bonito_lite.models.pull import (
@@ -275,6 +276,19 @@ def test_a_split_gguf_is_refused_with_its_parts_named(names):
     with pytest.raises(HubRepositoryError, match=r"has Q8_0 only split in 2 parts \(") as caught:
         choose_file(_listing(*names, "m.Q4_K_M.gguf"), "Q8_0")
     assert all(name in str(caught.value) for name in names)
+
+
+def test_a_file_that_cannot_fit_on_the_disk_is_refused_before_its_download(monkeypatch, tmp_path: Path):
+    from bonito_lite.models import pull
+
+    listing = RepoListing(REPO, None, COMMIT, (RepoFile("m.Q4_K_M.gguf", size=4_400_000_000),), from_cache=False)
+    free = {"bytes": 3_000_000_000}
+    real = shutil.disk_usage
+    monkeypatch.setattr(pull.shutil, "disk_usage", lambda folder: real(folder)._replace(free=free["bytes"]))
+    with pytest.raises(ResourceError, match=r"for m.Q4_K_M.gguf: it needs 4.4 GB, 3.0 GB are free; free some space"):
+        pull.check_free_disk(listing, listing.files[0], tmp_path / "models")
+    free["bytes"] = 5_000_000_000
+    pull.check_free_disk(listing, listing.files[0], tmp_path / "models")
 
 
 def test_a_repository_without_gguf_points_to_convert():

@@ -30,6 +30,7 @@ from .. import __version__
 from ..errors import HubRepositoryError, ModelFileError, NetworkError, OutputExistsError, ResourceError, one_line
 from ..progress import progress_bar
 from ..sinks import temporary_name, write_json_atomically
+from .convert import _DISK_MARGIN_BYTES  # the free disk kept beyond what a file needs, as convert keeps
 from .info import ModelInfo, file_sha256, file_type_names, read_model_info
 from .paths import MODELS_FOLDER
 from .quantize import DEFAULT_QUANT
@@ -212,6 +213,7 @@ def pull_model(
     _check_output(output_path, overwrite)
     where = f"{repository}/{chosen.name}"
 
+    check_free_disk(listing, chosen, output_path.parent)
     cached, commit = download_file(listing, chosen, progress)
     sha256 = _sha256_with_progress(cached, progress)
     if chosen.sha256 and sha256 != chosen.sha256:
@@ -369,6 +371,37 @@ def choose_file(listing: RepoListing, quant: str) -> RepoFile:
     return matching[0]
 
 
+def check_free_disk(listing: RepoListing, chosen: RepoFile, destination: Path) -> None:
+    """Refuse before downloading when the file cannot fit: in the Hugging Face cache (unless it
+    is there already), and in ``destination`` too when that is another file system (a copy)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if chosen.size is None:
+        return
+    cache = _existing_folder(Path(constants.HF_HUB_CACHE))
+    target = _existing_folder(destination)
+    needed: dict[Path, int] = {}
+    if not isinstance(try_to_load_from_cache(listing.repository, chosen.name, revision=listing.commit), str):
+        needed[cache] = chosen.size
+    if target.stat().st_dev != cache.stat().st_dev:
+        needed[target] = chosen.size
+    for folder, size in needed.items():
+        free = shutil.disk_usage(folder).free
+        if free < size + _DISK_MARGIN_BYTES:
+            raise ResourceError(
+                f"not enough free disk in {folder} for {chosen.name}: it needs {size / 1e9:.1f} GB, "
+                f"{free / 1e9:.1f} GB are free; free some space (or set HF_HUB_CACHE, or choose -o elsewhere)"
+            )
+
+
+def _existing_folder(path: Path) -> Path:
+    """``path``, or its nearest parent that exists (a folder not made yet lands on its parent's disk)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def download_file(listing: RepoListing, chosen: RepoFile, progress: bool) -> tuple[Path, str]:
     """The file in the Hugging Face cache (downloaded, resuming a cut transfer, or found there)
     and the commit it belongs to."""
@@ -430,14 +463,7 @@ def _place(cached: Path, destination: Path) -> None:
     try:
         try:
             os.link(blob, tmp)
-        except OSError:
-            needed = blob.stat().st_size
-            free = shutil.disk_usage(destination.parent).free
-            if free < needed:
-                raise ResourceError(
-                    f"not enough free disk in {destination.parent} for a copy of {blob.name} "
-                    f"({needed / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free); free some space or choose -o elsewhere"
-                ) from None
+        except OSError:  # another file system (checked for room before the download)
             shutil.copyfile(blob, tmp)
         os.replace(tmp, destination)
     except BaseException:
