@@ -187,13 +187,15 @@ def test_a_pulled_file_comes_from_the_cache_offline(hub, quants, pull, in_tmp):
     hub.repos[REPO] = quants
     assert pull(REPO, "-q", endpoint=hub.url).returncode == 0
     first = read_pull_record(in_tmp / "models" / "tiny-bonito.Q4_K_M.gguf")
-    hub.stop()
+    asked = len(hub.requests)
     proc = pull(REPO, "-q", "-o", "again.gguf", endpoint=hub.url, offline=True)
     assert proc.returncode == 0, proc.stderr
+    assert len(hub.requests) == asked  # the Hub, still there, was not asked anything
     assert (in_tmp / "again.gguf").read_bytes() == quants["tiny-bonito.Q4_K_M.gguf"]
     again = read_pull_record(in_tmp / "again.gguf")
     assert (again["revision"], again["sha256"]) == (first["revision"], first["sha256"])
     # Without the offline switch, an unreachable Hub falls back to the cache too, and says so.
+    hub.stop()
     proc = pull(REPO, "-o", "third.gguf", endpoint=hub.url)
     assert proc.returncode == 0, proc.stderr
     warning = f"Warning: the Hub at {hub.url} cannot be reached: "
