@@ -8,7 +8,8 @@ placed in ./models/ it must be a Bonito: a llama-architecture GGUF of one of the
 is not is refused with the reason, and removed from the cache too. A sidecar JSON beside the
 model records where it came from; ``inspect`` shows it.
 
-Only this command uses the network; nothing here is imported by ``generate``.
+Only this command uses the network: the Hugging Face client is imported inside the functions
+that use it, so that ``inspect`` (which reads the sidecar) never loads it.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ def list_repository(repository: str, revision: str | None) -> RepoListing:
     from huggingface_hub import HfApi, constants, errors as hub_errors
 
     if constants.HF_HUB_OFFLINE:
-        return _cached_listing(repository, revision, why="HF_HUB_OFFLINE is set")
+        return _cached_listing(repository, revision, why="HF_HUB_OFFLINE is set", offline=True)
     try:
         info = HfApi().model_info(repository, revision=revision, files_metadata=True)
     except hub_errors.GatedRepoError:
@@ -293,7 +294,7 @@ def list_repository(repository: str, revision: str | None) -> RepoListing:
     return RepoListing(repository, revision, commit=info.sha, files=files, from_cache=False)
 
 
-def _cached_listing(repository: str, revision: str | None, why: str) -> RepoListing:
+def _cached_listing(repository: str, revision: str | None, why: str, offline: bool = False) -> RepoListing:
     from huggingface_hub import errors as hub_errors, snapshot_download
 
     try:
@@ -307,11 +308,13 @@ def _cached_listing(repository: str, revision: str | None, why: str) -> RepoList
                 f"{why}, and {repository}{at} is not in the local Hugging Face cache; pull it once with a connection"
             ) from None
         folder = Path(partial)
-        at = f" at revision {revision}" if revision else ""
-        raise NetworkError(
-            f"{why}, and {repository}{at} is not in the local Hugging Face cache; pull it once with a connection"
-        ) from None
-    logger.warning("%s; using the files of %s in the local Hugging Face cache", why, repository)
+    # Said when the Hub was meant to be asked; HF_HUB_OFFLINE=1 asks for the cache.
+    logger.log(
+        logging.INFO if offline else logging.WARNING,
+        "%s; using the files of %s in the local Hugging Face cache",
+        why,
+        repository,
+    )
     files = tuple(
         RepoFile(name=path.relative_to(folder).as_posix(), size=path.stat().st_size)
         for path in sorted(folder.rglob("*"))
