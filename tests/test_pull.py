@@ -293,6 +293,28 @@ def test_a_file_that_cannot_fit_on_the_disk_is_refused_before_its_download(monke
     pull.check_free_disk(listing, listing.files[0], tmp_path / "models")
 
 
+def test_offline_a_snapshot_the_cache_knows_to_be_partial_still_lists_the_files_pulled(monkeypatch, tmp_path: Path):
+    import huggingface_hub
+    from huggingface_hub.errors import IncompleteSnapshotError
+
+    from bonito_lite.models import pull
+
+    # What huggingface-hub answers when it has the repository's full listing cached and only
+    # some of its files: the files pulled before are still there to use.
+    snapshot = tmp_path / "snapshots" / COMMIT
+    (snapshot / "sub").mkdir(parents=True)
+    (snapshot / "sub" / "m.Q8_0.gguf").write_bytes(b"GGUF")
+
+    def partial(*args, **kwargs):
+        raise IncompleteSnapshotError("some files are missing", snapshot_path=str(snapshot))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", partial)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    listing = pull.list_repository(REPO, None)
+    assert (listing.commit, listing.from_cache) == (COMMIT, True)
+    assert choose_file(listing, "Q8_0") == RepoFile("sub/m.Q8_0.gguf", size=4)
+
+
 def test_a_repository_without_gguf_points_to_convert():
     with pytest.raises(HubRepositoryError, match=f"holds no GGUF file.*'bonito-lite convert {REPO}'"):
         choose_file(_listing("config.json", "model.safetensors"), "Q4_K_M")
