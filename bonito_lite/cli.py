@@ -16,6 +16,7 @@ from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
 from .logs import configure_logging
+from .models.quantize import DEFAULT_QUANT
 from .report import DEFAULT_SAMPLES, DEFAULT_SEED
 from .settings import (
     CHUNK_TOKENS,
@@ -474,6 +475,52 @@ def convert_command(
         verbose=verbose,
     )
     click.echo(f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}) in {result.seconds:.0f} s")
+
+
+@cli.command(name="pull")
+@click.argument("repository", metavar="REPO")
+@click.option(
+    "--quant",
+    default=DEFAULT_QUANT,
+    show_default=True,
+    help="Quantization type to download, as in the repository's file names (case-insensitive), or one file's name.",
+)
+@click.option("--revision", default=None, help="Branch, tag or commit of the repository [default: main].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="GGUF file to write [default: models/<the file's name in the repository>].",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the Hugging Face client's own log (retries, resumption).")
+@handles_errors
+def pull_command(
+    repository: str, quant: str, revision: str | None, output: str | None, overwrite: bool, quiet: bool, verbose: bool
+) -> None:
+    """Download a published Bonito GGUF from the Hugging Face Hub into ./models/, checked before use.
+
+    REPO is a hub repository of GGUF conversions, such as mradermacher/bonito-v1-GGUF. The
+    file must be bonito-v1 or Llama-3.1-8B-bonito-v1 (shape and tokenizer); anything else is
+    refused and not kept. The download goes through the Hugging Face cache (HF_HUB_OFFLINE=1
+    uses the cache only); a sidecar NAME.gguf.source.json records the repository, revision
+    and sha256.
+    """
+    import logging
+
+    from .models.pull import pull_model
+
+    configure_logging(verbose, quiet)
+    logging.getLogger("huggingface_hub").setLevel(logging.INFO if verbose else logging.ERROR)
+    result = pull_model(
+        repository, quant=quant, revision=revision, output=output, overwrite=overwrite, progress=not quiet
+    )
+    click.echo(
+        f"Wrote {result.path} ({result.size_bytes / 1e9:.2f} GB, {result.quant}, {result.model.name}) "
+        f"from {result.repository} at {result.revision[:12]}; its source is recorded in {result.sidecar}"
+    )
 
 
 @cli.command(name="export")

@@ -42,6 +42,10 @@ class ModelFileError(InputError):
     """A model file that is missing, not GGUF, truncated or not a Bonito-shaped model."""
 
 
+class HubRepositoryError(InputError):
+    """A Hugging Face repository that does not exist, or holds no file of what was asked."""
+
+
 class CheckpointError(InputError):
     """A Hugging Face checkpoint that cannot be converted (layout, architecture, weights)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class ModelInfo:
     bonito: dict[str, Any] = field(default_factory=dict)  # the bonito.* keys, see metadata.py
     vocab_sha256: str = ""  # over the token strings in order: equal for two files of one vocabulary
     source_repository: str | None = None  # the hub id it was converted from, when the file says
+    feed_forward_length: int = 0  # 0 when the file does not say
 
     @property
     def is_toy(self) -> bool:
@@ -134,15 +136,20 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         bonito={name: _value(fields, name) for name in fields if name.startswith("bonito.")},
         vocab_sha256=_token_list_sha256(fields[gguf.Keys.Tokenizer.LIST]),
         source_repository=_value(fields, SOURCE_HF_REPOSITORY_KEY),
+        feed_forward_length=arch_int(gguf.Keys.LLM.FEED_FORWARD_LENGTH, 0),
     )
 
 
-def file_sha256(path: os.PathLike | str, chunk_bytes: int = 1 << 20) -> str:
-    """The hex sha256 of a file, read in chunks (model files are gigabytes)."""
+def file_sha256(
+    path: os.PathLike | str, chunk_bytes: int = 1 << 20, on_chunk: Callable[[int], object] | None = None
+) -> str:
+    """The hex sha256 of a file, read in chunks (model files are gigabytes); ``on_chunk(n_bytes)`` after each."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(chunk_bytes):
             digest.update(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
     return digest.hexdigest()
 
 
@@ -151,14 +158,25 @@ def _value(fields: dict[str, gguf.ReaderField], key: str, default: Any = None) -
     return default if field_ is None else field_.contents()
 
 
-def _token_list_sha256(tokens: gguf.ReaderField) -> str:
-    # Hashes the stored bytes of each token (views into the memory-mapped header), each
-    # followed by a NUL that no token contains, without decoding 32,000 strings.
+def token_list_sha256(tokens: Iterable[bytes]) -> str:
+    """The sha256 of a vocabulary: each token's UTF-8 bytes, in order, each followed by a NUL
+    that no token contains (``ModelInfo.vocab_sha256``; equal for two files of one tokenizer)."""
     digest = hashlib.sha256()
-    for index in tokens.data:
-        digest.update(bytes(tokens.parts[index]))
+    for token in tokens:
+        digest.update(token)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _token_list_sha256(tokens: gguf.ReaderField) -> str:
+    # The stored bytes of each token (views into the memory-mapped header), without decoding
+    # 32,000 strings.
+    return token_list_sha256(bytes(tokens.parts[index]) for index in tokens.data)
+
+
+def file_type_names() -> list[str]:
+    """llama.cpp's names of its file types, as ``ModelInfo.file_type`` gives them ("Q4_K_M", "F16"...)."""
+    return [_file_type_name(t.value) for t in gguf.LlamaFileType if t is not gguf.LlamaFileType.GUESSED]
 
 
 def _file_type_name(value: int | None) -> str:

@@ -17,6 +17,7 @@ from ..task_types import TASK_TYPES, TaskType, resolve_task_type
 from .info import ModelInfo, read_model_info
 from .metadata import PROMPT_TEMPLATE_KEY, SOURCE_REVISION, TASK_TYPES_KEY
 from .paths import resolve_model
+from .pull import read_pull_record
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ModelSummary:
     info: ModelInfo
     prompt_template: str | None  # as stored in the file; None when it stores none
     task_types: tuple[TaskType | str, ...]  # as stored: known types, or the raw name of an unknown one
+    pulled_from: dict[str, Any] | None = None  # the record 'bonito-lite pull' wrote beside the file
 
     @property
     def bits_per_weight(self) -> float:
@@ -71,6 +73,7 @@ class ModelSummary:
                     for t in self.task_types
                 ],
             },
+            "pulled_from": self.pulled_from,
         }
 
 
@@ -82,6 +85,7 @@ def summarize_model(spec: str | os.PathLike | None) -> ModelSummary:
         info=info,
         prompt_template=template if isinstance(template, str) else None,
         task_types=tuple(_task_type(name) for name in info.bonito.get(TASK_TYPES_KEY) or ()),
+        pulled_from=read_pull_record(info.path),
     )
 
 
@@ -111,6 +115,8 @@ def format_summary(summary: ModelSummary) -> str:
         ("prompt template", _template_line(summary)),
         ("task types", _task_types_line(summary)),
     ]
+    if summary.pulled_from is not None:
+        rows.append(("pulled from", _pulled_line(summary.pulled_from, info)))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
@@ -140,6 +146,17 @@ def _task_types_line(summary: ModelSummary) -> str:
         return "all 16 (see 'bonito-lite task-types')"
     names = [t.alias if isinstance(t, TaskType) else f"{t} (unknown)" for t in summary.task_types]
     return f"{len(names)}: " + ", ".join(names)
+
+
+def _pulled_line(record: dict[str, Any], info: ModelInfo) -> str:
+    line = (
+        f"{record.get('repository')} at {str(record.get('revision'))[:12]} ({record.get('file')}), "
+        f"sha256 {str(record.get('sha256'))[:16]}..."
+    )
+    # The size is free to compare; the sha256 would mean reading the whole file.
+    if record.get("size_bytes") != info.file_size:
+        line += f"; the file has changed since ({record.get('size_bytes')} bytes then, {info.file_size} now)"
+    return line
 
 
 def _size(size: int) -> str:
