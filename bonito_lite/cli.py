@@ -440,7 +440,7 @@ def _task_summary(by_task) -> list[str]:
 )
 @click.option(
     "--quant",
-    default="Q4_K_M",
+    default=DEFAULT_QUANT,
     show_default=True,
     help="Quantization type (case-insensitive): F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_K_S,"
     " Q4_K_M, Q4_K_S, Q4_0, Q3_K_M, Q2_K, IQ4_NL.",

@@ -23,7 +23,7 @@ import pytest
 
 from bonito_lite.errors import HubRepositoryError, ModelFileError, ResourceError
 from bonito_lite.models.info import read_model_info, token_list_sha256
-from bonito_lite.models.paths import toy_model_path
+from bonito_lite.models.paths import resolve_model, toy_model_path
 from bonito_lite.models.pull import (
     KNOWN_MODELS,
     LLAMA_3_1_VOCAB_SHA256,
@@ -47,6 +47,7 @@ REPO = "someone/tiny-bonito-GGUF"
 # The shape of tests/model_factory.write_tiny_checkpoint's model, with the Mistral tokenizer.
 TINY_BONITO = KnownModel(
     name="tiny test Bonito",
+    repository="someone/tiny-bonito",
     tokenizer="Mistral's",
     block_count=2,
     embedding_length=256,
@@ -143,6 +144,7 @@ def test_pull_downloads_the_asked_quant_among_several_and_records_its_source(hub
     assert record["quant"] == "Q4_K_M"
     assert record["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert record["model"] == TINY_BONITO.name
+    assert record["converts"] == TINY_BONITO.repository
     assert proc.stdout.startswith(f"Wrote models/{model.name} (") and COMMIT[:12] in proc.stdout
     # inspect shows where the file came from.
     table = format_summary(summarize_model(model))
@@ -381,3 +383,18 @@ def test_the_llama_3_1_vocabulary_hash_is_that_of_the_llama_3_tokenizer():
 def test_inspect_says_nothing_of_a_source_for_a_file_that_was_not_pulled(tiny_gguf_q8_0: Path):
     assert summarize_model(tiny_gguf_q8_0).as_dict()["pulled_from"] is None
     assert "pulled from" not in format_summary(summarize_model(tiny_gguf_q8_0))
+
+
+def test_a_pulled_model_is_found_by_the_hub_id_it_converts_and_by_its_repository(tmp_path, monkeypatch):
+    # Upstream code names the model by its hub id, as Bonito("BatsResearch/bonito-v1") does.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "bonito-v1.Q8_0.gguf"
+    shutil.copyfile(toy_model_path(), model)
+    (tmp_path / "models" / "bonito-v1.Q8_0.gguf.source.json").write_text(
+        '{"repository": "someone/bonito-v1-GGUF", "converts": "BatsResearch/bonito-v1"}', encoding="utf-8"
+    )
+    assert resolve_model("BatsResearch/bonito-v1") == Path("models") / model.name
+    assert resolve_model("someone/bonito-v1-GGUF") == Path("models") / model.name
+    with pytest.raises(ModelFileError, match="'bonito-lite pull REPO'.*'bonito-lite convert BatsResearch/other'"):
+        resolve_model("BatsResearch/other")

@@ -60,13 +60,19 @@ def _converted_from(repository: str, folder: Path) -> Path:
     """A GGUF in ``folder`` converted from the hub id ``repository`` (as its metadata says).
 
     Upstream code names the model by its hub id; a GGUF ``bonito-lite convert`` made from
-    it records that id. Of several, the one of the converter's default quantization is
-    taken, else the first by name.
+    it records that id in its metadata, and one ``bonito-lite pull`` fetched records it in
+    its sidecar (with the repository it came from, which names it too). Of several, the one
+    of the converter's default quantization is taken, else the first by name.
     """
+    from .pull import UPSTREAM_KEY, read_pull_record
     from .quantize import DEFAULT_QUANT
 
     found = []
     for candidate in sorted(folder.glob("*.gguf")) if folder.is_dir() else []:
+        pulled = read_pull_record(candidate) or {}
+        if repository in (pulled.get(UPSTREAM_KEY), pulled.get("repository")):
+            found.append(candidate)
+            continue
         try:
             if read_model_info(candidate).source_repository == repository:
                 found.append(candidate)
@@ -74,9 +80,9 @@ def _converted_from(repository: str, folder: Path) -> Path:
             continue
     if not found:
         raise ModelFileError(
-            f"{repository} is a Hugging Face model id and no GGUF converted from it is in "
-            f"{folder}/: convert it once with 'bonito-lite convert {repository}' (it writes "
-            f"into {folder}/), or pass the path of a .gguf file."
+            f"{repository} is a Hugging Face model id and no GGUF of it is in {folder}/: get one "
+            f"once with 'bonito-lite pull REPO' (a published GGUF of it) or 'bonito-lite convert "
+            f"{repository}' (both write into {folder}/), or pass the path of a .gguf file."
         )
     preferred = [p for p in found if p.name.upper().endswith(f".{DEFAULT_QUANT.upper()}.GGUF")]
     chosen = (preferred or found)[0]
@@ -97,7 +103,7 @@ def _single_model_in(folder: Path) -> Path:
             f"'generate --model {found[0].as_posix()}' or 'inspect {found[0].as_posix()}'."
         )
     raise ModelFileError(
-        "no model given and none found in ./models/: convert bonito-v1 with "
-        "'bonito-lite convert BatsResearch/bonito-v1' (needs the network once), "
+        "no model given and none found in ./models/: get bonito-v1 once with "
+        "'bonito-lite pull REPO' (a published GGUF) or 'bonito-lite convert BatsResearch/bonito-v1', "
         "or use the bundled demo model: 'generate --model toy', 'inspect toy'."
     )

@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # Beside each pulled model: models/NAME.gguf.source.json
 SIDECAR_SUFFIX = ".source.json"
+# The sidecar's name for the upstream model a pulled file converts: what finds it when code
+# names that model by its hub id, as upstream's Bonito("BatsResearch/bonito-v1") does.
+UPSTREAM_KEY = "converts"
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Files of one model split in parts: llama.cpp's gguf-split names (NAME-00001-of-00003.gguf)
@@ -53,6 +56,7 @@ class KnownModel:
     """A Bonito as published: its transformer shape and its tokenizer's token list, by hash."""
 
     name: str
+    repository: str  # the upstream model this is a conversion of, as the Python API names it
     tokenizer: str  # the tokenizer's name, for messages
     block_count: int
     embedding_length: int
@@ -105,6 +109,7 @@ LLAMA_3_1_VOCAB_SHA256 = "2298d8fdac133090930354ddc2581475bf3855ebe5414ef5e6c10d
 
 BONITO_V1 = KnownModel(
     name="bonito-v1 (Mistral 7B)",
+    repository="BatsResearch/bonito-v1",
     tokenizer="Mistral's",
     block_count=32,
     embedding_length=4096,
@@ -116,6 +121,7 @@ BONITO_V1 = KnownModel(
 )
 LLAMA_3_1_BONITO = KnownModel(
     name="Llama-3.1-8B-bonito-v1 (Llama 3.1 8B)",
+    repository="BatsResearch/Llama-3.1-8B-bonito-v1",
     tokenizer="Llama 3.1's",
     block_count=32,
     embedding_length=4096,
@@ -488,6 +494,7 @@ def _sidecar_record(result: PullResult) -> dict[str, Any]:
         "sha256": result.sha256,
         "size_bytes": result.size_bytes,
         "model": result.model.name,
+        UPSTREAM_KEY: result.model.repository,
         "pulled_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "bonito_lite_version": __version__,
     }
