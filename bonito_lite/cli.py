@@ -15,6 +15,7 @@ import click
 from . import __version__
 from .errors import BonitoLiteError
 from .export import FORMATS
+from .inputs.readers import READERS
 from .logs import configure_logging
 from .models.quantize import DEFAULT_QUANT
 from .report import DEFAULT_SAMPLES, DEFAULT_SEED
@@ -197,7 +198,10 @@ def task_types_command() -> None:
         click.echo(f"{task.alias:<{width}}  {task.short:<14} {task.full_name}")
 
 
-@cli.command(name="generate")
+@cli.command(
+    name="generate",
+    help=f"Generate instruction-tuning examples from documents ({' '.join(READERS)}, folders, -).",
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "task_types",
@@ -244,7 +248,6 @@ def generate_command(
     with_report,
     **settings,
 ) -> None:
-    """Generate instruction-tuning examples from documents (.txt .md .jsonl .json .csv .parquet .pdf .docx .html, folders, -)."""
     from .engines.generation import EngineSettings
     from .models.paths import TOY
     from .run import GenerateOptions, GenerateRun, RunInterrupted
