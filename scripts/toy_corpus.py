@@ -1065,7 +1065,11 @@ def _with_context(rng: random.Random, ref: str, body: str, before: bool | None =
 
 # Share of extractive questions on a templated passage made from one of its sentences
 # rather than from the facts its template knows.
-SENTENCE_FACT_SHARE = 0.5
+SENTENCE_FACT_SHARE = 0.8
+# Share of those made from the passage's first sentence.
+FIRST_SENTENCE_SHARE = 0.6
+# Share of first-sentence questions, where the sentence allows, whose answer opens it.
+OPENING_ANSWER_SHARE = 0.7
 
 EXTRACTIVE_TEMPLATES = (
     "Q: {q}\nA:",
@@ -1090,10 +1094,21 @@ BLANK_TEMPLATES = (
 
 def _sentence_fact(rng, p: Passage) -> Fact | None:
     """A fact made from one sentence of the passage: its question repeats the words around
-    the answer, the cue that lets a model find the answer in an unseen passage and copy it."""
-    found = [(s, q) for s in toy_prose.sentences_of(p.text) for q in toy_prose.span_questions(s)]
+    the answer, the cue that lets a model find the answer in an unseen passage and copy it.
+
+    Most are about the passage's first sentence (:data:`FIRST_SENTENCE_SHARE`): a model of a
+    few million parameters learns to copy from where the passage starts long before it
+    learns to find a span anywhere in it.
+    """
+    sentences = toy_prose.sentences_of(p.text)
+    if sentences and rng.random() < FIRST_SENTENCE_SHARE:
+        sentences = sentences[:1]
+    found = [(s, q) for s in sentences for q in toy_prose.span_questions(s)]
     if not found:
         return None
+    opening = [(s, q) for s, q in found if s == sentences[0] and s.startswith(q.answer)]
+    if len(sentences) == 1 and opening and rng.random() < OPENING_ANSWER_SHARE:
+        found = opening
     sentence, q = rng.choice(found)
     return Fact(q.question, q.answer, sentence, "", (), q.blanked)
 
@@ -1129,15 +1144,15 @@ def task_open_qa(rng, p: Passage, ref: str) -> tuple[str, str]:
 def _option_listing(rng, options: list[str]) -> tuple[str, list[str]]:
     """The options in one of the layouts Bonito writes, and how each may be answered."""
     layout = rng.random()
-    if layout < 0.3:
+    if layout < 0.5:
         labels = "ABCD"
         style = rng.choice(["{l}. {o}", "({l}) {o}", "{l}) {o}"])
         listing = "\n".join(style.format(l=labels[i], o=o) for i, o in enumerate(options))
         return listing, list(labels[: len(options)])
-    if layout < 0.45:
+    if layout < 0.65:
         listing = "\n".join(f"{i + 1}. {o}" for i, o in enumerate(options))
         return listing, [str(i + 1) for i in range(len(options))]
-    if layout < 0.8 or any(c in o for o in options for c in ",;|"):
+    if layout < 0.9 or any(c in o for o in options for c in ",;|"):
         return "\n".join(f"- {o}" for o in options), []
     return "Options: " + ", ".join(options), []
 
@@ -1159,8 +1174,10 @@ def task_multiple_choice_qa(rng, p: Passage, ref: str) -> tuple[str, str] | None
         ]
     )
     index = options.index(f.answer)
-    if labels and rng.random() < 0.5:
-        answer = labels[index] if rng.random() < 0.6 else f"{labels[index]}. {f.answer}"
+    # Mostly the label alone, as many of Bonito's multiple-choice templates answer: writing a
+    # label it just listed is the copy a small model learns first.
+    if labels and rng.random() < 0.75:
+        answer = labels[index] if rng.random() < 0.75 else f"{labels[index]}. {f.answer}"
     else:
         answer = f.answer
     return _with_context(rng, ref, question), answer
