@@ -306,7 +306,7 @@ def copy_gguf(
 # Meta's Llama 3 tokenizer (tiktoken ranks of 128,000 byte-level BPE tokens), shipped inside
 # the llama-models wheel; the 256 special tokens that follow it are the ones that wheel's
 # tokenizer defines.
-def _llama3_tokenizer() -> Path:
+def llama3_tokenizer_model() -> Path:
     import llama_models
 
     return Path(llama_models.__file__).parent / "llama3" / "tokenizer.model"
@@ -319,7 +319,7 @@ def llama3_special_tokens() -> list[str]:
     """Llama 3's 256 special tokens, in id order from 128,000."""
     from llama_models.llama3.tokenizer import Tokenizer
 
-    tokenizer = Tokenizer(_llama3_tokenizer())
+    tokenizer = Tokenizer(llama3_tokenizer_model())
     return sorted(tokenizer.special_tokens, key=tokenizer.special_tokens.__getitem__)
 
 
@@ -334,7 +334,7 @@ def write_llama3_tokenizer(folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     special = llama3_special_tokens()
-    tokenizer = TikTokenConverter(vocab_file=str(_llama3_tokenizer()), extra_special_tokens=special).converted()
+    tokenizer = TikTokenConverter(vocab_file=str(llama3_tokenizer_model()), extra_special_tokens=special).converted()
     bos_id = tokenizer.token_to_id(LLAMA3_BOS)
     tokenizer.post_processor = processors.Sequence(
         [

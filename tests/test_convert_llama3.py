@@ -188,3 +188,26 @@ def test_checkpoint_without_any_tokenizer_is_one_line(tmp_path, llama3_checkpoin
         (folder / name).symlink_to(llama3_checkpoint / name)
     result = run_cli(["convert", str(folder)])
     assert_one_line_error(result, 2, "has neither tokenizer.model", "nor tokenizer.json")
+
+
+def test_generate_runs_the_llama3_model_with_bos_first(llama3_gguf_q8_0, llama3_checkpoint, in_tmp):
+    from tokenizers import Tokenizer as HfTokenizer
+
+    from bonito_lite.engines.local import Tokenizer
+    from bonito_lite.prompt import build_prompt
+
+    from cli_helpers import read_jsonl
+
+    (in_tmp / "lease.txt").write_text("The lease ends on 1 May 2024 unless renewed in writing.\n")
+    args = ["generate", "lease.txt", "-t", "extractive_qa", "--model", str(llama3_gguf_q8_0), "--max-tokens", "8"]
+    result = run_cli([*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    # Random weights write no <|pipe|>: the generation is kept, decoded, as a rejected record.
+    (rejected,) = read_jsonl(in_tmp / "lease.bonito.rejected.jsonl")
+    assert rejected["reason"] == "truncated" and rejected["generation"]
+    # The prompt the engine feeds llama.cpp is the one upstream's transformers tokenizer makes.
+    prompt = build_prompt("extractive question answering", "The lease ends on 1 May 2024 unless renewed in writing.")
+    hf = HfTokenizer.from_file(str(llama3_checkpoint / "tokenizer.json"))
+    with Tokenizer(llama3_gguf_q8_0) as tokenizer:
+        assert tokenizer.tokenize(prompt) == hf.encode(prompt).ids
+        assert tokenizer.tokenize(prompt)[0] == 128000
