@@ -211,3 +211,23 @@ def test_generate_runs_the_llama3_model_with_bos_first(llama3_gguf_q8_0, llama3_
     with Tokenizer(llama3_gguf_q8_0) as tokenizer:
         assert tokenizer.tokenize(prompt) == hf.encode(prompt).ids
         assert tokenizer.tokenize(prompt)[0] == 128000
+
+
+def test_python_api_runs_the_llama3_model(llama3_gguf_q8_0):
+    from datasets import Dataset
+
+    from bonito_lite import Bonito
+
+    bonito = Bonito(model=str(llama3_gguf_q8_0))
+    passages = Dataset.from_dict({"text": ["The lease ends on 1 May 2024 unless renewed in writing."]})
+    result = bonito.generate_tasks(passages, context_col="text", task_type="nli", sampling_params={"max_tokens": 8})
+    # Random weights write nothing that parses: an empty dataset of the upstream columns.
+    assert isinstance(result, Dataset) and result.column_names == ["input", "output"]
+
+
+@pytest.mark.slow
+def test_quant_report_compares_llama3_files_over_the_full_vocabulary(llama3_gguf_q8_0, llama3_gguf_f32, in_tmp):
+    args = ["quant-report", str(llama3_gguf_q8_0), "--reference", str(llama3_gguf_f32), "--passages", "1"]
+    result = run_cli([*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "full vocabulary of 128,256" in result.stdout
