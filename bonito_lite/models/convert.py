@@ -33,7 +33,7 @@ from .checkpoint import (
 )
 from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tensors, tensor_data
 from .convert_vocab import MISSING_TOKENIZER, has_tokenizer, read_vocabulary
-from .metadata import LICENSE_NAMES, SOURCE_HF_REPOSITORY_KEY, bonito_metadata
+from .metadata import APACHE_2_0, LICENSE_NAMES, LLAMA_3_1, SOURCE_HF_REPOSITORY_KEY, bonito_metadata
 from .quantize import (
     BITS_PER_WEIGHT,
     DEFAULT_QUANT,
@@ -44,12 +44,6 @@ from .quantize import (
 
 logger = logging.getLogger(__name__)
 
-# The licence written when the checkpoint's model card names none: that of the Bonito the
-# checkpoint is shaped like. bonito-v1 (Mistral 7B) is Apache-2.0; the Llama 3.1 Bonito, like
-# every model derived from Llama 3.1 (the only family here with "llama3" RoPE scaling), is
-# under the Llama 3.1 Community License, which its conversions must carry on.
-BONITO_LICENSE = "apache-2.0"
-LLAMA_3_1_LICENSE = "llama3.1"
 DEFAULT_OUTPUT_FOLDER = Path("models")
 # Free disk kept beyond the estimate: the estimate is approximate and the system needs room.
 _DISK_MARGIN_BYTES = 256 * 1024 * 1024
@@ -253,7 +247,11 @@ def add_general_metadata(writer: gguf.GGUFWriter, source: _Source) -> None:
     if metadata.size_label is None:
         metadata.size_label = gguf.size_label(source.n_parameters, 0, 0, 0)
     if metadata.license is None:
-        metadata.license = LLAMA_3_1_LICENSE if source.params.rope_scaling is not None else BONITO_LICENSE
+        # The licence of the Bonito the checkpoint is shaped like. bonito-v1 (Mistral 7B) is
+        # Apache-2.0; the Llama 3.1 Bonito, like every model derived from Llama 3.1 (the only
+        # family here with "llama3" RoPE scaling), is under the Llama 3.1 Community License,
+        # which its conversions must carry on.
+        metadata.license = LLAMA_3_1 if source.params.rope_scaling is not None else APACHE_2_0
     if metadata.license_name is None and isinstance(metadata.license, str):
         metadata.license_name = LICENSE_NAMES.get(metadata.license)
     writer.add_type(gguf.GGUFType.MODEL)
