@@ -29,3 +29,6 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
     # pypdf logs every repair it makes to a damaged PDF; our own warning names the file once.
     logging.getLogger("pypdf").setLevel(logging.WARNING if verbose else logging.ERROR)
+    # gguf's tokenizer reader warns about parts of tokenizer.json conversion does not use (such
+    # as Llama 3's template for pairs of texts); what matters is checked by the converter.
+    logging.getLogger("gguf").setLevel(logging.WARNING if verbose else logging.ERROR)

@@ -2,13 +2,20 @@
 """Hold our converter against llama.cpp's own ``convert_hf_to_gguf.py`` on one checkpoint.
 
 Both convert the same checkpoint to the same type; the script then compares the two GGUF
-files: tensor names, shapes, types and bytes, and every ``llama.*`` and ``tokenizer.*`` key
-(tokens, scores, token types, special ids, add-BOS/EOS flags). ``general.*`` keys are listed
-when they differ but do not fail the comparison (ours adds licence and source keys), and our
-``bonito.*`` keys are expected only in ours. Exit status 0 when everything that must match
-matches. llama.cpp's converter needs torch and transformers.
+files: tensor names, shapes, types and bytes (for a Llama 3.1 checkpoint, the computed
+``rope_freqs`` tensor too), and every ``llama.*`` and ``tokenizer.*`` key (tokens, scores or
+merges, token types, tokenizer model and pre-tokenizer, special ids, add-BOS/EOS flags).
+``general.*`` keys are listed when they differ but do not fail the comparison (ours adds
+licence and source keys), and our ``bonito.*`` keys are expected only in ours. Exit status 0
+when everything that must match matches. llama.cpp's converter needs torch and transformers.
 
     python scripts/compare_with_llama_cpp_converter.py CHECKPOINT_FOLDER --type bf16
+
+``--llama-cpp`` (or ``$LLAMA_CPP_DIR``) is llama.cpp's source folder, or the llama-cpp-python
+sdist itself, from which the converter and its gguf-py are unpacked into the work folder:
+
+    pip download --no-deps --no-binary :all: -d . llama-cpp-python==0.3.36
+    python scripts/compare_with_llama_cpp_converter.py CHECKPOINT --llama-cpp llama_cpp_python-0.3.36.tar.gz
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +43,27 @@ COMPARED_PREFIXES = (
     "general.quantization_version",
     "general.architecture",
 )
+
+
+# What llama.cpp's converter needs from its source tree.
+CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+
+def llama_cpp_source(given: Path, workdir: Path) -> Path:
+    """The llama.cpp folder: ``given`` itself, or unpacked from a llama-cpp-python sdist."""
+    if given.is_dir():
+        return given
+    with tarfile.open(given) as sdist:
+        members = [
+            m
+            for m in sdist.getmembers()
+            if "/vendor/llama.cpp/" in m.name and m.name.split("/vendor/llama.cpp/", 1)[1].startswith(CONVERTER_PARTS)
+        ]
+        if not members:
+            raise SystemExit(f"{given} holds no vendor/llama.cpp/convert_hf_to_gguf.py; give a llama-cpp-python sdist")
+        extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        sdist.extractall(workdir, members=members, **extra)
+    return workdir / (members[0].name.split("/vendor/llama.cpp/", 1)[0] + "/vendor/llama.cpp")
 
 
 def run_reference(llama_cpp: Path, checkpoint: Path, out: Path, outtype: str) -> float:
@@ -145,18 +174,19 @@ def main() -> int:
         type=Path,
         default=DEFAULT_LLAMA_CPP,
         required=DEFAULT_LLAMA_CPP is None,
-        help="llama.cpp source folder with convert_hf_to_gguf.py",
+        help="llama.cpp source folder with convert_hf_to_gguf.py, or the llama-cpp-python sdist (.tar.gz)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the GGUF files")
     args = parser.parse_args()
 
     failed = False
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        llama_cpp = llama_cpp_source(args.llama_cpp, Path(workdir))
         for outtype in args.types or ["f32", "bf16", "q8_0"]:
             ours_path = Path(workdir) / f"ours.{outtype}.gguf"
             reference_path = Path(workdir) / f"llama-cpp.{outtype}.gguf"
             ours_seconds = run_ours(args.checkpoint, ours_path, outtype)
-            reference_seconds = run_reference(args.llama_cpp, args.checkpoint, reference_path, outtype)
+            reference_seconds = run_reference(llama_cpp, args.checkpoint, reference_path, outtype)
             print(f"{outtype}: ours {ours_seconds:.1f} s, llama.cpp's {reference_seconds:.1f} s")
             problems = compare(ours_path, reference_path)
             for problem in problems:

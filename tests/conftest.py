@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model_factory import write_tiny_checkpoint
+from model_factory import write_tiny_checkpoint, write_tiny_llama3_checkpoint
 
 # Module fixtures that start a server or run generate end to end for many seconds: every
 # test using one is slow, whatever it does itself, since the first to ask pays for all.
@@ -31,7 +31,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _converted(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, quant: str) -> Path:
     from bonito_lite.models.convert import convert_checkpoint
 
-    output = tmp_path_factory.mktemp("gguf") / f"tiny-bonito.{quant}.gguf"
+    output = tmp_path_factory.mktemp("gguf") / f"{checkpoint.name}.{quant}.gguf"
     return convert_checkpoint(checkpoint, output, quant=quant, progress=False).path
 
 
@@ -48,6 +48,22 @@ def tiny_gguf_q8_0(tmp_path_factory, tiny_checkpoint) -> Path:
 @pytest.fixture(scope="session")
 def tiny_gguf_q4_k_m(tmp_path_factory, tiny_checkpoint) -> Path:
     return _converted(tmp_path_factory, tiny_checkpoint, "Q4_K_M")
+
+
+@pytest.fixture(scope="session")
+def llama3_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer bf16 LlamaForCausalLM shaped like Llama 3.1 8B, with Meta's Llama 3 tokenizer."""
+    return write_tiny_llama3_checkpoint(tmp_path_factory.mktemp("checkpoint") / "tiny-llama3-bonito")
+
+
+@pytest.fixture(scope="session")
+def llama3_gguf_f32(tmp_path_factory, llama3_checkpoint) -> Path:
+    return _converted(tmp_path_factory, llama3_checkpoint, "F32")
+
+
+@pytest.fixture(scope="session")
+def llama3_gguf_q8_0(tmp_path_factory, llama3_checkpoint) -> Path:
+    return _converted(tmp_path_factory, llama3_checkpoint, "Q8_0")
 
 
 @pytest.fixture

@@ -301,3 +301,139 @@ def copy_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return destination
+
+
+# Meta's Llama 3 tokenizer (tiktoken ranks of 128,000 byte-level BPE tokens), shipped inside
+# the llama-models wheel; the 256 special tokens that follow it are the ones that wheel's
+# tokenizer defines.
+def llama3_tokenizer_model() -> Path:
+    import llama_models
+
+    return Path(llama_models.__file__).parent / "llama3" / "tokenizer.model"
+
+
+LLAMA3_BOS, LLAMA3_EOS = "<|begin_of_text|>", "<|end_of_text|>"
+
+
+def llama3_special_tokens() -> list[str]:
+    """Llama 3's 256 special tokens, in id order from 128,000."""
+    from llama_models.llama3.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(llama3_tokenizer_model())
+    return sorted(tokenizer.special_tokens, key=tokenizer.special_tokens.__getitem__)
+
+
+def write_llama3_tokenizer(folder: Path) -> Path:
+    """``tokenizer.json`` and ``tokenizer_config.json`` as Llama-3.1-8B (and its Bonito) ship them.
+
+    transformers' own tiktoken converter turns Meta's ranks into a byte-level BPE with the
+    Llama 3 split pattern; the post-processor adds ``<|begin_of_text|>`` as Meta's file does.
+    """
+    from tokenizers import processors
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    special = llama3_special_tokens()
+    tokenizer = TikTokenConverter(vocab_file=str(llama3_tokenizer_model()), extra_special_tokens=special).converted()
+    bos_id = tokenizer.token_to_id(LLAMA3_BOS)
+    tokenizer.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single=f"{LLAMA3_BOS} $A",
+                pair=f"{LLAMA3_BOS} $A {LLAMA3_BOS}:1 $B:1",
+                special_tokens=[(LLAMA3_BOS, bos_id)],
+            ),
+        ]
+    )
+    tokenizer.save(str(folder / "tokenizer.json"))
+    config = {
+        "added_tokens_decoder": {
+            str(tokenizer.token_to_id(token)): {
+                "content": token,
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            }
+            for token in special
+        },
+        "bos_token": LLAMA3_BOS,
+        "clean_up_tokenization_spaces": True,
+        "eos_token": LLAMA3_EOS,
+        "model_input_names": ["input_ids", "attention_mask"],
+        "model_max_length": 131072,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+# Llama 3.1's RoPE scaling, as its config.json states it.
+LLAMA3_ROPE_SCALING = {
+    "factor": 8.0,
+    "high_freq_factor": 4.0,
+    "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3",
+}
+
+
+def write_tiny_llama3_checkpoint(
+    folder: Path,
+    *,
+    seed: int = 0,
+    hidden_size: int = 256,
+    intermediate_size: int = 512,
+    num_hidden_layers: int = 2,
+    num_attention_heads: int = 4,
+    num_key_value_heads: int = 2,
+) -> Path:
+    """A random-weight bf16 LlamaForCausalLM shaped like Llama-3.1-8B, small, with its tokenizer.
+
+    config.json is written as Llama 3.1's (2024 style: ``rope_scaling`` of type ``llama3``,
+    ``rope_theta`` 500000, ``torch_dtype``), with a generation_config.json naming BOS and EOS.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = LlamaConfig(
+        vocab_size=128256,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        num_key_value_heads=num_key_value_heads,
+        max_position_embeddings=131072,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_theta": 500000.0, **LLAMA3_ROPE_SCALING},
+        tie_word_embeddings=False,
+        bos_token_id=128000,
+        eos_token_id=128001,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        # As for the Mistral checkpoint: weights large enough that every tensor shows in the logits.
+        for name, parameter in model.named_parameters():
+            if name.endswith("norm.weight"):
+                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
+            else:
+                parameter.normal_(0.0, 0.08)
+    model.to(torch.bfloat16).save_pretrained(folder)
+
+    config_path = folder / "config.json"
+    saved = json.loads(config_path.read_text())
+    saved.pop("dtype", None)
+    saved.pop("rope_parameters", None)
+    saved.pop("head_dim", None)  # Llama-3.1-8B's config has none: hidden_size / heads
+    saved.update(torch_dtype="bfloat16", rope_theta=500000.0, rope_scaling=LLAMA3_ROPE_SCALING)
+    saved["transformers_version"] = "4.43.0.dev0"
+    config_path.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    generation = {"bos_token_id": 128000, "do_sample": True, "eos_token_id": 128001, "temperature": 0.6, "top_p": 0.9}
+    (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+    write_llama3_tokenizer(folder)
+    return folder

@@ -57,9 +57,9 @@ def test_other_architectures_are_refused_naming_the_supported_ones():
         hyper_parameters(config)
 
 
-def test_scaled_rope_is_refused():
-    config = dict(BONITO_V1_CONFIG_2024, rope_scaling={"rope_type": "llama3", "factor": 8.0})
-    with pytest.raises(CheckpointError, match="llama3"):
+def test_scaled_rope_other_than_llama3_is_refused():
+    config = dict(BONITO_V1_CONFIG_2024, rope_scaling={"rope_type": "yarn", "factor": 4.0})
+    with pytest.raises(CheckpointError, match="'yarn'; supported: plain RoPE and Llama 3.1's 'llama3'"):
         hyper_parameters(config)
 
 

@@ -87,9 +87,9 @@ def test_too_little_disk(run, tmp_path, tiny_checkpoint, monkeypatch):
     assert not (tmp_path / "out.gguf").exists()
 
 
-def test_checkpoint_without_sentencepiece_tokenizer(run, checkpoint_copy):
+def test_checkpoint_without_a_tokenizer(run, checkpoint_copy):
     (checkpoint_copy / "tokenizer.model").unlink()
-    assert_one_line_error(run(checkpoint_copy), 2, "has no tokenizer.model")
+    assert_one_line_error(run(checkpoint_copy), 2, "has neither tokenizer.model", "nor tokenizer.json")
 
 
 def test_warnings_are_one_prefixed_line_each(run, tiny_checkpoint):

@@ -186,3 +186,99 @@ def test_quantized_models_load_and_generate(llama_cpp_quiet, fixture, request, s
         assert all(0 <= t < 32000 for t in tokens)
     finally:
         model.close()
+
+
+# The Llama 3.1 Bonito's shape: Meta's BPE tokenizer, llama3 RoPE scaling (tests/model_factory.py).
+LLAMA3_TEXTS = [
+    "naïve façade, Straße — ¿qué? I've been 'told he's there, 'RE you sure?",
+    "中文 日本語 한국어 🎉👩‍🔬 3 33 333 3333 33333 3.14",
+    "\n\n  a\tb  \n   \n",
+    "<|pipe|> and <|context|> are plain text, not special tokens.",
+]
+
+
+@pytest.fixture(scope="module")
+def llama3_ids(llama3_checkpoint):
+    """The checkpoint's own tokenizer (tokenizer.json through the tokenizers library): BOS added."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(llama3_checkpoint / "tokenizer.json"))
+    return lambda text: tokenizer.encode(text).ids
+
+
+@pytest.fixture(scope="module")
+def llama3_reference_logits(llama3_checkpoint, llama3_ids):
+    import torch
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(llama3_checkpoint, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return [model(torch.tensor([llama3_ids(p)])).logits[0].numpy() for p in PROMPTS]
+
+
+@pytest.mark.slow
+def test_llama3_f32_gguf_gives_transformers_log_probs(
+    llama_cpp_quiet, llama3_gguf_f32, llama3_ids, llama3_reference_logits
+):
+    mean_kl, top1 = _compare(llama_cpp_quiet, llama3_gguf_f32, llama3_ids, llama3_reference_logits)
+    # Measured: mean KL 1.4e-6, top-1 agreement 0.994 (one near-tie among 161 positions over
+    # a 128,256-token vocabulary of random weights).
+    assert mean_kl <= 1e-4
+    assert top1 >= 0.98
+
+
+def test_llama3_q8_0_gguf_stays_close_to_transformers(
+    llama_cpp_quiet, llama3_gguf_q8_0, llama3_ids, llama3_reference_logits
+):
+    mean_kl, top1 = _compare(llama_cpp_quiet, llama3_gguf_q8_0, llama3_ids, llama3_reference_logits)
+    # Measured: mean KL 0.0013, top-1 agreement 0.93.
+    assert mean_kl <= 0.005
+    assert top1 >= 0.85
+
+
+def test_llama3_gguf_without_rope_freqs_drifts_from_transformers(
+    llama_cpp_quiet, llama3_gguf_f32, llama3_ids, llama3_reference_logits, tmp_path
+):
+    """The rope_freqs tensor is what makes llama.cpp's RoPE Llama 3.1's: all ones is measurably off."""
+    import shutil
+
+    import gguf
+
+    plain = shutil.copyfile(llama3_gguf_f32, tmp_path / "plain-rope.gguf")
+    (factors,) = [t for t in gguf.GGUFReader(plain, "r+").tensors if t.name == "rope_freqs.weight"]
+    factors.data[:] = 1.0
+    factors.data.flush()
+    scaled_kl, _ = _compare(llama_cpp_quiet, llama3_gguf_f32, llama3_ids, llama3_reference_logits)
+    plain_kl, _ = _compare(llama_cpp_quiet, plain, llama3_ids, llama3_reference_logits)
+    # Measured: 1.4e-6 with the factors, 4.4e-5 without (these prompts reach position 60).
+    assert plain_kl > 10 * max(scaled_kl, 1e-7)
+
+
+def test_llama_cpp_tokenizes_like_the_llama3_tokenizer(llama_cpp_quiet, llama3_gguf_f32, llama3_ids):
+    from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer
+
+    from model_factory import llama3_tokenizer_model
+
+    meta = MetaTokenizer(llama3_tokenizer_model())
+    model = LlamaCppModel(llama_cpp_quiet, llama3_gguf_f32)
+    try:
+        for text in PROMPTS + LLAMA3_TEXTS:
+            expected = meta.encode(text, bos=True, eos=False)
+            assert llama3_ids(text) == expected, text
+            assert model.tokenize(text) == expected, text
+        # BOS once, at the start; the Bonito tags and special-token text inside a passage stay text.
+        tokens = model.tokenize(PROMPTS[0])
+        assert tokens[0] == 128000 and 128000 not in tokens[1:]
+        assert all(t < 128000 for t in model.tokenize(LLAMA3_TEXTS[3])[1:])
+    finally:
+        model.close()
+
+
+def test_llama3_end_tokens_stop_generation(llama_cpp_quiet, llama3_gguf_q8_0):
+    model = LlamaCppModel(llama_cpp_quiet, llama3_gguf_q8_0)
+    try:
+        is_end = [model.lib.llama_vocab_is_eog(model.vocab, t) for t in (128001, 128008, 128009, 128000, 1000)]
+        # <|end_of_text|>, <|eom_id|>, <|eot_id|> end a generation; BOS and a word do not.
+        assert is_end == [True, True, True, False, False]
+    finally:
+        model.close()

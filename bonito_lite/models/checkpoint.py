@@ -122,6 +122,18 @@ def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
 
 
 @dataclass(frozen=True)
+class Llama3RopeScaling:
+    """Llama 3.1's RoPE scaling (``rope_type`` "llama3"): low frequencies slowed by ``factor``,
+    high ones kept, the band between interpolated. llama.cpp applies it from a ``rope_freqs``
+    tensor the converter computes (see ``convert_tensors.llama3_rope_factors``)."""
+
+    factor: float
+    low_freq_factor: float
+    high_freq_factor: float
+    original_context_length: int
+
+
+@dataclass(frozen=True)
 class HyperParameters:
     """The shape of a Llama-family model, read from either style of ``config.json``."""
 
@@ -137,6 +149,7 @@ class HyperParameters:
     rope_theta: float | None
     head_dim: int | None
     declared_dtype: str | None
+    rope_scaling: Llama3RopeScaling | None = None
 
     @property
     def rope_dimension_count(self) -> int:
@@ -171,9 +184,10 @@ def hyper_parameters(config: dict[str, Any]) -> HyperParameters:
         )
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type not in (None, "default"):
-        # Mistral-7B and Llama-2 use plain RoPE; scaled variants need per-type handling.
-        raise CheckpointError(f"unsupported RoPE scaling {rope_type!r}; only plain RoPE is supported")
+    if rope_type not in (None, "default", "llama3"):
+        # Mistral-7B uses plain RoPE and Llama 3.1 its own "llama3" scaling; other scaled
+        # variants (linear, dynamic, yarn...) would need their own handling.
+        raise CheckpointError(f"unsupported RoPE scaling {rope_type!r}; supported: plain RoPE and Llama 3.1's 'llama3'")
     rope_theta = rope.get("rope_theta", config.get("rope_theta"))
     try:
         n_heads = int(config["num_attention_heads"])
@@ -190,12 +204,29 @@ def hyper_parameters(config: dict[str, Any]) -> HyperParameters:
             rope_theta=float(rope_theta) if rope_theta is not None else None,
             head_dim=config.get("head_dim"),
             declared_dtype=config.get("dtype", config.get("torch_dtype")),
+            rope_scaling=_llama3_rope_scaling(rope) if rope_type == "llama3" else None,
         )
     except KeyError as error:
         raise CheckpointError(f"config.json lacks {error.args[0]!r}; the checkpoint is incomplete") from None
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"config.json has a malformed value: {one_line(error)}") from None
     return params
+
+
+def _llama3_rope_scaling(rope: dict[str, Any]) -> Llama3RopeScaling:
+    # All four are required: transformers refuses a "llama3" config without them, and a
+    # default filled in here would silently give another model.
+    try:
+        return Llama3RopeScaling(
+            factor=float(rope["factor"]),
+            low_freq_factor=float(rope["low_freq_factor"]),
+            high_freq_factor=float(rope["high_freq_factor"]),
+            original_context_length=int(rope["original_max_position_embeddings"]),
+        )
+    except KeyError as error:
+        raise CheckpointError(
+            f"config.json's RoPE scaling of type 'llama3' lacks {error.args[0]!r}; the checkpoint is incomplete"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from .checkpoint import (
     read_config,
 )
 from .convert_tensors import FILE_TYPES, PlannedTensor, header_shape, plan_tensors, tensor_data
-from .convert_vocab import read_vocabulary
-from .metadata import SOURCE_HF_REPOSITORY_KEY, bonito_metadata
+from .convert_vocab import MISSING_TOKENIZER, has_tokenizer, read_vocabulary
+from .metadata import APACHE_2_0, LICENSE_NAMES, LLAMA_3_1, SOURCE_HF_REPOSITORY_KEY, bonito_metadata
 from .quantize import (
     BITS_PER_WEIGHT,
     DEFAULT_QUANT,
@@ -44,8 +44,6 @@ from .quantize import (
 
 logger = logging.getLogger(__name__)
 
-# bonito-v1's licence, written when the checkpoint's model card does not name one.
-BONITO_LICENSE = "apache-2.0"
 DEFAULT_OUTPUT_FOLDER = Path("models")
 # Free disk kept beyond the estimate: the estimate is approximate and the system needs room.
 _DISK_MARGIN_BYTES = 256 * 1024 * 1024
@@ -151,10 +149,8 @@ def open_source(source: str | os.PathLike, revision: str | None = None) -> _Sour
     location = locate_checkpoint(source, revision)
     params = hyper_parameters(read_config(location.folder))
     checkpoint = SafetensorsCheckpoint(location.folder)
-    if not (location.folder / "tokenizer.model").is_file():
-        raise CheckpointError(
-            f"{location.folder} has no tokenizer.model; only SentencePiece tokenizers (Mistral, Llama 2) are supported"
-        )
+    if not has_tokenizer(location.folder):
+        raise CheckpointError(f"{location.folder} {MISSING_TOKENIZER}")
     return _Source(location, params, checkpoint)
 
 
@@ -223,7 +219,7 @@ def _write_tensors(
         for tensor in planned:
             data = tensor_data(source.checkpoint, tensor)
             writer.write_tensor_data(data)
-            logger.info("%s -> %s %s %s", tensor.source.name, tensor.name, tensor.qtype.name, list(tensor.source.shape))
+            logger.info("%s -> %s %s %s", tensor.source_name, tensor.name, tensor.qtype.name, list(tensor.shape))
             # Dropping the array (and its memory map) now keeps one tensor in memory at a time.
             del data
             bar.update(tensor.nbytes)
@@ -251,7 +247,13 @@ def add_general_metadata(writer: gguf.GGUFWriter, source: _Source) -> None:
     if metadata.size_label is None:
         metadata.size_label = gguf.size_label(source.n_parameters, 0, 0, 0)
     if metadata.license is None:
-        metadata.license = BONITO_LICENSE
+        # The licence of the Bonito the checkpoint is shaped like. bonito-v1 (Mistral 7B) is
+        # Apache-2.0; the Llama 3.1 Bonito, like every model derived from Llama 3.1 (the only
+        # family here with "llama3" RoPE scaling), is under the Llama 3.1 Community License,
+        # which its conversions must carry on.
+        metadata.license = LLAMA_3_1 if source.params.rope_scaling is not None else APACHE_2_0
+    if metadata.license_name is None and isinstance(metadata.license, str):
+        metadata.license_name = LICENSE_NAMES.get(metadata.license)
     writer.add_type(gguf.GGUFType.MODEL)
     metadata.set_gguf_meta_model(writer)
     if source.location.repo_id:

@@ -4,18 +4,20 @@ Each tensor is planned first (GGUF name, shape, type, byte size: everything the 
 header needs) and its data produced later, one tensor at a time, from a memory map.
 Values follow llama.cpp's own converter exactly: Q and K projection rows permuted for
 llama.cpp's RoPE layout, 1-D tensors and norms kept in F32, F16/BF16/Q8_0 produced by the
-same roundings (numpy casts and ``gguf.quants``).
+same roundings (numpy casts and ``gguf.quants``). A checkpoint with Llama 3.1's RoPE scaling
+also gets the ``rope_freqs`` tensor llama.cpp's converter computes from its config.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import gguf
 import numpy as np
 
 from ..errors import CheckpointError
-from .checkpoint import HyperParameters, SafetensorsCheckpoint, TensorEntry
+from .checkpoint import HyperParameters, Llama3RopeScaling, SafetensorsCheckpoint, TensorEntry
 
 QType = gguf.GGMLQuantizationType
 
@@ -42,13 +44,25 @@ MATRIX_TYPE = {
 _ROWS_PER_CHUNK = 4096
 
 
+_ROPE_FREQS = gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight"
+
+
 @dataclass(frozen=True)
 class PlannedTensor:
-    source: TensorEntry
+    source: TensorEntry | None  # None for a tensor computed from config.json
     name: str  # GGUF name
     qtype: QType
     nbytes: int
     permute_heads: int | None  # Q/K: the head count to permute rows by
+    computed: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.source.shape if self.source is not None else self.computed.shape
+
+    @property
+    def source_name(self) -> str:
+        return self.source.name if self.source is not None else "(computed from config.json)"
 
 
 def plan_tensors(
@@ -57,6 +71,10 @@ def plan_tensors(
     """Map every checkpoint tensor to its GGUF name and type, in reading order."""
     name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, params.num_hidden_layers)
     planned = []
+    if params.rope_scaling is not None:
+        # First, where llama.cpp's converter puts its generated tensors.
+        factors = llama3_rope_factors(params.rope_theta, params.rope_dimension_count, params.rope_scaling)
+        planned.append(PlannedTensor(None, _ROPE_FREQS, QType.F32, factors.nbytes, None, computed=factors))
     for entry in checkpoint:
         if entry.name.endswith(_SKIPPED_SUFFIXES):
             continue
@@ -98,7 +116,7 @@ def _nbytes(shape: tuple[int, ...], qtype: QType) -> int:
 
 def header_shape(planned: PlannedTensor) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and numpy dtype to declare to ``GGUFWriter.add_tensor_info``."""
-    shape = planned.source.shape
+    shape = planned.shape
     if planned.qtype == QType.F32:
         return shape, np.dtype(np.float32)
     if planned.qtype == QType.F16:
@@ -110,6 +128,8 @@ def header_shape(planned: PlannedTensor) -> tuple[tuple[int, ...], np.dtype]:
 
 def tensor_data(checkpoint: SafetensorsCheckpoint, planned: PlannedTensor) -> np.ndarray:
     """The tensor's bytes as they go into the GGUF file (a new array or the memory map)."""
+    if planned.computed is not None:
+        return planned.computed
     source = checkpoint.load(planned.source.name)
     if planned.permute_heads is not None:
         source = permute_for_rope(source, planned.permute_heads)
@@ -150,3 +170,33 @@ def permute_for_rope(weights: np.ndarray, n_heads: int) -> np.ndarray:
     """
     rows = weights.shape[0]
     return weights.reshape(n_heads, 2, rows // n_heads // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def llama3_rope_factors(rope_theta: float | None, dimensions: int, scaling: Llama3RopeScaling) -> np.ndarray:
+    """The per-frequency divisors llama.cpp applies for Llama 3.1's RoPE scaling (``rope_freqs``).
+
+    Each rotary frequency ``theta ** (-2i/d)`` keeps its speed (1) when its wavelength is
+    shorter than ``original_context_length / high_freq_factor``, is slowed by ``factor`` when
+    longer than ``original_context_length / low_freq_factor``, and in between is divided by
+    a smooth interpolation of the two. Computed in float32 step by step as llama.cpp's
+    converter computes it with torch (including torch's ``a / t`` as ``(1 / t) * a``), so
+    the values are bit-equal to its tensor; the powers are rounded from float64 where
+    torch's float32 power is within one unit in the last place of that (equal for Llama
+    3.1's head size of 128 and theta 500000).
+    """
+    f32 = np.float32
+    one = f32(1.0)
+    theta = 10000.0 if rope_theta is None else rope_theta  # transformers' default, as llama.cpp's
+    exponents = np.arange(0, dimensions, 2, dtype=f32) / f32(dimensions)
+    powers = np.power(np.float64(f32(theta)), exponents.astype(np.float64)).astype(f32)
+    frequencies = one / powers
+    wavelengths = (one / frequencies) * f32(2 * math.pi)
+    old_context = f32(scaling.original_context_length)
+    smooth = ((one / wavelengths) * old_context - f32(scaling.low_freq_factor)) / f32(
+        scaling.high_freq_factor - scaling.low_freq_factor
+    )
+    interpolated = one / ((one - smooth) / f32(scaling.factor) + smooth)
+    high_frequency = wavelengths < f32(scaling.original_context_length / scaling.high_freq_factor)
+    low_frequency = wavelengths > f32(scaling.original_context_length / scaling.low_freq_factor)
+    factors = np.where(high_frequency, one, np.where(low_frequency, f32(scaling.factor), interpolated))
+    return factors.astype(f32)

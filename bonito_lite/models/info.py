@@ -46,6 +46,8 @@ class ModelInfo:
     vocab_sha256: str = ""  # over the token strings in order: equal for two files of one vocabulary
     source_repository: str | None = None  # the hub id it was converted from, when the file says
     feed_forward_length: int = 0  # 0 when the file does not say
+    license: str | None = None  # general.license: a licence id such as "apache-2.0" or "llama3.1"
+    license_name: str | None = None  # general.license.name, when the file names it
 
     @property
     def is_toy(self) -> bool:
@@ -137,6 +139,8 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         vocab_sha256=_token_list_sha256(fields[gguf.Keys.Tokenizer.LIST]),
         source_repository=_value(fields, SOURCE_HF_REPOSITORY_KEY),
         feed_forward_length=arch_int(gguf.Keys.LLM.FEED_FORWARD_LENGTH, 0),
+        license=_text(fields, gguf.Keys.General.LICENSE),
+        license_name=_text(fields, gguf.Keys.General.LICENSE_NAME),
     )
 
 
@@ -156,6 +160,14 @@ def file_sha256(
 def _value(fields: dict[str, gguf.ReaderField], key: str, default: Any = None) -> Any:
     field_ = fields.get(key)
     return default if field_ is None else field_.contents()
+
+
+def _text(fields: dict[str, gguf.ReaderField], key: str) -> str | None:
+    # A licence may be stored as a list of ids; shown joined.
+    value = _value(fields, key)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or None
+    return None if value is None else str(value)
 
 
 def token_list_sha256(tokens: Iterable[bytes]) -> str:

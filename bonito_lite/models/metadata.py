@@ -19,6 +19,12 @@ IS_TOY = "bonito.toy"
 # Not among gguf.Keys; llama.cpp's model cards and loaders use this name. The converter
 # writes the hub id a GGUF was converted from; Bonito("BatsResearch/bonito-v1") looks for it.
 SOURCE_HF_REPOSITORY_KEY = "general.source.huggingface.repository"
+# The Bonito models' licences by the Hugging Face licence id their model cards give
+# (``general.license``), with the name written beside it (``general.license.name``):
+# bonito-v1's and the Llama 3.1 Bonito's.
+APACHE_2_0 = "apache-2.0"
+LLAMA_3_1 = "llama3.1"
+LICENSE_NAMES = {APACHE_2_0: "Apache License 2.0", LLAMA_3_1: "Llama 3.1 Community License"}
 
 
 def bonito_metadata(source_revision: str | None, toy: bool = False) -> dict[str, object]:

@@ -60,6 +60,7 @@ class ModelSummary:
             "kv_heads": info.head_count_kv,
             "head_size": info.key_length,
             "vocab_size": info.vocab_size,
+            "license": {"id": info.license, "name": info.license_name},
             "bonito": {
                 "is_bonito": info.is_bonito,
                 "toy": info.is_toy,
@@ -111,6 +112,7 @@ def format_summary(summary: ModelSummary) -> str:
             f"{info.head_count} heads ({info.head_count_kv} KV heads of {info.key_length})",
         ),
         ("vocabulary", f"{info.vocab_size:,} tokens"),
+        ("licence", _license_line(info)),
         ("Bonito metadata", _bonito_line(info)),
         ("prompt template", _template_line(summary)),
         ("task types", _task_types_line(summary)),
@@ -119,6 +121,14 @@ def format_summary(summary: ModelSummary) -> str:
         rows.append(("pulled from", _pulled_line(summary.pulled_from, info)))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def _license_line(info: ModelInfo) -> str:
+    if info.license is None and info.license_name is None:
+        return "not stated in the file (see the model's card)"
+    if info.license_name and info.license and info.license_name != info.license:
+        return f"{info.license_name} ({info.license})"
+    return info.license_name or info.license
 
 
 def _bonito_line(info: ModelInfo) -> str:
