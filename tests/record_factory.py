@@ -5,6 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# Where a record came from, in the order a line holds it: the on-disk format the tests hold
+# the record type to, written here once.
+PROVENANCE = [
+    "task_type",
+    "context",
+    "source",
+    "passage_index",
+    "char_start",
+    "char_end",
+    "sample_index",
+    "model",
+    "seed",
+]
+
 
 def record(number: int = 0, *, context: str | None = None, start: int | None = None, **changes) -> dict:
     """Example ``number`` of a run, with every field generate writes: a question on its passage

@@ -19,19 +19,8 @@ from bonito_lite.record import Record
 from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
+from record_factory import PROVENANCE
 
-# Where a record came from, in the order a line holds it.
-PROVENANCE = [
-    "task_type",
-    "context",
-    "source",
-    "passage_index",
-    "char_start",
-    "char_end",
-    "sample_index",
-    "model",
-    "seed",
-]
 RECORD_FIELDS = {
     "input",
     "output",

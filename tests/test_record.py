@@ -9,18 +9,9 @@ from bonito_lite import record as fields
 from bonito_lite.inputs.chunking import Passage
 from bonito_lite.record import FIELDS, Record
 
+from record_factory import PROVENANCE
+
 PASSAGE = Passage("The clinic opens at 7:30 on weekdays.", "notes.md", 2, 140, 177)
-PROVENANCE = [
-    "task_type",
-    "context",
-    "source",
-    "passage_index",
-    "char_start",
-    "char_end",
-    "sample_index",
-    "model",
-    "seed",
-]
 
 
 def made(unit="0123456789abcdef"):
