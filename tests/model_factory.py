@@ -76,6 +76,21 @@ def _rewrite_config_2024_style(config_path: Path, dtype: str) -> None:
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+def _with_telling_weights(model):
+    """``model`` with weights larger than the default init (std 0.02), so that every layer
+    changes the logits and a mistake in any tensor shows in the parity tests, and norms away
+    from all-ones, so that a norm written to the wrong place shows too."""
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("norm.weight"):
+                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
+            else:
+                parameter.normal_(0.0, 0.08)
+    return model
+
+
 def write_tiny_checkpoint(
     folder: Path,
     *,
@@ -119,16 +134,7 @@ def write_tiny_checkpoint(
         eos_token_id=2,
     )
     torch.manual_seed(seed)
-    model = MistralForCausalLM(config)
-    with torch.no_grad():
-        # Larger than the default init (std 0.02) so that layers change the logits and
-        # a mistake in any tensor shows in the parity tests; norms away from all-ones so
-        # that a norm written to the wrong place shows too.
-        for name, parameter in model.named_parameters():
-            if name.endswith("norm.weight"):
-                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
-            else:
-                parameter.normal_(0.0, 0.08)
+    model = _with_telling_weights(MistralForCausalLM(config))
     model = model.to(getattr(torch, dtype))
     total_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     max_shard_size = total_bytes // shards + 1 if shards > 1 else "50GB"
@@ -415,14 +421,7 @@ def write_tiny_llama3_checkpoint(
         eos_token_id=128001,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        # As for the Mistral checkpoint: weights large enough that every tensor shows in the logits.
-        for name, parameter in model.named_parameters():
-            if name.endswith("norm.weight"):
-                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
-            else:
-                parameter.normal_(0.0, 0.08)
+    model = _with_telling_weights(LlamaForCausalLM(config))
     model.to(torch.bfloat16).save_pretrained(folder)
 
     config_path = folder / "config.json"

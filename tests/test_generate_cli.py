@@ -21,20 +21,7 @@ from bonito_lite.run import GenerateOptions, GenerateRun, passage_ctx_size
 from cli_helpers import SAMPLE, read_jsonl, run_cli as run
 from record_factory import PROVENANCE
 
-RECORD_FIELDS = {
-    "input",
-    "output",
-    "task_type",
-    "context",
-    "source",
-    "passage_index",
-    "char_start",
-    "char_end",
-    "sample_index",
-    "model",
-    "seed",
-    "unit",
-}
+RECORD_FIELDS = {"input", "output", *PROVENANCE, "unit"}
 # Short generations keep the suite quick; the toy's examples are short anyway.
 FAST = ["--model", "toy", "--max-tokens", "96", "--quiet"]
 
