@@ -73,7 +73,9 @@ from transformers import MistralConfig, MistralForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bonito_lite.filters import quality_problem  # noqa: E402
+from bonito_lite.inputs.chunking import Passage  # noqa: E402
 from bonito_lite.prompt import ParsedExample, parse_generation  # noqa: E402
+from bonito_lite.record import Record  # noqa: E402
 
 import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
 
@@ -255,6 +257,12 @@ def completion_loss(
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
+def _example_record(task_type: str, context: str, task_input: str, output: str) -> Record:
+    """An example as the quality filters judge it: a record of a one-passage run."""
+    passage = Passage(context, "-", 0, 0, len(context))
+    return Record.of_passage(passage, task_type, 0, "toy", 0).parsed(task_input, output)
+
+
 @torch.no_grad()
 def sample_rates(model, sp, count: int, seed: int, max_new_tokens: int = 128) -> tuple[dict, list[str]]:
     """Parse and filter rates of sampled generations (temperature 0.5, top-p 0.95) on passages
@@ -284,13 +292,7 @@ def sample_rates(model, sp, count: int, seed: int, max_new_tokens: int = 128) ->
         text = sp.decode(out[0, prompt.shape[1] :].tolist())
         parsed = parse_generation(text, example.context)
         ok = isinstance(parsed, ParsedExample)
-        kept = (
-            ok
-            and quality_problem(
-                {"input": parsed.input, "output": parsed.output, "task_type": task_type, "context": example.context}
-            )
-            is None
-        )
+        kept = ok and quality_problem(_example_record(task_type, example.context, parsed.input, parsed.output)) is None
         counts["parsed"] += ok
         counts["kept"] += kept
         if task_type == "extractive question answering":
@@ -331,7 +333,8 @@ def answer_probe(model, sp, count: int, seed: int) -> dict:
         )
         answer = sp.decode(out[0, ids.shape[1] :].tolist())
         exact += normalise(answer) == normalise(example.task_output)
-        inside += check_answer_in_passage({"output": answer, "context": example.context}) is None
+        judged = _example_record(example.task_type, example.context, example.task_input, answer)
+        inside += check_answer_in_passage(judged) is None
     model.train()
     return {"gold_answer": exact / count, "answer_in_passage": inside / count}
 

@@ -1,0 +1,31 @@
+"""The toy's training script runs its whole recipe: corpus, steps, sampled checks, checkpoint, GGUF."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bonito_lite.models.info import read_model_info
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_toy_bonito.py"
+
+
+@pytest.mark.slow
+def test_a_few_steps_of_the_toy_recipe_write_a_toy_gguf_that_llama_cpp_reads(tmp_path):
+    checkpoint, gguf = tmp_path / "ckpt", tmp_path / "toy.gguf"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--output", str(checkpoint), "--gguf", str(gguf), "--steps", "4",
+         "--examples", "40", "--eval-every", "2", "--eval-samples", "2", "--save-every", "2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The sampled checks ran through the quality filters and the answer probe, twice.
+    assert done.stdout.count("'answer_in_passage'") == 2
+    assert "done: 4 steps" in done.stdout
+    assert json.loads((checkpoint / "toy_training.json").read_text())["steps"] == 4
+    info = read_model_info(gguf)
+    assert info.is_toy and info.vocab_size == 32000 and info.block_count == 4
