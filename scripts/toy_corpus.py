@@ -1067,9 +1067,9 @@ def _with_context(rng: random.Random, ref: str, body: str, before: bool | None =
 # rather than from the facts its template knows.
 SENTENCE_FACT_SHARE = 0.8
 # Share of those made from the passage's first sentence.
-FIRST_SENTENCE_SHARE = 0.6
+FIRST_SENTENCE_SHARE = 0.9
 # Share of first-sentence questions, where the sentence allows, whose answer opens it.
-OPENING_ANSWER_SHARE = 0.7
+OPENING_ANSWER_SHARE = 0.9
 
 EXTRACTIVE_TEMPLATES = (
     "Q: {q}\nA:",

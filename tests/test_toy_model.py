@@ -35,12 +35,13 @@ NEW_PASSAGES = tuple(
 )
 # Least share of generations kept on the held-out documents (one sample per passage and
 # task type, seed 0), with a margin under what the toy keeps there (all of them; sampling on
-# another CPU draws a few tokens differently). Extractive and multiple-choice answers are
-# not held to a rate: the toy rarely copies an answer out of a passage it never saw
-# (scripts/measure_toy.py and BENCHMARKS.md have the counts).
-MIN_KEPT = {"ynqa": 0.7}
+# another CPU draws a few tokens differently); multiple-choice, where the toy keeps about
+# two thirds, with a wider one. Extractive answers are not held to a rate: the toy rarely
+# copies an answer out of a passage it never saw (scripts/measure_toy.py and BENCHMARKS.md
+# have the counts).
+MIN_KEPT = {"ynqa": 0.7, "mcqa": 0.4}
 MIN_KEPT_OTHER_TYPES = 0.8
-NOT_HELD_TO_A_RATE = ("exqa", "mcqa")
+NOT_HELD_TO_A_RATE = ("exqa",)
 TASKS = (
     "extractive question answering",
     "yes-no question answering",
