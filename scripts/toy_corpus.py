@@ -27,10 +27,10 @@ import random
 import re
 from dataclasses import dataclass, field
 
-import toy_prose
-
 from bonito_lite.prompt import CONTEXT_PLACEHOLDER, PIPE, build_prompt
 from bonito_lite.task_types import resolve_task_type
+
+import toy_prose
 
 FIRST_NAMES = (
     "Dana Marco Priya Tomasz Aiko Femi Lucia Jonas Mei Omar Sofia Liam Ingrid Ravi Chloe "
@@ -1003,10 +1003,18 @@ def prose_pool(monitor: bool = False) -> tuple[str, ...]:
     return tuple(p for i, p in enumerate(paragraphs) if (i % MONITOR_EVERY == 0) == monitor)
 
 
+# Share of training prose passages with some of their words swapped (toy_prose.perturbed).
+# The pool is small enough to learn by heart, and a model that knows a paragraph writes its
+# questions from memory instead of from the passage; a changed paragraph cannot be recalled.
+PROSE_PERTURB_SHARE = 0.0
+
+
 def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
     """One or two real prose paragraphs, with facts made from spans of their sentences."""
     pool = prose_pool(monitor)
     text = "\n\n".join(rng.sample(pool, 1 if rng.random() < 0.75 else 2))
+    if not monitor and PROSE_PERTURB_SHARE and rng.random() < PROSE_PERTURB_SHARE:
+        text = toy_prose.perturbed(text, rng)
     sentences = toy_prose.sentences_of(text)
     found = [(sentence, q) for sentence in sentences for q in toy_prose.span_questions(sentence)]
     if not found:

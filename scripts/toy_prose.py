@@ -16,10 +16,14 @@ answer of a question made from that sentence, so the answer is always a literal 
 
 from __future__ import annotations
 
+import argparse
 import ast
 import functools
+import json
+import os
 import random
 import re
+import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +53,8 @@ def _prose_paragraphs_of(text: str) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def prose_paragraphs() -> tuple[str, ...]:
-    """Prose paragraphs from Python's reference manual and standard-library docstrings."""
+def read_stdlib_prose() -> tuple[str, ...]:
+    """Prose paragraphs from the running Python's reference manual and standard-library docstrings."""
     from pydoc_data.topics import topics
 
     found: dict[str, None] = {}
@@ -75,14 +78,39 @@ def prose_paragraphs() -> tuple[str, ...]:
     return tuple(found)
 
 
+# The paragraphs as read from CPython 3.11's standard library, stored so that the corpus (and
+# the toy trained on it) is the same under every Python: each version's docstrings differ.
+# ``python scripts/toy_prose.py --write`` rereads them from the running Python.
+PROSE_FILE = Path(__file__).with_name("toy_prose_paragraphs.json")
+
+
+@functools.lru_cache(maxsize=1)
+def prose_paragraphs() -> tuple[str, ...]:
+    """The stored prose paragraphs (see :data:`PROSE_FILE`)."""
+    return tuple(json.loads(PROSE_FILE.read_text(encoding="utf-8"))["paragraphs"])
+
+
+def mistral_tokenizer_path() -> Path:
+    """Mistral-7B's SentencePiece model: ``$TOY_TOKENIZER`` if set, else the copy that ships in
+    the mistral-common wheel (a machine without that wheel can point at a copy)."""
+    if os.environ.get("TOY_TOKENIZER"):
+        return Path(os.environ["TOY_TOKENIZER"])
+    try:
+        import mistral_common
+    except ImportError:
+        sys.exit("mistral-common is not installed: pip install -e '.[dev]', or set TOY_TOKENIZER to tokenizer.model.v1")
+    path = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
+    if not path.is_file():
+        sys.exit(f"{path} not found: install mistral-common==1.3.0 (pip install -e '.[dev]')")
+    return path
+
+
 @functools.lru_cache(maxsize=1)
 def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
-    import mistral_common
     import sentencepiece
 
-    path = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(mistral_tokenizer_path()))
     capitalised, lower = [], []
     for i in range(sp.get_piece_size()):
         piece = sp.id_to_piece(i)
@@ -105,6 +133,26 @@ def invented_name(rng: random.Random) -> str:
 def invented_word(rng: random.Random, capitalised: bool = False) -> str:
     words = vocabulary_words()[0 if capitalised else 1]
     return rng.choice(words)
+
+
+_SWAPPABLE = re.compile(r"\b(?:[A-Za-z]{4,}|\d+)\b")
+
+
+def perturbed(text: str, rng: random.Random, share: float = 0.25) -> str:
+    """``text`` with about ``share`` of its longer words swapped for vocabulary words of the
+    same case and about half its numbers for others: the sentences keep their shape, but no
+    model can have them by heart, so a question about one has to be copied from the passage."""
+    capitalised, lower = vocabulary_words()
+
+    def swap(match: re.Match) -> str:
+        word = match.group(0)
+        if word.isdigit():
+            return str(rng.randint(2, 999)) if rng.random() < 0.5 else word
+        if rng.random() >= share:
+            return word
+        return rng.choice(capitalised if word[0].isupper() else lower)
+
+    return _SWAPPABLE.sub(swap, text)
 
 
 def sentences_of(text: str) -> list[str]:
@@ -188,3 +236,20 @@ def negated(sentence: str) -> str | None:
     if not match or re.match(r"\s+not\b", sentence[match.end() :]):
         return None
     return sentence[: match.end()] + " not" + sentence[match.end() :]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Show or rewrite the stored prose paragraphs.")
+    parser.add_argument("--write", action="store_true", help=f"reread them from this Python into {PROSE_FILE.name}")
+    args = parser.parse_args()
+    if args.write:
+        paragraphs = read_stdlib_prose()
+        source = f"CPython {sys.version.split()[0]}: pydoc_data.topics and standard-library docstrings"
+        PROSE_FILE.write_text(json.dumps({"source": source, "paragraphs": paragraphs}, indent=0) + "\n")
+        print(f"wrote {len(paragraphs)} paragraphs to {PROSE_FILE}")
+    else:
+        print(f"{len(prose_paragraphs())} paragraphs in {PROSE_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,37 +5,57 @@ Bonito: write every task type, with extractive answers copied from the passage a
 laid out as the quality filters read them. It is trained on the examples of
 ``toy_corpus.py`` (templated passages and real prose, see there) with the real Mistral
 tokenizer, so the GGUF made from it exercises the same tokenizer path as bonito-v1, and it is
-converted by the project's own converter (Q8_0, marked a toy)::
+converted by the project's own converter (Q8_0, marked a toy).
+
+On a CPU (two cores)::
 
     python scripts/train_toy_bonito.py --output toy-ckpt --gguf toy-bonito.gguf
 
-trains from random weights (seeded) for ``--steps`` (5000 of 8 examples) or at most
-``--minutes`` (60), whichever comes first: the learning-rate schedule follows whichever
-limit is nearer, so a busy machine still anneals (on an idle one the steps set it, and the
-run is repeatable). From scratch the embeddings and the output head are one matrix while
-training (a word the corpus never asks the model to write still has a meaningful output row,
-which is what copying it from a passage needs) and are saved as two, like Mistral-7B's.
+trains a 9 M-parameter model (width 128, 4 layers) from random weights (seeded) for
+``--steps`` (5000 of 8 examples) or at most ``--minutes`` (60), whichever comes first: the
+learning-rate schedule follows whichever limit is nearer, so a busy machine still anneals
+(on an idle one the steps set it, and the run is repeatable). Two torch threads on a 2-core
+x86-64 machine: 37 minutes; that model met 14 of the 16 held-out targets but almost never
+copied an extractive answer out of a passage it never saw (BENCHMARKS.md).
 
-The bundled ``bonito_lite/data/toy-bonito.gguf`` is the output of that command (this
-script and corpus as of the commit that bundled it), unchanged: two torch threads on a
-2-core x86-64 machine, 37 minutes of training (0.35-0.7 s a step, the second core shared
-part of the time), loss 0.91, plus half a minute to build the corpus and a few minutes of
-sampled checks. Every ``--eval-every`` steps it prints sampled parse and keep rates and
+The bundled ``bonito_lite/data/toy-bonito.gguf`` was trained on one NVIDIA H200 (torch 2.11,
+bfloat16 autocast; ``--device`` defaults to the GPU when there is one) in two runs: a
+13 M-parameter model, width 256 and 6 layers, whose output head *is* the embedding matrix
+(``--keep-tied``: the GGUF has no ``output.weight`` and llama.cpp reads the head from
+``token_embd``, so the vocabulary costs the 16 MB budget once), first from random weights::
+
+    python scripts/train_toy_bonito.py --output toy-gpu1 --examples 320000 --workers 16 \
+        --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --keep-tied \
+        --batch-size 128 --lr 2e-3 --warmup 200 --max-tokens 512 --steps 100000 --minutes 5.5 \
+        --eval-every 3000 --save-every 1000 --log-every 250
+
+(47 s to make the corpus on 16 processes, 4,058 steps in 5.5 minutes, loss 0.15), then on
+a fresh corpus whose prose is mostly perturbed (``--perturb-prose``: a paragraph the model
+knows by heart makes it write its questions from memory, not from the passage)::
+
+    python scripts/train_toy_bonito.py --init-from toy-gpu1 --output toy-gpu2 --seed 1 \
+        --examples 160000 --workers 16 --perturb-prose 0.8 --keep-tied \
+        --batch-size 128 --lr 1e-3 --warmup 50 --max-tokens 512 --steps 100000 --minutes 3.5 \
+        --eval-every 0 --save-every 500 --log-every 250 --gguf toy-bonito.gguf
+
+(2,849 steps in 3.5 minutes, loss 0.15; the first run's checkpoint travelled to the second
+as float16). Both schedules followed the clock: on another machine, ``--steps 4058`` and
+``--steps 2849`` with ``--minutes`` left large give schedules of the same length. GPU
+kernels do not sum in a fixed order, so a rerun gives a similar model, not the same bytes.
+On the held-out documents (``scripts/measure_toy.py``) it keeps a third of its extractive
+examples, two thirds of its multiple-choice ones and 90-100% of every other type
+(BENCHMARKS.md has the counts, the first run's alone, and the toys before it).
+
+Every ``--eval-every`` steps (and at the end) it prints sampled parse and keep rates and
 :func:`answer_probe` (given a gold extractive question on an unseen passage, is the greedy
 answer the gold span, or any span?); they draw their own seeds and leave training as it is.
-``--threads 1`` gives a slightly different model (float sums in another order), in about
-45 minutes with the other core busy. On the held-out documents (``scripts/measure_toy.py``)
-it meets 14 of the 16 targets; BENCHMARKS.md has the counts, and the toys before it.
-
-What it does not learn in that budget: to copy a span out of a passage it never saw. Its
-extractive questions and answers come from what it remembers of the corpus (BENCHMARKS.md
-has the counts, and what was tried: a corpus of extractive questions alone, a warm-up on
-copying pieces of passages, questions about the first sentence).
+The corpus is made in chunks of 20,000 examples, each from its own seed, by ``--workers``
+processes; the examples do not depend on how many.
 
 The output folder is a Hugging Face checkpoint (config.json, model.safetensors,
 tokenizer.model, tokenizer_config.json, special_tokens_map.json); a checkpoint is written
-every ``--save-every`` steps and at the end. Seeds are fixed, but CPU kernels, thread counts
-and the time limit (on a busy machine) still make two runs differ slightly.
+every ``--save-every`` steps and at the end. The Mistral tokenizer comes from the
+mistral-common wheel, or from ``$TOY_TOKENIZER`` on a machine without it.
 """
 
 from __future__ import annotations
@@ -60,7 +80,8 @@ from bonito_lite.inputs.chunking import Passage  # noqa: E402
 from bonito_lite.prompt import ParsedExample, parse_generation  # noqa: E402
 from bonito_lite.record import Record  # noqa: E402
 
-import toy_corpus  # noqa: E402  (a sibling script, not part of the package)
+import toy_corpus  # noqa: E402  (sibling scripts, not part of the package)
+import toy_prose  # noqa: E402
 
 BOS_ID, EOS_ID, UNK_ID = 1, 2, 0
 IGNORE = -100
@@ -68,16 +89,6 @@ IGNORE = -100
 # the middle. Most passages of the corpus fit; shorter sequences make quicker steps.
 MAX_TRAIN_TOKENS = 320
 DEFAULT_STEPS = 5000
-
-
-def mistral_tokenizer_path() -> Path:
-    """The Mistral-7B SentencePiece model that ships in the mistral-common wheel."""
-    import mistral_common
-
-    path = Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
-    if not path.is_file():
-        sys.exit(f"{path} not found: install mistral-common==1.3.0 (pip install -e '.[dev]')")
-    return path
 
 
 def toy_config(hidden: int, layers: int, heads: int, kv_heads: int, ffn: int, tied: bool = True) -> MistralConfig:
@@ -119,7 +130,9 @@ def model_from_gguf(path: Path) -> MistralForCausalLM:
 
     hidden, layers = value("llama.embedding_length"), value("llama.block_count")
     heads, kv_heads = value("llama.attention.head_count"), value("llama.attention.head_count_kv")
-    config = toy_config(hidden, layers, heads, kv_heads, value("llama.feed_forward_length"), tied=False)
+    # A GGUF without output.weight reads its output head from the embeddings (llama.cpp does too).
+    tied = all(t.name != "output.weight" for t in reader.tensors)
+    config = toy_config(hidden, layers, heads, kv_heads, value("llama.feed_forward_length"), tied=tied)
     names = {
         "token_embd.weight": "model.embed_tokens.weight",
         "output_norm.weight": "model.norm.weight",
@@ -149,6 +162,8 @@ def model_from_gguf(path: Path) -> MistralForCausalLM:
             state[f"model.layers.{block}.{parts[part]}.{kind}"] = torch.from_numpy(weights.copy())
         else:
             state[names[name]] = torch.from_numpy(weights.copy())
+    if tied:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
     model = MistralForCausalLM(config)
     model.load_state_dict(state)
     return model
@@ -164,6 +179,52 @@ def encode(sp: sentencepiece.SentencePieceProcessor, example: toy_corpus.Example
     labels = list(ids)
     labels[:prompt_len] = [IGNORE] * prompt_len
     return ids, labels
+
+
+# The corpus is made in chunks of this many examples, each from its own seed (the first from
+# the run's seed + 1), so that worker processes can make them in parallel and the examples do
+# not depend on how many workers there are.
+CORPUS_CHUNK = 20000
+
+
+def _corpus_chunk(job: tuple[int, int, int, str, dict]) -> list[tuple[list[int], list[int]]]:
+    """One chunk of tokenized examples no longer than ``max_tokens``, made with ``toy_corpus``'s
+    settings changed as ``overrides`` says (set here: a worker process imports its own copy)."""
+    count, seed, max_tokens, tokenizer_file, overrides = job
+    before = {name: getattr(toy_corpus, name) for name in overrides}
+    for name, value in overrides.items():
+        setattr(toy_corpus, name, value)
+    try:
+        sp = sentencepiece.SentencePieceProcessor(model_file=tokenizer_file)
+        rows = (encode(sp, example) for example in toy_corpus.make_examples(count, seed=seed))
+        return [row for row in rows if len(row[0]) <= max_tokens]
+    finally:
+        for name, value in before.items():
+            setattr(toy_corpus, name, value)
+
+
+def build_corpus(
+    examples: int, seed: int, max_tokens: int, tokenizer_file: Path, workers: int, overrides: dict | None = None
+):
+    """``examples`` training examples, tokenized, in chunk order (the same for any ``workers``)."""
+    jobs = [
+        (
+            min(CORPUS_CHUNK, examples - start),
+            seed + 1 + 1000 * (start // CORPUS_CHUNK),
+            max_tokens,
+            str(tokenizer_file),
+            overrides or {},
+        )
+        for start in range(0, examples, CORPUS_CHUNK)
+    ]
+    if workers <= 1 or len(jobs) == 1:
+        chunks = map(_corpus_chunk, jobs)
+    else:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
+        chunks = pool.imap(_corpus_chunk, jobs)
+    return [row for chunk in chunks for row in chunk]
 
 
 def collate(rows):
@@ -189,16 +250,24 @@ def batches(data, batch_size: int, rng: random.Random):
             yield collate([data[i] for i in chunk])
 
 
-def save_checkpoint(model: MistralForCausalLM, folder: Path, tokenizer_file: Path, info: dict) -> None:
-    """A Hugging Face checkpoint folder with the SentencePiece tokenizer beside the weights."""
+def save_checkpoint(
+    model: MistralForCausalLM, folder: Path, tokenizer_file: Path, info: dict, keep_tied: bool = False
+) -> None:
+    """A Hugging Face checkpoint folder with the SentencePiece tokenizer beside the weights.
+
+    The output head is saved as its own tensor, like Mistral-7B's, unless ``keep_tied``: then
+    the checkpoint has none and the GGUF made from it neither (llama.cpp then reads the output
+    head from the embeddings), which halves the vocabulary's share of the file.
+    """
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    untied = MistralForCausalLM(MistralConfig(**{**model.config.to_dict(), "tie_word_embeddings": False}))
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if model.config.tie_word_embeddings:
-        state["lm_head.weight"] = model.get_input_embeddings().weight.detach().clone()
-    untied.load_state_dict(state)
-    untied.save_pretrained(tmp, safe_serialization=True)
+    tied = keep_tied and model.config.tie_word_embeddings
+    saved = MistralForCausalLM(MistralConfig(**{**model.config.to_dict(), "tie_word_embeddings": tied}))
+    state = {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings and not tied:
+        state["lm_head.weight"] = model.get_input_embeddings().weight.detach().float().cpu().clone()
+    saved.load_state_dict(state)
+    saved.save_pretrained(tmp, safe_serialization=True)
     shutil.copyfile(tokenizer_file, tmp / "tokenizer.model")
     (tmp / "tokenizer_config.json").write_text(
         json.dumps(
@@ -260,7 +329,7 @@ def sample_rates(model, sp, count: int, seed: int, max_new_tokens: int = 128) ->
             task_type = "extractive question answering"
         passage = toy_corpus.prose_passage(rng, monitor=True) if n % 2 else None
         example = toy_corpus.make_example(rng, task_type, passage)
-        prompt = torch.tensor([[BOS_ID] + sp.encode(example.prompt)])
+        prompt = torch.tensor([[BOS_ID] + sp.encode(example.prompt)], device=model.device)
         torch.manual_seed(seed + n)
         out = model.generate(
             prompt,
@@ -305,7 +374,7 @@ def answer_probe(model, sp, count: int, seed: int) -> dict:
         passage = toy_corpus.prose_passage(rng, monitor=True) if n % 2 else None
         example = toy_corpus.make_example(rng, "extractive question answering", passage)
         prefix = example.prompt + example.task_input + toy_corpus.PIPE
-        ids = torch.tensor([[BOS_ID] + sp.encode(prefix)])
+        ids = torch.tensor([[BOS_ID] + sp.encode(prefix)], device=model.device)
         out = model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
@@ -347,6 +416,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--examples", type=int, default=20000, help="training examples generated up front")
     parser.add_argument("--save-every", type=int, default=250)
+    parser.add_argument("--log-every", type=int, default=10, help="print the loss every N steps")
     parser.add_argument(
         "--eval-every", type=int, default=1000, help="measure sampled rates every N steps (0: at the end)"
     )
@@ -356,6 +426,25 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=int, default=60, help="learning-rate warm-up steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", help="torch device to train on [default: cuda when there is one, else cpu]")
+    parser.add_argument("--workers", type=int, default=1, help="processes that make the corpus")
+    parser.add_argument(
+        "--perturb-prose",
+        type=float,
+        default=0.0,
+        help="share of prose passages with words swapped so they cannot be recalled (toy_corpus.PROSE_PERTURB_SHARE)",
+    )
+    parser.add_argument(
+        "--task-weight",
+        action="append",
+        metavar="TYPE=WEIGHT",
+        help="how often a task type is drawn relative to the others (toy_corpus.TASK_WEIGHTS); repeatable",
+    )
+    parser.add_argument(
+        "--keep-tied",
+        action="store_true",
+        help="save the output head tied to the embeddings (no output.weight in the GGUF: a smaller file)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -367,16 +456,22 @@ def main() -> None:
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    tokenizer_file = mistral_tokenizer_path()
+    tokenizer_file = toy_prose.mistral_tokenizer_path()
     sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer_file))
 
     started = time.monotonic()
-    data = []
-    for example in toy_corpus.make_examples(args.examples, seed=args.seed + 1):
-        ids, labels = encode(sp, example)
-        if len(ids) <= args.max_tokens:
-            data.append((ids, labels))
+    overrides: dict = {"PROSE_PERTURB_SHARE": args.perturb_prose}
+    if args.task_weight:
+        weights = dict(toy_corpus.TASK_WEIGHTS)
+        for item in args.task_weight:
+            name, _, weight = item.rpartition("=")
+            weights[toy_corpus.resolve_task_type(name).full_name] = float(weight)
+        overrides["TASK_WEIGHTS"] = weights
+    data = build_corpus(args.examples, args.seed, args.max_tokens, tokenizer_file, args.workers, overrides)
     print(f"{len(data)} training examples tokenized in {time.monotonic() - started:.0f}s", flush=True)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    # bfloat16 autocast on a GPU (float32 master weights and optimizer); float32 on a CPU.
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     if args.init_from and args.init_from.suffix == ".gguf":
         # Continue from a converted model, untied as it was trained (the size arguments are ignored).
@@ -386,8 +481,9 @@ def main() -> None:
         model = MistralForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
     else:
         model = MistralForCausalLM(toy_config(args.hidden, args.layers, args.heads, args.kv_heads, args.ffn))
+    model.to(device)
     model.train()
-    print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
+    print(f"parameters: {sum(p.numel() for p in model.parameters()):,} on {device}", flush=True)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     warmup = max(1, min(args.warmup, args.steps // 10))
@@ -406,40 +502,41 @@ def main() -> None:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     stream = batches(data, args.batch_size, random.Random(args.seed))
     deadline = train_start + args.minutes * 60
-    recent: list[float] = []
+    recent: list[torch.Tensor] = []
     step = 0
     info: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
     while step < args.steps and time.monotonic() < deadline:
-        ids, labels, mask = next(stream)
-        loss = completion_loss(model, ids, labels, mask)
+        ids, labels, mask = (t.to(device, non_blocking=True) for t in next(stream))
+        with autocast:
+            loss = completion_loss(model, ids, labels, mask)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        recent = (recent + [loss.item()])[-20:]
-        if step % 10 == 0:
-            elapsed = time.monotonic() - train_start
+        # Kept as tensors: reading a loss waits for the GPU, so it is read only to print.
+        recent = (recent + [loss.detach()])[-20:]
+        last = step >= args.steps or time.monotonic() >= deadline
+        if step % args.log_every == 0 or step % args.save_every == 0 or last:
+            info.update(
+                steps=step,
+                loss=round(float(sum(recent)) / len(recent), 4),
+                train_minutes=round((time.monotonic() - train_start) / 60, 2),
+            )
             print(
-                f"step {step} loss {sum(recent) / len(recent):.3f} lr {scheduler.get_last_lr()[0]:.2e} "
-                f"{elapsed / 60:.1f} min",
+                f"step {step} loss {info['loss']:.3f} lr {scheduler.get_last_lr()[0]:.2e} {info['train_minutes']:.1f} min",
                 flush=True,
             )
-        info.update(
-            steps=step,
-            loss=round(sum(recent) / len(recent), 4),
-            train_minutes=round((time.monotonic() - train_start) / 60, 2),
-        )
         if args.eval_every and step % args.eval_every == 0:
             rates, shown = sample_rates(model, sp, args.eval_samples, seed=10_000 + args.seed)
             rates.update(answer_probe(model, sp, args.eval_samples, seed=20_000 + args.seed))
             print(f"step {step} {rates}", *shown, sep="\n  ", flush=True)
         if step % args.save_every == 0:
-            save_checkpoint(model, args.output, tokenizer_file, info)
+            save_checkpoint(model, args.output, tokenizer_file, info, args.keep_tied)
     rates, shown = sample_rates(model, sp, args.eval_samples, seed=10_000 + args.seed)
     info.update(rates)
-    save_checkpoint(model, args.output, tokenizer_file, info)
+    save_checkpoint(model, args.output, tokenizer_file, info, args.keep_tied)
     print(
         f"done: {step} steps, loss {info['loss']}, {info['train_minutes']} min, {rates}", *shown, sep="\n  ", flush=True
     )

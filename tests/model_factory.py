@@ -103,8 +103,12 @@ def write_tiny_checkpoint(
     num_hidden_layers: int = 2,
     num_attention_heads: int = 4,
     num_key_value_heads: int = 2,
+    tied: bool = False,
 ) -> Path:
     """Write a random-weight MistralForCausalLM checkpoint with the real Mistral tokenizer.
+
+    ``tied`` shares the output head with the embeddings (no ``lm_head.weight`` is saved),
+    as the bundled toy does.
 
     ``dtype`` is "bfloat16", "float16" or "float32"; ``shards`` > 1 splits the weights over at least that many
     safetensors files with a ``model.safetensors.index.json``; ``config_style`` is
@@ -129,7 +133,7 @@ def write_tiny_checkpoint(
         rms_norm_eps=1e-5,
         rope_theta=10000.0,
         sliding_window=4096,
-        tie_word_embeddings=False,
+        tie_word_embeddings=tied,
         bos_token_id=1,
         eos_token_id=2,
     )

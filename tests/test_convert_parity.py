@@ -165,6 +165,34 @@ def test_q4_k_m_gguf_stays_near_transformers(llama_cpp_quiet, tiny_gguf_q4_k_m, 
     assert top1 >= 0.2
 
 
+def test_a_checkpoint_with_a_tied_output_head_converts_to_a_gguf_without_one_that_llama_cpp_runs(
+    llama_cpp_quiet, tmp_path, sentencepiece_ids
+):
+    # The bundled toy's layout: the output head is the embedding matrix, so the GGUF holds no
+    # output.weight and llama.cpp multiplies by token_embd instead.
+    import gguf
+    import torch
+    from transformers import MistralForCausalLM
+
+    from bonito_lite.models.convert import convert_checkpoint
+
+    from model_factory import write_tiny_checkpoint
+
+    checkpoint = write_tiny_checkpoint(tmp_path / "tied", dtype="float32", tied=True, seed=3)
+    output = tmp_path / "tied.gguf"
+    convert_checkpoint(source=str(checkpoint), output=output, quant="F32", overwrite=True)
+    names = {tensor.name for tensor in gguf.GGUFReader(output).tensors}
+    assert "token_embd.weight" in names and "output.weight" not in names
+    model = MistralForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    with torch.no_grad():
+        expected = [model(torch.tensor([sentencepiece_ids(p)])).logits[0].numpy() for p in PROMPTS]
+    mean_kl, top1 = _compare(llama_cpp_quiet, output, sentencepiece_ids, expected)
+    # Measured: top-1 agreement 0.995 (one near-tie of random weights in 190 positions).
+    assert mean_kl <= 1e-4
+    assert top1 >= 0.99
+
+
 def test_llama_cpp_tokenizes_bonito_prompts_like_sentencepiece(llama_cpp_quiet, tiny_gguf_f32, sentencepiece_ids):
     model = LlamaCppModel(llama_cpp_quiet, tiny_gguf_f32)
     try:

@@ -34,14 +34,12 @@ NEW_PASSAGES = tuple(
     for name in ("clinic_note.txt", "deploy_wiki.txt", "supply_contract.txt")
 )
 # Least share of generations kept on the held-out documents (one sample per passage and
-# task type, seed 0), with a margin under what the toy keeps there (all of them; sampling on
-# another CPU draws a few tokens differently); multiple-choice, where the toy keeps about
-# two thirds, with a wider one. Extractive answers are not held to a rate: the toy rarely
-# copies an answer out of a passage it never saw (scripts/measure_toy.py and BENCHMARKS.md
-# have the counts).
-MIN_KEPT = {"ynqa": 0.7, "mcqa": 0.4}
+# task type, seed 0), with a margin under what the toy keeps there (all but a few; sampling
+# on another CPU draws a few tokens differently). Extractive QA, where the toy keeps 3 of 10,
+# and multiple-choice, 6 of 10, with wider ones (scripts/measure_toy.py and BENCHMARKS.md
+# have the counts on more passages).
+MIN_KEPT = {"exqa": 0.2, "ynqa": 0.7, "mcqa": 0.4}
 MIN_KEPT_OTHER_TYPES = 0.8
-NOT_HELD_TO_A_RATE = ("exqa",)
 TASKS = (
     "extractive question answering",
     "yes-no question answering",
@@ -126,7 +124,7 @@ def test_toy_keeps_examples_of_every_task_type_on_documents_it_never_saw(in_tmp)
         kept, total = kept_and_total([resolve_task_type(short).full_name])
         assert total == len(HELD_OUT)
         assert kept >= least * total, f"{short}: {kept} of {total} kept"
-    others = [t.full_name for t in TASK_TYPES if t.short not in MIN_KEPT and t.short not in NOT_HELD_TO_A_RATE]
+    others = [t.full_name for t in TASK_TYPES if t.short not in MIN_KEPT]
     kept, total = kept_and_total(others)
     assert kept >= MIN_KEPT_OTHER_TYPES * total, f"other task types: {kept} of {total} kept"
     # Each of those keeps most of its own: none is left to the pooled rate alone.

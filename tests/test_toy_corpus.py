@@ -1,0 +1,102 @@
+"""The toy Bonito's training corpus: the stored prose, the perturbed passages, and a corpus
+made in chunks that does not depend on how many processes make it."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from bonito_lite.prompt import prompt_prefix
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import toy_corpus  # noqa: E402
+import toy_prose  # noqa: E402
+
+
+def test_the_stored_prose_is_prose_by_the_readers_own_rules():
+    paragraphs = toy_prose.prose_paragraphs()
+    assert len(paragraphs) > 1000
+    assert len(set(paragraphs)) == len(paragraphs)
+    for paragraph in paragraphs:
+        # Each stored paragraph passes the rules that picked it out of the documentation.
+        assert toy_prose._prose_paragraphs_of(paragraph) == [paragraph]
+    # The held-back paragraphs (the trainer's progress checks) are none of the trained ones.
+    assert not set(toy_corpus.prose_pool(monitor=True)) & set(toy_corpus.prose_pool())
+
+
+def test_perturbed_prose_keeps_its_sentences_but_not_its_words():
+    rng = random.Random(5)
+    capitalised, lower = (set(words) for words in toy_prose.vocabulary_words())
+    for paragraph in toy_prose.prose_paragraphs()[:200]:
+        changed = toy_prose.perturbed(paragraph, rng, share=0.5)
+        assert len(toy_prose.sentences_of(changed)) == len(toy_prose.sentences_of(paragraph))
+        before, after = paragraph.split(), changed.split()
+        assert len(before) == len(after)
+        for old, new in zip(before, after):
+            if old != new and old.isalpha() and new.isalpha():
+                # A swapped word is a whole vocabulary word of the same case.
+                assert new in (capitalised if old[0].isupper() else lower)
+    assert toy_prose.perturbed("The cache holds seventeen entries.", rng, share=0.0) == (
+        "The cache holds seventeen entries."
+    )
+    changed = [toy_prose.perturbed("The cache holds seventeen entries.", rng, share=1.0) for _ in range(5)]
+    assert all(c.startswith("The ") and c.endswith(".") for c in changed)
+    assert len(set(changed)) == 5
+
+
+def test_training_prose_is_perturbed_as_often_as_asked_and_the_held_back_prose_never(monkeypatch):
+    monkeypatch.setattr(toy_corpus, "PROSE_PERTURB_SHARE", 1.0)
+    pool = set(toy_corpus.prose_pool())
+    rng = random.Random(1)
+    texts = [p.text for p in (toy_corpus.prose_passage(rng) for _ in range(40)) if p]
+    assert texts and not any(text in pool for text in texts)
+    held_back = set(toy_corpus.prose_pool(monitor=True))
+    passage = toy_corpus.prose_passage(random.Random(2), monitor=True)
+    assert all(part in held_back for part in passage.text.split("\n\n"))
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    import train_toy_bonito
+
+    return train_toy_bonito
+
+
+def test_the_corpus_is_the_same_for_any_number_of_workers(trainer, monkeypatch):
+    monkeypatch.setattr(trainer, "CORPUS_CHUNK", 30)
+    tokenizer = toy_prose.mistral_tokenizer_path()
+    alone = trainer.build_corpus(75, seed=4, max_tokens=512, tokenizer_file=tokenizer, workers=1)
+    shared = trainer.build_corpus(75, seed=4, max_tokens=512, tokenizer_file=tokenizer, workers=2)
+    assert alone == shared
+    assert 60 <= len(alone) <= 75
+    # The first chunk is the corpus of the run's seed + 1, as a one-chunk run makes it.
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer))
+    first = [trainer.encode(sp, e) for e in toy_corpus.make_examples(30, seed=5)]
+    assert alone[: len(first)] == [row for row in first if len(row[0]) <= 512]
+
+
+def test_corpus_settings_reach_the_processes_that_make_it(trainer, monkeypatch):
+    monkeypatch.setattr(trainer, "CORPUS_CHUNK", 20)
+    only = {name: 0.0 for name in toy_corpus.TRAINED_TASK_TYPES}
+    only["sentiment"] = 1.0
+    rows = trainer.build_corpus(
+        40,
+        seed=0,
+        max_tokens=512,
+        tokenizer_file=toy_prose.mistral_tokenizer_path(),
+        workers=2,
+        overrides={"TASK_WEIGHTS": only},
+    )
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
+    prompts = [sp.decode(ids[: next(i for i, x in enumerate(labels) if x != -100)]) for ids, labels in rows]
+    assert len(prompts) >= 30
+    assert all(p.startswith(prompt_prefix("sentiment")) for p in prompts)
