@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SettingError
+from .inputs.readers import table_suffixes
 from .prompt import TEMPLATE_TOKENS
 
 # Where a run generates: here through llama.cpp, or on an OpenAI-compatible server.
@@ -309,7 +310,7 @@ SEED = Setting(
 # -- which passages, which examples ------------------------------------------------------------
 
 CHUNK_TOKENS = Setting("chunk_tokens", int, 384, "Largest passage, in tokens.", minimum=16)
-CONTEXT_COL = Setting("context_col", str, "text", "Column holding the text in .jsonl/.json/.csv/.parquet inputs.")
+CONTEXT_COL = Setting("context_col", str, "text", f"Column holding the text in {'/'.join(table_suffixes())} inputs.")
 LIMIT = Setting("limit", int, None, "Stop after N passages.", minimum=1, none_means="every passage")
 QUALITY_FILTERS = Setting(
     "quality_filters",

@@ -34,28 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-BONITO_V1_CONFIG = {
-    "architectures": ["MistralForCausalLM"],
-    "bos_token_id": 1,
-    "eos_token_id": 2,
-    "hidden_act": "silu",
-    "hidden_size": 4096,
-    "initializer_range": 0.02,
-    "intermediate_size": 14336,
-    "max_position_embeddings": 32768,
-    "model_type": "mistral",
-    "num_attention_heads": 32,
-    "num_hidden_layers": 32,
-    "num_key_value_heads": 8,
-    "rms_norm_eps": 1e-05,
-    "rope_theta": 10000.0,
-    "sliding_window": 4096,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "transformers_version": "4.34.0",
-    "use_cache": True,
-    "vocab_size": 32000,
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bonito_v1_config import BONITO_V1_CONFIG  # noqa: E402  (a sibling script)
+
 # llama.cpp's source tree, as it ships in the llama-cpp-python sdist
 # (`pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36`, unpacked: vendor/llama.cpp).
 LLAMA_CPP_ENV = "LLAMA_CPP_DIR"

@@ -408,6 +408,12 @@ def main() -> None:
     parser.add_argument("--ffn", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
+        "--accumulate",
+        type=int,
+        default=1,
+        help="batches whose gradients add up to one step (a large batch on a small machine)",
+    )
+    parser.add_argument(
         "--max-tokens",
         type=int,
         default=MAX_TRAIN_TOKENS,
@@ -506,10 +512,11 @@ def main() -> None:
     step = 0
     info: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
     while step < args.steps and time.monotonic() < deadline:
-        ids, labels, mask = (t.to(device, non_blocking=True) for t in next(stream))
-        with autocast:
-            loss = completion_loss(model, ids, labels, mask)
-        loss.backward()
+        for _ in range(args.accumulate):
+            ids, labels, mask = (t.to(device, non_blocking=True) for t in next(stream))
+            with autocast:
+                loss = completion_loss(model, ids, labels, mask)
+            (loss / args.accumulate).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,32 +21,15 @@ from bonito_lite.models.checkpoint import (
     read_safetensors_header,
 )
 
-BONITO_V1_CONFIG_2024 = {
-    "architectures": ["MistralForCausalLM"],
-    "bos_token_id": 1,
-    "eos_token_id": 2,
-    "hidden_act": "silu",
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "max_position_embeddings": 32768,
-    "model_type": "mistral",
-    "num_attention_heads": 32,
-    "num_hidden_layers": 32,
-    "num_key_value_heads": 8,
-    "rms_norm_eps": 1e-05,
-    "rope_theta": 10000.0,
-    "sliding_window": 4096,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 32000,
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from bonito_v1_config import BONITO_V1_CONFIG  # noqa: E402  (a script beside the benchmarks)
 
 
 def test_both_config_styles_give_the_same_hyper_parameters():
-    new_style = dict(BONITO_V1_CONFIG_2024)
+    new_style = dict(BONITO_V1_CONFIG)
     del new_style["torch_dtype"], new_style["rope_theta"]
     new_style.update(dtype="bfloat16", head_dim=128, rope_parameters={"rope_theta": 10000.0, "rope_type": "default"})
-    old, new = hyper_parameters(BONITO_V1_CONFIG_2024), hyper_parameters(new_style)
+    old, new = hyper_parameters(BONITO_V1_CONFIG), hyper_parameters(new_style)
     assert old.rope_theta == new.rope_theta == 10000.0
     assert old.declared_dtype == new.declared_dtype == "bfloat16"
     assert old.rope_dimension_count == new.rope_dimension_count == 128
@@ -52,13 +37,13 @@ def test_both_config_styles_give_the_same_hyper_parameters():
 
 
 def test_other_architectures_are_refused_naming_the_supported_ones():
-    config = dict(BONITO_V1_CONFIG_2024, architectures=["Qwen2ForCausalLM"])
+    config = dict(BONITO_V1_CONFIG, architectures=["Qwen2ForCausalLM"])
     with pytest.raises(CheckpointError, match="Qwen2ForCausalLM.*MistralForCausalLM, LlamaForCausalLM"):
         hyper_parameters(config)
 
 
 def test_scaled_rope_other_than_llama3_is_refused():
-    config = dict(BONITO_V1_CONFIG_2024, rope_scaling={"rope_type": "yarn", "factor": 4.0})
+    config = dict(BONITO_V1_CONFIG, rope_scaling={"rope_type": "yarn", "factor": 4.0})
     with pytest.raises(CheckpointError, match="'yarn'; supported: plain RoPE and Llama 3.1's 'llama3'"):
         hyper_parameters(config)
 

@@ -111,3 +111,12 @@ def test_a_json_lines_table_written_by_bonito_lite_is_its_own_file_but_a_csv_nev
         find_documents([str(own)], context_col="context")
     table = write_table(tmp_path / "made.csv", [record])
     assert [d.read_text() for d in find_documents([str(table)], context_col="context")] == [SENTENCE]
+
+
+def test_the_text_column_help_names_the_table_suffixes_and_only_them():
+    from cli_helpers import run_cli
+
+    help_text = " ".join(run_cli(["generate", "--help"]).output.split())
+    line = help_text[help_text.index("--context-col") :].split("[default")[0]
+    named = {suffix for suffix in READERS if suffix in line.replace("/", " ").split()}
+    assert named == {".jsonl", ".json", ".csv", ".parquet"}

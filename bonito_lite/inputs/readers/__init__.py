@@ -49,6 +49,11 @@ def supported_list() -> str:
     return ", ".join(READERS)
 
 
+def table_suffixes() -> list[str]:
+    """The suffixes of tables, the files whose rows are read from a text column."""
+    return [suffix for suffix, reader in READERS.items() if reader.columns is not None]
+
+
 def needs_extras(suffixes: list[str]) -> str:
     """The hint for files skipped because their reader's extra is missing: what to install."""
     by_extra: dict[str, list[str]] = {}
