@@ -218,13 +218,12 @@ def build_corpus(
         for start in range(0, examples, CORPUS_CHUNK)
     ]
     if workers <= 1 or len(jobs) == 1:
-        chunks = map(_corpus_chunk, jobs)
-    else:
-        import multiprocessing
+        return [row for chunk in map(_corpus_chunk, jobs) for row in chunk]
+    import multiprocessing
 
-        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-        chunks = pool.imap(_corpus_chunk, jobs)
-    return [row for chunk in chunks for row in chunk]
+    # Spawned, not forked: the parent may already hold torch's threads.
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        return [row for chunk in pool.imap(_corpus_chunk, jobs) for row in chunk]
 
 
 def collate(rows):
