@@ -68,6 +68,17 @@ def handles_errors(command):
                 raise
             click.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except ModuleNotFoundError as error:
+            # Optional extras are checked before use, with their own hints; a library missing
+            # here is one bonito-lite always needs: this Python has not installed it.
+            if _debug_enabled() or (error.name or "").split(".")[0] in ("", "bonito_lite"):
+                raise
+            click.echo(
+                f"Error: {error.name!r} is not installed in this Python ({sys.executable}), and bonito-lite "
+                "needs it: install bonito-lite into it (pip install bonito-lite, or pip install -e . in a checkout)",
+                err=True,
+            )
+            sys.exit(EXIT_FAILED)
 
     return wrapper
 

@@ -8,6 +8,7 @@ file here is built by the test from the bundled toy or with ``gguf.GGUFWriter``.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -360,3 +361,21 @@ def test_debug_shows_the_traceback(tmp_path):
         assert "InputError: absent.txt: no such file or folder." in proc.stderr
     result = invoke(["--debug", "generate", "absent.txt", "-t", "exqa", "--model", "toy"])
     assert type(result.exception).__name__ == "InputError"
+
+
+def test_a_python_without_a_needed_library_is_told_in_one_line_to_install_bonito_lite(tmp_path):
+    # As a Python that never installed bonito-lite's dependencies runs it from a checkout:
+    # gguf is not importable, and the generate command needs it for its model file.
+    hide_gguf = "import sys; sys.modules['gguf'] = None; from bonito_lite.cli import main; main()"
+    (tmp_path / "notes.txt").write_text("The clinic opens at 7:30.\n", encoding="utf-8")
+    args = ["generate", "notes.txt", "-t", "exqa", "--model", "toy"]
+    environment = {k: v for k, v in os.environ.items() if k not in ("BONITO_LITE_DEBUG", "BONITO_LITE_MODEL")}
+    run = functools.partial(subprocess.run, cwd=tmp_path, env=environment, capture_output=True, text=True)
+    proc = run([sys.executable, "-c", hide_gguf, *args], timeout=300)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line and not line.startswith(TOY_NOTICE)]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
+    assert "'gguf' is not installed in this Python" in proc.stderr and "pip install" in proc.stderr
+    # --debug shows where it came from.
+    debug = run([sys.executable, "-c", hide_gguf, "--debug", *args], timeout=300)
+    assert debug.returncode != 0 and "ModuleNotFoundError" in debug.stderr
