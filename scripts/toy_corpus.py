@@ -164,17 +164,20 @@ class Passage:
 # Share of names and cities drawn from the tokenizer's vocabulary instead of the lists above:
 # answers that cannot be memorised are what teach the model to copy from the passage.
 INVENTED_SHARE = 0.5
+# Share of invented words (names, cities, the words perturbed prose swaps in) cut by the
+# tokenizer into several pieces (toy_prose.invented_word).
+SPLIT_WORD_SHARE = 0.0
 
 
 def _person(rng: random.Random) -> str:
     if rng.random() < INVENTED_SHARE:
-        return toy_prose.invented_name(rng)
+        return toy_prose.invented_name(rng, SPLIT_WORD_SHARE)
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 
 
 def _city(rng: random.Random) -> str:
     if rng.random() < INVENTED_SHARE:
-        return toy_prose.invented_word(rng, capitalised=True)
+        return toy_prose.invented_word(rng, True, SPLIT_WORD_SHARE)
     return rng.choice(CITIES)
 
 
@@ -1014,7 +1017,7 @@ def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
     pool = prose_pool(monitor)
     text = "\n\n".join(rng.sample(pool, 1 if rng.random() < 0.75 else 2))
     if not monitor and PROSE_PERTURB_SHARE and rng.random() < PROSE_PERTURB_SHARE:
-        text = toy_prose.perturbed(text, rng)
+        text = toy_prose.perturbed(text, rng, split=SPLIT_WORD_SHARE)
     sentences = toy_prose.sentences_of(text)
     found = [(sentence, q) for sentence in sentences for q in toy_prose.span_questions(sentence)]
     if not found:

@@ -108,12 +108,8 @@ def mistral_tokenizer_path() -> Path:
 @functools.lru_cache(maxsize=1)
 def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
-    import sentencepiece
-
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(mistral_tokenizer_path()))
     capitalised, lower = [], []
-    for i in range(sp.get_piece_size()):
-        piece = sp.id_to_piece(i)
+    for piece in _pieces():
         if not piece.startswith("\u2581"):
             continue
         word = piece[1:]
@@ -124,25 +120,44 @@ def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(capitalised), tuple(lower)
 
 
-def invented_name(rng: random.Random) -> str:
-    """A person-like name from two capitalised vocabulary words (never a fixed list)."""
-    capitalised, _ = vocabulary_words()
-    return f"{rng.choice(capitalised)} {rng.choice(capitalised)}"
+@functools.lru_cache(maxsize=1)
+def word_endings() -> tuple[str, ...]:
+    """Pieces of the Mistral tokenizer that continue a word ("ide", "ley"), never start one."""
+    return tuple(piece for piece in _pieces() if re.fullmatch(r"[a-z]{2,6}", piece))
 
 
-def invented_word(rng: random.Random, capitalised: bool = False) -> str:
-    words = vocabulary_words()[0 if capitalised else 1]
-    return rng.choice(words)
+@functools.lru_cache(maxsize=1)
+def _pieces() -> tuple[str, ...]:
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(mistral_tokenizer_path()))
+    return tuple(sp.id_to_piece(i) for i in range(sp.get_piece_size()))
+
+
+def invented_name(rng: random.Random, split: float = 0.0) -> str:
+    """A person-like name from two capitalised invented words (never a fixed list)."""
+    return f"{invented_word(rng, True, split)} {invented_word(rng, True, split)}"
+
+
+def invented_word(rng: random.Random, capitalised: bool = False, split: float = 0.0) -> str:
+    """A vocabulary word, or (with probability ``split``) one with one or two word endings
+    added ("Rivers" + "ide"): a word the tokenizer cuts into pieces. Names in real documents
+    mostly are; a model that only ever copied one-piece names stops copying after the first
+    piece ("Rivers" for "Riverside")."""
+    word = rng.choice(vocabulary_words()[0 if capitalised else 1])
+    if split and rng.random() < split:
+        word += "".join(rng.choice(word_endings()) for _ in range(rng.randint(1, 2)))
+    return word
 
 
 _SWAPPABLE = re.compile(r"\b(?:[A-Za-z]{4,}|\d+)\b")
 
 
-def perturbed(text: str, rng: random.Random, share: float = 0.25) -> str:
-    """``text`` with about ``share`` of its longer words swapped for vocabulary words of the
-    same case and about half its numbers for others: the sentences keep their shape, but no
-    model can have them by heart, so a question about one has to be copied from the passage."""
-    capitalised, lower = vocabulary_words()
+def perturbed(text: str, rng: random.Random, share: float = 0.25, split: float = 0.0) -> str:
+    """``text`` with about ``share`` of its longer words swapped for invented words of the
+    same case (:func:`invented_word`, ``split`` as there) and about half its numbers for
+    others: the sentences keep their shape, but no model can have them by heart, so a
+    question about one has to be copied from the passage."""
 
     def swap(match: re.Match) -> str:
         word = match.group(0)
@@ -150,7 +165,7 @@ def perturbed(text: str, rng: random.Random, share: float = 0.25) -> str:
             return str(rng.randint(2, 999)) if rng.random() < 0.5 else word
         if rng.random() >= share:
             return word
-        return rng.choice(capitalised if word[0].isupper() else lower)
+        return invented_word(rng, word[0].isupper(), split)
 
     return _SWAPPABLE.sub(swap, text)
 

@@ -432,12 +432,25 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60, help="learning-rate warm-up steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="torch device to train on [default: cuda when there is one, else cpu]")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="bfloat16 autocast (float32 weights and optimizer) or plain float32 [default: bfloat16 on a GPU, "
+        "float32 on a CPU: bfloat16 is quicker only on CPUs with AVX512-BF16 or AMX]",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes that make the corpus")
     parser.add_argument(
         "--perturb-prose",
         type=float,
         default=0.0,
         help="share of prose passages with words swapped so they cannot be recalled (toy_corpus.PROSE_PERTURB_SHARE)",
+    )
+    parser.add_argument(
+        "--split-words",
+        type=float,
+        default=0.0,
+        help="share of invented words cut into several tokenizer pieces (toy_corpus.SPLIT_WORD_SHARE)",
     )
     parser.add_argument(
         "--task-weight",
@@ -465,7 +478,7 @@ def main() -> None:
     sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer_file))
 
     started = time.monotonic()
-    overrides: dict = {"PROSE_PERTURB_SHARE": args.perturb_prose}
+    overrides: dict = {"PROSE_PERTURB_SHARE": args.perturb_prose, "SPLIT_WORD_SHARE": args.split_words}
     if args.task_weight:
         weights = dict(toy_corpus.TASK_WEIGHTS)
         for item in args.task_weight:
@@ -475,8 +488,9 @@ def main() -> None:
     data = build_corpus(args.examples, args.seed, args.max_tokens, tokenizer_file, args.workers, overrides)
     print(f"{len(data)} training examples tokenized in {time.monotonic() - started:.0f}s", flush=True)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    # bfloat16 autocast on a GPU (float32 master weights and optimizer); float32 on a CPU.
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    # bfloat16 autocast keeps float32 master weights and optimizer state.
+    bfloat16 = args.precision == "bfloat16" or (args.precision == "auto" and device.type == "cuda")
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bfloat16)
 
     if args.init_from and args.init_from.suffix == ".gguf":
         # Continue from a converted model, untied as it was trained (the size arguments are ignored).

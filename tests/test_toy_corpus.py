@@ -49,6 +49,27 @@ def test_perturbed_prose_keeps_its_sentences_but_not_its_words():
     assert len(set(changed)) == 5
 
 
+def test_split_invented_words_are_cut_by_the_tokenizer_into_several_pieces():
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
+    capitalised, lower = (set(words) for words in toy_prose.vocabulary_words())
+    rng = random.Random(3)
+    whole = [toy_prose.invented_word(rng, capitalised=True) for _ in range(50)]
+    assert all(word in capitalised and len(sp.encode(word)) == 1 for word in whole)
+    split = [toy_prose.invented_word(rng, capitalised=False, split=1.0) for _ in range(50)]
+    for word in split:
+        assert word.isalpha() and word.islower()
+        assert any(word.startswith(head) and word != head for head in lower)
+    # Almost every one is several pieces: a name the model must copy to its end.
+    assert sum(len(sp.encode(word)) >= 2 for word in split) >= 45
+    name = toy_prose.invented_name(random.Random(4), split=1.0)
+    assert len(name.split()) == 2 and all(part[0].isupper() for part in name.split())
+    # Perturbed prose swaps in the same invented words.
+    changed = toy_prose.perturbed("The cache holds seventeen entries.", rng, share=1.0, split=1.0)
+    assert all(len(sp.encode(word)) >= 2 for word in changed.rstrip(".").split()[1:])
+
+
 def test_training_prose_is_perturbed_as_often_as_asked_and_the_held_back_prose_never(monkeypatch):
     monkeypatch.setattr(toy_corpus, "PROSE_PERTURB_SHARE", 1.0)
     pool = set(toy_corpus.prose_pool())
