@@ -46,9 +46,10 @@ On the held-out documents (``scripts/measure_toy.py``) it keeps a third of its e
 examples, two thirds of its multiple-choice ones and 90-100% of every other type
 (BENCHMARKS.md has the counts, the first run's alone, and the toys before it).
 
-``--split-words`` cuts invented names and swapped words into several tokenizer pieces (the
-bundled toy never saw one and cuts "Riverside" to "Rivers"); ``--precision bfloat16`` makes a
-CPU step 1.2x quicker where the CPU has AVX512-BF16 (BENCHMARKS.md).
+``--split-words`` cuts invented names and swapped words into several tokenizer pieces (every
+invented name the bundled toy saw was one piece, and it cuts "Riverside" to "Rivers");
+``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
+(BENCHMARKS.md).
 
 Every ``--eval-every`` steps (and at the end) it prints sampled parse and keep rates and
 :func:`answer_probe` (given a gold extractive question on an unseen passage, is the greedy
