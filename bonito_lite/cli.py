@@ -47,7 +47,8 @@ EXIT_INTERRUPTED = 130
 def _debug_enabled() -> bool:
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx else None
-    return bool(root and root.obj and root.obj.get("debug")) or os.environ.get("BONITO_LITE_DEBUG", "") not in ("", "0")
+    flag = os.environ.get("BONITO_LITE_DEBUG", "").strip().lower()
+    return bool(root and root.obj and root.obj.get("debug")) or flag not in ("", "0", "false", "no", "off")
 
 
 def handles_errors(command):
@@ -79,8 +80,23 @@ def handles_errors(command):
                 err=True,
             )
             sys.exit(EXIT_FAILED)
+        except OSError as error:
+            # The library reports the files it expects to fail on; this is the rest (a folder
+            # that cannot be listed, a file the system refuses): still one line, not a traceback.
+            if _debug_enabled() or error.filename is None:
+                raise
+            click.echo(f"Error: {_os_error_message(error)}", err=True)
+            sys.exit(EXIT_USAGE if isinstance(error, PermissionError) else EXIT_FAILED)
 
     return wrapper
+
+
+def _os_error_message(error: OSError) -> str:
+    path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+    reason = (error.strerror or type(error).__name__).lower()
+    if isinstance(error, PermissionError):
+        return f"{path}: {reason}; check that you may read it (and write where output goes), or choose another path."
+    return f"{path}: {reason}."
 
 
 class _OneLineUsageErrors(click.Group):
@@ -88,6 +104,9 @@ class _OneLineUsageErrors(click.Group):
 
     @staticmethod
     def _one_line(error: click.UsageError) -> click.UsageError:
+        # A command run with no arguments shows its help (Click 8.2+), which is not an error.
+        if isinstance(error, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+            return error
         if error.ctx is not None:
             error.message = f"{error.message.rstrip()} (see '{error.ctx.command_path} --help')"
             error.ctx = None

@@ -379,3 +379,51 @@ def test_a_python_without_a_needed_library_is_told_in_one_line_to_install_bonito
     # --debug shows where it came from.
     debug = run([sys.executable, "-c", hide_gguf, "--debug", *args], timeout=300)
     assert debug.returncode != 0 and "ModuleNotFoundError" in debug.stderr
+
+
+def test_the_bare_command_shows_its_help_not_a_traceback(tmp_path):
+    proc = _bonito_lite(cwd=tmp_path)
+    assert "Traceback" not in proc.stderr
+    assert "Usage: bonito-lite [OPTIONS] COMMAND" in proc.stdout + proc.stderr
+    assert "Commands:" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("value, debug", [("false", False), ("no", False), ("0", False), ("1", True), ("yes", True)])
+def test_the_debug_variable_reads_false_words_as_off(tmp_path, value, debug):
+    proc = _bonito_lite("generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path, BONITO_LITE_DEBUG=value)
+    assert proc.returncode != 0
+    assert ("Traceback (most recent call last)" in proc.stderr) is debug, proc.stderr
+
+
+def test_a_model_file_the_system_will_not_open_is_one_line(tmp_path, monkeypatch):
+    # As root a chmod 000 file still opens, so the refusal is made where the file is opened.
+    from bonito_lite.models import info
+
+    model = tmp_path / "locked.gguf"
+    model.write_bytes(toy_model_path().read_bytes())
+    real_open = Path.open
+
+    def refusing_open(self, *args, **kwargs):
+        if self.name == "locked.gguf":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing_open)
+    info._read_model_info.cache_clear()
+    result = invoke(["inspect", str(model)])
+    assert_one_line_error(result, 2, "locked.gguf", "cannot be read (permission denied)")
+
+
+def test_an_os_error_the_library_did_not_expect_is_still_one_line(tmp_path, monkeypatch):
+    # A folder that cannot be listed makes Path.is_dir raise on Python 3.11; any such refusal
+    # reaches the user as one line naming the path, with the traceback behind --debug.
+    from bonito_lite.inputs import documents
+
+    def refusing_expand(given):
+        raise PermissionError(13, "Permission denied", given)
+
+    monkeypatch.setattr(documents, "_expand", refusing_expand)
+    result = invoke(["generate", "locked/notes.txt", "-t", "exqa", *SMALL])
+    assert_one_line_error(result, 2, "locked/notes.txt: permission denied; check that you may read it")
+    result = invoke(["--debug", "generate", "locked/notes.txt", "-t", "exqa", *SMALL])
+    assert isinstance(result.exception, PermissionError)

@@ -297,6 +297,76 @@ def test_docx_headings_start_passages_and_offsets_index_the_extracted_text(handb
     assert_provenance(passages, texts_by_source([str(handbook_docx)]))
 
 
+def _docx_with_body_xml(path: Path, replacements: dict[str, str]) -> Path:
+    """A .docx saved by python-docx, then with marker runs replaced by hand-written XML (the
+    markup Word itself writes for tracked changes, content controls, fields and the like)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    xml = parts["word/document.xml"].decode()
+    for marker, replacement in replacements.items():
+        assert marker in xml, marker
+        xml = xml.replace(marker, replacement)
+    parts["word/document.xml"] = xml.encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_nested_tables(tmp_path):
+    document = docx.Document()
+    for marker in ("INS", "DEL", "SDT", "FIELD", "SMART", "LINK"):
+        document.add_paragraph(f"{marker.title()} paragraph: ").add_run(f"@{marker}@")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Ward", "Extensions"
+    table.cell(1, 0).text = "Cardiology"
+    inner = table.cell(1, 1).add_table(rows=1, cols=2)
+    inner.cell(0, 0).text, inner.cell(0, 1).text = "day 4411", "night 4412"
+    document.add_paragraph("@BLOCK@")
+    document.add_paragraph("The end.")
+    path = tmp_path / "contract.docx"
+    document.save(path)
+
+    def run(text: str, deleted: bool = False) -> str:
+        tag = "w:delText" if deleted else "w:t"
+        return f'<w:r><{tag} xml:space="preserve">{text}</{tag}></w:r>'
+
+    _docx_with_body_xml(
+        path,
+        {
+            "<w:r><w:t>@INS@</w:t></w:r>": f'<w:ins w:id="1" w:author="A">{run("the fee is 45 euros.")}</w:ins>',
+            "<w:r><w:t>@DEL@</w:t></w:r>": f'{run("kept,")}<w:del w:id="2" w:author="A">{run(" struck", True)}</w:del>',
+            "<w:r><w:t>@SDT@</w:t></w:r>": (
+                '<w:sdt><w:sdtPr><w:alias w:val="Client"/><w:placeholder><w:docPart w:val="x"/></w:placeholder>'
+                f"</w:sdtPr><w:sdtContent>{run('Amal Haddad')}</w:sdtContent></w:sdt>"
+            ),
+            "<w:r><w:t>@FIELD@</w:t></w:r>": f'<w:fldSimple w:instr=" DOCPROPERTY Company ">{run("Riverside")}</w:fldSimple>',
+            "<w:r><w:t>@SMART@</w:t></w:r>": f'<w:smartTag w:element="place">{run("Springfield")}</w:smartTag>',
+            "<w:r><w:t>@LINK@</w:t></w:r>": f'<w:hyperlink w:anchor="top">{run("see above")}</w:hyperlink>',
+            "<w:p><w:r><w:t>@BLOCK@</w:t></w:r></w:p>": (
+                f"<w:sdt><w:sdtPr/><w:sdtContent><w:p>{run('A paragraph in a content control.')}</w:p>"
+                "</w:sdtContent></w:sdt>"
+            ),
+        },
+    )
+    [document] = find_documents([str(path)])
+    assert [b.text for b in document.blocks()] == [
+        "Ins paragraph: the fee is 45 euros.",
+        "Del paragraph: kept,",
+        "Sdt paragraph: Amal Haddad",
+        "Field paragraph: Riverside",
+        "Smart paragraph: Springfield",
+        "Link paragraph: see above",
+        "Ward | Extensions",
+        "Cardiology | day 4411 | night 4412",
+        "A paragraph in a content control.",
+        "The end.",
+    ]
+    assert_provenance(passages_of([str(path)]), texts_by_source([str(path)]))
+
+
 def test_a_damaged_docx_is_skipped_with_a_warning(tmp_path, caplog):
     path = tmp_path / "broken.docx"
     path.write_bytes(b"PK\x03\x04Zebra-7391 not a zip")

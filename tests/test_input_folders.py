@@ -208,6 +208,16 @@ def test_a_linked_folder_is_reported_and_not_followed(tmp_path, caplog):
     assert sources([str(docs / "linked")]) == [str(docs / "linked" / "b.md")]
 
 
+def test_a_link_to_nothing_is_reported_as_such_not_as_a_permission_problem(tmp_path, caplog):
+    docs = tmp_path / "docs"
+    write(docs / "a.md", NOTES)
+    os.symlink(tmp_path / "gone.md", docs / "b.md")
+    with caplog.at_level(logging.WARNING):
+        found = sources([str(docs)])
+    assert found == [str(docs / "a.md")]
+    assert warnings_in(caplog) == [f"{docs / 'b.md'}: a link to {tmp_path / 'gone.md'}, which does not exist; skipped."]
+
+
 def test_an_unreadable_folder_is_reported_and_the_rest_is_read(tmp_path, caplog, monkeypatch):
     docs = tmp_path / "docs"
     write(docs / "a.md", NOTES)

@@ -400,6 +400,8 @@ class _Scan:
 
 
 def _checked_file(source: str, reader: Reader, named: bool = True) -> _Input:
+    if os.path.islink(source) and not os.path.exists(source):
+        raise InputError(f"{source}: a link to {os.readlink(source)}, which does not exist.")
     if not os.access(source, os.R_OK):
         raise InputError(f"{source}: cannot be read (permission denied).")
     return _Input(source, reader, Path(source), named=named)

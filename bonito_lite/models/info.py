@@ -82,8 +82,12 @@ def read_model_info(path: os.PathLike | str) -> ModelInfo:
 # run asks several times (checks, tokenizer, engine); the file's size and mtime key the cache.
 @functools.lru_cache(maxsize=8)
 def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
-    with path.open("rb") as f:
-        magic = f.read(4)
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise ModelFileError(f"{path} cannot be read ({reason}); check its permissions") from None
     if magic != _MAGIC:
         what = "empty" if size == 0 else f"starts with {magic!r}, not b'GGUF'"
         raise ModelFileError(f"{path} is not a GGUF model file ({what}); convert the checkpoint to GGUF first")

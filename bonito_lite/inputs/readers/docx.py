@@ -1,10 +1,13 @@
 """Word files (``.docx``), read with python-docx from the docs extra, parsed whole in memory.
 
 Body paragraphs and tables in order, a table row as one paragraph with its cells joined by
-`` | ``; paragraphs in a ``Title`` or ``Heading N`` style (or a style based on one, or with
-an outline level) are headings. Headers, footers, footnotes, comments and text boxes are
-left out. A damaged or password-protected file is skipped with a warning. Old binary Word
-files (``.doc``) are not read: no small library reads them well.
+`` | `` (a table inside a cell read into that cell); paragraphs in a ``Title`` or
+``Heading N`` style (or a style based on one, or with an outline level) are headings. The
+text is what Word shows with tracked changes accepted: insertions read, deletions not, and
+text inside content controls, fields, smart tags and links read as the words around it.
+Headers, footers, footnotes, comments and text boxes are left out. A damaged or
+password-protected file is skipped with a warning. Old binary Word files (``.doc``) are not
+read: no small library reads them well.
 """
 
 from __future__ import annotations
@@ -44,11 +47,11 @@ _STYLE_DEPTH = 16
 def read_docx(path: Path, source: str) -> Iterator[Block]:
     """Body paragraphs (headings flagged) and table rows of a .docx file, in order."""
     import docx
-    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
-        body = list(document.iter_inner_content())
+        body = document.element.body
     except MemoryError:
         raise
     except Exception as error:  # a damaged zip, missing parts, bad XML
@@ -56,28 +59,83 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
             f"{source}: not a readable .docx ({one_line(error, named=True)}); skipped. "
             "Password-protected files must be saved without the password."
         ) from None
-    for item in body:
-        if isinstance(item, Table):
-            yield from _table_rows(item)
+    for element in _block_elements(body):
+        if element.tag == _W + "tbl":
+            yield from _table_rows(element)
             continue
-        text = item.text
+        text = _paragraph_text(element)
         if text.strip():
-            yield Block(text, heading=_is_heading(item))
+            yield Block(text, heading=_is_heading(Paragraph(element, document._body)))
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# Wrappers whose children are read as if they stood in their place: content controls,
+# custom XML, and a tracked insertion or move of whole paragraphs.
+_TRANSPARENT = {_W + name for name in ("sdt", "sdtContent", "customXml", "ins", "moveTo")}
+# Never read: tracked deletions, what a move left behind, text boxes, a content control's
+# properties (its placeholder), and the fallback copy of content that is also given as a
+# newer "choice" (which would read it twice).
+_SKIPPED = {_W + name for name in ("del", "moveFrom", "txbxContent", "sdtPr", "sdtEndPr")} | {_MC + "Fallback"}
+_CHARACTERS = {_W + "tab": "\t", _W + "br": "\n", _W + "cr": "\n", _W + "noBreakHyphen": "-"}
+
+
+def _block_elements(parent) -> Iterator:
+    """The paragraphs and tables under ``parent`` in order, through content controls."""
+    for child in parent:
+        if child.tag in (_W + "p", _W + "tbl"):
+            yield child
+        elif child.tag in _TRANSPARENT:
+            yield from _block_elements(child)
+
+
+def _paragraph_text(paragraph) -> str:
+    """A paragraph's text as Word shows it, wherever its runs are nested."""
+    parts: list[str] = []
+
+    def visit(element) -> None:
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str) or tag in _SKIPPED:  # comments and processing instructions
+                continue
+            if tag == _W + "t":
+                parts.append(child.text or "")
+            elif tag in _CHARACTERS:
+                parts.append(_CHARACTERS[tag])
+            elif tag != _W + "pPr":
+                visit(child)
+
+    visit(paragraph)
+    return "".join(parts)
+
+
+def _cell_text(cell) -> str:
+    """A cell's paragraphs, and the cells of a table inside it, as one line."""
+    texts = []
+    for element in _block_elements(cell):
+        if element.tag == _W + "tbl":
+            texts.extend(block.text for block in _table_rows(element))
+        else:
+            texts.append(_paragraph_text(element))
+    return " ".join(" ".join(texts).split())
 
 
 def _table_rows(table) -> Iterator[Block]:
-    for row in table.rows:
-        cells, seen = [], set()
-        for cell in row.cells:
-            # A merged cell is listed once per grid column it covers.
-            if id(cell._tc) in seen:
-                continue
-            seen.add(id(cell._tc))
-            text = " ".join(cell.text.split())
-            if text:
-                cells.append(text)
+    # Read from the XML, where a cell merged across columns is one element and one merged
+    # down rows is empty after its first row.
+    for row in _block_children(table, "tr"):
+        cells = [text for cell in _block_children(row, "tc") if (text := _cell_text(cell))]
         if cells:
             yield Block(" | ".join(cells))
+
+
+def _block_children(parent, name: str) -> Iterator:
+    """``parent``'s children named ``name``, through content controls around them."""
+    for child in parent:
+        if child.tag == _W + name:
+            yield child
+        elif child.tag in _TRANSPARENT:
+            yield from _block_children(child, name)
 
 
 def _is_heading(paragraph) -> bool:
