@@ -115,3 +115,58 @@ def test_lines_that_do_not_repeat_or_count_pages_are_kept(tmp_path):
     path.write_bytes(make_pdf(pages))
     texts, _ = read(path)
     assert [t.splitlines() for t in texts.values()] == pages
+
+
+def test_a_table_of_numbers_and_a_price_list_are_text_and_a_skipped_contents_page_is_told(tmp_path, caplog):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(
+        make_pdf(
+            [
+                ["Visits in 2023", "Department Visits", "Cardiology 1,204", "Oncology 2,310", "Emergency 12,480"],
+                [
+                    "Fees from June",
+                    "General consultation . . . . . . . . 45",
+                    "Follow-up visit . . . . . . . . 30",
+                    "Blood test . . . . . . . . 25",
+                    "X-ray . . . . . . . . 80",
+                ],
+                *FRONT[1:],
+            ]
+        )
+    )
+    texts, _ = read(path)
+    assert sorted(texts) == [f"{path}#page=1", f"{path}#page=2"]
+    assert "Emergency 12,480" in texts[f"{path}#page=1"]
+    assert "X-ray . . . . . . . . 80" in texts[f"{path}#page=2"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{path}#page=3: read as a table of contents or an index; skipped."
+    ]
+
+
+def test_a_compound_broken_at_its_hyphen_keeps_it(tmp_path):
+    path = tmp_path / "policy.pdf"
+    lines = [
+        "Every visit ends with a follow-up call. The intake-management-",
+        "documentation form and the nurse's follow-",
+        "up notes are kept; a physio-",
+        "therapist signs them.",
+    ]
+    path.write_bytes(make_pdf([lines]))
+    texts, _ = read(path)
+    text = " ".join(texts[f"{path}#page=1"].split())
+    # TeX breaks a word that has a hyphen only at its hyphen; browsers do not hyphenate.
+    assert (
+        "The intake-management-documentation form and the nurse's follow-up notes are kept; a physiotherapist signs"
+        in text
+    )
+
+
+def test_typographic_ligatures_are_spelt_out(tmp_path, monkeypatch):
+    # Pages set in fonts with ligature glyphs (TeX, browsers) extract them as U+FB00-FB06.
+    from pypdf import PageObject
+
+    path = tmp_path / "book.pdf"
+    path.write_bytes(make_pdf([["placeholder"]]))
+    monkeypatch.setattr(PageObject, "extract_text", lambda self, *a, **k: "An e\ufb03cient \ufb01le \ufb02ow.\n")
+    texts, _ = read(path)
+    assert texts[f"{path}#page=1"] == "An efficient file flow.\n"

@@ -6,8 +6,11 @@ page break always ends a passage: no passage spans pages, so its page is exact. 
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
 page's number, on the pages around it) are dropped, and a word hyphenated across a line
-end is joined again ("manip-" + "ulation" → "manipulation"). Table-of-contents and index
-pages (mostly dot-leader or page-number lines) are not read. A line equal to an outline
+end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
+hyphen belongs there (one with another hyphen before the line end, or written with the
+hyphen elsewhere on the page), and typographic ligatures ("ﬁ") are spelt out. Table-of-
+contents and index pages (mostly lines that end in a page number after a dot leader, in page
+order, or after an index entry's comma) are not read, with a warning. A line equal to an outline
 (bookmark) title pointing at that page is a heading, also with its section number
 ("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
 with a few pages around each held to tell its headers and footers.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,13 +99,13 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     continue
                 if text.strip():
                     with_text += 1
-                    yield index, text
+                    yield index, text.translate(_LIGATURES)
 
         for index, lines in _without_furniture(page_texts(), titles):
             if _contents_or_index(lines):
-                log.info("%s#page=%d: a table of contents or an index; skipped.", source, index + 1)
+                warn(f"{source}#page={index + 1}: read as a table of contents or an index; skipped.")
                 continue
-            text = _HYPHENATED.sub("", "".join(lines))
+            text = _rejoined("".join(lines))
             if text.strip():
                 yield index + 1, _page_blocks(text, titles.get(index, ()))
         if n_pages == 0:
@@ -165,7 +169,42 @@ _SECTION_NUMBER = re.compile(
     r"(?:(?:chapter|section|appendix|part)\s+)?(?:\d+(?:\.\d+)*|[a-z](?:\.\d+)*|[ivxlc]+)[.:)]?\s+"
 )
 # A word broken at a line end: a letter, a hyphen (or soft hyphen), the line end, a small letter.
-_HYPHENATED = re.compile(r"(?<=[^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])([-\u00ad\u2010])[ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
+_WORD_BEFORE = re.compile(r"[\w\-\u2010]+\Z")
+_WORD_AFTER = re.compile(r"\w+")
+_COMPOUND = re.compile(r"\w+(?:[-\u2010]\w+)+")
+# Typographic ligatures as the letters they join (U+FB00-FB06: ff, fi, fl, ffi, ffl, st).
+_LIGATURES = {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+
+
+def _rejoined(text: str) -> str:
+    """``text`` with words broken at a line end joined again, keeping a compound's hyphen.
+
+    A typesetter's hyphen ("manip-" + "ulation") and a compound's ("follow-" + "up") look
+    the same at a line end; the compound shows itself by a hyphen before the break
+    ("intake-management-" + "form": TeX breaks a word that has a hyphen only there) or by
+    being written with its hyphen elsewhere on the page. A soft hyphen is always a typesetter's.
+    """
+    compounds: set[str] | None = None
+
+    def join(match: re.Match) -> str:
+        nonlocal compounds
+        if match.group(1) == "\u00ad":
+            return ""
+        head = _WORD_BEFORE.search(text, max(0, match.start() - 80), match.start())
+        tail = _WORD_AFTER.match(text, match.end())
+        head_text = head.group(0) if head else ""
+        if "-" in head_text or "\u2010" in head_text:
+            return match.group(1)
+        if compounds is None:
+            compounds = {word.casefold() for word in _COMPOUND.findall(text)}
+        last = head_text.rsplit("-", 1)[-1]
+        if tail and f"{last}{match.group(1)}{tail.group(0)}".casefold() in compounds:
+            return match.group(1)
+        return ""
+
+    return _HYPHENATED.sub(join, text)
+
 
 # Headers and footers are looked for in this many non-blank lines at a page's top and bottom,
 _EDGE_LINES = 2
@@ -181,9 +220,11 @@ _PAGE_NUMBER = re.compile(
 )
 _NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _DIGITS = re.compile(r"\d+")
-# Table-of-contents and index lines: a dot leader, or an entry's comma, before a page number.
+# Table-of-contents and index lines: a dot leader, or an entry's comma (after a word, not
+# inside a number such as "12,480"), before a page number.
 _REFERENCE_LINE = re.compile(
-    r"(?:(?:\.\s?){4,}|\S,)\s*(?:\d{1,4}|[ivxlc]{1,6})(?:\s*[,\u2013-]\s*\d{1,4})*\s*$", re.IGNORECASE
+    r"(?:(?P<leader>(?:\.\s?){4,})|[^\s\d],)\s*(?P<page>\d{1,4}|[ivxlc]{1,6})(?:\s*[,\u2013-]\s*\d{1,4})*\s*$",
+    re.IGNORECASE,
 )
 
 
@@ -265,7 +306,22 @@ def _without_furniture(
 
 
 def _contents_or_index(lines: list[str]) -> bool:
-    """Whether a page is mostly entries that point at pages (a table of contents, an index)."""
-    filled = [line for line in lines if line.strip()]
-    references = sum(1 for line in filled if _REFERENCE_LINE.search(line.rstrip()))
-    return references >= 3 and references >= 0.4 * len(filled)
+    """Whether a page is mostly entries that point at pages (a table of contents, an index).
+
+    Dot leaders also set out price lists and fee tables; a table of contents points at its
+    pages in order and an index lists its entries in alphabetical order, so leader lines in
+    neither order (most often a list of prices) are not counted.
+    """
+    filled = [line.rstrip() for line in lines if line.strip()]
+    found = [(line, match) for line in filled if (match := _REFERENCE_LINE.search(line))]
+    leaders = [(line[: m.start()].strip().casefold(), m.group("page")) for line, m in found if m.group("leader")]
+    pages = [int(page) for _, page in leaders if page.isdigit()]
+    if len(leaders) >= 3 and not (_mostly_ascending(pages) or _mostly_ascending([entry for entry, _ in leaders])):
+        found = [(line, m) for line, m in found if not m.group("leader")]
+    return len(found) >= 3 and len(found) >= 0.4 * len(filled)
+
+
+def _mostly_ascending(values: list) -> bool:
+    """Whether at most a quarter of the steps from one value to the next go down."""
+    falls = sum(1 for before, after in zip(values, values[1:]) if after < before)
+    return len(values) >= 2 and falls <= (len(values) - 1) // 4
