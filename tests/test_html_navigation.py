@@ -219,3 +219,44 @@ def test_latin1_html_without_a_charset_is_read_as_a_browser_reads_it(tmp_path):
     utf8 = "<html><body><p>Fran\u00e7ois \u2014 \u00e9t\u00e9</p></body></html>".encode("utf-8")
     text, _ = read(tmp_path, "utf8.html", utf8)
     assert text == "Fran\u00e7ois \u2014 \u00e9t\u00e9"
+
+
+BLOG_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Post</title></head><body>
+<div id="cookie-consent" class="cookie-banner"><p>NAV We use cookies to improve your experience.</p></div>
+<div class="modal" style="color: red; display : none !important"><p>NAV Subscribe to our newsletter!</p></div>
+<main id="main"><article>
+<header class="entry-header"><h1><a href="/2024/05/on-call/" rel="bookmark">On-call contacts</a></h1>
+<div class="entry-meta">Posted by <a href="/author/amal">NAV Amal</a> in <a href="/c/news">NAV News</a></div></header>
+<p>Call the doctor on duty for the ward.</p>
+<table>
+<tr><th>Ward</th><th>Doctor</th><th>Extension</th></tr>
+<tr><td><a href="/wards/cardiology">Cardiology</a></td><td><a href="/staff/haddad">Dr. Amal Haddad</a></td><td>4411</td></tr>
+<tr><td><a href="/wards/oncology">Oncology</a></td><td><a href="/staff/novak">Dr. Petra Novak</a></td><td>4420</td></tr>
+</table>
+</article></main>
+<div class="copyright">NAV (c) 2024 Riverside Health Trust. All rights reserved.</div>
+</body></html>"""
+
+
+def test_an_articles_linked_table_and_linked_title_are_kept_and_banners_hidden_parts_are_not(tmp_path):
+    text, _ = read(tmp_path, "post.html", BLOG_PAGE)
+    assert "NAV" not in text
+    assert text == (
+        "On-call contacts\n\nCall the doctor on duty for the ward.\n\nWard | Doctor | Extension\n\n"
+        "Cardiology | Dr. Amal Haddad | 4411\n\nOncology | Dr. Petra Novak | 4420"
+    )
+
+
+def test_a_layout_tables_empty_and_image_cells_add_no_separators(tmp_path):
+    page = """<html><body><table><tr><td><img src="logo.gif"></td><td></td></tr></table>
+<table><tr><td><img src="spacer.gif"></td><td><p>The clinic opens at 7:30.</p></td><td> </td></tr></table>
+</body></html>"""
+    text, passages = read(tmp_path, "old.html", page)
+    assert text == "The clinic opens at 7:30."
+    assert passages == ["The clinic opens at 7:30."]
+
+
+def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do(tmp_path):
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9 \x93quoted\x94 \x80 5.</p></body></html>'
+    text, _ = read(tmp_path, "latin.html", page.encode("latin-1"))
+    assert text == "Café “quoted” € 5."

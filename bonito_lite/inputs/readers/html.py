@@ -1,7 +1,8 @@
 """HTML files (``.html``, ``.htm``), read with BeautifulSoup over lxml from the docs extra,
 parsed whole in memory.
 
-The text of ``body``, with scripts, styles, forms and hidden elements left out, and
+The text of ``body``, with scripts, styles, forms and hidden elements (``hidden``,
+``aria-hidden``, an inline ``display: none``) left out, and
 page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
 ``h1``-``h6`` are headings, a table row is one paragraph with its cells joined by `` | ``.
 Navigation is left out by what an element is, whichever tool made the page: ``nav`` and
@@ -9,9 +10,11 @@ Navigation is left out by what an element is, whichever tool made the page: ``na
 (``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``, ``skip-link``, ``headerlink``...;
 never an element holding the page's ``main`` or ``article``); "Skip to ..." links and a
 heading's own link shown as a sign (``#``, the pilcrow); and blocks whose text is mostly
-links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables). The
-encoding is taken from the file (BOM, ``<meta charset>``); without one, a page that is valid
-UTF-8 is UTF-8, and any other is windows-1252, as browsers read undeclared Western pages.
+links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables; inside
+``main`` or ``article``, never a table or a header). The encoding is taken from
+the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
+do); without one, a page that is valid UTF-8 is UTF-8, and any other is windows-1252, as
+browsers read undeclared Western pages.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ _NAVIGATION_WORDS = {
     "permalink",
     "copiable",
     "anchorjs",
+    # cookie and consent banners
+    "cookie",
+    "cookies",
+    "consent",
 }
 # Whole names of one generator's furniture, and of text kept off the screen.
 _FURNITURE_NAMES = {
@@ -99,7 +106,7 @@ _FURNITURE_NAMES = {
     "screen-reader-text",
 }
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
-_PAGE_LEVEL_WORDS = {"header", "footer"}
+_PAGE_LEVEL_WORDS = {"header", "footer", "copyright", "colophon"}
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
 _PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
@@ -205,13 +212,39 @@ def _undeclared_encoding(data: bytes) -> str | None:
     from bs4.dammit import EncodingDetector
 
     _, bom = EncodingDetector.strip_byte_order_mark(data)
-    if bom is not None or EncodingDetector.find_declared_encoding(data, is_html=True):
+    if bom is not None:
         return None
+    if declared := EncodingDetector.find_declared_encoding(data, is_html=True):
+        # The encoding standard browsers follow reads these labels as windows-1252, whose
+        # 0x80-0x9f bytes are the curly quotes, dashes and euro sign such pages mean.
+        return "windows-1252" if declared.strip().lower() in _WINDOWS_1252_LABELS else None
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return "windows-1252"
     return "utf-8"
+
+
+# The WHATWG encoding standard's labels of windows-1252.
+_WINDOWS_1252_LABELS = {
+    "ansi_x3.4-1968",
+    "ascii",
+    "cp1252",
+    "cp819",
+    "csisolatin1",
+    "ibm819",
+    "iso-8859-1",
+    "iso-ir-100",
+    "iso8859-1",
+    "iso88591",
+    "iso_8859-1",
+    "iso_8859-1:1987",
+    "l1",
+    "latin1",
+    "us-ascii",
+    "windows-1252",
+    "x-cp1252",
+}
 
 
 def _html_blocks(root) -> Iterator[Block]:
@@ -241,7 +274,12 @@ def _html_blocks(root) -> Iterator[Block]:
         if name == "br":
             current.line_break(heading)
             continue
-        if name in _CELLS and node.find_previous_sibling(_CELLS) is not None:
+        # Between cells with text: a layout table's image and spacer cells add none.
+        if (
+            name in _CELLS
+            and stats.has_text(node)
+            and any(stats.has_text(cell) for cell in node.find_previous_siblings(_CELLS))
+        ):
             current.add(" | ", heading)
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
@@ -253,8 +291,15 @@ def _html_blocks(root) -> Iterator[Block]:
     yield from current.flush()
 
 
+_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)")
+
+
 def _hidden(node) -> bool:
-    return node.has_attr("hidden") or node.get("aria-hidden") == "true"
+    return (
+        node.has_attr("hidden")
+        or node.get("aria-hidden") == "true"
+        or bool(_HIDDEN_STYLE.search(node.get("style", "").lower()))
+    )
 
 
 class _LinkStats:
@@ -294,6 +339,9 @@ class _LinkStats:
         text, linked, links, content = self.of.get(id(node), (0, 0, 0, False))
         return not content and links >= 2 and linked >= _LINK_DENSITY * text
 
+    def has_text(self, node) -> bool:
+        return self.of.get(id(node), (0, 0, 0, False))[0] > 0
+
     def holds_content(self, node) -> bool:
         return self.of.get(id(node), (0, 0, 0, False))[3]
 
@@ -314,7 +362,13 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         text = node.get_text().strip()
         if text in _PERMALINK_SIGNS or _SKIP_LINK.match(text):
             return True
-    return node.name in _LINK_BLOCKS and stats.mostly_links(node)
+    if node.name not in _LINK_BLOCKS:
+        return False
+    # Inside the article, a table of links is data (wards and their doctors), and its header
+    # is its title (a blog post's title links to the post itself).
+    if in_content and node.name in ("table", "header"):
+        return False
+    return stats.mostly_links(node)
 
 
 # Elements judged by their share of link text: those that hold a block of text or a list.
