@@ -847,11 +847,28 @@ def test_sampling_fields_reach_each_server_under_its_own_names(relay, owner):
         assert body["repeat_last_n"] == -1
 
 
-def test_a_field_a_llama_cpp_server_cannot_take_is_refused_by_name(relay):
-    request = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=Sampling(min_tokens=4))
+@pytest.mark.parametrize(
+    "owner, refused, taken", [("llamacpp", "min_tokens", "ignore_eos"), ("me", "ignore_eos", "min_tokens")]
+)
+def test_a_field_a_llama_cpp_server_cannot_take_is_refused_by_name(relay, owner, refused, taken):
+    # llama.cpp's server takes ignore_eos, llama-cpp-python's min_tokens; each would drop the
+    # other without a word.
+    _served_as(relay, owner)
+    fields = {"min_tokens": 4, "ignore_eos": True}
     with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
-        with pytest.raises(ValueError, match="min_tokens"):
-            engine.request_body(request, 5)
+        refusing = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=Sampling(**{refused: fields[refused]}))
+        with pytest.raises(ValueError, match=refused):
+            engine.request_body(refusing, 5)
+        taking = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=Sampling(**{taken: fields[taken]}))
+        assert engine.request_body(taking, 5)[taken] == fields[taken]
+
+
+def test_no_max_tokens_is_sent_as_null_not_left_to_a_servers_default(relay):
+    # llama-cpp-python's server reads a missing max_tokens as 16; null is "up to the context".
+    request = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=Sampling(max_tokens=None))
+    with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
+        body = engine.request_body(request, 5)
+    assert "max_tokens" in body and body["max_tokens"] is None
 
 
 def test_the_cli_sends_its_new_sampling_flags_to_the_server(relay, tmp_path):
@@ -879,3 +896,36 @@ def test_the_cli_sends_its_new_sampling_flags_to_the_server(relay, tmp_path):
     assert result.exit_code == 0, result.output
     for body in relay.completions():
         assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["stop"]) == (30, 0.1, 1.05, ["\n\n\n"])
+
+
+def test_when_the_server_stops_counting_tokens_what_finished_is_written(relay, tmp_path):
+    # The next passage is counted on the server while completions are in flight; when that
+    # fails, the completions that came back before are records, not lost.
+    sections = [f"## Part {n}\n\nThe clinic opens at {n}:30 on weekdays and shuts at 17:30.\n" for n in range(1, 5)]
+    document = tmp_path / "hours.md"
+    document.write_text("\n".join([*sections, "## Part 5\n\nQuokka visits are on Fridays.\n"]), encoding="utf-8")
+    forward = relay._forward
+
+    def refuse_the_fifth(method, path, data):
+        # Counted fine in the first pass (the plan), refused while generating.
+        if data and b"Quokka" in data and "tokenize" in path and relay.completions():
+            time.sleep(3)  # the four completions in flight come back meanwhile
+            return 400, {}, b'{"error": {"message": "tokenizer gone"}}'
+        return forward(method, path, data)
+
+    relay._forward = refuse_the_fifth
+    output = tmp_path / "hours.jsonl"
+    result = run(
+        ["generate", str(document), *ONE_REQUEST[:2], "--max-tokens", "32", "--parallel", "4"]
+        + [*on_server(relay.url), "-o", str(output), "--quiet"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "tokenizer gone" in result.output
+    # Every completion sent (those before the failing count: reading a passage looks ahead)
+    # came back and is a record.
+    sent = [body["prompt"] for body in relay.completions()]
+    assert len(sent) >= 2
+    text = document.read_text(encoding="utf-8")
+    assert sorted(r["char_start"] for r in records_of(output)) == sorted(
+        text.index(section) for section in sections if any(section.strip() in prompt for prompt in sent)
+    )

@@ -335,16 +335,16 @@ class ServerTokenizer:
             "token count: pass --model with a GGUF of the same model to count tokens here."
         )
 
-    def _tokens(self, endpoint: _TokenizeEndpoint, text: str) -> list | None:
-        answer = self._client.post(
-            endpoint.path, endpoint.body(text, self._model.id), timeout=PROBE_TIMEOUT_S, hide=text
-        )
+    def _tokens(self, endpoint: _TokenizeEndpoint, text: str, timeout: float = PROBE_TIMEOUT_S) -> list | None:
+        answer = self._client.post(endpoint.path, endpoint.body(text, self._model.id), timeout=timeout, hide=text)
         tokens = answer.get("tokens") if isinstance(answer, dict) else None
         return tokens if isinstance(tokens, list) else None
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without BOS."""
-        tokens = self._tokens(self._endpoint, text)
+        # Asked while completions are in flight: a server that answers one request at a time
+        # (llama-cpp-python's) answers this after them, so it may take as long as they do.
+        tokens = self._tokens(self._endpoint, text, timeout=COMPLETION_TIMEOUT_S)
         if tokens is None:
             raise EngineError(f"{self._client.url}{self._endpoint.path} stopped answering with tokens.")
         return max(0, len(tokens) - self._base)
@@ -414,8 +414,9 @@ class ServerEngine:
             "top_p": sampling.top_p,
             "seed": seed,
         }
-        if sampling.max_tokens is not None:  # None: the server's own "up to the context"
-            body["max_tokens"] = sampling.max_tokens
+        # Always sent: null means "up to the context" to vLLM and llama.cpp, where a missing
+        # field means 16 tokens to llama-cpp-python's server.
+        body["max_tokens"] = sampling.max_tokens
         defaults = Sampling()
         # OpenAI's own fields, which every compatible server takes.
         for name in ("presence_penalty", "frequency_penalty"):
@@ -433,9 +434,16 @@ class ServerEngine:
                 body["samplers"] = _LLAMA_CPP_SAMPLER_ORDER
                 if sampling.repetition_penalty != 1.0 or sampling.presence_penalty or sampling.frequency_penalty:
                     body["repeat_last_n"] = -1  # the whole context, as vLLM's penalties look at
-            if sampling.ignore_eos:
-                body["ignore_eos"] = True
-            unsent = ("min_tokens", "stop_token_ids", "include_stop_str_in_output", "allowed_token_ids", "bad_words")
+            unsent = ("stop_token_ids", "include_stop_str_in_output", "allowed_token_ids", "bad_words")
+            # Each of llama.cpp's two servers takes one of these and drops the other unread.
+            if server == LLAMA_CPP:
+                if sampling.ignore_eos:
+                    body["ignore_eos"] = True
+                unsent += ("min_tokens",)
+            else:
+                if sampling.min_tokens:
+                    body["min_tokens"] = sampling.min_tokens
+                unsent += ("ignore_eos",)
         else:
             # vLLM's names for its extra sampling fields; other servers may refuse them.
             for name in (
@@ -520,23 +528,30 @@ class ServerEngine:
         exhausted = False
         try:
             while True:
-                while in_flight < parallel:
-                    if not pending:
-                        if exhausted:
-                            break
-                        request = next(requests, None)
-                        if request is None:
-                            exhausted = True
-                            break
-                        pending.extend((request, i) for i in range(len(request.seeds)))
-                        continue
-                    jobs.put(pending.pop(0))
-                    in_flight += 1
+                try:
+                    while in_flight < parallel:
+                        if not pending:
+                            if exhausted:
+                                break
+                            request = next(requests, None)
+                            if request is None:
+                                exhausted = True
+                                break
+                            pending.extend((request, i) for i in range(len(request.seeds)))
+                            continue
+                        jobs.put(pending.pop(0))
+                        in_flight += 1
+                except Exception:
+                    # Reading the next passage failed (the server stopped counting its tokens):
+                    # what has finished is handed on first, so that it is written, not lost.
+                    yield from _finished(results)
+                    raise
                 if not in_flight:
                     return
                 outcome = _get(results)
                 in_flight -= 1
                 if isinstance(outcome, BaseException):
+                    yield from _finished(results)
                     raise outcome
                 yield outcome
         finally:
@@ -574,3 +589,14 @@ def _get(results: queue.Queue) -> Any:
             return results.get(timeout=0.5)
         except queue.Empty:
             continue
+
+
+def _finished(results: queue.Queue) -> Iterator[Completion]:
+    """The completions already waiting in ``results`` (failures among them dropped)."""
+    while True:
+        try:
+            outcome = results.get_nowait()
+        except queue.Empty:
+            return
+        if not isinstance(outcome, BaseException):
+            yield outcome
