@@ -346,8 +346,14 @@ class Bonito(AbstractBonito):
                 "generate_tasks does not use %s (upstream hands them to datasets.map).",
                 ", ".join(f"{k}={v!r}" for k, v in sorted(unused.items())),
             )
+        if not isinstance(text_dataset, Dataset):
+            splits = f" with splits {', '.join(text_dataset)}; pass one" if isinstance(text_dataset, dict) else ""
+            raise InputError(
+                f"text_dataset must be a datasets.Dataset, not {type(text_dataset).__name__}{splits} "
+                "(e.g. dataset['train'])."
+            )
         if context_col not in text_dataset.column_names:
-            columns = ", ".join(text_dataset.column_names)
+            columns = ", ".join(text_dataset.column_names) or "none"
             raise InputError(f"context_col {context_col!r} is not a column of the dataset; its columns: {columns}.")
         task = resolve_task_type(task_type)
         DEDUP_THRESHOLD.check(dedup_threshold, API)
@@ -356,7 +362,7 @@ class Bonito(AbstractBonito):
             seed = random.getrandbits(31)
             log.debug("seed=None: this call samples with seed %d (pass seed=%d to repeat it).", seed, seed)
         self.last_seed = seed
-        rows = [("" if text is None else str(text)) for text in text_dataset[context_col]]
+        rows = _text_rows(text_dataset[context_col], context_col)
         fitting, too_long, limit = self._fit_rows(rows, task, sampling)
         settings = GenerationSettings(
             task_types=(task,),
@@ -480,3 +486,18 @@ def _log_rejections(reasons: Counter, generations: int) -> None:
             generations,
             detail,
         )
+
+
+def _text_rows(values: list[Any], context_col: str) -> list[str]:
+    """The column's rows as text; a row that is not text is refused, naming it.
+
+    Upstream fails on such a row too (it strips every context); turning a missing value or
+    a number into a string would put "None" or "42.0" in the training data as a passage.
+    """
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise InputError(
+                f"row {index} of context_col {context_col!r} holds {type(value).__name__} {value!r:.40}, not text; "
+                "drop or fill such rows first (e.g. dataset.filter(lambda row: isinstance(row[col], str)))."
+            )
+    return values

@@ -58,6 +58,8 @@ for _task in TASK_TYPES:
 
 def resolve_task_type(name: str) -> TaskType:
     """The task type ``name`` designates, or an UnknownTaskTypeError naming the closest matches."""
+    if not isinstance(name, str):
+        raise UnknownTaskTypeError(f"a task type is a name, not {name!r}. Run 'bonito-lite task-types' to list all 16.")
     task = _BY_NAME.get(_normalise(name))
     if task is not None:
         return task

@@ -81,3 +81,29 @@ def test_api_errors_name_the_api_arguments_not_the_cli_options():
         with pytest.raises(InputError) as raised:
             Bonito("toy", **kwargs)
         assert str(raised.value).startswith(name) and "--" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "column, row",
+    [([PASSAGES[0], None], 1), ([42.0], 0), ([{"a": "text"}], 0), ([["one", "two"]], 0)],
+    ids=["none", "number", "dict", "list"],
+)
+def test_a_row_that_is_not_text_is_refused_naming_it_not_turned_into_a_passage(bonito, column, row):
+    rows = Dataset.from_dict({"text": column})
+    with pytest.raises(InputError, match=rf"row {row} of context_col 'text' holds .*, not text"):
+        bonito.generate_tasks(rows, context_col="text", task_type="qg")
+
+
+def test_a_task_type_that_is_not_a_name_is_a_value_error(bonito, texts):
+    for bad in (None, 3):
+        with pytest.raises(ValueError, match="a task type is a name"):
+            bonito.generate_tasks(texts, context_col="input", task_type=bad)
+
+
+def test_a_dataset_dict_or_an_empty_dataset_is_named_as_such(bonito, texts):
+    from datasets import DatasetDict
+
+    with pytest.raises(InputError, match="not DatasetDict with splits train; pass one"):
+        bonito.generate_tasks(DatasetDict(train=texts), context_col="input", task_type="qg")
+    with pytest.raises(InputError, match="its columns: none"):
+        bonito.generate_tasks(Dataset.from_list([]), context_col="input", task_type="qg")
