@@ -67,6 +67,37 @@ def test_truncated_safetensors(run, checkpoint_copy):
     assert_one_line_error(run(checkpoint_copy), 2, "truncated")
 
 
+def test_a_missing_layer_tensor_is_refused_before_anything_is_written(run, checkpoint_copy, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(checkpoint_copy / "model.safetensors")
+    del weights["model.layers.1.mlp.up_proj.weight"]
+    save_file(weights, checkpoint_copy / "model.safetensors", metadata={"format": "pt"})
+    output = tmp_path / "out.gguf"
+    assert_one_line_error(run(checkpoint_copy, "-o", output), 2, "no tensor for blk.1.ffn_up.weight", "incomplete")
+    assert not output.exists() and not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("field", ["intermediate_size", "num_key_value_heads", "vocab_size"])
+def test_a_config_that_does_not_describe_the_weights_is_refused(run, checkpoint_copy, tmp_path, field):
+    config = json.loads((checkpoint_copy / "config.json").read_text())
+    config[field] = config[field] * 2
+    (checkpoint_copy / "config.json").write_text(json.dumps(config))
+    output = tmp_path / "out.gguf"
+    message = assert_one_line_error(
+        run(checkpoint_copy, "-o", output), 2, "config.json does not describe these weights"
+    )
+    assert "has shape" in message
+    assert not output.exists()
+
+
+def test_more_layers_in_the_config_than_in_the_weights_is_refused(run, checkpoint_copy):
+    config = json.loads((checkpoint_copy / "config.json").read_text())
+    config["num_hidden_layers"] += 1
+    (checkpoint_copy / "config.json").write_text(json.dumps(config))
+    assert_one_line_error(run(checkpoint_copy), 2, "no tensor for blk.", "incomplete")
+
+
 def test_unknown_quant_type(run, tiny_checkpoint):
     assert_one_line_error(run(tiny_checkpoint, "--quant", "Q5"), 2, "unknown quantization type 'Q5'")
 

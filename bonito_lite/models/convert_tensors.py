@@ -90,11 +90,69 @@ def plan_tensors(
         elif entry.name.endswith(("k_proj.weight", "k_proj.bias")):
             permute_heads = params.num_key_value_heads
         planned.append(PlannedTensor(entry, name, qtype, _nbytes(entry.shape, qtype), permute_heads))
-    names = {p.name for p in planned}
-    for required in ("token_embd.weight", "output_norm.weight"):
-        if required not in names:
-            raise CheckpointError(f"the checkpoint has no tensor for {required}; it is incomplete")
+    _check_against_config(planned, params)
     return planned
+
+
+def expected_shapes(params: HyperParameters) -> dict[str, tuple[int, ...]]:
+    """The Hugging Face shape of every weight config.json implies, by GGUF name.
+
+    llama.cpp checks them only when it loads the file; a checkpoint with a tensor missing or
+    a config.json that disagrees with the weights (a partial download, a hand-edited config)
+    would otherwise convert without a word and fail at the first ``generate``.
+    """
+    hidden, ffn = params.hidden_size, params.intermediate_size
+    q_rows = params.num_attention_heads * params.rope_dimension_count
+    kv_rows = params.num_key_value_heads * params.rope_dimension_count
+    tensor = gguf.MODEL_TENSOR
+    per_layer = {
+        tensor.ATTN_NORM: (hidden,),
+        tensor.ATTN_Q: (q_rows, hidden),
+        tensor.ATTN_K: (kv_rows, hidden),
+        tensor.ATTN_V: (kv_rows, hidden),
+        tensor.ATTN_OUT: (hidden, q_rows),
+        tensor.FFN_NORM: (hidden,),
+        tensor.FFN_GATE: (ffn, hidden),
+        tensor.FFN_UP: (ffn, hidden),
+        tensor.FFN_DOWN: (hidden, ffn),
+    }
+    shapes = {
+        gguf.TENSOR_NAMES[tensor.TOKEN_EMBD] + ".weight": (params.vocab_size, hidden),
+        gguf.TENSOR_NAMES[tensor.OUTPUT_NORM] + ".weight": (hidden,),
+    }
+    for layer in range(params.num_hidden_layers):
+        for kind, shape in per_layer.items():
+            shapes[gguf.TENSOR_NAMES[kind].format(bid=layer) + ".weight"] = shape
+    return shapes
+
+
+# The output head is absent when it is tied to the embeddings.
+_OPTIONAL = {gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.OUTPUT] + ".weight": "token_embd.weight"}
+
+
+def _check_against_config(planned: list[PlannedTensor], params: HyperParameters) -> None:
+    expected = expected_shapes(params)
+    found = {p.name: p for p in planned if p.source is not None}
+    missing = [name for name in expected if name not in found]
+    if missing:
+        raise CheckpointError(
+            f"the checkpoint has no tensor for {missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + f" of the {params.num_hidden_layers} layers config.json describes; it is incomplete "
+            "(download it again) or config.json is not its own"
+        )
+    for name, like in _OPTIONAL.items():
+        if name in found:
+            expected[name] = expected[like]
+    for name, shape in expected.items():
+        actual = tuple(found[name].shape)
+        if actual != shape:
+            raise CheckpointError(
+                f"tensor {found[name].source_name} has shape {list(actual)}, but config.json implies "
+                f"{list(shape)} (hidden_size {params.hidden_size}, intermediate_size {params.intermediate_size}, "
+                f"{params.num_attention_heads} heads, {params.num_key_value_heads} key-value heads, "
+                f"vocab_size {params.vocab_size}); config.json does not describe these weights"
+            )
 
 
 def _tensor_type(name: str, shape: tuple[int, ...], file_type: gguf.LlamaFileType) -> QType:
