@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 
 import click
@@ -324,9 +325,12 @@ def generate_command(
             raise
         if not quiet:
             click.echo(_summary(stop.report), err=True)
+        # With --overwrite the same command would empty the output again.
+        rerun = "the same command without --overwrite" if overwrite else "the same command"
         click.echo(
-            f"Interrupted after {stop.report.done_units} of {stop.report.total_units} generations; "
-            "everything written is complete. Rerun the same command to resume.",
+            f"{'Terminated' if stop.signal_number == signal.SIGTERM else 'Interrupted'} after "
+            f"{stop.report.done_units} of {stop.report.total_units} generations; "
+            f"everything written is complete. Rerun {rerun} to resume.",
             err=True,
         )
         if formats:
@@ -341,7 +345,7 @@ def generate_command(
                 "('bonito-lite report' shows what is there now).",
                 err=True,
             )
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_INTERRUPTED if stop.signal_number == signal.SIGINT else 128 + stop.signal_number)
     if not quiet:
         click.echo(_summary(report), err=True)
     _write_formats(report, formats, quiet, ignore_review)

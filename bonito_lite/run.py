@@ -170,11 +170,17 @@ class WorkPlan:
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run; everything written is whole and the manifest says interrupted."""
+    """Ctrl-C or SIGTERM stopped the run; everything written is whole and the manifest says
+    interrupted. ``signal_number`` is the signal that stopped it."""
 
-    def __init__(self, report: RunReport) -> None:
+    def __init__(self, report: RunReport, signal_number: int = signal.SIGINT) -> None:
         super().__init__("interrupted")
         self.report = report
+        self.signal_number = signal_number
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, docker stop, a batch scheduler's limit), raised where Ctrl-C is."""
 
 
 def validate_sampling(options: GenerateOptions) -> None:
@@ -368,14 +374,18 @@ class GenerateRun:
             total_units=plan.total,
             skipped_files=self.documents.skipped,
         )
+        stopped_by = signal.SIGINT
         try:
-            if plan.remaining:
-                self._generate(plan, report, writers, progress)
-            else:
-                report.stats.passages = self._count_passages()
+            with _sigterm_interrupts():
+                if plan.remaining:
+                    self._generate(plan, report, writers, progress)
+                else:
+                    report.stats.passages = self._count_passages()
             report.status = "complete"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             report.status = "interrupted"
+            if isinstance(stop, _Terminated):
+                stopped_by = signal.SIGTERM
         finally:
             # A second Ctrl-C while closing would cut the manifest short; hold it off.
             with _sigint_held():
@@ -386,7 +396,7 @@ class GenerateRun:
                 if self.output is not None:
                     self._write_manifest(report, started_at)
         if report.status == "interrupted":
-            raise RunInterrupted(report)
+            raise RunInterrupted(report, stopped_by)
         return report
 
     def _repair_outputs(self) -> None:
@@ -525,12 +535,30 @@ def _counts_by_task(before: Counter, stats: RunStats) -> dict[str, dict[str, Any
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Ignore SIGINT inside the block (main thread only; elsewhere signals do not arrive)."""
+    """Ignore SIGINT and SIGTERM inside the block (main thread only; elsewhere signals do not arrive)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Inside the block SIGTERM stops the run as Ctrl-C does: whole records and a manifest."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -87,8 +87,8 @@ def finish(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, stderr
 
 
-def stop_after_first_record(folder: Path, signum: int) -> tuple[int, str]:
-    proc = start(folder)
+def stop_after_first_record(folder: Path, signum: int, *extra: str) -> tuple[int, str]:
+    proc = start(folder, *extra)
     deadline = time.monotonic() + 240
     while lines_on_disk(folder) == 0:
         assert proc.poll() is None, proc.communicate()[1]
@@ -135,6 +135,22 @@ def test_ctrl_c_then_rerun_gives_the_uninterrupted_records(tmp_path, uninterrupt
     assert manifest["counts"]["parsed"] == len(uninterrupted[0])
     assert manifest["this_run"]["generations"] == GENERATIONS - done
     assert manifest["arguments"]["output"] == str((tmp_path / "out.jsonl").resolve())
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_an_overwrite_run_says_how_to_resume(tmp_path, uninterrupted):
+    # kill, timeout, docker stop and batch schedulers send SIGTERM, not SIGINT.
+    code, stderr = stop_after_first_record(tmp_path, signal.SIGTERM, "--overwrite")
+    assert code == 128 + signal.SIGTERM, stderr
+    assert "Terminated after " in stderr and "Traceback" not in stderr
+    # The same command, --overwrite and all, would empty the output again.
+    assert "Rerun the same command without --overwrite to resume." in stderr
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    records, rejected = outputs(tmp_path)
+    assert manifest["counts"]["generations"] == len(records) + len(rejected) >= 1
+    code, stderr = finish(start(tmp_path))
+    assert code == 0, stderr
+    assert outputs(tmp_path) == uninterrupted
 
 
 def test_kill_9_and_a_half_written_line_are_repaired_on_rerun(tmp_path, uninterrupted):
