@@ -315,6 +315,10 @@ def generate_command(
     if dry_run:
         _print_dry_run(run)
         return
+    if formats and run.output is not None:
+        from .export import check_export_targets
+
+        check_export_targets(run.output, formats, replacing=overwrite, ignore_review=ignore_review)
     plan = run.prepare()
     if plan.resuming and not quiet:
         click.echo(plan.describe(), err=True)

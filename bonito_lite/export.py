@@ -57,6 +57,7 @@ from .sinks import (
     is_rejected_path,
     make_private_folder,
     replaced_file,
+    review_path,
     set_tree_mode,
     sibling_path,
     temporary_name,
@@ -130,6 +131,28 @@ def export_dataset(
         count = _write_jsonl(records, target, _ROWS[fmt])
     counts = review.counts if review is not None else None
     return ExportResult(target, fmt, count, time.monotonic() - started, counts)
+
+
+def check_export_targets(
+    output: Path, formats: list[str] | tuple[str, ...], replacing: bool, ignore_review: bool
+) -> None:
+    """Refuse before a run starts what ``generate --format`` could not write once it ends:
+    a format's file or folder in the way, a review beside the output that is not its own."""
+    for fmt in dict.fromkeys(formats):
+        try:
+            _check_target(output, default_export_path(output, fmt), fmt, overwrite=True)
+        except InputError as error:
+            reason = str(error).replace("choose another -o", "move it aside").rstrip(".")
+            raise InputError(f"{reason} (--format {fmt}).") from None
+    sidecar = review_path(output)
+    if ignore_review or not (sidecar.exists() or sidecar.is_symlink()):
+        return
+    if replacing or not output.exists():
+        raise InputError(
+            f"{sidecar} reviews an earlier {output.name}, which this run {'replaces' if replacing else 'does not find'}; "
+            "move it aside first, or pass --ignore-review."
+        )
+    AppliedReview.load(output)
 
 
 def _check_format(fmt: str) -> str:

@@ -300,7 +300,7 @@ class GenerateRun:
         options = self.options
         previous_manifest = None
         if self.output is not None:
-            check_output_folder(self.output)
+            check_output_folder(self.output, options.output)
             previous_manifest = manifest_path(self.output)
         keys = UnitKeys(
             model_sha256=self.backend.identity(previous_manifest),

@@ -52,18 +52,33 @@ def _stem_without_jsonl(path: Path) -> str:
     return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
 
 
-def check_output_folder(output: Path) -> None:
-    """Refuse before any work starts: an output that is a folder, a folder we cannot write."""
-    if output.is_dir():
-        raise InputError(f"{output} is a folder; give -o a file name ending in .jsonl.")
+def review_path(output: Path) -> Path:
+    """``notes.bonito.jsonl`` → ``notes.bonito.review.jsonl``: its review's decisions."""
+    return sibling_path(output, ".review.jsonl")
+
+
+def check_output_folder(output: Path, given: str | None = None) -> None:
+    """Refuse before any work starts: an output that is a folder (or named as one, ``out/``),
+    a folder we cannot write."""
+    if output.is_dir() or (given is not None and given.endswith(("/", os.sep))):
+        raise InputError(f"{given or output} is a folder; give -o a file name ending in .jsonl.")
     _check_writable_folder(output.parent)
 
 
 def check_made_from(source: Path, target: Path, overwrite: bool) -> None:
     """Refuse a file made from an output (an export, a report) before reading anything: the
-    output itself, a folder that is missing or not writable, a file in the way without --overwrite."""
-    if target.resolve() == source.resolve():
+    output itself or a file that goes with it, a folder that is missing or not writable, a
+    file in the way without --overwrite."""
+    resolved = target.resolve()
+    if resolved == source.resolve():
         raise InputError(f"{target} is the input; choose another -o.")
+    for companion, what in (
+        (rejected_path(source), "rejects file"),
+        (manifest_path(source), "manifest"),
+        (review_path(source), "review"),
+    ):
+        if resolved == companion.resolve():
+            raise InputError(f"{target} is the input's {what}; choose another -o.")
     _check_writable_folder(target.parent)
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")

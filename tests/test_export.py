@@ -434,3 +434,47 @@ def test_format_with_stdout_is_refused_before_any_work(tmp_path):
     assert result.exit_code == 2
     assert "--format needs an output file" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_format_that_could_not_be_written_is_refused_before_generating(tmp_path):
+    (tmp_path / "out.hf").mkdir()
+    (tmp_path / "out.hf" / "thesis.tex").write_text("not a dataset")
+    result = run(
+        ["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--format", "alpaca", "--format", "hf", *FAST]
+    )
+    assert result.exit_code == 2
+    assert "out.hf is a folder that does not hold a saved dataset" in result.output
+    assert "move it aside (--format hf)" in result.output
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.alpaca.jsonl").exists()
+
+
+def test_a_review_of_the_output_an_overwrite_replaces_is_refused_before_generating(tmp_path):
+    write_jsonl(tmp_path / "out.jsonl", RECORDS)
+    sidecar = tmp_path / "out.review.jsonl"
+    sidecar.write_text('{"output": "out.jsonl"}\n')
+    before = (tmp_path / "out.jsonl").read_bytes()
+    args = ["generate", str(SAMPLE), "-t", "exqa", "-o", "out.jsonl", "--overwrite", "--format", "alpaca", *FAST]
+    result = run(args)
+    assert result.exit_code == 2
+    assert "out.review.jsonl reviews an earlier out.jsonl, which this run replaces" in result.output
+    assert (tmp_path / "out.jsonl").read_bytes() == before and sidecar.exists()
+
+
+@pytest.mark.parametrize(
+    "companion", ["notes.bonito.rejected.jsonl", "notes.bonito.jsonl.manifest.json", "notes.bonito.review.jsonl"]
+)
+def test_an_export_or_a_report_never_replaces_a_file_that_goes_with_its_input(notes, companion):
+    path = notes.with_name(companion)
+    path.write_text("kept\n")
+    for command in (["export", str(notes), "--format", "messages"], ["report", str(notes)]):
+        result = run([*command, "-o", str(path), "--overwrite"])
+        assert result.exit_code == 2, result.output
+        assert "is the input's" in result.output
+    assert path.read_text() == "kept\n"
+
+
+def test_an_output_named_as_a_folder_is_refused(tmp_path):
+    result = run(["generate", str(SAMPLE), "-t", "exqa", "-o", "newdir/", *FAST])
+    assert result.exit_code == 2
+    assert "newdir/ is a folder; give -o a file name" in result.output
+    assert not list(tmp_path.glob("newdir*"))

@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import InputError, ResourceError
 from ..record import INPUT, OUTPUT, UNIT
 from ..resume import repair_partial_line
-from ..sinks import JsonlWriter, rejected_path, sibling_path
+from ..sinks import JsonlWriter, rejected_path, review_path
 
 KEEP = "keep"
 DROP = "drop"
@@ -48,7 +48,7 @@ _REVIEW_OF = "review_of"
 
 def sidecar_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.review.jsonl``."""
-    return sibling_path(output, ".review.jsonl")
+    return review_path(output)
 
 
 @dataclass(frozen=True)
