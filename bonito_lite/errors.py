@@ -66,6 +66,10 @@ class EngineError(BonitoLiteError):
     """llama.cpp refused or failed (load, context, decode, quantize)."""
 
 
+class ReviewStoppedError(BonitoLiteError):
+    """The review screen stopped on an error it had shown; the decisions before it are saved."""
+
+
 # Enough of a library's complaint to say what it found, short enough for one terminal line.
 DETAIL_CHARS = 200
 

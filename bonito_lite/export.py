@@ -121,7 +121,10 @@ def export_dataset(
     _check_target(source, target, fmt, overwrite)
     review = None if ignore_review else AppliedReview.load(source)
     records: Records = (
-        (lambda: read_examples(source)) if review is None else (lambda: review.records(read_examples(source)))
+        (lambda: _at_least_one(source, read_examples(source)))
+        if review is None
+        # An output with no example can still hold rejects the review took back.
+        else (lambda: _at_least_one(source, review.records(read_examples(source))))
     )
     if fmt in _FOLDER_FORMATS:
         count = _write_hf(source, records, target)
@@ -191,15 +194,20 @@ Records = Callable[[], Iterator[dict[str, Any]]]
 
 def read_examples(jsonl: Path) -> Iterator[dict[str, Any]]:
     """The records of a bonito-lite output, one at a time; a line that is not one is an InputError."""
-    count = 0
     with open(jsonl, "rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            yield parse_example_line(jsonl, number, line)
-            count += 1
+            if line.strip():
+                yield parse_example_line(jsonl, number, line)
+
+
+def _at_least_one(source: Path, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``records``, refused once they turn out to be none (the file being written is dropped)."""
+    count = 0
+    for record in records:
+        count += 1
+        yield record
     if count == 0:
-        raise InputError(f"{jsonl} holds no examples; nothing to export.")
+        raise InputError(f"{source} holds no examples; nothing to export.")
 
 
 def parse_example_line(path: Path, number: int, line: bytes) -> dict[str, Any]:

@@ -344,3 +344,61 @@ async def test_brackets_in_records_and_filters_are_shown_as_typed(tmp_path):
         await review.press("slash", *"[nothing", "enter")
         assert '"[nothing"' in review.screen_text("status")
         assert review.app.notices[-1] == 'Nothing matches "[nothing".'
+
+
+@pytest.mark.parametrize(
+    "editor_code, notice",
+    [
+        (None, "Could not start no-such-editor-9f3 (not found)"),
+        ("open(sys.argv[1], 'wb').write('Caf\\xe9 <|pipe|> x'.encode('latin-1'))", "another encoding than UTF-8"),
+        ("os.unlink(sys.argv[1])", "Could not edit with"),
+    ],
+    ids=["missing", "latin-1", "deleted"],
+)
+async def test_an_editor_that_fails_is_a_notice_and_the_review_goes_on(
+    output, tmp_path, monkeypatch, editor_code, notice
+):
+    if editor_code is None:
+        monkeypatch.setenv("VISUAL", "no-such-editor-9f3 --wait")
+    else:
+        editor = tmp_path / "editor.py"
+        editor.write_text(f"import os, sys\n{editor_code}\n", encoding="utf-8")
+        monkeypatch.setenv("VISUAL", f"{sys.executable} {editor}")
+    async with Review(output) as review:
+        await review.press("e")
+        assert notice in review.app.notices[-1]
+        assert read_decisions(output) == {}
+        await review.press("a")  # still running, keys still work
+        assert review.decisions() == [(u(0), "keep")]
+    assert not list(output.parent.glob(".review-edit-*"))
+
+
+async def test_an_inline_edit_that_empties_a_side_is_not_saved(output):
+    async with Review(output) as review:
+        await review.press("o")
+        review.app.screen.query_one("#edit-text").text = "   "
+        await review.press("ctrl+s")
+        assert read_decisions(output) == {}
+        assert "cannot be empty" in review.app.notices[-1]
+        await review.press("r", "o")  # nor does emptying a reject's answer take it back
+        review.app.screen.query_one("#edit-text").text = ""
+        await review.press("ctrl+s")
+        assert read_decisions(output) == {}
+
+
+async def test_the_text_filter_finds_an_edit(output):
+    async with Review(output) as review:
+        await review.press("o")
+        review.app.screen.query_one("#edit-text").text = "EXT-O GET"
+        await review.press("ctrl+s", "right")
+        await review.press("slash", *"EXT-O", "enter")
+        assert review.unit == u(0)
+
+
+async def test_arrows_scroll_the_example_again_after_the_window_was_too_small(output):
+    async with Review(output) as review:
+        await review.pilot.resize_terminal(MIN_WIDTH - 10, MIN_HEIGHT - 4)
+        await review.pilot.pause()
+        await review.pilot.resize_terminal(*SIZE)
+        await review.pilot.pause()
+        assert review.app.main.focused is review.app.main.query_one("#body")

@@ -377,3 +377,17 @@ def test_readme_states_the_smallest_window():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert f"a window smaller than {MIN_WIDTH}×{MIN_HEIGHT}" in readme
+
+
+@pytest.mark.parametrize("fmt", ["alpaca", "hf"])
+def test_rejects_taken_back_from_an_output_with_no_examples_are_exported(tmp_path, fmt):
+    output = write_output(tmp_path, examples=0)
+    decide(output, ("u000000000000100", RESTORE))
+    result = export_dataset(output, fmt)
+    assert result.records == 1 and result.review.restored == 1
+    # Without a review, or with none taken back, there is still nothing to export.
+    store_path = sidecar_path(output)
+    store_path.unlink()
+    with pytest.raises(InputError, match="holds no examples; nothing to export"):
+        export_dataset(output, fmt, tmp_path / f"again-{fmt}", overwrite=True)
+    assert not (tmp_path / f"again-{fmt}").exists()

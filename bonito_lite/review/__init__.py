@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, ReviewStoppedError
 from ..record import INPUT, OUTPUT, REASON, UNIT
 from ..sinks import manifest_path, rejected_path
 from ..task_types import TASK_TYPES
@@ -112,6 +112,11 @@ def run_review(output: Path) -> ReviewStore:
     finally:
         app.close()
         store.close()
+    if app.return_code:
+        # The screen stopped on an error it showed (decisions up to it are saved).
+        raise ReviewStoppedError(
+            f"review stopped on an error; the decisions made before it are saved in {store.sidecar}."
+        )
     return store
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -260,6 +261,9 @@ class ReviewApp(App[None]):
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self._small = small
         self.main.set_class(small, "too-small")
+        if not small and self.main.focused is None:
+            # Hiding the example took the keyboard focus with it; the arrows scroll it again.
+            self.main.query_one("#body", VerticalScroll).focus()
         if small:
             self.main.query_one("#too-small", Static).update(
                 # Short lines: the message itself must fit a small window.
@@ -433,6 +437,10 @@ class ReviewApp(App[None]):
         if self.task_filter is not None and record.get(TASK_TYPE) != self.task_filter:
             return False
         if self.text_filter:
+            # The text as shown: with its edits.
+            unit = records.unit(position)
+            decision = self.store.get(unit) if unit else None
+            record = decision.applied_to(record) if decision else record
             needle = self.text_filter.casefold()
             fields = (record.get(k) for k in (INPUT, OUTPUT, CONTEXT, GENERATION, SOURCE))
             if not any(isinstance(v, str) and needle in v.casefold() for v in fields):
@@ -534,10 +542,14 @@ class ReviewApp(App[None]):
         if not changes:
             self.notify("Unchanged; nothing saved.")
             return
+        if any(not value.strip() for value in changes.values()):
+            # An example with no instruction or no answer is not training data.
+            self.notify("Not saved: the instruction and the answer cannot be empty.", severity="error")
+            return
         decision = EDIT
         if self.view.name == REJECTS:
             merged = {**shown, **changes}
-            complete = isinstance(merged.get(INPUT), str) and isinstance(merged.get(OUTPUT), str)
+            complete = all(isinstance(merged.get(k), str) and merged[k].strip() for k in (INPUT, OUTPUT))
             decision = RESTORE if complete else REJECT
             if not complete:
                 self.notify("Saved; write the other side too to take it back.")
@@ -574,9 +586,22 @@ class ReviewApp(App[None]):
         self._save_edit(input=parts[0].strip(), output=parts[1].strip())
 
     def _run_editor(self, text: str) -> str | None:
-        """Edit ``text`` in $VISUAL or $EDITOR; the draft stays beside the output, owner-only."""
-        command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        fd, name = tempfile.mkstemp(prefix=".review-edit-", suffix=".txt", dir=self.store.sidecar.parent)
+        """Edit ``text`` in $VISUAL or $EDITOR; the draft stays beside the output, owner-only.
+
+        Every way this can fail (no such editor, a folder refusing the draft, an editor that
+        deletes it or saves it in another encoding) is a notice; the screen carries on.
+        """
+        command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi") or ["vi"]
+        # Found before the screen is handed over: a command that cannot start must not leave
+        # the terminal suspended.
+        if shutil.which(command[0]) is None:
+            self.notify(f"Could not start {command[0]} (not found); set $EDITOR or $VISUAL.", severity="error")
+            return None
+        try:
+            fd, name = tempfile.mkstemp(prefix=".review-edit-", suffix=".txt", dir=self.store.sidecar.parent)
+        except OSError as error:
+            self.notify(f"Could not write a draft beside the output ({error.strerror}).", severity="error")
+            return None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -591,13 +616,20 @@ class ReviewApp(App[None]):
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            except OSError as error:
-                self.notify(f"Could not start {command[0]} ({error.strerror}); set $EDITOR.", severity="error")
-                return None
             if result.returncode != 0:
                 self.notify(f"{command[0]} exited with {result.returncode}; nothing saved.", severity="warning")
                 return None
             return Path(name).read_text(encoding="utf-8")
+        except OSError as error:
+            self.notify(
+                f"Could not edit with {command[0]} ({error.strerror or error}); nothing saved.", severity="error"
+            )
+            return None
+        except UnicodeDecodeError:
+            self.notify(
+                f"{command[0]} saved the draft in another encoding than UTF-8; nothing saved.", severity="error"
+            )
+            return None
         finally:
             Path(name).unlink(missing_ok=True)
             self.refresh()
