@@ -200,6 +200,19 @@ def write_table(path: Path, rows=ROWS) -> Path:
     return path
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_json_table_whose_first_records_lack_the_column_is_read_from_the_rows_that_have_it(tmp_path, suffix, caplog):
+    rows = [{"id": 0, "title": "Header"}, {"id": 1, "text": "First row."}, {"id": 2, "title": "x", "text": "Second."}]
+    path = write_table(tmp_path / f"sparse{suffix}", rows)
+    with caplog.at_level(logging.WARNING, logger="bonito_lite"):
+        passages = passages_of([str(path)])
+    assert [(p.source, p.text) for p in passages] == [(f"{path}#row=1", "First row."), (f"{path}#row=2", "Second.")]
+    skipped = [r.getMessage() for r in caplog.records if "rows skipped" in r.getMessage()]
+    assert skipped == [f"{path}: 1 of 3 rows skipped (column 'text' missing, null, empty or not text)."]
+    with pytest.raises(InputError, match="'body'.*'id', 'title', 'text'"):
+        find_documents([str(path)], context_col="body")
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".json", ".csv", ".parquet"])
 def test_each_table_row_with_text_is_a_document(tmp_path, suffix, caplog):
     path = write_table(tmp_path / f"table{suffix}")

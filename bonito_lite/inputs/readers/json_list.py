@@ -17,7 +17,9 @@ from .text import check_utf8_file
 
 def _columns(path: Path, source: str) -> Columns | None:
     records = _load(path, source)
-    return Columns(list(records[0])) if records else None
+    # Every record's keys: rows that lack the column are skipped one by one, not the file.
+    names = dict.fromkeys(key for record in records if isinstance(record, dict) for key in record)
+    return Columns(list(names)) if records else None
 
 
 def _column_values(path: Path, source: str, column: str) -> Iterator[object]:

@@ -2,7 +2,8 @@
 
 Lines end at ``\\n`` only (a JSON string cannot hold one); the first may start with a
 byte-order mark. A line that is not a JSON object is skipped and counted (it still takes its
-row number); the first record must be one, since the check reads its columns.
+row number); the first record must be one. The columns are the keys of the first
+:data:`COLUMN_RECORDS` records.
 """
 
 from __future__ import annotations
@@ -16,19 +17,27 @@ from . import tables
 from .base import Columns
 from .text import check_utf8_file
 
+# Records whose keys make up the columns: a column that only later rows fill (the first
+# records are headers or metadata) is still found, without reading a large file twice.
+COLUMN_RECORDS = 1000
+
 
 def _columns(path: Path, source: str) -> Columns | None:
-    for number, record in _values(path):
-        if isinstance(record, json.JSONDecodeError):
+    names: dict[str, None] = {}
+    for count, (number, record) in enumerate(_values(path)):
+        if count == 0 and isinstance(record, json.JSONDecodeError):
             raise InputError(
                 f"{source} line {number}: not valid JSON ({record.msg}); a .jsonl file holds one JSON object per line."
             )
-        if not isinstance(record, dict):
+        if count == 0 and not isinstance(record, dict):
             raise InputError(
                 f"{source} line {number}: expected a JSON object per line, found {tables.json_type(record)}."
             )
-        return Columns(list(record))
-    return None
+        if count == COLUMN_RECORDS:
+            break
+        if isinstance(record, dict):
+            names.update(dict.fromkeys(record))
+    return Columns(list(names)) if names else None
 
 
 def _column_values(path: Path, source: str, column: str) -> Iterator[object]:
