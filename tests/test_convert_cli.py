@@ -144,3 +144,28 @@ def test_verbose_logs_the_checkpoint_and_every_tensor_instead_of_bars(run, tiny_
     assert lines[-1].startswith("wrote verbose.gguf (F16, ")
     assert len(mapped) == len(lines) - 2  # nothing else: no progress bar, no llama.cpp log
     assert " -> " not in quiet.stderr
+
+
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.model", "tokenizer_config.json"])
+def test_a_checkpoint_file_that_cannot_be_opened_is_named_as_such(run, checkpoint_copy, monkeypatch, name):
+    # Tests may run as root, who opens any file: the refusal is made where the file is opened.
+    from pathlib import Path
+
+    from bonito_lite.models import convert_vocab
+
+    locked = str(checkpoint_copy / name)
+    real_read_text, real_open = Path.read_text, open
+
+    def read_text(self, *args, **kwargs):
+        if str(self) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_read_text(self, *args, **kwargs)
+
+    def opener(path, *args, **kwargs):
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(convert_vocab, "open", opener, raising=False)
+    assert_one_line_error(run(checkpoint_copy), 2, f"{name} cannot be read (permission denied)")

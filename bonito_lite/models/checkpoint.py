@@ -162,8 +162,15 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{folder} has no config.json; is it a Hugging Face checkpoint folder?")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise CheckpointError(f"{path} cannot be read ({reason}); check its permissions") from None
+    except UnicodeDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON: {one_line(error)}") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
         raise CheckpointError(f"{path} is not valid JSON: {one_line(error)}") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} is not a JSON object")

@@ -98,6 +98,7 @@ def _read_sentencepiece(folder: Path, vocab_size: int) -> Vocabulary:
 
     model_path = folder / "tokenizer.model"
     processor = SentencePieceProcessor()
+    _check_readable(model_path)
     try:
         processor.LoadFromFile(str(model_path))
     except (OSError, RuntimeError) as error:
@@ -284,7 +285,21 @@ def check_end_tokens(folder: Path, special: gguf.SpecialVocab, tokens: list[byte
 
 
 def _read_json(path: Path) -> dict:
+    _check_readable(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON: {error}") from None
+
+
+def _check_readable(path: Path) -> None:
+    """A file that exists but cannot be opened is named as such, not as a bad file."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        return  # the caller's own message says what is missing
+    except OSError as error:
+        raise CheckpointError(
+            f"{path} cannot be read ({(error.strerror or str(error)).lower()}); check its permissions"
+        ) from None
