@@ -182,6 +182,7 @@ def setting_option(setting: Setting):
         setting.flag or setting.cli_name,
         multiple=setting.multiple,
         envvar=setting.envvar,
+        show_envvar=setting.envvar is not None,  # "[env var: BONITO_LITE_MODEL]": where a value can come from
         metavar=setting.metavar,
         help=setting.help,
         **kwargs,
