@@ -164,11 +164,14 @@ def test_stdin_that_stops_being_utf8_keeps_what_came_before_and_warns(caplog):
     stdin = io.TextIOWrapper(io.BytesIO(good + b"bad \xff byte\n\nmore text"), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):
         passages = passages_of(["-"], budget=3, stdin=stdin)
-    assert len(passages) == 2001 and passages[-1].text == "bad"
+    # What came before is kept back to the last line or sentence end: "bad" alone is not text.
+    assert len(passages) == 2000 and passages[-1].text == "Valid text here."
     assert [r.getMessage() for r in caplog.records] == [
-        "-: not valid UTF-8 (decoding as UTF-8 failed at byte 36004); the rest of it was skipped. "
-        "Its encoding could not be told; convert it to UTF-8 first."
+        "-: not valid UTF-8 (decoding as UTF-8 failed at byte 36004); the rest of it, from the sentence "
+        "the byte is in, was skipped. Its encoding could not be told; convert it to UTF-8 first."
     ]
+    stdin = io.TextIOWrapper(io.BytesIO(b"The clinic opens at seven. Meet at the caf\xe9 after."), encoding="utf-8")
+    assert [p.text for p in passages_of(["-"], stdin=stdin)] == ["The clinic opens at seven."]
 
 
 # --- tables -----------------------------------------------------------------------------------

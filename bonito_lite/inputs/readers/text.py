@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import functools
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -102,7 +103,7 @@ def check_utf8_file(path: Path, source: str) -> None:
 
 
 def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentError:
-    skipped = "the rest of it was skipped" if source == STDIN else "skipped"
+    skipped = "the rest of it, from the sentence the byte is in, was skipped" if source == STDIN else "skipped"
     encoding = guess_encoding(sample)
     advice = (
         f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
@@ -140,7 +141,9 @@ def _decoded(binary, source: str) -> Iterator[str]:
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
-            text = decoder.decode(block[: max(error.start - held, 0)])
+            # The text before the bad byte, back to a line or sentence end: the sentence it
+            # cuts short ("Meet at the caf") would be a passage no one wrote.
+            text = _to_last_boundary(decoder.decode(block[: max(error.start - held, 0)]))
             sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0) :][:_ENCODING_SAMPLE_BYTES]
             block = b""
             failed_at = consumed - held + error.start
@@ -155,6 +158,15 @@ def _decoded(binary, source: str) -> Iterator[str]:
             raise _not_utf8(source, failed_at, sample)
         if not block:
             return
+
+
+_BOUNDARY = re.compile(r"(?:[.!?][\"'\u201d\u2019)\]]*[ \t]|\n)")
+
+
+def _to_last_boundary(text: str) -> str:
+    """``text`` up to its last line end or sentence end; "" if it has none."""
+    ends = [match.end() for match in _BOUNDARY.finditer(text)]
+    return text[: ends[-1]] if ends else ""
 
 
 def _normalised(stream: TextIO) -> Iterator[str]:
