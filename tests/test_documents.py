@@ -290,6 +290,21 @@ def test_parquet_errors_name_the_problem(tmp_path):
     assert "holds int64, not text" in one_line_input_error([str(path)])
 
 
+def test_a_parquet_category_column_of_text_is_text(tmp_path):
+    # pandas writes a category column as a dictionary-encoded one.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "notes.parquet"
+    column = pa.array(["Ward A opens at 7.", "Ward B opens at 8.", "Ward A opens at 7."]).dictionary_encode()
+    pq.write_table(pa.table({"text": column}), path)
+    assert [p.text for p in passages_of([str(path)])] == [
+        "Ward A opens at 7.",
+        "Ward B opens at 8.",
+        "Ward A opens at 7.",
+    ]
+
+
 def test_a_table_without_any_text_rows_is_skipped_with_a_warning(tmp_path, caplog):
     path = write_table(tmp_path / "t.jsonl", [{"text": " "}, {"text": 5}])
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):

@@ -25,6 +25,9 @@ def _text(kind) -> bool:
     import pyarrow as pa
 
     # A column of nulls only has type null: no text, which reading reports as a warning.
+    # A dictionary-encoded one (pandas' category) holds text when its values do.
+    if pa.types.is_dictionary(kind):
+        return _text(kind.value_type)
     return (
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
