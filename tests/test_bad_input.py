@@ -69,7 +69,12 @@ def test_an_empty_folder_is_refused(tmp_path):
         ("blank.md", b"  \n\n\t\n", "blank.md: no text; skipped."),
         ("scan.txt", b"%PDF\x00\x01\x02" + bytes(range(256)), "scan.txt: looks binary"),
         ("latin.txt", "Caf\u00e9 cr\u00e8me. ".encode("latin-1") * 20, "latin.txt: not valid UTF-8"),
-        ("utf16.txt", "Notes in UTF-16.".encode("utf-16"), "utf16.txt: looks binary"),
+        (
+            "utf16.txt",
+            "Notes in UTF-16.".encode("utf-16"),
+            "utf16.txt: UTF-16 text (it starts with a UTF-16 byte-order mark); skipped. Convert it first, "
+            "e.g. iconv -f UTF-16 -t UTF-8 utf16.txt > converted.txt",
+        ),
     ],
 )
 def test_an_unreadable_file_is_skipped_with_a_warning_and_the_run_goes_on(tmp_path, name, content, warning):
@@ -91,7 +96,7 @@ def test_the_not_utf8_warning_names_the_encoding_tried_and_the_byte(tmp_path):
     assert result.exit_code == 0, result.output
     assert "latin.txt: not valid UTF-8 (decoding as UTF-8 failed at byte 2)" in result.stderr
     # One accented letter is too little to tell an encoding by: none is named.
-    assert "encoding could not be told; convert it to UTF-8 first." in result.stderr
+    assert "encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,8 @@ def test_stdin_that_stops_being_utf8_keeps_what_came_before_and_warns(caplog):
     assert len(passages) == 2000 and passages[-1].text == "Valid text here."
     assert [r.getMessage() for r in caplog.records] == [
         "-: not valid UTF-8 (decoding as UTF-8 failed at byte 36004); the rest of it, from the sentence "
-        "the byte is in, was skipped. Its encoding could not be told; convert it to UTF-8 first."
+        "the byte is in, was skipped. Its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f "
+        "ENCODING -t UTF-8 (windows-1252 for most Western text from Windows)."
     ]
     stdin = io.TextIOWrapper(io.BytesIO(b"The clinic opens at seven. Meet at the caf\xe9 after."), encoding="utf-8")
     assert [p.text for p in passages_of(["-"], stdin=stdin)] == ["The clinic opens at seven."]

@@ -23,6 +23,7 @@ import codecs
 import functools
 import io
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -71,10 +72,25 @@ def _file_chunks(path: Path, source: str) -> Iterator[str]:
 
 
 def check_not_binary(head: bytes | str, source: str) -> None:
+    if isinstance(head, bytes) and head.startswith(_UTF16_BOMS):
+        # What Windows Notepad long saved as "Unicode".
+        encoding = "UTF-32" if head.startswith(_UTF32_BOMS) else "UTF-16"
+        raise UnreadableDocumentError(
+            f"{source}: {encoding} text (it starts with a {encoding} byte-order mark); skipped. "
+            f"Convert it first, e.g. iconv -f {encoding} -t UTF-8 {_quoted(source)} > converted.txt"
+        )
     if (b"\0" if isinstance(head, bytes) else "\0") in head:
         raise UnreadableDocumentError(
             f"{source}: looks binary (NUL bytes), or is UTF-16; skipped. Save it as UTF-8 text."
         )
+
+
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff", *_UTF32_BOMS)
+
+
+def _quoted(source: str) -> str:
+    return shlex.quote(source)
 
 
 def check_utf8(binary: io.BufferedIOBase, source: str) -> None:
@@ -108,7 +124,8 @@ def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentErro
     advice = (
         f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
         if encoding
-        else "Its encoding could not be told; convert it to UTF-8 first."
+        else "Its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8 "
+        "(windows-1252 for most Western text from Windows)."
     )
     return UnreadableDocumentError(
         f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. {advice}"
