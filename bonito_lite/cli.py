@@ -249,7 +249,7 @@ def task_types_command() -> None:
 @setting_options(*GENERATE)
 @click.option("--dry-run", is_flag=True, help="Show passages, prompt tokens and a time estimate; generate nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, summary or warnings: errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
 @click.option(
     "formats",
@@ -536,7 +536,7 @@ def convert_command(
     help="GGUF file to write [default: models/<the file's name in the repository>].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or warnings: errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the Hugging Face client's own log (retries, resumption).")
 @handles_errors
 def pull_command(
@@ -697,7 +697,7 @@ def inspect_command(model: str | None, as_json: bool) -> None:
     help="Folder for the reference's temporary log-probabilities [default: the system's temp folder].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or warnings: errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Show llama.cpp's own log.")
 @handles_errors
 def quant_report_command(model, reference, passages, threads, n_gpu_layers, workdir, as_json, quiet, verbose) -> None:
