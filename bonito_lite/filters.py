@@ -71,20 +71,40 @@ class Rejection:
 
 # --- normalisation -----------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+")
+# Letters and digits: an underscore is a blank to fill, not a word.
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _is_edge_punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
+# Typographic marks folded to the ASCII one they stand for: a document typed in a word
+# processor has curly quotes and dashes, and a model may answer with straight ones.
+_TYPOGRAPHY = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    }
+)
+# Invisible format characters (a soft hyphen, zero-width spaces and joiners) are not text.
+_FORMAT_CHARACTERS = re.compile(r"[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
 # Cached: the examples of one passage come together, and each check normalises the passage.
 @functools.lru_cache(maxsize=256)
 def normalise(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed, punctuation stripped from both ends."""
-    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """NFKC, case-folded, curly quotes and dashes made straight, invisible format characters
+    dropped, whitespace collapsed, punctuation stripped from both ends (but not the sign
+    of a number: "-20" is not "20")."""
+    text = _FORMAT_CHARACTERS.sub("", unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY))
+    # "İ".casefold() is "i" with a combining dot, which no "i" in a model's answer has.
+    text = " ".join(text.casefold().replace("i\u0307", "i").split())
     start, end = 0, len(text)
     while start < end and (_is_edge_punctuation(text[start]) or text[start].isspace()):
+        if text[start] in "-+" and text[start + 1 : start + 2].isdigit():
+            break
         start += 1
     while end > start and (_is_edge_punctuation(text[end - 1]) or text[end - 1].isspace()):
         end -= 1
@@ -149,8 +169,10 @@ def check_echo(record: Record) -> Rejection | None:
         return Rejection(ECHO, "the output repeats the instruction")
     if record.task_type and output == normalise(record.task_type):
         return Rejection(ECHO, "the output is the task type of the prompt")
-    # A short answer is often a span of the passage; most of the passage is not an answer.
-    if passage and output in passage and len(output) >= 0.8 * len(passage):
+    # A short answer is often a span of the passage; most of the passage is not an answer,
+    # except to text generation, whose output upstream writes as the passage itself
+    # ("{{context}}": write a text about X, and the text is the passage).
+    if passage and output in passage and len(output) >= 0.8 * len(passage) and not _is_text_generation(record):
         return Rejection(ECHO, "the output copies the passage")
     if passage and passage in normalise(text_in) and not _WORD.search(instruction):
         return Rejection(ECHO, "the input is the passage with no instruction")
@@ -165,10 +187,19 @@ _TRIPLES_MIN_WORDS = 30
 _TRIPLES_MIN_DISTINCT = 0.5
 
 
-def repetition_in(text: str) -> str | None:
-    """What repeats in ``text`` when it is a degenerate loop, else None."""
+def _is_text_generation(record: Record) -> bool:
+    return bool(record.task_type) and resolve_task_type(record.task_type).short == "text_gen"
+
+
+def repetition_in(text: str, passage: str = "") -> str | None:
+    """What repeats in ``text`` when it is a degenerate loop, else None; a loop that is in
+    ``passage`` (a table's rows, a sequence quoted from it) is the user's text, not one."""
+    if passage and normalise(text) and normalise(text) in normalise(passage):
+        return None
     for match in _LOOP.finditer(text):
         unit = match.group(1)
+        if passage and " ".join(match.group(0).split()) in " ".join(passage.split()):
+            continue
         if len(match.group(0)) >= _LOOP_MIN_CHARS and any(c.isalnum() for c in unit):
             times = len(match.group(0)) // len(unit)
             return f"{unit.strip()[:40]!r} {times} times in a row"
@@ -184,7 +215,7 @@ def repetition_in(text: str) -> str | None:
 def check_repetition(record: Record) -> Rejection | None:
     # The passage is the user's own text; only what the model wrote is judged.
     for side, text in ((OUTPUT, str(record.output)), ("instruction", instruction_of(record))):
-        loop = repetition_in(text)
+        loop = repetition_in(text, record.context)
         if loop:
             return Rejection(REPETITION, f"the {side} loops: {loop}")
     return None
@@ -195,8 +226,8 @@ def check_repetition(record: Record) -> Rejection | None:
 
 def check_answer_in_passage(record: Record) -> Rejection | None:
     # Whole words only: the answer "cat" does not occur in "category".
-    answer = re.escape(normalise(str(record.output)))
-    if re.search(rf"(?<!\w){answer}(?!\w)", normalise(record.context)):
+    answer = normalise(str(record.output))
+    if answer and re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", normalise(record.context)):
         return None
     return Rejection(ANSWER_NOT_IN_PASSAGE, f"the answer {_short(record.output)} does not occur in the passage")
 
@@ -215,7 +246,8 @@ def check_yes_no(record: Record) -> Rejection | None:
 # one per line after a dash or bullet ("Options:\n- a\n- b"), one per line after a letter
 # or number ("A. a", "(B) b", "C) c", "1: d"), inline after a label ("Options: a, b or c";
 # "OPTIONS: - a - b"; "one of these topics: a; b"), or inline with letters ("(A) a (B) b").
-_BULLET_LINE = re.compile(r"^[ \t]*[-*•+][ \t]+(\S.*?)[ \t]*$", re.MULTILINE)
+# (A bullet may touch its text, "-Dr. Lee", but not another bullet or a digit: "--", "-5".)
+_BULLET_LINE = re.compile(r"^[ \t]*[-*•+](?:[ \t]+|(?=[^\s\d*•+-]))(\S.*?)[ \t]*$", re.MULTILINE)
 _LABELLED_LINE = re.compile(r"^[ \t]*\(?([A-Ha-h]|[1-9])[ \t]*[.):]\.?[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 _INLINE_LABELLED = re.compile(r"\(([A-Ha-h])\)[ \t]*([^\n]+?)[ \t]*(?=\([A-Ha-h]\)|$)", re.MULTILINE)
 _OPTIONS_HEADER = re.compile(

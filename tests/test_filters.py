@@ -56,6 +56,50 @@ def test_normalise_folds_case_whitespace_unicode_and_edge_punctuation():
     assert normalise("$8,000.") == "$8,000"  # a currency sign is not punctuation
 
 
+def test_normalise_folds_typography_and_invisible_characters_but_keeps_a_numbers_sign():
+    assert normalise("The patient\u2019s \u201cfile\u201d \u2014 kept") == normalise('the patient\'s "file" - kept')
+    assert normalise("docu\u00adment\u200b") == "document"
+    assert normalise("\u0130stanbul") == "istanbul"
+    assert normalise("-20") == "-20" and normalise("(+3.5)") == "+3.5" and normalise("-- note") == "note"
+
+
+@pytest.mark.parametrize(
+    "context, answer",
+    [
+        ("The patient\u2019s file is kept by Dr. Lee.", "The patient's file"),
+        ("Asked twice, she said \u201cyes\u201d loudly and left the room.", 'said "yes" loudly'),
+        ("The fee is 5\u201310 euros.", "5-10 euros"),
+        ("The docu\u00adment is signed.", "document"),
+    ],
+)
+def test_an_extractive_answer_typed_with_other_quotes_dashes_or_hyphens_passes(context, answer):
+    assert reason(record(f"{context}\n\nQuestion?", answer, "exqa", context=context)) is None
+
+
+def test_a_negative_number_is_not_the_positive_one():
+    context = "The account balance is 500 dollars."
+    problem = quality_problem(record(f"{context}\n\nWhat is the balance?", "-500", "exqa", context=context))
+    assert problem.reason == filters.ANSWER_NOT_IN_PASSAGE
+
+
+def test_text_generation_whose_output_is_the_passage_is_kept_as_upstream_writes_it():
+    # Upstream's text generation outputs "{{context}}": the passage is the text asked for.
+    instruction = "Write a short notice about the clinic's hours and fees."
+    assert reason(record(instruction, PASSAGE, "text_gen")) is None
+    assert reason(record(instruction, PASSAGE, "summarization")) == filters.ECHO
+
+
+def test_a_loop_that_is_the_passages_own_text_is_not_a_loop():
+    table = "Results:\n| N/A | N/A |\n| N/A | N/A |\n| N/A | N/A |\n| N/A | N/A |\nGene: ATATATATATATATATATATATAT."
+    assert (
+        reason(record(f"{table[:60]}\n\nComplete the table.", "ATATATATATATATATATATATAT", "exqa", context=table))
+        is None
+    )
+    assert reason(record(f"{table}\n\nWhat?", "no no no no no no no no no no", "open_qa", context=table)) == (
+        filters.REPETITION
+    )
+
+
 # --- empty ---
 
 
@@ -63,7 +107,7 @@ def test_an_example_with_words_on_both_sides_is_not_empty():
     assert reason(ask("When does the clinic open on Saturdays?", "8:00")) is None
 
 
-@pytest.mark.parametrize("output", ["", "   ", " . ", "?!"])
+@pytest.mark.parametrize("output", ["", "   ", " . ", "?!", "____", "_ _ _"])
 def test_an_output_without_words_is_rejected_as_empty(output):
     problem = quality_problem(ask("When does the clinic open?", output))
     assert problem.reason == filters.EMPTY
@@ -225,6 +269,7 @@ LETTERS = "Who keeps the alarm code?\n\nA. the practice manager\nB. Priya Ramana
 INLINE = "What is the sentiment of the passage? Options: positive, negative"
 INLINE_LETTERS = "Who keeps the alarm code? (A) the practice manager (B) Priya Ramanathan (C) the opener"
 FLAN = 'Can we conclude that "The clinic opens on Sundays"?\n\nOPTIONS:\n- Yes\n- It\'s impossible to say\n- No'
+TIGHT_DASHES = "Who keeps the alarm code?\nOPTIONS:\n-the practice manager\n-Priya Ramanathan"
 
 
 @pytest.mark.parametrize(
@@ -240,6 +285,7 @@ FLAN = 'Can we conclude that "The clinic opens on Sundays"?\n\nOPTIONS:\n- Yes\n
         (INLINE_LETTERS, "B"),
         (INLINE_LETTERS, "the opener"),
         (FLAN, "It's impossible to say"),
+        (TIGHT_DASHES, "Priya Ramanathan"),
     ],
 )
 def test_a_multiple_choice_answer_among_the_listed_options_passes(layout, answer):
