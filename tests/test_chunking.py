@@ -157,6 +157,53 @@ def test_sentence_ends_include_questions_quotes_and_cjk_full_stops():
     assert_faithful(text, passages)
 
 
+def test_abbreviations_initials_and_a_small_letter_after_a_period_do_not_end_a_sentence():
+    text = (
+        "We met Dr. Lee of the U.S. office and J. Smith in No. 5 on Tuesday. "
+        "The sites, e.g. the delta, were visited twice, i.e. in April and June."
+    )
+    passages = cut(text, 16)
+    assert [p.text for p in passages] == [
+        "We met Dr. Lee of the U.S. office and J. Smith in No. 5 on Tuesday.",
+        "The sites, e.g. the delta, were visited twice, i.e. in April and June.",
+    ]
+    assert_faithful(text, passages)
+    # "no" before a capital ends a sentence; only "No." before a number is an abbreviation.
+    assert [p.text for p in cut("The answer was no. Then we left.", 4)] == ["The answer was no.", "Then we left."]
+
+
+def test_numbered_items_and_table_rows_are_cut_at_their_lines_not_at_periods_inside_them():
+    steps = "1. Download the archive. Check its key\n2. Unpack it. Open a terminal\n3. Run the installer\n4. Restart"
+    passages = cut(steps, 13)
+    assert [p.text for p in passages] == [
+        "1. Download the archive. Check its key\n2. Unpack it. Open a terminal",
+        "3. Run the installer\n4. Restart",
+    ]
+    table = "| Option | Meaning |\n| --threads | CPU threads. Zero means all. |\n| --seed | Random seed. |"
+    passages = cut(table, 12)
+    assert all(p.text.startswith("|") and p.text.endswith("|") for p in passages), passages
+    assert_faithful(table, passages)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "```markdown\nA tilde fence:\n~~~\n# install\n~~~\n# a comment\n```",
+        "````\n```\n# a comment\n```\n# another\n````",
+    ],
+    ids=["tildes-in-backticks", "three-in-four"],
+)
+def test_a_fence_closes_only_at_its_own_kind_and_length(block):
+    text = f"Intro.\n\n{block}\n\n# Next\nMore."
+    passages = cut(text, 60)
+    assert [p.text for p in passages] == [f"Intro.\n\n{block}", "# Next\nMore."]
+
+
+def test_inline_triple_backticks_open_no_fence():
+    text = "# One\n```x``` is inline code.\n\n# Two\nText two.\n\n# Three\nText three."
+    assert [p.text.split("\n")[0] for p in cut(text, 8)] == ["# One", "# Two", "# Three"]
+
+
 def test_a_long_list_is_split_at_line_breaks_and_its_heading_keeps_its_start():
     items = [f"- item number {i} on the list" for i in range(30)]
     text = "Before.\n\n## Shopping\n" + "\n".join(items)

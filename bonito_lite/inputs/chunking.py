@@ -45,7 +45,10 @@ PARAGRAPH_CHAR_LIMIT = 1 << 20
 # ATX heading: up to three spaces, one to six '#', then whitespace or the end of the line.
 _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\n|$)")
 # Fenced code block delimiter; '#' lines inside a fence are code comments, not headings.
-_FENCE = re.compile(r" {0,3}(?:```|~~~)")
+# CommonMark's rules: three or more backticks (with no backtick after them on the line:
+# "```x``` y" is inline code) or tildes; a fence closes at the same character, at least
+# as many, and nothing else on the line.
+_FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})", re.DOTALL)
 # A sentence ends after '.', '!', '?' or an ellipsis (then any closing quotes or brackets) when
 # whitespace follows, or after a CJK full stop, which needs no space after it.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f]+")
@@ -280,13 +283,65 @@ def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whol
 
 
 def _sentence_units(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    if _line_structured(text, start, end):
+        # A table's or a list's lines are its units: a period inside a cell or an item
+        # ("Stop after this many passages. | none |") ends no sentence of the text.
+        return _matched_units(_LINE)(text, start, end)
     starts, ends = [], []
     previous = start
     for match in _SENTENCE_END.finditer(text, start, end):
+        if not _ends_sentence(text, match, end):
+            continue
         _add_stripped(text, previous, match.end(), starts, ends)
         previous = match.end()
     _add_stripped(text, previous, end, starts, ends)
     return starts, ends
+
+
+# Abbreviations a period follows inside a sentence ("Dr. Lee", "cf. page 3"), and those
+# that do so before a number ("Fig. 2", "No. 5": "the answer is no. Then" ends one).
+_ABBREVIATIONS = frozenset("al approx cf dept dr e.g i.e jr mr mrs ms prof sr vs".split())
+_NUMBER_ABBREVIATIONS = frozenset("fig figs no nos p pp vol".split())
+_WORD_BEFORE = re.compile(r"(\S+)\Z")
+# A list item's number or letter at the start of a line: "4." or "b)".
+_ITEM_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}|[A-Za-z])\Z")
+_NEXT_CHARACTER = re.compile(r"\s*(\S)")
+
+
+def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
+    """Whether a '.', '!' or '?' followed by whitespace ends a sentence.
+
+    Not after an abbreviation or initials ("e.g.", "Dr.", "U.S.", "J."), not after a list
+    item's number at a line start ("4."), and not before a small letter ("i.e. the
+    maximum"), which goes on with the same sentence.
+    """
+    mark = match.group(0)
+    if not mark.startswith(".") or mark.startswith(".."):
+        return True  # "!", "?", an ellipsis, a CJK stop
+    before = text[max(0, match.start() - 40) : match.start()]
+    if _ITEM_MARKER.search(before):
+        return False
+    word = _WORD_BEFORE.search(before)
+    if word is not None:
+        token = word.group(1).lstrip("(\"'\u201c\u2018[").casefold()
+        # "J." and "U.S." are initials; "e.g." is in the list without its last period.
+        if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()) or re.fullmatch(r"(?:\w\.)+\w", token):
+            return False
+    following = _NEXT_CHARACTER.match(text, match.end(), end)
+    if following is None:
+        return True
+    if word is not None and token in _NUMBER_ABBREVIATIONS and following.group(1).isdigit():
+        return False
+    return not following.group(1).islower()
+
+
+def _line_structured(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is lines of a table ("| a | b |") or a list ("- a", "1. a")."""
+    lines = [line for line in text[start:end].split("\n") if line.strip()]
+    return len(lines) >= 2 and all(_STRUCTURED_LINE.match(line) for line in lines)
+
+
+_STRUCTURED_LINE = re.compile(r"[ \t]*(?:\||[-*+\u2022][ \t]|\d{1,3}[.)][ \t]|[A-Za-z][.)][ \t])")
 
 
 def _matched_units(pattern: re.Pattern) -> Callable[[str, int, int], tuple[list[int], list[int]]]:
@@ -458,16 +513,19 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
     """
     builder = _ParagraphBuilder()
     at_line_start = True
-    in_fence = False
+    fence: str | None = None  # the delimiter of the open code block
     for part, complete in _lines(chunks):
         if at_line_start and complete:
             if part.isspace():
                 yield from builder.flush()
                 builder.skip(part)
                 continue
-            if markdown and _FENCE.match(part):
-                in_fence = not in_fence
-            elif markdown and not in_fence and _HEADING.match(part):
+            delimiter = _FENCE.match(part) if markdown else None
+            if delimiter and fence is None:
+                fence = delimiter.group(1)
+            elif delimiter and _closes(fence, delimiter.group(1), part[delimiter.end() :]):
+                fence = None
+            elif markdown and fence is None and _HEADING.match(part):
                 yield from builder.flush()
                 builder.append(part)
                 yield from builder.flush(new_section=True)
@@ -479,6 +537,10 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
         elif builder.length > PARAGRAPH_CHAR_LIMIT:
             yield from builder.cut()
     yield from builder.flush()
+
+
+def _closes(fence: str | None, delimiter: str, rest: str) -> bool:
+    return fence is not None and delimiter[0] == fence[0] and len(delimiter) >= len(fence) and not rest.strip()
 
 
 class _ParagraphBuilder:

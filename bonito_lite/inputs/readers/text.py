@@ -147,20 +147,24 @@ def guess_encoding(sample: bytes) -> str | None:
 def _decoded(binary, source: str) -> Iterator[str]:
     """UTF-8 text with a leading BOM dropped and universal newlines, as ``open()`` reads it.
 
-    At a bad byte, the text before it is yielded and ``UnreadableDocumentError`` raised.
+    At a bad byte, the text before it back to a line or sentence end is yielded and
+    ``UnreadableDocumentError`` raised: the sentence it cuts short ("Meet at the caf") would
+    be a passage no one wrote. So the text after the last such end is held back until the
+    next one comes (or the end, or :data:`_HELD_CHARS` of it).
     """
     decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(), translate=True)
     consumed = 0
     at_start = True
+    held_text = ""
     while True:
         block = binary.read(_BLOCK_BYTES)
         held = len(decoder.getstate()[0])
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
-            # The text before the bad byte, back to a line or sentence end: the sentence it
-            # cuts short ("Meet at the caf") would be a passage no one wrote.
-            text = _to_last_boundary(decoder.decode(block[: max(error.start - held, 0)]))
+            text = decoder.decode(block[: max(error.start - held, 0)])
+            if decoder.getstate()[1] & 1:  # a "\r" held back in case "\n" followed: a line end
+                text += "\n"
             sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0) :][:_ENCODING_SAMPLE_BYTES]
             block = b""
             failed_at = consumed - held + error.start
@@ -169,6 +173,12 @@ def _decoded(binary, source: str) -> Iterator[str]:
         consumed += len(block)
         if text and at_start:
             text, at_start = text.removeprefix("\ufeff"), False
+        text, held_text = held_text + text, ""
+        if failed_at is not None:
+            text = _to_last_boundary(text)
+        elif block and len(text) < _HELD_CHARS:
+            cut = _last_boundary_end(text)
+            text, held_text = text[:cut], text[cut:]
         if text:
             yield text
         if failed_at is not None:
@@ -177,13 +187,24 @@ def _decoded(binary, source: str) -> Iterator[str]:
             return
 
 
+# Text held back waiting for a line or sentence end, at most: a file of one endless line
+# is still read in bounded memory.
+_HELD_CHARS = 1 << 20
+
+
 _BOUNDARY = re.compile(r"(?:[.!?][\"'\u201d\u2019)\]]*[ \t]|\n)")
 
 
 def _to_last_boundary(text: str) -> str:
     """``text`` up to its last line end or sentence end; "" if it has none."""
-    ends = [match.end() for match in _BOUNDARY.finditer(text)]
-    return text[: ends[-1]] if ends else ""
+    return text[: _last_boundary_end(text)]
+
+
+def _last_boundary_end(text: str) -> int:
+    end = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end()
+    return end
 
 
 def _normalised(stream: TextIO) -> Iterator[str]:
