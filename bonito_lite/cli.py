@@ -77,7 +77,7 @@ def handles_errors(command):
                 raise
             click.echo(
                 f"Error: {error.name!r} is not installed in this Python ({sys.executable}), and bonito-lite "
-                "needs it: install bonito-lite into it (pip install bonito-lite, or pip install -e . in a checkout)",
+                "needs it: install bonito-lite into it (pip install . in a checkout of bonito-lite)",
                 err=True,
             )
             sys.exit(EXIT_FAILED)

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import itertools
+import json
 import logging
 import platform
 import signal
@@ -393,7 +394,11 @@ class GenerateRun:
                 writers.close()
                 report.seconds = time.monotonic() - started
                 report.done_units = plan.done + report.stats.generations
-                if self.output is not None:
+                # A run that had nothing left to do leaves a complete run's manifest as it is:
+                # it describes the run that made the output, not this one.
+                if self.output is not None and not (
+                    not plan.remaining and report.status == "complete" and _manifest_status(self.output) == "complete"
+                ):
                     self._write_manifest(report, started_at)
         if report.status == "interrupted":
             raise RunInterrupted(report, stopped_by)
@@ -515,6 +520,15 @@ class GenerateRun:
         except OSError as error:
             # The records are what matters; a full disk must not hide the run's own error.
             log.warning("could not write %s (%s).", manifest_path(self.output), error.strerror)
+
+
+def _manifest_status(output: Path) -> str | None:
+    """The ``status`` of the manifest beside ``output``, if there is a readable one."""
+    try:
+        manifest = json.loads(manifest_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest.get("status") if isinstance(manifest, dict) else None
 
 
 def _counts_by_task(before: Counter, stats: RunStats) -> dict[str, dict[str, Any]]:

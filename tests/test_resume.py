@@ -200,11 +200,14 @@ def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tm
     first = outputs(tmp_path)
     assert sum(map(len, first)) == 1
 
-    again = runner.invoke(cli, args, catch_exceptions=False)
+    manifest = (tmp_path / "out.jsonl.manifest.json").read_bytes()
+    again = runner.invoke(cli, [*args, "--num-samples", "1", "--threads", "1"], catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert "1 of 1 generations already done, 0 new; nothing to generate." in again.output
     assert "Nothing to generate: " in again.output
     assert outputs(tmp_path) == first
+    # The manifest still describes the run that made the output, not the one that did nothing.
+    assert (tmp_path / "out.jsonl.manifest.json").read_bytes() == manifest
 
     other_seed = runner.invoke(cli, [*args, "--seed", "7"], catch_exceptions=False)
     assert other_seed.exit_code == 0, other_seed.output
