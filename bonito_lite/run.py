@@ -376,8 +376,9 @@ class GenerateRun:
             skipped_files=self.documents.skipped,
         )
         stopped_by = signal.SIGINT
+        sigterm = _Sigterm()
         try:
-            with _sigterm_interrupts():
+            with _sigterm_interrupts() as sigterm:
                 if plan.remaining:
                     self._generate(plan, report, writers, progress)
                 else:
@@ -385,7 +386,7 @@ class GenerateRun:
             report.status = "complete"
         except KeyboardInterrupt as stop:
             report.status = "interrupted"
-            if isinstance(stop, _Terminated):
+            if isinstance(stop, _Terminated) or sigterm.received:
                 stopped_by = signal.SIGTERM
         finally:
             # A second Ctrl-C while closing would cut the manifest short; hold it off.
@@ -561,18 +562,30 @@ def _sigint_held() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+class _Sigterm:
+    """Whether SIGTERM came; its handler stops the run the way Ctrl-C does."""
+
+    received = False
+
+    def __call__(self, number: int, frame: object) -> None:
+        self.received = True
+        if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+            raise _Terminated()
+        # As a SIGINT: inside a llama.cpp call Ctrl-C is held off and stops the decode between
+        # graph nodes, where an exception raised from this handler would be lost in a ctypes
+        # callback.
+        signal.raise_signal(signal.SIGINT)
+
+
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def _sigterm_interrupts() -> Iterator[_Sigterm]:
     """Inside the block SIGTERM stops the run as Ctrl-C does: whole records and a manifest."""
+    sigterm = _Sigterm()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield sigterm
         return
-
-    def terminate(number, frame):
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, sigterm)
     try:
-        yield
+        yield sigterm
     finally:
         signal.signal(signal.SIGTERM, previous)
