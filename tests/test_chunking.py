@@ -355,3 +355,13 @@ def test_any_text_is_cut_faithfully(text, budget, count, chunk_size, limit):
     assert_within(passages, budget, count=count)
     if limit is not None:
         assert all(len(p.text) <= limit for p in passages)
+
+
+def test_a_first_sentence_too_long_to_join_its_heading_is_cut_rather_than_leave_the_heading_alone():
+    sentence = "The committee reviewed every application that arrived before the deadline yesterday."
+    text = f"# Funding\n\n{sentence} The board met in May."
+    passages = cut(text, 12)  # 11 words: it fits a passage alone, not beside the heading's 2
+    assert passages[0].text.startswith("# Funding\n\nThe committee reviewed")
+    assert all(p.text != "# Funding" for p in passages)
+    assert_faithful(text, passages)
+    assert_within(passages, 12)

@@ -8,13 +8,14 @@ The rules, in order:
 * In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
   and belongs to the passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that
-  paragraph's first sentences do; a heading with no text after it joins the passage before
-  it. Structured documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings
+  paragraph's first sentences do (and if not even its first sentence does, its first lines
+  or words); a heading with no text after it joins the passage before it. Structured documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings
   flagged by their readers; they follow the same rules, with offsets into their blocks
   joined by a blank line.
-* A paragraph longer than ``chunk_tokens`` is split at sentence ends, a sentence longer than
-  that at line breaks (lists, tables), a line longer than that at whitespace, and a "word"
-  longer than that between characters. The pieces are packed into passages the same way
+* A paragraph longer than ``chunk_tokens`` is split at sentence ends (not after an
+  abbreviation, initials or a list item's number, nor before a small letter; a table's or a
+  list's lines are its units), a sentence longer than that at line breaks, a line longer
+  than that at whitespace, and a "word" longer than that between characters. The pieces are packed into passages the same way
   paragraphs are, the first of them filling what the open passage has left.
 * Nothing is truncated or dropped except the whitespace between passages. Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
@@ -146,13 +147,9 @@ def _packed(
             packer.add(span)  # the common case, settled with one count
             continue
         # A heading alone makes a poor passage: when the paragraph after it is too long to
-        # join whole, its first sentences join the heading and the rest goes on.
-        split_whole = (
-            packer.heading_only
-            and not span.new_section
-            and packer.joins(span)
-            and _first_sentence_joins(span, fits, packer)
-        )
+        # join whole, its first sentences join the heading and the rest goes on (and when
+        # even its first sentence is too long to, its first lines or words do).
+        split_whole = packer.heading_only and not span.new_section and packer.joins(span)
         for piece in _pieces(span, fits, packer, keep_whole=not split_whole):
             passage = packer.add(piece)
             if passage is not None:
@@ -254,14 +251,12 @@ class _Room:
     def __init__(self, packer: _Packer, span: _Span) -> None:
         self.prefix = packer.text + span.gap if packer.joins(span) else None
         self.fits = packer.fits
+        # Under a heading with nothing else yet, a first sentence too long to join it is cut
+        # (at lines, then words) rather than leave the heading a passage by itself.
+        self.fill_down = self.prefix is not None and packer.heading_only
 
     def fits_first(self, candidate: str) -> bool:
         return self.prefix is not None and self.fits(self.prefix + candidate)
-
-
-def _first_sentence_joins(span: _Span, fits: Callable[[str], bool], packer: _Packer) -> bool:
-    starts, ends = _sentence_units(span.text, 0, len(span.text))
-    return bool(starts) and fits(packer.text + span.gap + span.text[starts[0] : ends[0]])
 
 
 def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whole: bool = True) -> Iterator[_Span]:
@@ -402,6 +397,10 @@ def _split(
         taken = 0
         if room.prefix is not None:
             taken = _longest_run(lambda k: room.fits_first(run(k)), n - i, guess(len(room.prefix)))
+            if not taken and room.fill_down and not finest:
+                yield from _split(text, starts[i], ends[i], fits, room, level + 1)
+                i += 1
+                continue
         if not taken:
             if not finest and not fits(run(1)):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
