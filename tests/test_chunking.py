@@ -365,3 +365,11 @@ def test_a_first_sentence_too_long_to_join_its_heading_is_cut_rather_than_leave_
     assert all(p.text != "# Funding" for p in passages)
     assert_faithful(text, passages)
     assert_within(passages, 12)
+
+
+def test_hash_lines_inside_an_html_comment_are_not_headings():
+    text = "Intro.\n\n<!--\n# not a heading\nstill the comment\n-->\n\n# Real\nBody."
+    assert [p.text for p in cut(text, 40)] == [
+        "Intro.\n\n<!--\n# not a heading\nstill the comment\n-->",
+        "# Real\nBody.",
+    ]

@@ -513,17 +513,22 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
     builder = _ParagraphBuilder()
     at_line_start = True
     fence: str | None = None  # the delimiter of the open code block
+    in_comment = False  # inside an HTML comment ("<!--" ... "-->"), where '#' lines are text
     for part, complete in _lines(chunks):
         if at_line_start and complete:
             if part.isspace():
                 yield from builder.flush()
                 builder.skip(part)
                 continue
-            delimiter = _FENCE.match(part) if markdown else None
-            if delimiter and fence is None:
+            delimiter = _FENCE.match(part) if markdown and not in_comment else None
+            if in_comment:
+                in_comment = "-->" not in part
+            elif delimiter and fence is None:
                 fence = delimiter.group(1)
             elif delimiter and _closes(fence, delimiter.group(1), part[delimiter.end() :]):
                 fence = None
+            elif markdown and fence is None and "<!--" in part and "-->" not in part.rsplit("<!--", 1)[1]:
+                in_comment = True
             elif markdown and fence is None and _HEADING.match(part):
                 yield from builder.flush()
                 builder.append(part)
