@@ -88,6 +88,7 @@ _TYPOGRAPHY = str.maketrans(
         **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
     }
 )
+_NUMBER_START = re.compile(r"\.?\d")  # "5", ".5": what a sign in front of belongs to
 # Invisible format characters (a soft hyphen, zero-width spaces and joiners) are not text.
 _FORMAT_CHARACTERS = re.compile(r"[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 
@@ -103,7 +104,7 @@ def normalise(text: str) -> str:
     text = " ".join(text.casefold().replace("i\u0307", "i").split())
     start, end = 0, len(text)
     while start < end and (_is_edge_punctuation(text[start]) or text[start].isspace()):
-        if text[start] in "-+" and text[start + 1 : start + 2].isdigit():
+        if text[start] in "-+" and _NUMBER_START.match(text, start + 1):
             break
         start += 1
     while end > start and (_is_edge_punctuation(text[end - 1]) or text[end - 1].isspace()):
@@ -246,8 +247,9 @@ def check_yes_no(record: Record) -> Rejection | None:
 # one per line after a dash or bullet ("Options:\n- a\n- b"), one per line after a letter
 # or number ("A. a", "(B) b", "C) c", "1: d"), inline after a label ("Options: a, b or c";
 # "OPTIONS: - a - b"; "one of these topics: a; b"), or inline with letters ("(A) a (B) b").
-# (A bullet may touch its text, "-Dr. Lee", but not another bullet or a digit: "--", "-5".)
-_BULLET_LINE = re.compile(r"^[ \t]*[-*•+](?:[ \t]+|(?=[^\s\d*•+-]))(\S.*?)[ \t]*$", re.MULTILINE)
+# (A dash or a bullet may touch its text, "-Dr. Lee", but not another dash or a digit: "--",
+# "-5"; an asterisk must not, "*Question*:" is emphasis.)
+_BULLET_LINE = re.compile(r"^[ \t]*(?:[-*•+][ \t]+|[-•](?=[^\s\d*•+-]))(\S.*?)[ \t]*$", re.MULTILINE)
 _LABELLED_LINE = re.compile(r"^[ \t]*\(?([A-Ha-h]|[1-9])[ \t]*[.):]\.?[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 _INLINE_LABELLED = re.compile(r"\(([A-Ha-h])\)[ \t]*([^\n]+?)[ \t]*(?=\([A-Ha-h]\)|$)", re.MULTILINE)
 _OPTIONS_HEADER = re.compile(

@@ -373,3 +373,25 @@ def test_hash_lines_inside_an_html_comment_are_not_headings():
         "Intro.\n\n<!--\n# not a heading\nstill the comment\n-->",
         "# Real\nBody.",
     ]
+
+
+def test_inline_comment_markup_a_decimal_and_a_number_wrapped_to_a_line_start_are_what_they_are():
+    text = "# Intro\n\nWrite `<!--` to start a comment.\n\n# Setup\n\nInstall it."
+    assert [p.text.split("\n")[0] for p in cut(text, 12)] == ["# Intro", "# Setup"]
+    assert [p.text for p in cut("Prices rose by 2.5. The board met.", 4)] == ["Prices rose by 2.5.", "The board met."]
+    assert [p.text for p in cut("The costs rose by\n12. The board met.", 5)] == [
+        "The costs rose by\n12.",
+        "The board met.",
+    ]
+    # A list after a line that opens it keeps its numbers with its items.
+    listed = "Steps:\n1. Unpack it now\n2. Run it now"
+    assert [p.text for p in cut(listed, 5)] == ["Steps:\n1. Unpack it now", "2. Run it now"]
+
+
+def test_filling_a_headings_passage_never_cuts_a_word_that_fits_a_passage_alone():
+    text = "# Heading here\n\nSupercalifragilistic is a word."
+    passages = cut(text, 20, count=len)
+    assert "Supercalifragilistic" in [p.text.split()[0] for p in passages] + [
+        w for p in passages for w in p.text.split()
+    ]
+    assert_faithful(text, passages)

@@ -317,7 +317,7 @@ def _docx_with_body_xml(path: Path, replacements: dict[str, str]) -> Path:
 
 def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_nested_tables(tmp_path):
     document = docx.Document()
-    for marker in ("INS", "DEL", "SDT", "FIELD", "SMART", "LINK"):
+    for marker in ("INS", "DEL", "SDT", "FIELD", "SMART", "LINK", "PTAB", "RUBY"):
         document.add_paragraph(f"{marker.title()} paragraph: ").add_run(f"@{marker}@")
     table = document.add_table(rows=2, cols=2)
     table.cell(0, 0).text, table.cell(0, 1).text = "Ward", "Extensions"
@@ -345,6 +345,13 @@ def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_
             "<w:r><w:t>@FIELD@</w:t></w:r>": f'<w:fldSimple w:instr=" DOCPROPERTY Company ">{run("Riverside")}</w:fldSimple>',
             "<w:r><w:t>@SMART@</w:t></w:r>": f'<w:smartTag w:element="place">{run("Springfield")}</w:smartTag>',
             "<w:r><w:t>@LINK@</w:t></w:r>": f'<w:hyperlink w:anchor="top">{run("see above")}</w:hyperlink>',
+            "<w:r><w:t>@PTAB@</w:t></w:r>": (
+                '<w:r><w:t>left</w:t><w:ptab w:relativeTo="margin" w:alignment="right" w:leader="none"/>'
+                "<w:t>right</w:t></w:r>"
+            ),
+            "<w:r><w:t>@RUBY@</w:t></w:r>": (
+                f"<w:r><w:ruby><w:rubyPr/><w:rt>{run('kanji')}</w:rt><w:rubyBase>{run('漢字')}</w:rubyBase></w:ruby></w:r>"
+            ),
             "<w:p><w:r><w:t>@BLOCK@</w:t></w:r></w:p>": (
                 f"<w:sdt><w:sdtPr/><w:sdtContent><w:p>{run('A paragraph in a content control.')}</w:p>"
                 "</w:sdtContent></w:sdt>"
@@ -359,6 +366,8 @@ def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_
         "Field paragraph: Riverside",
         "Smart paragraph: Springfield",
         "Link paragraph: see above",
+        "Ptab paragraph: left\tright",
+        "Ruby paragraph: 漢字",
         "Ward | Extensions",
         "Cardiology | day 4411 | night 4412",
         "A paragraph in a content control.",

@@ -173,6 +173,8 @@ def test_stdin_that_stops_being_utf8_keeps_what_came_before_and_warns(caplog):
     ]
     stdin = io.TextIOWrapper(io.BytesIO(b"The clinic opens at seven. Meet at the caf\xe9 after."), encoding="utf-8")
     assert [p.text for p in passages_of(["-"], stdin=stdin)] == ["The clinic opens at seven."]
+    stdin = io.TextIOWrapper(io.BytesIO("文。文。".encode() + b"\xff"), encoding="utf-8")
+    assert [p.text for p in passages_of(["-"], stdin=stdin)] == ["文。文。"]
 
 
 # --- tables -----------------------------------------------------------------------------------

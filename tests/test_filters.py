@@ -463,3 +463,9 @@ def test_the_pipeline_rejects_with_reason_and_detail_and_counts_per_task_type(sc
     exqa, qa = (stats.by_task[resolve_task_type(t).full_name] for t in ("exqa", "qa"))
     assert (exqa.kept, dict(exqa.rejected)) == (0, {filters.ANSWER_NOT_IN_PASSAGE: 2})
     assert (qa.kept, dict(qa.rejected)) == (1, {filters.DUPLICATE: 1})
+
+
+def test_emphasis_with_asterisks_is_not_a_list_of_options():
+    text = "*Passage*: the clinic opens at 7:30.\n*Question*: When does it open?"
+    assert listed_options(text) == []
+    assert normalise("-.5") == "-.5" and normalise("- 20") == "20"

@@ -260,3 +260,24 @@ def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do(tmp_path)
     page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9 \x93quoted\x94 \x80 5.</p></body></html>'
     text, _ = read(tmp_path, "latin.html", page.encode("latin-1"))
     assert text == "Café “quoted” € 5."
+
+
+def test_a_privacy_policys_cookie_and_consent_sections_are_text():
+    page = """<html><body><main><h1>Privacy policy</h1>
+<section id="cookies"><h2>How we use cookies</h2><p>We set one session cookie.</p></section>
+<h2 id="consent">Patient consent</h2><div class="consent-form"><p>The patient agrees to the procedure.</p></div>
+</main></body></html>"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        text, _ = read(Path(folder), "privacy.html", page)
+    assert "We set one session cookie." in text and "The patient agrees to the procedure." in text
+    assert "How we use cookies" in text and "Patient consent" in text
+
+
+def test_an_empty_data_cell_keeps_its_place_and_a_hidden_cell_adds_no_separator(tmp_path):
+    page = """<html><body><table><tr><th>Name</th><th>Email</th><th>Age</th></tr>
+<tr><td>Alice</td><td></td><td>42</td></tr>
+<tr><td style="display:none">secret</td><td>Bob</td><td>37</td></tr></table></body></html>"""
+    text, _ = read(tmp_path, "people.html", page)
+    assert text == "Name | Email | Age\n\nAlice |  | 42\n\nBob | 37"

@@ -139,7 +139,21 @@ def test_a_table_of_numbers_and_a_price_list_are_text_and_a_skipped_contents_pag
     assert "Emergency 12,480" in texts[f"{path}#page=1"]
     assert "X-ray . . . . . . . . 80" in texts[f"{path}#page=2"]
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        f"{path}#page=3: read as a table of contents or an index; skipped."
+        f"{path}: page 3 read as a table of contents or an index; skipped."
+    ]
+
+
+def test_a_sorted_price_list_is_text_and_skipped_contents_pages_are_told_in_one_line(tmp_path, caplog):
+    # Prices in ascending order look like a table of contents, but point past the last page.
+    prices = ["Fees", "Wash . . . . . . . . 10", "Cut . . . . . . . . 20", "Colour . . . . . . . . 45"]
+    more_contents = ["3 Prices . . . . . . 3", "4 Hours . . . . . . 4", "5 Staff . . . . . . 5", "6 Map . . . . . . 6"]
+    text = [["Opening hours are 9 to 5."], ["Five people work here."], ["The salon is on Quay Street."]]
+    path = tmp_path / "salon.pdf"
+    path.write_bytes(make_pdf([FRONT[1], more_contents, prices, *text]))
+    texts, _ = read(path)
+    assert sorted(texts) == [f"{path}#page={n}" for n in (3, 4, 5, 6)]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{path}: pages 1-2 read as a table of contents or an index; skipped."
     ]
 
 

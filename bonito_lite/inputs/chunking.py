@@ -50,6 +50,8 @@ _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\n|$)")
 # "```x``` y" is inline code) or tildes; a fence closes at the same character, at least
 # as many, and nothing else on the line.
 _FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})", re.DOTALL)
+# An HTML comment block opens at a line's start (CommonMark); inline "<!--" in text does not.
+_COMMENT_OPEN = re.compile(r" {0,3}<!--")
 # A sentence ends after '.', '!', '?' or an ellipsis (then any closing quotes or brackets) when
 # whitespace follows, or after a CJK full stop, which needs no space after it.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f]+")
@@ -301,6 +303,19 @@ _WORD_BEFORE = re.compile(r"(\S+)\Z")
 # A list item's number or letter at the start of a line: "4." or "b)".
 _ITEM_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}|[A-Za-z])\Z")
 _NEXT_CHARACTER = re.compile(r"\s*(\S)")
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "u.s", "e.g": letters, not "2.5"
+_LIST_LINE = re.compile(r"[ \t]*(?:\d{1,3}|[A-Za-z])[.)][ \t]")
+
+
+def _after_list_start(text: str, position: int) -> bool:
+    """Whether the line holding ``position`` follows a line that opens a list (ends in ':')
+    or is an item itself: "Steps:\n1. Unpack" is a list, "rose by\n12. The board" a
+    sentence wrapped before a number."""
+    line_start = text.rfind("\n", 0, position)
+    if line_start <= 0:
+        return True  # the paragraph starts with it
+    previous = text[text.rfind("\n", 0, line_start) + 1 : line_start].rstrip()
+    return previous.endswith(":") or bool(_LIST_LINE.match(previous))
 
 
 def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
@@ -314,13 +329,13 @@ def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
     if not mark.startswith(".") or mark.startswith(".."):
         return True  # "!", "?", an ellipsis, a CJK stop
     before = text[max(0, match.start() - 40) : match.start()]
-    if _ITEM_MARKER.search(before):
+    if _ITEM_MARKER.search(before) and _after_list_start(text, match.start()):
         return False
     word = _WORD_BEFORE.search(before)
     if word is not None:
         token = word.group(1).lstrip("(\"'\u201c\u2018[").casefold()
         # "J." and "U.S." are initials; "e.g." is in the list without its last period.
-        if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()) or re.fullmatch(r"(?:\w\.)+\w", token):
+        if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()) or _INITIALS.fullmatch(token):
             return False
     following = _NEXT_CHARACTER.match(text, match.end(), end)
     if following is None:
@@ -397,7 +412,8 @@ def _split(
         taken = 0
         if room.prefix is not None:
             taken = _longest_run(lambda k: room.fits_first(run(k)), n - i, guess(len(room.prefix)))
-            if not taken and room.fill_down and not finest:
+            # Down to words, never into a word: one that fits a passage alone stays whole.
+            if not taken and room.fill_down and level + 2 < len(_UNITS):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
                 i += 1
                 continue
@@ -527,7 +543,12 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
                 fence = delimiter.group(1)
             elif delimiter and _closes(fence, delimiter.group(1), part[delimiter.end() :]):
                 fence = None
-            elif markdown and fence is None and "<!--" in part and "-->" not in part.rsplit("<!--", 1)[1]:
+            elif (
+                markdown
+                and fence is None
+                and (opened := _COMMENT_OPEN.match(part))
+                and "-->" not in part[opened.end() :]
+            ):
                 in_comment = True
             elif markdown and fence is None and _HEADING.match(part):
                 yield from builder.flush()

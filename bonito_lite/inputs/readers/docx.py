@@ -74,10 +74,16 @@ _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 # custom XML, and a tracked insertion or move of whole paragraphs.
 _TRANSPARENT = {_W + name for name in ("sdt", "sdtContent", "customXml", "ins", "moveTo")}
 # Never read: tracked deletions, what a move left behind, text boxes, a content control's
-# properties (its placeholder), and the fallback copy of content that is also given as a
-# newer "choice" (which would read it twice).
-_SKIPPED = {_W + name for name in ("del", "moveFrom", "txbxContent", "sdtPr", "sdtEndPr")} | {_MC + "Fallback"}
-_CHARACTERS = {_W + "tab": "\t", _W + "br": "\n", _W + "cr": "\n", _W + "noBreakHyphen": "-"}
+# properties (its placeholder), the fallback copy of content that is also given as a newer
+# "choice" (which would read it twice), and a ruby's reading above its base text.
+_SKIPPED = {_W + name for name in ("del", "moveFrom", "txbxContent", "sdtPr", "sdtEndPr", "rt")} | {_MC + "Fallback"}
+_CHARACTERS = {
+    _W + "tab": "\t",
+    _W + "ptab": "\t",
+    _W + "br": "\n",
+    _W + "cr": "\n",
+    _W + "noBreakHyphen": "-",
+}
 
 
 def _block_elements(parent) -> Iterator:

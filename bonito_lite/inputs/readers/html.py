@@ -91,10 +91,6 @@ _NAVIGATION_WORDS = {
     "permalink",
     "copiable",
     "anchorjs",
-    # cookie and consent banners
-    "cookie",
-    "cookies",
-    "consent",
 }
 # Whole names of one generator's furniture, and of text kept off the screen.
 _FURNITURE_NAMES = {
@@ -104,6 +100,19 @@ _FURNITURE_NAMES = {
     "sr-only",
     "visually-hidden",
     "screen-reader-text",
+    # cookie and consent banners, by the whole names sites and consent tools give them (a
+    # privacy policy's own "cookies" or "consent" section is text)
+    "cookie-banner",
+    "cookie-bar",
+    "cookie-consent",
+    "cookie-notice",
+    "cookie-law-info-bar",
+    "cookieconsent",
+    "cc-banner",
+    "cc-window",
+    "gdpr-banner",
+    "onetrust-banner-sdk",
+    "cookiebanner",
 }
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer", "copyright", "colophon"}
@@ -274,12 +283,10 @@ def _html_blocks(root) -> Iterator[Block]:
         if name == "br":
             current.line_break(heading)
             continue
-        # Between cells with text: a layout table's image and spacer cells add none.
-        if (
-            name in _CELLS
-            and stats.has_text(node)
-            and any(stats.has_text(cell) for cell in node.find_previous_siblings(_CELLS))
-        ):
+        # Between cells, once a cell with text came and while one is still to come: an empty
+        # cell of a data table keeps its place ("Alice |  | 42"); a layout table's image and
+        # spacer cells around the text add none.
+        if name in _CELLS and stats.separated(node):
             current.add(" | ", heading)
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
@@ -310,6 +317,7 @@ class _LinkStats:
         from bs4 import NavigableString
 
         self.of: dict[int, tuple[int, int, int, bool]] = {}
+        self.separated_cells: set[int] = set()
         stack = [(root, False)]
         while stack:
             node, leaving = stack.pop()
@@ -318,7 +326,7 @@ class _LinkStats:
                 stack.extend(
                     (child, False)
                     for child in node.contents
-                    if not isinstance(child, NavigableString) and child.name not in _DROPPED
+                    if not isinstance(child, NavigableString) and child.name not in _DROPPED and not _hidden(child)
                 )
                 continue
             text = linked = links = 0
@@ -327,13 +335,15 @@ class _LinkStats:
                 if isinstance(child, NavigableString):
                     if not isinstance(child, skipped_strings):
                         text += len(child) - sum(1 for c in child if c.isspace())
-                elif child.name not in _DROPPED:
+                elif child.name not in _DROPPED and not _hidden(child):
                     c_text, c_linked, c_links, c_content = self.of[id(child)]
                     text, linked, links = text + c_text, linked + c_linked, links + c_links
                     content = content or c_content
             if node.name == "a" and node.has_attr("href"):
                 linked, links = text, links + 1
             self.of[id(node)] = (text, linked, links, content)
+            if node.name == "tr":
+                self._mark_separators(node)
 
     def mostly_links(self, node) -> bool:
         text, linked, links, content = self.of.get(id(node), (0, 0, 0, False))
@@ -341,6 +351,22 @@ class _LinkStats:
 
     def has_text(self, node) -> bool:
         return self.of.get(id(node), (0, 0, 0, False))[0] > 0
+
+    def _mark_separators(self, row) -> None:
+        """Which cells of ``row`` a separator goes before: a cell with text came before, and
+        this one or a later one has text (one pass over the row, not one per cell)."""
+        cells = [child for child in row.find_all(_CELLS, recursive=False) if not _hidden(child)]
+        later = [False] * (len(cells) + 1)
+        for index in range(len(cells) - 1, -1, -1):
+            later[index] = later[index + 1] or self.has_text(cells[index])
+        seen_text = False
+        for index, cell in enumerate(cells):
+            if seen_text and later[index]:
+                self.separated_cells.add(id(cell))
+            seen_text = seen_text or self.has_text(cell)
+
+    def separated(self, cell) -> bool:
+        return id(cell) in self.separated_cells
 
     def holds_content(self, node) -> bool:
         return self.of.get(id(node), (0, 0, 0, False))[3]

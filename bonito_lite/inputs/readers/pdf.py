@@ -9,8 +9,9 @@ page's number, on the pages around it) are dropped, and a word hyphenated across
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
 hyphen elsewhere on the page), and typographic ligatures ("ﬁ") are spelt out. Table-of-
-contents and index pages (mostly lines that end in a page number after a dot leader, in page
-order, or after an index entry's comma) are not read, with a warning. A line equal to an outline
+contents and index pages (mostly lines that end in a page number of this document after a dot
+leader, in page or alphabetical order, or after an index entry's comma) are not read, with one
+warning listing them. A line equal to an outline
 (bookmark) title pointing at that page is a heading, also with its section number
 ("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
 with a few pages around each held to tell its headers and footers.
@@ -101,13 +102,17 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     with_text += 1
                     yield index, text.translate(_LIGATURES)
 
+        contents: list[int] = []
         for index, lines in _without_furniture(page_texts(), titles):
-            if _contents_or_index(lines):
-                warn(f"{source}#page={index + 1}: read as a table of contents or an index; skipped.")
+            if _contents_or_index(lines, n_pages):
+                contents.append(index + 1)
                 continue
             text = _rejoined("".join(lines))
             if text.strip():
                 yield index + 1, _page_blocks(text, titles.get(index, ()))
+        if contents:
+            # One line for them all: an index can run to dozens of pages.
+            warn(f"{source}: {_page_list(contents)} read as a table of contents or an index; skipped.")
         if n_pages == 0:
             raise UnreadableDocumentError(f"{source}: a PDF without pages; skipped.")
         if with_text == 0 and failed == 0:
@@ -305,20 +310,42 @@ def _without_furniture(
             position -= 1
 
 
-def _contents_or_index(lines: list[str]) -> bool:
+def _page_list(numbers: list[int]) -> str:
+    """``[2, 3, 4, 9]`` → ``"pages 2-4, 9"``."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    parts = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    return ("pages " if len(numbers) > 1 else "page ") + ", ".join(parts)
+
+
+def _contents_or_index(lines: list[str], n_pages: int) -> bool:
     """Whether a page is mostly entries that point at pages (a table of contents, an index).
 
     Dot leaders also set out price lists and fee tables; a table of contents points at its
     pages in order and an index lists its entries in alphabetical order, so leader lines in
-    neither order (most often a list of prices) are not counted.
+    neither order (most often a list of prices) are not counted, and no line counts whose
+    number is past the document's last page (a price of 45 in a 3-page leaflet).
     """
     filled = [line.rstrip() for line in lines if line.strip()]
-    found = [(line, match) for line in filled if (match := _REFERENCE_LINE.search(line))]
+    found = [
+        (line, match)
+        for line in filled
+        if (match := _REFERENCE_LINE.search(line)) and not _past_the_end(match.group("page"), n_pages)
+    ]
     leaders = [(line[: m.start()].strip().casefold(), m.group("page")) for line, m in found if m.group("leader")]
     pages = [int(page) for _, page in leaders if page.isdigit()]
     if len(leaders) >= 3 and not (_mostly_ascending(pages) or _mostly_ascending([entry for entry, _ in leaders])):
         found = [(line, m) for line, m in found if not m.group("leader")]
     return len(found) >= 3 and len(found) >= 0.4 * len(filled)
+
+
+def _past_the_end(page: str, n_pages: int) -> bool:
+    # Printed numbers start at 1 after unnumbered front matter, so they stay within the count.
+    return page.isdigit() and int(page) > n_pages
 
 
 def _mostly_ascending(values: list) -> bool:

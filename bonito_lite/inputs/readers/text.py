@@ -192,7 +192,7 @@ def _decoded(binary, source: str) -> Iterator[str]:
 _HELD_CHARS = 1 << 20
 
 
-_BOUNDARY = re.compile(r"(?:[.!?][\"'\u201d\u2019)\]]*[ \t]|\n)")
+_BOUNDARY = re.compile(r"(?:[.!?][\"'\u201d\u2019)\]]*[ \t]|[\u3002\uff01\uff1f]|\n)")
 
 
 def _to_last_boundary(text: str) -> str:
