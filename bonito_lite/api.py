@@ -25,6 +25,7 @@ from datasets import Dataset
 from .abstract import AbstractBonito
 from .engines.backends import LLAMA_CPP, SERVER, open_backend
 from .engines.generation import EngineSettings, Sampling
+from .engines.sampler import GREEDY_BELOW_TEMPERATURE
 from .engines.server import ServerEngine, parse_server_url
 from .errors import InputError, SamplingError
 from .filters import QualityFilter
@@ -189,12 +190,16 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
                 else tuple(int(t) for t in get("allowed_token_ids", None))
             ),
         )
-        seed = None if seed is None else int(seed)
+        # vLLM reads a seed of -1 as none: new randomness each call.
+        seed = None if seed is None or int(seed) == -1 else int(seed)
     except (TypeError, ValueError, AttributeError) as error:
         if isinstance(error, SamplingError):
             raise
         raise SamplingError(f"a sampling parameter has the wrong type: {error}.") from None
     sampling.check()
+    if n > 1 and sampling.temperature < GREEDY_BELOW_TEMPERATURE:
+        # vLLM's own refusal: every greedy sample is the same.
+        raise SamplingError(f"n must be 1 when using greedy sampling, got {n}.")
     return sampling, n, seed
 
 
@@ -494,6 +499,7 @@ def _text_rows(values: list[Any], context_col: str) -> list[str]:
     Upstream fails on such a row too (it strips every context); turning a missing value or
     a number into a string would put "None" or "42.0" in the training data as a passage.
     """
+    values = list(values)  # a datasets Column reads each row anew
     for index, value in enumerate(values):
         if not isinstance(value, str):
             raise InputError(

@@ -107,3 +107,15 @@ def test_a_dataset_dict_or_an_empty_dataset_is_named_as_such(bonito, texts):
         bonito.generate_tasks(DatasetDict(train=texts), context_col="input", task_type="qg")
     with pytest.raises(InputError, match="its columns: none"):
         bonito.generate_tasks(Dataset.from_list([]), context_col="input", task_type="qg")
+
+
+def test_greedy_sampling_with_several_samples_is_refused_as_vllm_refuses_it(bonito, texts):
+    with pytest.raises(ValueError, match="n must be 1 when using greedy sampling, got 3"):
+        bonito.generate_tasks(texts, "input", "qg", SamplingParams(temperature=0.0, n=3))
+
+
+def test_a_seed_of_minus_one_is_vllms_no_seed(bonito, texts):
+    from bonito_lite.api import sampling_from
+
+    assert sampling_from(SamplingParams(seed=-1))[2] is None
+    assert sampling_from(SamplingParams(seed=7))[2] == 7

@@ -550,6 +550,16 @@ def test_ignore_eos_generates_past_the_end_token_without_its_text(counting_gguf)
     assert _greedy_completion(model, ignore_eos=True, max_tokens=7) == (" one two three four one two", "length", 7)
 
 
+def test_min_tokens_holds_the_end_token_back_with_ignore_eos_too(counting_gguf):
+    # vLLM masks the end token until min_tokens whatever ignore_eos says: "one" follows "four".
+    model, _ = counting_gguf
+    assert _greedy_completion(model, ignore_eos=True, min_tokens=5, max_tokens=7) == (
+        " one two three four one two three",
+        "length",
+        7,
+    )
+
+
 def test_min_tokens_holds_the_end_token_and_stop_strings_back(counting_gguf):
     model, _ = counting_gguf
     # the end token is masked at the 5th token: "one" follows "four"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bonito_lite.engines.generation import Sampling
 from bonito_lite.engines.sampler import SamplerChain
 
 # Mistral's vocabulary: as many logits as bonito-v1 gives.
@@ -148,12 +149,39 @@ def test_draws_repeat_with_the_seed_and_differ_with_another():
     assert draws(4) != draws(5)
 
 
-def test_below_vllms_temperature_floor_the_draw_is_greedy():
+def test_a_temperature_of_zero_is_greedy_and_one_above_zero_below_a_hundredth_is_a_hundredth():
+    # vLLM's SamplingParams raises 0 < T < 0.01 to 0.01 (_MAX_TEMP); only 0 is greedy.
     logits = _logits(5)
-    for temperature in (0.0, 5e-6):
-        sampler = SamplerChain(N_VOCAB, temperature=temperature, top_p=0.5, seed=1)
-        assert {sampler.sample(logits) for _ in range(20)} == {int(np.argmax(logits))}
-        sampler.close()
+    sampler = SamplerChain(N_VOCAB, temperature=0.0, top_p=0.5, seed=1)
+    assert {sampler.sample(logits) for _ in range(20)} == {int(np.argmax(logits))}
+    close = np.zeros(N_VOCAB, dtype=np.float32)
+    close[100], close[101] = 10.0, 9.99
+    expected = vllm_probabilities(close, temperature=0.01, top_p=1.0)
+    for temperature in (5e-6, 0.002, 0.01):
+        ids, probabilities = SamplerChain(N_VOCAB, temperature=temperature, top_p=1.0, seed=1).distribution(close)
+        ours = np.zeros(N_VOCAB)
+        ours[ids] = probabilities
+        assert np.allclose(ours, expected, atol=1e-6), temperature
+        assert 0.2 < ours[101] < 0.3
+
+
+def test_a_logit_bias_is_clamped_to_a_hundred_as_vllm_clamps_it():
+    logits = np.zeros(N_VOCAB, dtype=np.float32)
+    logits[10], logits[11] = -60.0, 50.0
+    for bias in (150.0, float("inf")):
+        sampler = SamplerChain(N_VOCAB, temperature=1.0, top_p=1.0, seed=1, logit_bias={10: bias})
+        assert sampler.sample(logits) == 11  # -60 + 100 = 40, still under 50
+    with pytest.raises(ValueError, match="logit_bias holds NaN"):
+        Sampling(logit_bias=((10, float("nan")),)).check()
+
+
+def test_parameters_within_vllms_epsilon_of_off_are_off():
+    logits = _logits(6)
+    plain = SamplerChain(N_VOCAB, temperature=1.0, top_p=1.0, seed=1).distribution(logits)
+    for nearly_off in ({"min_p": 5e-6}, {"top_p": 0.999995}, {"repetition_penalty": 1.000001}):
+        kwargs = {"temperature": 1.0, "top_p": 1.0, "seed": 1, "prompt_tokens": [1, 2, 3], **nearly_off}
+        ids, probabilities = SamplerChain(N_VOCAB, **kwargs).distribution(logits)
+        assert np.array_equal(ids, plain[0]) and np.allclose(probabilities, plain[1]), nearly_off
 
 
 def _forcing(token: int) -> np.ndarray:

@@ -67,7 +67,7 @@ class Sampling:
 
     # None: until the end token, or until the sequence's context is full
     max_tokens: int | None = MAX_TOKENS.engine_value
-    temperature: float = TEMPERATURE.engine_value  # below 1e-5: greedy
+    temperature: float = TEMPERATURE.engine_value  # 0: greedy; above 0 and below 0.01: 0.01, as vLLM
     top_p: float = TOP_P.engine_value
     top_k: int = TOP_K.engine_value  # 0 (or vLLM's -1): off
     min_p: float = MIN_P.engine_value
@@ -96,6 +96,8 @@ class Sampling:
             raise SamplingError("bad_words must hold words, not empty strings.")
         if self.allowed_token_ids is not None and not self.allowed_token_ids:
             raise SamplingError("allowed_token_ids must not be empty.")
+        if any(bias != bias for _, bias in self.logit_bias):  # NaN: no number to clamp
+            raise SamplingError("logit_bias holds NaN; give each token a number (vLLM clamps them to +-100).")
         if n_vocab is not None:
             for name, ids in (
                 ("stop_token_ids", self.stop_token_ids),

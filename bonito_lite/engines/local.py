@@ -346,7 +346,8 @@ class Engine:
     def _sampler(self, state: _RequestState, sampling: Sampling, seed: int) -> SamplerChain:
         ends: tuple[int, ...] = ()
         if sampling.min_tokens:
-            ends = sampling.stop_token_ids + (() if sampling.ignore_eos else self._end_tokens())
+            # The end token too with ignore_eos: vLLM holds it back until min_tokens either way.
+            ends = sampling.stop_token_ids + self._end_tokens()
         grammar = llama.Grammar(self._vocab, self._grammar, self._candidates) if self._grammar else None
         return SamplerChain(
             self._vocab.n_tokens,

@@ -30,8 +30,15 @@ class Grammar(Protocol):
 # Seeds are taken modulo this: 32 bits, as the pipeline derives them.
 _SEED_MODULUS = 0xFFFFFFFF
 
-# vLLM samples greedily below this temperature (its _SAMPLING_EPS).
+# vLLM samples greedily below this temperature (its _SAMPLING_EPS); a parameter within it of
+# "off" is off (min-p, top-p, the repetition penalty).
 GREEDY_BELOW_TEMPERATURE = 1e-5
+_SAMPLING_EPS = GREEDY_BELOW_TEMPERATURE
+# vLLM raises a temperature above 0 and below this to it (its _MAX_TEMP): logits divided by a
+# smaller one overflow, so only 0 itself is greedy.
+LOWEST_TEMPERATURE = 1e-2
+# vLLM clamps each logit bias to this size (its logits processor for logit_bias).
+LOGIT_BIAS_LIMIT = 100.0
 
 # Top-p finds its cut with a histogram of the tempered logits (below the largest, in bins
 # this fine) instead of sorting the vocabulary: only the tokens of the bin where the
@@ -53,9 +60,11 @@ class SamplerChain:
     ``min_tokens`` tokens were generated; the repetition penalty (over prompt and output
     tokens: positive logits divided by it, negative ones multiplied), then the frequency and
     presence penalties (output tokens only); then the logits divided by the temperature, and
-    on that tempered distribution top-k, top-p and min-p; then the draw. Below vLLM's
-    temperature of 1e-5 the draw is the argmax of the penalised logits (greedy). These are
-    the definitions of vLLM's sampler, which upstream Bonito runs on.
+    on that tempered distribution top-k, top-p and min-p; then the draw. As vLLM does, a
+    temperature above 0 and below 0.01 is taken as 0.01, a temperature of 0 draws the argmax
+    of the penalised logits (greedy), logit biases are clamped to +-100, and min-p, top-p and
+    the repetition penalty within 1e-5 of "off" are off. These are the definitions of vLLM's
+    sampler, which upstream Bonito runs on.
 
     The draw uses one uniform number from the sequence's own generator (numpy's PCG64,
     seeded with ``seed``), so a draw depends on the logits, the tokens so far and the seed
@@ -96,18 +105,24 @@ class SamplerChain:
         prompt_tokens: Sequence[int] = (),
     ) -> None:
         self._n_vocab = n_vocab
+        temperature = float(temperature)
+        if 0 < temperature < LOWEST_TEMPERATURE:
+            temperature = LOWEST_TEMPERATURE
         self._greedy = temperature < GREEDY_BELOW_TEMPERATURE
-        self._inverse_temperature = 0.0 if self._greedy else 1.0 / float(temperature)
-        self._top_p = float(top_p)
+        self._inverse_temperature = 0.0 if self._greedy else 1.0 / temperature
+        self._top_p = float(top_p) if top_p < 1.0 - _SAMPLING_EPS else 1.0
         self._top_k = int(top_k) if 0 < int(top_k) < n_vocab else 0
         # min-p keeps p >= min_p * p_max, i.e. a tempered logit at most -ln(min_p) below the largest.
-        self._min_p_span = -float(np.log(min_p)) if min_p > 0 else None
+        self._min_p_span = -float(np.log(min_p)) if min_p > _SAMPLING_EPS else None
+        if abs(repetition_penalty - 1.0) < _SAMPLING_EPS:
+            repetition_penalty = 1.0
         self._rng = np.random.Generator(np.random.PCG64(sampler_seed(seed)))
         # Logit processing before the chain; the logits are copied only when there is some.
         self._bias_ids = self._bias_values = None
         if logit_bias:
             self._bias_ids = np.fromiter(logit_bias.keys(), dtype=np.int64)
-            self._bias_values = np.fromiter(logit_bias.values(), dtype=np.float32)
+            values = np.fromiter(logit_bias.values(), dtype=np.float64)
+            self._bias_values = np.clip(values, -LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT).astype(np.float32)
         self._disallowed = None
         if allowed_token_ids is not None:
             self._disallowed = np.ones(n_vocab, dtype=bool)
