@@ -247,3 +247,10 @@ def test_bad_words_are_banned_as_vllm_bans_them():
     assert sampler.sample(_forcing(60)) == 60
     assert sampler.sample(logits) == 60  # 61 now completes the banned word
     sampler.close()
+
+
+def test_top_k_compares_the_logits_not_their_rounded_distances_from_the_largest():
+    logits = np.full(N_VOCAB, -50.0, dtype=np.float32)
+    logits[0], logits[1], logits[2] = 30.0, 1.0000001, 1.0  # 29 below, in float32, for both
+    ids, _ = SamplerChain(N_VOCAB, temperature=1.0, top_p=1.0, top_k=2, seed=1).distribution(logits)
+    assert sorted(ids.tolist()) == [0, 1]

@@ -236,7 +236,7 @@ class SamplerChain:
             raise EngineError("the sampler has no token to draw (a grammar or a mask that allows nothing?)")
         below = top - logits  # >= 0; +inf for tokens masked out. Top-k is the same tempered or not.
         if self._top_k and self._top_k <= _SORTED_TOP_K:
-            ids = _top_k(below, self._top_k)
+            ids = _top_k(below, logits, self._top_k)
             below = below[ids] * np.float32(self._inverse_temperature)
             order = np.lexsort((ids, below))
             ids, below = ids[order], below[order]
@@ -288,17 +288,20 @@ def _nucleus(below: np.ndarray, top_p: float) -> np.ndarray:
     return np.concatenate((above, edge[: max(1, min(taken, len(edge)))]))
 
 
-def _top_k(below: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the ``k`` tokens with the least ``below`` (every token tied with the k-th included).
+def _top_k(below: np.ndarray, logits: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` tokens with the largest ``logits`` (every token tied with the k-th
+    included); ``below`` is each one's distance under the largest.
 
     A histogram of ``below`` finds the bin holding the k-th token; only the tokens up to that
-    bin are partitioned (a partition of the whole vocabulary costs more than the rest of a draw).
+    bin are partitioned (a partition of the whole vocabulary costs more than the rest of a
+    draw), by the logits themselves, as vLLM compares them: two distinct logits far under the
+    largest can round to the same distance.
     """
     bins = np.minimum(below * _TOP_P_BINS_PER_LOGIT, _TOP_P_BINS - 1).astype(np.int32)
     crossing = int(np.searchsorted(np.cumsum(np.bincount(bins, minlength=_TOP_P_BINS)), k))
     ids = np.flatnonzero(bins <= crossing)
-    kth = np.partition(below[ids], k - 1)[k - 1]
-    return ids[below[ids] <= kth]
+    kth = np.partition(logits[ids], len(ids) - k)[len(ids) - k]
+    return ids[logits[ids] >= kth]
 
 
 def sampler_seed(seed: int) -> int:
