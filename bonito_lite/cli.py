@@ -555,7 +555,11 @@ def pull_command(
     from .models.pull import pull_model
 
     configure_logging(verbose, quiet)
-    logging.getLogger("huggingface_hub").setLevel(logging.INFO if verbose else logging.ERROR)
+    # Set once the library is imported: its import sets its own level (warnings), which would
+    # print its retry messages ("Error while downloading ...") under -q and hide them under -v.
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity(logging.INFO if verbose else logging.ERROR)
     result = pull_model(
         repository, quant=quant, revision=revision, output=output, overwrite=overwrite, progress=not quiet
     )

@@ -161,6 +161,7 @@ def test_a_download_cut_mid_file_resumes_where_it_stopped(hub, quants, pull, in_
     hub.cut_next_get[name] = cut
     proc = pull(REPO, "--quant", "Q8_0", "-q", endpoint=hub.url)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # -q: the client's own retry messages are not shown either
     assert (in_tmp / "models" / name).read_bytes() == quants[name]
     # The first GET was cut; the client asked for the rest only, from the last chunk it wrote
     # (huggingface-hub writes whole chunks of 10 MiB).
@@ -205,6 +206,33 @@ def test_a_pulled_file_comes_from_the_cache_offline(hub, quants, pull, in_tmp):
     assert proc.returncode == 0, proc.stderr
     warning = f"Warning: the Hub at {hub.url} cannot be reached: "
     assert warning in proc.stderr and f"using the files of {REPO} in the local Hugging Face cache" in proc.stderr
+
+
+@pytest.mark.slow
+def test_overwriting_a_pulled_file_with_itself_leaves_no_hidden_copy(hub, quants, pull, in_tmp):
+    hub.repos[REPO] = quants
+    assert pull(REPO, "-q", endpoint=hub.url).returncode == 0
+    for offline in (False, True):
+        proc = pull(REPO, "-q", "--overwrite", endpoint=hub.url, offline=offline)
+        assert proc.returncode == 0, proc.stderr
+    # The cache's blob and models/ share the file; a leftover temporary name would be a third.
+    names = sorted(p.name for p in (in_tmp / "models").iterdir())
+    assert names == ["tiny-bonito.Q4_K_M.gguf", "tiny-bonito.Q4_K_M.gguf.source.json"]
+
+
+@pytest.mark.slow
+def test_offline_a_cached_file_damaged_since_its_download_is_not_kept(hub, quants, pull, in_tmp):
+    hub.repos[REPO] = quants
+    assert pull(REPO, "-q", "-o", "first.gguf", endpoint=hub.url).returncode == 0
+    (blob,) = [p for p in (pull.hf_home / "hub").rglob("*") if p.parent.name == "blobs" and p.stat().st_size > 1000]
+    (in_tmp / "first.gguf").unlink()  # so the blob is the only name of its bytes
+    data = bytearray(blob.read_bytes())
+    data[-10] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    proc = pull(REPO, "-q", "-o", "again.gguf", endpoint=hub.url, offline=True)
+    assert proc.returncode == 1
+    assert "arrived damaged" in _one_error_line(proc)
+    assert not (in_tmp / "again.gguf").exists()
 
 
 @pytest.mark.slow

@@ -322,11 +322,18 @@ def _cached_listing(repository: str, revision: str | None, why: str, offline: bo
         repository,
     )
     files = tuple(
-        RepoFile(name=path.relative_to(folder).as_posix(), size=path.stat().st_size)
+        RepoFile(name=path.relative_to(folder).as_posix(), size=path.stat().st_size, sha256=_blob_sha256(path))
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     )
     return RepoListing(repository, revision, commit=folder.name, files=files, from_cache=True)
+
+
+def _blob_sha256(snapshot_file: Path) -> str | None:
+    """The sha256 a cached LFS file must have: the cache names its blob by it (64 hex digits;
+    a git file's blob is named by its 40-digit git hash, which says nothing of sha256)."""
+    name = snapshot_file.resolve().name
+    return name if re.fullmatch(r"[0-9a-f]{64}", name) else None
 
 
 def file_quant(name: str) -> str | None:
@@ -475,6 +482,9 @@ def _place(cached: Path, destination: Path) -> None:
         except OSError:  # another file system (checked for room before the download)
             shutil.copyfile(blob, tmp)
         os.replace(tmp, destination)
+        # Renaming a link onto another link of the same file does nothing (POSIX), and would
+        # leave the temporary name holding the whole file after both were deleted.
+        tmp.unlink(missing_ok=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
