@@ -429,3 +429,12 @@ def test_a_pulled_model_is_found_by_the_hub_id_it_converts_and_by_its_repository
     assert resolve_model("someone/bonito-v1-GGUF") == Path("models") / model.name
     with pytest.raises(ModelFileError, match="'bonito-lite pull REPO'.*'bonito-lite convert BatsResearch/other'"):
         resolve_model("BatsResearch/other")
+
+
+def test_a_models_path_that_is_a_file_is_refused_before_anything_is_asked(in_tmp):
+    from bonito_lite.errors import OutputExistsError
+    from bonito_lite.models.pull import pull_model
+
+    (in_tmp / "models").write_text("not a folder")
+    with pytest.raises(OutputExistsError, match="models is a file, and models/x.gguf would go inside it"):
+        pull_model("someone/x-GGUF", output="models/x.gguf", progress=False)

@@ -233,7 +233,12 @@ def pull_model(
         model = identify_bonito(info, known)
     except ModelFileError as error:
         _forget(cached)
-        reason = str(error).replace(str(cached), "the file")
+        # The file is as the Hub has it: copying or converting it again would not help.
+        reason = (
+            str(error)
+            .replace(str(cached), "the file")
+            .replace("; copy or convert it again", "; choose another --quant or repository")
+        )
         raise ModelFileError(f"{where} is not a Bonito model and was not kept: {reason}") from None
     output_path.parent.mkdir(parents=True, exist_ok=True)
     _place(cached, output_path)
@@ -259,6 +264,12 @@ def _check_output(path: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{path} is a folder; give a file name ending in .gguf")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+    # Before the download, not after: the folder the model goes into must be one.
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputExistsError(f"{folder} is a file, and {path} would go inside it; move it or give -o")
+            break
 
 
 def list_repository(repository: str, revision: str | None) -> RepoListing:
