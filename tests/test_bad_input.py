@@ -432,3 +432,9 @@ def test_an_os_error_the_library_did_not_expect_is_still_one_line(tmp_path, monk
     assert_one_line_error(result, 2, "locked/notes.txt: permission denied; check that you may read it")
     result = invoke(["--debug", "generate", "locked/notes.txt", "-t", "exqa", *SMALL])
     assert isinstance(result.exception, PermissionError)
+
+
+def test_a_model_named_by_the_environment_that_is_not_there_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("BONITO_LITE_MODEL", "models/nope.gguf")
+    result = invoke(["generate", "good.txt", "-t", "exqa", "--max-tokens", "16"])
+    assert_one_line_error(result, 2, "model file models/nope.gguf (from $BONITO_LITE_MODEL) does not exist")

@@ -42,6 +42,8 @@ def _checked(path: Path) -> Path:
 
 
 def _find_model(spec: str | os.PathLike | None) -> Path:
+    # The CLI's --model reads the variable too, so a value equal to it came from there.
+    from_environment = bool(os.environ.get(MODEL_ENV)) and (spec is None or str(spec) == os.environ[MODEL_ENV])
     if spec is None:
         spec = os.environ.get(MODEL_ENV) or None
     if spec is None:
@@ -53,7 +55,10 @@ def _find_model(spec: str | os.PathLike | None) -> Path:
         return path
     if _HUB_ID.match(str(spec)) and not path.suffix == ".gguf":
         return _converted_from(str(spec), MODELS_FOLDER)
-    raise ModelFileError(f"model file {path} does not exist.")
+    where = f" (from ${MODEL_ENV})" if from_environment else ""
+    raise ModelFileError(
+        f"model file {path}{where} does not exist; give a .gguf file, 'toy', or a converted model's hub id."
+    )
 
 
 def _converted_from(repository: str, folder: Path) -> Path:
