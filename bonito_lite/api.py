@@ -25,7 +25,6 @@ from datasets import Dataset
 from .abstract import AbstractBonito
 from .engines.backends import LLAMA_CPP, SERVER, open_backend
 from .engines.generation import EngineSettings, Sampling
-from .engines.sampler import GREEDY_BELOW_TEMPERATURE
 from .engines.server import ServerEngine, parse_server_url
 from .errors import InputError, SamplingError
 from .filters import QualityFilter
@@ -197,7 +196,7 @@ def sampling_from(params: Any) -> tuple[Sampling, int, int | None]:
             raise
         raise SamplingError(f"a sampling parameter has the wrong type: {error}.") from None
     sampling.check()
-    if n > 1 and sampling.temperature < GREEDY_BELOW_TEMPERATURE:
+    if n > 1 and sampling.temperature == 0:  # above 0, vLLM raises it to 0.01: not greedy
         # vLLM's own refusal: every greedy sample is the same.
         raise SamplingError(f"n must be 1 when using greedy sampling, got {n}.")
     return sampling, n, seed

@@ -119,3 +119,9 @@ def test_a_seed_of_minus_one_is_vllms_no_seed(bonito, texts):
 
     assert sampling_from(SamplingParams(seed=-1))[2] is None
     assert sampling_from(SamplingParams(seed=7))[2] == 7
+
+
+def test_a_tiny_temperature_is_not_greedy_so_several_samples_are_allowed():
+    from bonito_lite.api import sampling_from
+
+    assert sampling_from(SamplingParams(temperature=1e-6, n=2))[1] == 2

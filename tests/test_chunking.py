@@ -395,3 +395,24 @@ def test_filling_a_headings_passage_never_cuts_a_word_that_fits_a_passage_alone(
         w for p in passages for w in p.text.split()
     ]
     assert_faithful(text, passages)
+
+
+def test_a_numbered_list_without_a_colon_keeps_its_numbers_with_its_items():
+    text = (
+        "Installation steps\n1. Download the installer and keep it.\n"
+        "2. Run the installer and wait until it has\nfinished copying.\n3. Restart the machine before use."
+    )
+    passages = cut(text, 15)
+    assert [p.text for p in passages] == [
+        "Installation steps\n1. Download the installer and keep it.",
+        "2. Run the installer and wait until it has\nfinished copying.",
+        "3. Restart the machine before use.",
+    ]
+    assert_faithful(text, passages)
+
+
+def test_a_heading_over_unspaced_text_takes_its_first_characters():
+    text = "# 製品の概要\n\n" + "本製品は高性能な計算機であり多くの用途に使われている" * 2 + "。次の文です。"
+    passages = cut(text, 40, count=len)
+    assert passages[0].text.startswith("# 製品の概要\n\n本製品")
+    assert_faithful(text, passages)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bonito_lite.inputs.documents import find_documents, iter_passages
 
 
@@ -281,3 +283,27 @@ def test_an_empty_data_cell_keeps_its_place_and_a_hidden_cell_adds_no_separator(
 <tr><td style="display:none">secret</td><td>Bob</td><td>37</td></tr></table></body></html>"""
     text, _ = read(tmp_path, "people.html", page)
     assert text == "Name | Email | Age\n\nAlice |  | 42\n\nBob | 37"
+
+
+@pytest.mark.parametrize(
+    "name, banner",
+    [
+        ("cookie_notice", True),
+        ("cookies-banner", True),
+        ("gdpr-cookie-notice", True),
+        ("CybotCookiebotDialog", True),
+        ("cookieConsent", True),
+        ("cookies", False),
+        ("consent-form", False),
+    ],
+)
+def test_cookie_banners_go_by_their_names_and_a_policys_sections_stay(tmp_path, name, banner):
+    page = f'<html><body><div id="{name}"><p>We use cookies. Accept all</p></div><p>Real text here.</p></body></html>'
+    text, _ = read(tmp_path, "page.html", page)
+    assert ("We use cookies" in text) is not banner
+    assert "Real text here." in text
+
+
+def test_cells_of_a_table_written_without_rows_are_still_separated(tmp_path):
+    text, _ = read(tmp_path, "rowless.html", "<html><body><table><td>Alice</td><td>42</td></table></body></html>")
+    assert text == "Alice | 42"

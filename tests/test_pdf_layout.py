@@ -184,3 +184,18 @@ def test_typographic_ligatures_are_spelt_out(tmp_path, monkeypatch):
     monkeypatch.setattr(PageObject, "extract_text", lambda self, *a, **k: "An e\ufb03cient \ufb01le \ufb02ow.\n")
     texts, _ = read(path)
     assert texts[f"{path}#page=1"] == "An efficient file flow.\n"
+
+
+def test_a_contents_page_of_an_extract_pointing_past_its_pages_is_still_skipped_and_told_when_reading_stops_early(
+    tmp_path, caplog
+):
+    contents = ["Contents", "7 Maintenance . . . . 201", "7.1 Cleaning . . . . 202", "7.2 Oiling . . . . 203"]
+    path = tmp_path / "part2.pdf"
+    path.write_bytes(make_pdf([contents, ["Clean the widget weekly."], ["Oil the hinge monthly."]]))
+    documents = iter(find_documents([str(path)]))
+    first = next(documents)  # as --limit 1 reads: the rest of the file is never asked for
+    assert first.source == f"{path}#page=2"
+    del documents
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{path}: page 1 read as a table of contents or an index; skipped."
+    ]

@@ -254,3 +254,11 @@ def test_top_k_compares_the_logits_not_their_rounded_distances_from_the_largest(
     logits[0], logits[1], logits[2] = 30.0, 1.0000001, 1.0  # 29 below, in float32, for both
     ids, _ = SamplerChain(N_VOCAB, temperature=1.0, top_p=1.0, top_k=2, seed=1).distribution(logits)
     assert sorted(ids.tolist()) == [0, 1]
+
+
+def test_top_k_above_the_sorted_limit_compares_the_logits_too():
+    logits = np.full(N_VOCAB, -50.0, dtype=np.float32)
+    logits[:4095] = np.linspace(40.0, 30.0, 4095, dtype=np.float32)
+    logits[4095], logits[4096] = 1.0000001, 1.0
+    ids, _ = SamplerChain(N_VOCAB, temperature=1.0, top_p=1.0, top_k=4096, seed=1).distribution(logits)
+    assert len(ids) == 4096 and 4096 not in ids.tolist()

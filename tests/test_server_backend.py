@@ -929,3 +929,13 @@ def test_when_the_server_stops_counting_tokens_what_finished_is_written(relay, t
     assert sorted(r["char_start"] for r in records_of(output)) == sorted(
         text.index(section) for section in sections if any(section.strip() in prompt for prompt in sent)
     )
+
+
+def test_the_body_carries_vllms_temperature_floor_and_bias_clamp_and_is_strict_json(relay):
+    sampling = Sampling(temperature=0.001, logit_bias=((13, float("inf")), (14, -500.0)))
+    request = GenerationRequest(key=0, prompt="p", seeds=(5,), sampling=sampling)
+    with ServerEngine(relay.url, EngineSettings(constrain=False)) as engine:
+        body = engine.request_body(request, 5)
+    assert body["temperature"] == 0.01
+    assert body["logit_bias"] == {"13": 100.0, "14": -100.0}
+    json.dumps(body, allow_nan=False)  # "Infinity" is not JSON

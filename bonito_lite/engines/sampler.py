@@ -245,9 +245,9 @@ class SamplerChain:
                 taken = int(np.searchsorted(cumulative, self._top_p * cumulative[-1])) + 1
                 ids, below = ids[:taken], below[:taken]
         else:
-            if self._top_k:
-                kth = np.partition(below, self._top_k - 1)[self._top_k - 1]
-                below[below > kth] = np.inf
+            if self._top_k:  # by the logits themselves, as in _top_k
+                kth = np.partition(logits, len(logits) - self._top_k)[len(logits) - self._top_k]
+                below[logits < kth] = np.inf
             below *= np.float32(self._inverse_temperature)
             if self._top_p < 1.0:
                 ids = _nucleus(below, self._top_p)

@@ -31,6 +31,7 @@ from ..errors import EngineError, InputError, NetworkError, SamplingError
 from ..prompt import pipe_grammar
 from ..settings import PARALLEL, URL, URL_ENV, Caller
 from .generation import Completion, EngineSettings, GenerationRequest, Sampling
+from .sampler import LOGIT_BIAS_LIMIT, LOWEST_TEMPERATURE
 
 if TYPE_CHECKING:
     from .local import Tokenizer
@@ -410,7 +411,11 @@ class ServerEngine:
         body: dict[str, Any] = {
             "model": self.model.id,
             "prompt": request.prompt,
-            "temperature": sampling.temperature,
+            # vLLM's own rules, applied here for llama.cpp's servers too (and so that an
+            # infinite bias is not sent as "Infinity", which is not JSON).
+            "temperature": LOWEST_TEMPERATURE
+            if 0 < sampling.temperature < LOWEST_TEMPERATURE
+            else sampling.temperature,
             "top_p": sampling.top_p,
             "seed": seed,
         }
@@ -425,7 +430,9 @@ class ServerEngine:
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if sampling.logit_bias:
-            body["logit_bias"] = {str(token): bias for token, bias in sampling.logit_bias}
+            body["logit_bias"] = {
+                str(token): max(-LOGIT_BIAS_LIMIT, min(LOGIT_BIAS_LIMIT, bias)) for token, bias in sampling.logit_bias
+            }
         if server in (LLAMA_CPP, LLAMA_CPP_PYTHON):
             # Always sent: llama.cpp's servers default to top-k 40, min-p 0.05 and a repeat
             # penalty of 1.1, where vLLM's defaults turn all three off.

@@ -303,19 +303,37 @@ _WORD_BEFORE = re.compile(r"(\S+)\Z")
 # A list item's number or letter at the start of a line: "4." or "b)".
 _ITEM_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}|[A-Za-z])\Z")
 _NEXT_CHARACTER = re.compile(r"\s*(\S)")
+# Scripts written without spaces between words: kana, CJK ideographs, Hangul syllables.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "u.s", "e.g": letters, not "2.5"
 _LIST_LINE = re.compile(r"[ \t]*(?:\d{1,3}|[A-Za-z])[.)][ \t]")
 
 
 def _after_list_start(text: str, position: int) -> bool:
-    """Whether the line holding ``position`` follows a line that opens a list (ends in ':')
-    or is an item itself: "Steps:\n1. Unpack" is a list, "rose by\n12. The board" a
-    sentence wrapped before a number."""
+    """Whether the number (or letter) at the start of the line holding ``position`` numbers a
+    list item rather than ending a sentence wrapped before it ("rose by\n12. The board").
+
+    It does when the paragraph starts with it, when the line before opens a list (ends in
+    ':'), when it follows the last item's number ("2." after "1.", however that item wrapped),
+    or when it is "1." and a "2." starts a line soon after.
+    """
     line_start = text.rfind("\n", 0, position)
     if line_start <= 0:
         return True  # the paragraph starts with it
     previous = text[text.rfind("\n", 0, line_start) + 1 : line_start].rstrip()
-    return previous.endswith(":") or bool(_LIST_LINE.match(previous))
+    if previous.endswith(":") or _LIST_LINE.match(previous):
+        return True
+    marker = text[line_start + 1 : position].strip()
+    if not marker.isdigit():
+        return False
+    number = int(marker)
+    earlier = _ITEM_NUMBERS.findall(text, max(0, line_start - 2000), line_start)
+    if earlier and int(earlier[-1]) == number - 1:
+        return True
+    return number == 1 and re.search(r"\n[ \t]*2[.)][ \t]", text[position : position + 2000]) is not None
+
+
+_ITEM_NUMBERS = re.compile(r"(?:^|\n)[ \t]*(\d{1,3})[.)][ \t]")
 
 
 def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
@@ -412,8 +430,10 @@ def _split(
         taken = 0
         if room.prefix is not None:
             taken = _longest_run(lambda k: room.fits_first(run(k)), n - i, guess(len(room.prefix)))
-            # Down to words, never into a word: one that fits a passage alone stays whole.
-            if not taken and room.fill_down and level + 2 < len(_UNITS):
+            # Down to words, never into a word: one that fits a passage alone stays whole
+            # (but a run of Chinese or Japanese, one "word" to whitespace, is cut between
+            # its characters).
+            if not taken and room.fill_down and (level + 2 < len(_UNITS) or _UNSPACED.search(run(1))):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
                 i += 1
                 continue

@@ -100,20 +100,17 @@ _FURNITURE_NAMES = {
     "sr-only",
     "visually-hidden",
     "screen-reader-text",
-    # cookie and consent banners, by the whole names sites and consent tools give them (a
-    # privacy policy's own "cookies" or "consent" section is text)
-    "cookie-banner",
-    "cookie-bar",
-    "cookie-consent",
-    "cookie-notice",
-    "cookie-law-info-bar",
-    "cookieconsent",
-    "cc-banner",
+    # consent tools' banners whose names say neither "cookie" nor "banner"
     "cc-window",
-    "gdpr-banner",
     "onetrust-banner-sdk",
-    "cookiebanner",
 }
+# A cookie or consent banner: one of these words with one of the next in its names
+# ("cookie-notice", "gdpr_popup", "cookieConsent"); a privacy policy's own "cookies" section
+# or a "consent-form" is text.
+_BANNER_TOPICS = {"cookie", "cookies", "consent", "gdpr"}
+# Names that are a banner by themselves (consent tools': Cookiebot, CookieConsent...).
+_BANNER_NAMES = {"cookiebanner", "cookieconsent", "cookienotice", "cookiebot"}
+_BANNER_KINDS = {"banner", "bar", "notice", "popup", "modal", "dialog", "container", "overlay", "box", "alert"}
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer", "copyright", "colophon"}
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -158,6 +155,7 @@ _BLOCKS = (
     }
 )
 _CELLS = {"td", "th"}
+_ROW_HOLDERS = {"tr", "table", "thead", "tbody", "tfoot"}
 _SPACES = re.compile(r"[ \t\n\r\f]+")
 # As for text files: NUL bytes near the start mean binary, unless a BOM says UTF-16 or UTF-32.
 _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
@@ -342,7 +340,7 @@ class _LinkStats:
             if node.name == "a" and node.has_attr("href"):
                 linked, links = text, links + 1
             self.of[id(node)] = (text, linked, links, content)
-            if node.name == "tr":
+            if node.name in _ROW_HOLDERS:  # a row, or a table whose cells lxml left without one
                 self._mark_separators(node)
 
     def mostly_links(self, node) -> bool:
@@ -381,7 +379,10 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
     words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
     if not stats.holds_content(node) and (
-        words & _NAVIGATION_WORDS or lowered & _FURNITURE_NAMES or (not in_content and words & _PAGE_LEVEL_WORDS)
+        words & _NAVIGATION_WORDS
+        or lowered & _FURNITURE_NAMES
+        or (not in_content and words & _PAGE_LEVEL_WORDS)
+        or _banner(words)
     ):
         return True
     if node.name == "a" and node.get("href", "").startswith("#"):
@@ -395,6 +396,11 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     if in_content and node.name in ("table", "header"):
         return False
     return stats.mostly_links(node)
+
+
+def _banner(words: set[str]) -> bool:
+    topics = words & _BANNER_TOPICS
+    return bool(words & _BANNER_NAMES) or (bool(topics) and (bool(words & _BANNER_KINDS) or len(topics) > 1))
 
 
 # Elements judged by their share of link text: those that hold a block of text or a list.

@@ -103,16 +103,19 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     yield index, text.translate(_LIGATURES)
 
         contents: list[int] = []
-        for index, lines in _without_furniture(page_texts(), titles):
-            if _contents_or_index(lines, n_pages):
-                contents.append(index + 1)
-                continue
-            text = _rejoined("".join(lines))
-            if text.strip():
-                yield index + 1, _page_blocks(text, titles.get(index, ()))
-        if contents:
-            # One line for them all: an index can run to dozens of pages.
-            warn(f"{source}: {_page_list(contents)} read as a table of contents or an index; skipped.")
+        try:
+            for index, lines in _without_furniture(page_texts(), titles):
+                if _contents_or_index(lines, n_pages):
+                    contents.append(index + 1)
+                    continue
+                text = _rejoined("".join(lines))
+                if text.strip():
+                    yield index + 1, _page_blocks(text, titles.get(index, ()))
+        finally:
+            # One line for them all (an index can run to dozens of pages), also when reading
+            # stops early (--limit).
+            if contents:
+                warn(f"{source}: {_page_list(contents)} read as a table of contents or an index; skipped.")
         if n_pages == 0:
             raise UnreadableDocumentError(f"{source}: a PDF without pages; skipped.")
         if with_text == 0 and failed == 0:
@@ -331,16 +334,23 @@ def _contents_or_index(lines: list[str], n_pages: int) -> bool:
     number is past the document's last page (a price of 45 in a 3-page leaflet).
     """
     filled = [line.rstrip() for line in lines if line.strip()]
+    # A page titled as one may point past this file's pages: an extract of a longer manual.
+    titled = any(_CONTENTS_TITLE.fullmatch(line.strip()) for line in filled[:3])
     found = [
         (line, match)
         for line in filled
-        if (match := _REFERENCE_LINE.search(line)) and not _past_the_end(match.group("page"), n_pages)
+        if (match := _REFERENCE_LINE.search(line)) and (titled or not _past_the_end(match.group("page"), n_pages))
     ]
     leaders = [(line[: m.start()].strip().casefold(), m.group("page")) for line, m in found if m.group("leader")]
     pages = [int(page) for _, page in leaders if page.isdigit()]
     if len(leaders) >= 3 and not (_mostly_ascending(pages) or _mostly_ascending([entry for entry, _ in leaders])):
         found = [(line, m) for line, m in found if not m.group("leader")]
     return len(found) >= 3 and len(found) >= 0.4 * len(filled)
+
+
+_CONTENTS_TITLE = re.compile(
+    r"(?:table of )?contents|index|inhalt|inhaltsverzeichnis|sommaire|table des mati[eè]res|[ií]ndice", re.IGNORECASE
+)
 
 
 def _past_the_end(page: str, n_pages: int) -> bool:
