@@ -57,8 +57,13 @@ def handles_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from .run import Sigterm, sigterm_interrupts
+
+        sigterm = Sigterm()
         try:
-            with called_from(Caller.CLI):  # messages name settings by their --flags
+            # SIGTERM (kill, timeout) stops any command as Ctrl-C does, so that what it was
+            # writing (a conversion's intermediate file, a report's work folder) is removed.
+            with called_from(Caller.CLI), sigterm_interrupts() as sigterm:  # messages name settings by their --flags
                 return command(*args, **kwargs)
         except BonitoLiteError as error:
             if _debug_enabled():
@@ -68,6 +73,9 @@ def handles_errors(command):
         except KeyboardInterrupt:
             if _debug_enabled():
                 raise
+            if sigterm.received:
+                click.echo("Terminated.", err=True)
+                sys.exit(128 + signal.SIGTERM)
             click.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except ModuleNotFoundError as error:

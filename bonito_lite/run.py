@@ -376,9 +376,9 @@ class GenerateRun:
             skipped_files=self.documents.skipped,
         )
         stopped_by = signal.SIGINT
-        sigterm = _Sigterm()
+        sigterm = Sigterm()
         try:
-            with _sigterm_interrupts() as sigterm:
+            with sigterm_interrupts() as sigterm:
                 if plan.remaining:
                     self._generate(plan, report, writers, progress)
                 else:
@@ -562,7 +562,7 @@ def _sigint_held() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-class _Sigterm:
+class Sigterm:
     """Whether SIGTERM came; its handler stops the run the way Ctrl-C does."""
 
     received = False
@@ -578,9 +578,9 @@ class _Sigterm:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[_Sigterm]:
+def sigterm_interrupts() -> Iterator[Sigterm]:
     """Inside the block SIGTERM stops the run as Ctrl-C does: whole records and a manifest."""
-    sigterm = _Sigterm()
+    sigterm = Sigterm()
     if threading.current_thread() is not threading.main_thread():
         yield sigterm
         return

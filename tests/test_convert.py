@@ -142,6 +142,13 @@ def test_checkpoint_in_the_hub_cache_records_repository_and_revision(tmp_path, t
     assert _value(reader, SOURCE_HF_REPOSITORY_KEY) == "BatsResearch/bonito-v1"
     assert _value(reader, metadata.SOURCE_REVISION) == commit
     assert _value(reader, metadata.IS_TOY) is True
+    # Named by the repository, not by the snapshot folder's commit hash.
+    assert _value(reader, "general.name") == "bonito-v1"
+    assert all(
+        commit not in str(_value(reader, key))
+        for key in ("general.name", "general.finetune", "general.basename")
+        if reader.get_field(key) is not None
+    )
 
 
 def test_bf16_output_copies_the_bf16_bits(tmp_path, tiny_checkpoint, source_weights):

@@ -169,3 +169,45 @@ def test_a_checkpoint_file_that_cannot_be_opened_is_named_as_such(run, checkpoin
     monkeypatch.setattr(Path, "read_text", read_text)
     monkeypatch.setattr(convert_vocab, "open", opener, raising=False)
     assert_one_line_error(run(checkpoint_copy), 2, f"{name} cannot be read (permission denied)")
+
+
+def test_a_missing_output_head_is_refused_when_the_config_says_it_is_not_tied(run, checkpoint_copy, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    config = json.loads((checkpoint_copy / "config.json").read_text())
+    assert config.get("tie_word_embeddings") is False  # the tiny checkpoint has its own lm_head
+    weights = load_file(checkpoint_copy / "model.safetensors")
+    del weights["lm_head.weight"]
+    save_file(weights, checkpoint_copy / "model.safetensors", metadata={"format": "pt"})
+    output = tmp_path / "out.gguf"
+    assert_one_line_error(run(checkpoint_copy, "-o", output), 2, "no tensor for output.weight (lm_head)", "not tied")
+    assert not output.exists()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_conversion_leaves_no_partial_file(tmp_path, llama3_checkpoint):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "BONITO_LITE_DEBUG"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bonito_lite", "convert", str(llama3_checkpoint), "--quant", "Q4_K_M", "-o", "l.gguf"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*partial*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "Terminated." in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []  # the intermediate and the partial output are gone

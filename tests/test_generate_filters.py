@@ -176,17 +176,17 @@ def test_a_bad_dedup_threshold_is_refused(in_tmp):
 @pytest.mark.slow
 def test_the_api_filters_by_default_and_returns_what_it_rejected(bonito):
     passage = TEXT.split("\n\n")[0]
-    rows = Dataset.from_dict({"text": [passage, passage]})
-    # Greedy: every sample of the two identical rows is the same example (sampled, identical
-    # rows would draw independently).
-    params = SamplingParams(max_tokens=64, n=2, temperature=0.0)
+    rows = Dataset.from_dict({"text": [passage, passage, passage]})
+    # Greedy: each of the three identical rows gives the same example (sampled, identical
+    # rows would draw independently; greedy allows one sample per row, as vLLM does).
+    params = SamplingParams(max_tokens=64, n=1, temperature=0.0)
     kept, rejected = bonito.generate_tasks(rows, "text", "qg", params, return_rejected=True)
     everything = bonito.generate_tasks(rows, "text", "qg", params, quality_filters=False)
-    assert everything.num_rows == 4
-    assert kept.num_rows + rejected.num_rows == 4
+    assert everything.num_rows == 3
+    assert kept.num_rows + rejected.num_rows == 3
     assert kept.num_rows == 1
     duplicates = [r for r in rejected.to_list() if r["reason"] == filters.DUPLICATE]
-    assert len(duplicates) == 3
+    assert len(duplicates) == 2
     assert all("dataset#row=0" in r["detail"] for r in duplicates)
-    assert {r["source"] for r in duplicates} == {"dataset#row=0", "dataset#row=1"}
+    assert {r["source"] for r in duplicates} == {"dataset#row=1", "dataset#row=2"}
     assert {"reason", "detail", "input", "output", "generation"} <= set(rejected.column_names)

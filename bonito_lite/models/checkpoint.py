@@ -150,6 +150,8 @@ class HyperParameters:
     head_dim: int | None
     declared_dtype: str | None
     rope_scaling: Llama3RopeScaling | None = None
+    # config.json's tie_word_embeddings, if it says: False means the head is a tensor of its own.
+    tie_word_embeddings: bool | None = None
 
     @property
     def rope_dimension_count(self) -> int:
@@ -212,6 +214,9 @@ def hyper_parameters(config: dict[str, Any]) -> HyperParameters:
             head_dim=config.get("head_dim"),
             declared_dtype=config.get("dtype", config.get("torch_dtype")),
             rope_scaling=_llama3_rope_scaling(rope) if rope_type == "llama3" else None,
+            tie_word_embeddings=(
+                bool(config["tie_word_embeddings"]) if config.get("tie_word_embeddings") is not None else None
+            ),
         )
     except KeyError as error:
         raise CheckpointError(f"config.json lacks {error.args[0]!r}; the checkpoint is incomplete") from None

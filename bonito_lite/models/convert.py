@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -242,8 +243,15 @@ def add_general_metadata(writer: gguf.GGUFWriter, source: _Source) -> None:
     """``general.*``: what llama.cpp's converter reads from the model card, plus our keys."""
     folder = source.location.folder
     metadata = gguf.Metadata.load(None, folder, None, source.n_parameters)
+    if source.location.repo_id:
+        # A hub checkpoint's folder is its snapshot, named by a commit hash, from which the
+        # heuristics would name the model: the repository names it instead.
+        metadata.name = source.location.repo_id.split("/")[-1]
+        for field in ("basename", "finetune", "version"):
+            if re.fullmatch(r"[0-9a-f]{40}", str(getattr(metadata, field, "") or "").lower()):
+                setattr(metadata, field, None)
     if metadata.name is None:
-        metadata.name = source.location.repo_id or folder.name
+        metadata.name = folder.name
     if metadata.size_label is None:
         metadata.size_label = gguf.size_label(source.n_parameters, 0, 0, 0)
     if metadata.license is None:

@@ -144,6 +144,12 @@ def _check_against_config(planned: list[PlannedTensor], params: HyperParameters)
     for name, like in _OPTIONAL.items():
         if name in found:
             expected[name] = expected[like]
+        elif params.tie_word_embeddings is False:
+            # Tied, llama.cpp would read the head from the embeddings: another model.
+            raise CheckpointError(
+                f"the checkpoint has no tensor for {name} (lm_head), and config.json says its embeddings "
+                "are not tied; it is incomplete (download it again, or check its safetensors index)"
+            )
     for name, shape in expected.items():
         actual = tuple(found[name].shape)
         if actual != shape:
