@@ -9,14 +9,15 @@ The rules, in order:
   and belongs to the passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that
   paragraph's first sentences do (and if not even its first sentence does, its first lines
-  or words); a heading with no text after it joins the passage before it. Structured documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings
-  flagged by their readers; they follow the same rules, with offsets into their blocks
-  joined by a blank line.
+  or words); a heading with no text after it joins the passage before it. Structured
+  documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings flagged by their
+  readers; they follow the same rules, with offsets into their blocks joined by a blank line.
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends (not after an
   abbreviation, initials or a list item's number, nor before a small letter; a table's or a
   list's lines are its units), a sentence longer than that at line breaks, a line longer
-  than that at whitespace, and a "word" longer than that between characters. The pieces are packed into passages the same way
-  paragraphs are, the first of them filling what the open passage has left.
+  than that at whitespace, and a "word" longer than that between characters. The pieces are
+  packed into passages the same way paragraphs are, the first of them filling what the open
+  passage has left.
 * Nothing is truncated or dropped except the whitespace between passages. Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
 * The only passage that may exceed ``chunk_tokens`` is a single character the counter calls
@@ -306,7 +307,9 @@ _NEXT_CHARACTER = re.compile(r"\s*(\S)")
 # Scripts written without spaces between words: kana, CJK ideographs, Hangul syllables.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "u.s", "e.g": letters, not "2.5"
-_LIST_LINE = re.compile(r"[ \t]*(?:\d{1,3}|[A-Za-z])[.)][ \t]")
+# A numbered or lettered list item's start: "4. ", "b) ".
+_ITEM_START = r"(?:\d{1,3}|[A-Za-z])[.)][ \t]"
+_LIST_LINE = re.compile(rf"[ \t]*{_ITEM_START}")
 
 
 def _after_list_start(text: str, position: int) -> bool:
@@ -369,7 +372,7 @@ def _line_structured(text: str, start: int, end: int) -> bool:
     return len(lines) >= 2 and all(_STRUCTURED_LINE.match(line) for line in lines)
 
 
-_STRUCTURED_LINE = re.compile(r"[ \t]*(?:\||[-*+\u2022][ \t]|\d{1,3}[.)][ \t]|[A-Za-z][.)][ \t])")
+_STRUCTURED_LINE = re.compile(rf"[ \t]*(?:\||[-*+\u2022][ \t]|{_ITEM_START})")
 
 
 def _matched_units(pattern: re.Pattern) -> Callable[[str, int, int], tuple[list[int], list[int]]]:
