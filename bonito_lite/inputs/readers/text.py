@@ -77,7 +77,7 @@ def check_not_binary(head: bytes | str, source: str) -> None:
         encoding = "UTF-32" if head.startswith(_UTF32_BOMS) else "UTF-16"
         raise UnreadableDocumentError(
             f"{source}: {encoding} text (it starts with a {encoding} byte-order mark); skipped. "
-            f"Convert it first, e.g. iconv -f {encoding} -t UTF-8 {_quoted(source)} > converted.txt"
+            f"Convert it first, e.g. iconv -f {encoding} -t UTF-8 {shlex.quote(source)} > converted.txt"
         )
     if (b"\0" if isinstance(head, bytes) else "\0") in head:
         raise UnreadableDocumentError(
@@ -87,10 +87,6 @@ def check_not_binary(head: bytes | str, source: str) -> None:
 
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff", *_UTF32_BOMS)
-
-
-def _quoted(source: str) -> str:
-    return shlex.quote(source)
 
 
 def check_utf8(binary: io.BufferedIOBase, source: str) -> None:
