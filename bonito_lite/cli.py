@@ -35,6 +35,7 @@ from .settings import (
     called_from,
     passage_ctx_size,
 )
+from .stopping import Sigterm, sigterm_interrupts
 from .task_types import TASK_TYPES
 
 IGNORE_REVIEW_HELP = "Export the examples as generated, without the decisions of 'bonito-lite review'."
@@ -57,8 +58,6 @@ def handles_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .run import Sigterm, sigterm_interrupts
-
         sigterm = Sigterm()
         try:
             # SIGTERM (kill, timeout) stops any command as Ctrl-C does, so that what it was

@@ -74,6 +74,7 @@ from .sinks import (
     rejected_path,
     write_json_atomically,
 )
+from .stopping import Sigterm, Terminated, sigterm_interrupts
 from .task_types import resolve_task_types
 
 log = logging.getLogger(__name__)
@@ -178,10 +179,6 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__("interrupted")
         self.report = report
         self.signal_number = signal_number
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, timeout, docker stop, a batch scheduler's limit), raised where Ctrl-C is."""
 
 
 def validate_sampling(options: GenerateOptions) -> None:
@@ -386,7 +383,7 @@ class GenerateRun:
             report.status = "complete"
         except KeyboardInterrupt as stop:
             report.status = "interrupted"
-            if isinstance(stop, _Terminated) or sigterm.received:
+            if isinstance(stop, Terminated) or sigterm.received:
                 stopped_by = signal.SIGTERM
         finally:
             # A second Ctrl-C while closing would cut the manifest short; hold it off.
@@ -560,32 +557,3 @@ def _sigint_held() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-
-
-class Sigterm:
-    """Whether SIGTERM came; its handler stops the run the way Ctrl-C does."""
-
-    received = False
-
-    def __call__(self, number: int, frame: object) -> None:
-        self.received = True
-        if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
-            raise _Terminated()
-        # As a SIGINT: inside a llama.cpp call Ctrl-C is held off and stops the decode between
-        # graph nodes, where an exception raised from this handler would be lost in a ctypes
-        # callback.
-        signal.raise_signal(signal.SIGINT)
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[Sigterm]:
-    """Inside the block SIGTERM stops the run as Ctrl-C does: whole records and a manifest."""
-    sigterm = Sigterm()
-    if threading.current_thread() is not threading.main_thread():
-        yield sigterm
-        return
-    previous = signal.signal(signal.SIGTERM, sigterm)
-    try:
-        yield sigterm
-    finally:
-        signal.signal(signal.SIGTERM, previous)
