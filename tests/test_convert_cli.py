@@ -211,3 +211,11 @@ def test_sigterm_during_a_conversion_leaves_no_partial_file(tmp_path, llama3_che
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "Terminated." in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []  # the intermediate and the partial output are gone
+
+
+def test_an_output_that_is_stdout_or_a_file_of_the_checkpoint_is_refused(run, checkpoint_copy):
+    assert_one_line_error(run(checkpoint_copy, "-o", "-"), 2, "not standard output")
+    weights = checkpoint_copy / "model.safetensors"
+    before = weights.read_bytes()
+    assert_one_line_error(run(checkpoint_copy, "-o", weights, "--overwrite"), 2, "is a file of the checkpoint")
+    assert weights.read_bytes() == before

@@ -22,7 +22,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from ..errors import CheckpointError, OutputExistsError, ResourceError
+from ..errors import CheckpointError, InputError, OutputExistsError, ResourceError
 from ..progress import progress_bar
 from .checkpoint import (
     CheckpointLocation,
@@ -106,12 +106,14 @@ def convert_checkpoint(
     """
     started = time.monotonic()
     quant = normalize_quant(quant)
+    if output is not None:
+        # Before the source is opened: a hub id downloads gigabytes first.
+        _check_output(Path(output), overwrite)
     source_info = open_source(source, revision)
     output_path = Path(output) if output is not None else (DEFAULT_OUTPUT_FOLDER / f"{source_info.name}.{quant}.gguf")
-    if output_path.exists() and not overwrite:
-        raise OutputExistsError(f"{output_path} exists; pass --overwrite to replace it")
-    if output_path.is_dir():
-        raise OutputExistsError(f"{output_path} is a folder; give a file name ending in .gguf")
+    _check_output(output_path, overwrite)
+    if output_path.exists() and output_path.resolve().parent == source_info.location.folder.resolve():
+        raise OutputExistsError(f"{output_path} is a file of the checkpoint being converted; give -o another path")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     intermediate_type = quant if quant in DIRECT_TYPES else source_info.full_precision_type()
     params = source_info.params
@@ -143,6 +145,15 @@ def convert_checkpoint(
     )
     logger.info("wrote %s (%s, %d bytes) in %.1f s", result.path, quant, result.size_bytes, result.seconds)
     return result
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    if str(path) == "-":
+        raise InputError("convert writes a GGUF file, not standard output; give -o a file name ending in .gguf")
+    if path.is_dir():
+        raise OutputExistsError(f"{path} is a folder; give a file name ending in .gguf")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
 
 
 def open_source(source: str | os.PathLike, revision: str | None = None) -> _Source:
