@@ -88,3 +88,8 @@ def one_line(error: BaseException, *, named: bool = False) -> str:
     if named:
         text = f"{name}: {text}"
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
+
+
+def cannot_read(path: object, error: OSError) -> str:
+    """The one-line message for a file that exists but the system will not open."""
+    return f"{path} cannot be read ({(error.strerror or str(error)).lower()}); check its permissions"

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, NetworkError, one_line
+from ..errors import CheckpointError, NetworkError, cannot_read, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +166,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise CheckpointError(f"{path} cannot be read ({reason}); check its permissions") from None
+        raise CheckpointError(cannot_read(path, error)) from None
     except UnicodeDecodeError as error:
         raise CheckpointError(f"{path} is not valid JSON: {one_line(error)}") from None
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import gguf
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, cannot_read
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,4 @@ def _check_readable(path: Path) -> None:
     except FileNotFoundError:
         return  # the caller's own message says what is missing
     except OSError as error:
-        raise CheckpointError(
-            f"{path} cannot be read ({(error.strerror or str(error)).lower()}); check its permissions"
-        ) from None
+        raise CheckpointError(cannot_read(path, error)) from None

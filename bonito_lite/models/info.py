@@ -17,7 +17,7 @@ from typing import Any
 
 import gguf
 
-from ..errors import ModelFileError, one_line
+from ..errors import ModelFileError, cannot_read, one_line
 from .metadata import IS_BONITO, IS_TOY, SOURCE_HF_REPOSITORY_KEY
 
 SUPPORTED_ARCHITECTURE = "llama"  # Mistral checkpoints convert to llama.cpp's llama architecture
@@ -86,8 +86,7 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         with path.open("rb") as f:
             magic = f.read(4)
     except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise ModelFileError(f"{path} cannot be read ({reason}); check its permissions") from None
+        raise ModelFileError(cannot_read(path, error)) from None
     if magic != _MAGIC:
         what = "empty" if size == 0 else f"starts with {magic!r}, not b'GGUF'"
         raise ModelFileError(f"{path} is not a GGUF model file ({what}); convert the checkpoint to GGUF first")
