@@ -1018,6 +1018,31 @@ def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
     text = "\n\n".join(rng.sample(pool, 1 if rng.random() < 0.75 else 2))
     if not monitor and PROSE_PERTURB_SHARE and rng.random() < PROSE_PERTURB_SHARE:
         text = toy_prose.perturbed(text, rng, split=SPLIT_WORD_SHARE)
+    return _prose_with_facts(rng, text, pool)
+
+
+# Share of examples that are copy drills (0: the corpus is as it was without them): an
+# extractive question on the opening sentences of a training paragraph with most of its
+# longer words swapped for invented ones, most of those cut into several tokenizer pieces.
+# Nothing in such a passage can be written from memory or guessed from the words around it,
+# so the whole question and answer must be copied, the skill the toy's extractive answers
+# lack ("Rivers" for "Riverside"); short, so that a CPU step holds many of them.
+DRILL_SHARE = 0.0
+DRILL_SWAP_SHARE = 0.6
+DRILL_SPLIT_SHARE = 0.7
+
+
+def drill_passage(rng: random.Random) -> Passage | None:
+    """The passage of a copy drill (:data:`DRILL_SHARE`): one to three sentences of a training
+    paragraph, most longer words swapped."""
+    pool = prose_pool()
+    sentences = toy_prose.sentences_of(rng.choice(pool))[: rng.randint(1, 3)]
+    text = toy_prose.perturbed(" ".join(sentences), rng, share=DRILL_SWAP_SHARE, split=DRILL_SPLIT_SHARE)
+    return _prose_with_facts(rng, text, pool)
+
+
+def _prose_with_facts(rng: random.Random, text: str, pool: tuple[str, ...]) -> Passage | None:
+    """A prose passage with facts made from spans of its sentences (None: no span to ask about)."""
     sentences = toy_prose.sentences_of(text)
     found = [(sentence, q) for sentence in sentences for q in toy_prose.span_questions(sentence)]
     if not found:
@@ -1546,6 +1571,10 @@ def make_example(rng: random.Random, task_type: str | None = None, passage: Pass
     When the passage has nothing to build the task from (no tone to classify, no sentence
     pair to paraphrase), a fresh templated passage is drawn instead.
     """
+    if DRILL_SHARE and task_type is None and passage is None and rng.random() < DRILL_SHARE:
+        drill = drill_passage(rng)
+        if drill is not None:
+            task_type, passage = "extractive question answering", drill
     task_type = task_type or rng.choices(TRAINED_TASK_TYPES, [TASK_WEIGHTS.get(t, 1.0) for t in TRAINED_TASK_TYPES])[0]
     passage = passage or make_passage(rng)
     while True:

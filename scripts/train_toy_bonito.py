@@ -458,6 +458,12 @@ def main() -> None:
         help="share of invented words cut into several tokenizer pieces (toy_corpus.SPLIT_WORD_SHARE)",
     )
     parser.add_argument(
+        "--drill",
+        type=float,
+        default=0.0,
+        help="share of examples that are copy drills on swapped-word prose (toy_corpus.DRILL_SHARE)",
+    )
+    parser.add_argument(
         "--task-weight",
         action="append",
         metavar="TYPE=WEIGHT",
@@ -483,7 +489,11 @@ def main() -> None:
     sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer_file))
 
     started = time.monotonic()
-    overrides: dict = {"PROSE_PERTURB_SHARE": args.perturb_prose, "SPLIT_WORD_SHARE": args.split_words}
+    overrides: dict = {
+        "PROSE_PERTURB_SHARE": args.perturb_prose,
+        "SPLIT_WORD_SHARE": args.split_words,
+        "DRILL_SHARE": args.drill,
+    }
     if args.task_weight:
         weights = dict(toy_corpus.TASK_WEIGHTS)
         for item in args.task_weight:

@@ -121,3 +121,20 @@ def test_corpus_settings_reach_the_processes_that_make_it(trainer, monkeypatch):
     prompts = [sp.decode(ids[: next(i for i, x in enumerate(labels) if x != -100)]) for ids, labels in rows]
     assert len(prompts) >= 30
     assert all(p.startswith(prompt_prefix("sentiment")) for p in prompts)
+
+
+def test_copy_drills_are_extractive_questions_on_short_swapped_prose(monkeypatch):
+    pool = toy_corpus.prose_pool()
+    rng = random.Random(7)
+    passages = [p for p in (toy_corpus.drill_passage(rng) for _ in range(40)) if p]
+    assert len(passages) >= 30
+    for passage in passages:
+        assert 1 <= len(toy_prose.sentences_of(passage.text)) <= 3
+        assert not any(passage.text in paragraph for paragraph in pool)
+        assert all(fact.answer in passage.text for fact in passage.facts)
+    monkeypatch.setattr(toy_corpus, "DRILL_SHARE", 1.0)
+    types = [e.task_type for e in toy_corpus.make_examples(60, seed=7)]
+    assert types.count("extractive question answering") >= 50
+    monkeypatch.setattr(toy_corpus, "DRILL_SHARE", 0.0)
+    types = [e.task_type for e in toy_corpus.make_examples(60, seed=7)]
+    assert types.count("extractive question answering") < 30
