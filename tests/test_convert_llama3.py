@@ -129,6 +129,25 @@ def test_model_card_licence_wins(tmp_path, llama3_checkpoint):
     assert (_value(converted, "general.license"), _value(converted, "general.license.name")) == ("other", "custom")
 
 
+def test_a_llama_without_llama_3_1s_scaling_gets_no_guessed_licence(tmp_path, llama3_checkpoint, caplog):
+    from bonito_lite.models.convert import convert_checkpoint
+
+    # Llama 3 8B: the same shape and tokenizer, plain RoPE, and not under Llama 3.1's licence.
+    folder = shutil.copytree(llama3_checkpoint, tmp_path / "llama-3")
+    config = json.loads((folder / "config.json").read_text())
+    del config["rope_scaling"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with caplog.at_level(logging.WARNING, logger="bonito_lite.models.convert"):
+        output = convert_checkpoint(folder, tmp_path / "out.gguf", quant="Q8_0", progress=False).path
+    converted = gguf.GGUFReader(output)
+    assert converted.get_field("general.license") is None
+    assert "names no licence" in caplog.text
+    result = run_cli(["inspect", str(output)])
+    assert result.exit_code == 0, result.output
+    lines = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
+    assert lines["licence"] == "not stated in the file (see the model's card)"
+
+
 def test_inspect_shows_the_licence(llama3_gguf_q8_0, in_tmp):
     result = run_cli(["inspect", str(llama3_gguf_q8_0)])
     assert result.exit_code == 0, result.output

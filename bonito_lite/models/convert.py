@@ -266,17 +266,36 @@ def add_general_metadata(writer: gguf.GGUFWriter, source: _Source) -> None:
     if metadata.size_label is None:
         metadata.size_label = gguf.size_label(source.n_parameters, 0, 0, 0)
     if metadata.license is None:
-        # The licence of the Bonito the checkpoint is shaped like. bonito-v1 (Mistral 7B) is
-        # Apache-2.0; the Llama 3.1 Bonito, like every model derived from Llama 3.1 (the only
-        # family here with "llama3" RoPE scaling), is under the Llama 3.1 Community License,
-        # which its conversions must carry on.
-        metadata.license = LLAMA_3_1 if source.params.rope_scaling is not None else APACHE_2_0
+        metadata.license = licence_by_shape(source.params)
+        if metadata.license is None:
+            logger.warning(
+                "%s names no licence (no 'license:' in its README.md) and is shaped like neither Bonito: "
+                "the GGUF gets no general.license",
+                folder,
+            )
     if metadata.license_name is None and isinstance(metadata.license, str):
         metadata.license_name = LICENSE_NAMES.get(metadata.license)
     writer.add_type(gguf.GGUFType.MODEL)
     metadata.set_gguf_meta_model(writer)
     if source.location.repo_id:
         writer.add_string(SOURCE_HF_REPOSITORY_KEY, source.location.repo_id)
+
+
+def licence_by_shape(params: HyperParameters) -> str | None:
+    """The licence of the Bonito a checkpoint without a model card is shaped like, if any.
+
+    bonito-v1 and the Mistral 7B it is made from are Apache-2.0. The Llama 3.1 Bonito, like
+    every model derived from Llama 3.1, is under the Llama 3.1 Community License, which its
+    conversions must carry on; Llama 3.1 is told by its RoPE scaling (factor 8 over an 8,192
+    original context). A Llama without that scaling (Llama 2, Llama 3, Llama 3.2's factor 32)
+    is under some other licence, which the shape cannot tell: none is guessed.
+    """
+    if params.architecture == "MistralForCausalLM":
+        return APACHE_2_0
+    scaling = params.rope_scaling
+    if scaling is not None and scaling.factor == 8.0 and scaling.original_context_length == 8192:
+        return LLAMA_3_1
+    return None
 
 
 def add_hyper_parameters(writer: gguf.GGUFWriter, params: HyperParameters, file_type: gguf.LlamaFileType) -> None:
