@@ -1,4 +1,4 @@
-"""The README's screenshot: the report on the toy's run over examples/, as headless Chromium shows it.
+"""The README's screenshot: the report on the toy's run over examples/sample_notes.md, as headless Chromium shows it.
 
     python scripts/screenshot_report.py                    # generates, reports, writes docs/report.png
     python scripts/screenshot_report.py --from OUT.jsonl   # reports an output you already have
@@ -50,7 +50,7 @@ def main() -> None:
                 cli
                 + [
                     "generate",
-                    "examples",
+                    "examples/sample_notes.md",
                     "-t",
                     "all",
                     "--model",

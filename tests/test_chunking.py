@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bonito_lite.inputs import chunking
-from bonito_lite.inputs.chunking import Passage, split_passages
+from bonito_lite.inputs.chunking import Block, Passage, split_blocks, split_passages
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
@@ -127,7 +127,7 @@ def test_a_form_feed_ends_a_paragraph_and_its_passage():
 
 
 def test_without_markdown_hash_lines_are_text():
-    text = "Notes\n# 1 is safety\n# 2 is cost\n\nEnd."
+    text = "Notes follow.\n# 1 is safety\n# 2 is cost\n\nEnd."
     passages = list(split_passages(text, "notes.txt", count_tokens=words, chunk_tokens=50, markdown=False))
     assert [p.text for p in passages] == [text]
     assert len(cut(text, 50)) == 2  # as Markdown, each '# ' line starts a passage
@@ -416,3 +416,20 @@ def test_a_heading_over_unspaced_text_takes_its_first_characters():
     passages = cut(text, 40, count=len)
     assert passages[0].text.startswith("# 製品の概要\n\n本製品")
     assert_faithful(text, passages)
+
+
+def test_a_title_line_not_marked_as_a_heading_is_not_left_alone():
+    # A PDF's or a plain Word file's first line: a title the reader cannot mark as a heading.
+    text = "Harbor Street pilot report\n\n## Summary\n\nThe street closed on weekends.\n\n## Traffic\n\nQueues grew."
+    assert [p.text for p in cut(text, 12)] == [
+        "Harbor Street pilot report\n\n## Summary\n\nThe street closed on weekends.",
+        "## Traffic\n\nQueues grew.",
+    ]
+    blocks = [Block("Lending handbook"), Block("Loans", heading=True), Block("Members borrow twelve items.")]
+    assert [p.text for p in split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=20)] == [
+        "Lending handbook\n\nLoans\n\nMembers borrow twelve items."
+    ]
+    # A sentence, a list item or a table row before a heading is not a title.
+    for line in ("The report follows.", "- first item", "| a | b |"):
+        assert [p.text for p in cut(f"{line}\n\n## Summary\n\nText here.", 12)] == [line, "## Summary\n\nText here."]
+    assert_faithful(text, cut(text, 12))

@@ -19,7 +19,7 @@ from pypdf import PdfReader, PdfWriter
 
 from bonito_lite.cli import cli
 from bonito_lite.errors import InputError
-from bonito_lite.inputs.chunking import BLOCK_SEPARATOR, Block, split_blocks
+from bonito_lite.inputs.chunking import BLOCK_SEPARATOR, Block, _title_line, split_blocks
 from bonito_lite.inputs.documents import find_documents, iter_passages
 
 from cli_helpers import run_cli as run
@@ -98,18 +98,21 @@ def test_any_blocks_are_cut_faithfully(blocks, budget):
     # Nothing but whitespace is lost, and passages come in order.
     assert "".join("".join(p.text.split()) for p in passages) == "".join(text.split())
     assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
-    # Every heading starts a passage, unless it follows headings only (they share one), or
-    # nothing but headings follows it (they join the passage before).
+    # Every heading starts a passage, unless it follows headings only (they share one) or a
+    # title line that starts a passage, or nothing but headings follows it (they join the
+    # passage before).
     starts, offset, spans = {p.char_start for p in passages}, 0, []
     for block in blocks:
         if block.text.strip():
-            spans.append((offset + len(block.text) - len(block.text.lstrip()), block.heading))
+            spans.append((offset + len(block.text) - len(block.text.lstrip()), block.heading, block.text.strip()))
         offset += len(block.text) + 2
-    for number, (start, heading) in enumerate(spans):
+    for number, (start, heading, _) in enumerate(spans):
         if heading and start not in starts:
-            after_headings = number > 0 and spans[number - 1][1]
-            headings_to_the_end = all(h for _, h in spans[number:])
-            assert after_headings or headings_to_the_end
+            before = spans[number - 1] if number else None
+            after_headings = before is not None and before[1]
+            after_title = before is not None and before[0] in starts and _title_line(before[2])
+            headings_to_the_end = all(h for _, h, _ in spans[number:])
+            assert after_headings or after_title or headings_to_the_end
 
 
 # --- PDF -----------------------------------------------------------------------------------------

@@ -302,11 +302,11 @@ def test_too_little_non_ascii_text_names_no_encoding():
 
 
 def test_hash_lines_are_headings_in_markdown_files_only(tmp_path):
-    text = "Shift log\n\n# 3 pumps checked\n\nAll fine.\n"
+    text = "Log follows.\n\n# 3 pumps checked\n\nAll fine.\n"
     texts = {}
     for name in ("log.txt", "log.text", "log.md"):
         path = write(tmp_path / name, text)
         passages = list(iter_passages(find_documents([str(path)]), count_tokens=words, chunk_tokens=6))
         texts[name] = [p.text for p in passages]
-    assert texts["log.txt"] == texts["log.text"] == ["Shift log\n\n# 3 pumps checked", "All fine."]
-    assert texts["log.md"] == ["Shift log", "# 3 pumps checked\n\nAll fine."]
+    assert texts["log.txt"] == texts["log.text"] == ["Log follows.\n\n# 3 pumps checked", "All fine."]
+    assert texts["log.md"] == ["Log follows.", "# 3 pumps checked\n\nAll fine."]

@@ -79,6 +79,16 @@ def test_page_numbers_running_headers_and_footers_are_dropped(manual):
     assert texts[f"{manual}#page=4"] == ("A record is written once and never changed.\nCorrections are new records.\n")
 
 
+def test_a_two_page_documents_numbered_header_is_dropped_and_an_unnumbered_line_kept(tmp_path):
+    bodies = [["Minutes of the board", "The board met."], ["Minutes of the board", "It adjourned."]]
+    path = tmp_path / "two.pdf"
+    path.write_bytes(make_pdf(paginated(bodies, header="Board minutes, May")))
+    texts, _ = read(path)
+    # One neighbour is enough for a header that counts the pages with it.
+    assert texts[f"{path}#page=1"] == "Minutes of the board\nThe board met."
+    assert texts[f"{path}#page=2"] == "Minutes of the board\nIt adjourned."
+
+
 def test_a_word_hyphenated_across_a_line_end_is_whole_again(manual):
     texts, _ = read(manual)
     page = texts[f"{manual}#page=3"]

@@ -45,3 +45,41 @@ def test_the_map_of_the_package_names_every_module_and_only_modules_that_exist()
     assert covered == modules, f"modules missing from the README's map: {sorted(modules - covered)}"
     for path in re.findall(r"`((?:inputs|engines|models)/\w+\.py)", section):
         assert (package / path).is_file(), path
+
+
+def test_the_example_files_the_readme_names_are_shipped():
+    root = Path(__file__).resolve().parents[1]
+    named = set(re.findall(r"\bexamples/[\w./-]*\w", README))
+    assert "examples/docs/report.pdf" in named
+    assert all((root / name).exists() for name in named), sorted(n for n in named if not (root / n).exists())
+
+
+def test_the_docs_examples_read_as_a_reader_would():
+    from bonito_lite.inputs.documents import find_documents, iter_passages
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "docs"
+    files = [str(folder / name) for name in ("report.pdf", "handbook.docx", "page.html")]
+    passages = list(iter_passages(find_documents(files), count_tokens=lambda text: len(text.split())))
+    by_file: dict[str, list[str]] = {}
+    for passage in passages:
+        by_file.setdefault(Path(passage.source.split("#")[0]).name, []).append(passage.text)
+    report, handbook, page = by_file["report.pdf"], by_file["handbook.docx"], by_file["page.html"]
+    # The running header and page numbers are gone, the title joins the first section, and
+    # a word broken at a line end is whole again.
+    assert not any("October 2026" in text for text in report)
+    assert re.match(r"Harbor Street pilot: report to the town council\s+Summary\s+The town council", report[0])
+    assert [p.source.rsplit("#", 1)[1] for p in passages if p.source.startswith(files[0])] == [
+        "page=1",
+        "page=1",
+        "page=2",
+        "page=2",
+    ]
+    assert "the evening deliveries" in " ".join(report)
+    # Word's title, headings and table.
+    assert handbook[0].startswith("Millbrook library: lending handbook\n\n")
+    assert any(text.startswith("Loans\n\n") and "Late fee per day" in text for text in handbook)
+    # The page's navigation, cookie banner and footer hold no passage text.
+    assert page[0].startswith("Deploying the storefront\n\n")
+    joined = " ".join(page)
+    assert "quarry rollback" in joined
+    assert not any(word in joined for word in ("cookies", "Teams", "Copyright"))

@@ -100,6 +100,8 @@ class _Span:
     # to keep, which forbids joining the two.
     gap: str | None
     new_section: bool = False
+    # A piece of a paragraph too long for one passage, not a whole paragraph or block.
+    part: bool = False
 
 
 def split_passages(
@@ -231,7 +233,10 @@ class _Packer:
                 return None
         finished = self.flush()
         self.start, self.text = piece.start, piece.text
-        self.heading_only = piece.new_section
+        # A title line that is not marked as a heading (a PDF's first line, a Word title in
+        # the Normal style) is treated as one: the heading after it joins it, and so does the
+        # paragraph after that, instead of leaving the title a passage by itself.
+        self.heading_only = piece.new_section or (not piece.part and _title_line(piece.text))
         self.gap_before = piece.gap
         return finished
 
@@ -242,6 +247,20 @@ class _Packer:
         self.index += 1
         self.text = ""
         return passage
+
+
+_TITLE_MAX_WORDS = 12
+
+
+def _title_line(text: str) -> bool:
+    """One short line that ends without punctuation and is no list item or table row."""
+    return (
+        "\n" not in text
+        and len(text.split()) <= _TITLE_MAX_WORDS
+        and text[-1] not in ".!?,;:\u2026|"
+        and any(c.isalpha() for c in text)
+        and not _STRUCTURED_LINE.match(text)
+    )
 
 
 class _Room:
@@ -273,10 +292,10 @@ def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whol
     previous_end = None
     for start, end in _split(text, 0, len(text), fits, room, 0):
         if previous_end is None:
-            yield _Span(span.start + start, text[start:end], span.gap, span.new_section)
+            yield _Span(span.start + start, text[start:end], span.gap, span.new_section, part=True)
             room.prefix = None
         else:
-            yield _Span(span.start + start, text[start:end], text[previous_end:start])
+            yield _Span(span.start + start, text[start:end], text[previous_end:start], part=True)
         previous_end = end
 
 

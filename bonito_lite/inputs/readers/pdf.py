@@ -262,12 +262,15 @@ class _PageEdges:
     def furniture(self, neighbours: list[_PageEdges], headings: list[str]) -> set[int]:
         """The edge lines that are page numbers, running headers or footers; never a heading."""
         found, numbered, bare_number = set(), set(), False
+        # A two-page document has one neighbour: a line that counts the pages with it is
+        # enough there (a header with the page's number on both pages).
+        needed = min(_REPEATS, max(1, len(neighbours)))
         for n, offsets in self.offsets.items():
             line = _normalised(self.lines[n])
             if _SECTION_NUMBER.sub("", line, count=1) in headings:
                 continue
             # A number that counts pages as the neighbours' edge numbers do is a page number.
-            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
+            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= needed
             bare = _PAGE_NUMBER.fullmatch(line)
             if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
                 found.add(n)
