@@ -49,7 +49,10 @@ examples, two thirds of its multiple-choice ones and 90-100% of every other type
 ``--split-words`` cuts invented names and swapped words into several tokenizer pieces (every
 invented name the bundled toy saw was one piece, and it cuts "Riverside" to "Rivers");
 ``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
-(BENCHMARKS.md).
+(BENCHMARKS.md). ``--drill`` makes that share of the examples copy drills (extractive
+questions on short prose with most words swapped, ``toy_corpus.DRILL_SHARE``); as a CPU
+fine-tune of the bundled toy they traded multiple-choice answers for extractive ones
+without a reliable gain (BENCHMARKS.md).
 
 Every ``--eval-every`` steps (and at the end) it prints sampled parse and keep rates and
 :func:`answer_probe` (given a gold extractive question on an unseen passage, is the greedy
