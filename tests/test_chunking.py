@@ -430,6 +430,6 @@ def test_a_title_line_not_marked_as_a_heading_is_not_left_alone():
         "Lending handbook\n\nLoans\n\nMembers borrow twelve items."
     ]
     # A sentence, a list item or a table row before a heading is not a title.
-    for line in ("The report follows.", "- first item", "| a | b |"):
+    for line in ("The report follows.", "- first item", "| a | b |", "Book | 0.20 EUR"):
         assert [p.text for p in cut(f"{line}\n\n## Summary\n\nText here.", 12)] == [line, "## Summary\n\nText here."]
     assert_faithful(text, cut(text, 12))

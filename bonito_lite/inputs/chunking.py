@@ -253,9 +253,12 @@ _TITLE_MAX_WORDS = 12
 
 
 def _title_line(text: str) -> bool:
-    """One short line that ends without punctuation and is no list item or table row."""
+    """One short line that ends without punctuation and is no list item or table row (a
+    Word or HTML table's row is its cells joined by " | ")."""
     return (
         "\n" not in text
+        and " | " not in text
+        and "\t" not in text
         and len(text.split()) <= _TITLE_MAX_WORDS
         and text[-1] not in ".!?,;:\u2026|"
         and any(c.isalpha() for c in text)
