@@ -433,3 +433,20 @@ def test_a_title_line_not_marked_as_a_heading_is_not_left_alone():
     for line in ("The report follows.", "- first item", "| a | b |", "Book | 0.20 EUR"):
         assert [p.text for p in cut(f"{line}\n\n## Summary\n\nText here.", 12)] == [line, "## Summary\n\nText here."]
     assert_faithful(text, cut(text, 12))
+    # Only a document's first line: later, a short line (a signature) does not head the
+    # next section.
+    full = " ".join(["word"] * 13) + "."
+    signed = f"{full}\n\nJane Doe\n\n## Appendix\n\nThe appendix lists the figures."
+    assert [p.text for p in cut(signed, 14)] == [full, "Jane Doe", "## Appendix\n\nThe appendix lists the figures."]
+
+
+def test_unspaced_text_that_fills_a_passage_is_cut_between_characters_not_crashed_on():
+    text = "\u672c" * 59 + "\n\n\u4ed5\u69d8\u306f\u4ee5\u4e0b\u306e\u901a\u308a\u3067\u3059\u3002"
+    passages = cut(text, 60, count=len)
+    assert [len(p.text) for p in passages] == [59, 11]
+    assert_faithful(text, passages)
+    # A heading that nearly fills the budget, then a run of Chinese characters.
+    text = "## " + "\u984c" * 58 + "\n\n" + "\u6587" * 30
+    passages = cut(text, 62, count=len)
+    assert all(len(p.text) <= 62 for p in passages)
+    assert_faithful(text, passages)

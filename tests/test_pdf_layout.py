@@ -87,6 +87,15 @@ def test_a_two_page_documents_numbered_header_is_dropped_and_an_unnumbered_line_
     # One neighbour is enough for a header that counts the pages with it.
     assert texts[f"{path}#page=1"] == "Minutes of the board\nThe board met."
     assert texts[f"{path}#page=2"] == "Minutes of the board\nIt adjourned."
+    # Lines that count with the pages but are text: a step, a list running on, a year.
+    for pages in (
+        [["Step 1", "Do this."], ["Step 2", "Do that."]],
+        [["Press the switch.", "3. Press power"], ["4. Wait for the light", "Done."]],
+        [["Revenue 2023", "Up."], ["Revenue 2024", "Down."]],
+    ):
+        path.write_bytes(make_pdf(pages))
+        texts, _ = read(path)
+        assert list(texts.values()) == ["\n".join(page) for page in pages]
 
 
 def test_a_word_hyphenated_across_a_line_end_is_whole_again(manual):

@@ -233,10 +233,12 @@ class _Packer:
                 return None
         finished = self.flush()
         self.start, self.text = piece.start, piece.text
-        # A title line that is not marked as a heading (a PDF's first line, a Word title in
-        # the Normal style) is treated as one: the heading after it joins it, and so does the
-        # paragraph after that, instead of leaving the title a passage by itself.
-        self.heading_only = piece.new_section or (not piece.part and _title_line(piece.text))
+        # A document's (or a PDF page's) first line, when it looks like a title that nothing
+        # marks as a heading (a PDF's title, a Word title in the Normal style), is treated as
+        # one: the heading after it joins it, and so does the paragraph after that, instead
+        # of leaving the title a passage by itself. Only the first: later in a document such
+        # a line is as likely a signature or a caption, which should not head the next section.
+        self.heading_only = piece.new_section or (self.index == 0 and not piece.part and _title_line(piece.text))
         self.gap_before = piece.gap
         return finished
 
@@ -250,6 +252,8 @@ class _Packer:
 
 
 _TITLE_MAX_WORDS = 12
+# Chinese or Japanese has no spaces to count words by: a title is a few characters.
+_TITLE_MAX_UNSPACED = 24
 
 
 def _title_line(text: str) -> bool:
@@ -260,7 +264,8 @@ def _title_line(text: str) -> bool:
         and " | " not in text
         and "\t" not in text
         and len(text.split()) <= _TITLE_MAX_WORDS
-        and text[-1] not in ".!?,;:\u2026|"
+        and len(_UNSPACED.findall(text)) <= _TITLE_MAX_UNSPACED
+        and text[-1] not in ".!?,;:\u2026|\u3002\uff01\uff1f\uff0c\uff1a\uff1b\u3001"
         and any(c.isalpha() for c in text)
         and not _STRUCTURED_LINE.match(text)
     )
@@ -458,7 +463,12 @@ def _split(
             # Down to words, never into a word: one that fits a passage alone stays whole
             # (but a run of Chinese or Japanese, one "word" to whitespace, is cut between
             # its characters).
-            if not taken and room.fill_down and (level + 2 < len(_UNITS) or _UNSPACED.search(run(1))):
+            if (
+                not taken
+                and room.fill_down
+                and not finest
+                and (level + 2 < len(_UNITS) or _UNSPACED.search(run(1)))
+            ):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
                 i += 1
                 continue

@@ -220,6 +220,8 @@ _EDGE_LINES = 2
 _NEIGHBOUR_PAGES = 4
 # A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
 _REPEATS = 2
+# With only one neighbour (a two-page document), a numbered header needs this many words.
+_PAIRED_HEADER_WORDS = 3
 _ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 _PAGE_NUMBER = re.compile(
     rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
@@ -262,15 +264,14 @@ class _PageEdges:
     def furniture(self, neighbours: list[_PageEdges], headings: list[str]) -> set[int]:
         """The edge lines that are page numbers, running headers or footers; never a heading."""
         found, numbered, bare_number = set(), set(), False
-        # A two-page document has one neighbour: a line that counts the pages with it is
-        # enough there (a header with the page's number on both pages).
-        needed = min(_REPEATS, max(1, len(neighbours)))
         for n, offsets in self.offsets.items():
             line = _normalised(self.lines[n])
             if _SECTION_NUMBER.sub("", line, count=1) in headings:
                 continue
             # A number that counts pages as the neighbours' edge numbers do is a page number.
-            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= needed
+            counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
+            if not counted and len(neighbours) == 1:
+                counted = self._paired_header(n, line, neighbours[0])
             bare = _PAGE_NUMBER.fullmatch(line)
             if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
                 found.add(n)
@@ -281,6 +282,18 @@ class _PageEdges:
                 found.add(n)
         # A page has one number: beside a line that is only that, a numbered line is text.
         return found if bare_number else found | numbered
+
+    def _paired_header(self, n: int, line: str, other: _PageEdges) -> bool:
+        """In a two-page document, one neighbour is too little to tell a header from text
+        ("Step 1" above "Step 2"): a line counts the pages only if it carries the page's own
+        number, has a few words, and its words stand at an edge of the other page too."""
+        return (
+            -1 in self.offsets[n]  # the page's index minus its number: page 1 says 1
+            and len(line.split()) >= _PAIRED_HEADER_WORDS
+            and n in self.keys
+            and self.keys[n] in other.keys.values()
+            and bool(self.offsets[n] & other.all_offsets)
+        )
 
     @property
     def all_offsets(self) -> set[int]:
