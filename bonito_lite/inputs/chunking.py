@@ -463,12 +463,7 @@ def _split(
             # Down to words, never into a word: one that fits a passage alone stays whole
             # (but a run of Chinese or Japanese, one "word" to whitespace, is cut between
             # its characters).
-            if (
-                not taken
-                and room.fill_down
-                and not finest
-                and (level + 2 < len(_UNITS) or _UNSPACED.search(run(1)))
-            ):
+            if not taken and room.fill_down and not finest and (level + 2 < len(_UNITS) or _UNSPACED.search(run(1))):
                 yield from _split(text, starts[i], ends[i], fits, room, level + 1)
                 i += 1
                 continue
