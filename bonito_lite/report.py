@@ -347,9 +347,9 @@ class Report:
 
 def default_report_path(output: str | Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.report.html``."""
-    from .sinks import sibling_path
+    from .sinks import REPORT_SUFFIX, sibling_path
 
-    return sibling_path(Path(output), ".report.html")
+    return sibling_path(Path(output), REPORT_SUFFIX)
 
 
 def read_report(output: str | Path, seed: int = DEFAULT_SEED, samples: int = DEFAULT_SAMPLES) -> Report:

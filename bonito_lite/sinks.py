@@ -26,6 +26,9 @@ MANIFEST_SUFFIX = ".manifest.json"
 
 # What the rejects file's name ends with: generations that are not examples.
 REJECTED_SUFFIX = ".rejected.jsonl"
+# The review's decisions and the report, named after the output they describe.
+REVIEW_SUFFIX = ".review.jsonl"
+REPORT_SUFFIX = ".report.html"
 
 
 def rejected_path(output: Path) -> Path:
@@ -54,7 +57,7 @@ def _stem_without_jsonl(path: Path) -> str:
 
 def review_path(output: Path) -> Path:
     """``notes.bonito.jsonl`` → ``notes.bonito.review.jsonl``: its review's decisions."""
-    return sibling_path(output, ".review.jsonl")
+    return sibling_path(output, REVIEW_SUFFIX)
 
 
 def check_output_folder(output: Path, given: str | None = None) -> None:

@@ -88,9 +88,18 @@ def test_a_folder_scan_passes_over_every_file_bonito_lite_writes(tmp_path, caplo
     # The user's own files that merely look alike are documents.
     write(docs / "data.md", "Data retention: invoices are kept for seven years.\n")
     write(docs / "bonito.md", "Bonito is a fish of the tuna family.\n")
+    # ... and so are files that share the output's stem without a name bonito-lite writes.
+    write(docs / "data.en.html", "<html><body><p>Invoices are kept for seven years.</p></body></html>")
+    write(docs / "data.sheet.json", json.dumps([{"text": "Receipts are kept for two years."}]))
     with caplog.at_level(logging.WARNING):
         found = sources([str(docs)])
-    assert found == [str(docs / "bonito.md"), str(docs / "data.md"), str(docs / "notes.md")]
+    assert found == [
+        str(docs / "bonito.md"),
+        str(docs / "data.en.html"),
+        str(docs / "data.md"),
+        str(docs / "data.sheet.json#row=0"),
+        str(docs / "notes.md"),
+    ]
     assert warnings_in(caplog) == []
 
 

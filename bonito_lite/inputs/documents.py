@@ -32,7 +32,6 @@ import functools
 import glob
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,15 @@ from typing import TextIO
 from ..errors import InputError, UnreadableDocumentError
 from ..export import FORMATS as EXPORT_SUFFIXES
 from ..record import CONTEXT, INPUT, OUTPUT, TASK_TYPE, UNIT
-from ..sinks import MANIFEST_SUFFIX, OUTPUT_SUFFIX, manifest_path, sibling_path
+from ..sinks import (
+    MANIFEST_SUFFIX,
+    OUTPUT_SUFFIX,
+    REJECTED_SUFFIX,
+    REPORT_SUFFIX,
+    REVIEW_SUFFIX,
+    manifest_path,
+    sibling_path,
+)
 from . import readers
 from .chunking import DEFAULT_CHUNK_TOKENS, Passage, split_blocks, split_passages
 from .readers.base import Document, Reader, WarnOnce
@@ -202,13 +209,13 @@ class _OwnFiles:
 
     They are: files named like a default output (``*.bonito.jsonl`` and everything named
     after one), and, beside a manifest bonito-lite wrote, the output it describes and the
-    files named after that output (rejects, exports, and ``<stem>.<word>.<ext>`` files that
-    other commands write beside it). Folders are looked at once each.
+    files the commands name after that output (rejects, review, report, exports). A user's
+    own file that merely shares the output's stem (``faq.en.html`` beside ``faq.jsonl``) is
+    read. Folders are looked at once each.
     """
 
     _MARKER = Path(OUTPUT_SUFFIX).stem + "."  # ".bonito."
-    # "<stem>.<word>.<suffix>": reports, reviews and other files named after an output.
-    _SIBLING = re.compile(r"[^./\\]+(?:" + "|".join(map(re.escape, _OWN_SUFFIXES)) + ")", re.IGNORECASE)
+    _COMPANIONS = (REJECTED_SUFFIX, REVIEW_SUFFIX, REPORT_SUFFIX, *EXPORT_SUFFIXES.values())
 
     def __init__(self) -> None:
         self._outputs: dict[str, list[str]] = {}
@@ -221,15 +228,9 @@ class _OwnFiles:
             stem = sibling_path(Path(output), "").name
             if name in (output, manifest_path(Path(output)).name):
                 return True
-            if name.startswith(stem + ".") and (
-                name in self._exports(output) or self._SIBLING.fullmatch(name[len(stem) + 1 :])
-            ):
+            if name.startswith(stem + ".") and name[len(stem) :] in self._COMPANIONS:
                 return True
         return False
-
-    @staticmethod
-    def _exports(output: str) -> set[str]:
-        return {sibling_path(Path(output), suffix).name for suffix in EXPORT_SUFFIXES.values()}
 
     def _outputs_in(self, folder: str) -> list[str]:
         if folder not in self._outputs:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError, ReviewStoppedError
 from ..record import INPUT, OUTPUT, REASON, UNIT
-from ..sinks import manifest_path, rejected_path
+from ..sinks import REVIEW_SUFFIX, manifest_path, rejected_path
 from ..task_types import TASK_TYPES
 from .records import RecordFile
 from .store import ReviewStore, sidecar_path
@@ -24,7 +24,7 @@ INSTALL_EXTRA = 'pip install "bonito-lite[review]"'
 
 def check_output(output: Path) -> None:
     """Refuse, in one line, a file that is not a bonito-lite output with something to review."""
-    if output.name.endswith(".review.jsonl"):
+    if output.name.endswith(REVIEW_SUFFIX):
         raise InputError(f"{output} is a review's decisions; give the output it reviews (its .jsonl).")
     records = RecordFile(output)
     try:
