@@ -322,6 +322,10 @@ def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_
     document = docx.Document()
     for marker in ("INS", "DEL", "SDT", "FIELD", "SMART", "LINK", "PTAB", "RUBY"):
         document.add_paragraph(f"{marker.title()} paragraph: ").add_run(f"@{marker}@")
+    # Hidden text (Font > Hidden) is not shown by Word; a run unhidden explicitly is.
+    hidden = document.add_paragraph("Hidden paragraph: shown,")
+    hidden.add_run(" the reviewer's private note,").font.hidden = True
+    hidden.add_run(" and shown again.").font.hidden = False
     table = document.add_table(rows=2, cols=2)
     table.cell(0, 0).text, table.cell(0, 1).text = "Ward", "Extensions"
     table.cell(1, 0).text = "Cardiology"
@@ -371,6 +375,7 @@ def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_
         "Link paragraph: see above",
         "Ptab paragraph: left\tright",
         "Ruby paragraph: 漢字",
+        "Hidden paragraph: shown, and shown again.",
         "Ward | Extensions",
         "Cardiology | day 4411 | night 4412",
         "A paragraph in a content control.",

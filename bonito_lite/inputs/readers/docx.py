@@ -104,6 +104,8 @@ def _paragraph_text(paragraph) -> str:
             tag = child.tag
             if not isinstance(tag, str) or tag in _SKIPPED:  # comments and processing instructions
                 continue
+            if tag == _W + "r" and _hidden(child):
+                continue
             if tag == _W + "t":
                 parts.append(child.text or "")
             elif tag in _CHARACTERS:
@@ -113,6 +115,14 @@ def _paragraph_text(paragraph) -> str:
 
     visit(paragraph)
     return "".join(parts)
+
+
+def _hidden(run) -> bool:
+    """Whether a run is formatted as hidden text (Home > Font > Hidden), which Word does not
+    show or print: a writer may hide notes there that are not meant to be read."""
+    properties = run.find(_W + "rPr")
+    vanish = properties.find(_W + "vanish") if properties is not None else None
+    return vanish is not None and vanish.get(_W + "val", "true") not in ("0", "false", "off")
 
 
 def _cell_text(cell) -> str:
