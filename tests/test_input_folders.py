@@ -12,6 +12,7 @@ import pytest
 
 from bonito_lite.errors import InputError
 from bonito_lite.inputs.documents import find_documents, guess_encoding, iter_passages
+from bonito_lite.inputs.readers.text import encoding_candidates
 from bonito_lite.run import default_output
 
 from cli_helpers import read_jsonl, run_cli
@@ -305,6 +306,37 @@ def test_too_little_non_ascii_text_names_no_encoding():
     assert guess_encoding("Ol\u00e1, mundo.".encode("latin-1")) is None
     assert guess_encoding(b"plain ascii only") is None
     assert guess_encoding(BIG5_TEXT.encode("big5")) == "BIG5"
+
+
+FRENCH = "La crème brûlée est servie froide. Naïve idée, très bien. Le garçon a mangé à côté."
+
+
+@pytest.mark.parametrize(
+    "text, encoding, named",
+    [
+        # A few sentences of Western text: the detector alone took this French for CP775.
+        (FRENCH, "latin-1", ["CP1252"]),
+        # Umlauts read the same in Windows-1250 and 1252: one name.
+        ("Größe und Maße: Über die Straße gehen. Fünf Äpfel für Jürgen.", "latin-1", ["CP1252"]),
+        ("Zażółć gęślą jaźń. Pchnąć w tę łódź jeża.", "cp1250", ["CP1250"]),
+        ("Привет, как дела? Это тестовый документ для проверки.", "cp1251", ["CP1251"]),
+        # Text both read as letters, differently: both are named.
+        ("Le café coûte 3 € – « très » cher. Où? À côté, près du théâtre.", "cp1252", ["CP1252", "CP1250"]),
+    ],
+)
+def test_the_encodings_named_for_a_few_sentences(text, encoding, named):
+    assert encoding_candidates(text.encode(encoding)) == named
+
+
+def test_two_possible_encodings_are_both_named_with_a_way_to_check(tmp_path, caplog):
+    path = write(
+        tmp_path / "menu.txt", "Le café coûte 3 € – « très » cher. Où? À côté, près du théâtre.".encode("cp1252")
+    )
+    with caplog.at_level(logging.WARNING):
+        assert list(iter_passages(find_documents([str(path)]), count_tokens=words)) == []
+    [warning] = warnings_in(caplog)
+    assert "It looks like CP1252 or CP1250 (too little text to tell which)" in warning
+    assert "iconv -f CP1252 -t UTF-8 FILE | head" in warning
 
 
 # --- headings ------------------------------------------------------------------------------------

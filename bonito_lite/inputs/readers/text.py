@@ -116,13 +116,20 @@ def check_utf8_file(path: Path, source: str) -> None:
 
 def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentError:
     skipped = "the rest of it, from the sentence the byte is in, was skipped" if source == STDIN else "skipped"
-    encoding = guess_encoding(sample)
-    advice = (
-        f"It looks like {encoding}; convert it first, e.g. iconv -f {encoding} -t UTF-8."
-        if encoding
-        else "Its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8 "
-        "(windows-1252 for most Western text from Windows)."
-    )
+    candidates = encoding_candidates(sample)
+    if len(candidates) == 1:
+        advice = f"It looks like {candidates[0]}; convert it first, e.g. iconv -f {candidates[0]} -t UTF-8."
+    elif candidates:
+        first, second = candidates
+        advice = (
+            f"It looks like {first} or {second} (too little text to tell which); see which shows it right, "
+            f"e.g. iconv -f {first} -t UTF-8 FILE | head, then convert it."
+        )
+    else:
+        advice = (
+            "Its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8 "
+            "(windows-1252 for most Western text from Windows)."
+        )
     return UnreadableDocumentError(
         f"{source}: not valid UTF-8 (decoding as UTF-8 failed at byte {offset}); {skipped}. {advice}"
     )
@@ -130,14 +137,63 @@ def _not_utf8(source: str, offset: int, sample: bytes) -> UnreadableDocumentErro
 
 def guess_encoding(sample: bytes) -> str | None:
     """The likely legacy encoding of text that is not UTF-8, named as iconv knows it, or None."""
+    candidates = encoding_candidates(sample)
+    return candidates[0] if candidates else None
+
+
+# Windows-1252, the legacy encoding of most Western European text, and the two that read
+# the same bytes as other letters of the Latin alphabet (Central European).
+_WESTERN = "cp1252"
+_CENTRAL = ("cp1250", "iso8859_2")
+# Western text is mostly ASCII letters with an accent here and there; Cyrillic or Greek bytes
+# read as Windows-1252 are accented letters nearly throughout.
+_WESTERN_ACCENTED_SHARE = 0.3
+
+
+def encoding_candidates(sample: bytes) -> list[str]:
+    """The one or two legacy encodings text that is not UTF-8 is likely in, most likely first.
+
+    On a few sentences the detector is unreliable between the Latin-alphabet encodings (it
+    took three sentences of French for Baltic DOS, CP775), and converting with the wrong one
+    turns "crème" into another letter for good. So text that reads as Western European in
+    Windows-1252 (accented letters, few of them) is named Windows-1252, and when the
+    detector says Central European, both are named: "crème" in one is "crčme" in the other.
+    """
     if sum(byte >= 0x80 for byte in sample) < _ENCODING_EVIDENCE_BYTES:
-        return None
+        return []
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
-    if best is None or best.encoding.startswith("utf"):
-        return None
-    return codecs.lookup(best.encoding).name.upper().replace("_", "-")
+    guess = None if best is None or best.encoding.startswith("utf") else best.encoding
+    if _reads_as_western(sample):
+        # German's umlauts and "ß" are the same bytes in both: then there is nothing to choose.
+        differ = guess in _CENTRAL and sample.decode(guess, errors="replace") != sample.decode(_WESTERN)
+        names = [_WESTERN, guess] if differ else [_WESTERN]
+    else:
+        names = [guess] if guess else []
+    return [codecs.lookup(name).name.upper().replace("_", "-") for name in names]
+
+
+def _reads_as_western(sample: bytes) -> bool:
+    # The sample may start or end inside a character of the real encoding; Windows-1252 has
+    # one byte per character, so only its five unassigned bytes fail here.
+    try:
+        text = sample.decode(_WESTERN)
+    except UnicodeDecodeError:
+        return False
+    letters = [c for c in text if c.isalpha()]
+    accented = [c for c in letters if not c.isascii()]
+    others = [c for c in text if not c.isascii() and not c.isalpha()]
+    # Windows-1252's punctuation (quotes, dashes, the euro sign) is Western too; "³" or "¹"
+    # is Polish "ł" or "ą" read as Windows-1252.
+    return (
+        bool(letters)
+        and len(accented) <= _WESTERN_ACCENTED_SHARE * len(letters)
+        and all(
+            c in "\u20ac\u201a\u201e\u2026\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u00a0\u00ab\u00bb\u00b0"
+            for c in others
+        )
+    )
 
 
 def _decoded(binary, source: str) -> Iterator[str]:
