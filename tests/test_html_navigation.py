@@ -266,7 +266,7 @@ def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do(tmp_path)
 
 def test_a_privacy_policys_cookie_and_consent_sections_are_text():
     page = """<html><body><main><h1>Privacy policy</h1>
-<section id="cookies"><h2>How we use cookies</h2><p>We set one session cookie.</p></section>
+<section id="cookies" class="cookie-policy"><h2>How we use cookies</h2><p>We set one session cookie.</p></section>
 <h2 id="consent">Patient consent</h2><div class="consent-form"><p>The patient agrees to the procedure.</p></div>
 </main></body></html>"""
     import tempfile
@@ -294,6 +294,7 @@ def test_an_empty_data_cell_keeps_its_place_and_a_hidden_cell_adds_no_separator(
         ("CybotCookiebotDialog", True),
         ("cookieConsent", True),
         ("cookies", False),
+        ("cookie-policy cookies", False),
         ("consent-form", False),
     ],
 )

@@ -399,7 +399,8 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
 
 
 def _banner(words: set[str]) -> bool:
-    topics = words & _BANNER_TOPICS
+    # "cookie" and "cookies" are one topic (id="cookies" class="cookie-policy" is a section).
+    topics = {word.removesuffix("s") for word in words & _BANNER_TOPICS}
     return bool(words & _BANNER_NAMES) or (bool(topics) and (bool(words & _BANNER_KINDS) or len(topics) > 1))
 
 
