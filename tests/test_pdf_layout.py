@@ -79,19 +79,27 @@ def test_page_numbers_running_headers_and_footers_are_dropped(manual):
     assert texts[f"{manual}#page=4"] == ("A record is written once and never changed.\nCorrections are new records.\n")
 
 
-def test_a_two_page_documents_numbered_header_is_dropped_and_an_unnumbered_line_kept(tmp_path):
-    bodies = [["Minutes of the board", "The board met."], ["Minutes of the board", "It adjourned."]]
+def test_a_two_page_documents_running_header_and_footer_are_dropped_and_numbered_text_kept(tmp_path):
+    bodies = [["Minutes of the May meeting", "The board met."], ["Minutes, continued", "It adjourned."]]
     path = tmp_path / "two.pdf"
     path.write_bytes(make_pdf(paginated(bodies, header="Board minutes, May")))
     texts, _ = read(path)
     # One neighbour is enough for a header that counts the pages with it.
-    assert texts[f"{path}#page=1"] == "Minutes of the board\nThe board met."
-    assert texts[f"{path}#page=2"] == "Minutes of the board\nIt adjourned."
-    # Lines that count with the pages but are text: a step, a list running on, a year.
+    assert texts[f"{path}#page=1"] == "Minutes of the May meeting\nThe board met."
+    assert texts[f"{path}#page=2"] == "Minutes, continued\nIt adjourned."
+    # A header and footer without numbers: the same words at the same edge of both pages.
+    memo = [["ACME Corp internal memo", "Page one text.", "Confidential - do not distribute"]]
+    memo.append(["ACME Corp internal memo", "Page two text.", "Confidential - do not distribute"])
+    path.write_bytes(make_pdf(memo))
+    texts, _ = read(path)
+    assert [text.strip() for text in texts.values()] == ["Page one text.", "Page two text."]
+    # Lines that count with the pages but are text: a step, a list running on, a year, and
+    # a line at the bottom of one page repeated at the top of the next.
     for pages in (
         [["Step 1", "Do this."], ["Step 2", "Do that."]],
         [["Press the switch.", "3. Press power"], ["4. Wait for the light", "Done."]],
         [["Revenue 2023", "Up."], ["Revenue 2024", "Down."]],
+        [["Intro.", "Signed by the board"], ["Signed by the board", "More."]],
     ):
         path.write_bytes(make_pdf(pages))
         texts, _ = read(path)

@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
@@ -220,7 +220,7 @@ _EDGE_LINES = 2
 _NEIGHBOUR_PAGES = 4
 # A line at the edge of this many neighbouring pages (same words, any numbers) is furniture.
 _REPEATS = 2
-# With only one neighbour (a two-page document), a numbered header needs this many words.
+# With only one neighbour (a two-page document), a header or footer needs this many words.
 _PAIRED_HEADER_WORDS = 3
 _ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 _PAGE_NUMBER = re.compile(
@@ -246,6 +246,8 @@ class _PageEdges:
     lines: list[str]
     keys: dict[int, str]  # edge line number → its words with numbers as "#", if it has letters
     offsets: dict[int, set[int]]  # edge line number → page index minus a number at its start or end
+    # edge line number → its place among the page's filled lines from the top and from the bottom
+    places: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, index: int, text: str) -> _PageEdges:
@@ -259,7 +261,8 @@ class _PageEdges:
                 keys[n] = _DIGITS.sub("#", line)
             numbers = {int(a or b) for a, b in _NUMBER_AT_EDGE.findall(line)}
             offsets[n] = {index - number for number in numbers}
-        return cls(index, lines, keys, offsets)
+        places = {n: (filled.index(n), len(filled) - 1 - filled.index(n)) for n in edges}
+        return cls(index, lines, keys, offsets, places)
 
     def furniture(self, neighbours: list[_PageEdges], headings: list[str]) -> set[int]:
         """The edge lines that are page numbers, running headers or footers; never a heading."""
@@ -278,7 +281,10 @@ class _PageEdges:
                 bare_number = True
             elif offsets and counted:
                 numbered.add(n)  # a running header or footer that carries the page number
-            elif n in self.keys and sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS:
+            elif n in self.keys and (
+                sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS
+                or (len(neighbours) == 1 and self._paired_line(n, line, neighbours[0]))
+            ):
                 found.add(n)
         # A page has one number: beside a line that is only that, a numbered line is text.
         return found if bare_number else found | numbered
@@ -293,6 +299,17 @@ class _PageEdges:
             and n in self.keys
             and self.keys[n] in other.keys.values()
             and bool(self.offsets[n] & other.all_offsets)
+        )
+
+    def _paired_line(self, n: int, line: str, other: _PageEdges) -> bool:
+        """In a two-page document, a line without the page's number is a running header or
+        footer when the other page has the same words at the same edge (top or bottom) and
+        they are a few words, not a lone "Notes" that both pages may start with."""
+        from_top, from_bottom = self.places[n]
+        return len(line.split()) >= _PAIRED_HEADER_WORDS and any(
+            key == self.keys[n]
+            and ((other.places[m][0] == from_top < _EDGE_LINES) or (other.places[m][1] == from_bottom < _EDGE_LINES))
+            for m, key in other.keys.items()
         )
 
     @property
