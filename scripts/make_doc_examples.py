@@ -1,4 +1,4 @@
-"""Write the README's PDF, Word and HTML examples into ``examples/docs/``.
+"""Write the README's PDF and Word examples into ``examples/docs/``.
 
     python scripts/make_doc_examples.py
 
@@ -8,10 +8,10 @@ docs command shows what reading them leaves out and where passages start:
 - ``report.pdf``: two pages under a running header with the page number, an outline
   (bookmarks) that names the sections, and a word hyphenated at a line end;
 - ``handbook.docx``: Word's Title and Heading styles, a table, a spacing paragraph;
-- ``page.html``: a wiki page with navigation, a cookie banner and a footer around its
-  ``<main>``, which hold no passage text.
+- ``page.html`` (written by hand, not by this script): a wiki page with navigation, a
+  cookie banner and a footer around its ``<main>``, which hold no passage text.
 
-The PDF is written by hand (``tests/pdf_factory.py``), the Word file with python-docx (the
+The PDF is written byte by byte (``tests/pdf_factory.py``), the Word file with python-docx (the
 docs extra). Word files hold a timestamp, so a rerun changes bytes but not text.
 """
 
@@ -56,36 +56,6 @@ REPORT_PAGES = [
 ]
 REPORT_OUTLINE = [("Summary", 0), ("Traffic", 0), ("Residents", 1), ("Recommendation", 1)]
 
-PAGE_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Deploying the storefront - Quarry wiki</title>
-</head>
-<body>
-<div class="cookie-banner">We use cookies to remember your settings. <button>Accept</button></div>
-<header>
-  <nav><a href="/">Quarry wiki</a> | <a href="/teams">Teams</a> | <a href="/deploy">Deploying</a> |
-  <a href="/oncall">On call</a></nav>
-</header>
-<main>
-  <h1>Deploying the storefront</h1>
-  <p>The Quarry deploy tool ships every release of the storefront. Releases go out on Tuesdays
-  and Thursdays at 10:00, after the morning stand-up, and never on Fridays.</p>
-  <h2>Before a release</h2>
-  <p>The release captain checks that the staging build has passed its smoke tests and that no
-  database migration is waiting for review. A release with a migration needs a second
-  approver from the data team.</p>
-  <h2>Rolling back</h2>
-  <p>If the error rate rises above two percent in the first fifteen minutes, run
-  <code>quarry rollback</code> and tell the #storefront channel. The previous release stays
-  on the servers for seven days, so a rollback takes under a minute.</p>
-</main>
-<footer>Copyright 2026 Quarry Ltd. All rights reserved. <a href="/privacy">Privacy</a></footer>
-</body>
-</html>
-"""
-
 
 def write_report(folder: Path) -> Path:
     pages = paginated(REPORT_PAGES, header="Millbrook town council, October 2026")
@@ -122,15 +92,9 @@ def write_handbook(folder: Path) -> Path:
     return path
 
 
-def write_page(folder: Path) -> Path:
-    path = folder / "page.html"
-    path.write_text(PAGE_HTML, encoding="utf-8")
-    return path
-
-
 def main() -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    for write in (write_report, write_handbook, write_page):
+    for write in (write_report, write_handbook):
         path = write(OUTPUT)
         print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
 
