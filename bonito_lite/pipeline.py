@@ -121,6 +121,7 @@ UnitKey = Callable[[str, str, int], str]
 @dataclass(frozen=True)
 class _Unit:
     passage: Passage
+    position: int  # the passage's place in the input, from 0
     task: TaskType
     samples: tuple[int, ...]  # the sample indices requested, in order
     keys: tuple[str | None, ...]  # their unit keys (None without a unit_key function)
@@ -150,11 +151,15 @@ def generate_outcomes(
         raise ValueError("skip asks by unit key: pass unit_key too")
     units: dict[int, _Unit] = {}
     stats = stats if stats is not None else RunStats()
+    # The engine reads passages ahead of what it has finished; only the passages up to the
+    # last one with an outcome count, so that a stopped run does not claim the read-ahead.
+    read = 0
 
     def requests() -> Iterator[GenerationRequest]:
+        nonlocal read
         number = 0
         for position, passage in enumerate(passages):
-            stats.passages += 1
+            read = position + 1
             for task in settings.task_types:
                 keys = [
                     unit_key(passage.text, task.full_name, i) if unit_key is not None else None
@@ -163,7 +168,7 @@ def generate_outcomes(
                 samples = tuple(i for i, key in enumerate(keys) if skip is None or not skip(key))
                 if not samples:
                     continue
-                units[number] = _Unit(passage, task, samples, tuple(keys[i] for i in samples))
+                units[number] = _Unit(passage, position, task, samples, tuple(keys[i] for i in samples))
                 # Seeds depend on the sample index, not on which samples are left to do.
                 seeds = tuple(
                     sample_seed(settings.seed, passage.text, task, i, position if settings.seed_by_position else None)
@@ -185,6 +190,7 @@ def generate_outcomes(
         finished.setdefault(completion.key, {})[completion.sample_index] = completion
         while next_unit in units and len(finished.get(next_unit, ())) == len(units[next_unit].samples):
             unit = units[next_unit]
+            stats.passages = max(stats.passages, unit.position + 1)
             for position in range(len(unit.samples)):
                 done = _outcome(unit, finished[next_unit][position], position, settings.seed, model_name, review)
                 stats.add(done)
@@ -192,6 +198,8 @@ def generate_outcomes(
             del finished[next_unit]
             del units[next_unit]
             next_unit += 1
+    # Passages whose every sample was skipped (finished by an earlier run) after the last outcome.
+    stats.passages = max(stats.passages, read)
 
 
 def _outcome(

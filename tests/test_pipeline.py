@@ -154,3 +154,38 @@ def test_a_resumed_run_skips_finished_samples_by_their_unit_key_and_keeps_the_ot
     assert [o.record.sample_index for o in left] == [0, 2]
     assert [r.seeds for r in rest.requests] == [tuple(whole.requests[1].seeds[i] for i in (0, 2))]
     assert [o.record for o in left] == [o.record for o in every if o.record.unit in {"two/0", "two/2"}]
+
+
+def test_passages_count_only_those_with_outcomes_so_far(scripted_engine):
+    # The engine reads every request before its first completion, as a batched one reads ahead.
+    engine = scripted_engine(lambda prompt, seed: "Q<|pipe|>A")
+    stats = RunStats()
+    settings = GenerationSettings(task_types=(EXQA,))
+    outcomes = generate_outcomes(engine, passages("one", "two", "three"), settings, "m", stats)
+    next(outcomes)
+    assert stats.passages == 1  # a run stopped here has examples from one passage, not three
+    list(outcomes)
+    assert stats.passages == 3
+
+
+def test_passages_skipped_whole_still_count(scripted_engine):
+    engine = scripted_engine(lambda prompt, seed: "Q<|pipe|>A")
+    stats = RunStats()
+    settings = GenerationSettings(task_types=(EXQA,))
+
+    def unit_key(text, task, index):
+        return text
+
+    outcomes = list(
+        generate_outcomes(
+            engine,
+            passages("one", "two", "three"),
+            settings,
+            "m",
+            stats,
+            skip={"three"}.__contains__,
+            unit_key=unit_key,
+        )
+    )
+    assert [o.record.context for o in outcomes] == ["one", "two"]
+    assert stats.passages == 3
