@@ -115,6 +115,23 @@ def test_a_heading_with_no_text_after_it_joins_the_passage_before_it():
     assert [p.text for p in cut("# Title only\n", 50)] == ["# Title only"]
 
 
+def test_a_heading_at_the_foot_of_a_page_joins_the_text_it_heads():
+    text = "Intro para.\n\n# Chapter 2\n\f\nText of chapter two.\n\fNext page."
+    passages = cut(text, 50)
+    assert [p.text for p in passages] == [
+        "Intro para.",
+        "# Chapter 2\n\f\nText of chapter two.",
+        "Next page.",
+    ]
+    assert_faithful(text, passages)
+    # Only a marked heading: a first line that looks like a title may be a sentence the break cut.
+    assert [p.text for p in cut("Chapter 2\n\f\nText.", 50)] == ["Chapter 2", "Text."]
+    # The same in a plain-text file's structured blocks.
+    blocks = [Block("Intro."), Block("Chapter 2", heading=True), Block("\fText of chapter two.")]
+    joined = list(split_blocks(blocks, "doc", count_tokens=words, chunk_tokens=50))
+    assert [p.text for p in joined] == ["Intro.", "Chapter 2\n\n\fText of chapter two."]
+
+
 def test_a_form_feed_ends_a_paragraph_and_its_passage():
     text = "Page one ends here\fpage two starts\nand goes on\n\f\nPage three\n\nstill three"
     passages = cut(text, 50)

@@ -102,6 +102,9 @@ class _Span:
     new_section: bool = False
     # A piece of a paragraph too long for one passage, not a whole paragraph or block.
     part: bool = False
+    # A form feed (a page break) in the gap: no passage spans it, as none spans a PDF's
+    # pages, except to give a heading at the foot of a page the text it heads.
+    page_break: bool = False
 
 
 def split_passages(
@@ -217,12 +220,18 @@ class _Packer:
         self.start = 0
         self.text = ""
         self.heading_only = False
+        self.marked_heading = False  # the open passage holds a heading its document marks as one
         # The whitespace between the previous passage and the open one (None: too long to keep).
         self.gap_before: str | None = None
 
     def joins(self, piece: _Span) -> bool:
         # A heading starts a passage unless the open one holds only headings so far.
-        return bool(self.text) and (not piece.new_section or self.heading_only) and piece.gap is not None
+        return (
+            bool(self.text)
+            and (not piece.new_section or self.heading_only)
+            and (not piece.page_break or (self.heading_only and self.marked_heading))
+            and piece.gap is not None
+        )
 
     def add(self, piece: _Span) -> Passage | None:
         if self.joins(piece):
@@ -230,6 +239,7 @@ class _Packer:
             if self.fits(candidate):
                 self.text = candidate
                 self.heading_only = self.heading_only and piece.new_section
+                self.marked_heading = self.marked_heading or piece.new_section
                 return None
         finished = self.flush()
         self.start, self.text = piece.start, piece.text
@@ -239,7 +249,10 @@ class _Packer:
         # of leaving the title a passage by itself. Only the first: later in a document such
         # a line is as likely a signature or a caption, which should not head the next section.
         self.heading_only = piece.new_section or (self.index == 0 and not piece.part and _title_line(piece.text))
-        self.gap_before = piece.gap
+        # Only a marked heading reaches across a page break: a first line that merely looks
+        # like a title may be a sentence the break cut.
+        self.marked_heading = piece.new_section
+        self.gap_before = None if piece.page_break else piece.gap
         return finished
 
     def flush(self) -> Passage | None:
@@ -300,7 +313,7 @@ def _pieces(span: _Span, fits: Callable[[str], bool], packer: _Packer, keep_whol
     previous_end = None
     for start, end in _split(text, 0, len(text), fits, room, 0):
         if previous_end is None:
-            yield _Span(span.start + start, text[start:end], span.gap, span.new_section, part=True)
+            yield _Span(span.start + start, text[start:end], span.gap, span.new_section, True, span.page_break)
             room.prefix = None
         else:
             yield _Span(span.start + start, text[start:end], text[previous_end:start], part=True)
@@ -555,11 +568,13 @@ def _block_spans(blocks: Iterable[Block]) -> Iterator[_Span]:
             spans = _paragraph_spans([text], markdown=False)
         end = None
         for span in spans:
+            page_break = span.page_break
             if end is None:  # the block's first span: the gap runs back into earlier blocks
                 span_gap = None if span.gap is None else _joined_gap(gap, span.gap)
+                page_break = page_break or (gap is not None and "\f" in gap)
             else:
                 span_gap = span.gap
-            yield _Span(offset + span.start, span.text, span_gap, span.new_section)
+            yield _Span(offset + span.start, span.text, span_gap, span.new_section, page_break=page_break)
             end = span.start + len(span.text)
         gap = _joined_gap(gap, text) if end is None else _joined_gap("", text[end:])
         offset += len(text)
@@ -669,9 +684,7 @@ class _ParagraphBuilder:
         lead = len(raw) - len(raw.lstrip())
         self._add_gap(raw[:lead])
         gap = "".join(self.gap) if self.gap_length <= PARAGRAPH_CHAR_LIMIT else None
-        if gap is not None and "\f" in gap:
-            gap = None  # a page break: no passage spans it, as none spans a PDF's pages
-        yield _Span(self.offset + lead, stripped, gap, new_section)
+        yield _Span(self.offset + lead, stripped, gap, new_section, page_break=gap is not None and "\f" in gap)
         trailing = raw[lead + len(stripped) :]
         self.gap, self.gap_length = [], 0
         self._add_gap(trailing)
