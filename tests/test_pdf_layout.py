@@ -226,3 +226,18 @@ def test_a_contents_page_of_an_extract_pointing_past_its_pages_is_still_skipped_
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         f"{path}: page 1 read as a table of contents or an index; skipped."
     ]
+
+
+def test_a_contents_page_without_dot_leaders_is_skipped_and_a_titled_table_is_not(tmp_path, caplog):
+    # LaTeX sets chapter lines without a leader; some word processors' styles set none at all.
+    contents = ["Contents", "1 Introduction 1", "1.1 Background . . . . . 1", "2 Setup 2", "3 Maintenance 3"]
+    # A page titled "Index" that is a table: its numbers are not in page order.
+    table = ["Index", "Wash 12", "Cut 30", "Colour 3", "Dry 25", "Style 2"]
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(make_pdf([contents, ["Widgets keep records."], ["Run make."], table]))
+    texts, _ = read(path)
+    assert sorted(texts) == [f"{path}#page={n}" for n in (2, 3, 4)]
+    assert "Colour 3" in texts[f"{path}#page=4"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{path}: page 1 read as a table of contents or an index; skipped."
+    ]

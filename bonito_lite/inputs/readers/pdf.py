@@ -10,8 +10,9 @@ end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a co
 hyphen belongs there (one with another hyphen before the line end, or written with the
 hyphen elsewhere on the page), and typographic ligatures ("ﬁ") are spelt out. Table-of-
 contents and index pages (mostly lines that end in a page number of this document after a dot
-leader, in page or alphabetical order, or after an index entry's comma) are not read, with one
-warning listing them. A line equal to an outline
+leader, in page or alphabetical order, or after an index entry's comma; on a page titled
+"Contents", also page numbers in order without a leader) are not read, with one warning
+listing them. A line equal to an outline
 (bookmark) title pointing at that page is a heading, also with its section number
 ("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
 with a few pages around each held to tell its headers and footers.
@@ -236,6 +237,9 @@ _REFERENCE_LINE = re.compile(
     r"(?:(?P<leader>(?:\.\s?){4,})|[^\s\d],)\s*(?P<page>\d{1,4}|[ivxlc]{1,6})(?:\s*[,\u2013-]\s*\d{1,4})*\s*$",
     re.IGNORECASE,
 )
+# A contents line set without a leader ("1 Introduction 3", LaTeX's chapter lines): a word,
+# then space, then the page number. Counted only on a page titled as contents.
+_BARE_REFERENCE_LINE = re.compile(r"[^\W\d_][^\w\s]?\s+(?P<page>\d{1,4})\s*$")
 
 
 @dataclass
@@ -378,6 +382,15 @@ def _contents_or_index(lines: list[str], n_pages: int) -> bool:
     pages = [int(page) for _, page in leaders if page.isdigit()]
     if len(leaders) >= 3 and not (_mostly_ascending(pages) or _mostly_ascending([entry for entry, _ in leaders])):
         found = [(line, m) for line, m in found if not m.group("leader")]
+    if titled:
+        # Without leaders, only the title and page numbers in order tell contents from a table.
+        bare = [
+            (line, match)
+            for line in filled
+            if not _REFERENCE_LINE.search(line) and (match := _BARE_REFERENCE_LINE.search(line))
+        ]
+        if len(bare) >= 3 and _mostly_ascending([int(m.group("page")) for _, m in bare]):
+            found += bare
     return len(found) >= 3 and len(found) >= 0.4 * len(filled)
 
 
