@@ -251,3 +251,23 @@ def test_quant_report_compares_llama3_files_over_the_full_vocabulary(llama3_gguf
     result = run_cli(args)
     assert result.exit_code == 0, result.output
     assert "full vocabulary of 128,256" in result.stdout
+
+
+def test_the_70b_shape_gets_no_guessed_licence():
+    from bonito_lite.models.convert import licence_by_shape
+
+    def shaped(hidden, layers):
+        config = {
+            "architectures": ["LlamaForCausalLM"],
+            "vocab_size": 128256,
+            "hidden_size": hidden,
+            "intermediate_size": 4 * hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": hidden // 128,
+            "rope_scaling": LLAMA3_ROPE_SCALING,
+        }
+        return licence_by_shape(hyper_parameters(config))
+
+    assert shaped(4096, 32) == "llama3.1"  # the Llama 3.1 Bonito's shape (8B)
+    # Llama 3.3 comes only as a 70B, with 3.1's scaling and its own licence: the shape cannot tell.
+    assert shaped(8192, 80) is None

@@ -288,12 +288,14 @@ def licence_by_shape(params: HyperParameters) -> str | None:
     every model derived from Llama 3.1, is under the Llama 3.1 Community License, which its
     conversions must carry on; Llama 3.1 is told by its RoPE scaling (factor 8 over an 8,192
     original context). A Llama without that scaling (Llama 2, Llama 3, Llama 3.2's factor 32)
-    is under some other licence, which the shape cannot tell: none is guessed.
+    is under some other licence, which the shape cannot tell: none is guessed. Nor for the
+    70 B shape (width 8,192, 80 layers): Llama 3.3 70B has 3.1's scaling and its own licence.
     """
     if params.architecture == "MistralForCausalLM":
         return APACHE_2_0
     scaling = params.rope_scaling
-    if scaling is not None and scaling.factor == 8.0 and scaling.original_context_length == 8192:
+    llama_70b = (params.hidden_size, params.num_hidden_layers) == (8192, 80)
+    if scaling is not None and scaling.factor == 8.0 and scaling.original_context_length == 8192 and not llama_70b:
         return LLAMA_3_1
     return None
 
