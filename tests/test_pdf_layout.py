@@ -241,3 +241,32 @@ def test_a_contents_page_without_dot_leaders_is_skipped_and_a_titled_table_is_no
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         f"{path}: page 1 read as a table of contents or an index; skipped."
     ]
+
+
+def test_a_bookmark_of_several_words_matches_its_numbered_line(tmp_path):
+    # Texinfo's bookmarks have no numbers and several words ("Simple parsing" for "2.3 Simple parsing").
+    page = ["2.2 Naming", "Names are short.", "2.3 Simple parsing", "The parser reads one line at a time."]
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(make_pdf([page], outline=[("Naming", 0), ("Simple parsing", 0)]))
+    _, passages = read(path)
+    assert [p.text for p in passages] == [
+        "2.2 Naming\n\nNames are short.",
+        "2.3 Simple parsing\n\nThe parser reads one line at a time.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "whole"),
+    [
+        ("при-\nняты", "приняты"),  # any script's small letters go on a word
+        ("wy-\nświetlacz", "wyświetlacz"),
+        ("επι-\nτροπή", "επιτροπή"),
+        ("the OP-\nTIONAL field", "the OPTIONAL field"),  # a word in capitals
+        ("non-\nEnglish", "non-\nEnglish"),  # a capital after a small letter: a compound
+        ("A-\nB", "A-\nB"),
+    ],
+)
+def test_words_hyphenated_at_a_line_end_in_any_script_are_whole_again(broken, whole):
+    from bonito_lite.inputs.readers.pdf import _rejoined
+
+    assert _rejoined(broken) == whole

@@ -174,11 +174,13 @@ def _normalised(text: str) -> str:
 
 
 # A section number before a heading's title: "2.1 ", "4. ", "A.2 ", "IV. ", "Chapter 3: ".
+# Anchored: unanchored, "simple parsing" lost the "e " that ends its first word.
 _SECTION_NUMBER = re.compile(
-    r"(?:(?:chapter|section|appendix|part)\s+)?(?:\d+(?:\.\d+)*|[a-z](?:\.\d+)*|[ivxlc]+)[.:)]?\s+"
+    r"^(?:(?:chapter|section|appendix|part)\s+)?(?:\d+(?:\.\d+)*|[a-z](?:\.\d+)*|[ivxlc]+)[.:)]?\s+"
 )
-# A word broken at a line end: a letter, a hyphen (or soft hyphen), the line end, a small letter.
-_HYPHENATED = re.compile(r"(?<=[^\W\d_])([-\u00ad\u2010])[ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
+# A word broken at a line end: a letter, a hyphen (or soft hyphen), the line end, a letter
+# (in any script; join() checks it is a small one, or a capital going on a word in capitals).
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])([-\u00ad\u2010])[ \t]*\n[ \t]*(?=[^\W\d_])")
 _WORD_BEFORE = re.compile(r"[\w\-\u2010]+\Z")
 _WORD_AFTER = re.compile(r"\w+")
 _COMPOUND = re.compile(r"\w+(?:[-\u2010]\w+)+")
@@ -203,6 +205,11 @@ def _rejoined(text: str) -> str:
         head = _WORD_BEFORE.search(text, max(0, match.start() - 80), match.start())
         tail = _WORD_AFTER.match(text, match.end())
         head_text = head.group(0) if head else ""
+        tail_text = tail.group(0) if tail else ""
+        # "non-" + "English" is a compound across the break; "OP-" + "TIONAL" a word in capitals.
+        in_capitals = head_text.isupper() and tail_text.isupper() and len(tail_text) > 1
+        if not (tail_text[:1].islower() or in_capitals):
+            return match.group(0)
         if "-" in head_text or "\u2010" in head_text:
             return match.group(1)
         if compounds is None:
