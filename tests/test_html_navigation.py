@@ -30,6 +30,14 @@ def read(tmp_path: Path, name: str, page: str | bytes) -> tuple[str, list[str]]:
     return document.read_text(), [p.text for p in passages]
 
 
+def read_page(page: str) -> tuple[str, list[str]]:
+    """:func:`read` of a page written to a temporary folder of its own."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return read(Path(folder), "page.html", page)
+
+
 TEXINFO_PAGE = """<!DOCTYPE html>
 <html><head><title>Closure Example (libfoo)</title></head>
 <body lang="en">
@@ -308,3 +316,58 @@ def test_cookie_banners_go_by_their_names_and_a_policys_sections_stay(tmp_path, 
 def test_cells_of_a_table_written_without_rows_are_still_separated(tmp_path):
     text, _ = read(tmp_path, "rowless.html", "<html><body><table><td>Alice</td><td>42</td></table></body></html>")
     assert text == "Alice | 42"
+
+
+SPHINX_TABLE = """<html><body><div role="main"><h1>Options</h1>
+<table class="docutils align-default">
+<thead><tr><th class="head"><p>Option</p></th><th class="head"><p>Default</p></th></tr></thead>
+<tbody><tr><td><p>timeout</p></td><td><p>30</p><p>seconds</p></td></tr>
+<tr><td><p>retries</p></td><td><ul><li><p>3</p></li><li><p>0 turns them off</p></li></ul></td></tr></tbody></table>
+<table><tr><td><h2>Layout cell</h2><p>A page laid out in a table keeps its paragraphs.</p></td></tr></table>
+</div></body></html>"""
+
+
+def test_a_table_row_whose_cells_hold_paragraphs_is_one_line():
+    # Sphinx, AsciiDoc and Node.js's docs put a <p> (or a list) in every cell.
+    text, passages = read_page(SPHINX_TABLE)
+    assert text == (
+        "Options\n\nOption | Default\n\ntimeout | 30 seconds\n\nretries | 3 0 turns them off"
+        "\n\nLayout cell\n\nA page laid out in a table keeps its paragraphs."
+    )
+
+
+def test_line_numbers_of_code_listings_are_left_out():
+    table_style = (
+        '<table class="highlighttable"><tr><td class="linenos"><div class="linenodiv"><pre>1\n2</pre></div></td>'
+        '<td class="code"><div class="highlight"><pre>import json\nprint(json)</pre></div></td></tr></table>'
+    )
+    inline_style = '<pre><span class="linenos">1</span>import os\n<span class="linenos">2</span>print(os)</pre>'
+    text, _ = read_page(f"<html><body><main>{table_style}{inline_style}</main></body></html>")
+    assert text == "import json\nprint(json)\n\nimport os\nprint(os)"
+
+
+def test_a_sentence_whose_links_are_most_of_its_text_is_kept():
+    page = (
+        "<html><body><main><p>The <a href='fs.html#a'><code>fs.exists(path, callback)</code></a> API is "
+        "deprecated.</p><p>Run <a href='#x'><code>fs.stat()</code></a> or <a href='#y'><code>fs.access()</code></a>"
+        " instead.</p><p><a href='a.html'>Home</a> | <a href='b.html'>About the project</a></p></main></body></html>"
+    )
+    text, _ = read_page(page)
+    assert text == "The fs.exists(path, callback) API is deprecated.\n\nRun fs.stat() or fs.access() instead."
+
+
+def test_a_heading_over_left_out_navigation_goes_with_it_and_a_pages_title_stays():
+    page = """<html><body><main><h1>Guide</h1><div class="toc"><ul><li><a href="#a">Install</a></li>
+<li><a href="#b">Use</a></li></ul></div><h2>Intro</h2><p>Intro text.</p>
+<h2>Table of Contents</h2><div class="contents"><ul><li><a href="#a">Install</a></li><li><a href="#b">Use</a></li></ul></div>
+<h2 id="a">Install</h2><p>Unpack the archive.</p><h2>Search</h2><form><input name="q"></form></main></body></html>"""
+    text, _ = read_page(page)
+    assert text == "Guide\n\nIntro\n\nIntro text.\n\nInstall\n\nUnpack the archive."
+
+
+def test_soft_hyphens_and_zero_width_spaces_do_not_split_words():
+    page = (
+        "<html><body><p>Die Donau\u00addampf\u00adschiff\u00adfahrt. Use very\u200blong\u2060names.</p></body></html>"
+    )
+    text, _ = read_page(page)
+    assert text == "Die Donaudampfschifffahrt. Use verylongnames."

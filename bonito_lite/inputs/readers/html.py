@@ -4,14 +4,18 @@ parsed whole in memory.
 The text of ``body``, with scripts, styles, forms and hidden elements (``hidden``,
 ``aria-hidden``, an inline ``display: none``) left out, and
 page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
-``h1``-``h6`` are headings, a table row is one paragraph with its cells joined by `` | ``.
+``h1``-``h6`` are headings, a table row is one paragraph with its cells joined by `` | ``
+(a cell's own paragraphs too, unless it is a layout cell: long, or holding a heading,
+table or listing). Soft hyphens and zero-width spaces are dropped, line numbers of code
+listings too.
 Navigation is left out by what an element is, whichever tool made the page: ``nav`` and
 ``role="navigation"``; class and id names that documentation generators give it
 (``nav-panel``, ``breadcrumbs``, ``sidebar``, ``menu-bar``, ``skip-link``, ``headerlink``...;
 never an element holding the page's ``main`` or ``article``); "Skip to ..." links and a
 heading's own link shown as a sign (``#``, the pilcrow); and blocks whose text is mostly
 links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables; inside
-``main`` or ``article``, never a table or a header). The encoding is taken from
+``main`` or ``article``, never a table or a header; never a paragraph that reads as a
+sentence), with a heading (not ``h1``) that has nothing else under it. The encoding is taken from
 the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
 do); without one, a page that is valid UTF-8 is UTF-8, and any other is windows-1252, as
 browsers read undeclared Western pages.
@@ -103,6 +107,13 @@ _FURNITURE_NAMES = {
     # consent tools' banners whose names say neither "cookie" nor "banner"
     "cc-window",
     "onetrust-banner-sdk",
+    # code listings' line numbers (Pygments' table and inline styles, Rouge, Prism,
+    # highlightjs-line-numbers): "1import json" is not the code
+    "linenos",
+    "lineno",
+    "linenodiv",
+    "line-numbers-rows",
+    "hljs-ln-numbers",
 }
 # A cookie or consent banner: one of these words with one of the next in its names
 # ("cookie-notice", "gdpr_popup", "cookieConsent"); a privacy policy's own "cookies" section
@@ -114,11 +125,22 @@ _BANNER_KINDS = {"banner", "bar", "notice", "popup", "modal", "dialog", "contain
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer", "copyright", "colophon"}
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_WORDS = re.compile(r"[^\W_]+")
 # A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
 _PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
 _SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
+# ... unless it is a paragraph with this many words outside its links: a sentence whose
+# links are the names it mentions ("Please use fs.stat() or fs.access() instead.").
+_PROSE_WORDS = 4
+# A table cell with this much text or less, and no table, listing or heading inside, is one
+# cell of a row, whatever paragraphs it is written in (Sphinx puts a <p> in every cell).
+_CELL_TEXT = 400
+_CELL_BLOCKS = _HEADINGS | {"table", "pre"}
+# Characters that only tell a browser where it may break a line (soft hyphen, zero-width
+# space, word joiner, zero-width no-break space): inside a word they would split it.
+_BREAK_HINTS = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 # Elements that start and end a block of text (a paragraph).
 _BLOCKS = (
     _HEADINGS
@@ -192,9 +214,15 @@ class _BlockText:
         self.preformatted = False
 
     def add(self, text: str, heading: bool, preformatted: bool = False) -> None:
+        text = text.translate(_BREAK_HINTS)
         self.parts.append(text if preformatted else _SPACES.sub(" ", text))
         self.heading = self.heading or heading
         self.preformatted = self.preformatted or preformatted
+
+    def space(self) -> None:
+        """A space between two paragraphs of one table cell, unless one is there already."""
+        if self.parts and not self.parts[-1][-1:].isspace():
+            self.parts.append(" ")
 
     def line_break(self, heading: bool) -> None:
         self.parts.append("\n")
@@ -262,10 +290,11 @@ def _html_blocks(root) -> Iterator[Block]:
     stats = _LinkStats(root, skipped_strings)
     current = _BlockText()
     # Walked with an explicit stack: deeply nested pages must not hit Python's recursion limit.
-    # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main).
-    stack = [(root, False, False, False, False)]
+    # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main,
+    # inside a table cell read as one line of its row).
+    stack = [(root, False, False, False, False, False)]
     while stack:
-        node, leaving, pre, heading, in_content = stack.pop()
+        node, leaving, pre, heading, in_content, in_cell = stack.pop()
         if leaving:
             yield from current.flush()
             continue
@@ -275,6 +304,8 @@ def _html_blocks(root) -> Iterator[Block]:
             continue
         name = node.name
         if name in _DROPPED or _hidden(node) or _navigation(node, in_content, stats):
+            continue
+        if name in _HEADINGS and name != "h1" and _titles_only_left_out(node, in_content, stats):
             continue
         if not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES):
             continue
@@ -289,10 +320,14 @@ def _html_blocks(root) -> Iterator[Block]:
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
         in_content = in_content or name in _CONTENT or node.get("role") == "main"
-        if name in _BLOCKS:
+        if name in _CELLS:
+            in_cell = stats.text_of(node) <= _CELL_TEXT and node.find(_CELL_BLOCKS) is None
+        if name in _BLOCKS and in_cell:
+            current.space()
+        elif name in _BLOCKS:
             yield from current.flush()
-            stack.append((node, True, pre, heading, in_content))
-        stack.extend((child, False, pre, heading, in_content) for child in reversed(node.contents))
+            stack.append((node, True, pre, heading, in_content, in_cell))
+        stack.extend((child, False, pre, heading, in_content, in_cell) for child in reversed(node.contents))
     yield from current.flush()
 
 
@@ -348,12 +383,20 @@ class _LinkStats:
         return not content and links >= 2 and linked >= _LINK_DENSITY * text
 
     def has_text(self, node) -> bool:
-        return self.of.get(id(node), (0, 0, 0, False))[0] > 0
+        return self.text_of(node) > 0
+
+    def text_of(self, node) -> int:
+        """How many visible characters an element holds, spaces not counted."""
+        return self.of.get(id(node), (0, 0, 0, False))[0]
 
     def _mark_separators(self, row) -> None:
         """Which cells of ``row`` a separator goes before: a cell with text came before, and
         this one or a later one has text (one pass over the row, not one per cell)."""
-        cells = [child for child in row.find_all(_CELLS, recursive=False) if not _hidden(child)]
+        cells = [
+            child
+            for child in row.find_all(_CELLS, recursive=False)
+            if not _hidden(child) and not _names(child) & _FURNITURE_NAMES
+        ]
         later = [False] * (len(cells) + 1)
         for index in range(len(cells) - 1, -1, -1):
             later[index] = later[index + 1] or self.has_text(cells[index])
@@ -375,7 +418,7 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     if node.get("role") in _NAVIGATION_ROLES or "breadcrumb" in node.get("aria-label", "").lower():
         return True
     names = [*node.get("class", ()), node.get("id") or ""]
-    lowered = {name.lower() for name in names}
+    lowered = _names(node)
     words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
     words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
     if not stats.holds_content(node) and (
@@ -395,7 +438,52 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     # is its title (a blog post's title links to the post itself).
     if in_content and node.name in ("table", "header"):
         return False
-    return stats.mostly_links(node)
+    return stats.mostly_links(node) and not (node.name == "p" and _sentence(node))
+
+
+def _sentence(paragraph) -> bool:
+    """Whether a paragraph reads as prose by the words outside its links: a few of them, or
+    two and an end of sentence ("Run <a>fs.stat()</a> or <a>fs.access()</a> instead.")."""
+    words = _unlinked_words(paragraph)
+    return words >= _PROSE_WORDS or (words >= 2 and paragraph.get_text().rstrip().endswith((".", "!", "?")))
+
+
+def _titles_only_left_out(heading, in_content: bool, stats: _LinkStats) -> bool:
+    """Whether all a heading has under it is left out: a "Table of Contents" over the link
+    list that was its contents, a "Search" over a form. Its next element is left out, and
+    the one after that is another heading, or there is none. (Never an h1: the page's title
+    stays, whatever navigation follows it.)"""
+    from bs4 import NavigableString
+
+    following = []
+    for sibling in heading.next_siblings:
+        if isinstance(sibling, NavigableString):
+            if str(sibling).strip() and type(sibling) is NavigableString:
+                return False  # text of its own under the heading
+            continue
+        following.append(sibling)
+        if len(following) == 2:
+            break
+    if not following:
+        return False
+    under = following[0]
+    if not (under.name in _DROPPED or _hidden(under) or _navigation(under, in_content, stats)):
+        return False
+    return len(following) == 1 or following[1].name in _HEADINGS
+
+
+def _names(node) -> set[str]:
+    """An element's class names and id, lower-cased."""
+    return {name.lower() for name in (*node.get("class", ()), node.get("id") or "")}
+
+
+def _unlinked_words(node) -> int:
+    """How many words of an element's text are outside its links."""
+    count = 0
+    for string in node.find_all(string=True):
+        if not any(parent.name == "a" for parent in string.parents if parent is not node):
+            count += len(_WORDS.findall(str(string)))
+    return count
 
 
 def _banner(words: set[str]) -> bool:
