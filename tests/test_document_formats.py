@@ -14,6 +14,7 @@ import docx
 import pytest
 from click.testing import CliRunner
 from docx.enum.style import WD_STYLE_TYPE
+from docx.oxml.ns import qn
 from hypothesis import given, settings, strategies as st
 from pypdf import PdfReader, PdfWriter
 
@@ -382,6 +383,54 @@ def test_docx_text_is_read_as_word_shows_it_through_changes_controls_fields_and_
         "The end.",
     ]
     assert_provenance(passages_of([str(path)]), texts_by_source([str(path)]))
+
+
+def test_docx_contents_and_placeholders_are_left_out_and_equations_read_in_linear_form(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("@TOC@")
+    # A contents field outside a content control: paragraphs in the "toc 1" style.
+    toc_style = document.styles.add_style("TOC1", WD_STYLE_TYPE.PARAGRAPH)
+    toc_style.element.find(qn("w:name")).set(qn("w:val"), "toc 1")
+    document.add_paragraph("2 Results\t4", style=toc_style)
+    document.add_paragraph("Reviewed by: ").add_run("@FORM@")
+    document.add_paragraph("The rate is ").add_run("@MATH@")
+    document.add_paragraph("Signed: ").add_run("@FILLED@")
+    path = tmp_path / "report.docx"
+    document.save(path)
+    math = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+
+    def m(text: str) -> str:
+        return f"<m:r><m:t>{text}</m:t></m:r>"
+
+    def control(properties: str, content: str) -> str:
+        return f"<w:sdt><w:sdtPr>{properties}</w:sdtPr><w:sdtContent>{content}</w:sdtContent></w:sdt>"
+
+    _docx_with_body_xml(
+        path,
+        {
+            "<w:p><w:r><w:t>@TOC@</w:t></w:r></w:p>": control(
+                '<w:docPartObj><w:docPartGallery w:val="Table of Contents"/></w:docPartObj>',
+                "<w:p><w:r><w:t>Contents</w:t></w:r></w:p><w:p><w:r><w:t>1 Introduction</w:t></w:r>"
+                "<w:r><w:tab/></w:r><w:r><w:t>2</w:t></w:r></w:p>",
+            ),
+            "<w:r><w:t>@FORM@</w:t></w:r>": control(
+                "<w:showingPlcHdr/><w:text/>", "<w:r><w:t>Click or tap here to enter text.</w:t></w:r>"
+            ),
+            "<w:r><w:t>@FILLED@</w:t></w:r>": control("<w:text/>", "<w:r><w:t>Dr Okafor</w:t></w:r>"),
+            "<w:r><w:t>@MATH@</w:t></w:r>": (
+                f'<m:oMath xmlns:m="{math}">{m("R=")}<m:f><m:fPr/><m:num>{m("N")}</m:num><m:den>{m("H+1")}</m:den>'
+                f"</m:f>{m('+')}<m:sSup><m:e>{m('x')}</m:e><m:sup>{m('2')}</m:sup></m:sSup>{m('+')}"
+                f"<m:rad><m:radPr/><m:deg/><m:e>{m('y')}</m:e></m:rad></m:oMath>"
+                '<w:r><w:t xml:space="preserve">, where N counts incidents.</w:t></w:r>'
+            ),
+        },
+    )
+    [document] = find_documents([str(path)])
+    assert [b.text for b in document.blocks()] == [
+        "Reviewed by: ",
+        "The rate is R=N/(H+1)+x^2+\u221a(y), where N counts incidents.",
+        "Signed: Dr Okafor",
+    ]
 
 
 def test_a_damaged_docx_is_skipped_with_a_warning(tmp_path, caplog):

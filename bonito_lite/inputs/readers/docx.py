@@ -4,8 +4,10 @@ Body paragraphs and tables in order, a table row as one paragraph with its cells
 `` | `` (a table inside a cell read into that cell); paragraphs in a ``Title`` or
 ``Heading N`` style (or a style based on one, or with an outline level) are headings. The
 text is what Word shows with tracked changes accepted: insertions read, deletions not, and
-text inside content controls, fields, smart tags and links read as the words around it.
-Headers, footers, footnotes, comments and text boxes are left out. A damaged or
+text inside content controls, fields, smart tags and links read as the words around it,
+equations in Word's linear form ("R = N/H"). Headers, footers, footnotes, comments, text
+boxes, the table of contents and a form's placeholder text ("Click or tap here to enter
+text.") are left out. A damaged or
 password-protected file is skipped with a warning. Old binary Word files (``.doc``) are not
 read: no small library reads them well.
 """
@@ -59,9 +61,10 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
             f"{source}: not a readable .docx ({one_line(error, named=True)}); skipped. "
             "Password-protected files must be saved without the password."
         ) from None
-    for element in _block_elements(body):
+    contents_styles = _contents_styles(document)
+    for element in _block_elements(body, contents_styles):
         if element.tag == _W + "tbl":
-            yield from _table_rows(element)
+            yield from _table_rows(element, contents_styles)
             continue
         text = _paragraph_text(element)
         if text.strip():
@@ -70,6 +73,12 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_M = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
+# Word's table of contents: its paragraph styles are "toc 1"-"toc 9" and "TOC Heading" by
+# name in every language (the names of built-in styles are not translated; their ids are).
+_CONTENTS_STYLE = re.compile(r"toc \d|toc heading", re.IGNORECASE)
+# Equations (Office Math) are read in the linear form Word shows when asked: "N/H", "x^2".
+_OPERATORS = re.compile(r"[-+\u2212=/<>\u00b1\u00d7\u00f7\s]")
 # Wrappers whose children are read as if they stood in their place: content controls,
 # custom XML, and a tracked insertion or move of whole paragraphs.
 _TRANSPARENT = {_W + name for name in ("sdt", "sdtContent", "customXml", "ins", "moveTo")}
@@ -86,13 +95,47 @@ _CHARACTERS = {
 }
 
 
-def _block_elements(parent) -> Iterator:
-    """The paragraphs and tables under ``parent`` in order, through content controls."""
+def _block_elements(parent, contents_styles: frozenset[str]) -> Iterator:
+    """The paragraphs and tables under ``parent`` in order, through content controls; not
+    the table of contents (a control, or paragraphs in ``contents_styles``, the ids of the
+    contents styles), nor a content control that shows its placeholder."""
     for child in parent:
         if child.tag in (_W + "p", _W + "tbl"):
-            yield child
-        elif child.tag in _TRANSPARENT:
-            yield from _block_elements(child)
+            if not (child.tag == _W + "p" and _style_id(child) in contents_styles):
+                yield child
+        elif child.tag in _TRANSPARENT and not _contents_or_placeholder(child):
+            yield from _block_elements(child, contents_styles)
+
+
+def _contents_or_placeholder(element) -> bool:
+    """Whether a content control is a table of contents, or still shows its placeholder."""
+    if element.tag != _W + "sdt":
+        return False
+    properties = element.find(_W + "sdtPr")
+    if properties is None:
+        return False
+    if properties.find(_W + "showingPlcHdr") is not None:
+        return True
+    gallery = properties.find(f"{_W}docPartObj/{_W}docPartGallery")
+    return gallery is not None and gallery.get(_W + "val") == "Table of Contents"
+
+
+def _style_id(paragraph) -> str | None:
+    style = paragraph.find(f"{_W}pPr/{_W}pStyle")
+    return style.get(_W + "val") if style is not None else None
+
+
+def _contents_styles(document) -> frozenset[str]:
+    """The ids of the document's table-of-contents paragraph styles."""
+    try:
+        styles = document.styles.element
+    except (KeyError, ValueError):  # no styles part
+        return frozenset()
+    return frozenset(
+        style.get(_W + "styleId")
+        for style in styles.iterfind(_W + "style")
+        if (name := style.find(_W + "name")) is not None and _CONTENTS_STYLE.fullmatch(name.get(_W + "val") or "")
+    )
 
 
 def _paragraph_text(paragraph) -> str:
@@ -104,17 +147,44 @@ def _paragraph_text(paragraph) -> str:
             tag = child.tag
             if not isinstance(tag, str) or tag in _SKIPPED:  # comments and processing instructions
                 continue
-            if tag == _W + "r" and _hidden(child):
+            if (tag == _W + "r" and _hidden(child)) or _contents_or_placeholder(child):
                 continue
             if tag == _W + "t":
                 parts.append(child.text or "")
             elif tag in _CHARACTERS:
                 parts.append(_CHARACTERS[tag])
+            elif tag in (_M + "oMath", _M + "oMathPara"):
+                parts.append(_math_text(child))
             elif tag != _W + "pPr":
                 visit(child)
 
     visit(paragraph)
     return "".join(parts)
+
+
+def _math_text(element) -> str:
+    """An equation in Word's linear format: a fraction as "a/b" ("(a+b)/c" when a part has
+    an operator), powers and indices as "x^2" and "x_i", a root as "\u221a(x)"."""
+    tag = element.tag
+    if tag == _M + "t":
+        return element.text or ""
+    if not isinstance(tag, str) or not tag.startswith(_M) or tag.endswith("Pr"):  # properties
+        return ""
+
+    def part(name: str, grouped: bool = False) -> str:
+        found = element.find(_M + name)
+        text = _math_text(found) if found is not None else ""
+        return f"({text})" if grouped and (_OPERATORS.search(text) or not text) else text
+
+    if tag == _M + "f":
+        return f"{part('num', True)}/{part('den', True)}"
+    if tag in (_M + "sSup", _M + "sSub", _M + "sSubSup"):
+        sub = f"_{part('sub', True)}" if element.find(_M + "sub") is not None else ""
+        sup = f"^{part('sup', True)}" if element.find(_M + "sup") is not None else ""
+        return part("e", True) + sub + sup
+    if tag == _M + "rad":
+        return f"\u221a({part('e')})"
+    return "".join(_math_text(child) for child in element)
 
 
 def _hidden(run) -> bool:
@@ -125,22 +195,22 @@ def _hidden(run) -> bool:
     return vanish is not None and vanish.get(_W + "val", "true") not in ("0", "false", "off")
 
 
-def _cell_text(cell) -> str:
+def _cell_text(cell, contents_styles: frozenset[str]) -> str:
     """A cell's paragraphs, and the cells of a table inside it, as one line."""
     texts = []
-    for element in _block_elements(cell):
+    for element in _block_elements(cell, contents_styles):
         if element.tag == _W + "tbl":
-            texts.extend(block.text for block in _table_rows(element))
+            texts.extend(block.text for block in _table_rows(element, contents_styles))
         else:
             texts.append(_paragraph_text(element))
     return " ".join(" ".join(texts).split())
 
 
-def _table_rows(table) -> Iterator[Block]:
+def _table_rows(table, contents_styles: frozenset[str]) -> Iterator[Block]:
     # Read from the XML, where a cell merged across columns is one element and one merged
     # down rows is empty after its first row.
     for row in _block_children(table, "tr"):
-        cells = [text for cell in _block_children(row, "tc") if (text := _cell_text(cell))]
+        cells = [text for cell in _block_children(row, "tc") if (text := _cell_text(cell, contents_styles))]
         if cells:
             yield Block(" | ".join(cells))
 
