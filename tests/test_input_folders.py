@@ -351,3 +351,34 @@ def test_hash_lines_are_headings_in_markdown_files_only(tmp_path):
         texts[name] = [p.text for p in passages]
     assert texts["log.txt"] == texts["log.text"] == ["Log follows.\n\n# 3 pumps checked", "All fine."]
     assert texts["log.md"] == ["Log follows.", "# 3 pumps checked\n\nAll fine."]
+
+
+def test_a_sphinx_builds_source_copies_indexes_and_search_page_are_passed_over(tmp_path):
+    build = tmp_path / "docs" / "html"
+    (build / "_sources").mkdir(parents=True)
+    (build / "_static").mkdir()
+    (build / "guide").mkdir()
+    page = "<html><body><p>{}</p></body></html>"
+    (build / "index.html").write_text(page.format("The page itself."))
+    (build / "guide" / "start.html").write_text(page.format("A page in a subfolder."))
+    (build / "_sources" / "index.rst.txt").write_text("The page itself, as reST.\n")
+    (build / "_static" / "notes.txt").write_text("Theme notes.\n")
+    for name in ("genindex.html", "genindex-A.html", "search.html", "py-modindex.html"):
+        (build / name).write_text(page.format("Generated."))
+
+    def found():
+        return sorted(os.path.relpath(d.source, build) for d in find_documents([str(tmp_path)]))
+
+    everything = [
+        "_sources/index.rst.txt",
+        "_static/notes.txt",
+        "genindex-A.html",
+        "genindex.html",
+        "guide/start.html",
+        "index.html",
+        "py-modindex.html",
+        "search.html",
+    ]
+    assert found() == everything  # without Sphinx's search index, nothing says it is a build
+    (build / "searchindex.js").write_text('Search.setIndex({"docnames": ["index"]})')
+    assert found() == ["guide/start.html", "index.html"]

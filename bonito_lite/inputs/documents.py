@@ -1,7 +1,7 @@
 """Finding the user's documents, and cutting them into passages, without copying their text anywhere.
 
 Inputs are files, folders (searched recursively for supported files, hidden entries skipped,
-in sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
+as is what a Sphinx HTML build writes beside its pages, in sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
 patterns, and ``-`` for standard input. A folder or a pattern never yields a file bonito-lite
 wrote (see ``_OwnFiles``); naming one is an ``InputError``.
 
@@ -32,6 +32,7 @@ import functools
 import glob
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -252,6 +253,25 @@ _MANIFEST_KEY = b'"bonito_lite_version"'
 _RECORD_KEYS = frozenset({INPUT, OUTPUT, TASK_TYPE, CONTEXT, UNIT})
 
 
+# What Sphinx writes beside the pages of an HTML build that is not a page of the document: the
+# sources again as text (_sources/page.rst.txt), its theme, the general and module indexes
+# (genindex-A.html when split by letter) and the search page.
+_SPHINX_GENERATED = frozenset({"_sources", "_static", "genindex.html", "py-modindex.html", "search.html"})
+_SPHINX_SPLIT_INDEX = re.compile(r"genindex-\w+\.html")
+
+
+def _sphinx_build(folder: str, files: list[str]) -> bool:
+    """Whether a folder is the root of a Sphinx HTML build, by its search index (packagers
+    often drop the .buildinfo beside it)."""
+    if "searchindex.js" not in files:
+        return False
+    try:
+        with open(os.path.join(folder, "searchindex.js"), "rb") as index:
+            return index.read(16) == b"Search.setIndex("
+    except OSError:
+        return False
+
+
 def _is_manifest(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
@@ -366,9 +386,13 @@ class _Scan:
             log.warning("%s: folder cannot be read (%s); skipped.", error.filename, error.strerror)
 
         for root, dirs, files in os.walk(folder, onerror=unreadable):
+            generated: frozenset[str] = frozenset()
+            if _sphinx_build(root, files):
+                generated = _SPHINX_GENERATED
+                log.info("%s: a Sphinx build; its copies of the sources, index and search pages are passed over.", root)
             # Hidden folders (.git, .venv, ...) hold tooling, not the user's documents.
             kept = []
-            for name in sorted(d for d in dirs if not d.startswith(".")):
+            for name in sorted(d for d in dirs if not d.startswith(".") and d not in generated):
                 full = os.path.join(root, name)
                 if os.path.islink(full):
                     # Not followed: a link can lead back up the tree, or out of it.
@@ -377,7 +401,7 @@ class _Scan:
                     kept.append(name)
             dirs[:] = kept
             for name in files:
-                if name.startswith("."):
+                if name.startswith(".") or name in generated or _SPHINX_SPLIT_INDEX.fullmatch(name) and generated:
                     continue
                 if readers.reader_for(name) is not None or readers.refused(name) is not None:
                     full = os.path.join(root, name)
