@@ -371,3 +371,15 @@ def test_soft_hyphens_and_zero_width_spaces_do_not_split_words():
     )
     text, _ = read_page(page)
     assert text == "Die Donaudampfschifffahrt. Use verylongnames."
+
+
+def test_readers_comments_under_a_post_are_left_out():
+    page = """<html><body><main id="main"><article><h1>Build times</h1><p>We halved them.</p></article>
+<div id="comments" class="comments-area"><h2 class="comments-title">2 thoughts on "Build times"</h2>
+<ol class="comment-list"><li><article class="comment-body"><p>Great write-up!</p></article></li></ol>
+<div id="respond" class="comment-respond"><h3>Leave a Reply</h3></div></div></main></body></html>"""
+    text, _ = read_page(page)
+    assert text == "Build times\n\nWe halved them."
+    # A page's content wrapped in an element of that name is still the page.
+    text, _ = read_page('<html><body><div id="comments"><main><p>All of it.</p></main></div></body></html>')
+    assert text == "All of it."

@@ -115,6 +115,10 @@ _FURNITURE_NAMES = {
     "line-numbers-rows",
     "hljs-ln-numbers",
 }
+# Readers' comments under a post and the form to write one (WordPress, Disqus): not the
+# document's text, nor its author's. WordPress writes each comment as an article, so these go
+# even around articles (not around the page's main).
+_COMMENT_NAMES = {"comments", "comments-area", "comment-list", "commentlist", "comment-respond", "disqus_thread"}
 # A cookie or consent banner: one of these words with one of the next in its names
 # ("cookie-notice", "gdpr_popup", "cookieConsent"); a privacy policy's own "cookies" section
 # or a "consent-form" is text.
@@ -419,6 +423,8 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         return True
     names = [*node.get("class", ()), node.get("id") or ""]
     lowered = _names(node)
+    if lowered & _COMMENT_NAMES and node.find("main") is None and node.find(attrs={"role": "main"}) is None:
+        return True
     words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
     words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
     if not stats.holds_content(node) and (
