@@ -69,6 +69,7 @@ from .settings import (
 from .sinks import (
     OUTPUT_SUFFIX,
     JsonlWriter,
+    check_not_an_input,
     check_output_folder,
     manifest_path,
     rejected_path,
@@ -250,6 +251,8 @@ class GenerateRun:
         self.backend = open_backend(options.backend, options.model, options.url, options.engine)
         self.model = self.backend.model_file  # None on a server without a local GGUF
         self.output = None if options.output == STDOUT else Path(options.output or default_output(options.inputs))
+        if self.output is not None:
+            check_not_an_input(self.output, (item.path for item in self.documents.inputs if item.path is not None))
         self._plan: WorkPlan | None = None
         self._quality: QualityFilter | None = None
 

@@ -12,7 +12,7 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +66,24 @@ def check_output_folder(output: Path, given: str | None = None) -> None:
     if output.is_dir() or (given is not None and given.endswith(("/", os.sep))):
         raise InputError(f"{given or output} is a folder; give -o a file name ending in .jsonl.")
     _check_writable_folder(output.parent)
+
+
+def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
+    """Refuse an output, or a file written beside it, that is one of the run's inputs: with
+    --overwrite it would be emptied before it was read."""
+    written = {
+        os.path.realpath(path): what
+        for path, what in (
+            (output, None),
+            (rejected_path(output), "rejects file"),
+            (manifest_path(output), "manifest"),
+        )
+    }
+    for given in inputs:
+        if (key := os.path.realpath(given)) in written:
+            what = written[key]
+            named = f"{given} is an input" if what is None else f"{given} (an input) would be the output's {what}"
+            raise InputError(f"{named}; choose another -o.")
 
 
 def check_made_from(source: Path, target: Path, overwrite: bool) -> None:

@@ -438,3 +438,15 @@ def test_a_model_named_by_the_environment_that_is_not_there_names_the_variable(t
     monkeypatch.setenv("BONITO_LITE_MODEL", "models/nope.gguf")
     result = invoke(["generate", "good.txt", "-t", "exqa", "--max-tokens", "16"])
     assert_one_line_error(result, 2, "model file models/nope.gguf (from $BONITO_LITE_MODEL) does not exist")
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(in_tmp, overwrite):
+    (in_tmp / "notes.md").write_text(GOOD, encoding="utf-8")
+    for output in ("good.txt", "./good.txt"):
+        result = invoke(["generate", "good.txt", "-t", "exqa", *SMALL, "-o", output, *overwrite])
+        assert_one_line_error(result, 2, "good.txt is an input; choose another -o")
+    result = invoke(["generate", "good.txt", "notes.md", "-t", "exqa", *SMALL, "-o", "notes.md", *overwrite])
+    assert_one_line_error(result, 2, "notes.md is an input")
+    assert (in_tmp / "good.txt").read_text(encoding="utf-8") == GOOD
+    assert (in_tmp / "notes.md").read_text(encoding="utf-8") == GOOD
