@@ -92,7 +92,7 @@ def pull(tmp_path: Path, in_tmp: Path):
     """Run ``bonito-lite pull ARGS`` in a process of its own, against ``endpoint``."""
     hf_home = tmp_path / "hf-home"
 
-    def run(*args: str, endpoint: str, offline: bool = False) -> subprocess.CompletedProcess:
+    def run(*args: str, endpoint: str, offline: bool = False, timeout: int = 300, **extra: str):
         env = {
             k: v
             for k, v in os.environ.items()
@@ -101,13 +101,14 @@ def pull(tmp_path: Path, in_tmp: Path):
         env.update(HF_HOME=str(hf_home), HF_ENDPOINT=endpoint, HF_HUB_DISABLE_TELEMETRY="1")
         if offline:
             env["HF_HUB_OFFLINE"] = "1"
+        env.update(extra)
         return subprocess.run(
             [sys.executable, "-c", _RUN_PULL, "pull", *args],
             cwd=in_tmp,
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
         )
 
     run.hf_home = hf_home
@@ -438,3 +439,14 @@ def test_a_models_path_that_is_a_file_is_refused_before_anything_is_asked(in_tmp
     (in_tmp / "models").write_text("not a folder")
     with pytest.raises(OutputExistsError, match="models is a file, and models/x.gguf would go inside it"):
         pull_model("someone/x-GGUF", output="models/x.gguf", progress=False)
+
+
+def test_a_hub_that_accepts_the_connection_and_never_answers_is_given_up_on(pull):
+    # A stuck proxy or a captive portal: the connection opens, no answer ever comes.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        proc = pull(REPO, endpoint=endpoint, timeout=120, HF_HUB_DOWNLOAD_TIMEOUT="2")
+    assert proc.returncode == 1
+    assert "cannot be reached" in _one_error_line(proc)

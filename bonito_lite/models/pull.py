@@ -283,7 +283,11 @@ def list_repository(repository: str, revision: str | None) -> RepoListing:
     if constants.HF_HUB_OFFLINE:
         return _cached_listing(repository, revision, why="HF_HUB_OFFLINE is set", offline=True)
     try:
-        info = HfApi().model_info(repository, revision=revision, files_metadata=True)
+        # Without a timeout a connection accepted but never answered (a stuck proxy, a captive
+        # portal) would wait for ever; HF_HUB_DOWNLOAD_TIMEOUT (10 s unless set) bounds it.
+        info = HfApi().model_info(
+            repository, revision=revision, files_metadata=True, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT
+        )
     except hub_errors.GatedRepoError:
         raise HubRepositoryError(
             f"{repository} is gated on the Hub: accept its terms on its page, then log in with 'hf auth login'"
