@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import sys
@@ -175,3 +176,33 @@ def test_cached_hub_checkpoint_is_used_offline(offline_hub_cache, tiny_checkpoin
 def test_uncached_hub_checkpoint_offline_is_a_network_error(offline_hub_cache):
     with pytest.raises(NetworkError, match="not in the local Hugging Face cache"):
         locate_checkpoint("BatsResearch/bonito-v1")
+
+
+def test_a_hub_that_accepts_the_connection_and_never_answers_is_given_up_on(tmp_path):
+    # A stuck proxy or a captive portal: convert gives up after the timeout, with one line.
+    import socket
+    import subprocess
+    import sys
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_")) and "proxy" not in k.lower()
+    }
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        env.update(
+            HF_HOME=str(tmp_path / "hf-home"),
+            HF_ENDPOINT=f"http://127.0.0.1:{server.getsockname()[1]}",
+            HF_HUB_DOWNLOAD_TIMEOUT="2",
+            HF_HUB_DISABLE_TELEMETRY="1",
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "bonito_lite", "convert", "someone/model", "-o", str(tmp_path / "m.gguf")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Error: someone/model is not in the local Hugging Face cache and the hub cannot")
+    assert "Traceback" not in proc.stderr

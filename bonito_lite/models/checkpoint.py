@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, NetworkError, cannot_read, one_line
+from .hub import bound_hub_waits, model_info
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,23 @@ def _repo_from_cache_path(folder: Path) -> tuple[str | None, str | None]:
 
 
 def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
-    from huggingface_hub import errors as hub_errors, snapshot_download
+    from huggingface_hub import constants, errors as hub_errors, snapshot_download
 
     try:
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=NEEDED_FILES)
+        # The commit is asked first, with a timeout; snapshot_download's own ask has none. When
+        # the Hub cannot be reached the cache is all there is, as snapshot_download would find.
+        commit = None
+        if not constants.HF_HUB_OFFLINE:
+            try:
+                commit = model_info(repo_id, revision).sha
+            except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError):
+                raise
+            except Exception:  # connection and timeout errors, a Hub that answers 5xx: the cache
+                pass
+        bound_hub_waits()
+        folder = snapshot_download(
+            repo_id, revision=commit or revision, allow_patterns=NEEDED_FILES, local_files_only=commit is None
+        )
     except hub_errors.RevisionNotFoundError:
         raise CheckpointError(f"{repo_id} has no revision {revision!r}; check --revision") from None
     except hub_errors.RepositoryNotFoundError:

@@ -32,6 +32,7 @@ from ..errors import HubRepositoryError, ModelFileError, NetworkError, OutputExi
 from ..progress import progress_bar
 from ..sinks import temporary_name, write_json_atomically
 from .convert import _DISK_MARGIN_BYTES  # the free disk kept beyond what a file needs, as convert keeps
+from .hub import model_info
 from .info import ModelInfo, file_sha256, file_type_names, read_model_info
 from .paths import MODELS_FOLDER
 from .quantize import DEFAULT_QUANT
@@ -278,16 +279,12 @@ def list_repository(repository: str, revision: str | None) -> RepoListing:
     Offline (``HF_HUB_OFFLINE=1``), or when the Hub cannot be reached, the listing is that of
     the revision's snapshot in the local Hugging Face cache: the files pulled before.
     """
-    from huggingface_hub import HfApi, constants, errors as hub_errors
+    from huggingface_hub import constants, errors as hub_errors
 
     if constants.HF_HUB_OFFLINE:
         return _cached_listing(repository, revision, why="HF_HUB_OFFLINE is set", offline=True)
     try:
-        # Without a timeout a connection accepted but never answered (a stuck proxy, a captive
-        # portal) would wait for ever; HF_HUB_DOWNLOAD_TIMEOUT (10 s unless set) bounds it.
-        info = HfApi().model_info(
-            repository, revision=revision, files_metadata=True, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT
-        )
+        info = model_info(repository, revision, files_metadata=True)
     except hub_errors.GatedRepoError:
         raise HubRepositoryError(
             f"{repository} is gated on the Hub: accept its terms on its page, then log in with 'hf auth login'"
