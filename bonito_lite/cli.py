@@ -10,6 +10,7 @@ import functools
 import os
 import signal
 import sys
+import traceback
 
 import click
 
@@ -65,13 +66,11 @@ def handles_errors(command):
             with called_from(Caller.CLI), sigterm_interrupts() as sigterm:  # messages name settings by their --flags
                 return command(*args, **kwargs)
         except BonitoLiteError as error:
-            if _debug_enabled():
-                raise
+            _traceback_if_debug()
             click.echo(f"Error: {error}", err=True)
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
-            if _debug_enabled():
-                raise
+            _traceback_if_debug()
             if sigterm.received:
                 click.echo("Terminated.", err=True)
                 sys.exit(128 + signal.SIGTERM)
@@ -80,8 +79,9 @@ def handles_errors(command):
         except ModuleNotFoundError as error:
             # Optional extras are checked before use, with their own hints; a library missing
             # here is one bonito-lite always needs: this Python has not installed it.
-            if _debug_enabled() or (error.name or "").split(".")[0] in ("", "bonito_lite"):
+            if (error.name or "").split(".")[0] in ("", "bonito_lite"):
                 raise
+            _traceback_if_debug()
             click.echo(
                 f"Error: {error.name!r} is not installed in this Python ({sys.executable}), and bonito-lite "
                 "needs it: install bonito-lite into it (pip install . in a checkout of bonito-lite)",
@@ -91,12 +91,20 @@ def handles_errors(command):
         except OSError as error:
             # The library reports the files it expects to fail on; this is the rest (a folder
             # that cannot be listed, a file the system refuses): still one line, not a traceback.
-            if _debug_enabled() or error.filename is None:
+            if error.filename is None:
                 raise
+            _traceback_if_debug()
             click.echo(f"Error: {_os_error_message(error)}", err=True)
             sys.exit(EXIT_USAGE if isinstance(error, PermissionError) else EXIT_FAILED)
 
     return wrapper
+
+
+def _traceback_if_debug() -> None:
+    """With --debug, the traceback of the error being handled; the message and the exit code
+    that follow are the same as without it, so that scripts see the same status."""
+    if _debug_enabled():
+        traceback.print_exc()
 
 
 def _os_error_message(error: OSError) -> str:

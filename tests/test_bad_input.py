@@ -361,11 +361,13 @@ def test_debug_shows_the_traceback(tmp_path):
         _bonito_lite("--debug", "generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path),
         _bonito_lite("generate", "absent.txt", "-t", "exqa", "--model", "toy", cwd=tmp_path, BONITO_LITE_DEBUG="1"),
     ):
-        assert proc.returncode != 0
+        # The same message and exit status as without it: a script sees no difference.
+        assert proc.returncode == 2
         assert "Traceback (most recent call last)" in proc.stderr
         assert "InputError: absent.txt: no such file or folder." in proc.stderr
+        assert proc.stderr.rstrip().endswith("\nError: absent.txt: no such file or folder.")
     result = invoke(["--debug", "generate", "absent.txt", "-t", "exqa", "--model", "toy"])
-    assert type(result.exception).__name__ == "InputError"
+    assert result.exit_code == 2 and "InputError" in result.stderr
 
 
 def test_a_python_without_a_needed_library_is_told_in_one_line_to_install_bonito_lite(tmp_path):
