@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from . import __version__
 from .engines.backends import LLAMA_CPP, open_backend
 from .engines.generation import EngineSettings, Sampling
-from .engines.resources import default_threads
+from .engines.resources import default_threads, usable_cpus
 from .errors import InputError
 from .estimate import estimated_seconds
 from .filters import QualityFilter
@@ -284,7 +284,8 @@ class GenerateRun:
             return DryRunReport(
                 n_passages, generations, prompt_tokens, None, self.backend.model_name, skipped_files=skipped
             )
-        threads = self.options.engine.threads or default_threads()
+        # As the engine would run: never more threads than CPUs.
+        threads = min(self.options.engine.threads or default_threads(), len(usable_cpus()))
         seconds = estimated_seconds(
             self.model, prompt_tokens, generations, self.options.max_tokens, threads, self.options.engine.parallel
         )

@@ -166,7 +166,14 @@ def test_the_engine_takes_the_idle_cpus_unless_threads_are_given(physical_cores,
     assert resolve_settings(EngineSettings(), info)[0].threads == 1
     monkeypatch.setattr(resources, "cpu_busy_percent", lambda: [0.0, 0.0])
     assert resolve_settings(EngineSettings(), info)[0].threads == 2
-    assert resolve_settings(EngineSettings(threads=5), info)[0].threads == 5
+    assert resolve_settings(EngineSettings(threads=2), info)[0].threads == 2
+
+
+def test_more_threads_than_cpus_are_cut_to_the_cpus_with_a_warning(monkeypatch, caplog):
+    info = read_model_info(toy_model_path())
+    monkeypatch.setattr(resources, "usable_cpus", lambda: [0, 1])
+    assert resolve_settings(EngineSettings(threads=999), info)[0].threads == 2
+    assert "--threads 999 is more than the 2 CPUs this process may use; using 2" in caplog.text
 
 
 def test_the_dry_run_estimate_assumes_the_threads_it_names_and_no_gain_beyond_two(monkeypatch):

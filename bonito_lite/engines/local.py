@@ -49,8 +49,8 @@ import numpy as np
 from ..errors import EngineError, InputError
 from ..models.info import ModelInfo, read_model_info
 from ..prompt import pipe_grammar
-from ..settings import CPU_REPACK, CTX_SIZE, MAX_TOKENS
-from . import llama_handles as llama
+from ..settings import CPU_REPACK, CTX_SIZE, MAX_TOKENS, PARALLEL, THREADS
+from . import llama_handles as llama, resources
 from .generation import Completion, EngineSettings, GenerationRequest, Sampling
 from .resources import default_threads, fit_parallel, memory_state
 from .sampler import SamplerChain
@@ -94,11 +94,19 @@ def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineS
             info.context_length,
         )
         ctx_size = info.context_length
+    threads = settings.threads or default_threads()
+    if threads > (cpus := len(resources.usable_cpus())):
+        # More threads than CPUs only wait for each other: a decode step's threads meet after
+        # every operation, and 999 of them on 2 cores ran 250 times slower than 2.
+        logger.warning(
+            "%s %d is more than the %d CPUs this process may use; using %d", THREADS.named(), threads, cpus, cpus
+        )
+        threads = cpus
     return (
         replace(
             settings,
             n_gpu_layers=n_gpu_layers,
-            threads=settings.threads or default_threads(),
+            threads=threads,
             ctx_size=ctx_size,
             cpu_repack="on" if use_extra_bufts else "off",
         ),
@@ -160,7 +168,12 @@ class Engine:
         resolved, use_extra_bufts = resolve_settings(settings, self.info)
         offloads = resolved.n_gpu_layers != 0 and llama.supports_gpu_offload()
         self.backend: str = (llama.gpu_backend_name() or "GPU") if offloads else "CPU"
-        parallel = min(resolved.parallel, llama.max_parallel_sequences())
+        parallel = resolved.parallel
+        if parallel > (most := llama.max_parallel_sequences()):
+            logger.warning(
+                "%s %d is more than llama.cpp's %d sequences; using %d", PARALLEL.named(), parallel, most, most
+            )
+            parallel = most
         if not offloads or self.backend == "Metal":
             # CPU and Apple's unified memory hold weights and cache in RAM; a discrete GPU's
             # memory is not visible here and llama.cpp reports its own allocation failures.
