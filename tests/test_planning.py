@@ -187,12 +187,16 @@ def test_the_dry_run_estimate_assumes_the_threads_it_names_and_no_gain_beyond_tw
         )
         return GenerateRun(options).dry_run()
 
+    monkeypatch.setattr("bonito_lite.run.usable_cpus", lambda: list(range(8)))
     one, two, eight = estimate(1), estimate(2), estimate(8)
     assert (one.threads, two.threads, eight.threads) == (1, 2, 8)
     assert one.estimated_seconds > two.estimated_seconds  # one thread computes at half the speed
     assert eight.estimated_seconds == two.estimated_seconds
     monkeypatch.setattr("bonito_lite.run.default_threads", lambda: 1)
     assert estimate(None).threads == 1
+    # As the engine runs: no more threads than CPUs.
+    monkeypatch.setattr("bonito_lite.run.usable_cpus", lambda: [0, 1])
+    assert estimate(8).threads == 2
 
 
 def test_the_dry_run_says_what_its_estimate_assumes():
