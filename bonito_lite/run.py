@@ -26,12 +26,14 @@ from typing import Any, TextIO
 from . import __version__
 from .engines.backends import LLAMA_CPP, open_backend
 from .engines.generation import EngineSettings, Sampling
+from .engines.local import prompt_room_error
 from .engines.resources import default_threads, usable_cpus
 from .errors import InputError
 from .estimate import estimated_seconds
 from .filters import QualityFilter
 from .inputs.chunking import Passage
 from .inputs.documents import find_documents, is_pattern, iter_passages, pattern_base
+from .models.info import read_model_info
 from .offline import go_offline
 from .pipeline import GenerationSettings, Outcome, RunStats, TaskCounts, generate_outcomes
 from .progress import Progress
@@ -266,18 +268,26 @@ class GenerateRun:
 
     def dry_run(self, show: Callable[[Passage], None] | None = None) -> DryRunReport:
         """Cut the passages and count prompt tokens, handing each passage to ``show``; generate nothing."""
-        n_passages = prompt_tokens = 0
+        n_passages = prompt_tokens = longest = 0
         with self.backend.tokenizer() as tokenizer:
             for passage in self._passages(tokenizer):
                 n_passages += 1
-                prompt_tokens += sum(
-                    tokenizer.count_tokens(build_prompt(task.full_name, passage.text)) + 1  # BOS
-                    for task in self.tasks
-                )
+                lengths = [
+                    tokenizer.count_tokens(build_prompt(t.full_name, passage.text)) + 1 for t in self.tasks
+                ]  # BOS
+                prompt_tokens += sum(lengths)
+                longest = max(longest, *lengths)
                 if show is not None:
                     show(passage)
         if n_passages == 0:
             raise _nothing_to_generate()
+        if self.model is not None and self.backend.name == LLAMA_CPP:
+            # What generating would stop at, found before it starts.
+            info = read_model_info(self.model)
+            if (
+                error := prompt_room_error(longest, self.options.engine.ctx_size, self.options.max_tokens, info)
+            ) is not None:
+                raise error
         generations = n_passages * len(self.tasks) * self.options.num_samples
         skipped = self.documents.skipped
         if self.model is None or self.backend.name != LLAMA_CPP:  # a server's speed is unknown here

@@ -49,7 +49,7 @@ import numpy as np
 from ..errors import EngineError, InputError
 from ..models.info import ModelInfo, read_model_info
 from ..prompt import pipe_grammar
-from ..settings import CPU_REPACK, CTX_SIZE, MAX_TOKENS, PARALLEL, THREADS
+from ..settings import CHUNK_TOKENS, CPU_REPACK, CTX_SIZE, MAX_TOKENS, PARALLEL, THREADS
 from . import llama_handles as llama, resources
 from .generation import Completion, EngineSettings, GenerationRequest, Sampling
 from .resources import default_threads, fit_parallel, memory_state
@@ -111,6 +111,31 @@ def resolve_settings(settings: EngineSettings, info: ModelInfo) -> tuple[EngineS
             cpu_repack="on" if use_extra_bufts else "off",
         ),
         use_extra_bufts,
+    )
+
+
+def prompt_room_error(prompt_tokens: int, ctx_size: int, max_tokens: int | None, info: ModelInfo) -> InputError | None:
+    """Why a prompt of ``prompt_tokens`` (BOS counted) cannot be generated from in a sequence of
+    ``ctx_size`` tokens with ``max_tokens`` after it, and what to change; None if it can."""
+    new_tokens = max_tokens if max_tokens is not None else 1  # None: at least one must fit
+    ctx_size = min(ctx_size, info.context_length)
+    if prompt_tokens + new_tokens <= ctx_size:
+        return None
+    ctx_flag, max_flag, chunk_flag = CTX_SIZE.named(), MAX_TOKENS.named(), CHUNK_TOKENS.named()
+    if new_tokens >= ctx_size:
+        return InputError(
+            f"{max_flag} {new_tokens} leaves no room for a prompt in {ctx_size} tokens "
+            f"({info.path.name} reads at most {info.context_length}); lower {max_flag}"
+        )
+    if ctx_size >= info.context_length:  # a longer context is not there to ask for
+        advice = f"lower {max_flag} or use shorter passages ({chunk_flag})"
+    else:
+        advice = (
+            f"raise {ctx_flag} (up to {info.context_length}), lower {max_flag} or use shorter passages ({chunk_flag})"
+        )
+    return InputError(
+        f"a prompt of {prompt_tokens} tokens does not fit {ctx_size} tokens with {max_flag} {new_tokens} "
+        f"(at most {ctx_size - new_tokens} prompt tokens); {advice}"
     )
 
 
@@ -297,14 +322,10 @@ class Engine:
         sampling.check(self._vocab.n_tokens)
         tokens = self._vocab.tokenize(request.prompt, add_bos=True)
         # max_tokens None: at least one token must fit after the prompt.
-        room = self.settings.ctx_size - (sampling.max_tokens if sampling.max_tokens is not None else 1)
-        if len(tokens) > room:
-            ctx_size, max_tokens = CTX_SIZE.named(), MAX_TOKENS.named()
-            raise InputError(
-                f"a prompt of {len(tokens)} tokens does not fit {ctx_size} {self.settings.ctx_size} "
-                f"with {max_tokens} {sampling.max_tokens or 1} (at most {max(room, 0)} prompt tokens); "
-                f"raise {ctx_size} or use shorter passages"
-            )
+        if (
+            error := prompt_room_error(len(tokens), self.settings.ctx_size, sampling.max_tokens, self.info)
+        ) is not None:
+            raise error
         if not request.seeds:
             return None
         return _RequestState(request, tokens, deque(range(len(request.seeds))), self._shared_prefix(request, tokens))
