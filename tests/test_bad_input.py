@@ -457,7 +457,7 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(in_tmp, overwr
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
 def test_too_many_new_tokens_for_the_models_context_is_told_what_to_lower(in_tmp, dry_run):
     (in_tmp / "long.txt").write_text(GOOD.strip() * 3, encoding="utf-8")  # a prompt over 48 tokens
-    base = ["generate", "long.txt", "-t", "exqa", "--model", "toy", *dry_run]
+    base = ["generate", "long.txt", "-t", "exqa", "--model", "toy", "--overwrite", *dry_run]
     # The toy reads 2,048 tokens: a longer --ctx-size is not there to raise to.
     result = invoke([*base, "--max-tokens", "2000", "--ctx-size", "4096"])
     error = assert_one_line_error(result, 2, "does not fit 2048 tokens with --max-tokens 2000", warnings_allowed=True)
