@@ -100,6 +100,13 @@ def handles_errors(command):
     return wrapper
 
 
+def _refuse_stdout(output: str | None, why: str) -> None:
+    """``-o -``, which generate reads as standard output, is no file name for a command that
+    cannot write there: refused rather than taken for a file named "-"."""
+    if output == "-":
+        raise click.UsageError(f"-o - (standard output) is not taken here: {why}; give -o a file name.")
+
+
 def _traceback_if_debug() -> None:
     """With --debug, the traceback of the error being handled; the message and the exit code
     that follow are the same as without it, so that scripts see the same status."""
@@ -587,11 +594,12 @@ def pull_command(
 @cli.command(name="export")
 @click.argument("jsonl", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "fmt",
+    "formats",
     "--format",
     required=True,
+    multiple=True,
     type=click.Choice(list(FORMATS)),
-    help="alpaca or messages (JSON Lines), parquet, or hf (a Dataset.save_to_disk folder).",
+    help="alpaca or messages (JSON Lines), parquet, or hf (a Dataset.save_to_disk folder); repeat for several.",
 )
 @click.option(
     "-o",
@@ -603,7 +611,9 @@ def pull_command(
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--ignore-review", is_flag=True, help=IGNORE_REVIEW_HELP)
 @handles_errors
-def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool, ignore_review: bool) -> None:
+def export_command(
+    jsonl: str, formats: tuple[str, ...], output: str | None, overwrite: bool, ignore_review: bool
+) -> None:
     """Write the examples of a generated JSONL in a trainer's format, without generating again.
 
     Decisions made with 'bonito-lite review' are applied: dropped examples left out, edits
@@ -611,9 +621,15 @@ def export_command(jsonl: str, fmt: str, output: str | None, overwrite: bool, ig
     """
     from .export import export_dataset
 
-    result = export_dataset(jsonl, fmt, output, overwrite=overwrite, ignore_review=ignore_review)
-    _echo_review(result.review)
-    click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}) in {result.seconds:.1f} s.")
+    _refuse_stdout(output, "export writes files (a folder for hf)")
+    formats = tuple(dict.fromkeys(formats))  # in the order given, once each
+    if output is not None and len(formats) > 1:
+        raise click.UsageError("-o names one output; leave it out to write each --format beside INPUT.")
+    for number, fmt in enumerate(formats):
+        result = export_dataset(jsonl, fmt, output, overwrite=overwrite, ignore_review=ignore_review)
+        if number == 0:
+            _echo_review(result.review)
+        click.echo(f"Wrote {result.path} ({_count(result.records, 'example')}, {fmt}) in {result.seconds:.1f} s.")
 
 
 @cli.command(name="review")
@@ -668,6 +684,7 @@ def report_command(jsonl: str, output: str | None, samples: int, seed: int, over
     """
     from .report_page import write_report
 
+    _refuse_stdout(output, "the report is a page written owner-only, as it holds document text")
     result = write_report(jsonl, output, overwrite=overwrite, seed=seed, samples=samples)
     click.echo(
         f"Wrote {result.path} ({_count(result.examples, 'example')}, {result.rejected} rejected; "

@@ -478,3 +478,21 @@ def test_an_output_named_as_a_folder_is_refused(tmp_path):
     assert result.exit_code == 2
     assert "newdir/ is a folder; give -o a file name" in result.output
     assert not list(tmp_path.glob("newdir*"))
+
+
+def test_several_formats_are_each_written_beside_the_input(notes):
+    result = run(["export", str(notes), "--format", "alpaca", "--format", "messages"])
+    assert result.exit_code == 0, result.output
+    assert len(read_jsonl(notes.with_name("notes.bonito.alpaca.jsonl"))) == 3
+    assert len(read_jsonl(notes.with_name("notes.bonito.messages.jsonl"))) == 3
+    # One -o cannot name two files.
+    result = run(["export", str(notes), "--format", "alpaca", "--format", "parquet", "-o", "train.jsonl"])
+    assert result.exit_code == 2 and "-o names one output" in result.output
+
+
+@pytest.mark.parametrize("command", [["export", "--format", "alpaca"], ["report"]])
+def test_standard_output_is_refused_not_taken_for_a_file_named_dash(notes, tmp_path, command):
+    result = run([command[0], str(notes), *command[1:], "-o", "-"])
+    assert result.exit_code == 2
+    assert "-o - (standard output) is not taken here" in result.output
+    assert not (tmp_path / "-").exists()
