@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import os
@@ -263,7 +264,22 @@ def test_a_malformed_jsonl_line_is_skipped_with_a_warning_and_keeps_its_row_numb
     with caplog.at_level(logging.WARNING, logger="bonito_lite"):
         passages = passages_of([str(path)])
     assert [(p.source, p.text) for p in passages] == [(f"{path}#row=0", "Row zero."), (f"{path}#row=2", "Row two.")]
-    assert [r.getMessage() for r in caplog.records] == [f"{path}: 1 lines skipped (not a JSON object)."]
+    assert [r.getMessage() for r in caplog.records] == [f"{path}#row=1: not a JSON object; skipped."]
+
+
+def test_malformed_jsonl_lines_are_told_when_met_and_counted_at_the_end(tmp_path, caplog):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "Row zero."}\n[1]\n{"text": "Row two."}\nnot json\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bonito_lite"):
+        passages = iter_passages(find_documents([str(path)]), count_tokens=len, chunk_tokens=100)
+        assert [p.text for p in itertools.islice(passages, 2)] == ["Row zero.", "Row two."]
+        # A run stopped there (--limit 2) read past a bad row: it is told, though never counted.
+        passages_of([str(path)])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}#row=1: not a JSON object; skipped.",
+        f"{path}#row=1: not a JSON object; skipped.",
+        f"{path}: 2 rows in all skipped (not a JSON object).",
+    ]
 
 
 @pytest.mark.parametrize(

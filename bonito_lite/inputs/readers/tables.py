@@ -39,6 +39,9 @@ def _row_documents(values: Iterator[object], source: str, column: str, notes: Wa
         for row, value in enumerate(values):
             if value is MALFORMED:
                 counts.malformed += 1
+                if counts.malformed == 1:
+                    # Told when met: a run stopped by --limit never reaches the count at the end.
+                    notes.warn(f"{source}#row={row}: not a JSON object; skipped.")
             elif isinstance(value, str) and value.strip():
                 counts.used += 1
                 yield Document(f"{source}#row={row}", "text", text=value, _notes=notes)
@@ -71,8 +74,8 @@ class _RowCounts:
                 f"{source}: {self.empty} of {self.total} rows skipped "
                 f"(column {column!r} missing, null, empty or not text)."
             )
-        if self.malformed:
-            notes.warn(f"{source}: {self.malformed} lines skipped (not a JSON object).")
+        if self.malformed > 1:
+            notes.warn(f"{source}: {self.malformed} rows in all skipped (not a JSON object).")
 
 
 def json_type(value: object) -> str:
