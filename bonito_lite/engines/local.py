@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import EngineError, InputError
-from ..models.info import ModelInfo, read_model_info
+from ..models.info import ModelInfo, check_llama_cpp_vocabulary, read_model_info
 from ..prompt import pipe_grammar
 from ..settings import CHUNK_TOKENS, CPU_REPACK, CTX_SIZE, MAX_TOKENS, PARALLEL, THREADS
 from . import llama_handles as llama, resources
@@ -189,6 +189,7 @@ class Engine:
 
     def __init__(self, model_path: os.PathLike | str, settings: EngineSettings = EngineSettings()) -> None:
         self.info: ModelInfo = read_model_info(model_path)
+        check_llama_cpp_vocabulary(self.info)
         llama.init_llama(settings.verbose)
         resolved, use_extra_bufts = resolve_settings(settings, self.info)
         offloads = resolved.n_gpu_layers != 0 and llama.supports_gpu_offload()
@@ -667,7 +668,7 @@ class Tokenizer:
     """The model's tokenizer alone (llama.cpp vocab-only load): cheap, for chunking and dry runs."""
 
     def __init__(self, model_path: os.PathLike | str, verbose: bool = False) -> None:
-        read_model_info(model_path)
+        check_llama_cpp_vocabulary(read_model_info(model_path))
         llama.init_llama(verbose)
         self._model: llama.Model | None = llama.Model(model_path, vocab_only=True)
 

@@ -44,6 +44,8 @@ class ModelInfo:
     vocab_size: int
     bonito: dict[str, Any] = field(default_factory=dict)  # the bonito.* keys, see metadata.py
     vocab_sha256: str = ""  # over the token strings in order: equal for two files of one vocabulary
+    # Byte tokens the tokenizer falls back on that the vocabulary lacks (see byte_fallback_missing).
+    missing_byte_tokens: int = 0
     source_repository: str | None = None  # the hub id it was converted from, when the file says
     feed_forward_length: int = 0  # 0 when the file does not say
     license: str | None = None  # general.license: a licence id such as "apache-2.0" or "llama3.1"
@@ -140,6 +142,9 @@ def _read_model_info(path: Path, size: int, mtime_ns: int) -> ModelInfo:
         vocab_size=len(fields[gguf.Keys.Tokenizer.LIST].data),
         bonito={name: _value(fields, name) for name in fields if name.startswith("bonito.")},
         vocab_sha256=_token_list_sha256(fields[gguf.Keys.Tokenizer.LIST]),
+        missing_byte_tokens=byte_fallback_missing(
+            _value(fields, gguf.Keys.Tokenizer.MODEL), fields[gguf.Keys.Tokenizer.LIST]
+        ),
         source_repository=_value(fields, SOURCE_HF_REPOSITORY_KEY),
         feed_forward_length=arch_int(gguf.Keys.LLM.FEED_FORWARD_LENGTH, 0),
         license=_text(fields, gguf.Keys.General.LICENSE),
@@ -181,6 +186,41 @@ def token_list_sha256(tokens: Iterable[bytes]) -> str:
         digest.update(token)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def byte_fallback_missing(tokenizer_model: str | None, tokens: gguf.ReaderField) -> int:
+    """How many of the 256 byte tokens a tokenizer needs to write any text are missing.
+
+    SentencePiece ("llama") writes a character it has no piece for as its UTF-8 bytes,
+    ``<0x00>``-``<0xFF>``; byte-level BPE ("gpt2") starts from one token per byte. llama.cpp
+    looks them up without checking, and a missing one aborts the whole process (no error
+    comes back), so a vocabulary without them is refused before llama.cpp reads it.
+    """
+    if tokenizer_model == "llama":
+        needed = {f"<0x{byte:02X}>".encode() for byte in range(256)}
+    elif tokenizer_model == "gpt2":
+        needed = {character.encode() for character in _byte_level_characters()}
+    else:
+        return 0
+    present = {bytes(tokens.parts[index]) for index in tokens.data}
+    return len(needed - present)
+
+
+def _byte_level_characters() -> list[str]:
+    """GPT-2's byte-level alphabet: printable bytes as themselves, the rest moved past U+00FF."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    moved = iter(range(256, 512))
+    return [chr(byte) if byte in printable else chr(next(moved)) for byte in range(256)]
+
+
+def check_llama_cpp_vocabulary(info: ModelInfo) -> None:
+    """Refuse a model whose vocabulary llama.cpp cannot tokenize with (before it aborts on it)."""
+    if info.missing_byte_tokens:
+        raise ModelFileError(
+            f"{info.path}'s vocabulary lacks {info.missing_byte_tokens} of the 256 byte tokens its "
+            "tokenizer needs to write any text, and llama.cpp stops the process on such a file; "
+            "convert the model again from its checkpoint and tokenizer"
+        )
 
 
 def _token_list_sha256(tokens: gguf.ReaderField) -> str:
