@@ -473,7 +473,7 @@ def _summary(report) -> str:
 
 
 def _skipped_files(files) -> str:
-    return f"{_count(len(files), 'file')} skipped: not tables with the text column (see the warnings)"
+    return f"{_count(len(files), 'file')} skipped (see the warnings)"
 
 
 def _count(n: int, noun: str) -> str:

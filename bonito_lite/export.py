@@ -165,21 +165,23 @@ def _check_format(fmt: str) -> str:
 
 
 def _check_target(source: Path, target: Path, fmt: str, overwrite: bool) -> None:
-    """Refuse before reading anything: the input itself, a missing folder, an output in the way."""
+    """Refuse before reading anything: the input itself, a missing folder, an output in the way.
+
+    What --overwrite would not replace either is refused first, so that the advice to pass
+    it is only given where it helps."""
+    if target.exists() or target.is_symlink():
+        wants_folder = fmt in _FOLDER_FORMATS
+        if wants_folder and not target.is_dir():
+            raise InputError(f"{target} is a file and {fmt} writes a folder; choose another -o.")
+        if not wants_folder and target.is_dir():
+            raise InputError(f"{target} is a folder; give -o a file name.")
+        if wants_folder and any(target.iterdir()) and not _is_saved_dataset(target):
+            # --overwrite replaces a dataset, never a folder of something else.
+            raise InputError(
+                f"{target} is a folder that does not hold a saved dataset, which --overwrite never "
+                "replaces; choose another -o."
+            )
     check_made_from(source, target, overwrite)
-    if not (target.exists() or target.is_symlink()):
-        return
-    wants_folder = fmt in _FOLDER_FORMATS
-    if wants_folder and not target.is_dir():
-        raise InputError(f"{target} is a file and {fmt} writes a folder; choose another -o.")
-    if not wants_folder and target.is_dir():
-        raise InputError(f"{target} is a folder; give -o a file name.")
-    if wants_folder and any(target.iterdir()) and not _is_saved_dataset(target):
-        # --overwrite replaces a dataset, never a folder of something else.
-        raise InputError(
-            f"{target} is a folder that does not hold a saved dataset; --overwrite will not "
-            "replace it, choose another -o."
-        )
 
 
 def _is_saved_dataset(folder: Path) -> bool:

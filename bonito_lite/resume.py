@@ -162,6 +162,12 @@ def _complete_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _not_a_record(path: Path, number: int, why: str) -> OutputExistsError:
+    if number > 1:
+        # The lines before it are records: --overwrite would throw them away with it.
+        return OutputExistsError(
+            f"{path} line {number} is not a bonito-lite record{why}, so the run cannot resume into it; "
+            "remove or mend that line to resume (--overwrite would discard the records before it too)."
+        )
     return OutputExistsError(
         f"{path} line {number} is not a bonito-lite record{why}, so the run cannot resume into it; "
         "pass --overwrite to replace it, or -o to write elsewhere."

@@ -107,6 +107,8 @@ def check_made_from(source: Path, target: Path, overwrite: bool) -> None:
 
 def _check_writable_folder(folder: Path) -> None:
     folder = folder if str(folder) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder; choose another -o.")
     if not folder.is_dir():
         raise InputError(f"output folder {folder} does not exist; create it or choose another -o.")
     if not os.access(folder, os.W_OK):

@@ -258,10 +258,17 @@ def test_overwrite_never_replaces_a_folder_that_is_not_a_dataset(notes, tmp_path
     folder = tmp_path / "notes.bonito.hf"
     folder.mkdir()
     (folder / "thesis.tex").write_text("mine")
-    result = run(["export", str(notes), "--format", "hf", "--overwrite"])
-    assert result.exit_code == 2
-    assert "does not hold a saved dataset" in result.output
+    for overwrite in ([], ["--overwrite"]):  # not first told to pass --overwrite, then that it does not help
+        result = run(["export", str(notes), "--format", "hf", *overwrite])
+        assert result.exit_code == 2
+        assert "does not hold a saved dataset, which --overwrite never replaces" in result.output
     assert (folder / "thesis.tex").read_text() == "mine"
+
+
+def test_an_output_under_a_file_says_the_file_is_no_folder(notes):
+    result = run(["export", str(notes), "--format", "alpaca", "-o", f"{notes}/train.jsonl"])
+    assert result.exit_code == 2
+    assert f"{notes} is a file, not a folder; choose another -o." in result.output
 
 
 def test_a_folder_is_not_replaced_by_a_file_nor_a_file_by_a_folder(notes, tmp_path):

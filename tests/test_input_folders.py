@@ -192,14 +192,14 @@ def test_a_folder_of_tables_without_the_column_is_a_one_line_error(tmp_path):
 def test_skipped_tables_are_counted_in_the_summary_and_the_manifest(stray_folder, in_tmp):
     result = run_cli(["generate", str(stray_folder), "-t", "qg", *FAST, "-o", "out.jsonl"])
     assert result.exit_code == 0, result.output
-    assert "3 files skipped: not tables with the text column" in result.stderr
+    assert "3 files skipped (see the warnings)" in result.stderr
     manifest = json.loads((in_tmp / "out.jsonl.manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["skipped_files"] == 3
     assert manifest["skipped_files"] == [
         str(stray_folder / n) for n in ("CMakeUserPresets.json", "bench.csv", "broken.json")
     ]
     dry = run_cli(["generate", str(stray_folder), "-t", "qg", "--model", "toy", "--dry-run"])
-    assert "prompt tokens; 3 files skipped: not tables with the text column" in dry.stdout.splitlines()[-1]
+    assert "prompt tokens; 3 files skipped (see the warnings)" in dry.stdout.splitlines()[-1]
 
 
 # --- folders that cannot be read, and links --------------------------------------------------------

@@ -241,7 +241,13 @@ def test_unit_keys_are_read_back_and_a_foreign_line_is_refused(tmp_path):
     output.write_text('{"unit": "a"}\nnot json\n')
     with pytest.raises(OutputExistsError) as error:
         read_finished(output, rejects)
-    assert "line 2" in str(error.value) and "--overwrite" in str(error.value)
+    # Records before it: mending the line keeps them, --overwrite would not.
+    assert "line 2" in str(error.value) and "remove or mend that line to resume" in str(error.value)
+    assert "--overwrite would discard the records before it too" in str(error.value)
+    output.write_text("my own notes\n")
+    with pytest.raises(OutputExistsError) as error:
+        read_finished(output, rejects)
+    assert "line 1" in str(error.value) and "pass --overwrite to replace it, or -o" in str(error.value)
 
 
 def _disk_full_after(writes: int, monkeypatch) -> None:
