@@ -467,3 +467,26 @@ def test_unspaced_text_that_fills_a_passage_is_cut_between_characters_not_crashe
     passages = cut(text, 62, count=len)
     assert all(len(p.text) <= 62 for p in passages)
     assert_faithful(text, passages)
+
+
+def test_a_markdown_table_of_contents_is_left_out_with_the_headings_above_it():
+    text = (
+        "# Guide\n\n## Contents\n\n- [Install](#install)\n- [Use](#use)\n  1. [Advanced](#advanced)\n\n"
+        "## Install\n\nRun make.\n\n[[_TOC_]]\n\n## Use\n\nCall it.\n\n"
+        "## Links\n\n- [Python](https://python.org)\n- [Docs](https://docs.python.org)\n"
+    )
+    passages = cut(text, 60)
+    assert [p.text for p in passages] == [
+        "## Install\n\nRun make.",
+        "## Use\n\nCall it.",
+        # Links to other pages are text; only links to the page's own headings make contents.
+        "## Links\n\n- [Python](https://python.org)\n- [Docs](https://docs.python.org)",
+    ]
+    assert [p.index for p in passages] == [0, 1, 2]
+    for passage in passages:
+        assert text[passage.char_start : passage.char_end] == passage.text
+    # A plain-text file's lines are its text, whatever they look like.
+    assert "[Install](#install)" in cut(text, 500, markdown=False)[0].text
+    # Two such links are as likely a sentence's list: text.
+    two = "Two ways:\n\n- [ensurepip](#ensurepip)\n- [get-pip.py](#get-pip)\n"
+    assert [p.text for p in cut(two, 60)] == [two.strip()]

@@ -35,7 +35,7 @@ import bisect
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT_CHUNK_TOKENS = 384
 
@@ -105,6 +105,8 @@ class _Span:
     # A form feed (a page break) in the gap: no passage spans it, as none spans a PDF's
     # pages, except to give a heading at the foot of a page the text it heads.
     page_break: bool = False
+    # Not the document's text (a Markdown table of contents): in no passage, and none spans it.
+    left_out: bool = False
 
 
 def split_passages(
@@ -122,7 +124,8 @@ def split_passages(
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
-    yield from _packed(_paragraph_spans(chunks, markdown), source, count_tokens, chunk_tokens)
+    spans = _paragraph_spans(chunks, markdown)
+    yield from _packed(_contents_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
 
 
 def split_blocks(
@@ -150,7 +153,21 @@ def _packed(
     packer = _Packer(source, fits)
     # The last finished passage is held back: headings at the very end may still join it.
     held: Passage | None = None
+    after_left_out = False
     for span in spans:
+        if span.left_out:
+            # The headings right above a table of contents go with it: its title, or the
+            # document's, which would otherwise be a passage by itself.
+            if packer.heading_only:
+                packer.discard()
+            elif (passage := packer.flush()) is not None:
+                if held is not None:
+                    yield held
+                held = passage
+            after_left_out = True
+            continue
+        if after_left_out:
+            span, after_left_out = replace(span, gap=None), False  # no passage reaches across it
         if packer.joins(span) and fits(packer.text + span.gap + span.text):
             packer.add(span)  # the common case, settled with one count
             continue
@@ -254,6 +271,10 @@ class _Packer:
         self.marked_heading = piece.new_section
         self.gap_before = None if piece.page_break else piece.gap
         return finished
+
+    def discard(self) -> None:
+        """Drop the open passage: it is not numbered, and nothing joins it."""
+        self.text, self.heading_only, self.marked_heading = "", False, False
 
     def flush(self) -> Passage | None:
         if not self.text:
@@ -627,6 +648,27 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
         elif builder.length > PARAGRAPH_CHAR_LIMIT:
             yield from builder.cut()
     yield from builder.flush()
+
+
+# A Markdown table of contents: list items that are each one link to a heading of the page
+# ("- [Install](#install)"), three or more, or a wiki's contents marker ("[[_TOC_]]", "[TOC]").
+_CONTENTS_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,3}[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\)\s*")
+# Fewer items are as likely a sentence's list that links to where each is explained
+# ("two ways to install pip: ensurepip, get-pip.py").
+_CONTENTS_ITEMS = 3
+_CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECASE)
+
+
+def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
+    """Markdown spans, a table of contents among them marked as left out."""
+    for span in spans:
+        lines = span.text.splitlines()
+        if not span.new_section and (
+            (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines))
+            or _CONTENTS_MARKER.fullmatch(span.text)
+        ):
+            span = replace(span, left_out=True)
+        yield span
 
 
 def _closes(fence: str | None, delimiter: str, rest: str) -> bool:
