@@ -26,7 +26,6 @@ from typing import Any, TextIO
 from . import __version__
 from .engines.backends import LLAMA_CPP, open_backend
 from .engines.generation import EngineSettings, Sampling
-from .engines.local import prompt_room_error
 from .engines.resources import default_threads, usable_cpus
 from .errors import InputError
 from .estimate import estimated_seconds
@@ -282,6 +281,8 @@ class GenerateRun:
         if n_passages == 0:
             raise _nothing_to_generate()
         if self.model is not None and self.backend.name == LLAMA_CPP:
+            from .engines.local import prompt_room_error  # llama.cpp's side: not loaded for a server
+
             # What generating would stop at, found before it starts.
             info = read_model_info(self.model)
             if (

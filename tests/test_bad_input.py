@@ -474,3 +474,24 @@ def test_a_vocabulary_without_byte_tokens_is_refused_before_llama_cpp_aborts_on_
     for extra in (["--dry-run"], []):
         result = invoke(["generate", "good.txt", "-t", "exqa", "--model", "small.gguf", *extra])
         assert_one_line_error(result, 2, "small.gguf's vocabulary lacks 256 of the 256 byte tokens")
+
+
+def test_the_advice_for_a_prompt_that_does_not_fit_names_only_what_can_help():
+    from bonito_lite.engines.local import prompt_room_error
+    from bonito_lite.models.info import read_model_info
+
+    toy = read_model_info(toy_model_path())  # reads at most 2,048 tokens
+
+    def advice(prompt, ctx, new):
+        error = prompt_room_error(prompt, ctx, new, toy)
+        return None if error is None else str(error).rsplit("; ", 1)[1]
+
+    assert advice(100, 512, 400) is None
+    assert advice(133, 2048, 2000) == "lower --max-tokens or use shorter passages (--chunk-tokens)"
+    assert advice(100, 512, 600) == "raise --ctx-size (up to 2048) or lower --max-tokens"
+    assert (
+        advice(600, 512, 256)
+        == "raise --ctx-size (up to 2048), lower --max-tokens or use shorter passages (--chunk-tokens)"
+    )
+    # Without a number of new tokens (the Python API's None), there is none to lower.
+    assert advice(3000, 2048, None) == "use shorter passages (--chunk-tokens)"

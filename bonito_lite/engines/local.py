@@ -122,20 +122,25 @@ def prompt_room_error(prompt_tokens: int, ctx_size: int, max_tokens: int | None,
     if prompt_tokens + new_tokens <= ctx_size:
         return None
     ctx_flag, max_flag, chunk_flag = CTX_SIZE.named(), MAX_TOKENS.named(), CHUNK_TOKENS.named()
+    # Only what can help: a longer context where the model has one, fewer new tokens where a
+    # number was given, shorter passages where the new tokens leave room for any prompt.
+    advice = []
+    if ctx_size < info.context_length:
+        advice.append(f"raise {ctx_flag} (up to {info.context_length})")
+    if max_tokens is not None:
+        advice.append(f"lower {max_flag}")
+    if new_tokens < ctx_size:
+        advice.append(f"use shorter passages ({chunk_flag})")
+    advice_text = ", ".join(advice[:-1]) + (" or " if len(advice) > 1 else "") + advice[-1]
     if new_tokens >= ctx_size:
         return InputError(
             f"{max_flag} {new_tokens} leaves no room for a prompt in {ctx_size} tokens "
-            f"({info.path.name} reads at most {info.context_length}); lower {max_flag}"
+            f"({info.path.name} reads at most {info.context_length}); {advice_text}"
         )
-    if ctx_size >= info.context_length:  # a longer context is not there to ask for
-        advice = f"lower {max_flag} or use shorter passages ({chunk_flag})"
-    else:
-        advice = (
-            f"raise {ctx_flag} (up to {info.context_length}), lower {max_flag} or use shorter passages ({chunk_flag})"
-        )
+    with_new = f"with {max_flag} {new_tokens}" if max_tokens is not None else "with a token to generate"
     return InputError(
-        f"a prompt of {prompt_tokens} tokens does not fit {ctx_size} tokens with {max_flag} {new_tokens} "
-        f"(at most {ctx_size - new_tokens} prompt tokens); {advice}"
+        f"a prompt of {prompt_tokens} tokens does not fit {ctx_size} tokens {with_new} "
+        f"(at most {ctx_size - new_tokens} prompt tokens); {advice_text}"
     )
 
 
