@@ -1,7 +1,8 @@
 """A stand-in for the Hugging Face Hub on loopback: the URL layout huggingface-hub's client uses.
 
 It answers the model-info listing (``/api/models/OWNER/NAME[/revision/REV]``, with each
-file's size and LFS sha256) and ``/OWNER/NAME/resolve/REV/FILE`` (HEAD and GET, with
+file's size and LFS sha256), the tree listing ``snapshot_download`` reads
+(``/api/models/OWNER/NAME/tree/REV``) and ``/OWNER/NAME/resolve/REV/FILE`` (HEAD and GET, with
 ``ETag``, ``X-Repo-Commit``, ``Content-Length`` and ``Range``), and the Hub's error codes
 (``X-Error-Code``) for a missing repository, revision or file. Files are served from
 memory or from disk; a transfer can be cut mid-file to test resumption.
@@ -88,8 +89,9 @@ class HubStandIn:
                 path = self.path.split("?")[0]
                 hub.requests.append((self.command, path, self.headers.get("Range")))
                 api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
+                tree = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/.*)?", path)
                 resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-                match = api or resolve
+                match = api or tree or resolve
                 repo = match and hub.repos.get(match[1])
                 if repo is None:
                     return self._error(404, "RepoNotFound")
@@ -97,6 +99,8 @@ class HubStandIn:
                     return self._error(404, "RevisionNotFound")
                 if api:
                     return self._listing(match[1], repo)
+                if tree:
+                    return self._tree(repo)
                 content = repo.get(match[3])
                 if content is None:
                     return self._error(404, "EntryNotFound")
@@ -122,7 +126,23 @@ class HubStandIn:
                     }
                     for name, content in files.items()
                 ]
-                body = json.dumps({"id": repo_id, "sha": COMMIT, "siblings": siblings}).encode()
+                self._json({"id": repo_id, "sha": COMMIT, "siblings": siblings})
+
+            def _tree(self, files: dict[str, Content]) -> None:
+                entries = [
+                    {
+                        "type": "file",
+                        "path": name,
+                        "size": _size(content),
+                        "oid": hub.sha256(content)[:40],
+                        "lfs": {"oid": hub.sha256(content), "size": _size(content), "pointerSize": 134},
+                    }
+                    for name, content in files.items()
+                ]
+                self._json(entries)
+
+            def _json(self, value: object) -> None:
+                body = json.dumps(value).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

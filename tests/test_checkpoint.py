@@ -206,3 +206,32 @@ def test_a_hub_that_accepts_the_connection_and_never_answers_is_given_up_on(tmp_
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("Error: someone/model is not in the local Hugging Face cache and the hub cannot")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_checkpoint_downloaded_once_is_found_offline_and_when_the_hub_is_unreachable(tmp_path, tiny_checkpoint):
+    import subprocess
+
+    from hub_stand_in import COMMIT, HubStandIn
+
+    locate = "from bonito_lite.models.checkpoint import locate_checkpoint as l; c = l('org/tiny'); print(c.folder, c.revision)"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_")) and "proxy" not in k.lower()
+    }
+    env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DOWNLOAD_TIMEOUT="5")
+
+    def run(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", locate], env={**env, **extra}, capture_output=True, text=True, timeout=120
+        )
+
+    with HubStandIn() as hub:
+        hub.repos["org/tiny"] = {p.name: p.read_bytes() for p in tiny_checkpoint.iterdir() if p.is_file()}
+        online = run(HF_ENDPOINT=hub.url)
+    assert online.returncode == 0, online.stderr
+    folder, revision = online.stdout.split()
+    assert revision == COMMIT and (Path(folder) / "config.json").is_file()
+    # The cache learnt which commit "main" names: found again without the Hub.
+    for extra in ({"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": hub.url}):  # the stand-in is stopped now
+        again = run(**extra)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.split() == [folder, revision]

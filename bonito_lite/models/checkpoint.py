@@ -104,26 +104,33 @@ def _repo_from_cache_path(folder: Path) -> tuple[str | None, str | None]:
 def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
     from huggingface_hub import constants, errors as hub_errors, snapshot_download
 
+    unreachable: Exception | None = None
     try:
-        # The commit is asked first, with a timeout; snapshot_download's own ask has none. When
-        # the Hub cannot be reached the cache is all there is, as snapshot_download would find.
-        commit = None
+        # The Hub is asked first, with a timeout: snapshot_download's own first question has
+        # none, and a stuck proxy would hang it. When that fails the cache is all there is.
         if not constants.HF_HUB_OFFLINE:
             try:
-                commit = model_info(repo_id, revision).sha
+                model_info(repo_id, revision)
             except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError):
                 raise
-            except Exception:  # connection and timeout errors, a Hub that answers 5xx: the cache
-                pass
+            except Exception as error:  # no connection, a timeout, a Hub that answers 5xx
+                unreachable = error
         bound_hub_waits()
+        # By the name asked for, so that the cache learns which commit it names (an offline
+        # run finds the checkpoint by it).
         folder = snapshot_download(
-            repo_id, revision=commit or revision, allow_patterns=NEEDED_FILES, local_files_only=commit is None
+            repo_id, revision=revision, allow_patterns=NEEDED_FILES, local_files_only=unreachable is not None
         )
     except hub_errors.RevisionNotFoundError:
         raise CheckpointError(f"{repo_id} has no revision {revision!r}; check --revision") from None
     except hub_errors.RepositoryNotFoundError:
         raise CheckpointError(f"{repo_id} is neither a local folder nor a repository on the Hugging Face hub") from None
     except hub_errors.LocalEntryNotFoundError:
+        if isinstance(unreachable, hub_errors.HfHubHTTPError):
+            raise NetworkError(
+                f"{repo_id} is not in the local Hugging Face cache and the hub answered an error: "
+                f"{one_line(unreachable)}"
+            ) from None
         raise NetworkError(
             f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached"
             " (HF_HUB_OFFLINE set or no network); download it once with a connection"
