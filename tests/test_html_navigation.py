@@ -383,3 +383,20 @@ def test_readers_comments_under_a_post_are_left_out():
     # A page's content wrapped in an element of that name is still the page.
     text, _ = read_page('<html><body><div id="comments"><main><p>All of it.</p></main></div></body></html>')
     assert text == "All of it."
+
+
+def test_a_section_about_comments_and_headings_in_wrappers_are_text():
+    # Docutils gives a section titled "Comments" the id "comments"; it is not readers' comments.
+    text, _ = read_page(
+        '<html><body><div role="main"><h1>Lexical analysis</h1><section id="comments"><h2>Comments</h2>'
+        "<p>A comment starts with a hash character.</p></section></div></body></html>"
+    )
+    assert text == "Lexical analysis\n\nComments\n\nA comment starts with a hash character."
+    # A heading whose wrapper holds only its own link, or an icon: what it heads follows.
+    text, _ = read_page(
+        '<html><body><article><h1>Guide</h1><div class="heading-wrapper"><h2 id="install">Install</h2>'
+        '<a class="anchor" href="#install" aria-hidden="true">#</a></div><p>Run pip install.</p>'
+        '<h2>Formula</h2><math><mi>x</mi></math><h2>Linux</h2><svg aria-hidden="true"></svg><p>Use apt.</p>'
+        "</article></body></html>"
+    )
+    assert text == "Guide\n\nInstall\n\nRun pip install.\n\nFormula\n\nLinux\n\nUse apt."

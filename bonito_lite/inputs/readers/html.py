@@ -117,8 +117,9 @@ _FURNITURE_NAMES = {
 }
 # Readers' comments under a post and the form to write one (WordPress, Disqus): not the
 # document's text, nor its author's. WordPress writes each comment as an article, so these go
-# even around articles (not around the page's main).
-_COMMENT_NAMES = {"comments", "comments-area", "comment-list", "commentlist", "comment-respond", "disqus_thread"}
+# even around articles (not around the page's main). Not a bare "comments": documentation
+# generators give that id to a section about comments in code.
+_COMMENT_NAMES = {"comments-area", "comment-list", "commentlist", "comment-respond", "disqus_thread"}
 # A cookie or consent banner: one of these words with one of the next in its names
 # ("cookie-notice", "gdpr_popup", "cookieConsent"); a privacy policy's own "cookies" section
 # or a "consent-form" is text.
@@ -455,10 +456,10 @@ def _sentence(paragraph) -> bool:
 
 
 def _titles_only_left_out(heading, in_content: bool, stats: _LinkStats) -> bool:
-    """Whether all a heading has under it is left out: a "Table of Contents" over the link
-    list that was its contents, a "Search" over a form. Its next element is left out, and
-    the one after that is another heading, or there is none. (Never an h1: the page's title
-    stays, whatever navigation follows it.)"""
+    """Whether all a heading has under it is navigation that is left out: a "Table of
+    Contents" over the link list that was its contents, a "Search" over a form. The next
+    element that shows anything is navigation, and the one after that is another heading,
+    or there is none. (Never an h1: the page's title stays, whatever follows it.)"""
     from bs4 import NavigableString
 
     following = []
@@ -467,15 +468,23 @@ def _titles_only_left_out(heading, in_content: bool, stats: _LinkStats) -> bool:
             if str(sibling).strip() and type(sibling) is NavigableString:
                 return False  # text of its own under the heading
             continue
+        if _hidden(sibling) or sibling.name in _DECORATION:
+            continue  # an icon or a heading's own link: nothing under the heading either way
         following.append(sibling)
         if len(following) == 2:
             break
     if not following:
-        return False
+        return False  # the heading ends its wrapper: what it heads may come after the wrapper
     under = following[0]
-    if not (under.name in _DROPPED or _hidden(under) or _navigation(under, in_content, stats)):
+    if not (under.name in _NAVIGATION_ELEMENTS or _navigation(under, in_content, stats)):
         return False
     return len(following) == 1 or following[1].name in _HEADINGS
+
+
+# Left out as navigation by what they are; other left-out elements (a formula, a script) are
+# not the headed section's emptiness.
+_NAVIGATION_ELEMENTS = {"nav", "form", "dialog", "select"}
+_DECORATION = {"svg", "script", "style", "template", "noscript"}
 
 
 def _names(node) -> set[str]:
