@@ -487,6 +487,11 @@ def test_a_markdown_table_of_contents_is_left_out_with_the_headings_above_it():
         assert text[passage.char_start : passage.char_end] == passage.text
     # A plain-text file's lines are its text, whatever they look like.
     assert "[Install](#install)" in cut(text, 500, markdown=False)[0].text
+    # In code, fenced (its blank lines make it several paragraphs) or indented, it is an example.
+    fenced = "A contents list looks like:\n\n```md\n- [A](#a)\n- [B](#b)\n- [C](#c)\n\n```\n\nDone.\n"
+    assert [p.text for p in cut(fenced, 60)] == [fenced.strip()]
+    indented = "Like this:\n\n    - [A](#a)\n    - [B](#b)\n    - [C](#c)\n"
+    assert [p.text for p in cut(indented, 60)] == [indented.strip()]
     # Two such links are as likely a sentence's list: text.
     two = "Two ways:\n\n- [ensurepip](#ensurepip)\n- [get-pip.py](#get-pip)\n"
     assert [p.text for p in cut(two, 60)] == [two.strip()]

@@ -660,12 +660,28 @@ _CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECAS
 
 
 def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
-    """Markdown spans, a table of contents among them marked as left out."""
+    """Markdown spans, a table of contents among them marked as left out (never in code:
+    a fenced block, whose blank lines make it several spans, or an indented one)."""
+    fence: str | None = None  # the delimiter of the code block open at the span's start
     for span in spans:
         lines = span.text.splitlines()
-        if not span.new_section and (
-            (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines))
-            or _CONTENTS_MARKER.fullmatch(span.text)
+        in_code = fence is not None
+        for line in lines:
+            if delimiter := _FENCE.match(line):
+                in_code = True
+                if fence is None:
+                    fence = delimiter.group(1)
+                elif _closes(fence, delimiter.group(1), line[delimiter.end() :]):
+                    fence = None
+        indented = len(lines[0]) - len(lines[0].lstrip(" ")) >= 4 if lines else False
+        if (
+            not span.new_section
+            and not in_code
+            and not indented
+            and (
+                (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines))
+                or _CONTENTS_MARKER.fullmatch(span.text)
+            )
         ):
             span = replace(span, left_out=True)
         yield span
