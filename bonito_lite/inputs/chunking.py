@@ -673,7 +673,8 @@ def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                     fence = delimiter.group(1)
                 elif _closes(fence, delimiter.group(1), line[delimiter.end() :]):
                     fence = None
-        indented = len(lines[0]) - len(lines[0].lstrip(" ")) >= 4 if lines else False
+        # The span is stripped: its first line's indentation ends the gap before it.
+        indented = span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
         if (
             not span.new_section
             and not in_code
