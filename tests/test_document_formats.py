@@ -394,6 +394,11 @@ def test_docx_contents_and_placeholders_are_left_out_and_equations_read_in_linea
     document.add_paragraph("2 Results\t4", style=toc_style)
     document.add_paragraph("Reviewed by: ").add_run("@FORM@")
     document.add_paragraph("The rate is ").add_run("@MATH@")
+    document.add_paragraph("And ").add_run("@MORE@")
+    # A contents style without an id (the id is optional) names no paragraph.
+    nameless = document.styles.add_style("Nameless", WD_STYLE_TYPE.PARAGRAPH).element
+    nameless.find(qn("w:name")).set(qn("w:val"), "toc 2")
+    del nameless.attrib[qn("w:styleId")]
     document.add_paragraph("Signed: ").add_run("@FILLED@")
     path = tmp_path / "report.docx"
     document.save(path)
@@ -423,12 +428,21 @@ def test_docx_contents_and_placeholders_are_left_out_and_equations_read_in_linea
                 f"<m:rad><m:radPr/><m:deg/><m:e>{m('y')}</m:e></m:rad></m:oMath>"
                 '<w:r><w:t xml:space="preserve">, where N counts incidents.</w:t></w:r>'
             ),
+            "<w:r><w:t>@MORE@</w:t></w:r>": (
+                f'<m:oMath xmlns:m="{math}">{m("2")}<m:d><m:dPr/><m:e>{m("a+b")}</m:e></m:d>{m("+")}'
+                f'<m:d><m:dPr><m:begChr m:val="|"/><m:endChr m:val="|"/></m:dPr><m:e>{m("x")}</m:e></m:d>{m("+")}'
+                f"<m:rad><m:radPr/><m:deg>{m('3')}</m:deg><m:e>{m('z')}</m:e></m:rad>{m('=')}"
+                f'<m:nary><m:naryPr><m:chr m:val="\u2211"/></m:naryPr><m:sub>{m("i=1")}</m:sub><m:sup>{m("n")}</m:sup>'
+                f"<m:e>{m('x')}</m:e></m:nary>{m('+')}<m:func><m:funcPr/><m:fName>{m('sin')}</m:fName>"
+                f"<m:e>{m('t')}</m:e></m:func></m:oMath>"
+            ),
         },
     )
     [document] = find_documents([str(path)])
     assert [b.text for b in document.blocks()] == [
         "Reviewed by: ",
         "The rate is R=N/(H+1)+x^2+\u221a(y), where N counts incidents.",
+        "And 2(a+b)+|x|+\u221a(3&z)=\u2211_(i=1)^n x+sin t",
         "Signed: Dr Okafor",
     ]
 

@@ -132,9 +132,12 @@ def _contents_styles(document) -> frozenset[str]:
     except (KeyError, ValueError):  # no styles part
         return frozenset()
     return frozenset(
-        style.get(_W + "styleId")
+        style_id
         for style in styles.iterfind(_W + "style")
-        if (name := style.find(_W + "name")) is not None and _CONTENTS_STYLE.fullmatch(name.get(_W + "val") or "")
+        if (name := style.find(_W + "name")) is not None
+        and _CONTENTS_STYLE.fullmatch(name.get(_W + "val") or "")
+        # Without an id no paragraph can use the style (and None would match unstyled ones).
+        and (style_id := style.get(_W + "styleId")) is not None
     )
 
 
@@ -163,8 +166,10 @@ def _paragraph_text(paragraph) -> str:
 
 
 def _math_text(element) -> str:
-    """An equation in Word's linear format: a fraction as "a/b" ("(a+b)/c" when a part has
-    an operator), powers and indices as "x^2" and "x_i", a root as "\u221a(x)"."""
+    """An equation in Word's linear format: "a/b" (a part with an operator in brackets), "x^2",
+    "x_i", "\u221a(x)" and "\u221a(3&x)", delimiters as written ("|x|"), "\u2211_(i=1)^n x_i",
+    "sin x", rows of aligned equations and matrices "; " apart; the equations of one
+    paragraph a space apart. A structure not listed reads as its parts in order."""
     tag = element.tag
     if tag == _M + "t":
         return element.text or ""
@@ -176,15 +181,52 @@ def _math_text(element) -> str:
         text = _math_text(found) if found is not None else ""
         return f"({text})" if grouped and (_OPERATORS.search(text) or not text) else text
 
+    def has(name: str) -> bool:
+        found = element.find(_M + name)
+        return found is not None and _math_text(found) != ""
+
+    def scripts() -> str:
+        return (f"_{part('sub', True)}" if has("sub") else "") + (f"^{part('sup', True)}" if has("sup") else "")
+
     if tag == _M + "f":
         return f"{part('num', True)}/{part('den', True)}"
     if tag in (_M + "sSup", _M + "sSub", _M + "sSubSup"):
-        sub = f"_{part('sub', True)}" if element.find(_M + "sub") is not None else ""
-        sup = f"^{part('sup', True)}" if element.find(_M + "sup") is not None else ""
-        return part("e", True) + sub + sup
+        return part("e", True) + scripts()
+    if tag == _M + "sPre":
+        return scripts() + part("e", True)
     if tag == _M + "rad":
-        return f"\u221a({part('e')})"
+        degree = part("deg")
+        return f"\u221a({degree}&{part('e')})" if degree else f"\u221a({part('e')})"
+    if tag == _M + "d":
+        begin = _math_property(element, "dPr", "begChr", "(")
+        end = _math_property(element, "dPr", "endChr", ")")
+        separator = _math_property(element, "dPr", "sepChr", "|")
+        return begin + separator.join(_math_text(e) for e in element.findall(_M + "e")) + end
+    if tag == _M + "nary":
+        sign = _math_property(element, "naryPr", "chr", "\u222b")
+        return f"{sign}{scripts()} {part('e')}"
+    if tag == _M + "func":
+        return f"{part('fName')} {part('e')}"
+    if tag == _M + "acc":  # an accent over its base: the base, then the combining mark
+        return part("e") + _math_property(element, "accPr", "chr", "\u0302")
+    if tag == _M + "bar":
+        return part("e") + "\u0305"
+    if tag in (_M + "limLow", _M + "limUpp"):
+        return part("e") + ("_" if tag == _M + "limLow" else "^") + part("lim", True)
+    if tag == _M + "eqArr":  # equations aligned one above the other
+        return "; ".join(_math_text(e) for e in element.findall(_M + "e"))
+    if tag == _M + "m":  # a matrix, row by row
+        rows = (", ".join(_math_text(e) for e in row.findall(_M + "e")) for row in element.findall(_M + "mr"))
+        return "[" + "; ".join(rows) + "]"
+    if tag == _M + "oMathPara":
+        return " ".join(_math_text(child) for child in element if child.tag == _M + "oMath")
     return "".join(_math_text(child) for child in element)
+
+
+def _math_property(element, properties: str, name: str, default: str) -> str:
+    """A character a math structure's properties set (``m:chr``, ``m:begChr``...), else its default."""
+    found = element.find(f"{_M}{properties}/{_M}{name}")
+    return found.get(_M + "val", default) if found is not None else default
 
 
 def _hidden(run) -> bool:
