@@ -197,18 +197,25 @@ def _rejoined(text: str) -> str:
     being written with its hyphen elsewhere on the page. A soft hyphen is always a typesetter's.
     """
     compounds: set[str] | None = None
+    words: set[str] | None = None
 
     def join(match: re.Match) -> str:
-        nonlocal compounds
+        nonlocal compounds, words
         if match.group(1) == "\u00ad":
             return ""
         head = _WORD_BEFORE.search(text, max(0, match.start() - 80), match.start())
         tail = _WORD_AFTER.match(text, match.end())
         head_text = head.group(0) if head else ""
         tail_text = tail.group(0) if tail else ""
-        # "non-" + "English" is a compound across the break; "OP-" + "TIONAL" a word in capitals.
-        in_capitals = head_text.isupper() and tail_text.isupper() and len(tail_text) > 1
-        if not (tail_text[:1].islower() or in_capitals):
+        if head_text.isupper() and tail_text.isupper():
+            # "OP-" + "TIONAL" is a word in capitals, "HIV-" + "AIDS" two: joined only when
+            # the page writes the whole word elsewhere.
+            if words is None:
+                words = {word.casefold() for word in _WORD_AFTER.findall(text)}
+            last = head_text.rsplit("-", 1)[-1]
+            return "" if f"{last}{tail_text}".casefold() in words else match.group(0)
+        # "non-" + "English": a capital after the break is a compound's second word.
+        if not tail_text[:1].islower():
             return match.group(0)
         if "-" in head_text or "\u2010" in head_text:
             return match.group(1)
