@@ -619,12 +619,15 @@ def export_command(
     Decisions made with 'bonito-lite review' are applied: dropped examples left out, edits
     applied, rejected examples taken back added.
     """
-    from .export import export_dataset
+    from .export import check_export, export_dataset
 
     _refuse_stdout(output, "export writes files (a folder for hf)")
     formats = tuple(dict.fromkeys(formats))  # in the order given, once each
     if output is not None and len(formats) > 1:
         raise click.UsageError("-o names one output; leave it out to write each --format beside INPUT.")
+    if len(formats) > 1:  # every output checked before the first is written
+        for fmt in formats:
+            check_export(jsonl, fmt, None, overwrite, named_by_o=False)
     for number, fmt in enumerate(formats):
         result = export_dataset(jsonl, fmt, output, overwrite=overwrite, ignore_review=ignore_review)
         if number == 0:

@@ -95,6 +95,30 @@ def default_export_path(jsonl: str | os.PathLike, fmt: str) -> Path:
     return sibling_path(Path(jsonl), FORMATS[_check_format(fmt)])
 
 
+def check_export(
+    jsonl: str | os.PathLike,
+    fmt: str,
+    output: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    named_by_o: bool = True,
+) -> Path:
+    """Refuse, before anything is read or written, what :func:`export_dataset` would refuse
+    about its paths; return the file or folder it would write (``named_by_o``: whether -o
+    could name another, for the advice)."""
+    fmt = _check_format(fmt)
+    source = Path(jsonl)
+    if not source.is_file():
+        raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
+    if is_rejected_path(source):
+        raise InputError(
+            f"{source} holds rejected generations, which are never exported; export the examples "
+            f"file beside it, not its {REJECTED_SUFFIX}."
+        )
+    target = Path(output) if output is not None else default_export_path(source, fmt)
+    _check_target(source, target, fmt, overwrite, named_by_o)
+    return target
+
+
 def export_dataset(
     jsonl: str | os.PathLike,
     fmt: str,
@@ -110,15 +134,7 @@ def export_dataset(
     started = time.monotonic()
     fmt = _check_format(fmt)
     source = Path(jsonl)
-    if not source.is_file():
-        raise InputError(f"{source} is not a file; give the .jsonl that generate wrote.")
-    if is_rejected_path(source):
-        raise InputError(
-            f"{source} holds rejected generations, which are never exported; export the examples "
-            f"file beside it, not its {REJECTED_SUFFIX}."
-        )
-    target = Path(output) if output is not None else default_export_path(source, fmt)
-    _check_target(source, target, fmt, overwrite)
+    target = check_export(source, fmt, output, overwrite)
     review = None if ignore_review else AppliedReview.load(source)
     records: Records = (
         (lambda: _at_least_one(source, read_examples(source)))
@@ -164,7 +180,7 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
-def _check_target(source: Path, target: Path, fmt: str, overwrite: bool) -> None:
+def _check_target(source: Path, target: Path, fmt: str, overwrite: bool, named_by_o: bool = True) -> None:
     """Refuse before reading anything: the input itself, a missing folder, an output in the way.
 
     What --overwrite would not replace either is refused first, so that the advice to pass
@@ -181,7 +197,7 @@ def _check_target(source: Path, target: Path, fmt: str, overwrite: bool) -> None
                 f"{target} is a folder that does not hold a saved dataset, which --overwrite never "
                 "replaces; choose another -o."
             )
-    check_made_from(source, target, overwrite)
+    check_made_from(source, target, overwrite, named_by_o)
 
 
 def _is_saved_dataset(folder: Path) -> bool:

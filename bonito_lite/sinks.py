@@ -86,10 +86,10 @@ def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
             raise InputError(f"{named}; choose another -o.")
 
 
-def check_made_from(source: Path, target: Path, overwrite: bool) -> None:
+def check_made_from(source: Path, target: Path, overwrite: bool, named_by_o: bool = True) -> None:
     """Refuse a file made from an output (an export, a report) before reading anything: the
     output itself or a file that goes with it, a folder that is missing or not writable, a
-    file in the way without --overwrite."""
+    file in the way without --overwrite (``named_by_o``: -o could name another)."""
     resolved = target.resolve()
     if resolved == source.resolve():
         raise InputError(f"{target} is the input; choose another -o.")
@@ -102,7 +102,8 @@ def check_made_from(source: Path, target: Path, overwrite: bool) -> None:
             raise InputError(f"{target} is the input's {what}; choose another -o.")
     _check_writable_folder(target.parent)
     if (target.exists() or target.is_symlink()) and not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it, or -o to write elsewhere.")
+        elsewhere = ", or -o to write elsewhere" if named_by_o else ""
+        raise OutputExistsError(f"{target} exists; pass --overwrite to replace it{elsewhere}.")
 
 
 def _check_writable_folder(folder: Path) -> None:

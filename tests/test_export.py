@@ -503,3 +503,11 @@ def test_standard_output_is_refused_not_taken_for_a_file_named_dash(notes, tmp_p
     assert result.exit_code == 2
     assert "-o - (standard output) is not taken here" in result.output
     assert not (tmp_path / "-").exists()
+
+
+def test_several_formats_are_all_checked_before_any_is_written(notes):
+    notes.with_name("notes.bonito.messages.jsonl").write_text("mine\n")
+    result = run(["export", str(notes), "--format", "alpaca", "--format", "messages"])
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("notes.bonito.messages.jsonl exists; pass --overwrite to replace it.")
+    assert not notes.with_name("notes.bonito.alpaca.jsonl").exists()
