@@ -66,6 +66,9 @@ def check_output_folder(output: Path, given: str | None = None) -> None:
     if output.is_dir() or (given is not None and given.endswith(("/", os.sep))):
         raise InputError(f"{given or output} is a folder; give -o a file name ending in .jsonl.")
     _check_writable_folder(output.parent)
+    for companion in (rejected_path(output), manifest_path(output)):
+        if companion.is_dir():
+            raise InputError(f"{companion} is a folder, where the output's {companion.name} goes; choose another -o.")
 
 
 def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:

@@ -495,3 +495,10 @@ def test_the_advice_for_a_prompt_that_does_not_fit_names_only_what_can_help():
     )
     # Without a number of new tokens (the Python API's None), there is none to lower.
     assert advice(3000, 2048, None) == "use shorter passages (--chunk-tokens)"
+
+
+def test_a_folder_where_the_outputs_rejects_file_goes_is_refused_before_generating(in_tmp):
+    (in_tmp / "out.rejected.jsonl").mkdir()
+    result = invoke(["generate", "good.txt", "-t", "exqa", *SMALL, "-o", "out.jsonl"])
+    assert_one_line_error(result, 2, "out.rejected.jsonl is a folder, where the output's out.rejected.jsonl goes")
+    assert not (in_tmp / "out.jsonl").exists()

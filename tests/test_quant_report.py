@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bonito_lite.engines import llama_handles
-from bonito_lite.errors import ModelFileError
+from bonito_lite.errors import InputError, ModelFileError
 from bonito_lite.models import quant_report as qr
 from bonito_lite.prompt import build_prompt
 from bonito_lite.task_types import TASK_TYPES
@@ -232,3 +232,10 @@ def test_a_model_larger_than_free_memory_is_warned_about_not_refused(tiny_gguf_f
     assert len(warnings) == 2  # the reference, then the model
     assert "read its weights from disk" in warnings[0] and tiny_gguf_f32.name in warnings[0]
     assert tiny_gguf_q8_0.name in warnings[1]
+
+
+def test_a_workdir_that_is_no_folder_is_refused_before_anything_loads(tmp_path, tiny_gguf_q8_0, tiny_gguf_f32):
+    (tmp_path / "notes.txt").write_text("a file")
+    for workdir in (tmp_path / "notes.txt", tmp_path / "missing"):
+        with pytest.raises(InputError, match=f"--workdir {workdir} is not a folder; give a folder you can write to"):
+            qr.quant_report(tiny_gguf_q8_0, tiny_gguf_f32, passages=1, workdir=workdir)

@@ -194,6 +194,9 @@ def quant_report(
     system's temporary folder); the file is removed afterwards, also after an error or Ctrl-C.
     """
     started = time.monotonic()
+    if workdir is not None and not (os.path.isdir(workdir) and os.access(workdir, os.W_OK | os.X_OK)):
+        what = "is not a folder" if not os.path.isdir(workdir) else "is a folder this user cannot write to"
+        raise InputError(f"--workdir {workdir} {what}; give a folder you can write to.")
     model_info = read_model_info(resolve_model(model))
     reference_info = read_model_info(resolve_model(reference))
     check_comparable(model_info, reference_info)
