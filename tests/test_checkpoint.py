@@ -217,7 +217,7 @@ def test_a_checkpoint_downloaded_once_is_found_offline_and_when_the_hub_is_unrea
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_")) and "proxy" not in k.lower()
     }
-    env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DOWNLOAD_TIMEOUT="5")
+    env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DOWNLOAD_TIMEOUT="60")
 
     def run(**extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
