@@ -246,6 +246,13 @@ def test_an_unreadable_folder_is_reported_and_the_rest_is_read(tmp_path, caplog,
         found = sources([str(docs)])
     assert found == [str(docs / "a.md")]
     assert warnings_in(caplog) == [f"{blocked}: folder cannot be read (Permission denied); skipped."]
+    # Named itself, it is one error line, not a warning and then "no supported files".
+    caplog.clear()
+    with pytest.raises(
+        InputError, match=r"private: folder cannot be read \(Permission denied\); check its permissions"
+    ):
+        sources([blocked])
+    assert warnings_in(caplog) == []
 
 
 # --- names and summaries ---------------------------------------------------------------------------

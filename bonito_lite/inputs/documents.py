@@ -297,6 +297,12 @@ _GLOB_MAGIC = "*?["
 def _expand(given: str) -> Iterator[_Input]:
     path = Path(given)
     if path.is_dir():
+        try:
+            os.scandir(given).close()
+        except OSError as error:  # the folder named cannot be listed: one line, not a warning and an error
+            raise InputError(
+                f"{given}: folder cannot be read ({error.strerror}); check its permissions or name another."
+            ) from None
         scan = _Scan()
         items = scan.files(scan.walk(given))
         if not items:
