@@ -261,6 +261,10 @@ async def test_a_damaged_line_is_shown_as_such_and_skipped(tmp_path):
     with open(output, "a", encoding="utf-8") as handle:
         handle.write("{not json\n" + json.dumps(example(2)) + "\n")
     async with Review(output) as review:
+        # Told when the file is indexed, whether or not the reviewer comes to it.
+        await review.app.workers.wait_for_complete()
+        await review.pilot.pause()
+        assert f"{output.name}: 1 line not a bonito-lite record, so not reviewable (line 3)." in review.app.notices
         await review.press("right", "right")
         assert "is not a bonito-lite record" in review.screen_text("decision")
         await review.press("a")

@@ -289,16 +289,27 @@ class ReviewApp(App[None]):
                 return
             units: set[str] = set()
             task_types: dict[str, None] = {}
+            damaged: list[int] = []  # lines that are no record: told once, not met by chance
             for position in range(count):
                 if self._stop.is_set():
                     return
                 unit, task_type = view.records.unit(position), view.records.task_type(position)
                 if unit is not None:
                     units.add(unit)
+                else:
+                    damaged.append(position + 1)
                 if task_type is not None:
                     task_types[task_type] = None
             view.units, view.task_types = units, list(task_types)
             self.call_from_thread(self._show_status)
+            if damaged:
+                lines = "line" if len(damaged) == 1 else "lines"
+                self.call_from_thread(
+                    self.notify,
+                    f"{view.records.path.name}: {len(damaged)} {lines} not a bonito-lite record, so not "
+                    f"reviewable (line {', '.join(map(str, damaged[:5]))}{'...' if len(damaged) > 5 else ''}).",
+                    severity="warning",
+                )
 
     # What is on screen ----------------------------------------------------------------------
 
