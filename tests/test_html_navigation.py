@@ -400,3 +400,53 @@ def test_a_section_about_comments_and_headings_in_wrappers_are_text():
         "</article></body></html>"
     )
     assert text == "Guide\n\nInstall\n\nRun pip install.\n\nFormula\n\nLinux\n\nUse apt."
+
+
+def test_a_layout_wrapper_named_for_its_sidebar_keeps_the_page():
+    # GitHub's wiki layout, a body class: words that say where the sidebar goes.
+    text, _ = read_page(
+        '<html><body><main><div class="Layout Layout--sidebarPosition-end"><div class="Layout-main">'
+        "<p>The release ships every second Tuesday.</p></div>"
+        '<div class="Layout-sidebar"><a href="/a">NAV A</a> <a href="/b">NAV B</a></div></div></main></body></html>'
+    )
+    assert text == "The release ships every second Tuesday."
+    text, _ = read_page(
+        '<html><body class="with-sidebar"><div class="content"><h1>Leave policy</h1><p>Employees get 30 days.</p>'
+        '</div><div class="sidebar"><a href="/">NAV Home</a></div></body></html>'
+    )
+    assert text == "Leave policy\n\nEmployees get 30 days."
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '<header id="title-block-header"><h1 class="title">Travel expenses</h1></header>',  # pandoc
+        '<div class="page-header"><h1>Travel expenses</h1></div>',  # Bootstrap
+        '<div id="main-header"><div id="breadcrumbs"><a href="/">NAV Home</a> <a href="/e">NAV Eng</a></div>'
+        '<h1 id="title-heading">Travel expenses</h1></div>',  # Confluence
+    ],
+)
+def test_the_pages_one_h1_is_kept_from_a_header_left_out(header):
+    text, _ = read_page(f"<html><body>{header}<p>Claims are paid monthly.</p></body></html>")
+    assert text == "Travel expenses\n\nClaims are paid monthly."
+
+
+def test_wiki_furniture_inside_the_content_is_left_out():
+    page = """<html><body><div id="content"><a class="mw-jump-link" href="#nav">Jump to navigation</a>
+<div id="siteSub">From Acme Wiki</div><div id="siteNotice">NAV maintenance tonight</div>
+<div class="mw-parser-output"><div id="toc" class="toc"><div id="toctitle"><h2>Contents</h2></div>
+<ul><li><a href="#Build">1 Build</a></li></ul></div>
+<h2>Build<span class="mw-editsection">[<a href="?action=edit">edit</a>]</span></h2>
+<p>The build compiles the service.<sup><a href="#cite-1">[1]</a></sup></p>
+<table class="navbox"><tr><th>Delivery</th><td><a href="/a">NAV Pipeline</a></td></tr></table>
+<ol class="references"><li id="cite-1"><span class="mw-cite-backlink"><a href="#r1">^</a></span> Handbook, 2023.</li></ol>
+<div class="printfooter">Retrieved from "https://wiki/index.php?oldid=1"</div></div></div></body></html>"""
+    text, _ = read_page(page)
+    assert text == "Build\n\nThe build compiles the service.[1]\n\nHandbook, 2023."
+
+
+def test_a_table_written_one_tag_a_line_has_single_spaces_around_its_separators():
+    text, _ = read_page(
+        "<html><body><table>\n<tr>\n<td>Alice</td>\n<td>42</td>\n</tr>\n<tr>\n<td>Bob</td>\n<td></td>\n<td>7</td>\n</tr>\n</table></body></html>"
+    )
+    assert text == "Alice | 42\n\nBob |  | 7"

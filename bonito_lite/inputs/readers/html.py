@@ -15,7 +15,9 @@ never an element holding the page's ``main`` or ``article``); "Skip to ..." link
 heading's own link shown as a sign (``#``, the pilcrow); and blocks whose text is mostly
 links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables; inside
 ``main`` or ``article``, never a table or a header; never a paragraph that reads as a
-sentence), with a heading (not ``h1``) that has nothing else under it. The encoding is taken from
+sentence), with a heading (not ``h1``) that has nothing else under it; never a wrapper
+that holds most of the page's text, and never the page's one ``h1``, kept from a header
+left out around it. The encoding is taken from
 the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
 do); without one, a page that is valid UTF-8 is UTF-8, and any other is windows-1252, as
 browsers read undeclared Western pages.
@@ -114,6 +116,28 @@ _FURNITURE_NAMES = {
     "linenodiv",
     "line-numbers-rows",
     "hljs-ln-numbers",
+    # wiki and documentation furniture inside the content: MediaWiki's [edit] links, tagline,
+    # banners, contents box, navigation boxes, reference back-links and "Retrieved from" line;
+    # footnote back-links (Python-Markdown, pandoc); page metadata (Confluence, GitHub wikis,
+    # MkDocs Material), Confluence's expand toggles and Notion's page icon
+    "mw-editsection",
+    "mw-jump-link",
+    "sitesub",
+    "sitenotice",
+    "contentsub",
+    "toc",
+    "toctitle",
+    "navbox",
+    "vertical-navbox",
+    "mw-cite-backlink",
+    "printfooter",
+    "footnote-backref",
+    "footnote-back",
+    "page-metadata",
+    "gh-header-meta",
+    "md-source-file",
+    "expand-control",
+    "page-header-icon",
 }
 # Readers' comments under a post and the form to write one (WordPress, Disqus): not the
 # document's text, nor its author's. WordPress writes each comment as an article, so these go
@@ -133,7 +157,7 @@ _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _WORDS = re.compile(r"[^\W_]+")
 # A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
 _PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
-_SKIP_LINK = re.compile(r"\s*skip\s+(?:to|navigation)\b", re.IGNORECASE)
+_SKIP_LINK = re.compile(r"\s*(?:skip|jump)\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
 # ... unless it is a paragraph with this many words outside its links: a sentence whose
@@ -217,12 +241,32 @@ class _BlockText:
         self.parts: list[str] = []
         self.heading = False
         self.preformatted = False
+        self.cell_start = False  # a cell separator was the last thing added
 
     def add(self, text: str, heading: bool, preformatted: bool = False) -> None:
         text = text.translate(_BREAK_HINTS)
-        self.parts.append(text if preformatted else _SPACES.sub(" ", text))
+        text = text if preformatted else _SPACES.sub(" ", text)
+        if self.cell_start and not preformatted:
+            # The source's line breaks around a cell's text (a table written one tag a line)
+            # are no part of it: "Alice | 42", not "Alice  |  42".
+            text = text.lstrip(" ")
+        if text:
+            self.cell_start = False
+        self.parts.append(text)
         self.heading = self.heading or heading
         self.preformatted = self.preformatted or preformatted
+
+    def cell_separator(self, heading: bool) -> None:
+        """`` | `` before a cell; the space at the end of the cell before it dropped, unless that
+        cell was empty (an empty data cell keeps its place: "Alice |  | 42")."""
+        if not self.cell_start:
+            while self.parts and self.parts[-1].isspace() and self.parts[-1] != "\n":
+                self.parts.pop()
+            if self.parts and not self.preformatted:
+                self.parts[-1] = self.parts[-1].rstrip(" ")
+        self.parts.append(" | ")
+        self.cell_start = True
+        self.heading = self.heading or heading
 
     def space(self) -> None:
         """A space between two paragraphs of one table cell, unless one is there already."""
@@ -240,7 +284,7 @@ class _BlockText:
         text = text.strip()
         if text:
             yield Block(text, heading=self.heading)
-        self.parts, self.heading, self.preformatted = [], False, False
+        self.parts, self.heading, self.preformatted, self.cell_start = [], False, False, False
 
 
 def _undeclared_encoding(data: bytes) -> str | None:
@@ -293,6 +337,8 @@ def _html_blocks(root) -> Iterator[Block]:
 
     skipped_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
     stats = _LinkStats(root, skipped_strings)
+    headings_1 = root.find_all("h1", limit=2)
+    title = headings_1[0] if len(headings_1) == 1 else None
     current = _BlockText()
     # Walked with an explicit stack: deeply nested pages must not hit Python's recursion limit.
     # Entries: (node, leaving, inside <pre>, inside a heading, inside an article or main,
@@ -308,11 +354,19 @@ def _html_blocks(root) -> Iterator[Block]:
                 current.add(str(node), heading, pre)
             continue
         name = node.name
-        if name in _DROPPED or _hidden(node) or _navigation(node, in_content, stats):
+        if name in _DROPPED or _hidden(node):
+            continue
+        if _navigation(node, in_content, stats) or (
+            not in_content
+            and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES)
+            and not stats.most_text(node)
+        ):
+            # A page's one h1 is its title, also inside a header left out as furniture
+            # (pandoc's title block, Bootstrap's page-header, Confluence's main-header).
+            if title is not None and not _is_navigation_element(node) and _holds(node, title):
+                stack.append((title, False, pre, heading, in_content, in_cell))
             continue
         if name in _HEADINGS and name != "h1" and _titles_only_left_out(node, in_content, stats):
-            continue
-        if not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES):
             continue
         if name == "br":
             current.line_break(heading)
@@ -321,7 +375,7 @@ def _html_blocks(root) -> Iterator[Block]:
         # cell of a data table keeps its place ("Alice |  | 42"); a layout table's image and
         # spacer cells around the text add none.
         if name in _CELLS and stats.separated(node):
-            current.add(" | ", heading)
+            current.cell_separator(heading)
         pre = pre or name == "pre"
         heading = heading or name in _HEADINGS
         in_content = in_content or name in _CONTENT or node.get("role") == "main"
@@ -337,6 +391,14 @@ def _html_blocks(root) -> Iterator[Block]:
 
 
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)")
+
+
+def _is_navigation_element(node) -> bool:
+    return node.name == "nav" or node.get("role") in _NAVIGATION_ROLES
+
+
+def _holds(node, descendant) -> bool:
+    return any(parent is node for parent in descendant.parents)
 
 
 def _hidden(node) -> bool:
@@ -356,6 +418,7 @@ class _LinkStats:
 
         self.of: dict[int, tuple[int, int, int, bool]] = {}
         self.separated_cells: set[int] = set()
+        self._root = root
         stack = [(root, False)]
         while stack:
             node, leaving = stack.pop()
@@ -389,6 +452,14 @@ class _LinkStats:
 
     def has_text(self, node) -> bool:
         return self.text_of(node) > 0
+
+    def most_text(self, node) -> bool:
+        """Whether an element holds half the page's visible text or more."""
+        return self.text_of(node) * 2 >= self.page_text > 0
+
+    @property
+    def page_text(self) -> int:
+        return self.text_of(self._root)
 
     def text_of(self, node) -> int:
         """How many visible characters an element holds, spaces not counted."""
@@ -428,10 +499,12 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         return True
     words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
     words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
+    # Never the element that holds the page's main content; and words that say where a
+    # sidebar or menu goes never take most of the page's text ("Layout--sidebarPosition-end",
+    # "with-sidebar" on a layout wrapper).
     if not stats.holds_content(node) and (
-        words & _NAVIGATION_WORDS
+        ((words & _NAVIGATION_WORDS or (not in_content and words & _PAGE_LEVEL_WORDS)) and not stats.most_text(node))
         or lowered & _FURNITURE_NAMES
-        or (not in_content and words & _PAGE_LEVEL_WORDS)
         or _banner(words)
     ):
         return True
