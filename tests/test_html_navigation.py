@@ -450,3 +450,21 @@ def test_a_table_written_one_tag_a_line_has_single_spaces_around_its_separators(
         "<html><body><table>\n<tr>\n<td>Alice</td>\n<td>42</td>\n</tr>\n<tr>\n<td>Bob</td>\n<td></td>\n<td>7</td>\n</tr>\n</table></body></html>"
     )
     assert text == "Alice | 42\n\nBob |  | 7"
+
+
+def test_a_footnote_block_whose_text_is_mostly_links_is_kept_when_it_reads_as_a_sentence():
+    # Google Docs' "Download as HTML": each footnote is a div, its number and source linked.
+    text, _ = read_page(
+        '<html><body><p>Vendors are approved first<sup><a href="#ftnt1" id="ftnt_ref1">[1]</a></sup>.</p><hr>'
+        '<div><p><a href="#ftnt_ref1" id="ftnt1">[1]</a> See the <a href="https://intranet/proc">procurement'
+        " handbook</a>, section 2.</p></div>"
+        '<div><p><a href="/a">NAV Home</a> | <a href="/b">NAV About us</a></p></div></body></html>'
+    )
+    assert text == "Vendors are approved first[1].\n\n[1] See the procurement handbook, section 2."
+
+
+def test_a_layout_cell_that_starts_a_block_leaves_no_lone_separator():
+    text, _ = read_page(
+        "<html><body><table><tr><td>Module x</td><td><h2>Head</h2><p>Para one.</p></td></tr></table></body></html>"
+    )
+    assert text == "Module x\n\nHead\n\nPara one."

@@ -234,6 +234,9 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
     yield from _html_blocks(soup.body or soup)
 
 
+_EDGE_SEPARATOR = re.compile(r"^\s*\|(?: |$)|(?:^| )\|\s*$")
+
+
 class _BlockText:
     """The inline text gathered since the last block boundary."""
 
@@ -281,6 +284,8 @@ class _BlockText:
         text = "".join(self.parts)
         if not self.preformatted:
             text = re.sub(r" *\n *", "\n", text)  # spaces around a <br> are layout, not text
+            # A separator left at either end: the cell beside it starts or ends a block of its own.
+            text = _EDGE_SEPARATOR.sub("", text)
         text = text.strip()
         if text:
             yield Block(text, heading=self.heading)
@@ -518,7 +523,17 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     # is its title (a blog post's title links to the post itself).
     if in_content and node.name in ("table", "header"):
         return False
-    return stats.mostly_links(node) and not (node.name == "p" and _sentence(node))
+    if not stats.mostly_links(node):
+        return False
+    # A paragraph that reads as a sentence around its links is text, and so is a block that
+    # holds one (Google Docs writes each footnote as a div: "[1] See the <a>handbook</a>.").
+    paragraphs = [node] if node.name == "p" else node.find_all("p", limit=_SENTENCE_SEARCH)
+    return not any(_sentence(paragraph) for paragraph in paragraphs)
+
+
+# Paragraphs of a mostly-link block looked at for a sentence (a link list has none; a long
+# one is not searched to its end).
+_SENTENCE_SEARCH = 20
 
 
 def _sentence(paragraph) -> bool:
