@@ -729,3 +729,18 @@ def test_generate_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch
     result = CliRunner().invoke(cli, ["generate", str(pdf), "-t", "exqa", "--model", "toy"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == f"Error: {pdf}: reading .pdf {EXTRA_HINT}"
+
+
+def test_docx_empty_cells_keep_their_place_and_cells_merged_down_are_read_once(tmp_path):
+    document = docx.Document()
+    form = document.add_table(rows=1, cols=5)
+    for index, text in enumerate(["", "Allergies", "", "Smoker", "No"]):
+        form.cell(0, index).text = text
+    wards = document.add_table(rows=2, cols=2)
+    wards.cell(0, 0).text, wards.cell(0, 1).text, wards.cell(1, 1).text = "Cardiology", "day 4411", "night 4412"
+    wards.cell(0, 0).merge(wards.cell(1, 0))
+    path = tmp_path / "form.docx"
+    document.save(path)
+    [document] = find_documents([str(path)])
+    # An empty cell between two with text keeps its place, as in HTML; none is added at the ends.
+    assert [b.text for b in document.blocks()] == ["Allergies |  | Smoker | No", "Cardiology | day 4411", "night 4412"]

@@ -250,11 +250,20 @@ def _cell_text(cell, contents_styles: frozenset[str]) -> str:
 
 def _table_rows(table, contents_styles: frozenset[str]) -> Iterator[Block]:
     # Read from the XML, where a cell merged across columns is one element and one merged
-    # down rows is empty after its first row.
+    # down rows is an empty continuation after its first row (left out, as HTML's rowspan
+    # leaves it). An empty cell between two with text keeps its place, as in HTML
+    # ("Allergies |  | Smoker | No"): without it a value would sit beside the wrong label.
     for row in _block_children(table, "tr"):
-        cells = [text for cell in _block_children(row, "tc") if (text := _cell_text(cell, contents_styles))]
-        if cells:
-            yield Block(" | ".join(cells))
+        cells = [_cell_text(cell, contents_styles) for cell in _block_children(row, "tc") if not _merged_down(cell)]
+        filled = [number for number, text in enumerate(cells) if text]
+        if filled:
+            yield Block(" | ".join(cells[filled[0] : filled[-1] + 1]))
+
+
+def _merged_down(cell) -> bool:
+    """Whether a cell continues the one above it (``w:vMerge`` without ``restart``)."""
+    merge = cell.find(f"{_W}tcPr/{_W}vMerge")
+    return merge is not None and merge.get(_W + "val", "continue") != "restart"
 
 
 def _block_children(parent, name: str) -> Iterator:
