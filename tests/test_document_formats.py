@@ -744,3 +744,67 @@ def test_docx_empty_cells_keep_their_place_and_cells_merged_down_are_read_once(t
     [document] = find_documents([str(path)])
     # An empty cell between two with text keeps its place, as in HTML; none is added at the ends.
     assert [b.text for b in document.blocks()] == ["Allergies |  | Smoker | No", "Cardiology | day 4411", "night 4412"]
+
+
+def test_docx_automatic_numbering_symbols_and_form_check_boxes_read_as_word_shows_them(tmp_path):
+    from docx.oxml import parse_xml
+
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = docx.Document()
+    levels = [("decimal", "%1."), ("decimal", "%1.%2"), ("lowerLetter", "(%3)"), ("bullet", "\u2022")]
+    level_xml = "".join(
+        f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:lvlText w:val="{text}"/></w:lvl>'
+        for i, (fmt, text) in enumerate(levels)
+    )
+    numbering = document.part.numbering_part.element
+    numbering.insert(0, parse_xml(f'<w:abstractNum {ns} w:abstractNumId="9">{level_xml}</w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {ns} w:numId="9"><w:abstractNumId w:val="9"/></w:num>'))
+
+    def numbered(text: str, level: int, style: str | None = None):
+        paragraph = document.add_paragraph(text, style=style)
+        number = f'<w:numPr {ns}><w:ilvl w:val="{level}"/><w:numId w:val="9"/></w:numPr>'
+        paragraph._p.get_or_add_pPr().append(parse_xml(number))
+        return paragraph
+
+    numbered("Term", 0, "Heading 1")
+    numbered("This Agreement runs for 24 months.", 1)
+    numbered("Either party may end it if the other", 1)
+    numbered("commits a breach; or", 2)
+    numbered("becomes insolvent.", 2)
+    numbered("Fees", 0, "Heading 1")
+    numbered("Invoices are paid in 30 days.", 1)
+    numbered("A bullet carries no number.", 3)
+    symbols = document.add_paragraph("GP review: ")
+    for font, char, after in (
+        ("Wingdings", "F0FE", " Yes "),
+        ("Wingdings", "F0A8", " No. eGFR "),
+        ("Symbol", "F0B3", " 60."),
+    ):
+        symbols._p.append(parse_xml(f'<w:r {ns}><w:sym w:font="{font}" w:char="{char}"/></w:r>'))
+        symbols.add_run(after)
+    form = document.add_paragraph("Smoker: ")
+    for checked, after in (("1", " yes "), ("0", " no")):
+        form._p.append(
+            parse_xml(
+                f'<w:r {ns}><w:fldChar w:fldCharType="begin"><w:ffData><w:checkBox><w:default w:val="{checked}"/>'
+                "</w:checkBox></w:ffData></w:fldChar></w:r>"
+            )
+        )
+        form._p.append(parse_xml(f'<w:r {ns}><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>'))
+        form._p.append(parse_xml(f'<w:r {ns}><w:fldChar w:fldCharType="end"/></w:r>'))
+        form.add_run(after)
+    path = tmp_path / "contract.docx"
+    document.save(path)
+    [document] = find_documents([str(path)])
+    assert [(b.text, b.heading) for b in document.blocks()] == [
+        ("1. Term", True),
+        ("1.1 This Agreement runs for 24 months.", False),
+        ("1.2 Either party may end it if the other", False),
+        ("(a) commits a breach; or", False),
+        ("(b) becomes insolvent.", False),
+        ("2. Fees", True),  # a new item restarts the levels below it
+        ("2.1 Invoices are paid in 30 days.", False),
+        ("A bullet carries no number.", False),
+        ("GP review: \u2611 Yes \u2610 No. eGFR \u2265 60.", False),
+        ("Smoker: \u2612 yes \u2610 no", False),
+    ]

@@ -5,7 +5,9 @@ Body paragraphs and tables in order, a table row as one paragraph with its cells
 ``Heading N`` style (or a style based on one, or with an outline level) are headings. The
 text is what Word shows with tracked changes accepted: insertions read, deletions not, and
 text inside content controls, fields, smart tags and links read as the words around it,
-equations in Word's linear form ("R = N/H"). Headers, footers, footnotes, comments, text
+equations in Word's linear form ("R = N/H"), automatic numbering as Word shows it ("1.1",
+"(a)"; bullets left out), a table's empty cells in their place, symbol-font characters and
+form check boxes as Unicode ("\u2611", "\u2265"). Headers, footers, footnotes, comments, text
 boxes, the table of contents and a form's placeholder text ("Click or tap here to enter
 text.") are left out. A damaged or
 password-protected file is skipped with a warning. Old binary Word files (``.doc``) are not
@@ -62,13 +64,125 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
             "Password-protected files must be saved without the password."
         ) from None
     contents_styles = _contents_styles(document)
+    numbering = _Numbering(document)
     for element in _block_elements(body, contents_styles):
         if element.tag == _W + "tbl":
             yield from _table_rows(element, contents_styles)
             continue
+        label = numbering.label(element)  # counted even when the paragraph is empty, as Word does
         text = _paragraph_text(element)
         if text.strip():
-            yield Block(text, heading=_is_heading(Paragraph(element, document._body)))
+            yield Block(f"{label} {text}" if label else text, heading=_is_heading(Paragraph(element, document._body)))
+
+
+class _Numbering:
+    """The labels Word's automatic numbering shows before paragraphs ("1.", "1.1", "(a)"):
+    not in the text, yet a contract's "clause 1.1" points at them. Bullets are left out.
+
+    Counted in document order per list (``w:numId``), a level restarting below a higher one;
+    the level's format, text ("%1.%2") and start come from the numbering part, with a list's
+    start overrides. A paragraph is numbered directly or through its style.
+    """
+
+    def __init__(self, document) -> None:
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}  # numId -> ilvl -> (format, text, start)
+        self.counters: dict[str, dict[int, int]] = {}
+        self.style_numbers: dict[str, tuple[str, int]] = {}  # style id -> (numId, ilvl)
+        try:
+            numbering = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):  # no numbering part
+            return
+        abstract = {
+            node.get(_W + "abstractNumId"): {
+                int(level.get(_W + "ilvl", "0")): (
+                    _val(level, "numFmt", "decimal"),
+                    _val(level, "lvlText", ""),
+                    _int(_val(level, "start", "1"), 1),
+                )
+                for level in node.iterfind(_W + "lvl")
+            }
+            for node in numbering.iterfind(_W + "abstractNum")
+        }
+        for num in numbering.iterfind(_W + "num"):
+            levels = dict(abstract.get(_val(num, "abstractNumId", ""), {}))
+            for override in num.iterfind(_W + "lvlOverride"):
+                level = _int(override.get(_W + "ilvl"), 0)
+                start = override.find(_W + "startOverride")
+                if start is not None and level in levels:
+                    fmt, text, _ = levels[level]
+                    levels[level] = (fmt, text, _int(start.get(_W + "val"), 1))
+            self.levels[num.get(_W + "numId")] = levels
+        try:
+            styles = document.styles.element
+        except (KeyError, ValueError, AttributeError):
+            return
+        for style in styles.iterfind(_W + "style"):
+            number = style.find(f"{_W}pPr/{_W}numPr")
+            if number is not None and (style_id := style.get(_W + "styleId")) is not None:
+                self.style_numbers[style_id] = (_val(number, "numId", ""), _int(_val(number, "ilvl", "0"), 0))
+
+    def label(self, paragraph) -> str:
+        number = paragraph.find(f"{_W}pPr/{_W}numPr")
+        style = _style_id(paragraph)
+        num_id, level = self.style_numbers.get(style, ("", 0)) if style else ("", 0)
+        if number is not None:
+            num_id = _val(number, "numId", num_id)
+            level = _int(_val(number, "ilvl", str(level)), level)
+        levels = self.levels.get(num_id)
+        if not levels or level not in levels:  # numId 0 (numbering removed), or unknown
+            return ""
+        counters = self.counters.setdefault(num_id, {})
+        counters[level] = counters.get(level, levels[level][2] - 1) + 1
+        for deeper in [key for key in counters if key > level]:
+            del counters[deeper]  # a new item restarts the levels below it
+        fmt, text, _ = levels[level]
+        if fmt in ("bullet", "none") or not text:
+            return ""
+
+        def shown(match: re.Match) -> str:
+            shown_level = int(match.group(1)) - 1
+            if shown_level not in levels:
+                return ""
+            start = levels[shown_level][2]
+            return _formatted(counters.get(shown_level, start), levels[shown_level][0])
+
+        return _LEVEL_PLACEHOLDER.sub(shown, text).strip()
+
+
+_LEVEL_PLACEHOLDER = re.compile(r"%([1-9])")
+_ROMAN_NUMERALS = (
+    (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+    (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
+)  # fmt: skip
+
+
+def _formatted(number: int, fmt: str) -> str:
+    """A counter in one of Word's number formats (the common ones; others as decimals)."""
+    if fmt in ("lowerLetter", "upperLetter"):
+        letters = chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1) if number > 0 else str(number)
+        return letters.upper() if fmt == "upperLetter" else letters
+    if fmt in ("lowerRoman", "upperRoman") and number > 0:
+        roman, rest = "", number
+        for value, numeral in _ROMAN_NUMERALS:
+            count, rest = divmod(rest, value)
+            roman += numeral * count
+        return roman.upper() if fmt == "upperRoman" else roman
+    if fmt == "decimalZero":
+        return f"{number:02d}"
+    return str(number)
+
+
+def _val(element, name: str, default: str) -> str:
+    child = element.find(_W + name)
+    value = child.get(_W + "val") if child is not None else None
+    return value if value is not None else default
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -105,6 +219,42 @@ def _block_elements(parent, contents_styles: frozenset[str]) -> Iterator:
                 yield child
         elif child.tag in _TRANSPARENT and not _contents_or_placeholder(child):
             yield from _block_elements(child, contents_styles)
+
+
+# Characters Word inserts from a symbol font (Insert > Symbol, a ticked box), by font and by
+# the font's own code: the ones forms and clinical notes use. Any other is left out, as before.
+_SYMBOLS = {
+    "wingdings": {0x6F: "\u2610", 0xA8: "\u2610", 0xFE: "\u2611", 0xFD: "\u2612", 0xFC: "\u2713", 0xFB: "\u2717"},
+    "wingdings 2": {0xA3: "\u2610", 0x52: "\u2611", 0x54: "\u2612", 0x50: "\u2713", 0x4F: "\u2717"},
+    "symbol": {
+        0xB3: "\u2265", 0xA3: "\u2264", 0xB1: "\u00b1", 0xB4: "\u00d7", 0xB8: "\u00f7", 0xB0: "\u00b0",
+        0xB9: "\u2260", 0xBB: "\u2248", 0xAE: "\u2192", 0xAC: "\u2190", 0xA5: "\u221e", 0xD6: "\u221a",
+        0xB7: "\u2022", 0x61: "\u03b1", 0x62: "\u03b2", 0x67: "\u03b3", 0x64: "\u03b4", 0x6D: "\u03bc",
+        0x70: "\u03c0", 0x73: "\u03c3", 0x44: "\u0394", 0x57: "\u03a9",
+    },
+}  # fmt: skip
+
+
+def _symbol(sym) -> str:
+    """A ``w:sym`` character as Unicode, when its font's code is a known one."""
+    font = (sym.get(_W + "font") or "").casefold()
+    try:
+        code = int(sym.get(_W + "char") or "", 16)
+    except ValueError:
+        return ""
+    return _SYMBOLS.get(font, {}).get(code & 0xFF if code >= 0xF000 else code, "")
+
+
+def _form_checkbox(field_char) -> str:
+    """A legacy form check box (a FORMCHECKBOX field) as the box Word shows: ticked or not."""
+    box = field_char.find(f"{_W}ffData/{_W}checkBox")
+    if box is None:
+        return ""
+    state = box.find(_W + "checked")
+    if state is None:
+        state = box.find(_W + "default")
+    ticked = state is not None and state.get(_W + "val", "1") not in ("0", "false", "off")
+    return "\u2612" if ticked else "\u2610"
 
 
 def _contents_or_placeholder(element) -> bool:
@@ -156,6 +306,10 @@ def _paragraph_text(paragraph) -> str:
                 parts.append(child.text or "")
             elif tag in _CHARACTERS:
                 parts.append(_CHARACTERS[tag])
+            elif tag == _W + "sym":
+                parts.append(_symbol(child))
+            elif tag == _W + "fldChar":
+                parts.append(_form_checkbox(child))
             elif tag in (_M + "oMath", _M + "oMathPara"):
                 parts.append(_math_text(child))
             elif tag != _W + "pPr":
