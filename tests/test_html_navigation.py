@@ -442,7 +442,7 @@ def test_wiki_furniture_inside_the_content_is_left_out():
 <ol class="references"><li id="cite-1"><span class="mw-cite-backlink"><a href="#r1">^</a></span> Handbook, 2023.</li></ol>
 <div class="printfooter">Retrieved from "https://wiki/index.php?oldid=1"</div></div></div></body></html>"""
     text, _ = read_page(page)
-    assert text == "Build\n\nThe build compiles the service.[1]\n\nHandbook, 2023."
+    assert text == "Build\n\nThe build compiles the service.[1]\n\n1. Handbook, 2023."
 
 
 def test_a_table_written_one_tag_a_line_has_single_spaces_around_its_separators():
@@ -468,3 +468,12 @@ def test_a_layout_cell_that_starts_a_block_leaves_no_lone_separator():
         "<html><body><table><tr><td>Module x</td><td><h2>Head</h2><p>Para one.</p></td></tr></table></body></html>"
     )
     assert text == "Module x\n\nHead\n\nPara one."
+
+
+def test_ordered_list_items_carry_the_numbers_a_browser_shows():
+    text, _ = read_page(
+        '<html><body><ol><li>Deploy.</li><li>Shift traffic.</li></ol><ol start="2" type="a"><li>x</li>'
+        '<li value="7">y</li><li>z</li></ol><ol reversed><li>c</li><li>b</li></ol><ul><li>A bullet.</li></ul>'
+        "</body></html>"
+    )
+    assert text == "1. Deploy.\n\n2. Shift traffic.\n\nb. x\n\ng. y\n\nh. z\n\n2. c\n\n1. b\n\nA bullet."

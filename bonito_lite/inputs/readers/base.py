@@ -118,3 +118,26 @@ def _separated(texts: Iterable[str]) -> Iterator[str]:
         if number:
             yield BLOCK_SEPARATOR
         yield text
+
+
+_ROMAN_NUMERALS = (
+    (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+    (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
+)  # fmt: skip
+
+
+def list_number(number: int, fmt: str) -> str:
+    """A list item's number in a format named as Word names them (``decimal``, ``lowerLetter``,
+    ``upperRoman``...; HTML's ``type`` letters map onto them); others as decimals."""
+    if fmt in ("lowerLetter", "upperLetter"):
+        letters = chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1) if number > 0 else str(number)
+        return letters.upper() if fmt == "upperLetter" else letters
+    if fmt in ("lowerRoman", "upperRoman") and number > 0:
+        roman, rest = "", number
+        for value, numeral in _ROMAN_NUMERALS:
+            count, rest = divmod(rest, value)
+            roman += numeral * count
+        return roman.upper() if fmt == "upperRoman" else roman
+    if fmt == "decimalZero":
+        return f"{number:02d}"
+    return str(number)

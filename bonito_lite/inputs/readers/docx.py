@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
-from .base import Document, Reader, WarnOnce
+from .base import Document, Reader, WarnOnce, list_number
 
 OLD_WORD_SUFFIX = ".doc"
 
@@ -144,32 +144,12 @@ class _Numbering:
             if shown_level not in levels:
                 return ""
             start = levels[shown_level][2]
-            return _formatted(counters.get(shown_level, start), levels[shown_level][0])
+            return list_number(counters.get(shown_level, start), levels[shown_level][0])
 
         return _LEVEL_PLACEHOLDER.sub(shown, text).strip()
 
 
 _LEVEL_PLACEHOLDER = re.compile(r"%([1-9])")
-_ROMAN_NUMERALS = (
-    (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
-    (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
-)  # fmt: skip
-
-
-def _formatted(number: int, fmt: str) -> str:
-    """A counter in one of Word's number formats (the common ones; others as decimals)."""
-    if fmt in ("lowerLetter", "upperLetter"):
-        letters = chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1) if number > 0 else str(number)
-        return letters.upper() if fmt == "upperLetter" else letters
-    if fmt in ("lowerRoman", "upperRoman") and number > 0:
-        roman, rest = "", number
-        for value, numeral in _ROMAN_NUMERALS:
-            count, rest = divmod(rest, value)
-            roman += numeral * count
-        return roman.upper() if fmt == "upperRoman" else roman
-    if fmt == "decimalZero":
-        return f"{number:02d}"
-    return str(number)
 
 
 def _val(element, name: str, default: str) -> str:

@@ -4,7 +4,8 @@ parsed whole in memory.
 The text of ``body``, with scripts, styles, forms and hidden elements (``hidden``,
 ``aria-hidden``, an inline ``display: none``) left out, and
 page-level ``header``, ``footer`` and ``aside`` (those outside ``article`` and ``main``) too;
-``h1``-``h6`` are headings, a table row is one paragraph with its cells joined by `` | ``
+``h1``-``h6`` are headings, an ordered list's items carry their numbers ("1.", "b."), a
+table row is one paragraph with its cells joined by `` | ``
 (a cell's own paragraphs too, unless it is a layout cell: long, or holding a heading,
 table or listing). Soft hyphens and zero-width spaces are dropped, line numbers of code
 listings too.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
-from .base import Document, Reader, WarnOnce
+from .base import Document, Reader, WarnOnce, list_number
 from .text import BINARY_SNIFF_BYTES
 
 
@@ -244,31 +245,37 @@ class _BlockText:
         self.parts: list[str] = []
         self.heading = False
         self.preformatted = False
-        self.cell_start = False  # a cell separator was the last thing added
+        self.item_start = False  # a cell separator or a list number came last: leading space is layout
 
     def add(self, text: str, heading: bool, preformatted: bool = False) -> None:
         text = text.translate(_BREAK_HINTS)
         text = text if preformatted else _SPACES.sub(" ", text)
-        if self.cell_start and not preformatted:
+        if self.item_start and not preformatted:
             # The source's line breaks around a cell's text (a table written one tag a line)
             # are no part of it: "Alice | 42", not "Alice  |  42".
             text = text.lstrip(" ")
         if text:
-            self.cell_start = False
+            self.item_start = False
         self.parts.append(text)
         self.heading = self.heading or heading
         self.preformatted = self.preformatted or preformatted
 
+    def label(self, label: str, heading: bool) -> None:
+        """A list item's number, one space before its text (whatever space the source has)."""
+        self.add(label, heading)
+        self.parts.append(" ")
+        self.item_start = True
+
     def cell_separator(self, heading: bool) -> None:
         """`` | `` before a cell; the space at the end of the cell before it dropped, unless that
         cell was empty (an empty data cell keeps its place: "Alice |  | 42")."""
-        if not self.cell_start:
+        if not self.item_start:
             while self.parts and self.parts[-1].isspace() and self.parts[-1] != "\n":
                 self.parts.pop()
             if self.parts and not self.preformatted:
                 self.parts[-1] = self.parts[-1].rstrip(" ")
         self.parts.append(" | ")
-        self.cell_start = True
+        self.item_start = True
         self.heading = self.heading or heading
 
     def space(self) -> None:
@@ -289,7 +296,7 @@ class _BlockText:
         text = text.strip()
         if text:
             yield Block(text, heading=self.heading)
-        self.parts, self.heading, self.preformatted, self.cell_start = [], False, False, False
+        self.parts, self.heading, self.preformatted, self.item_start = [], False, False, False
 
 
 def _undeclared_encoding(data: bytes) -> str | None:
@@ -342,6 +349,7 @@ def _html_blocks(root) -> Iterator[Block]:
 
     skipped_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
     stats = _LinkStats(root, skipped_strings)
+    numbers = _ListNumbers()
     headings_1 = root.find_all("h1", limit=2)
     title = headings_1[0] if len(headings_1) == 1 else None
     current = _BlockText()
@@ -391,11 +399,49 @@ def _html_blocks(root) -> Iterator[Block]:
         elif name in _BLOCKS:
             yield from current.flush()
             stack.append((node, True, pre, heading, in_content, in_cell))
+        if name == "li" and (number := numbers.of(node)) is not None:
+            current.label(number, heading)
         stack.extend((child, False, pre, heading, in_content, in_cell) for child in reversed(node.contents))
     yield from current.flush()
 
 
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)")
+
+
+class _ListNumbers:
+    """The numbers a browser shows before the items of an ordered list: "1.", or "c." for
+    ``type="a"``, from ``start`` (counting down with ``reversed``), reset by an item's ``value``."""
+
+    _FORMATS = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman"}
+
+    def __init__(self) -> None:
+        self._lists: dict[int, dict[int, str]] = {}  # by list: item -> its number, shown
+
+    def of(self, item) -> str | None:
+        parent = item.parent
+        if parent is None or parent.name != "ol":
+            return None
+        if id(parent) not in self._lists:
+            self._lists[id(parent)] = self._numbered(parent)
+        return self._lists[id(parent)].get(id(item))
+
+    def _numbered(self, ordered) -> dict[int, str]:
+        items = ordered.find_all("li", recursive=False)
+        step = -1 if ordered.has_attr("reversed") else 1
+        number = _integer(ordered.get("start"), len(items) if step < 0 else 1) - step
+        numbers = {}
+        for item in items:
+            number = _integer(item.get("value"), number + step)
+            fmt = self._FORMATS.get(item.get("type") or ordered.get("type") or "1", "decimal")
+            numbers[id(item)] = f"{list_number(number, fmt)}."
+        return numbers
+
+
+def _integer(value, default: int) -> int:
+    try:
+        return int(str(value).strip()) if value is not None else default
+    except ValueError:
+        return default
 
 
 def _is_navigation_element(node) -> bool:
