@@ -596,3 +596,10 @@ def test_sampling_values_out_of_vllms_range_are_refused_naming_the_field(engine4
         request = GenerationRequest(0, _prompt(0), seeds=(0,), sampling=Sampling(**{field: value}))
         with pytest.raises(ValueError, match=field):
             list(engine4.generate([request]))
+
+
+def test_more_sequences_than_llama_cpp_keeps_are_lowered_with_a_warning(tiny_gguf_q8_0, caplog, monkeypatch):
+    monkeypatch.setattr(engine_module.llama, "max_parallel_sequences", lambda: 6)
+    with Engine(tiny_gguf_q8_0, EngineSettings(parallel=100, threads=THREADS, ctx_size=256)) as engine:
+        assert engine.settings.parallel <= 6
+    assert "--parallel 100 is more than llama.cpp's 6 sequences; using 6" in caplog.text
