@@ -808,3 +808,40 @@ def test_docx_automatic_numbering_symbols_and_form_check_boxes_read_as_word_show
         ("GP review: \u2611 Yes \u2610 No. eGFR \u2265 60.", False),
         ("Smoker: \u2612 yes \u2610 no", False),
     ]
+
+
+def test_docx_lists_sharing_a_definition_count_on_also_in_table_cells_and_legal_levels_show_decimals(tmp_path):
+    from docx.oxml import parse_xml
+
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = docx.Document()
+    numbering = document.part.numbering_part.element
+    legal = (
+        '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="upperRoman"/><w:lvlText w:val="Article %1"/></w:lvl>'
+        '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:isLgl/><w:lvlText w:val="Section %1.%2"/></w:lvl>'
+    )
+    numbering.insert(0, parse_xml(f'<w:abstractNum {ns} w:abstractNumId="77">{legal}</w:abstractNum>'))
+    # Two lists on one definition: Word counts on from one to the other.
+    for num_id in ("77", "78"):
+        numbering.append(parse_xml(f'<w:num {ns} w:numId="{num_id}"><w:abstractNumId w:val="77"/></w:num>'))
+
+    def numbered(container, text: str, num_id: str, level: int = 0):
+        paragraph = container.add_paragraph(text)
+        number = f'<w:numPr {ns}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'
+        paragraph._p.get_or_add_pPr().append(parse_xml(number))
+
+    numbered(document, "Definitions", "77")
+    numbered(document, "Terms", "77", 1)
+    cell = document.add_table(rows=1, cols=1).cell(0, 0)
+    cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
+    numbered(cell, "Fees", "78")  # in a table cell, and on the second list: still counted
+    numbered(document, "Term", "78")
+    path = tmp_path / "agreement.docx"
+    document.save(path)
+    [document] = find_documents([str(path)])
+    assert [b.text for b in document.blocks()] == [
+        "Article I Definitions",
+        "Section 1.1 Terms",  # a legal level shows its parents' numbers as decimals
+        "Article II Fees",
+        "Article III Term",
+    ]

@@ -477,3 +477,38 @@ def test_ordered_list_items_carry_the_numbers_a_browser_shows():
         "</body></html>"
     )
     assert text == "1. Deploy.\n\n2. Shift traffic.\n\nb. x\n\ng. y\n\nh. z\n\n2. c\n\n1. b\n\nA bullet."
+
+
+def test_list_numbers_go_before_the_items_first_text_and_a_pipe_the_page_writes_stays():
+    text, _ = read_page(
+        '<html><body><ol start="3"><li><p>Para item</p><p>More of it.</p></li><li><h3>Step title</h3></li>'
+        '<li hidden>skipped</li><li>\n  Plain.</li></ol><ol type="a" start="26000000"><li>Huge.</li></ol>'
+        "<p>Separate the choices with <code>|</code></p><table><tr><td><code>|</code></td><td>or</td></tr></table>"
+        "</body></html>"
+    )
+    assert text == (
+        "3. Para item\n\nMore of it.\n\n4. Step title\n\n5. Plain.\n\n26000000. Huge.\n\n"
+        "Separate the choices with |\n\n| | or"
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '<header><div hidden><h1>NAV hidden title</h1></div><a href="/">NAV Home</a></header>',
+        '<header><nav><h1><a href="/">NAV Acme</a></h1></nav></header>',
+        '<div class="cookie-banner"><h1>NAV We value your privacy</h1></div>',
+    ],
+)
+def test_a_title_is_not_kept_from_hidden_navigation_or_a_banner(header):
+    text, _ = read_page(f"<html><body>{header}<p>Body text.</p></body></html>")
+    assert text == "Body text."
+
+
+def test_a_lead_in_line_does_not_make_a_link_list_text_and_a_short_pages_footer_stays_out():
+    text, _ = read_page(
+        '<html><body><main><p>Intro text here.</p><div class="related"><p>You might also like these:</p>'
+        '<a href="/a">NAV Alpha article</a> <a href="/b">NAV Beta article</a> <a href="/c">NAV Gamma</a></div>'
+        "</main><footer>NAV Copyright 2024 Acme GmbH, registered office Berlin.</footer></body></html>"
+    )
+    assert text == "Intro text here."

@@ -126,13 +126,19 @@ _ROMAN_NUMERALS = (
 )  # fmt: skip
 
 
+# Past these a letter or Roman numeral grows with the number (a "start" of 26 million would
+# be a million letters): shown as decimals instead.
+_MOST_LETTERS = 26 * 10
+_MOST_ROMAN = 3999
+
+
 def list_number(number: int, fmt: str) -> str:
     """A list item's number in a format named as Word names them (``decimal``, ``lowerLetter``,
     ``upperRoman``...; HTML's ``type`` letters map onto them); others as decimals."""
-    if fmt in ("lowerLetter", "upperLetter"):
+    if fmt in ("lowerLetter", "upperLetter") and number <= _MOST_LETTERS:
         letters = chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1) if number > 0 else str(number)
         return letters.upper() if fmt == "upperLetter" else letters
-    if fmt in ("lowerRoman", "upperRoman") and number > 0:
+    if fmt in ("lowerRoman", "upperRoman") and 0 < number <= _MOST_ROMAN:
         roman, rest = "", number
         for value, numeral in _ROMAN_NUMERALS:
             count, rest = divmod(rest, value)

@@ -20,6 +20,7 @@ import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
@@ -67,92 +68,156 @@ def read_docx(path: Path, source: str) -> Iterator[Block]:
     numbering = _Numbering(document)
     for element in _block_elements(body, contents_styles):
         if element.tag == _W + "tbl":
-            yield from _table_rows(element, contents_styles)
+            yield from _table_rows(element, contents_styles, numbering)
             continue
-        label = numbering.label(element)  # counted even when the paragraph is empty, as Word does
-        text = _paragraph_text(element)
+        text = _numbered_text(element, numbering)
         if text.strip():
-            yield Block(f"{label} {text}" if label else text, heading=_is_heading(Paragraph(element, document._body)))
+            yield Block(text, heading=_is_heading(Paragraph(element, document._body)))
+
+
+def _numbered_text(paragraph, numbering: _Numbering) -> str:
+    """A paragraph's text after the number Word shows before it, if any (the count goes on
+    for an empty numbered paragraph too, as in Word)."""
+    label = numbering.label(paragraph)
+    text = _paragraph_text(paragraph)
+    return f"{label} {text}" if label and text.strip() else text
 
 
 class _Numbering:
     """The labels Word's automatic numbering shows before paragraphs ("1.", "1.1", "(a)"):
     not in the text, yet a contract's "clause 1.1" points at them. Bullets are left out.
 
-    Counted in document order per list (``w:numId``), a level restarting below a higher one;
-    the level's format, text ("%1.%2") and start come from the numbering part, with a list's
-    start overrides. A paragraph is numbered directly or through its style.
+    Counted in document order, table cells included, once per list definition
+    (``w:abstractNum``), which the lists (``w:num``) sharing it continue, unless a list
+    overrides a level (a restart, or a level of its own); a level restarts below a higher
+    one. The level's format, text ("%1.%2") and start come from the numbering part; a
+    "legal" level (``w:isLgl``) shows its parents' numbers as decimals. A paragraph is
+    numbered directly or through its style (and the styles that style is based on).
     """
 
     def __init__(self, document) -> None:
-        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}  # numId -> ilvl -> (format, text, start)
+        self.lists: dict[str, tuple[str, dict[int, _Level]]] = {}  # numId -> (counter key, levels)
         self.counters: dict[str, dict[int, int]] = {}
-        self.style_numbers: dict[str, tuple[str, int]] = {}  # style id -> (numId, ilvl)
+        self.style_numbers: dict[str, tuple[str | None, int | None]] = {}  # style id -> (numId, ilvl)
+        self.style_bases: dict[str, str] = {}
         try:
             numbering = document.part.numbering_part.element
         except (KeyError, NotImplementedError, AttributeError):  # no numbering part
             return
-        abstract = {
-            node.get(_W + "abstractNumId"): {
-                int(level.get(_W + "ilvl", "0")): (
-                    _val(level, "numFmt", "decimal"),
-                    _val(level, "lvlText", ""),
-                    _int(_val(level, "start", "1"), 1),
-                )
-                for level in node.iterfind(_W + "lvl")
-            }
-            for node in numbering.iterfind(_W + "abstractNum")
-        }
-        for num in numbering.iterfind(_W + "num"):
-            levels = dict(abstract.get(_val(num, "abstractNumId", ""), {}))
-            for override in num.iterfind(_W + "lvlOverride"):
-                level = _int(override.get(_W + "ilvl"), 0)
-                start = override.find(_W + "startOverride")
-                if start is not None and level in levels:
-                    fmt, text, _ = levels[level]
-                    levels[level] = (fmt, text, _int(start.get(_W + "val"), 1))
-            self.levels[num.get(_W + "numId")] = levels
         try:
             styles = document.styles.element
         except (KeyError, ValueError, AttributeError):
-            return
-        for style in styles.iterfind(_W + "style"):
+            styles = None
+        for style in styles.iterfind(_W + "style") if styles is not None else ():
+            if (style_id := style.get(_W + "styleId")) is None:
+                continue
             number = style.find(f"{_W}pPr/{_W}numPr")
-            if number is not None and (style_id := style.get(_W + "styleId")) is not None:
-                self.style_numbers[style_id] = (_val(number, "numId", ""), _int(_val(number, "ilvl", "0"), 0))
+            if number is not None:
+                level = number.find(_W + "ilvl")
+                self.style_numbers[style_id] = (
+                    _val(number, "numId", None),
+                    _int(level.get(_W + "val"), 0) if level is not None else None,
+                )
+            if (base := _val(style, "basedOn", None)) is not None:
+                self.style_bases[style_id] = base
+        definitions = {node.get(_W + "abstractNumId"): node for node in numbering.iterfind(_W + "abstractNum")}
+        nums = {num.get(_W + "numId"): num for num in numbering.iterfind(_W + "num")}
+        for num_id, num in nums.items():
+            definition_id = _val(num, "abstractNumId", "")
+            levels = self._levels(definitions, nums, definition_id)
+            own = False
+            for override in num.iterfind(_W + "lvlOverride"):
+                level = _int(override.get(_W + "ilvl"), 0)
+                replaced = override.find(_W + "lvl")
+                if replaced is not None:
+                    levels[level] = _Level.of(replaced)
+                start = override.find(_W + "startOverride")
+                if start is not None and level in levels:
+                    levels[level] = levels[level]._replace(start=_int(start.get(_W + "val"), 1))
+                own = own or replaced is not None or start is not None
+            self.lists[num_id] = (f"num {num_id}" if own else f"definition {definition_id}", levels)
+
+    @staticmethod
+    def _levels(definitions: dict, nums: dict, definition_id: str) -> dict[int, _Level]:
+        """A definition's levels, following a style link (``w:numStyleLink``) once."""
+        definition = definitions.get(definition_id)
+        if definition is None:
+            return {}
+        levels = {_int(level.get(_W + "ilvl"), 0): _Level.of(level) for level in definition.iterfind(_W + "lvl")}
+        linked = _val(definition, "numStyleLink", None)
+        if not levels and linked is not None:
+            for other in definitions.values():
+                if _val(other, "styleLink", None) == linked and other is not definition:
+                    return {_int(lv.get(_W + "ilvl"), 0): _Level.of(lv) for lv in other.iterfind(_W + "lvl")}
+        return levels
+
+    def _style_number(self, style: str | None) -> tuple[str | None, int | None]:
+        """The list and level a style numbers its paragraphs with, through its base styles."""
+        num_id: str | None = None
+        level: int | None = None
+        for _ in range(_STYLE_DEPTH):
+            if style is None:
+                break
+            own_num, own_level = self.style_numbers.get(style, (None, None))
+            num_id = num_id if num_id is not None else own_num
+            level = level if level is not None else own_level
+            if num_id is not None and level is not None:
+                break
+            style = self.style_bases.get(style)
+        return num_id, level
 
     def label(self, paragraph) -> str:
+        num_id, level = self._style_number(_style_id(paragraph))
         number = paragraph.find(f"{_W}pPr/{_W}numPr")
-        style = _style_id(paragraph)
-        num_id, level = self.style_numbers.get(style, ("", 0)) if style else ("", 0)
         if number is not None:
             num_id = _val(number, "numId", num_id)
-            level = _int(_val(number, "ilvl", str(level)), level)
-        levels = self.levels.get(num_id)
-        if not levels or level not in levels:  # numId 0 (numbering removed), or unknown
+            level = _int(_val(number, "ilvl", None), level if level is not None else 0)
+        found = self.lists.get(num_id) if num_id is not None else None
+        level = level if level is not None else 0
+        if found is None or level not in found[1]:  # numId 0 (numbering removed), or unknown
             return ""
-        counters = self.counters.setdefault(num_id, {})
-        counters[level] = counters.get(level, levels[level][2] - 1) + 1
-        for deeper in [key for key in counters if key > level]:
+        key, levels = found
+        counters = self.counters.setdefault(key, {})
+        counters[level] = counters.get(level, levels[level].start - 1) + 1
+        for deeper in [known for known in counters if known > level]:
             del counters[deeper]  # a new item restarts the levels below it
-        fmt, text, _ = levels[level]
-        if fmt in ("bullet", "none") or not text:
+        this = levels[level]
+        if this.format in ("bullet", "none") or not this.text:
             return ""
 
         def shown(match: re.Match) -> str:
             shown_level = int(match.group(1)) - 1
             if shown_level not in levels:
                 return ""
-            start = levels[shown_level][2]
-            return list_number(counters.get(shown_level, start), levels[shown_level][0])
+            fmt = "decimal" if this.legal and shown_level != level else levels[shown_level].format
+            return list_number(counters.get(shown_level, levels[shown_level].start), fmt)
 
-        return _LEVEL_PLACEHOLDER.sub(shown, text).strip()
+        return _LEVEL_PLACEHOLDER.sub(shown, this.text).strip()
+
+
+class _Level(NamedTuple):
+    """One level of a list definition."""
+
+    format: str
+    text: str
+    start: int
+    legal: bool
+
+    @classmethod
+    def of(cls, level) -> _Level:
+        legal = level.find(_W + "isLgl")
+        return cls(
+            _val(level, "numFmt", "decimal"),
+            _val(level, "lvlText", ""),
+            _int(_val(level, "start", "1"), 1),
+            legal is not None and legal.get(_W + "val", "1") not in ("0", "false", "off"),
+        )
 
 
 _LEVEL_PLACEHOLDER = re.compile(r"%([1-9])")
 
 
-def _val(element, name: str, default: str) -> str:
+def _val(element, name: str, default):
     child = element.find(_W + name)
     value = child.get(_W + "val") if child is not None else None
     return value if value is not None else default
@@ -371,24 +436,28 @@ def _hidden(run) -> bool:
     return vanish is not None and vanish.get(_W + "val", "true") not in ("0", "false", "off")
 
 
-def _cell_text(cell, contents_styles: frozenset[str]) -> str:
+def _cell_text(cell, contents_styles: frozenset[str], numbering: _Numbering) -> str:
     """A cell's paragraphs, and the cells of a table inside it, as one line."""
     texts = []
     for element in _block_elements(cell, contents_styles):
         if element.tag == _W + "tbl":
-            texts.extend(block.text for block in _table_rows(element, contents_styles))
+            texts.extend(block.text for block in _table_rows(element, contents_styles, numbering))
         else:
-            texts.append(_paragraph_text(element))
+            texts.append(_numbered_text(element, numbering))
     return " ".join(" ".join(texts).split())
 
 
-def _table_rows(table, contents_styles: frozenset[str]) -> Iterator[Block]:
+def _table_rows(table, contents_styles: frozenset[str], numbering: _Numbering) -> Iterator[Block]:
     # Read from the XML, where a cell merged across columns is one element and one merged
     # down rows is an empty continuation after its first row (left out, as HTML's rowspan
     # leaves it). An empty cell between two with text keeps its place, as in HTML
     # ("Allergies |  | Smoker | No"): without it a value would sit beside the wrong label.
     for row in _block_children(table, "tr"):
-        cells = [_cell_text(cell, contents_styles) for cell in _block_children(row, "tc") if not _merged_down(cell)]
+        cells = [
+            _cell_text(cell, contents_styles, numbering)
+            for cell in _block_children(row, "tc")
+            if not _merged_down(cell)
+        ]
         filled = [number for number, text in enumerate(cells) if text]
         if filled:
             yield Block(" | ".join(cells[filled[0] : filled[-1] + 1]))

@@ -235,9 +235,6 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
     yield from _html_blocks(soup.body or soup)
 
 
-_EDGE_SEPARATOR = re.compile(r"^\s*\|(?: |$)|(?:^| )\|\s*$")
-
-
 class _BlockText:
     """The inline text gathered since the last block boundary."""
 
@@ -245,26 +242,30 @@ class _BlockText:
         self.parts: list[str] = []
         self.heading = False
         self.preformatted = False
-        self.item_start = False  # a cell separator or a list number came last: leading space is layout
+        self.item_start = False  # a cell separator came last: the next text's leading space is layout
+        self.separators: set[int] = set()  # where in ``parts`` the cell separators are
+        self.pending_label: str | None = None  # a list item's number, waiting for the item's text
 
     def add(self, text: str, heading: bool, preformatted: bool = False) -> None:
         text = text.translate(_BREAK_HINTS)
         text = text if preformatted else _SPACES.sub(" ", text)
-        if self.item_start and not preformatted:
-            # The source's line breaks around a cell's text (a table written one tag a line)
-            # are no part of it: "Alice | 42", not "Alice  |  42".
+        if (self.item_start or self.pending_label) and not preformatted:
+            # The source's line breaks around a cell's or an item's text (a table written one
+            # tag a line) are no part of it: "Alice | 42", not "Alice  |  42".
             text = text.lstrip(" ")
         if text:
             self.item_start = False
+            if self.pending_label is not None:
+                self.parts.append(f"{self.pending_label} ")
+                self.pending_label = None
         self.parts.append(text)
         self.heading = self.heading or heading
         self.preformatted = self.preformatted or preformatted
 
-    def label(self, label: str, heading: bool) -> None:
-        """A list item's number, one space before its text (whatever space the source has)."""
-        self.add(label, heading)
-        self.parts.append(" ")
-        self.item_start = True
+    def label(self, label: str) -> None:
+        """A list item's number: put before the item's first text, in whatever block it comes
+        ("<li><p>Step</p>" is "1. Step", one paragraph)."""
+        self.pending_label = label
 
     def cell_separator(self, heading: bool) -> None:
         """`` | `` before a cell; the space at the end of the cell before it dropped, unless that
@@ -274,6 +275,7 @@ class _BlockText:
                 self.parts.pop()
             if self.parts and not self.preformatted:
                 self.parts[-1] = self.parts[-1].rstrip(" ")
+        self.separators.add(len(self.parts))
         self.parts.append(" | ")
         self.item_start = True
         self.heading = self.heading or heading
@@ -288,15 +290,23 @@ class _BlockText:
         self.heading = self.heading or heading
 
     def flush(self) -> Iterator[Block]:
-        text = "".join(self.parts)
+        # A separator at either end (the cell beside it starts or ends a block of its own) is
+        # no text; a "|" the page writes is.
+        first, last = 0, len(self.parts)
+        while first < last and (first in self.separators or self.parts[first].isspace() or not self.parts[first]):
+            first += 1
+        while last > first and (
+            last - 1 in self.separators or self.parts[last - 1].isspace() or not self.parts[last - 1]
+        ):
+            last -= 1
+        text = "".join(self.parts[first:last])
         if not self.preformatted:
             text = re.sub(r" *\n *", "\n", text)  # spaces around a <br> are layout, not text
-            # A separator left at either end: the cell beside it starts or ends a block of its own.
-            text = _EDGE_SEPARATOR.sub("", text)
         text = text.strip()
         if text:
             yield Block(text, heading=self.heading)
         self.parts, self.heading, self.preformatted, self.item_start = [], False, False, False
+        self.separators = set()
 
 
 def _undeclared_encoding(data: bytes) -> str | None:
@@ -370,13 +380,11 @@ def _html_blocks(root) -> Iterator[Block]:
         if name in _DROPPED or _hidden(node):
             continue
         if _navigation(node, in_content, stats) or (
-            not in_content
-            and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES)
-            and not stats.most_text(node)
+            not in_content and (name in _PAGE_LEVEL or node.get("role") in _PAGE_LEVEL_ROLES)
         ):
             # A page's one h1 is its title, also inside a header left out as furniture
             # (pandoc's title block, Bootstrap's page-header, Confluence's main-header).
-            if title is not None and not _is_navigation_element(node) and _holds(node, title):
+            if title is not None and _title_inside(node, title, in_content, stats):
                 stack.append((title, False, pre, heading, in_content, in_cell))
             continue
         if name in _HEADINGS and name != "h1" and _titles_only_left_out(node, in_content, stats):
@@ -400,7 +408,7 @@ def _html_blocks(root) -> Iterator[Block]:
             yield from current.flush()
             stack.append((node, True, pre, heading, in_content, in_cell))
         if name == "li" and (number := numbers.of(node)) is not None:
-            current.label(number, heading)
+            current.label(number)
         stack.extend((child, False, pre, heading, in_content, in_cell) for child in reversed(node.contents))
     yield from current.flush()
 
@@ -426,7 +434,7 @@ class _ListNumbers:
         return self._lists[id(parent)].get(id(item))
 
     def _numbered(self, ordered) -> dict[int, str]:
-        items = ordered.find_all("li", recursive=False)
+        items = [item for item in ordered.find_all("li", recursive=False) if not _hidden(item)]
         step = -1 if ordered.has_attr("reversed") else 1
         number = _integer(ordered.get("start"), len(items) if step < 0 else 1) - step
         numbers = {}
@@ -448,8 +456,19 @@ def _is_navigation_element(node) -> bool:
     return node.name == "nav" or node.get("role") in _NAVIGATION_ROLES
 
 
-def _holds(node, descendant) -> bool:
-    return any(parent is node for parent in descendant.parents)
+def _title_inside(node, title, in_content: bool, stats: _LinkStats) -> bool:
+    """Whether the page's title sits in ``node`` (a header left out), reached through nothing
+    that is navigation, hidden or a banner itself; ``node`` itself no navigation or banner."""
+    if _is_navigation_element(node) or node.name == "aside" or _banner(_name_words(node)):
+        return False
+    for element in (title, *title.parents):
+        if element is node:
+            return True
+        if element.name in _DROPPED or _hidden(element) or element.name == "aside":
+            return False
+        if element is not title and _navigation(element, in_content, stats):
+            return False
+    return False
 
 
 def _hidden(node) -> bool:
@@ -544,12 +563,10 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     """Whether an element is navigation, by its role, its class and id names, or its links."""
     if node.get("role") in _NAVIGATION_ROLES or "breadcrumb" in node.get("aria-label", "").lower():
         return True
-    names = [*node.get("class", ()), node.get("id") or ""]
     lowered = _names(node)
     if lowered & _COMMENT_NAMES and node.find("main") is None and node.find(attrs={"role": "main"}) is None:
         return True
-    words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
-    words |= {re.sub(r"[-_]", "", name) for name in lowered}  # "back-to-top" → "backtotop"
+    words = _name_words(node)  # "back-to-top" → back, to, top and "backtotop"
     # Never the element that holds the page's main content; and words that say where a
     # sidebar or menu goes never take most of the page's text ("Layout--sidebarPosition-end",
     # "with-sidebar" on a layout wrapper).
@@ -573,8 +590,12 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         return False
     # A paragraph that reads as a sentence around its links is text, and so is a block that
     # holds one (Google Docs writes each footnote as a div: "[1] See the <a>handbook</a>.").
-    paragraphs = [node] if node.name == "p" else node.find_all("p", limit=_SENTENCE_SEARCH)
-    return not any(_sentence(paragraph) for paragraph in paragraphs)
+    if node.name == "p":
+        return not _sentence(node)
+    # ...and half the block's text: a lead-in line over a list of links ("You might also
+    # like:") does not make the links text.
+    sentences = sum(stats.text_of(p) for p in node.find_all("p", limit=_SENTENCE_SEARCH) if _sentence(p))
+    return sentences * 2 < stats.text_of(node)
 
 
 # Paragraphs of a mostly-link block looked at for a sentence (a link list has none; a long
@@ -619,6 +640,13 @@ def _titles_only_left_out(heading, in_content: bool, stats: _LinkStats) -> bool:
 # not the headed section's emptiness.
 _NAVIGATION_ELEMENTS = {"nav", "form", "dialog", "select"}
 _DECORATION = {"svg", "script", "style", "template", "noscript"}
+
+
+def _name_words(node) -> set[str]:
+    """The words of an element's class names and id ("cookie-notice" → cookie, notice)."""
+    names = [*node.get("class", ()), node.get("id") or ""]
+    words = {word.lower() for name in names for word in _NAME_WORDS.findall(name)}
+    return words | {re.sub(r"[-_]", "", name.lower()) for name in names}
 
 
 def _names(node) -> set[str]:
