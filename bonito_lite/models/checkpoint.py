@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, NetworkError, cannot_read, one_line
-from .hub import bound_hub_waits, model_info
+from .hub import model_info
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ def _download(repo_id: str, revision: str | None) -> CheckpointLocation:
                 raise
             except Exception as error:  # no connection, a timeout, a Hub that answers 5xx
                 unreachable = error
-        bound_hub_waits()
-        # By the name asked for, so that the cache learns which commit it names (an offline
+        # By the name asked for (model_info has bounded the shared client's waits already), so that the cache learns which commit it names (an offline
         # run finds the checkpoint by it).
         folder = snapshot_download(
             repo_id, revision=revision, allow_patterns=NEEDED_FILES, local_files_only=unreachable is not None
