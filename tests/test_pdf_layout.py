@@ -79,6 +79,25 @@ def test_page_numbers_running_headers_and_footers_are_dropped(manual):
     assert texts[f"{manual}#page=4"] == ("A record is written once and never changed.\nCorrections are new records.\n")
 
 
+def test_the_title_on_the_first_page_is_kept_when_later_pages_repeat_it_as_furniture(manual, tmp_path):
+    # The manual's title is the running footer of its chapter pages.
+    texts, _ = read(manual)
+    assert texts[f"{manual}#page=1"] == "Widget Manual\nFor widget version 2"
+    # A report whose title is the running header of every page, the first one's included,
+    # and whose first page also carries the header's number: read once, without the number.
+    bodies = [["Annual Report 2025", "Revenue grew."], ["Costs fell."], ["Staff grew."]]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(make_pdf(paginated(bodies, header="Quarterly figures")))
+    texts, _ = read(path)
+    expected = ["Annual Report 2025\nRevenue grew.", "Costs fell.", "Staff grew."]
+    assert [text.strip() for text in texts.values()] == expected
+    pages = [["Annual Report 2025", "Revenue grew.", "Page 1"], ["Annual Report 2025", "Costs fell.", "Page 2"]]
+    pages.append(["Annual Report 2025", "Staff grew.", "Page 3"])
+    path.write_bytes(make_pdf(pages))
+    texts, _ = read(path)
+    assert [text.strip() for text in texts.values()] == expected
+
+
 def test_a_two_page_documents_running_header_and_footer_are_dropped_and_numbered_text_kept(tmp_path):
     bodies = [["Minutes of the May meeting", "The board met."], ["Minutes, continued", "It adjourned."]]
     path = tmp_path / "two.pdf"
@@ -92,7 +111,8 @@ def test_a_two_page_documents_running_header_and_footer_are_dropped_and_numbered
     memo.append(["ACME Corp internal memo", "Page two text.", "Confidential - do not distribute"])
     path.write_bytes(make_pdf(memo))
     texts, _ = read(path)
-    assert [text.strip() for text in texts.values()] == ["Page one text.", "Page two text."]
+    # The first page keeps its top line: that is where a document's title stands.
+    assert [text.strip() for text in texts.values()] == ["ACME Corp internal memo\nPage one text.", "Page two text."]
     # Lines that count with the pages but are text: a step, a list running on, a year, and
     # a line at the bottom of one page repeated at the top of the next.
     for pages in (

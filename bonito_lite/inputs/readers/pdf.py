@@ -5,7 +5,8 @@ convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right pag
 page break always ends a passage: no passage spans pages, so its page is exact. A page's
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
-page's number, on the pages around it) are dropped, and a word hyphenated across a line
+page's number, on the pages around it) are dropped, except at the top of the first page,
+where the document's title stands (later pages often repeat it); a word hyphenated across a line
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
 hyphen elsewhere on the page), and typographic ligatures ("ﬁ") are spelt out. Table-of-
@@ -299,13 +300,25 @@ class _PageEdges:
                 bare_number = True
             elif offsets and counted:
                 numbered.add(n)  # a running header or footer that carries the page number
-            elif n in self.keys and (
-                sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS
-                or (len(neighbours) == 1 and self._paired_line(n, line, neighbours[0]))
+            elif (
+                n in self.keys
+                and not self._title_line(n)
+                and (
+                    sum(1 for page in neighbours if self.keys[n] in page.keys.values()) >= _REPEATS
+                    or (len(neighbours) == 1 and self._paired_line(n, line, neighbours[0]))
+                )
             ):
                 found.add(n)
         # A page has one number: beside a line that is only that, a numbered line is text.
         return found if bare_number else found | numbered
+
+    def _title_line(self, n: int) -> bool:
+        """A line at the top of the document's first page: where its title stands, which later
+        pages often repeat as their running header or footer ("Widget Manual"). Dropping it
+        there would lose what the document is; a header that the first page carries too is
+        then read once, one short line. (Asked only of lines whose number, if any, does not
+        count the pages.)"""
+        return self.index == 0 and self.places[n][0] < _EDGE_LINES
 
     def _paired_header(self, n: int, line: str, other: _PageEdges) -> bool:
         """In a two-page document, one neighbour is too little to tell a header from text
