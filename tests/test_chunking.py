@@ -27,19 +27,29 @@ def cut(text, budget, count=words, **kwargs) -> list[Passage]:
     return list(split_passages(text, "doc.md", count_tokens=count, chunk_tokens=budget, **kwargs))
 
 
-def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md") -> None:
-    """Offsets point at the text, passages are stripped, in order, and cover every non-space."""
+def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md", page_furniture: bool = False) -> None:
+    """Offsets point at the text, passages are stripped, in order, and cover every non-space
+    (with ``page_furniture``, but for short lines beside a form feed: running headers and
+    footers, at most two at each page break)."""
+
+    def assert_only_space(between: str, last_page: bool = False) -> None:
+        if between == "" or between.isspace():
+            return
+        lines = [line for line in re.split(r"[\n\f]", between) if line.strip()]
+        breaks = between.count("\f") + (last_page and "\f" in text)
+        assert page_furniture and breaks, "text between passages was dropped"
+        assert len(lines) <= 2 * breaks
+        assert all(len(line.strip()) <= chunking._FURNITURE_LINE_CHARS for line in lines)
+
     previous_end = 0
     for number, passage in enumerate(passages):
         assert passage.index == number
         assert passage.source == source
         assert text[passage.char_start : passage.char_end] == passage.text
         assert passage.text and passage.text == passage.text.strip()
-        between = text[previous_end : passage.char_start]
-        assert between == "" or between.isspace(), "text between passages was dropped"
+        assert_only_space(text[previous_end : passage.char_start])
         previous_end = passage.char_end
-    tail = text[previous_end:]
-    assert tail == "" or tail.isspace(), "text after the last passage was dropped"
+    assert_only_space(text[previous_end:], last_page=True)
 
 
 def assert_within(passages: list[Passage], budget: int, count=words) -> None:
@@ -141,6 +151,56 @@ def test_a_form_feed_ends_a_paragraph_and_its_passage():
         "Page three\n\nstill three",
     ]
     assert_faithful(text, passages)
+
+
+def _printed(pages: list[str], header: str | None, footer: str | None) -> str:
+    """Pages as a line printer or an RFC sets them: header, body, footer, form feeds between."""
+    out = []
+    for number, body in enumerate(pages, 1):
+        top = f"{header.format(number)}\n\n" if header and number > 1 else ""
+        bottom = f"\n\n{footer.format(number)}\n" if footer else "\n"
+        out.append(f"{top}{body}{bottom}")
+    return "\f\n".join(out)
+
+
+def test_running_headers_and_footers_of_form_feed_pages_are_not_read():
+    bodies = [f"Memo of the board.\n\nItem {n} was approved after a long\ndiscussion." for n in range(1, 7)]
+    bodies[0] = "THE TRANSPORT PROTOCOL\n\n" + bodies[0]
+    header = "RFC 793          Transmission Control Protocol          September 1981"
+    text = _printed(bodies, header, "Postel                                  [Page {}]")
+    for markdown in (False, True):
+        passages = list(split_passages(text, "doc.md", count_tokens=words, chunk_tokens=200, markdown=markdown))
+        assert_faithful(text, passages, page_furniture=True)
+        read = "\n".join(p.text for p in passages)
+        assert "RFC 793" not in read and "Postel" not in read
+        assert read.startswith("THE TRANSPORT PROTOCOL")
+        assert all(f"Item {n} was approved" in read for n in range(1, 7))
+    # A bare page number at the foot of each page; the first page's top line is its title
+    # even when every later page repeats it as the header.
+    text = _printed(bodies[:4], "THE TRANSPORT PROTOCOL", "- {} -")
+    read = [p.text for p in cut(text, 200)]
+    assert read[0].startswith("THE TRANSPORT PROTOCOL\n\nMemo of the board.")
+    assert "\n".join(read).count("THE TRANSPORT PROTOCOL") == 1 and " -" not in "\n".join(read)
+    # Three pages: a header on the two after the first is enough, when it has a few words.
+    text = _printed(bodies[:3], "Quarterly report of the board", None)
+    assert "Quarterly" not in "\n".join(p.text for p in cut(text, 200))
+
+
+def test_page_edges_that_do_not_repeat_or_text_without_form_feeds_are_read_whole():
+    # The same short line opening every paragraph, but no pages: it is text.
+    text = "\n\n".join(["Approved.", "Item one.", "Approved.", "Item two.", "Approved."] * 3)
+    assert_faithful(text, cut(text, 20))
+    # Pages whose first lines differ, and a line that repeats mid-page, not at an edge.
+    pages = ["Step one\n\nDo this.", "Step two\n\nDone.", "Step three\n\nDone.\n\nDone.\n\nAll set."]
+    text = "\f\n".join(pages)
+    assert_faithful(text, cut(text, 50))
+    # A "page" of more paragraphs than a printed page holds is not held in memory to be
+    # judged: from there on the text is read as it is, headers and all.
+    many = "\n\n".join(f"Line {n} of the log." for n in range(chunking._PAGE_SPANS + 50))
+    text = f"Header line here\n\nfirst.\f\nHeader line here\n\n{many}\f\nHeader line here\n\nlast."
+    passages = cut(text, 5000)
+    assert_faithful(text, passages, page_furniture=True)
+    assert passages[-1].text == "Header line here\n\nlast."
 
 
 def test_without_markdown_hash_lines_are_text():
@@ -368,7 +428,7 @@ def test_any_text_is_cut_faithfully(text, budget, count, chunk_size, limit):
         passages = cut(chunks, budget, count=count)
     finally:
         chunking.PARAGRAPH_CHAR_LIMIT = original
-    assert_faithful(text, passages)
+    assert_faithful(text, passages, page_furniture=True)
     assert_within(passages, budget, count=count)
     if limit is not None:
         assert all(len(p.text) <= limit for p in passages)

@@ -4,7 +4,10 @@ The rules, in order:
 
 * Paragraphs (runs of lines separated by blank lines) are merged into one passage while the
   passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``. A form
-  feed (a page break in plain text) ends the paragraph and the passage: none spans it.
+  feed (a page break in plain text) ends the paragraph and the passage: none spans it. In
+  text that form feeds paginate, the running headers, footers and page numbers at the pages'
+  edges are left out (one-line paragraphs whose words, numbers aside, repeat at the edges of
+  the pages around; the first page's top line, where a title stands, is kept).
 * In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
   and belongs to the passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that
@@ -18,7 +21,8 @@ The rules, in order:
   than that at whitespace, and a "word" longer than that between characters. The pieces are
   packed into passages the same way paragraphs are, the first of them filling what the open
   passage has left.
-* Nothing is truncated or dropped except the whitespace between passages. Every passage is
+* Nothing is truncated or dropped except the whitespace between passages, and what is left
+  out as not the document's text (page furniture, a Markdown table of contents). Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
 * The only passage that may exceed ``chunk_tokens`` is a single character the counter calls
   longer than that.
@@ -34,6 +38,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -124,7 +129,7 @@ def split_passages(
     if chunk_tokens < 1:
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
-    spans = _paragraph_spans(chunks, markdown)
+    spans = _without_page_furniture(_paragraph_spans(chunks, markdown))
     yield from _packed(_contents_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
 
 
@@ -648,6 +653,91 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
         elif builder.length > PARAGRAPH_CHAR_LIMIT:
             yield from builder.cut()
     yield from builder.flush()
+
+
+# Running headers and footers of text paginated by form feeds (RFCs, printed reports): a
+# one-line paragraph at a page's top or bottom, no longer than this, whose words (numbers
+# aside) stand at an edge of this many of the pages within this many before and after it.
+_FURNITURE_LINE_CHARS = 120
+_FURNITURE_REPEATS = 2
+_FURNITURE_PAGES = 4
+_FURNITURE_WORDS = 3
+# A "page" of more paragraphs than this is not a printed page: the text is not paginated,
+# and the rest of it is read as it is (so that no more than a few pages are ever held).
+_PAGE_SPANS = 200
+_NUMBERS = re.compile(r"\d+")
+
+
+def _edge_key(span: _Span) -> str | None:
+    """What a running header or footer at a page's edge repeats: its words, numbers as "#"."""
+    if "\n" in span.text or len(span.text) > _FURNITURE_LINE_CHARS:
+        return None
+    return _NUMBERS.sub("#", " ".join(span.text.split()))
+
+
+def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
+    """The spans of a text without the running headers, footers and page numbers of its
+    pages, when form feeds paginate it, as a reader skips them ("RFC 793  Transmission
+    Control Protocol  September 1981", "Postel  [Page 3]").
+
+    A page's first or last paragraph is furniture when it is one short line whose words, its
+    numbers aside, stand at an edge of two or more of the pages around it; the top of the
+    first page is where the title stands and is always kept. A span after one left out takes
+    its page break and joins nothing before it (the text between is not in the passage).
+    """
+    pages: deque[list[_Span]] = deque()  # held pages, the last one still being read
+    before: deque[tuple[str | None, str | None]] = deque(maxlen=_FURNITURE_PAGES)  # handed-on pages' edges
+    handed_on = 0  # pages handed on so far: the index of pages[0]
+    gave_up = False
+
+    def edges(page: list[_Span]) -> tuple[str | None, str | None]:
+        return _edge_key(page[0]), _edge_key(page[-1]) if len(page) > 1 else None
+
+    def hand_on() -> Iterator[_Span]:
+        nonlocal handed_on
+        page = pages.popleft()
+        around = [*before, *map(edges, list(pages)[:_FURNITURE_PAGES])]
+        top, bottom = edges(page)
+        dropped = set()
+        for n, key, edge in ((0, top, 0), (len(page) - 1, bottom, 1)):
+            if key is None or (n == 0 and handed_on == 0):
+                continue
+            repeats = sum(key in pair for pair in around)
+            # In a short document one other page has to do: the same line of a few words at
+            # the same edge ("RFC 793  Transmission Control Protocol  September 1981").
+            if repeats >= _FURNITURE_REPEATS or (
+                len(around) < _FURNITURE_REPEATS + 1
+                and len(key.split()) >= _FURNITURE_WORDS
+                and any(pair[edge] == key for pair in around)
+            ):
+                dropped.add(n)
+        before.append((top, bottom))
+        handed_on += 1
+        cut = False  # a span left out just before: the next one joins nothing across it
+        for n, span in enumerate(page):
+            if n in dropped:
+                cut = True
+                continue
+            if cut:
+                span, cut = replace(span, gap=None, page_break=True), False
+            yield span
+
+    for span in spans:
+        if gave_up:
+            yield span
+            continue
+        if not pages or (span.page_break and pages[-1]):
+            pages.append([])
+        pages[-1].append(span)
+        if len(pages[-1]) > _PAGE_SPANS:
+            gave_up = True
+            while pages:
+                yield from hand_on()
+        # A page is judged once the pages after it that it is compared with are complete.
+        while len(pages) > _FURNITURE_PAGES + 1:
+            yield from hand_on()
+    while pages:
+        yield from hand_on()
 
 
 # A Markdown table of contents: list items that are each one link to a heading of the page
