@@ -19,6 +19,7 @@ to the next; to choose between two models, use ``--samples 8`` and two seeds (BE
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import subprocess
 import sys
@@ -26,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bonito_lite.sinks import manifest_path
+from bonito_lite.filters import ANSWER_NOT_IN_PASSAGE, normalise
+from bonito_lite.sinks import manifest_path, rejected_path
 from bonito_lite.task_types import TASK_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +39,25 @@ TARGETS = {"exqa": 0.5, "ynqa": 0.8, "mcqa": 0.7}
 OTHER_TARGET = 0.85
 
 
+def answer_miss(answer: str, passage: str) -> str:
+    """How an extractive answer that is not a whole-word span of its passage misses it, word
+    by word (normalised as the filter does): ``invented`` (its first word is nowhere in the
+    passage: an answer from memory, or to a garbled question), ``strays`` (it opens with words
+    of the passage, then leaves it: a copy that went wrong) or ``part-word`` (all of it is in
+    the passage, but not as whole words: "Rivers" for "Riverside")."""
+    words, passage = normalise(answer).split(), normalise(passage)
+    copied = 0
+    while copied < len(words) and " ".join(words[: copied + 1]) in passage:
+        copied += 1
+    return "invented" if not copied else "part-word" if copied == len(words) else "strays"
+
+
 def measure(
     model: str, samples: int, seed: int, threads: int | None = None, documents=HELD_OUT
-) -> dict[str, tuple[int, int, dict]]:
+) -> tuple[dict[str, tuple[int, int, dict]], collections.Counter]:
     """(kept, generated, rejections by reason) per task type's full name, from the manifest
-    of one ``bonito-lite generate -t all`` run with the command's defaults."""
+    of one ``bonito-lite generate -t all`` run with the command's defaults, and how the
+    extractive answers not in their passage miss it (:func:`answer_miss`)."""
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "heldout.jsonl"
         command = [
@@ -66,12 +82,18 @@ def measure(
             command += ["--threads", str(threads)]
         subprocess.run(command, check=True)
         by_task = json.loads(manifest_path(output).read_text(encoding="utf-8"))["counts"]["by_task_type"]
+        misses = collections.Counter()
+        with rejected_path(output).open(encoding="utf-8") as rejects:
+            for line in rejects:
+                reject = json.loads(line)
+                if reject["reason"] == ANSWER_NOT_IN_PASSAGE:
+                    misses[answer_miss(reject["output"], reject["context"])] += 1
     out = {}
     for task in TASK_TYPES:
         counts = by_task.get(task.full_name, {"kept": 0, "rejected": {}})
         kept, rejected = counts["kept"], counts["rejected"]
         out[task.full_name] = (kept, kept + sum(rejected.values()), rejected)
-    return out
+    return out, misses
 
 
 def main() -> None:
@@ -88,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.monotonic()
-    results = measure(args.model, args.samples, args.seed, args.threads)
+    results, misses = measure(args.model, args.samples, args.seed, args.threads)
     missed = 0
     print(f"{'task type':40} {'kept':>9} {'share':>6} {'target':>6}  rejected")
     for task in TASK_TYPES:
@@ -102,6 +124,8 @@ def main() -> None:
     kept = sum(r[0] for r in results.values())
     total = sum(r[1] for r in results.values())
     print(f"{'all':40} {kept:>4}/{total:<4} {kept / max(1, total):>6.0%}")
+    if misses:
+        print("extractive answers not in the passage: " + ", ".join(f"{kind} {n}" for kind, n in misses.most_common()))
     print(
         f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, seed {args.seed}, "
         f"{time.monotonic() - started:.0f} s; {missed} task type(s) below target"

@@ -138,3 +138,60 @@ def test_copy_drills_are_extractive_questions_on_short_swapped_prose(monkeypatch
     monkeypatch.setattr(toy_corpus, "DRILL_SHARE", 0.0)
     types = [e.task_type for e in toy_corpus.make_examples(60, seed=7)]
     assert types.count("extractive question answering") < 30
+
+
+def test_copying_exercises_label_only_what_can_be_copied_from_before(trainer):
+    separator = [13, 13]
+    stretch = list(range(1000, 1060))  # every token once: where a copy goes on is unambiguous
+    rng = random.Random(3)
+    kinds = set()
+    for _ in range(40):
+        ids, labels = trainer.copy_row(rng, separator, stretch)
+        assert len(ids) == len(labels) and ids[: 1 + len(stretch) + len(separator)] == [1, *stretch, *separator]
+        assert set(labels[: 1 + len(stretch)]) == {trainer.IGNORE}
+        labelled = [i for i, label in enumerate(labels) if label != trainer.IGNORE]
+        assert labelled and all(labels[i] == ids[i] for i in labelled)
+        for i in labelled:
+            # Each labelled token goes on from the one before it, as the stretch does, or
+            # opens the whole stretch again after the separator.
+            before = ids[i - 1]
+            assert (before in stretch and stretch.index(before) + 1 == stretch.index(ids[i])) or (
+                ids[i - len(separator) : i] == separator and ids[i] == stretch[0]
+            )
+        # A run's first token is given: after a separator, only the whole stretch's is labelled.
+        whole = ids[1 + len(stretch) + len(separator) :] == stretch
+        kinds.add("whole" if whole else "runs")
+        if not whole:
+            openers = [i for i in range(len(ids)) if ids[i - len(separator) : i] == separator and i > len(stretch)]
+            assert openers and all(labels[i] == trainer.IGNORE for i in openers)
+    assert kinds == {"whole", "runs"}
+
+
+def test_copying_stretches_are_swapped_text_no_longer_than_the_limit(trainer):
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
+    rng = random.Random(4)
+    text = "\n\n".join(toy_corpus.prose_pool())
+    stretches = [trainer.copy_stretch(rng, sp) for _ in range(30)]
+    assert all(0 < len(s) <= trainer.COPY_MAX_TOKENS for s in stretches)
+    # Swapped words: no stretch can be recalled from the training prose.
+    assert not any(sp.decode(s) in text for s in stretches)
+
+
+def test_a_copy_share_adds_exercises_and_none_leaves_the_corpus_as_it_was(trainer, monkeypatch):
+    monkeypatch.setattr(trainer, "CORPUS_CHUNK", 40)
+    tokenizer = toy_prose.mistral_tokenizer_path()
+    plain = trainer.build_corpus(40, seed=2, max_tokens=512, tokenizer_file=tokenizer, workers=1)
+    none = trainer.build_corpus(40, seed=2, max_tokens=512, tokenizer_file=tokenizer, workers=1, copy_share=0.0)
+    mixed = trainer.build_corpus(40, seed=2, max_tokens=512, tokenizer_file=tokenizer, workers=1, copy_share=0.25)
+    assert none == plain
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer))
+    tasks = [row for row in mixed if sp.decode(row[0]).startswith("<|tasktype|>")]
+    # A quarter of the chunk's rows are exercises; the rest are the chunk's first examples.
+    assert len(mixed) - len(tasks) == 10
+    assert tasks == [
+        row for row in (trainer.encode(sp, e) for e in toy_corpus.make_examples(30, seed=3)) if len(row[0]) <= 512
+    ]
