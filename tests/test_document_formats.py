@@ -845,3 +845,41 @@ def test_docx_lists_sharing_a_definition_count_on_also_in_table_cells_and_legal_
         "Article II Fees",
         "Article III Term",
     ]
+
+
+@pytest.mark.parametrize(
+    "restart, expected",
+    [
+        (None, ["(a) Services", "(i) Late fees", "(b) Goods", "(ii) Interest", "(a) Invoices", "(i) Penalties"]),
+        # 0: the second level counts on across the first's items.
+        ("0", ["(a) Services", "(i) Late fees", "(b) Goods", "(ii) Interest", "(c) Invoices", "(i) Penalties"]),
+    ],
+)
+def test_docx_numbering_levels_restart_as_their_lvl_restart_says(tmp_path, restart, expected):
+    from docx.oxml import parse_xml
+
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = docx.Document()
+    rule = f'<w:lvlRestart w:val="{restart}"/>' if restart is not None else ""
+    # The third level restarts only after the first (lvlRestart 1): "(ii)" after "(b)", "(i)" after "2.".
+    levels = (
+        '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>'
+        f'<w:lvl w:ilvl="1"><w:start w:val="1"/>{rule}<w:numFmt w:val="lowerLetter"/><w:lvlText w:val="(%2)"/></w:lvl>'
+        '<w:lvl w:ilvl="2"><w:start w:val="1"/><w:lvlRestart w:val="1"/><w:numFmt w:val="lowerRoman"/>'
+        '<w:lvlText w:val="(%3)"/></w:lvl>'
+    )
+    numbering = document.part.numbering_part.element
+    numbering.insert(0, parse_xml(f'<w:abstractNum {ns} w:abstractNumId="905">{levels}</w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {ns} w:numId="905"><w:abstractNumId w:val="905"/></w:num>'))
+    items = [("Scope", 0), ("Services", 1), ("Late fees", 2), ("Goods", 1), ("Interest", 2)]
+    items += [("Fees", 0), ("Invoices", 1), ("Penalties", 2)]
+    for text, level in items:
+        paragraph = document.add_paragraph(text)
+        number = f'<w:numPr {ns}><w:ilvl w:val="{level}"/><w:numId w:val="905"/></w:numPr>'
+        paragraph._p.get_or_add_pPr().append(parse_xml(number))
+    path = tmp_path / "terms.docx"
+    document.save(path)
+    [document] = find_documents([str(path)])
+    read = [b.text for b in document.blocks()]
+    assert read[0] == "1. Scope" and read[5] == "2. Fees"
+    assert read[1:5] + read[6:] == expected

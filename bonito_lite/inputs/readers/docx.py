@@ -90,7 +90,7 @@ class _Numbering:
     Counted in document order, table cells included, once per list definition
     (``w:abstractNum``), which the lists (``w:num``) sharing it continue, unless a list
     overrides a level (a restart, or a level of its own); a level restarts below a higher
-    one. The level's format, text ("%1.%2") and start come from the numbering part; a
+    one, or as its ``w:lvlRestart`` says. The level's format, text ("%1.%2") and start come from the numbering part; a
     "legal" level (``w:isLgl``) shows its parents' numbers as decimals. A paragraph is
     numbered directly or through its style (and the styles that style is based on).
     """
@@ -180,7 +180,8 @@ class _Numbering:
         counters = self.counters.setdefault(key, {})
         counters[level] = counters.get(level, levels[level].start - 1) + 1
         for deeper in [known for known in counters if known > level]:
-            del counters[deeper]  # a new item restarts the levels below it
+            if deeper not in levels or levels[deeper].restarts_after(level, deeper):
+                del counters[deeper]  # a new item restarts the levels below it
         this = levels[level]
         if this.format in ("bullet", "none") or not this.text:
             return ""
@@ -202,16 +203,28 @@ class _Level(NamedTuple):
     text: str
     start: int
     legal: bool
+    restart: int | None = None  # w:lvlRestart: after which level (1-based) it restarts; 0: never
 
     @classmethod
     def of(cls, level) -> _Level:
         legal = level.find(_W + "isLgl")
+        restart = _val(level, "lvlRestart", None)
         return cls(
             _val(level, "numFmt", "decimal"),
             _val(level, "lvlText", ""),
             _int(_val(level, "start", "1"), 1),
             legal is not None and legal.get(_W + "val", "1") not in ("0", "false", "off"),
+            _int(restart, 1) if restart is not None else None,
         )
+
+    def restarts_after(self, used: int, own: int) -> bool:
+        """Whether this level (``own``, 0-based) starts again after an item of level ``used``:
+        after any higher level unless ``w:lvlRestart`` names one (it restarts only after that
+        level or a higher one) or says 0 (it counts on through the whole list, as a contract's
+        clauses numbered on across its articles do). A named level not above it is ignored."""
+        if self.restart is None or self.restart - 1 >= own:
+            return True
+        return self.restart != 0 and used <= self.restart - 1
 
 
 _LEVEL_PLACEHOLDER = re.compile(r"%([1-9])")
