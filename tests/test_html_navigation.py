@@ -482,13 +482,15 @@ def test_ordered_list_items_carry_the_numbers_a_browser_shows():
 def test_list_numbers_go_before_the_items_first_text_and_a_pipe_the_page_writes_stays():
     text, _ = read_page(
         '<html><body><ol start="3"><li><p>Para item</p><p>More of it.</p></li><li><h3>Step title</h3></li>'
-        '<li hidden>skipped</li><li>\n  Plain.</li></ol><ol type="a" start="26000000"><li>Huge.</li></ol>'
+        '<li hidden>skipped</li><li>\n  Plain.</li></ol><ol type="A" start="26000000"><li>Huge.</li></ol>'
+        '<ol type="a" start="26"><li>z</li><li>aa</li><li>ab</li></ol><ol type="a" start="0"><li>Zero.</li></ol>'
         "<p>Separate the choices with <code>|</code></p><table><tr><td><code>|</code></td><td>or</td></tr></table>"
         "</body></html>"
     )
+    # Letters count on past z as browsers count them (aa, ab), not as Word does (aa, bb).
     assert text == (
-        "3. Para item\n\nMore of it.\n\n4. Step title\n\n5. Plain.\n\n26000000. Huge.\n\n"
-        "Separate the choices with |\n\n| | or"
+        "3. Para item\n\nMore of it.\n\n4. Step title\n\n5. Plain.\n\nBDWGMZ. Huge.\n\n"
+        "z. z\n\naa. aa\n\nab. ab\n\n0. Zero.\n\nSeparate the choices with |\n\n| | or"
     )
 
 

@@ -132,9 +132,19 @@ _MOST_LETTERS = 26 * 10
 _MOST_ROMAN = 3999
 
 
-def list_number(number: int, fmt: str) -> str:
+def list_number(number: int, fmt: str, alphabetic: bool = False) -> str:
     """A list item's number in a format named as Word names them (``decimal``, ``lowerLetter``,
-    ``upperRoman``...; HTML's ``type`` letters map onto them); others as decimals."""
+    ``upperRoman``...; HTML's ``type`` letters map onto them); others as decimals.
+
+    Past z, Word repeats the letter (aa, bb); with ``alphabetic`` letters count on as
+    browsers count them (CSS's alphabetic system: z, aa, ab ... az, ba).
+    """
+    if fmt in ("lowerLetter", "upperLetter") and alphabetic and number > 0:
+        letters = ""
+        while number:
+            number, letter = divmod(number - 1, 26)
+            letters = chr(ord("a") + letter) + letters
+        return letters.upper() if fmt == "upperLetter" else letters
     if fmt in ("lowerLetter", "upperLetter") and number <= _MOST_LETTERS:
         letters = chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1) if number > 0 else str(number)
         return letters.upper() if fmt == "upperLetter" else letters

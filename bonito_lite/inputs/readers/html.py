@@ -441,7 +441,7 @@ class _ListNumbers:
         for item in items:
             number = _integer(item.get("value"), number + step)
             fmt = self._FORMATS.get(item.get("type") or ordered.get("type") or "1", "decimal")
-            numbers[id(item)] = f"{list_number(number, fmt)}."
+            numbers[id(item)] = f"{list_number(number, fmt, alphabetic=True)}."
         return numbers
 
 
