@@ -186,6 +186,49 @@ def test_running_headers_and_footers_of_form_feed_pages_are_not_read():
     assert "Quarterly" not in "\n".join(p.text for p in cut(text, 200))
 
 
+def test_a_page_footer_left_out_is_never_inside_a_passage_and_page_numbers_go_in_a_two_page_text():
+    # A heading at the foot of a page joins the next page's text only across nothing but space.
+    text = (
+        "Intro text here.\n\nfoot 1 of the doc\n\f\nSetup is easy.\n\n## Calibration\n\n"
+        "foot 2 of the doc\n\f\nTurn the knob.\n\nfoot 3 of the doc\n"
+    )
+    for markdown in (True, False):
+        passages = list(split_passages(text, "d.md", count_tokens=words, chunk_tokens=200, markdown=markdown))
+        assert_faithful(text, passages, source="d.md", page_furniture=True)
+        assert not any("foot" in p.text for p in passages)
+    text = "First page text is here.\n\n1\n\f\nSecond page text is here.\n\n- 2 -\n"
+    assert [p.text for p in cut(text, 50)] == ["First page text is here.", "Second page text is here."]
+
+
+def test_page_edges_that_are_headings_sentences_or_data_are_read():
+    bodies = ["It was a dark night.", "The rain fell.", "It stopped.", "A gust came.", "It swept the streets."]
+    for pages in (
+        [f"# Chapter {n}\n\n{body}" for n, body in enumerate(bodies, 1)],  # Markdown headings
+        [f"Notes\n\n{body}" for body in bodies],  # a word alone
+        [f"2024-03-0{n}\n\n{body}" for n, body in enumerate(bodies, 1)],  # a date a page
+        [f"{body}\n\nThe committee then met." for body in bodies[:3]],  # a sentence
+        [f"{body}\n\nPAGE TOTAL  {n * 1234}.00" for n, body in enumerate(bodies, 1)],  # data
+        # Release notes a page each: the numbers do not count the pages, even where one
+        # of them (the day) does so on two pages.
+        [f"* Changes in release 9.{n} (2023-0{n}-01) [stable]\n\n{body}" for n, body in zip(range(6, 1, -1), bodies)],
+    ):
+        text = "\f\n".join(pages)
+        assert_faithful(text, cut(text, 200))
+
+
+def test_a_text_without_form_feeds_is_not_held_to_look_for_page_furniture():
+    read = []
+
+    def endless():
+        while True:
+            read.append(len(read) + 1)
+            yield f"Paragraph {len(read)} of an endless stream.\n\n"
+
+    passages = split_passages(endless(), "-", count_tokens=words, chunk_tokens=12)
+    assert next(passages).text == "Paragraph 1 of an endless stream.\n\nParagraph 2 of an endless stream."
+    assert len(read) <= 8  # the first passage leaves once the next two are under way
+
+
 def test_page_edges_that_do_not_repeat_or_text_without_form_feeds_are_read_whole():
     # The same short line opening every paragraph, but no pages: it is text.
     text = "\n\n".join(["Approved.", "Item one.", "Approved.", "Item two.", "Approved."] * 3)

@@ -83,6 +83,19 @@ def test_the_title_on_the_first_page_is_kept_when_later_pages_repeat_it_as_furni
     # The manual's title is the running footer of its chapter pages.
     texts, _ = read(manual)
     assert texts[f"{manual}#page=1"] == "Widget Manual\nFor widget version 2"
+    # Only the first line is the title's place: a short first page's footer is still left out.
+    pages = [["Widget Manual", "Acme Corp confidential"]]
+    pages += [[f"Step {word}.", "Acme Corp confidential"] for word in ("one", "two", "three", "four")]
+    path = tmp_path / "short.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts, _ = read(path)
+    assert [text.strip() for text in texts.values()] == [
+        "Widget Manual",
+        "Step one.",
+        "Step two.",
+        "Step three.",
+        "Step four.",
+    ]
     # A report whose title is the running header of every page, the first one's included,
     # and whose first page also carries the header's number: read once, without the number.
     bodies = [["Annual Report 2025", "Revenue grew."], ["Costs fell."], ["Staff grew."]]

@@ -656,23 +656,57 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
 
 
 # Running headers and footers of text paginated by form feeds (RFCs, printed reports): a
-# one-line paragraph at a page's top or bottom, no longer than this, whose words (numbers
-# aside) stand at an edge of this many of the pages within this many before and after it.
+# one-line paragraph at a page's top or bottom, no longer than this, that stands at an edge
+# of this many of the pages within this many before and after it.
 _FURNITURE_LINE_CHARS = 120
 _FURNITURE_REPEATS = 2
 _FURNITURE_PAGES = 4
+# In a text of two or three pages one other page has to do, at the same edge, for a line
+# of this many words or more.
 _FURNITURE_WORDS = 3
-# A "page" of more paragraphs than this is not a printed page: the text is not paginated,
-# and the rest of it is read as it is (so that no more than a few pages are ever held).
+# A "page" of more paragraphs or characters than these is not a printed page: the text is
+# not paginated, and the rest of it is read as it is (so that only a few pages are held).
 _PAGE_SPANS = 200
+_PAGE_CHARS = 100_000
 _NUMBERS = re.compile(r"\d+")
+# A line that is only a page's number: "7", "- 7 -", "Page 7", "Page 7 of 12".
+_BARE_PAGE_NUMBER = re.compile(
+    r"(?:page\s+)?[-\u2013\u2014]?\s*(\d{1,4})\s*[-\u2013\u2014]?(?:\s*(?:of|/)\s*\d{1,4})?", re.I
+)
 
 
-def _edge_key(span: _Span) -> str | None:
-    """What a running header or footer at a page's edge repeats: its words, numbers as "#"."""
-    if "\n" in span.text or len(span.text) > _FURNITURE_LINE_CHARS:
-        return None
-    return _NUMBERS.sub("#", " ".join(span.text.split()))
+@dataclass(frozen=True)
+class _EdgeLine:
+    """A page's first or last paragraph, as running headers and footers are compared."""
+
+    text: str  # its words, spaces collapsed
+    key: str  # the same with numbers as "#"
+    counts: tuple[int, ...]  # the page's index minus each of its numbers: the same when one counts pages
+
+    @classmethod
+    def of(cls, span: _Span, page: int) -> _EdgeLine | None:
+        """None for what a header or footer never is: several lines, a long line, a heading,
+        a sentence, a line without letters that is not a page number, one word alone."""
+        text = " ".join(span.text.split())
+        if "\n" in span.text or len(text) > _FURNITURE_LINE_CHARS or span.new_section:
+            return None
+        bare = _BARE_PAGE_NUMBER.fullmatch(text)
+        if not bare and (
+            text[-1] in ".!?"
+            or not any(c.isalpha() for c in text)
+            or (len(text.split()) < 2 and not _NUMBERS.search(text))
+        ):
+            return None
+        return cls(text, _NUMBERS.sub("#", text), tuple(page - int(n) for n in _NUMBERS.findall(text)))
+
+    def repeats(self, other: _EdgeLine | None) -> bool:
+        """The same words, and the same numbers or a number in the same place that counts
+        the pages alike ("Postel  [Page 3]" on the page after "Postel  [Page 2]")."""
+        return (
+            other is not None
+            and other.key == self.key
+            and (other.text == self.text or any(a == b for a, b in zip(self.counts, other.counts)))
+        )
 
 
 def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
@@ -680,40 +714,56 @@ def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
     pages, when form feeds paginate it, as a reader skips them ("RFC 793  Transmission
     Control Protocol  September 1981", "Postel  [Page 3]").
 
-    A page's first or last paragraph is furniture when it is one short line whose words, its
-    numbers aside, stand at an edge of two or more of the pages around it; the top of the
-    first page is where the title stands and is always kept. A span after one left out takes
-    its page break and joins nothing before it (the text between is not in the passage).
+    A page's first or last paragraph is furniture when it is one short line that repeats
+    (same words; same numbers, or numbers that count the pages) at an edge of two or more of
+    the pages around it, or is the page's own number ("- 3 -" on the third page). Headings,
+    sentences and a word alone are never furniture, and the first page's first line, where a
+    title stands, is kept. A span after one left out joins nothing before it (the text
+    between is in no passage). The first page streams through; later pages are held a few
+    at a time to compare their edges.
     """
     pages: deque[list[_Span]] = deque()  # held pages, the last one still being read
-    before: deque[tuple[str | None, str | None]] = deque(maxlen=_FURNITURE_PAGES)  # handed-on pages' edges
+    before: deque[tuple[_EdgeLine | None, _EdgeLine | None]] = deque(maxlen=_FURNITURE_PAGES)
     handed_on = 0  # pages handed on so far: the index of pages[0]
-    gave_up = False
+    held_chars = 0
+    cut = False  # the last span handed on was left out: the next joins nothing across it
+    # The first page streams through but for its latest span, which may turn out to be its
+    # foot: held alone as the first page when a page break comes. Its first line is its
+    # title, kept, but compared with the other pages' edges.
+    first_top: _EdgeLine | None = None
+    first_spans = 0
+    last: _Span | None = None
 
-    def edges(page: list[_Span]) -> tuple[str | None, str | None]:
-        return _edge_key(page[0]), _edge_key(page[-1]) if len(page) > 1 else None
+    def edges(page: list[_Span], index: int) -> tuple[_EdgeLine | None, _EdgeLine | None]:
+        if index == 0:
+            foot = _EdgeLine.of(page[-1], 0) if first_spans > 1 else None
+            return first_top, foot
+        return _EdgeLine.of(page[0], index), _EdgeLine.of(page[-1], index) if len(page) > 1 else None
 
     def hand_on() -> Iterator[_Span]:
-        nonlocal handed_on
-        page = pages.popleft()
-        around = [*before, *map(edges, list(pages)[:_FURNITURE_PAGES])]
-        top, bottom = edges(page)
+        nonlocal cut, handed_on, held_chars
+        page, index = pages.popleft(), handed_on
+        handed_on += 1
+        held_chars -= sum(len(span.text) for span in page)
+        around = [*before, *(edges(later, index + n) for n, later in enumerate(list(pages)[:_FURNITURE_PAGES], 1))]
+        top, bottom = edges(page, index)
         dropped = set()
-        for n, key, edge in ((0, top, 0), (len(page) - 1, bottom, 1)):
-            if key is None or (n == 0 and handed_on == 0):
+        for n, line, edge in ((0, top, 0), (len(page) - 1, bottom, 1)):
+            if line is None or not around or (index == 0 and edge == 0):
                 continue
-            repeats = sum(key in pair for pair in around)
-            # In a short document one other page has to do: the same line of a few words at
-            # the same edge ("RFC 793  Transmission Control Protocol  September 1981").
-            if repeats >= _FURNITURE_REPEATS or (
-                len(around) < _FURNITURE_REPEATS + 1
-                and len(key.split()) >= _FURNITURE_WORDS
-                and any(pair[edge] == key for pair in around)
+            bare = _BARE_PAGE_NUMBER.fullmatch(line.text)
+            repeats = sum(any(line.repeats(other) for other in pair) for pair in around)
+            if (
+                repeats >= _FURNITURE_REPEATS
+                or (bare is not None and int(bare.group(1)) == index + 1)
+                or (
+                    len(around) <= _FURNITURE_REPEATS
+                    and len(line.key.split()) >= _FURNITURE_WORDS
+                    and any(line.repeats(pair[edge]) for pair in around)
+                )
             ):
                 dropped.add(n)
         before.append((top, bottom))
-        handed_on += 1
-        cut = False  # a span left out just before: the next one joins nothing across it
         for n, span in enumerate(page):
             if n in dropped:
                 cut = True
@@ -722,20 +772,35 @@ def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
                 span, cut = replace(span, gap=None, page_break=True), False
             yield span
 
+    gave_up = False
     for span in spans:
         if gave_up:
             yield span
             continue
-        if not pages or (span.page_break and pages[-1]):
+        if span.page_break and (pages or last is not None):
+            if last is not None:
+                pages.append([last])
+                last = None
             pages.append([])
+        if not pages:
+            if last is not None:
+                yield last
+            else:
+                first_top = _EdgeLine.of(span, 0)
+            last = span
+            first_spans += 1
+            continue
         pages[-1].append(span)
-        if len(pages[-1]) > _PAGE_SPANS:
+        held_chars += len(span.text)
+        if len(pages[-1]) > _PAGE_SPANS or held_chars > _PAGE_CHARS * (_FURNITURE_PAGES + 2):
             gave_up = True
             while pages:
                 yield from hand_on()
         # A page is judged once the pages after it that it is compared with are complete.
         while len(pages) > _FURNITURE_PAGES + 1:
             yield from hand_on()
+    if last is not None:
+        yield last
     while pages:
         yield from hand_on()
 

@@ -313,12 +313,12 @@ class _PageEdges:
         return found if bare_number else found | numbered
 
     def _title_line(self, n: int) -> bool:
-        """A line at the top of the document's first page: where its title stands, which later
+        """The first line of the document's first page: where its title stands, which later
         pages often repeat as their running header or footer ("Widget Manual"). Dropping it
         there would lose what the document is; a header that the first page carries too is
         then read once, one short line. (Asked only of lines whose number, if any, does not
         count the pages.)"""
-        return self.index == 0 and self.places[n][0] < _EDGE_LINES
+        return self.index == 0 and self.places[n][0] == 0
 
     def _paired_header(self, n: int, line: str, other: _PageEdges) -> bool:
         """In a two-page document, one neighbour is too little to tell a header from text
