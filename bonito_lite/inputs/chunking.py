@@ -6,8 +6,7 @@ The rules, in order:
   passage stays within ``chunk_tokens``, counted by the caller's ``count_tokens``. A form
   feed (a page break in plain text) ends the paragraph and the passage: none spans it. In
   text that form feeds paginate, the running headers, footers and page numbers at the pages'
-  edges are left out (one-line paragraphs whose words, numbers aside, repeat at the edges of
-  the pages around; the first page's top line, where a title stands, is kept).
+  edges are left out (see ``_without_page_furniture``).
 * In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
   and belongs to the passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that

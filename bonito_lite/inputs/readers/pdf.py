@@ -5,7 +5,7 @@ convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right pag
 page break always ends a passage: no passage spans pages, so its page is exact. A page's
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
-page's number, on the pages around it) are dropped, except at the top of the first page,
+page's number, on the pages around it) are dropped, except the first page's first line,
 where the document's title stands (later pages often repeat it); a word hyphenated across a line
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
