@@ -129,7 +129,7 @@ def split_passages(
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
     spans = _without_page_furniture(_paragraph_spans(chunks, markdown))
-    yield from _packed(_markdown_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
+    yield from _packed(_contents_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
 
 
 def split_blocks(
@@ -813,28 +813,9 @@ _CONTENTS_ITEMS = 3
 _CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECASE)
 
 
-# A Markdown paragraph with nothing a reader reads in it: images (linked or not, Markdown's
-# or HTML's: a README's badges, a centred logo), HTML comments ("<!-- markdownlint-disable
-# -->"), the empty layout tags around them, and link reference definitions ("[ci]: https://...").
-_IMAGE = r'!\[[^\]\n]*\](?:\([^)\s]*(?:\s+"[^"\n]*")?\)|\[[^\]\n]*\])'
-_UNREAD = re.compile(
-    rf"""(?:\s*(?:
-        {_IMAGE}
-        | \[\s*{_IMAGE}\s*\](?:\([^)\s]*\)|\[[^\]\n]*\])
-        | <img\b[^>]*>
-        | <a\b[^>]*>\s*<img\b[^>]*>\s*</a>
-        | </?(?:p|div|picture|source|br|span)\b[^>]*>
-        | <!--.*?-->
-        | (?m:^[ ]{{0,3}}\[[^\]\n]+\]:[ \t]*\S+[^\n]*$)
-    ))+\s*""",
-    re.VERBOSE | re.DOTALL | re.IGNORECASE,
-)
-
-
-def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
-    """Markdown spans, those that are not the document's text marked as left out: a table of
-    contents, a paragraph of images, comments or link definitions only (never in code: a
-    fenced block, whose blank lines make it several spans, or an indented one)."""
+def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
+    """Markdown spans, a table of contents among them marked as left out (never in code:
+    a fenced block, whose blank lines make it several spans, or an indented one)."""
     fence: str | None = None  # the delimiter of the code block open at the span's start
     for span in spans:
         lines = span.text.splitlines()
@@ -855,7 +836,6 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
             and (
                 (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines))
                 or _CONTENTS_MARKER.fullmatch(span.text)
-                or _UNREAD.fullmatch(span.text)
             )
         ):
             span = replace(span, left_out=True)
