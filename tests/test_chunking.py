@@ -189,8 +189,8 @@ def test_running_headers_and_footers_of_form_feed_pages_are_not_read():
 def test_a_page_footer_left_out_is_never_inside_a_passage_and_page_numbers_go_in_a_two_page_text():
     # A heading at the foot of a page joins the next page's text only across nothing but space.
     text = (
-        "Intro text here.\n\nfoot 1 of the doc\n\f\nSetup is easy.\n\n## Calibration\n\n"
-        "foot 2 of the doc\n\f\nTurn the knob.\n\nfoot 3 of the doc\n"
+        "Intro text here.\n\nThe doc, foot 1\n\f\nSetup is easy.\n\n## Calibration\n\n"
+        "The doc, foot 2\n\f\nTurn the knob.\n\nThe doc, foot 3\n"
     )
     for markdown in (True, False):
         passages = list(split_passages(text, "d.md", count_tokens=words, chunk_tokens=200, markdown=markdown))
@@ -198,6 +198,10 @@ def test_a_page_footer_left_out_is_never_inside_a_passage_and_page_numbers_go_in
         assert not any("foot" in p.text for p in passages)
     text = "First page text is here.\n\n1\n\f\nSecond page text is here.\n\n- 2 -\n"
     assert [p.text for p in cut(text, 50)] == ["First page text is here.", "Second page text is here."]
+    # Page counters at a line's end, after "page", or as "N of M".
+    for footer in ("Acme report, page {} of 4", "{} / 4", "Postel            [Page {}]", "Chapter {}"):
+        text = "\f\n".join(f"Body {n} text here.\n\n{footer.format(n)}" for n in range(1, 5))
+        assert [p.text for p in cut(text, 50)] == [f"Body {n} text here." for n in range(1, 5)], footer
 
 
 def test_page_edges_that_are_headings_sentences_or_data_are_read():
@@ -208,6 +212,9 @@ def test_page_edges_that_are_headings_sentences_or_data_are_read():
         [f"2024-03-0{n}\n\n{body}" for n, body in enumerate(bodies, 1)],  # a date a page
         [f"{body}\n\nThe committee then met." for body in bodies[:3]],  # a sentence
         [f"{body}\n\nPAGE TOTAL  {n * 1234}.00" for n, body in enumerate(bodies, 1)],  # data
+        # A number inside the line that goes up a page at a time is not a page counter.
+        [f"Question {n} (10 marks)\n\n{body}" for n, body in enumerate(bodies, 1)],
+        [f"{body}\n\nrow {n} 5 kg" for n, body in enumerate(bodies, 1)],
         # Release notes a page each: the numbers do not count the pages, even where one
         # of them (the day) does so on two pages.
         [f"* Changes in release 9.{n} (2023-0{n}-01) [stable]\n\n{body}" for n, body in zip(range(6, 1, -1), bodies)],

@@ -668,6 +668,11 @@ _FURNITURE_WORDS = 3
 _PAGE_SPANS = 200
 _PAGE_CHARS = 100_000
 _NUMBERS = re.compile(r"\d+")
+# Where a number may count pages: at either end of the line, after "page", or as "N of M"
+# ("Chapter 3", "[Page 3]", "3 / 12"), not inside text ("Question 3 (10 marks)", "row 3 5 kg").
+_PAGE_COUNTER = re.compile(
+    r"^[^\w]*(\d{1,4})\b|\b(\d{1,4})[^\w]*$|\bpage\s+(\d{1,4})\b|\b(\d{1,4})\s*(?:of|/)\s*\d{1,4}\b", re.I
+)
 # A line that is only a page's number: "7", "- 7 -", "Page 7", "Page 7 of 12".
 _BARE_PAGE_NUMBER = re.compile(
     r"(?:page\s+)?[-\u2013\u2014]?\s*(\d{1,4})\s*[-\u2013\u2014]?(?:\s*(?:of|/)\s*\d{1,4})?", re.I
@@ -680,7 +685,9 @@ class _EdgeLine:
 
     text: str  # its words, spaces collapsed
     key: str  # the same with numbers as "#"
-    counts: tuple[int, ...]  # the page's index minus each of its numbers: the same when one counts pages
+    # The page's index minus each of its numbers that may count pages (None for the others):
+    # the same on two pages when it does.
+    counts: tuple[int | None, ...]
 
     @classmethod
     def of(cls, span: _Span, page: int) -> _EdgeLine | None:
@@ -696,7 +703,11 @@ class _EdgeLine:
             or (len(text.split()) < 2 and not _NUMBERS.search(text))
         ):
             return None
-        return cls(text, _NUMBERS.sub("#", text), tuple(page - int(n) for n in _NUMBERS.findall(text)))
+        counters = {m.start(g) for m in _PAGE_COUNTER.finditer(text) for g in range(1, 5) if m.group(g)}
+        counts = tuple(
+            page - int(number.group()) if number.start() in counters else None for number in _NUMBERS.finditer(text)
+        )
+        return cls(text, _NUMBERS.sub("#", text), counts)
 
     def repeats(self, other: _EdgeLine | None) -> bool:
         """The same words, and the same numbers or a number in the same place that counts
@@ -704,7 +715,7 @@ class _EdgeLine:
         return (
             other is not None
             and other.key == self.key
-            and (other.text == self.text or any(a == b for a, b in zip(self.counts, other.counts)))
+            and (other.text == self.text or any(a == b is not None for a, b in zip(self.counts, other.counts)))
         )
 
 
@@ -779,6 +790,7 @@ def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
         if span.page_break and (pages or last is not None):
             if last is not None:
                 pages.append([last])
+                held_chars += len(last.text)
                 last = None
             pages.append([])
         if not pages:
