@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bonito_lite.inputs import chunking
 from bonito_lite.inputs.chunking import Block, Passage, split_blocks, split_passages
 
+from passage_checks import assert_faithful
+
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_notes.md"
 
 
@@ -25,31 +27,6 @@ def long_words_cost_more(text: str) -> int:
 
 def cut(text, budget, count=words, **kwargs) -> list[Passage]:
     return list(split_passages(text, "doc.md", count_tokens=count, chunk_tokens=budget, **kwargs))
-
-
-def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md", page_furniture: bool = False) -> None:
-    """Offsets point at the text, passages are stripped, in order, and cover every non-space
-    (with ``page_furniture``, but for short lines beside a form feed: running headers and
-    footers, at most two at each page break)."""
-
-    def assert_only_space(between: str, last_page: bool = False) -> None:
-        if between == "" or between.isspace():
-            return
-        lines = [line for line in re.split(r"[\n\f]", between) if line.strip()]
-        breaks = between.count("\f") + (last_page and "\f" in text)
-        assert page_furniture and breaks, "text between passages was dropped"
-        assert len(lines) <= 2 * breaks
-        assert all(len(line.strip()) <= chunking._FURNITURE_LINE_CHARS for line in lines)
-
-    previous_end = 0
-    for number, passage in enumerate(passages):
-        assert passage.index == number
-        assert passage.source == source
-        assert text[passage.char_start : passage.char_end] == passage.text
-        assert passage.text and passage.text == passage.text.strip()
-        assert_only_space(text[previous_end : passage.char_start])
-        previous_end = passage.char_end
-    assert_only_space(text[previous_end:], last_page=True)
 
 
 def assert_within(passages: list[Passage], budget: int, count=words) -> None:

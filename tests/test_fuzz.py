@@ -28,6 +28,8 @@ from bonito_lite.prompt import (
     parse_generation,
 )
 
+from passage_checks import assert_nothing_lost_but_page_furniture
+
 # --- the parser ----------------------------------------------------------------------------------
 
 # Generations as a model writes them, broken: tags, placeholders, partial tags, whitespace.
@@ -194,8 +196,7 @@ def test_standard_input_of_any_bytes_keeps_the_valid_prefix_and_never_raises(con
         # Kept back to its last line end or sentence end: the sentence the bad byte is in goes.
         ends = [m.end() for m in re.finditer(r"[.!?][\"'\u201d\u2019)\]]*[ \t]|\r\n|\r|\n", valid)]
         valid = valid[: ends[-1]] if ends else ""
-    expected = "".join(valid.removeprefix("\ufeff").split())
-    assert "".join("".join(p.text.split()) for p in passages) == expected
+    assert_nothing_lost_but_page_furniture(valid.removeprefix("\ufeff"), passages)
 
 
 def test_the_readers_log_no_document_text(tmp_path, caplog):
