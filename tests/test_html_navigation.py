@@ -479,6 +479,21 @@ def test_ordered_list_items_carry_the_numbers_a_browser_shows():
     assert text == "1. Deploy.\n\n2. Shift traffic.\n\nb. x\n\ng. y\n\nh. z\n\n2. c\n\n1. b\n\nA bullet."
 
 
+def test_tab_labels_and_tags_set_apart_by_style_are_separate_words_but_code_is_as_written():
+    text, _ = read_page(
+        '<html><body><main><div class="tabbed-set"><div class="tabbed-labels"><label for="t1">Python</label>'
+        '<label for="t2">JavaScript</label></div><div class="tabbed-content"><p>Run pip.</p><p>Run npm.</p></div></div>'
+        '<p>Tags: <span class="tag is-small">Marketing</span><span class="tag is-small">Product</span></p>'
+        '<p>Split<span class="hl">ting</span> a word<span class="x">s</span> stays whole.</p>'
+        '<pre><code><span class="token tag">&lt;div&gt;</span><span class="token tag">&lt;/div&gt;</span></code></pre>'
+        "</main></body></html>"
+    )
+    assert text == (
+        "Python JavaScript\n\nRun pip.\n\nRun npm.\n\nTags: Marketing Product\n\n"
+        "Splitting a words stays whole.\n\n<div></div>"
+    )
+
+
 def test_list_numbers_go_before_the_items_first_text_and_a_pipe_the_page_writes_stays():
     text, _ = read_page(
         '<html><body><ol start="3"><li><p>Para item</p><p>More of it.</p></li><li><h3>Step title</h3></li>'

@@ -392,6 +392,9 @@ def _html_blocks(root) -> Iterator[Block]:
         if name == "br":
             current.line_break(heading)
             continue
+        # (Never in code, whose highlighters name their spans "token tag".)
+        if not pre and _set_apart(node) and _set_apart(previous := node.previous_sibling) and previous.name == name:
+            current.space()
         # Between cells, once a cell with text came and while one is still to come: an empty
         # cell of a data table keeps its place ("Alice |  | 42"); a layout table's image and
         # spacer cells around the text add none.
@@ -640,6 +643,19 @@ def _titles_only_left_out(heading, in_content: bool, stats: _LinkStats) -> bool:
 # not the headed section's emptiness.
 _NAVIGATION_ELEMENTS = {"nav", "form", "dialog", "select"}
 _DECORATION = {"svg", "script", "style", "template", "noscript"}
+
+
+# Inline elements a page sets apart by their style, not by a space, and that a reader reads
+# as separate words: tab labels (MkDocs' and Docusaurus' content tabs are <label>s), tags,
+# badges, chips. Written side by side they would run together ("PythonJavaScript").
+_SET_APART_WORDS = {"tag", "tags", "badge", "chip", "pill", "tab"}
+
+
+def _set_apart(node) -> bool:
+    """Whether ``node`` is such an element (None and text are not)."""
+    return getattr(node, "name", None) == "label" or (
+        getattr(node, "name", None) is not None and bool(_name_words(node) & _SET_APART_WORDS)
+    )
 
 
 def _name_words(node) -> set[str]:
