@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bonito_lite
 from bonito_lite.cli import cli
 from bonito_lite.models.paths import toy_model_path
 
@@ -502,3 +504,53 @@ def test_a_folder_where_the_outputs_rejects_file_goes_is_refused_before_generati
     result = invoke(["generate", "good.txt", "-t", "exqa", *SMALL, "-o", "out.jsonl"])
     assert_one_line_error(result, 2, "out.rejected.jsonl is a folder, where the output's out.rejected.jsonl goes")
     assert not (in_tmp / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_python_m_in_a_checkout_without_the_libraries_runs_in_the_checkouts_venv(tmp_path):
+    # A checkout: pyproject.toml, the package, and a .venv whose Python has the libraries
+    # (this test's own, linked). The Python running `-m bonito_lite` lacks gguf.
+    checkout = tmp_path / "bonito-lite"
+    shutil.copytree(
+        Path(bonito_lite.__file__).parent, checkout / "bonito_lite", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (checkout / "pyproject.toml").write_text('[project]\nname = "bonito-lite"\n', encoding="utf-8")
+    venv = checkout / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    shutil.copyfile(Path(sys.prefix) / "pyvenv.cfg", venv / "pyvenv.cfg")
+    (venv / "lib").symlink_to(Path(sys.prefix) / "lib")
+    (tmp_path / "notes.txt").write_text("The clinic opens at 7:30 on weekdays.\n", encoding="utf-8")
+    lacking = (
+        "import runpy, sys; sys.modules['gguf'] = None; sys.path.insert(0, sys.argv.pop(1)); "
+        "runpy.run_module('bonito_lite', run_name='__main__', alter_sys=True)"
+    )
+    args = ["generate", "notes.txt", "-t", "exqa", "--model", "toy", "--dry-run"]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BONITO_LITE_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", lacking, str(checkout), *args],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"lacks 'gguf'; running in the checkout's {checkout / '.venv' / 'bin' / 'python'}" in proc.stderr
+    assert "notes.txt #0 [0:37] The clinic opens at 7:30" in proc.stdout
+    # Handed on once only: a .venv that lacks the library too ends in the one-line error.
+    proc = subprocess.run(
+        [sys.executable, "-c", lacking, str(checkout), *args],
+        cwd=tmp_path, env={**environment, "BONITO_LITE_CHECKOUT_VENV": "1"}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "'gguf' is not installed in this Python" in proc.stderr
+    assert "running in the checkout" not in proc.stderr
+
+
+def test_the_libraries_python_m_checks_for_are_the_projects_dependencies():
+    import re
+
+    from bonito_lite.__main__ import NEEDED
+
+    pyproject = (Path(bonito_lite.__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    listed = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.S | re.M).group(1)
+    names = {name.lower().replace("-", "_") for name in re.findall(r'^\s*"([A-Za-z0-9_.-]+)', listed, re.M)}
+    assert len(names) >= 10
+    assert {"llama_cpp" if name == "llama_cpp_python" else name for name in names} == set(NEEDED)
