@@ -673,9 +673,12 @@ _NUMBERS = re.compile(r"\d+")
 _PAGE_COUNTER = re.compile(
     r"^[^\w]*(\d{1,4})\b|\b(\d{1,4})[^\w]*$|\bpage\s+(\d{1,4})\b|\b(\d{1,4})\s*(?:of|/)\s*\d{1,4}\b", re.I
 )
-# A line that is only a page's number: "7", "- 7 -", "Page 7", "Page 7 of 12".
-_BARE_PAGE_NUMBER = re.compile(
-    r"(?:page\s+)?[-\u2013\u2014]?\s*(\d{1,4})\s*[-\u2013\u2014]?(?:\s*(?:of|/)\s*\d{1,4})?", re.I
+# A line that is only a page's number: "7", "- 7 -", "Page 7", "Page 7 of 12", "xiv" (also
+# the PDF reader's test of its pages' edges).
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+PAGE_NUMBER = re.compile(
+    rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?(?:\s*(?:of|/)\s*\d{{1,4}})?",
+    re.IGNORECASE,
 )
 
 
@@ -696,7 +699,7 @@ class _EdgeLine:
         text = " ".join(span.text.split())
         if "\n" in span.text or len(text) > _FURNITURE_LINE_CHARS or span.new_section:
             return None
-        bare = _BARE_PAGE_NUMBER.fullmatch(text)
+        bare = (match := PAGE_NUMBER.fullmatch(text)) is not None and match.group(1).isdigit()
         if not bare and (
             text[-1] in ".!?"
             or not any(c.isalpha() for c in text)
@@ -761,11 +764,11 @@ def _without_page_furniture(spans: Iterable[_Span]) -> Iterator[_Span]:
         for n, line, edge in ((0, top, 0), (len(page) - 1, bottom, 1)):
             if line is None or not around or (index == 0 and edge == 0):
                 continue
-            bare = _BARE_PAGE_NUMBER.fullmatch(line.text)
+            bare = PAGE_NUMBER.fullmatch(line.text)
             repeats = sum(any(line.repeats(other) for other in pair) for pair in around)
             if (
                 repeats >= _FURNITURE_REPEATS
-                or (bare is not None and int(bare.group(1)) == index + 1)
+                or (bare is not None and bare.group(1).isdigit() and int(bare.group(1)) == index + 1)
                 or (
                     len(around) <= _FURNITURE_REPEATS
                     and len(line.key.split()) >= _FURNITURE_WORDS

@@ -653,9 +653,8 @@ _SET_APART_WORDS = {"tag", "tags", "badge", "chip", "pill", "tab"}
 
 def _set_apart(node) -> bool:
     """Whether ``node`` is such an element (None and text are not)."""
-    return getattr(node, "name", None) == "label" or (
-        getattr(node, "name", None) is not None and bool(_name_words(node) & _SET_APART_WORDS)
-    )
+    name = getattr(node, "name", None)
+    return name == "label" or (name is not None and bool(_name_words(node) & _SET_APART_WORDS))
 
 
 def _name_words(node) -> set[str]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
-from ..chunking import Block
+from ..chunking import PAGE_NUMBER, Block
 from .base import Document, Reader, WarnOnce
 
 log = logging.getLogger(__name__)
@@ -238,12 +238,6 @@ _NEIGHBOUR_PAGES = 4
 _REPEATS = 2
 # With only one neighbour (a two-page document), a header or footer needs this many words.
 _PAIRED_HEADER_WORDS = 3
-_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
-_PAGE_NUMBER = re.compile(
-    rf"(?:page\s+)?[-\u2013\u2014]?\s*(\d{{1,4}}|{_ROMAN})\s*[-\u2013\u2014]?"
-    r"(?:\s*(?:of|/)\s*\d{1,4})?",
-    re.IGNORECASE,
-)
 _NUMBER_AT_EDGE = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _DIGITS = re.compile(r"\d+")
 # Table-of-contents and index lines: a dot leader, or an entry's comma (after a word, not
@@ -294,7 +288,7 @@ class _PageEdges:
             counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
             if not counted and len(neighbours) == 1:
                 counted = self._paired_header(n, line, neighbours[0])
-            bare = _PAGE_NUMBER.fullmatch(line)
+            bare = PAGE_NUMBER.fullmatch(line)
             if bare and (counted or not bare.group(1).isdigit() or int(bare.group(1)) == self.index + 1):
                 found.add(n)
                 bare_number = True
