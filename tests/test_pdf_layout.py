@@ -306,3 +306,82 @@ def test_words_hyphenated_at_a_line_end_in_any_script_are_whole_again(broken, wh
     from bonito_lite.inputs.readers.pdf import _rejoined
 
     assert _rejoined(broken) == whole
+
+
+def page_texts(path: Path) -> dict[int, str]:
+    texts, passages = read(path)
+    for passage in passages:
+        assert texts[passage.source][passage.char_start : passage.char_end] == passage.text
+    return {int(source.rsplit("=", 1)[1]): text for source, text in texts.items()}
+
+
+def test_a_sentence_cut_by_a_page_break_is_finished_on_the_page_it_starts_on(tmp_path):
+    bodies = [
+        ["The intake form is signed at the desk.", "Each form is kept by the front desk until the patient leaves,"],
+        ["and then it is filed in the records room. Forms are never taken home.", "Lost forms are reported."],
+        ["Records are kept for seven years.", "After that they are shredded on site."],
+    ]
+    path = tmp_path / "policy.pdf"
+    path.write_bytes(make_pdf(paginated(bodies, header="Front Desk Policy", footer="Alder Creek")))
+    texts = page_texts(path)
+    assert texts[1].splitlines() == [
+        "The intake form is signed at the desk.",
+        "Each form is kept by the front desk until the patient leaves,",
+        "and then it is filed in the records room.",
+    ]
+    # The next page is read from the sentence after; its header and number stay left out.
+    assert texts[2].splitlines() == ["Forms are never taken home.", "Lost forms are reported."]
+    assert texts[3].splitlines() == bodies[2]
+
+
+def test_a_word_hyphenated_across_a_page_break_is_whole_and_abbreviations_do_not_end_the_sentence(tmp_path):
+    pages = [
+        ["Staff check every record before its manip-"],
+        ["ulation, e.g. the daily totals, and sign it. Then they file it.", "Audits are monthly."],
+    ]
+    path = tmp_path / "audit.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts = page_texts(path)
+    assert texts[1].splitlines() == [
+        "Staff check every record before its manipulation, e.g. the daily totals, and sign it."
+    ]
+    assert texts[2].splitlines() == ["Then they file it.", "Audits are monthly."]
+
+
+def test_a_page_that_is_all_the_rest_of_a_sentence_is_read_with_the_page_before(tmp_path):
+    pages = [
+        ["Deliveries arrive on Mondays and are checked against"],
+        ["the order by the warehouse lead"],
+        ["before they are shelved. Returns go back on Fridays."],
+    ]
+    path = tmp_path / "deliveries.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts = page_texts(path)
+    assert sorted(texts) == [1, 3]
+    assert " ".join(texts[1].split()) == (
+        "Deliveries arrive on Mondays and are checked against the order by the warehouse lead before they are shelved."
+    )
+    assert texts[3].splitlines() == ["Returns go back on Fridays."]
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        # The page ends a sentence.
+        (["The desk opens at eight."], ["then the phones are switched over."]),
+        # The next page starts as a new sentence or a heading does.
+        (["The desk opens at eight and"], ["The phones are switched over."]),
+        # The page ends with a heading (a bookmark's line): its text follows.
+        (["Opening the desk", "2.1 Morning routine"], ["turn on the lights first."]),
+        # The rest runs on for more than a sentence's length without ending one.
+        (["The desk keeps these items"], ["pens, " * 200]),
+        # Code at the foot of the page, or a figure's labels at the top of the next.
+        (["Start it with:", "    desk --open    # the port is"], ["set in the settings file."]),
+        (["The figure shows the desk layout"], ["s1", "ptr", "len 5", "That is all of it."]),
+    ],
+)
+def test_pages_are_not_joined_where_no_sentence_runs_over_the_break(tmp_path, first, second):
+    path = tmp_path / "desk.pdf"
+    path.write_bytes(make_pdf([first, second], outline=[("Morning routine", 0)]))
+    texts = page_texts(path)
+    assert [texts[n].split() for n in (1, 2)] == [" ".join(first).split(), " ".join(second).split()]

@@ -2,7 +2,8 @@
 
 Every page is its own document, named ``path#page=N`` (N counts physical pages from 1, the
 convention of PDF open parameters, so ``file.pdf#page=3`` opens at the right page), and a
-page break always ends a passage: no passage spans pages, so its page is exact. A page's
+passage starts on the page it names: a page break ends a passage, except that a sentence the
+break cuts is finished from the top of the next page, which is read from the sentence after. A page's
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
 page's number, on the pages around it) are dropped, except the first page's first line,
@@ -105,12 +106,17 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     yield index, text.translate(_LIGATURES)
 
         contents: list[int] = []
-        try:
+
+        def body_texts() -> Iterator[tuple[int, str]]:
             for index, lines in _without_furniture(page_texts(), titles):
                 if _contents_or_index(lines, n_pages):
                     contents.append(index + 1)
-                    continue
-                text = _rejoined("".join(lines))
+                else:
+                    yield index, "".join(lines)
+
+        try:
+            for index, text in _sentences_finished(body_texts(), titles):
+                text = _rejoined(text)
                 if text.strip():
                     yield index + 1, _page_blocks(text, titles.get(index, ()))
         finally:
@@ -127,6 +133,77 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
             )
         if with_text < n_pages:
             log.info("%s: %d of %d pages have no text.", source, n_pages - with_text, n_pages)
+
+
+# A page's text ends a sentence when it ends in one of these, maybe with closing quotes or brackets.
+_ENDS_SENTENCE = re.compile(r"[.!?:;\u2026][\"'\u201d\u2019)\]]*\s*\Z")
+# Where a sentence may end: a mark, maybe closing quotes or brackets, then space (the next
+# word must not be a small letter: "e.g. the" goes on).
+_SENTENCE_MARK = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|\Z)")
+# A sentence is finished from the next page only when it ends within this many characters
+# (or the page does): past that the top of the page is not one sentence's end but a list,
+# a table or a page-long quotation, which stays on its page.
+_CARRIED_CHARS = 1000
+# A line set out as code or a table row is: indented, or with a run of spaces inside.
+_SET_OUT = re.compile(r"^[ \t]|\S[ \t]{3,}\S")
+
+
+def _sentences_finished(pages: Iterator[tuple[int, str]], titles: dict[int, list[str]]) -> Iterator[tuple[int, str]]:
+    """The pages' texts, each sentence that a page break cuts finished on the page it starts on.
+
+    A page that stops mid-sentence (no full stop, question mark, colon... at its end, and
+    no heading there) followed by a page that goes on in small letters ("...found in
+    previous" / "directories, each ...") gets the top of that page up to the end of the
+    sentence: a passage is then a reader's sentences, not a half-sentence at a page's foot
+    and its other half at the next one's top, and its record still names the page where it
+    starts. The next page is read from the sentence after; a page that is all the rest of
+    the sentence is read with the page before. Only pages in a row are joined (not across a
+    skipped contents page or a page without text).
+    """
+    held: tuple[int, str] | None = None
+    last = -2  # the index of the last page read into ``held``
+    for index, text in pages:
+        if held is not None and index == last + 1:
+            taken = _rest_of_sentence(held[1], text, titles.get(last, ()))
+            if taken:
+                held, text, last = (held[0], held[1].rstrip() + "\n" + text[:taken].strip() + "\n"), text[taken:], index
+                if not text.strip():
+                    continue
+                text = text.lstrip()
+        if held is not None:
+            yield held
+        held, last = (index, text), index
+    if held is not None:
+        yield held
+
+
+def _rest_of_sentence(before: str, after: str, before_titles: list[str] | tuple[str, ...]) -> int:
+    """How many characters at the start of ``after`` finish the sentence ``before`` breaks off in (0: none)."""
+    tail = before.rstrip()
+    if not tail or _ENDS_SENTENCE.search(tail):
+        return 0
+    last_line = tail.rsplit("\n", 1)[-1]
+    wanted = {_SECTION_NUMBER.sub("", title, count=1) for title in before_titles}
+    if _SECTION_NUMBER.sub("", _normalised(last_line), count=1) in wanted:
+        return 0  # a heading at the foot of the page: what follows is its text
+    lead = len(after) - len(after.lstrip())
+    if not after[lead : lead + 1].islower() or _SET_OUT.search(last_line):
+        return 0
+    end = next(
+        (
+            mark.end()
+            for mark in _SENTENCE_MARK.finditer(after, lead, lead + _CARRIED_CHARS)
+            if not after[mark.end() : mark.end() + 40].lstrip()[:1].islower()
+        ),
+        len(after) if len(after) <= lead + _CARRIED_CHARS else 0,
+    )
+    lines = after[lead:end].split("\n")
+    # Prose runs over a page break in full lines; a short first line that does not end the
+    # sentence is a figure's labels ("s1", "ptr"), and indented or spaced-out lines are code
+    # or a table: neither finishes the page before.
+    if any(_SET_OUT.search(line) for line in lines) or (len(lines) > 1 and len(lines[0].split()) < 3):
+        return 0
+    return end
 
 
 def _outline_titles(reader, source: str) -> dict[int, list[str]]:
