@@ -348,11 +348,29 @@ def test_a_word_hyphenated_across_a_page_break_is_whole_and_abbreviations_do_not
     assert texts[2].splitlines() == ["Then they file it.", "Audits are monthly."]
 
 
+def test_the_rest_of_a_sentence_stops_at_a_list_an_abbreviation_does_not_and_a_compound_keeps_its_hyphen(tmp_path):
+    pages = [
+        ["To open the desk you will need"],
+        ["the following items at hand:", "keys to the front door", "the alarm code"],
+        ["Each month is shown on its own line"],
+        ["in Fig. 3 and in the table below it. Sales grew."],
+        ["We always book a follow-"],
+        ["up call for every client. A second follow-up is rare."],
+    ]
+    path = tmp_path / "desk.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts = page_texts(path)
+    assert texts[1].splitlines()[-1] == "the following items at hand:"
+    assert texts[2].splitlines() == ["keys to the front door", "the alarm code"]
+    assert texts[3].splitlines()[-1] == "in Fig. 3 and in the table below it."
+    assert texts[5].splitlines() == ["We always book a follow-up call for every client."]
+
+
 def test_a_page_that_is_all_the_rest_of_a_sentence_is_read_with_the_page_before(tmp_path):
     pages = [
         ["Deliveries arrive on Mondays and are checked against"],
-        ["the order by the warehouse lead"],
-        ["before they are shelved. Returns go back on Fridays."],
+        ["the order by the warehouse lead before they are shelved."],
+        ["Returns go back on Fridays."],
     ]
     path = tmp_path / "deliveries.pdf"
     path.write_bytes(make_pdf(pages))
@@ -373,15 +391,34 @@ def test_a_page_that_is_all_the_rest_of_a_sentence_is_read_with_the_page_before(
         (["The desk opens at eight and"], ["The phones are switched over."]),
         # The page ends with a heading (a bookmark's line): its text follows.
         (["Opening the desk", "2.1 Morning routine"], ["turn on the lights first."]),
-        # The rest runs on for more than a sentence's length without ending one.
-        (["The desk keeps these items"], ["pens, " * 200]),
+        # The rest runs on for more than a sentence's length, or lines, before ending one.
+        (["The desk keeps these items"], ["pens and " * 80 + "paper."]),
+        (
+            ["The desk keeps"],
+            ["the pens and the paper and", "the stamps and the forms and", "the keys and the codes and", "the cards."],
+        ),
         # Code at the foot of the page, or a figure's labels at the top of the next.
         (["Start it with:", "    desk --open    # the port is"], ["set in the settings file."]),
-        (["The figure shows the desk layout"], ["s1", "ptr", "len 5", "That is all of it."]),
+        (["The figure shows the desk layout"], ["s1", "the desk is on the left."]),
+        # A heading (a bookmark's line) in what would be carried, even one in small letters.
+        (["The settings of the desk are kept in"], ["the settings file", "Installation", "It is run once."]),
+        (["The desk opens at eight and"], ["iPhone app setup", "The app is optional."]),
     ],
 )
 def test_pages_are_not_joined_where_no_sentence_runs_over_the_break(tmp_path, first, second):
     path = tmp_path / "desk.pdf"
-    path.write_bytes(make_pdf([first, second], outline=[("Morning routine", 0)]))
+    outline = [("Morning routine", 0), ("Installation", 1), ("iPhone app setup", 1)]
+    path.write_bytes(make_pdf([first, second], outline=outline))
     texts = page_texts(path)
     assert [texts[n].split() for n in (1, 2)] == [" ".join(first).split(), " ".join(second).split()]
+
+
+def test_a_row_of_pages_without_a_full_stop_is_not_read_as_one_page(tmp_path):
+    # Slides or verse: every page goes on in small letters and none ends a sentence.
+    things = "rocks sand shells weed pools stones cliffs".split()
+    pages = [[f"the tide comes in over the {thing} and", f"goes out past the {thing} and"] for thing in things]
+    path = tmp_path / "verse.pdf"
+    path.write_bytes(make_pdf(pages))
+    texts = page_texts(path)
+    assert len(texts) == len(pages)
+    assert sum(len(text.split()) for text in texts.values()) == sum(len(" ".join(page).split()) for page in pages)

@@ -106,8 +106,9 @@ class _Span:
     new_section: bool = False
     # A piece of a paragraph too long for one passage, not a whole paragraph or block.
     part: bool = False
-    # A form feed (a page break) in the gap: no passage spans it, as none spans a PDF's
-    # pages, except to give a heading at the foot of a page the text it heads.
+    # A form feed (a page break) in the gap: no passage spans it (as none starts on one PDF
+    # page and goes on past the end of a sentence on the next), except to give a heading at
+    # the foot of a page the text it heads.
     page_break: bool = False
     # Not the document's text (a Markdown table of contents): in no passage, and none spans it.
     left_out: bool = False

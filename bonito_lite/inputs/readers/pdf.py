@@ -115,8 +115,8 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     yield index, "".join(lines)
 
         try:
-            for index, text in _sentences_finished(body_texts(), titles):
-                text = _rejoined(text)
+            for index, text, elsewhere in _sentences_finished(body_texts(), titles):
+                text = _rejoined(text, elsewhere)
                 if text.strip():
                     yield index + 1, _page_blocks(text, titles.get(index, ()))
         finally:
@@ -135,21 +135,32 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
             log.info("%s: %d of %d pages have no text.", source, n_pages - with_text, n_pages)
 
 
-# A page's text ends a sentence when it ends in one of these, maybe with closing quotes or brackets.
+# A page's text ends a sentence, or the words that lead into a list, when it ends in one of
+# these, maybe with closing quotes or brackets.
 _ENDS_SENTENCE = re.compile(r"[.!?:;\u2026][\"'\u201d\u2019)\]]*\s*\Z")
-# Where a sentence may end: a mark, maybe closing quotes or brackets, then space (the next
-# word must not be a small letter: "e.g. the" goes on).
-_SENTENCE_MARK = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|\Z)")
-# A sentence is finished from the next page only when it ends within this many characters
-# (or the page does): past that the top of the page is not one sentence's end but a list,
-# a table or a page-long quotation, which stays on its page.
-_CARRIED_CHARS = 1000
+# Where a sentence may end on the next page: a full stop, question or exclamation mark
+# (maybe with closing quotes or brackets) before a space, or a colon or semicolon at a
+# line's end ("...at hand:" above a list).
+_SENTENCE_MARK = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|\Z)|[:;](?=[ \t]*(?:\n|\Z))")
+# A full stop after these ends no sentence: "Fig. 3", "Dr. Smith", "J. Smith", "e.g. the".
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:figs?|eqs?|nos?|vol|pp?|sec|ch|cf|vs|approx|dr|mrs?|ms|prof|st|e\.g|i\.e)|\b[A-Z])\.\Z", re.IGNORECASE
+)
+# The rest of a sentence is looked for in this many lines, and characters, at the top of the
+# next page: past that, the top of the page is a list, a table, code or verse, which stays
+# where it is. (A page whose text all finishes the sentence joins the page before; the
+# joined text then ends a sentence, so no more pages join it.)
+_CARRIED_LINES = 3
+_CARRIED_CHARS = 600
 # A line set out as code or a table row is: indented, or with a run of spaces inside.
 _SET_OUT = re.compile(r"^[ \t]|\S[ \t]{3,}\S")
 
 
-def _sentences_finished(pages: Iterator[tuple[int, str]], titles: dict[int, list[str]]) -> Iterator[tuple[int, str]]:
-    """The pages' texts, each sentence that a page break cuts finished on the page it starts on.
+def _sentences_finished(
+    pages: Iterator[tuple[int, str]], titles: dict[int, list[str]]
+) -> Iterator[tuple[int, str, str]]:
+    """``(index, text, elsewhere)``: the pages' texts, each sentence that a page break cuts
+    finished on the page it starts on, with the rest of the pages it took words from.
 
     A page that stops mid-sentence (no full stop, question mark, colon... at its end, and
     no heading there) followed by a page that goes on in small letters ("...found in
@@ -158,52 +169,72 @@ def _sentences_finished(pages: Iterator[tuple[int, str]], titles: dict[int, list
     and its other half at the next one's top, and its record still names the page where it
     starts. The next page is read from the sentence after; a page that is all the rest of
     the sentence is read with the page before. Only pages in a row are joined (not across a
-    skipped contents page or a page without text).
+    skipped contents page or a page without text). ``elsewhere`` is the text left on the
+    pages words were taken from: a word hyphenated across the break is a compound if one of
+    them writes it with its hyphen.
     """
-    held: tuple[int, str] | None = None
+    held: tuple[int, str, str] | None = None
     last = -2  # the index of the last page read into ``held``
     for index, text in pages:
         if held is not None and index == last + 1:
-            taken = _rest_of_sentence(held[1], text, titles.get(last, ()))
+            taken = _rest_of_sentence(held[1], text, titles.get(last, ()), titles.get(index, ()))
             if taken:
-                held, text, last = (held[0], held[1].rstrip() + "\n" + text[:taken].strip() + "\n"), text[taken:], index
-                if not text.strip():
+                rest = text[taken:]
+                held = (held[0], f"{held[1].rstrip()}\n{text[:taken].strip()}\n", f"{held[2]}\n{rest}")
+                last = index
+                if not rest.strip():
                     continue
-                text = text.lstrip()
+                text = rest.lstrip()
         if held is not None:
             yield held
-        held, last = (index, text), index
+        held, last = (index, text, ""), index
     if held is not None:
         yield held
 
 
-def _rest_of_sentence(before: str, after: str, before_titles: list[str] | tuple[str, ...]) -> int:
+def _rest_of_sentence(
+    before: str, after: str, before_titles: list[str] | tuple[str, ...], after_titles: list[str] | tuple[str, ...]
+) -> int:
     """How many characters at the start of ``after`` finish the sentence ``before`` breaks off in (0: none)."""
     tail = before.rstrip()
-    if not tail or _ENDS_SENTENCE.search(tail):
+    if not tail or _ENDS_SENTENCE.search(tail[-8:]):
         return 0
-    last_line = tail.rsplit("\n", 1)[-1]
-    wanted = {_SECTION_NUMBER.sub("", title, count=1) for title in before_titles}
-    if _SECTION_NUMBER.sub("", _normalised(last_line), count=1) in wanted:
-        return 0  # a heading at the foot of the page: what follows is its text
+    last_line = tail[tail.rfind("\n") + 1 :]
     lead = len(after) - len(after.lstrip())
-    if not after[lead : lead + 1].islower() or _SET_OUT.search(last_line):
+    if not after[lead : lead + 1].islower() or _SET_OUT.search(last_line) or _heading(last_line, before_titles):
         return 0
+    # The search stops at a line's end, where a space follows whatever it finds.
+    limit = lead
+    for _ in range(_CARRIED_LINES):
+        newline = after.find("\n", limit)
+        limit = len(after) if newline < 0 else newline + 1
     end = next(
         (
             mark.end()
-            for mark in _SENTENCE_MARK.finditer(after, lead, lead + _CARRIED_CHARS)
-            if not after[mark.end() : mark.end() + 40].lstrip()[:1].islower()
+            for mark in _SENTENCE_MARK.finditer(after, lead, limit)
+            if not (mark.group().startswith(".") and _ABBREVIATION.search(after, max(0, mark.start() - 8), mark.end()))
+            and not (mark.group()[0] in ".!?\u2026" and after[mark.end() : mark.end() + 40].lstrip()[:1].islower())
         ),
-        len(after) if len(after) <= lead + _CARRIED_CHARS else 0,
+        0,
     )
-    lines = after[lead:end].split("\n")
-    # Prose runs over a page break in full lines; a short first line that does not end the
-    # sentence is a figure's labels ("s1", "ptr"), and indented or spaced-out lines are code
-    # or a table: neither finishes the page before.
-    if any(_SET_OUT.search(line) for line in lines) or (len(lines) > 1 and len(lines[0].split()) < 3):
+    if end - lead > _CARRIED_CHARS:
+        return 0
+    lines = after[lead:end].rstrip().split("\n")
+    # Prose runs over a page break in full lines: a shorter line before the sentence's end
+    # is a list item or a figure's labels ("s1", "ptr"), an indented or spaced-out one code
+    # or a table, and a heading starts text of its own; none of them finishes the page before.
+    if any(
+        _SET_OUT.search(line) or _heading(line, after_titles) or (n < len(lines) - 1 and len(line) < len(last_line) / 2)
+        for n, line in enumerate(lines)
+    ):
         return 0
     return end
+
+
+def _heading(line: str, titles: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``line`` is one of the page's outline titles, with or without its section number."""
+    key = _SECTION_NUMBER.sub("", _normalised(line), count=1)
+    return any(_SECTION_NUMBER.sub("", title, count=1) == key for title in titles)
 
 
 def _outline_titles(reader, source: str) -> dict[int, list[str]]:
@@ -266,13 +297,14 @@ _COMPOUND = re.compile(r"\w+(?:[-\u2010]\w+)+")
 _LIGATURES = {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
 
 
-def _rejoined(text: str) -> str:
+def _rejoined(text: str, elsewhere: str = "") -> str:
     """``text`` with words broken at a line end joined again, keeping a compound's hyphen.
 
     A typesetter's hyphen ("manip-" + "ulation") and a compound's ("follow-" + "up") look
     the same at a line end; the compound shows itself by a hyphen before the break
     ("intake-management-" + "form": TeX breaks a word that has a hyphen only there) or by
-    being written with its hyphen elsewhere on the page. A soft hyphen is always a typesetter's.
+    being written with its hyphen elsewhere on the page (or in ``elsewhere``: the rest of the
+    page a sentence's end was taken from). A soft hyphen is always a typesetter's.
     """
     compounds: set[str] | None = None
     words: set[str] | None = None
@@ -289,7 +321,7 @@ def _rejoined(text: str) -> str:
             # "OP-" + "TIONAL" is a word in capitals, "HIV-" + "AIDS" two: joined only when
             # the page writes the whole word elsewhere.
             if words is None:
-                words = {word.casefold() for word in _WORD_AFTER.findall(text)}
+                words = {word.casefold() for word in _WORD_AFTER.findall(f"{text}\n{elsewhere}")}
             last = head_text.rsplit("-", 1)[-1]
             return "" if f"{last}{tail_text}".casefold() in words else match.group(0)
         # "non-" + "English": a capital after the break is a compound's second word.
@@ -298,7 +330,7 @@ def _rejoined(text: str) -> str:
         if "-" in head_text or "\u2010" in head_text:
             return match.group(1)
         if compounds is None:
-            compounds = {word.casefold() for word in _COMPOUND.findall(text)}
+            compounds = {word.casefold() for word in _COMPOUND.findall(f"{text}\n{elsewhere}")}
         last = head_text.rsplit("-", 1)[-1]
         if tail and f"{last}{match.group(1)}{tail.group(0)}".casefold() in compounds:
             return match.group(1)
