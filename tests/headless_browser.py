@@ -17,6 +17,18 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def require_chromium() -> str:
+    """Chromium's path; a test without it fails on CI (which installs it) and is skipped elsewhere."""
+    import pytest
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium is not installed; .ci/run installs Debian's chromium package ({INSTALL})")
+        pytest.skip(f"needs Debian's chromium package ({INSTALL}); .ci/run installs it")
+    return found
+
+
 def browse(chromium: str, page: Path, work: Path, *action: str, width: int, height: int) -> subprocess.CompletedProcess:
     """Open ``page`` with ``action`` (``--dump-dom``, ``--screenshot=PNG``) in a window of that size."""
     work.mkdir(exist_ok=True)

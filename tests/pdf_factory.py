@@ -2,7 +2,8 @@
 
 Text uses the standard Helvetica font with WinAnsiEncoding, so any character of Windows-1252
 (``café``, ``naïve``, ``€``) is shown and extracted back. A page given as ``None`` has no text
-layer, like a scanned page: it only paints a grey rectangle.
+layer, like a scanned page: it only paints a grey rectangle. A soft hyphen (U+00AD) in a line
+is written as Chrome prints one where CSS may hyphenate a word (see ``_CHROME_SOFT_HYPHEN``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def make_pdf(
     return _assemble(objects)
 
 
+# A soft hyphen as Chrome prints one: a space glyph whose ActualText is U+00AD.
+_CHROME_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC ( ) Tj EMC "
+
+
 def _content(lines: Sequence[str] | None) -> bytes:
     if lines is None:
         return b"0.5 g 72 72 468 648 re f"
@@ -70,7 +75,8 @@ def _content(lines: Sequence[str] | None) -> bytes:
         if number:
             parts.append(b"T*")
         if line:
-            parts.append(_literal(line.encode("cp1252")) + b" Tj")
+            pieces = [_literal(piece.encode("cp1252")) + b" Tj" for piece in line.split("\u00ad")]
+            parts.append(_CHROME_SOFT_HYPHEN.join(pieces))
     parts.append(b"ET")
     return b"\n".join(parts)
 

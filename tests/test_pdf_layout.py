@@ -10,6 +10,7 @@ import pytest
 
 from bonito_lite.inputs.documents import find_documents, iter_passages
 
+import headless_browser
 from pdf_factory import make_pdf, paginated
 
 FRONT = [
@@ -422,3 +423,43 @@ def test_a_row_of_pages_without_a_full_stop_is_not_read_as_one_page(tmp_path):
     texts = page_texts(path)
     assert len(texts) == len(pages)
     assert sum(len(text.split()) for text in texts.values()) == sum(len(" ".join(page).split()) for page in pages)
+
+
+def test_the_soft_hyphens_chrome_prints_are_not_read_as_spaces(tmp_path):
+    lines = [
+        "Our in\u00adter\u00adna\u00adtion\u00adal\u00adi\u00adza\u00adtion effort covers eleven markets. The re\u00ad-",
+        "con\u00adcil\u00adi\u00ada\u00adtion of ledgers is monthly.",
+    ]
+    path = tmp_path / "chrome.pdf"
+    path.write_bytes(make_pdf([lines]))
+    texts = page_texts(path)
+    assert (
+        texts[1].split()
+        == "Our internationalization effort covers eleven markets. The reconciliation of ledgers is monthly.".split()
+    )
+
+
+@pytest.mark.slow
+def test_a_page_chrome_printed_with_hyphenation_reads_in_whole_words(tmp_path):
+    # A narrow column of long words with soft hyphens, so that Chrome breaks some of them at
+    # line ends and marks every other place a word may break.
+    shy = "\u00ad"
+    words = [f"in{shy}ter{shy}na{shy}tion{shy}al{shy}i{shy}za{shy}tion", f"re{shy}con{shy}cil{shy}i{shy}a{shy}tion"]
+    sentence = f"Our {words[0]} effort and the {words[1]} of ledgers go on."
+    html = tmp_path / "report.html"
+    html.write_text(
+        f"<html lang='en'><meta charset='utf-8'><body style='width:2.6cm;font:12pt serif'><p>{' '.join([sentence] * 6)}</p>",
+        encoding="utf-8",
+    )
+    pdf = tmp_path / "report.pdf"
+    headless_browser.browse(
+        headless_browser.require_chromium(),
+        html,
+        tmp_path / "browser",
+        f"--print-to-pdf={pdf}",
+        "--no-pdf-header-footer",
+        width=800,
+        height=1000,
+    )
+    text = " ".join(page_texts(pdf).values())
+    assert text.split() == " ".join([sentence.replace(shy, "")] * 6).split()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,23 +14,14 @@ from test_report import EXAMPLES, MANIFEST, REJECTS
 from bonito_lite.report_page import write_report
 
 import headless_browser
-from headless_browser import INSTALL, find_chromium
+from headless_browser import require_chromium
 from record_factory import write_jsonl
 
 WIDTH, HEIGHT = 1200, 1800
 
 
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"chromium is not installed; .ci/run installs Debian's chromium package ({INSTALL})")
-        pytest.skip(f"needs Debian's chromium package ({INSTALL}); .ci/run installs it")
-    return found
-
-
 def browse(page: Path, work: Path, *action: str) -> subprocess.CompletedProcess:
-    return headless_browser.browse(chromium(), page, work, *action, width=WIDTH, height=HEIGHT)
+    return headless_browser.browse(require_chromium(), page, work, *action, width=WIDTH, height=HEIGHT)
 
 
 @pytest.fixture(scope="module")

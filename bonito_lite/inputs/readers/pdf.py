@@ -10,7 +10,8 @@ page's number, on the pages around it) are dropped, except the first page's firs
 where the document's title stands (later pages often repeat it); a word hyphenated across a line
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
-hyphen elsewhere on the page), and typographic ligatures ("ﬁ") are spelt out. Table-of-
+hyphen elsewhere on the page), the soft hyphens Chrome prints are not spaces, and typographic
+ligatures ("ﬁ") are spelt out. Table-of-
 contents and index pages (mostly lines that end in a page number of this document after a dot
 leader, in page or alphabetical order, or after an index entry's comma; on a page titled
 "Contents", also page numbers in order without a leader) are not read, with one warning
@@ -91,7 +92,7 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
             nonlocal with_text, failed
             for index in range(n_pages):
                 try:
-                    text = reader.pages[index].extract_text()
+                    text = _page_text(reader.pages[index])
                 except MemoryError:
                     raise
                 except Exception as error:
@@ -235,6 +236,36 @@ def _heading(line: str, titles: list[str] | tuple[str, ...]) -> bool:
     """Whether ``line`` is one of the page's outline titles, with or without its section number."""
     key = _SECTION_NUMBER.sub("", _normalised(line), count=1)
     return any(_SECTION_NUMBER.sub("", title, count=1) == key for title in titles)
+
+
+# Chrome (Skia) writes each place a word may break (a soft hyphen; CSS `hyphens: auto`) as a
+# space glyph marked with the ActualText U+00AD, which pypdf, reading glyphs and not
+# ActualText, extracts as a space: "in ter na tion al". The glyphs such a span shows are
+# left out (the text shown between them then runs on as one word; where the word did break,
+# the hyphen drawn at the line end stays and is joined as any other).
+_SOFT_HYPHEN_SPAN = re.compile(
+    rb"/Span\s*<<\s*/ActualText\s*(?:<\s*FEFF00AD\s*>|\(\\376\\377\\000\\255\))\s*>>\s*BDC(.{0,400}?)EMC",
+    re.DOTALL | re.IGNORECASE,
+)
+_SHOWN = re.compile(rb"(?:<[0-9A-Fa-f\s]*>|\((?:\\.|[^\\)])*\))\s*Tj|\[(?:\\.|[^\]\\])*\]\s*TJ")
+
+
+def _page_text(page) -> str:
+    """The page's text as pypdf extracts it, without the spaces Chrome marks as soft hyphens."""
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    contents = page.get_contents()
+    data = contents.get_data() if contents is not None else b""
+    if b"/ActualText" in data:
+        cleaned = _SOFT_HYPHEN_SPAN.sub(
+            lambda span: span.group(0)[: span.start(1) - span.start(0)] + _SHOWN.sub(b"", span.group(1)) + b"EMC", data
+        )
+        if cleaned != data:
+            # Only this reader's copy of the page changes; the file is never written.
+            stream = DecodedStreamObject()
+            stream.set_data(cleaned)
+            page[NameObject("/Contents")] = stream
+    return page.extract_text()
 
 
 def _outline_titles(reader, source: str) -> dict[int, list[str]]:
