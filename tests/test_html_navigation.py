@@ -484,12 +484,15 @@ def test_tab_labels_and_tags_set_apart_by_style_are_separate_words_but_code_is_a
         '<html><body><main><div class="tabbed-set"><div class="tabbed-labels"><label for="t1">Python</label>'
         '<label for="t2">JavaScript</label></div><div class="tabbed-content"><p>Run pip.</p><p>Run npm.</p></div></div>'
         '<p>Tags: <span class="tag is-small">Marketing</span><span class="tag is-small">Product</span></p>'
+        '<p>Status <span class="label label-info">New</span><span class="label label-warning">Beta</span></p>'
+        '<table class="properties"><tr><th>Tags</th><td><span class="selected-value select-value-color-blue">HR'
+        '</span><span class="selected-value select-value-color-red">Policy</span></td></tr></table>'
         '<p>Split<span class="hl">ting</span> a word<span class="x">s</span> stays whole.</p>'
         '<pre><code><span class="token tag">&lt;div&gt;</span><span class="token tag">&lt;/div&gt;</span></code></pre>'
         "</main></body></html>"
     )
     assert text == (
-        "Python JavaScript\n\nRun pip.\n\nRun npm.\n\nTags: Marketing Product\n\n"
+        "Python JavaScript\n\nRun pip.\n\nRun npm.\n\nTags: Marketing Product\n\nStatus New Beta\n\nTags | HR Policy\n\n"
         "Splitting a words stays whole.\n\n<div></div>"
     )
 

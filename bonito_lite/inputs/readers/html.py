@@ -647,8 +647,9 @@ _DECORATION = {"svg", "script", "style", "template", "noscript"}
 
 # Inline elements a page sets apart by their style, not by a space, and that a reader reads
 # as separate words: tab labels (MkDocs' and Docusaurus' content tabs are <label>s), tags,
-# badges, chips. Written side by side they would run together ("PythonJavaScript").
-_SET_APART_WORDS = {"tag", "tags", "badge", "chip", "pill", "tab"}
+# badges, chips, labels (Bootstrap's "label label-info"), a Notion export's multi-select
+# values ("selected-value"). Written side by side they would run together ("PythonJavaScript").
+_SET_APART_WORDS = {"tag", "tags", "badge", "chip", "pill", "tab", "label", "labels", "selectedvalue"}
 
 
 def _set_apart(node) -> bool:
