@@ -121,7 +121,7 @@ class DryRunReport:
     estimated_seconds: float | None  # None on a server, whose speed is unknown here
     model: Path | str
     threads: int | None = None  # the CPU threads the estimate assumes
-    skipped_files: tuple[str, ...] = ()  # found by a folder or pattern, not tables of text
+    skipped_files: tuple[str, ...] = ()  # skipped with a warning: unreadable, empty, or tables without text
 
 
 @dataclass
@@ -139,7 +139,7 @@ class RunReport:
     total_units: int = 0  # generations the command asks for, done or not
     done_units: int = 0  # of those, finished now (earlier runs included)
     sequences: int | None = None  # generated together here: --parallel, as lowered to fit memory
-    skipped_files: tuple[str, ...] = ()  # found by a folder or pattern, not tables of text
+    skipped_files: tuple[str, ...] = ()  # skipped with a warning: unreadable, empty, or tables without text
 
     @property
     def examples_per_minute(self) -> float:
@@ -167,8 +167,8 @@ class WorkPlan:
         line = f"Resuming {self.output}: {self.done} of {self.total} generations already done, {self.remaining} new"
         if self.other_settings:
             line += (
-                f"; {self.other_settings} records already there were made with other inputs or "
-                "settings (model, seed, sampling, chunking) and are kept"
+                f"; {self.other_settings} records already there are not part of this run (other "
+                "task types, samples, inputs or settings: model, seed, sampling, chunking) and are kept"
             )
         return line + ("; nothing to generate." if not self.remaining else ".")
 

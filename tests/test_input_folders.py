@@ -202,6 +202,23 @@ def test_skipped_tables_are_counted_in_the_summary_and_the_manifest(stray_folder
     assert "prompt tokens; 3 files skipped (see the warnings)" in dry.stdout.splitlines()[-1]
 
 
+def test_files_found_unreadable_or_empty_while_reading_are_counted_as_skipped_too(tmp_path, in_tmp):
+    docs = tmp_path / "docs"
+    write(docs / "notes.md", NOTES)
+    write(docs / "empty.txt", "  \n\n")
+    write(docs / "latin.txt", "Caf\xe9 cr\xe8me br\xfbl\xe9e, na\xefve r\xe9sum\xe9.\n".encode("cp1252"))
+    write(docs / "scan.pdf", b"%PDF-1.4 not really a PDF")
+    write(docs / "rows.jsonl", '{"text": ""}\n{"text": null}\n')
+    skipped = [str(docs / n) for n in ("empty.txt", "latin.txt", "rows.jsonl", "scan.pdf")]
+    result = run_cli(["generate", str(docs), "-t", "qg", *FAST, "-o", "out.jsonl"])
+    assert result.exit_code == 0, result.output
+    assert "4 files skipped (see the warnings)" in result.stderr
+    manifest = json.loads((in_tmp / "out.jsonl.manifest.json").read_text(encoding="utf-8"))
+    assert sorted(manifest["skipped_files"]) == skipped and manifest["counts"]["skipped_files"] == 4
+    dry = run_cli(["generate", str(docs), "-t", "qg", "--model", "toy", "--dry-run"])
+    assert "prompt tokens; 4 files skipped (see the warnings)" in dry.stdout.splitlines()[-1]
+
+
 # --- folders that cannot be read, and links --------------------------------------------------------
 
 

@@ -212,7 +212,9 @@ def test_rerun_of_a_finished_run_generates_nothing_and_a_new_seed_is_new_work(tm
     other_seed = runner.invoke(cli, [*args, "--seed", "7"], catch_exceptions=False)
     assert other_seed.exit_code == 0, other_seed.output
     assert "0 of 1 generations already done, 1 new" in other_seed.output
-    assert "1 records already there were made with other inputs or settings" in other_seed.output
+    assert "1 records already there are not part of this run (other task types, samples, inputs or settings" in (
+        other_seed.output
+    )
     records, rejected = outputs(tmp_path)
     assert len(records) + len(rejected) == 2
     assert len({r["unit"] for r in records + rejected}) == 2

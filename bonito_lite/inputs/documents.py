@@ -79,8 +79,14 @@ class DocumentSet:
         self.inputs = tuple(inputs)
         self.context_col = context_col
         # Files a folder or a pattern found that are not tables of text (one warning each).
-        self.skipped = tuple(skipped)
+        self._tables_skipped = tuple(skipped)
         self._notes = WarnOnce()
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The files skipped with a warning: tables without the text column, found before
+        reading, and files found unreadable or empty while reading (those read so far)."""
+        return self._tables_skipped + tuple(self._notes.skipped)
 
     def __iter__(self) -> Iterator[Document]:
         for item in self.inputs:
@@ -167,9 +173,9 @@ def iter_passages(
             produced += 1
             yield passage
         if reader.error is not None:
-            document.warn(str(reader.error))
+            document.skip(str(reader.error))
         elif produced == 0:
-            document.warn(f"{document.source}: no text; skipped.")
+            document.skip(f"{document.source}: no text; skipped.")
 
 
 # ---------------------------------------------------------------------------------------------

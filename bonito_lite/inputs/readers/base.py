@@ -60,17 +60,32 @@ class Document:
         """Log a warning about this document, once per run even when inputs are read twice."""
         (self._notes or WarnOnce()).warn(message)
 
+    def skip(self, message: str) -> None:
+        """Warn that this document is skipped; a whole file (not a table's row) is counted as one."""
+        notes = self._notes or WarnOnce()
+        if self.kind in ("file", "blocks") and self.path is not None:
+            notes.skip(self.source, message)
+        else:
+            notes.warn(message)
+
 
 class WarnOnce:
-    """Inputs are read more than once per run (counting, then generating); warn once."""
+    """Inputs are read more than once per run (counting, then generating); warn once, and
+    remember the files skipped while reading (in the order they were met)."""
 
     def __init__(self) -> None:
         self.said: set[str] = set()
+        self.skipped: dict[str, None] = {}
 
     def warn(self, message: str) -> None:
         if message not in self.said:
             self.said.add(message)
             log.warning("%s", message)
+
+    def skip(self, source: str, message: str) -> None:
+        """Warn that the file ``source`` is skipped, and count it among the run's skipped files."""
+        self.skipped[source] = None
+        self.warn(message)
 
 
 @dataclass(frozen=True)

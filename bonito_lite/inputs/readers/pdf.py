@@ -54,7 +54,7 @@ def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterato
                 _notes=notes,
             )
     except UnreadableDocumentError as error:
-        notes.warn(str(error))
+        notes.skip(source, str(error))
 
 
 READER = Reader(suffixes=(".pdf",), documents=_documents, extra="docs", libraries=("pypdf",))

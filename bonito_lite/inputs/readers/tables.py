@@ -48,7 +48,10 @@ def _row_documents(values: Iterator[object], source: str, column: str, notes: Wa
             else:
                 counts.empty += 1
     except UnreadableDocumentError as error:
-        notes.warn(str(error))
+        if counts.used:
+            notes.warn(str(error))
+        else:
+            notes.skip(source, str(error))
         return
     except InputError as error:
         notes.warn(f"{source}: reading stopped at row {counts.total}: {one_line(error)}")
@@ -67,7 +70,7 @@ class _RowCounts:
 
     def report(self, source: str, column: str, notes: WarnOnce) -> None:
         if self.used == 0:
-            notes.warn(f"{source}: no rows with text in column {column!r}; skipped.")
+            notes.skip(source, f"{source}: no rows with text in column {column!r}; skipped.")
             return
         if self.empty:
             notes.warn(
