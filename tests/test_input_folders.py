@@ -143,6 +143,33 @@ def test_rerunning_inside_the_input_folder_resumes_instead_of_reading_its_own_ou
     assert {r["source"] for r in written} == {os.path.join(".", "notes.md")}
 
 
+# --- documents in formats that are not read --------------------------------------------------------
+
+
+def test_documents_in_formats_not_read_are_told_in_one_warning_and_a_source_trees_files_pass_in_silence(
+    tmp_path, caplog
+):
+    docs = tmp_path / "docs"
+    write(docs / "notes.md", NOTES)
+    for name in ("minutes.odt", "plan.ODT", "deck.pptx", "wiki/index.rst", "build.py", "logo.png"):
+        write(docs / name, "x")
+    with caplog.at_level(logging.WARNING):
+        found = [d.source for d in find_documents([str(docs)])]
+        assert found == [str(docs / "notes.md")]
+        assert warnings_in(caplog) == [
+            f"{docs}: passed over 2 .odt, 1 .pptx, 1 .rst (formats bonito-lite does not read); "
+            "convert them to .docx, .pdf, .html, .md or .txt to include them."
+        ]
+        caplog.clear()
+        for name in ("app.py", "logo.png", "Makefile", "README.md"):
+            write(tmp_path / "src" / name, "x")
+        find_documents([str(tmp_path / "src")])
+        assert warnings_in(caplog) == []
+    (docs / "notes.md").unlink()
+    with pytest.raises(InputError, match=r"no supported files in this folder .*; passed over 2 \.odt, 1 \.pptx"):
+        find_documents([str(docs)])
+
+
 # --- tables that are not tables of text ---------------------------------------------------------
 
 

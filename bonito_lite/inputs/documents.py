@@ -359,13 +359,15 @@ def _expand(given: str) -> Iterator[_Input]:
 
 class _Scan:
     """Files found by a folder or a pattern: unsupported ones and bonito-lite's own files are
-    passed over in silence; old Word files, unreadable files, and folders that cannot be read
-    or are links with a warning each; files whose format needs the missing docs extra with
-    one warning for them all."""
+    passed over in silence, except documents in formats not read (``.odt``, ``.pptx``,
+    ``.rst``...), told in one warning for them all; old Word files, unreadable files, and
+    folders that cannot be read or are links with a warning each; files whose format needs
+    the missing docs extra with one warning for them all."""
 
     def __init__(self) -> None:
         self.hints: dict[str, str | None] = {}  # by suffix
         self.needs_extra: dict[str, int] = {}
+        self.unread: dict[str, int] = {}  # documents in formats not read, by suffix
         self.own = _OwnFiles()
 
     def files(self, paths: Iterable[str]) -> list[_Input]:
@@ -375,6 +377,9 @@ class _Scan:
             if reader is None:
                 if (refusal := readers.refused(full, skipped=True)) is not None:
                     log.warning("%s", refusal)
+                elif readers.unread_document(full):
+                    suffix = Path(full).suffix.lower()
+                    self.unread[suffix] = self.unread.get(suffix, 0) + 1
                 continue
             if full in self.own:
                 continue
@@ -415,7 +420,7 @@ class _Scan:
             for name in files:
                 if name.startswith(".") or name in generated or _SPHINX_SPLIT_INDEX.fullmatch(name) and generated:
                     continue
-                if readers.reader_for(name) is not None or readers.refused(name) is not None:
+                if readers.reader_for(name) or readers.refused(name) or readers.unread_document(name):
                     full = os.path.join(root, name)
                     found.append((os.path.relpath(full, folder), full))
         for _, full in sorted(found):
@@ -425,15 +430,26 @@ class _Scan:
         return readers.needs_extras(list(self.needs_extra))
 
     def nothing_readable(self, given: str, message: str) -> str:
-        if not self.needs_extra:
-            return message
-        count = sum(self.needs_extra.values())
-        return f"{given}: {count} file(s) found, but {self._hint()}"
+        if self.needs_extra:
+            count = sum(self.needs_extra.values())
+            return f"{given}: {count} file(s) found, but {self._hint()}"
+        if self.unread:
+            return f"{message.rstrip('.')}; {self._unread()}"
+        return message
 
     def report(self, given: str) -> None:
         if self.needs_extra:
             count = sum(self.needs_extra.values())
             log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
+        if self.unread:
+            log.warning("%s: %s", given, self._unread())
+
+    def _unread(self) -> str:
+        kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(self.unread.items()))
+        return (
+            f"passed over {kinds} (formats bonito-lite does not read); "
+            "convert them to .docx, .pdf, .html, .md or .txt to include them."
+        )
 
 
 def _checked_file(source: str, reader: Reader, named: bool = True) -> _Input:

@@ -32,6 +32,13 @@ READERS: dict[str, Reader] = {suffix: reader for reader in _READERS for suffix i
 # Files of a kind that is recognised but not read: the message that says what to do instead.
 _REFUSED = {docx.OLD_WORD_SUFFIX: docx.old_word_message}
 
+# Documents people keep beside the ones read here, in formats that are not read: a folder
+# scan passes over a source tree's other files in silence, but says it passed over these.
+UNREAD_DOCUMENT_SUFFIXES = frozenset(
+    ".odt .ott .rtf .pages .pptx .ppt .odp .key .xlsx .xls .ods .numbers .epub .rst .adoc .asciidoc .org .tex "
+    ".eml .msg .mbox".split()
+)
+
 
 def reader_for(path: Path | str) -> Reader | None:
     """The reader for a file, by its suffix in any case; None for a file bonito-lite does not read."""
@@ -42,6 +49,11 @@ def refused(path: Path | str, *, skipped: bool = False) -> str | None:
     """For a kind of file that is known and not read (old Word), the one line that says so."""
     message = _REFUSED.get(Path(path).suffix.lower())
     return None if message is None else message(str(path), skipped)
+
+
+def unread_document(path: Path | str) -> bool:
+    """Whether a file is a document in a format that is not read (see ``UNREAD_DOCUMENT_SUFFIXES``)."""
+    return Path(path).suffix.lower() in UNREAD_DOCUMENT_SUFFIXES
 
 
 def supported_list() -> str:
