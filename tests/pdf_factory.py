@@ -8,7 +8,7 @@ is written as Chrome prints one where CSS may hyphenate a word (see ``_CHROME_SO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 _LEADING = 14
 
@@ -16,21 +16,31 @@ _LEADING = 14
 def make_pdf(
     pages: Sequence[Sequence[str] | None],
     outline: Sequence[tuple[str, int]] = (),
+    tags: Mapping[tuple[int, int], str] | None = None,
+    role_map: Mapping[str, str] | None = None,
 ) -> bytes:
     """A PDF whose page i shows ``pages[i]``, one string per line ("" leaves a blank line).
 
     ``outline`` lists ``(title, page index)`` bookmarks, all at the top level, in order.
+    ``tags`` makes it a tagged PDF, as Word or Chrome write one: every line is marked content
+    under a structure element of its own, whose role is ``tags[(page index, line index)]``
+    ("H1", "H2"...) or ``P``; ``role_map`` is the structure tree's RoleMap (a document's own
+    role names mapped to standard ones).
     """
     n = len(pages)
     # Object numbers: 1 catalog, 2 page tree, 3 font, then a page and its content per page,
-    # then the outline root and its items.
+    # then the outline root and its items, then the structure tree root and its elements.
     page_ids = [4 + 2 * i for i in range(n)]
     outline_root = 4 + 2 * n
     item_ids = [outline_root + 1 + i for i in range(len(outline))]
+    tree_root = outline_root + (1 + len(outline) if outline else 0)
     objects: dict[int, bytes] = {}
     catalog = b"<< /Type /Catalog /Pages 2 0 R"
     if outline:
         catalog += b" /Outlines %d 0 R /PageMode /UseOutlines" % outline_root
+    if tags is not None:
+        catalog += b" /MarkInfo << /Marked true >> /StructTreeRoot %d 0 R" % tree_root
+        objects.update(_structure_tree(pages, page_ids, tree_root, tags, role_map or {}))
     objects[1] = catalog + b" >>"
     kids = b" ".join(b"%d 0 R" % i for i in page_ids)
     objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n)
@@ -40,7 +50,7 @@ def make_pdf(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_id + 1)
         )
-        content = _content(lines)
+        content = _content(lines, tagged=tags is not None)
         objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
     if outline:
         objects[outline_root] = b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (
@@ -67,7 +77,7 @@ def make_pdf(
 _CHROME_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC ( ) Tj EMC "
 
 
-def _content(lines: Sequence[str] | None) -> bytes:
+def _content(lines: Sequence[str] | None, tagged: bool = False) -> bytes:
     if lines is None:
         return b"0.5 g 72 72 468 648 re f"
     parts = [b"BT /F1 11 Tf %d TL 72 740 Td" % _LEADING]
@@ -76,9 +86,43 @@ def _content(lines: Sequence[str] | None) -> bytes:
             parts.append(b"T*")
         if line:
             pieces = [_literal(piece.encode("cp1252")) + b" Tj" for piece in line.split("\u00ad")]
-            parts.append(_CHROME_SOFT_HYPHEN.join(pieces))
+            shown = _CHROME_SOFT_HYPHEN.join(pieces)
+            # Marked content numbered by its line: the MCID the structure tree points at.
+            parts.append(b"/Span << /MCID %d >> BDC %s EMC" % (number, shown) if tagged else shown)
     parts.append(b"ET")
     return b"\n".join(parts)
+
+
+def _structure_tree(
+    pages: Sequence[Sequence[str] | None],
+    page_ids: list[int],
+    root: int,
+    tags: Mapping[tuple[int, int], str],
+    role_map: Mapping[str, str],
+) -> dict[int, bytes]:
+    """A structure tree root, a Document element, and one element per non-empty line."""
+    document = root + 1
+    objects: dict[int, bytes] = {}
+    elements: list[int] = []
+    next_id = document + 1
+    for page_index, lines in enumerate(pages):
+        for number, line in enumerate(lines or ()):
+            if not line:
+                continue
+            role = tags.get((page_index, number), "P")
+            objects[next_id] = b"<< /Type /StructElem /S /%s /P %d 0 R /Pg %d 0 R /K %d >>" % (
+                role.encode(),
+                document,
+                page_ids[page_index],
+                number,
+            )
+            elements.append(next_id)
+            next_id += 1
+    kids = b" ".join(b"%d 0 R" % i for i in elements)
+    objects[document] = b"<< /Type /StructElem /S /Document /P %d 0 R /K [%s] >>" % (root, kids)
+    mapped = b" ".join(b"/%s /%s" % (own.encode(), standard.encode()) for own, standard in role_map.items())
+    objects[root] = b"<< /Type /StructTreeRoot /K %d 0 R /RoleMap << %s >> >>" % (document, mapped)
+    return objects
 
 
 def _literal(raw: bytes) -> bytes:

@@ -463,3 +463,58 @@ def test_a_page_chrome_printed_with_hyphenation_reads_in_whole_words(tmp_path):
     )
     text = " ".join(page_texts(pdf).values())
     assert text.split() == " ".join([sentence.replace(shy, "")] * 6).split()
+
+
+def test_the_headings_a_tagged_pdf_marks_start_passages_as_bookmarks_do(tmp_path):
+    pages = [
+        [
+            "Front Desk Handbook",
+            "This page is what the desk team needs.",
+            "2.1 Opening the clinic",
+            "It opens at 7:30.",
+        ],
+        ["The opener checks the schedule.", "Payments", "Patients pay after each session.", "Refunds take a week."],
+    ]
+    # Line 0 of page 0 an H1, line 2 an H2 (numbered: the number is no part of the match),
+    # and on page 1 a heading in the document's own role, which its RoleMap makes an H2.
+    tags = {(0, 0): "H1", (0, 2): "H2", (1, 1): "Subhead"}
+    path = tmp_path / "handbook.pdf"
+    path.write_bytes(make_pdf(pages, tags=tags, role_map={"Subhead": "H2"}))
+    texts, passages = read(path)
+    starts = [(p.source.rsplit("=", 1)[1], p.text.split("\n")[0]) for p in passages]
+    assert starts == [
+        ("1", "Front Desk Handbook"),
+        ("1", "2.1 Opening the clinic"),
+        ("2", "The opener checks the schedule."),
+        ("2", "Payments"),
+    ]
+    # Untagged, the same pages are a passage each.
+    path.write_bytes(make_pdf(pages))
+    assert len(read(path)[1]) == 2
+
+
+@pytest.mark.slow
+def test_the_headings_of_a_page_chrome_printed_start_passages(tmp_path):
+    html = tmp_path / "handbook.html"
+    html.write_text(
+        "<html lang='en'><meta charset='utf-8'><body style='font:12pt serif'><h1>Front Desk Handbook</h1>"
+        "<p>This page is what the desk team needs.</p><h2>Opening the clinic</h2><p>It opens at 7:30.</p>"
+        "<h2>Payments and <em>insurance</em></h2><p>Patients pay after each session.</p></body></html>",
+        encoding="utf-8",
+    )
+    pdf = tmp_path / "handbook.pdf"
+    headless_browser.browse(
+        headless_browser.require_chromium(),
+        html,
+        tmp_path / "browser",
+        f"--print-to-pdf={pdf}",
+        "--no-pdf-header-footer",
+        width=800,
+        height=1000,
+    )
+    _, passages = read(pdf)
+    assert [p.text.split("\n")[0] for p in passages] == [
+        "Front Desk Handbook",
+        "Opening the clinic",
+        "Payments and insurance",
+    ]

@@ -38,6 +38,7 @@ from pathlib import Path
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import PAGE_NUMBER, Block
 from .base import Document, Reader, WarnOnce
+from .pdf_structure import heading_texts, tagged_headings
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,14 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                 f"{source}: not a readable PDF ({one_line(error, named=True)}); skipped."
             ) from None
         titles = _outline_titles(reader, source)
+        tagged = tagged_headings(reader, source)
         with_text = failed = 0
 
         def page_texts() -> Iterator[tuple[int, str]]:
             nonlocal with_text, failed
             for index in range(n_pages):
                 try:
-                    text = _page_text(reader.pages[index])
+                    text, headings = _page_text(reader.pages[index], tagged.get(index, []))
                 except MemoryError:
                     raise
                 except Exception as error:
@@ -104,6 +106,10 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     continue
                 if text.strip():
                     with_text += 1
+                    # A tagged heading counts as a bookmark's title does (read before the
+                    # stages below look at this page's titles).
+                    known = titles.setdefault(index, [])
+                    known.extend(title for title in headings if title not in known)
                     yield index, text.translate(_LIGATURES)
 
         contents: list[int] = []
@@ -250,8 +256,9 @@ _SOFT_HYPHEN_SPAN = re.compile(
 _SHOWN = re.compile(rb"(?:<[0-9A-Fa-f\s]*>|\((?:\\.|[^\\)])*\))\s*Tj|\[(?:\\.|[^\]\\])*\]\s*TJ")
 
 
-def _page_text(page) -> str:
-    """The page's text as pypdf extracts it, without the spaces Chrome marks as soft hyphens."""
+def _page_text(page, headings: list[list[int]]) -> tuple[str, list[str]]:
+    """The page's text as pypdf extracts it, without the spaces Chrome marks as soft hyphens,
+    and the text of each of its tagged ``headings`` (given by their MCIDs), normalised."""
     from pypdf.generic import DecodedStreamObject, NameObject
 
     contents = page.get_contents()
@@ -265,7 +272,10 @@ def _page_text(page) -> str:
             stream = DecodedStreamObject()
             stream.set_data(cleaned)
             page[NameObject("/Contents")] = stream
-    return page.extract_text()
+    if not headings:
+        return page.extract_text(), []
+    text, shown = heading_texts(page, headings)
+    return text, [title for title in map(_normalised, shown) if title]
 
 
 def _outline_titles(reader, source: str) -> dict[int, list[str]]:
