@@ -51,10 +51,7 @@ def write_pdf(workdir: Path, sections: int) -> Path:
     chromium = headless_browser.find_chromium()
     if chromium is None:
         sys.exit(f"needs chromium ({headless_browser.INSTALL})")
-    headless_browser.browse(
-        chromium, html, workdir / "browser", f"--print-to-pdf={pdf}", "--no-pdf-header-footer", width=800, height=1000
-    )
-    return pdf
+    return headless_browser.print_to_pdf(chromium, html, pdf, workdir / "browser")
 
 
 def main() -> None:

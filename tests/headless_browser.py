@@ -53,3 +53,10 @@ def browse(chromium: str, page: Path, work: Path, *action: str, width: int, heig
     ]
     env = {**os.environ, "HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_CACHE_HOME": str(work)}
     return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, check=True)
+
+
+def print_to_pdf(chromium: str, page: Path, pdf: Path, work: Path) -> Path:
+    """``page`` printed to ``pdf`` as Chrome's "Save as PDF" does, without the date and URL
+    lines it prints by default: a tagged PDF."""
+    browse(chromium, page, work, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", width=800, height=1000)
+    return pdf

@@ -439,6 +439,14 @@ def test_the_soft_hyphens_chrome_prints_are_not_read_as_spaces(tmp_path):
     )
 
 
+def chrome_pdf(tmp_path: Path, body: str) -> Path:
+    """An English HTML page of ``body``, printed to PDF by headless Chromium."""
+    html = tmp_path / "page.html"
+    html.write_text(f"<html lang='en'><meta charset='utf-8'>{body}</html>", encoding="utf-8")
+    chromium = headless_browser.require_chromium()
+    return headless_browser.print_to_pdf(chromium, html, tmp_path / "page.pdf", tmp_path / "browser")
+
+
 @pytest.mark.slow
 def test_a_page_chrome_printed_with_hyphenation_reads_in_whole_words(tmp_path):
     # A narrow column of long words with soft hyphens, so that Chrome breaks some of them at
@@ -446,21 +454,7 @@ def test_a_page_chrome_printed_with_hyphenation_reads_in_whole_words(tmp_path):
     shy = "\u00ad"
     words = [f"in{shy}ter{shy}na{shy}tion{shy}al{shy}i{shy}za{shy}tion", f"re{shy}con{shy}cil{shy}i{shy}a{shy}tion"]
     sentence = f"Our {words[0]} effort and the {words[1]} of ledgers go on."
-    html = tmp_path / "report.html"
-    html.write_text(
-        f"<html lang='en'><meta charset='utf-8'><body style='width:2.6cm;font:12pt serif'><p>{' '.join([sentence] * 6)}</p>",
-        encoding="utf-8",
-    )
-    pdf = tmp_path / "report.pdf"
-    headless_browser.browse(
-        headless_browser.require_chromium(),
-        html,
-        tmp_path / "browser",
-        f"--print-to-pdf={pdf}",
-        "--no-pdf-header-footer",
-        width=800,
-        height=1000,
-    )
+    pdf = chrome_pdf(tmp_path, f"<body style='width:2.6cm;font:12pt serif'><p>{' '.join([sentence] * 6)}</p>")
     text = " ".join(page_texts(pdf).values())
     assert text.split() == " ".join([sentence.replace(shy, "")] * 6).split()
 
@@ -495,22 +489,11 @@ def test_the_headings_a_tagged_pdf_marks_start_passages_as_bookmarks_do(tmp_path
 
 @pytest.mark.slow
 def test_the_headings_of_a_page_chrome_printed_start_passages(tmp_path):
-    html = tmp_path / "handbook.html"
-    html.write_text(
-        "<html lang='en'><meta charset='utf-8'><body style='font:12pt serif'><h1>Front Desk Handbook</h1>"
+    pdf = chrome_pdf(
+        tmp_path,
+        "<body style='font:12pt serif'><h1>Front Desk Handbook</h1>"
         "<p>This page is what the desk team needs.</p><h2>Opening the clinic</h2><p>It opens at 7:30.</p>"
-        "<h2>Payments and <em>insurance</em></h2><p>Patients pay after each session.</p></body></html>",
-        encoding="utf-8",
-    )
-    pdf = tmp_path / "handbook.pdf"
-    headless_browser.browse(
-        headless_browser.require_chromium(),
-        html,
-        tmp_path / "browser",
-        f"--print-to-pdf={pdf}",
-        "--no-pdf-header-footer",
-        width=800,
-        height=1000,
+        "<h2>Payments and <em>insurance</em></h2><p>Patients pay after each session.</p></body>",
     )
     _, passages = read(pdf)
     assert [p.text.split("\n")[0] for p in passages] == [
