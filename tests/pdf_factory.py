@@ -18,6 +18,8 @@ def make_pdf(
     outline: Sequence[tuple[str, int]] = (),
     tags: Mapping[tuple[int, int], str] | None = None,
     role_map: Mapping[str, str] | None = None,
+    looped_tree: bool = False,
+    shown_soft_hyphens: bool = False,
 ) -> bytes:
     """A PDF whose page i shows ``pages[i]``, one string per line ("" leaves a blank line).
 
@@ -25,7 +27,10 @@ def make_pdf(
     ``tags`` makes it a tagged PDF, as Word or Chrome write one: every line is marked content
     under a structure element of its own, whose role is ``tags[(page index, line index)]``
     ("H1", "H2"...) or ``P``; ``role_map`` is the structure tree's RoleMap (a document's own
-    role names mapped to standard ones).
+    role names mapped to standard ones); ``looped_tree`` damages that tree as some files are
+    damaged, its root element listed among its own kids. ``shown_soft_hyphens`` writes a soft
+    hyphen as the hyphen drawn where a word breaks, marked with the ActualText U+00AD (as
+    LuaTeX and WeasyPrint do), instead of as Chrome does.
     """
     n = len(pages)
     # Object numbers: 1 catalog, 2 page tree, 3 font, then a page and its content per page,
@@ -40,7 +45,7 @@ def make_pdf(
         catalog += b" /Outlines %d 0 R /PageMode /UseOutlines" % outline_root
     if tags is not None:
         catalog += b" /MarkInfo << /Marked true >> /StructTreeRoot %d 0 R" % tree_root
-        objects.update(_structure_tree(pages, page_ids, tree_root, tags, role_map or {}))
+        objects.update(_structure_tree(pages, page_ids, tree_root, tags, role_map or {}, looped_tree))
     objects[1] = catalog + b" >>"
     kids = b" ".join(b"%d 0 R" % i for i in page_ids)
     objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n)
@@ -50,7 +55,7 @@ def make_pdf(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_id + 1)
         )
-        content = _content(lines, tagged=tags is not None)
+        content = _content(lines, tagged=tags is not None, shown_soft_hyphens=shown_soft_hyphens)
         objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
     if outline:
         objects[outline_root] = b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (
@@ -73,11 +78,13 @@ def make_pdf(
     return _assemble(objects)
 
 
-# A soft hyphen as Chrome prints one: a space glyph whose ActualText is U+00AD.
+# A soft hyphen as Chrome prints one: a space glyph whose ActualText is U+00AD; and as
+# LuaTeX or WeasyPrint print one where a word breaks: the hyphen they draw, marked so.
 _CHROME_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC ( ) Tj EMC "
+_SHOWN_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC (-) Tj EMC "
 
 
-def _content(lines: Sequence[str] | None, tagged: bool = False) -> bytes:
+def _content(lines: Sequence[str] | None, tagged: bool = False, shown_soft_hyphens: bool = False) -> bytes:
     if lines is None:
         return b"0.5 g 72 72 468 648 re f"
     parts = [b"BT /F1 11 Tf %d TL 72 740 Td" % _LEADING]
@@ -86,7 +93,7 @@ def _content(lines: Sequence[str] | None, tagged: bool = False) -> bytes:
             parts.append(b"T*")
         if line:
             pieces = [_literal(piece.encode("cp1252")) + b" Tj" for piece in line.split("\u00ad")]
-            shown = _CHROME_SOFT_HYPHEN.join(pieces)
+            shown = (_SHOWN_SOFT_HYPHEN if shown_soft_hyphens else _CHROME_SOFT_HYPHEN).join(pieces)
             # Marked content numbered by its line: the MCID the structure tree points at.
             parts.append(b"/Span << /MCID %d >> BDC %s EMC" % (number, shown) if tagged else shown)
     parts.append(b"ET")
@@ -99,6 +106,7 @@ def _structure_tree(
     root: int,
     tags: Mapping[tuple[int, int], str],
     role_map: Mapping[str, str],
+    looped: bool,
 ) -> dict[int, bytes]:
     """A structure tree root, a Document element, and one element per non-empty line."""
     document = root + 1
@@ -118,7 +126,7 @@ def _structure_tree(
             )
             elements.append(next_id)
             next_id += 1
-    kids = b" ".join(b"%d 0 R" % i for i in elements)
+    kids = b" ".join(b"%d 0 R" % i for i in ([document] if looped else []) + elements)
     objects[document] = b"<< /Type /StructElem /S /Document /P %d 0 R /K [%s] >>" % (root, kids)
     mapped = b" ".join(b"/%s /%s" % (own.encode(), standard.encode()) for own, standard in role_map.items())
     objects[root] = b"<< /Type /StructTreeRoot /K %d 0 R /RoleMap << %s >> >>" % (document, mapped)

@@ -158,10 +158,10 @@ def test_documents_in_formats_not_read_are_told_in_one_warning_and_a_source_tree
         assert found == [str(docs / "notes.md")]
         assert warnings_in(caplog) == [
             f"{docs}: passed over 2 .odt, 1 .pptx, 1 .rst (formats bonito-lite does not read); "
-            "convert them to .docx, .pdf, .html, .md or .txt to include them."
+            "convert them to .docx, .pdf, .html, .md or .txt (a spreadsheet to .csv) to include them."
         ]
         caplog.clear()
-        for name in ("app.py", "logo.png", "Makefile", "README.md"):
+        for name in ("app.py", "logo.png", "Makefile", "README.md", "certs/server.key", "msg/Pose.msg"):
             write(tmp_path / "src" / name, "x")
         find_documents([str(tmp_path / "src")])
         assert warnings_in(caplog) == []

@@ -437,6 +437,9 @@ def test_the_soft_hyphens_chrome_prints_are_not_read_as_spaces(tmp_path):
         texts[1].split()
         == "Our internationalization effort covers eleven markets. The reconciliation of ledgers is monthly.".split()
     )
+    # Where the mark holds the hyphen drawn at a line end (LuaTeX, WeasyPrint), it is kept and joined.
+    path.write_bytes(make_pdf([["The manip\u00ad", "ulation of ledgers is monthly."]], shown_soft_hyphens=True))
+    assert page_texts(path)[1].split() == "The manipulation of ledgers is monthly.".split()
 
 
 def chrome_pdf(tmp_path: Path, body: str) -> Path:
@@ -485,6 +488,28 @@ def test_the_headings_a_tagged_pdf_marks_start_passages_as_bookmarks_do(tmp_path
     # Untagged, the same pages are a passage each.
     path.write_bytes(make_pdf(pages))
     assert len(read(path)[1]) == 2
+    # A tree that loops back on itself is walked once.
+    path.write_bytes(make_pdf(pages, tags=tags, role_map={"Subhead": "H2"}, looped_tree=True))
+    assert [p.text.split("\n")[0] for p in read(path)[1]] == [text for _, text in starts]
+
+
+def test_a_heading_tagged_twice_on_a_page_starts_a_passage_each_time_and_a_bookmarked_one_counts_once(tmp_path):
+    pages = [
+        [
+            "open",
+            "Opens a file.",
+            "Parameters",
+            "path: where it is.",
+            "close",
+            "Closes it.",
+            "Parameters",
+            "f: the file.",
+        ]
+    ]
+    tags = {(0, 0): "H2", (0, 2): "H3", (0, 4): "H2", (0, 6): "H3"}
+    path = tmp_path / "api.pdf"
+    path.write_bytes(make_pdf(pages, outline=[("open", 0), ("Parameters", 0)], tags=tags))
+    assert [p.text.split("\n")[0] for p in read(path)[1]] == ["open", "Parameters", "close", "Parameters"]
 
 
 @pytest.mark.slow

@@ -448,7 +448,7 @@ class _Scan:
         kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(self.unread.items()))
         return (
             f"passed over {kinds} (formats bonito-lite does not read); "
-            "convert them to .docx, .pdf, .html, .md or .txt to include them."
+            "convert them to .docx, .pdf, .html, .md or .txt (a spreadsheet to .csv) to include them."
         )
 
 

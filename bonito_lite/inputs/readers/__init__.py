@@ -35,8 +35,8 @@ _REFUSED = {docx.OLD_WORD_SUFFIX: docx.old_word_message}
 # Documents people keep beside the ones read here, in formats that are not read: a folder
 # scan passes over a source tree's other files in silence, but says it passed over these.
 UNREAD_DOCUMENT_SUFFIXES = frozenset(
-    ".odt .ott .rtf .pages .pptx .ppt .odp .key .xlsx .xls .ods .numbers .epub .rst .adoc .asciidoc .org .tex "
-    ".eml .msg .mbox".split()
+    ".odt .ott .rtf .pages .pptx .ppt .odp .xlsx .xls .ods .numbers .epub .rst .adoc .asciidoc .org .tex "
+    ".eml .mbox".split()
 )
 
 

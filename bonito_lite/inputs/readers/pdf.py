@@ -30,7 +30,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +109,12 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
                     # A tagged heading counts as a bookmark's title does (read before the
                     # stages below look at this page's titles).
                     known = titles.setdefault(index, [])
-                    known.extend(title for title in headings if title not in known)
+                    bookmarked = Counter(known)  # a heading both bookmarked and tagged counts once
+                    for title in headings:
+                        if bookmarked[title]:
+                            bookmarked[title] -= 1
+                        else:
+                            known.append(title)
                     yield index, text.translate(_LIGATURES)
 
         contents: list[int] = []
@@ -246,14 +251,16 @@ def _heading(line: str, titles: list[str] | tuple[str, ...]) -> bool:
 
 # Chrome (Skia) writes each place a word may break (a soft hyphen; CSS `hyphens: auto`) as a
 # space glyph marked with the ActualText U+00AD, which pypdf, reading glyphs and not
-# ActualText, extracts as a space: "in ter na tion al". The glyphs such a span shows are
+# ActualText, extracts as a space: "in ter na tion al". The spaces such a span shows are
 # left out (the text shown between them then runs on as one word; where the word did break,
-# the hyphen drawn at the line end stays and is joined as any other).
+# the hyphen drawn at the line end stays and is joined as any other). Other producers mark
+# the visible hyphen itself so, which is kept: only a space is left out, a simple font's
+# "( )" or Skia's glyph 3, the space of its subset fonts.
 _SOFT_HYPHEN_SPAN = re.compile(
     rb"/Span\s*<<\s*/ActualText\s*(?:<\s*FEFF00AD\s*>|\(\\376\\377\\000\\255\))\s*>>\s*BDC(.{0,400}?)EMC",
     re.DOTALL | re.IGNORECASE,
 )
-_SHOWN = re.compile(rb"(?:<[0-9A-Fa-f\s]*>|\((?:\\.|[^\\)])*\))\s*Tj|\[(?:\\.|[^\]\\])*\]\s*TJ")
+_SHOWN_SPACE = re.compile(rb"(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*Tj|\[\s*(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*\]\s*TJ")
 
 
 def _page_text(page, headings: list[list[int]]) -> tuple[str, list[str]]:
@@ -265,7 +272,8 @@ def _page_text(page, headings: list[list[int]]) -> tuple[str, list[str]]:
     data = contents.get_data() if contents is not None else b""
     if b"/ActualText" in data:
         cleaned = _SOFT_HYPHEN_SPAN.sub(
-            lambda span: span.group(0)[: span.start(1) - span.start(0)] + _SHOWN.sub(b"", span.group(1)) + b"EMC", data
+            lambda span: span.group(0)[: span.start(1) - span.start(0)] + _SHOWN_SPACE.sub(b"", span.group(1)) + b"EMC",
+            data,
         )
         if cleaned != data:
             # Only this reader's copy of the page changes; the file is never written.

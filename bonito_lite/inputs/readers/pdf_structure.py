@@ -69,6 +69,7 @@ class _Walk:
         self.page_of = page_of
         self.role_map = role_map
         self.seen = 0
+        self.visited: set[int] = set()  # object numbers met: a damaged tree may loop
         self.pending: list[tuple[object, int | None]] = []
 
     def elements(self, kids, page: int | None):
@@ -109,6 +110,10 @@ class _Walk:
         if self.seen > _MOST_NODES:
             self.pending.clear()
             return None
+        if hasattr(node, "idnum"):  # an indirect reference: each object is read once
+            if node.idnum in self.visited:
+                return None
+            self.visited.add(node.idnum)
         return node.get_object() if hasattr(node, "get_object") else node
 
     def _page(self, node, page: int | None) -> int | None:
