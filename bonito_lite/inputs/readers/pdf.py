@@ -260,7 +260,9 @@ _SOFT_HYPHEN_SPAN = re.compile(
     rb"/Span\s*<<\s*/ActualText\s*(?:<\s*FEFF00AD\s*>|\(\\376\\377\\000\\255\))\s*>>\s*BDC(.{0,400}?)EMC",
     re.DOTALL | re.IGNORECASE,
 )
-_SHOWN_SPACE = re.compile(rb"(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*Tj|\[\s*(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*\]\s*TJ")
+_SHOWN_SPACE = re.compile(
+    rb"(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*Tj|\[\s*(?:\(\x20\)|<\s*(?:00)?(?:03|20)\s*>)\s*\]\s*TJ"
+)
 
 
 def _page_text(page, headings: list[list[int]]) -> tuple[str, list[str]]:
