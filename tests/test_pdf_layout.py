@@ -493,6 +493,16 @@ def test_the_headings_a_tagged_pdf_marks_start_passages_as_bookmarks_do(tmp_path
     assert [p.text.split("\n")[0] for p in read(path)[1]] == [text for _, text in starts]
 
 
+def test_a_bookmark_whose_title_the_page_sets_on_two_lines_starts_a_passage(tmp_path):
+    pages = [["The desk opens at eight.", "Setting up the desk before", "the morning shift", "Turn on the lights."]]
+    path = tmp_path / "desk.pdf"
+    path.write_bytes(make_pdf(pages, outline=[("Setting up the desk before the morning shift", 0)]))
+    assert [p.text for p in read(path)[1]] == [
+        "The desk opens at eight.",
+        "Setting up the desk before\nthe morning shift\n\nTurn on the lights.",
+    ]
+
+
 def test_a_heading_tagged_twice_on_a_page_starts_a_passage_each_time_and_a_bookmarked_one_counts_once(tmp_path):
     pages = [
         [
@@ -516,13 +526,16 @@ def test_a_heading_tagged_twice_on_a_page_starts_a_passage_each_time_and_a_bookm
 def test_the_headings_of_a_page_chrome_printed_start_passages(tmp_path):
     pdf = chrome_pdf(
         tmp_path,
-        "<body style='font:12pt serif'><h1>Front Desk Handbook</h1>"
+        "<body style='font:12pt serif;width:9cm'><h1>Front Desk Handbook</h1>"
         "<p>This page is what the desk team needs.</p><h2>Opening the clinic</h2><p>It opens at 7:30.</p>"
-        "<h2>Payments and <em>insurance</em></h2><p>Patients pay after each session.</p></body>",
+        "<h2>Payments and <em>insurance</em></h2><p>Patients pay after each session.</p>"
+        "<h2>A long heading on refunds that the narrow page wraps onto two lines</h2><p>Refunds take a week.</p>"
+        "</body>",
     )
     _, passages = read(pdf)
-    assert [p.text.split("\n")[0] for p in passages] == [
-        "Front Desk Handbook",
-        "Opening the clinic",
-        "Payments and insurance",
+    assert [" ".join(p.text.split()) for p in passages] == [
+        "Front Desk Handbook This page is what the desk team needs.",
+        "Opening the clinic It opens at 7:30.",
+        "Payments and insurance Patients pay after each session.",
+        "A long heading on refunds that the narrow page wraps onto two lines Refunds take a week.",
     ]

@@ -312,21 +312,37 @@ def _outline_titles(reader, source: str) -> dict[int, list[str]]:
 
 
 def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
-    """The page's text, cut around the lines that match its outline titles (each used once)."""
+    """The page's text, cut around the lines that match its outline titles or tagged
+    headings (each used once; a title set on up to ``_HEADING_LINES`` lines matches them together)."""
     blocks: list[Block] = []
     wanted = [_SECTION_NUMBER.sub("", title, count=1) for title in titles]
-    body_start = position = 0
-    for line in text.splitlines(keepends=True):
-        if wanted and (key := _SECTION_NUMBER.sub("", _normalised(line), count=1)) in wanted:
-            wanted.remove(key)
+    lines = text.splitlines(keepends=True)
+    body_start = position = number = 0
+    while number < len(lines):
+        taken = 0
+        for count in range(1, min(_HEADING_LINES, len(lines) - number) + 1) if wanted else ():
+            key = _SECTION_NUMBER.sub("", _normalised(" ".join(lines[number : number + count])), count=1)
+            if key in wanted:
+                wanted.remove(key)
+                taken = count
+                break
+        if taken:
+            heading = "".join(lines[number : number + taken])
             if text[body_start:position].strip():
                 blocks.append(Block(text[body_start:position]))
-            blocks.append(Block(line.strip(), heading=True))
-            body_start = position + len(line)
-        position += len(line)
+            blocks.append(Block(heading.strip(), heading=True))
+            body_start = position + len(heading)
+        else:
+            taken = 1
+        position += sum(len(line) for line in lines[number : number + taken])
+        number += taken
     if text[body_start:].strip():
         blocks.append(Block(text[body_start:]))
     return blocks
+
+
+# A heading is looked for on this many lines together at most (a long title wraps).
+_HEADING_LINES = 3
 
 
 def _normalised(text: str) -> str:
