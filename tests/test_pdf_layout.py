@@ -539,3 +539,21 @@ def test_the_headings_of_a_page_chrome_printed_start_passages(tmp_path):
         "Payments and insurance Patients pay after each session.",
         "A long heading on refunds that the narrow page wraps onto two lines Refunds take a week.",
     ]
+
+
+def test_a_short_line_that_ends_a_sentence_ends_a_paragraph(tmp_path):
+    page = [
+        "The front desk opens at half past seven on weekdays and the opener",
+        "checks the schedule for double bookings before patients arrive.",
+        "Phones are forwarded at eight.",
+        "Payments are taken at the desk after each session, by card or in cash,",
+        "and a receipt is printed for every payment that is made there.",
+        "Refunds take a week.",
+    ]
+    path = tmp_path / "desk.pdf"
+    path.write_bytes(make_pdf([page]))
+    texts, passages = read(path)
+    assert texts[f"{path}#page=1"] == "\n".join([*page[:3], "", *page[3:]])
+    # A passage too small for both paragraphs is cut between them.
+    cut = list(iter_passages(find_documents([str(path)]), count_tokens=words, chunk_tokens=40))
+    assert [p.text.split("\n")[-1] for p in cut] == [page[2], page[5]]

@@ -7,7 +7,8 @@ break cuts is finished from the top of the next page, which is read from the sen
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
 page's number, on the pages around it) are dropped, except the first page's first line,
-where the document's title stands (later pages often repeat it); a word hyphenated across a line
+where the document's title stands (later pages often repeat it); a short line that ends a
+sentence ends a paragraph (pypdf writes none apart); a word hyphenated across a line
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
 hyphen elsewhere on the page), the soft hyphens Chrome prints are not spaces, and typographic
@@ -128,7 +129,7 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
 
         try:
             for index, text, elsewhere in _sentences_finished(body_texts(), titles):
-                text = _rejoined(text, elsewhere)
+                text = _paragraphs_apart(_rejoined(text, elsewhere))
                 if text.strip():
                     yield index + 1, _page_blocks(text, titles.get(index, ()))
         finally:
@@ -339,6 +340,40 @@ def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
     if text[body_start:].strip():
         blocks.append(Block(text[body_start:]))
     return blocks
+
+
+# pypdf writes a page's lines one under the other, with no blank line between paragraphs. A
+# paragraph's last line is seldom full: a line that ends a sentence well short of the page's
+# full lines (this share of them), followed by one that starts as a sentence does, ends a
+# paragraph, and a blank line is put after it, so that passages are cut between paragraphs.
+_SHORT_LINE_SHARE = 0.7
+# The page's full line length: this quantile of its lines' lengths. Fewer lines than
+# _PARAGRAPH_LINES tell no full length.
+_FULL_LINE_QUANTILE = 0.8
+_PARAGRAPH_LINES = 4
+_ENDS_PARAGRAPH = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*[ \t]*$")
+
+
+def _paragraphs_apart(text: str) -> str:
+    """``text`` with a blank line after each line that ends a paragraph (see ``_SHORT_LINE_SHARE``)."""
+    lines = text.split("\n")
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if len(lengths) < _PARAGRAPH_LINES:
+        return text
+    short = _SHORT_LINE_SHARE * lengths[int(_FULL_LINE_QUANTILE * (len(lengths) - 1))]
+    out = []
+    for line, following in zip(lines, [*lines[1:], ""]):
+        out.append(line)
+        start = following.lstrip()[:1]
+        if (
+            line.strip()
+            and len(line.strip()) < short
+            and _ENDS_PARAGRAPH.search(line)
+            and (start.isupper() or start.isdigit() or start in "\"'\u201c\u2018(\u2022")
+            and start
+        ):
+            out.append("")
+    return "\n".join(out)
 
 
 # A heading is looked for on this many lines together at most (a long title wraps).
