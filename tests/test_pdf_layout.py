@@ -503,6 +503,25 @@ def test_a_bookmark_whose_title_the_page_sets_on_two_lines_starts_a_passage(tmp_
     ]
 
 
+def test_a_heading_on_several_lines_takes_no_line_of_the_text_above_and_keeps_a_compounds_hyphen(tmp_path):
+    pages = [
+        ["The survey was first", "published in", "2019", "Results", "Most staff replied."],
+        ["The backups are made nightly.", "Long-", "term Storage Planning", "Tapes go off site weekly."],
+        ["The sync runs hourly.", "Cross-", "Platform Synchronisation", "It covers every laptop."],
+    ]
+    outline = [("Results", 0), ("Long-term Storage Planning", 1), ("Cross-Platform Synchronisation", 2)]
+    path = tmp_path / "plan.pdf"
+    path.write_bytes(make_pdf(pages, outline=outline))
+    assert [p.text for p in read(path)[1]] == [
+        "The survey was first\npublished in\n2019",
+        "Results\n\nMost staff replied.",
+        "The backups are made nightly.",
+        "Long-term Storage Planning\n\nTapes go off site weekly.",
+        "The sync runs hourly.",
+        "Cross-\nPlatform Synchronisation\n\nIt covers every laptop.",
+    ]
+
+
 def test_a_heading_tagged_twice_on_a_page_starts_a_passage_each_time_and_a_bookmarked_one_counts_once(tmp_path):
     pages = [
         [
@@ -557,3 +576,20 @@ def test_a_short_line_that_ends_a_sentence_ends_a_paragraph(tmp_path):
     # A passage too small for both paragraphs is cut between them.
     cut = list(iter_passages(find_documents([str(path)]), count_tokens=words, chunk_tokens=40))
     assert [p.text.split("\n")[-1] for p in cut] == [page[2], page[5]]
+
+
+def test_lines_as_long_as_the_lines_around_them_end_no_paragraph_and_a_question_or_a_bullet_may_open_one(tmp_path):
+    page = [
+        "This report describes the sensors placed along the harbour wall in the spring of 2024 and",
+        "what they measured over the following months, with the gaps in the record and their causes.",
+        "The sensors were read every hour by the",
+        "harbour office and the data kept there.",
+        "Two of them failed in the first storm and",
+        "were replaced.",
+        "- Tide height, every ten minutes, at the",
+        "end of the north pier.",
+        "\u00bfWho reads them now? The harbour office does.",
+    ]
+    path = tmp_path / "sensors.pdf"
+    path.write_bytes(make_pdf([page]))
+    assert page_texts(path)[1] == "\n".join([*page[:6], "", *page[6:8], "", page[8]])

@@ -129,7 +129,9 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
 
         try:
             for index, text, elsewhere in _sentences_finished(body_texts(), titles):
-                text = _paragraphs_apart(_rejoined(text, elsewhere))
+                # The page's titles are evidence too: a bookmark "Long-term planning" set as
+                # "Long-" / "term planning" keeps its hyphen.
+                text = _paragraphs_apart(_rejoined(text, "\n".join([elsewhere, *titles.get(index, ())])))
                 if text.strip():
                     yield index + 1, _page_blocks(text, titles.get(index, ()))
         finally:
@@ -246,8 +248,20 @@ def _rest_of_sentence(
 
 def _heading(line: str, titles: list[str] | tuple[str, ...]) -> bool:
     """Whether ``line`` is one of the page's outline titles, with or without its section number."""
-    key = _SECTION_NUMBER.sub("", _normalised(line), count=1)
-    return any(_SECTION_NUMBER.sub("", title, count=1) == key for title in titles)
+    key = _heading_key(line)
+    return any(_heading_key(title) == key for title in titles)
+
+
+def _heading_key(*lines: str) -> str:
+    """What a heading set on ``lines`` is matched by: its words without the section number
+    the first line opens with, and without any space. A title drawn in several runs (a
+    superscript, an italic word, a line end) comes out of pypdf with spaces in other places
+    than its bookmark writes them; no two headings differ only by their spaces."""
+    first, *rest = (_normalised(line) for line in lines)
+    return _WHITESPACE.sub("", " ".join([_SECTION_NUMBER.sub("", first, count=1), *rest]))
+
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 # Chrome (Skia) writes each place a word may break (a soft hyphen; CSS `hyphens: auto`) as a
@@ -316,14 +330,13 @@ def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
     """The page's text, cut around the lines that match its outline titles or tagged
     headings (each used once; a title set on up to ``_HEADING_LINES`` lines matches them together)."""
     blocks: list[Block] = []
-    wanted = [_SECTION_NUMBER.sub("", title, count=1) for title in titles]
+    wanted = [_heading_key(title) for title in titles]
     lines = text.splitlines(keepends=True)
     body_start = position = number = 0
     while number < len(lines):
         taken = 0
         for count in range(1, min(_HEADING_LINES, len(lines) - number) + 1) if wanted else ():
-            key = _SECTION_NUMBER.sub("", _normalised(" ".join(lines[number : number + count])), count=1)
-            if key in wanted:
+            if (key := _heading_key(*lines[number : number + count])) in wanted:
                 wanted.remove(key)
                 taken = count
                 break
@@ -343,34 +356,37 @@ def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
 
 
 # pypdf writes a page's lines one under the other, with no blank line between paragraphs. A
-# paragraph's last line is seldom full: a line that ends a sentence well short of the page's
-# full lines (this share of them), followed by one that starts as a sentence does, ends a
-# paragraph, and a blank line is put after it, so that passages are cut between paragraphs.
+# paragraph's last line is seldom full: a line that ends a sentence well short of the longer
+# of the lines around it (this share of it), followed by one that starts as a sentence does,
+# ends a paragraph, and a blank line is put after it, so that passages are cut between
+# paragraphs. Lines of a list, an address, a table or code are about as long as each other.
 _SHORT_LINE_SHARE = 0.7
-# The page's full line length: this quantile of its lines' lengths. Fewer lines than
-# _PARAGRAPH_LINES tell no full length.
-_FULL_LINE_QUANTILE = 0.8
+# A page of fewer lines than this (a slide, a title page) tells too little: left as it is.
 _PARAGRAPH_LINES = 4
-_ENDS_PARAGRAPH = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*[ \t]*$")
+_ENDS_PARAGRAPH = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u0964][\"'\u201d\u2019)\]\u300d]*[ \t]*$")
+_OPENS_PARAGRAPH = "\"'(\u201c\u2018\u00bf\u00a1\u2022\u2013*-\u300c"
 
 
 def _paragraphs_apart(text: str) -> str:
     """``text`` with a blank line after each line that ends a paragraph (see ``_SHORT_LINE_SHARE``)."""
     lines = text.split("\n")
-    lengths = sorted(len(line.strip()) for line in lines if line.strip())
-    if len(lengths) < _PARAGRAPH_LINES:
+    lengths = [len(line.strip()) for line in lines]
+    if sum(1 for length in lengths if length) < _PARAGRAPH_LINES:
         return text
-    short = _SHORT_LINE_SHARE * lengths[int(_FULL_LINE_QUANTILE * (len(lengths) - 1))]
     out = []
-    for line, following in zip(lines, [*lines[1:], ""]):
+    for number, line in enumerate(lines):
         out.append(line)
-        start = following.lstrip()[:1]
+        following = lines[number + 1].lstrip()[:1] if number + 1 < len(lines) else ""
+        around = max(lengths[number - 1] if number else 0, lengths[number + 1] if following else 0)
         if (
-            line.strip()
-            and len(line.strip()) < short
+            following
+            and 0 < lengths[number] < _SHORT_LINE_SHARE * around
             and _ENDS_PARAGRAPH.search(line)
-            and (start.isupper() or start.isdigit() or start in "\"'\u201c\u2018(\u2022")
-            and start
+            and (
+                (following.isalpha() and not following.islower())
+                or following.isdigit()
+                or following in _OPENS_PARAGRAPH
+            )
         ):
             out.append("")
     return "\n".join(out)
@@ -493,7 +509,7 @@ class _PageEdges:
         found, numbered, bare_number = set(), set(), False
         for n, offsets in self.offsets.items():
             line = _normalised(self.lines[n])
-            if _SECTION_NUMBER.sub("", line, count=1) in headings:
+            if _heading_key(line) in headings:
                 continue
             # A number that counts pages as the neighbours' edge numbers do is a page number.
             counted = sum(1 for page in neighbours if offsets & page.all_offsets) >= _REPEATS
@@ -573,7 +589,7 @@ def _without_furniture(
         if position >= len(window):
             return
         page = window[position]
-        headings = [_SECTION_NUMBER.sub("", title, count=1) for title in titles.get(page.index, ())]
+        headings = [_heading_key(title) for title in titles.get(page.index, ())]
         dropped = page.furniture([other for other in window if other is not page], headings)
         yield page.index, [line for n, line in enumerate(page.lines) if n not in dropped]
         position += 1

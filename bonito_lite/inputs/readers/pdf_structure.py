@@ -163,15 +163,9 @@ def heading_texts(page, headings: list[list[int]]) -> tuple[str, list[str]]:
             mcid = next((mcid for mcid in reversed(open_ids) if mcid is not None), None)
             shown_by.add(heading_of.get(mcid))
 
-    last_line: dict[int, float] = {}  # each heading's last run's baseline
-
-    def run(text: str, cm, tm, _font, size) -> None:
+    def run(text: str, *_) -> None:
+        # Runs are joined as they come: headings are matched without their spaces.
         if text and len(shown_by) == 1 and (number := next(iter(shown_by))) is not None:
-            # Runs on another line are other words, whether or not pypdf hands on a line end.
-            baseline = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-            if parts[number] and abs(baseline - last_line[number]) > (size or 1) / 2:
-                parts[number].append(" ")
-            last_line[number] = baseline
             parts[number].append(text)
         if text:
             shown_by.clear()
