@@ -7,8 +7,8 @@ break cuts is finished from the top of the next page, which is read from the sen
 text is what pypdf extracts from it, cleaned as a reader skips things: page numbers and
 running headers and footers (lines at a page's top or bottom that repeat, or carry the
 page's number, on the pages around it) are dropped, except the first page's first line,
-where the document's title stands (later pages often repeat it); a short line that ends a
-sentence ends a paragraph (pypdf writes none apart); a word hyphenated across a line
+where the document's title stands (later pages often repeat it); a line that ends a sentence
+short of the lines around it ends a paragraph (pypdf writes none apart); a word hyphenated across a line
 end is joined again ("manip-" + "ulation" → "manipulation"), unless it is a compound whose
 hyphen belongs there (one with another hyphen before the line end, or written with the
 hyphen elsewhere on the page), the soft hyphens Chrome prints are not spaces, and typographic
@@ -16,9 +16,10 @@ ligatures ("ﬁ") are spelt out. Table-of-
 contents and index pages (mostly lines that end in a page number of this document after a dot
 leader, in page or alphabetical order, or after an index entry's comma; on a page titled
 "Contents", also page numbers in order without a leader) are not read, with one warning
-listing them. A line equal to an outline
-(bookmark) title pointing at that page is a heading, also with its section number
-("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at a time from the open file,
+listing them. A line (or two or three) equal to an outline (bookmark) title pointing at that
+page, or to a heading a tagged PDF's structure tree marks (``pdf_structure``), is a heading,
+also with its section number ("2.1 Syntax" for the bookmark "Syntax"). Pages are read one at
+a time from the open file,
 with a few pages around each held to tell its headers and footers.
 
 A file that cannot be read (corrupt, encrypted with a password, without a text layer) is
