@@ -151,13 +151,13 @@ def test_documents_in_formats_not_read_are_told_in_one_warning_and_a_source_tree
 ):
     docs = tmp_path / "docs"
     write(docs / "notes.md", NOTES)
-    for name in ("minutes.odt", "plan.ODT", "deck.pptx", "wiki/index.rst", "build.py", "logo.png"):
+    for name in ("minutes.rtf", "plan.RTF", "deck.pptx", "wiki/index.rst", "build.py", "logo.png"):
         write(docs / name, "x")
     with caplog.at_level(logging.WARNING):
         found = [d.source for d in find_documents([str(docs)])]
         assert found == [str(docs / "notes.md")]
         assert warnings_in(caplog) == [
-            f"{docs}: passed over 2 .odt, 1 .pptx, 1 .rst (formats bonito-lite does not read); "
+            f"{docs}: passed over 1 .pptx, 1 .rst, 2 .rtf (formats bonito-lite does not read); "
             "convert them to .docx, .pdf, .html, .md or .txt (a spreadsheet to .csv) to include them."
         ]
         caplog.clear()
@@ -166,7 +166,9 @@ def test_documents_in_formats_not_read_are_told_in_one_warning_and_a_source_tree
         find_documents([str(tmp_path / "src")])
         assert warnings_in(caplog) == []
     (docs / "notes.md").unlink()
-    with pytest.raises(InputError, match=r"no supported files in this folder .*; passed over 2 \.odt, 1 \.pptx"):
+    with pytest.raises(
+        InputError, match=r"no supported files in this folder .*; passed over 1 \.pptx, 1 \.rst, 2 \.rtf"
+    ):
         find_documents([str(docs)])
 
 

@@ -15,6 +15,7 @@ from bonito_lite.errors import InputError
 from bonito_lite.inputs.documents import find_documents, iter_passages
 from bonito_lite.inputs.readers import READERS, reader_for
 
+from odt_factory import make_odt
 from pdf_factory import make_pdf
 
 SENTENCE = "The clinic opens at 7:30 on weekdays."
@@ -41,6 +42,10 @@ def _docx(path: Path) -> Path:
     return path
 
 
+def _odt(path: Path) -> Path:
+    return make_odt(path, f"<text:p>{SENTENCE}</text:p>")
+
+
 def _html(path: Path) -> Path:
     path.write_text(f"<html><body><nav><a href='/'>Home</a></nav><p>{SENTENCE}</p></body></html>", encoding="utf-8")
     return path
@@ -58,6 +63,7 @@ SAMPLES: dict[str, tuple[Callable[[Path], Path], str]] = {
     ".parquet": (_table, "#row=0"),
     ".pdf": (_pdf, "#page=1"),
     ".docx": (_docx, ""),
+    ".odt": (_odt, ""),
     ".html": (_html, ""),
     ".htm": (_html, ""),
 }

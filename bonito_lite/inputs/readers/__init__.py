@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import csv_table, docx, html, json_list, jsonl, parquet, pdf, text
+from . import csv_table, docx, html, json_list, jsonl, odt, parquet, pdf, text
 from .base import Reader, install_command
 
 # In the order messages list them.
@@ -25,6 +25,7 @@ _READERS = (
     parquet.READER,
     pdf.READER,
     docx.READER,
+    odt.READER,
     html.READER,
 )
 READERS: dict[str, Reader] = {suffix: reader for reader in _READERS for suffix in reader.suffixes}
@@ -35,8 +36,7 @@ _REFUSED = {docx.OLD_WORD_SUFFIX: docx.old_word_message}
 # Documents people keep beside the ones read here, in formats that are not read: a folder
 # scan passes over a source tree's other files in silence, but says it passed over these.
 UNREAD_DOCUMENT_SUFFIXES = frozenset(
-    ".odt .ott .rtf .pages .pptx .ppt .odp .xlsx .xls .ods .numbers .epub .rst .adoc .asciidoc .org .tex "
-    ".eml .mbox".split()
+    ".ott .rtf .pages .pptx .ppt .odp .xlsx .xls .ods .numbers .epub .rst .adoc .asciidoc .org .tex .eml .mbox".split()
 )
 
 
