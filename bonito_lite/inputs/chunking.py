@@ -12,7 +12,7 @@ The rules, in order:
   row share one passage; if the paragraph after a heading does not fit beside it, that
   paragraph's first sentences do (and if not even its first sentence does, its first lines
   or words); a heading with no text after it joins the passage before it. Structured
-  documents (PDF, DOCX, HTML) arrive as ``Block``s instead, their headings flagged by their
+  documents (PDF, DOCX, ODT, HTML) arrive as ``Block``s instead, their headings flagged by their
   readers; they follow the same rules, with offsets into their blocks joined by a blank line.
 * A paragraph longer than ``chunk_tokens`` is split at sentence ends (not after an
   abbreviation, initials or a list item's number, nor before a small letter; a table's or a

@@ -1,7 +1,7 @@
 """The table from file suffix to reader: which files bonito-lite reads, and how.
 
 Each reader is a module here whose ``READER`` declares its suffixes, the extra its libraries
-come with (if any), and how a file becomes documents: one per text file, DOCX or HTML file,
+come with (if any), and how a file becomes documents: one per text file, DOCX, ODT or HTML file,
 one per PDF page, one per table row. Tables also say what columns their first record has,
 so that a missing text column is found before any work.
 

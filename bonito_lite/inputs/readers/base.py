@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Document:
-    """One input unit: a text file, standard input, one row of a table, a DOCX or HTML file,
+    """One input unit: a text file, standard input, one row of a table, a DOCX, ODT or HTML file,
     or one page of a PDF.
 
     ``source`` names it in records: the path as given, ``-`` for standard input, or
@@ -23,8 +23,8 @@ class Document:
     """
 
     source: str
-    # "file", "stdin", "text" (a table row or a string given directly), or "blocks" (a DOCX or
-    # HTML file read by its format's reader, or a PDF page with its blocks already read)
+    # "file", "stdin", "text" (a table row or a string given directly), or "blocks" (a DOCX,
+    # ODT or HTML file read by its format's reader, or a PDF page with its blocks already read)
     kind: str
     path: Path | None = None
     # Kept out of repr so that logging a document never prints its content.
