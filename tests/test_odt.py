@@ -100,9 +100,64 @@ def test_an_odt_whose_text_part_unpacks_past_any_document_is_skipped_unread(tmp_
     from bonito_lite.inputs.readers import odt
 
     path = make_odt(tmp_path / "bomb.odt", "<text:p>" + "x " * 5000 + "</text:p>")
-    monkeypatch.setattr(odt, "_MOST_CONTENT_BYTES", 4096)
+    monkeypatch.setattr(odt, "_MOST_PART_BYTES", 4096)
     with caplog.at_level(logging.WARNING):
         documents = find_documents([str(path)])
         assert list(iter_passages(documents, count_tokens=lambda t: len(t.split()), chunk_tokens=30)) == []
     assert documents.skipped == (str(path),)
-    assert "bomb.odt: its text part unpacks to 0 MB, more than any document holds; skipped." in caplog.text
+    assert "bomb.odt: its content.xml unpacks to 0 MB, more than any document holds; skipped." in caplog.text
+
+
+def test_text_a_style_hides_is_left_out_and_what_libreoffice_does_not_show_is_not_read(tmp_path):
+    styles = (
+        '<style:style style:name="T1" style:family="text"><style:text-properties text:display="none"/></style:style>'
+        '<style:style style:name="Hidden" style:family="paragraph"><style:text-properties text:display="none"/>'
+        "</style:style>"
+        '<style:style style:name="P3" style:family="paragraph" style:parent-style-name="Hidden"/>'
+    )
+    body = (
+        '<text:p>  Shown <text:span text:style-name="T1">SECRET </text:span>text,<text:span> with  </text:span> '
+        "a hy\u00adphen\u200bated word <text:ruby><text:ruby-base>\u6f22\u5b57</text:ruby-base><text:ruby-text>READING"
+        '</text:ruby-text></text:ruby><text:script script:language="js">SCRIPT</text:script>'
+        '<text:s text:c="200000000"/>end.</text:p>'
+        '<text:p text:style-name="P3">HIDDEN paragraph.</text:p>'
+        '<text:section text:name="S" text:display="none"><text:p>HIDDEN section.</text:p></text:section>'
+        '<text:list><text:list-item><text:h text:outline-level="1"><text:number>1.</text:number>Intro</text:h>'
+        "</text:list-item></text:list>"
+        "<table:table><table:table-row-group><table:table-header-rows><table:table-row><table:table-cell><text:p>"
+        "Day</text:p></table:table-cell></table:table-row></table:table-header-rows><table:table-row-group>"
+        "<table:table-rows><table:table-row><table:table-cell><text:p>Monday</text:p></table:table-cell>"
+        "</table:table-row></table:table-rows></table:table-row-group></table:table-row-group><table:table-row>"
+        '<table:table-cell table:number-columns-repeated="10"><text:p>x</text:p></table:table-cell>'
+        '<table:table-cell table:number-columns-repeated="16384"><text:p>y</text:p></table:table-cell>'
+        "</table:table-row></table:table>"
+    )
+    path = make_odt(
+        tmp_path / "hidden.odt",
+        body.replace("<text:script", '<text:script xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0"'),
+        styles,
+    )
+    [text] = read(path)[0]
+    paragraphs = text.split("\n\n")
+    assert paragraphs[0] == "Shown text, with a hyphenated word \u6f22\u5b57" + " " * 1024 + "end."
+    assert paragraphs[1:4] == ["Intro", "Day", "Monday"]
+    # A row is no wider than LibreOffice's widest sheet.
+    assert paragraphs[4] == " | ".join(["x"] * 10 + ["y"] * 16374)
+    for left_out in ("SECRET", "HIDDEN", "READING", "SCRIPT", "1."):
+        assert left_out not in text
+
+
+def test_an_odt_with_a_damaged_number_is_skipped_and_the_rest_of_the_folder_read(tmp_path, caplog):
+    make_odt(
+        tmp_path / "a.odt",
+        '<table:table><table:table-row><table:table-cell table:number-columns-repeated="two">'
+        "<text:p>Cell.</text:p></table:table-cell></table:table-row></table:table>",
+    )
+    make_odt(tmp_path / "b.odt", '<text:p>Lots<text:s text:c="lots"/>of space.</text:p>')
+    make_odt(tmp_path / "c.odt", "<text:p>The desk opens at eight.</text:p>")
+    with caplog.at_level(logging.WARNING):
+        documents = find_documents([str(tmp_path)])
+        passages = list(iter_passages(documents, count_tokens=lambda t: len(t.split()), chunk_tokens=30))
+    assert [p.text for p in passages] == ["The desk opens at eight."]
+    assert sorted(documents.skipped) == [str(tmp_path / "a.odt"), str(tmp_path / "b.odt")]
+    assert caplog.text.count("not a readable .odt (ValueError") == 2

@@ -359,7 +359,7 @@ def _expand(given: str) -> Iterator[_Input]:
 
 class _Scan:
     """Files found by a folder or a pattern: unsupported ones and bonito-lite's own files are
-    passed over in silence, except documents in formats not read (``.odt``, ``.pptx``,
+    passed over in silence, except documents in formats not read (``.rtf``, ``.pptx``,
     ``.rst``...), told in one warning for them all; old Word files, unreadable files, and
     folders that cannot be read or are links with a warning each; files whose format needs
     the missing docs extra with one warning for them all."""

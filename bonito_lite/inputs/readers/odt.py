@@ -7,8 +7,9 @@ reader reads Word's: a table row as one paragraph with its cells joined by `` | 
 cell between two with text keeps its place), a list item as its paragraphs. The text is what
 LibreOffice shows with tracked changes accepted (insertions are in the body; deletions only in
 the change log, which is not read), with its spaces, tabs and line breaks. Headers and footers
-(in ``styles.xml``), footnotes and endnotes, comments, text boxes and frames, hidden text, the
-table of contents and indexes are left out; a cell merged into the one before it is no cell of
+(in ``styles.xml``), footnotes and endnotes, comments, text boxes and frames, hidden text
+(Font > Hidden, hidden sections and paragraphs), ruby readings, scripts, soft hyphens and
+zero-width characters, the table of contents and indexes are left out; a cell merged into the one before it is no cell of
 its own. List numbers and bullets are left out. A damaged
 or password-protected file is skipped with a warning.
 """
@@ -45,20 +46,29 @@ _MANIFEST = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
 _LEFT_OUT = {
     _TEXT + "note",  # a footnote or endnote, written where its mark is
     _TEXT + "hidden-text",
+    _TEXT + "ruby-text",  # a reading above the text, which Word's reader leaves out too
+    _TEXT + "number",  # a list or chapter number (list numbers are left out)
+    _TEXT + "script",
     _OFFICE + "annotation",  # a comment
     _DRAW + "frame",  # text boxes, images and their captions
     _DRAW + "custom-shape",
 }
-# Containers of block elements, read through.
-_SECTIONS = {_TEXT + "section", _TEXT + "list", _TEXT + "list-item", _TEXT + "list-header", _TEXT + "soft-page-break"}
+# Containers of block elements, read through; and of a table's rows.
+_SECTIONS = {_TEXT + "section", _TEXT + "list", _TEXT + "list-item", _TEXT + "list-header"}
+_ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "table-row-group"}
 # The paragraph styles that make a paragraph a heading, by their display name's root.
 _HEADING_STYLES = ("Title", "Heading")
 # The body of a long book is a few tens of MB of XML; more is a zip bomb, not read into memory.
-_MOST_CONTENT_BYTES = 512 * 2**20
-# LibreOffice's widest sheet; a larger repeat count is a damaged file.
+_MOST_PART_BYTES = 512 * 2**20
+# LibreOffice's widest sheet, and the most spaces one text:s writes: a larger count is a
+# damaged (or hostile) file, and no more is written.
 _MOST_COLUMNS = 16384
+_MOST_SPACES = 1024
 # A style's parent chain is short in any real document; the bound only guards a looping one.
 _STYLE_DEPTH = 16
+# Characters that are no text a reader reads (as the HTML reader drops them): a soft hyphen,
+# zero-width spaces and joiners, a byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def read_odt(path: Path, source: str) -> Iterator[Block]:
@@ -67,126 +77,183 @@ def read_odt(path: Path, source: str) -> Iterator[Block]:
 
     try:
         with zipfile.ZipFile(path) as archive:
-            if _encrypted(archive, etree):
-                raise UnreadableDocumentError(f"{source}: encrypted with a password; skipped. Save a copy without it.")
-            size = archive.getinfo("content.xml").file_size
-            if size > _MOST_CONTENT_BYTES:
-                raise UnreadableDocumentError(
-                    f"{source}: its text part unpacks to {size / 2**20:.0f} MB, more than any document holds; skipped."
-                )
             # No entities are resolved and nothing is fetched: the file is the user's, not trusted.
             parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-            content = etree.fromstring(archive.read("content.xml"), parser)
-            styles = (
-                etree.fromstring(archive.read("styles.xml"), parser) if "styles.xml" in archive.namelist() else None
-            )
+            parts = {name: _part(archive, name, source, parser) for name in ("META-INF/manifest.xml", "styles.xml")}
+            manifest = parts["META-INF/manifest.xml"]
+            if manifest is not None and manifest.find(f".//{_MANIFEST}encryption-data") is not None:
+                raise UnreadableDocumentError(f"{source}: encrypted with a password; skipped. Save a copy without it.")
+            content = _part(archive, "content.xml", source, parser)
+        if content is None:
+            raise KeyError("There is no item named 'content.xml' in the archive")
+        body = content.find(f"{_OFFICE}body/{_OFFICE}text")
+        if body is None:
+            raise UnreadableDocumentError(f"{source}: an .odt without a text body; skipped.")
+        styles = _Styles([tree for tree in (parts["styles.xml"], content) if tree is not None])
+        # Read whole before the first block is handed on: a damaged attribute is found here.
+        blocks = list(_blocks(body, styles))
     except (UnreadableDocumentError, MemoryError):
         raise
-    except Exception as error:  # a damaged zip, a missing part, bad XML
+    except Exception as error:  # a damaged zip, a missing part, bad XML, a damaged number
         raise UnreadableDocumentError(
             f"{source}: not a readable .odt ({one_line(error, named=True)}); skipped."
         ) from None
-    body = content.find(f"{_OFFICE}body/{_OFFICE}text")
-    if body is None:
-        raise UnreadableDocumentError(f"{source}: an .odt without a text body; skipped.")
-    headings = _heading_styles([tree for tree in (styles, content) if tree is not None])
-    yield from _blocks(body, headings)
+    yield from blocks
 
 
-def _encrypted(archive: zipfile.ZipFile, etree) -> bool:
-    """Whether the manifest says the content is encrypted (a password-protected file)."""
-    try:
-        manifest = etree.fromstring(archive.read("META-INF/manifest.xml"), etree.XMLParser(resolve_entities=False))
-    except KeyError:
-        return False
-    return manifest.find(f".//{_MANIFEST}encryption-data") is not None
+def _part(archive: zipfile.ZipFile, name: str, source: str, parser):
+    """A part of the zip parsed, None when the file has none; one that unpacks too large is refused."""
+    if name not in archive.namelist():
+        return None
+    size = archive.getinfo(name).file_size
+    if size > _MOST_PART_BYTES:
+        raise UnreadableDocumentError(
+            f"{source}: its {name} unpacks to {size / 2**20:.0f} MB, more than any document holds; skipped."
+        )
+    from lxml import etree
+
+    return etree.fromstring(archive.read(name), parser)
 
 
-def _heading_styles(trees) -> frozenset[str]:
-    """The paragraph styles (by name) that are Title or Heading styles, or based on one."""
-    parent: dict[str, str | None] = {}
-    display: dict[str, str] = {}
-    for tree in trees:
-        for style in tree.iter(_STYLE + "style"):
-            if style.get(_STYLE + "family") != "paragraph" or style.get(_STYLE + "name") is None:
-                continue
-            name = style.get(_STYLE + "name")
-            parent[name] = style.get(_STYLE + "parent-style-name")
-            display[name] = style.get(_STYLE + "display-name") or name
-    found = set()
-    for name in parent:
-        current: str | None = name
+class _Styles:
+    """What the document's styles say about its text: which paragraph styles are Title or
+    Heading styles (or based on one), and which paragraph and text styles hide their text
+    (Font > Hidden writes ``text:display="none"``)."""
+
+    def __init__(self, trees) -> None:
+        parent: dict[tuple[str, str], str | None] = {}
+        display: dict[tuple[str, str], str] = {}
+        hidden: set[tuple[str, str]] = set()
+        for tree in trees:
+            for style in tree.iter(_STYLE + "style"):
+                family, name = style.get(_STYLE + "family"), style.get(_STYLE + "name")
+                if family not in ("paragraph", "text") or name is None:
+                    continue
+                key = (family, name)
+                parent[key] = style.get(_STYLE + "parent-style-name")
+                display[key] = (style.get(_STYLE + "display-name") or name).replace("_20_", " ")
+                properties = style.find(_STYLE + "text-properties")
+                if properties is not None and properties.get(_TEXT + "display") == "none":
+                    hidden.add(key)
+        self.headings: set[str] = set()
+        self.hidden: set[tuple[str, str]] = set()
+        for key in parent:
+            for family, name in self._chain(key, parent):
+                root = display.get((family, name), name)
+                if family == "paragraph" and any(
+                    root == word or root.startswith(word + " ") for word in _HEADING_STYLES
+                ):
+                    self.headings.add(key[1])
+                if (family, name) in hidden:
+                    self.hidden.add(key)
+
+    @staticmethod
+    def _chain(key: tuple[str, str], parent: dict[tuple[str, str], str | None]) -> Iterator[tuple[str, str]]:
+        family, name = key
         for _ in range(_STYLE_DEPTH):
-            if current is None:
-                break
-            root = display.get(current, current).replace("_20_", " ")
-            if any(root == word or root.startswith(word + " ") for word in _HEADING_STYLES):
-                found.add(name)
-                break
-            current = parent.get(current)
-    return frozenset(found)
+            yield family, name
+            following = parent.get((family, name))
+            if following is None:
+                return
+            name = following
+
+    def is_hidden(self, element, family: str) -> bool:
+        return (family, element.get(_TEXT + "style-name")) in self.hidden
 
 
-def _blocks(parent, headings: frozenset[str]) -> Iterator[Block]:
+def _blocks(parent, styles: _Styles) -> Iterator[Block]:
     for element in parent:
         tag = element.tag
-        if tag == _TEXT + "h" or (tag == _TEXT + "p" and element.get(_TEXT + "style-name") in headings):
-            text = _inline_text(element).strip()
-            if text:
-                yield Block(text, heading=True)
-        elif tag == _TEXT + "p":
-            text = _inline_text(element)
-            if text.strip():
+        if tag in (_TEXT + "h", _TEXT + "p"):
+            if styles.is_hidden(element, "paragraph"):
+                continue
+            text = _inline_text(element, styles)
+            if tag == _TEXT + "h" or element.get(_TEXT + "style-name") in styles.headings:
+                if text.strip():
+                    yield Block(text.strip(), heading=True)
+            elif text.strip():
                 yield Block(text)
         elif tag == _TABLE + "table":
-            yield from _table_rows(element, headings)
-        elif tag in _SECTIONS or tag in (_TABLE + "table-rows", _TABLE + "table-header-rows"):
-            yield from _blocks(element, headings)
+            yield from _table_rows(element, styles)
+        elif tag in _SECTIONS and element.get(_TEXT + "display") != "none":
+            yield from _blocks(element, styles)
 
 
-def _table_rows(table, headings: frozenset[str]) -> Iterator[Block]:
-    for row in table.iter(_TABLE + "table-row"):
-        if row.getparent() is not table and row.getparent().getparent() is not table:
-            continue  # a row of a table inside a cell: read into that cell
-        cells = []
+def _rows(parent) -> Iterator:
+    """A table's rows in order, through its header rows, rows and row groups."""
+    for child in parent:
+        if child.tag == _TABLE + "table-row":
+            yield child
+        elif child.tag in _ROW_GROUPS:
+            yield from _rows(child)
+
+
+def _table_rows(table, styles: _Styles) -> Iterator[Block]:
+    for row in _rows(table):
+        cells: list[str] = []
         for cell in row:
             if cell.tag != _TABLE + "table-cell":
                 continue  # a covered cell is merged into the one before it or above it
-            text = " ".join(" ".join(block.text.split()) for block in _blocks(cell, headings))
+            text = " ".join(" ".join(block.text.split()) for block in _blocks(cell, styles))
             # Empty cells keep their places (a value beside the wrong label otherwise); the
             # run of them that fills a row out to the sheet's last column is trimmed below.
-            cells.extend([text] * min(int(cell.get(_TABLE + "number-columns-repeated") or 1), _MOST_COLUMNS))
+            repeat = min(_count(cell.get(_TABLE + "number-columns-repeated")), _MOST_COLUMNS - len(cells))
+            cells.extend([text] * repeat)
+            if len(cells) >= _MOST_COLUMNS:
+                break
         filled = [number for number, text in enumerate(cells) if text]
         if filled:
             yield Block(" | ".join(cells[filled[0] : filled[-1] + 1]))
 
 
-# In a paragraph's text, a run of white space is one space (ODF 1.2, 6.1.2); the spaces,
-# tabs and line breaks a writer means are elements of their own.
+def _count(value: str | None) -> int:
+    """A repeat count as ODF writes one (at least 1); ``ValueError`` for a damaged one."""
+    return max(int(value), 1) if value is not None else 1
+
+
+# In a paragraph's text, a run of white space is one space and leading space is none (ODF
+# 1.3, 6.1.2); the spaces, tabs and line breaks a writer means are elements of their own.
 _WHITE_SPACE = re.compile(r"[ \t\r\n]+")
 
 
-def _inline_text(element) -> str:
+def _inline_text(element, styles: _Styles) -> str:
     """The text of a paragraph as LibreOffice shows it: spans and links read through,
     ``text:s`` as its spaces, tabs and line breaks as themselves, left-out elements skipped."""
     parts: list[str] = []
+    # Whether the text so far ends in white space the collapsing rule counts (the paragraph's
+    # start does): a space after it is dropped.
+    after_space = True
+
+    def written(text: str) -> None:
+        nonlocal after_space
+        text = _WHITE_SPACE.sub(" ", text.translate(_INVISIBLE))
+        if after_space and text.startswith(" "):
+            text = text[1:]
+        if text:
+            parts.append(text)
+            after_space = text.endswith(" ")
+
+    def meant(text: str) -> None:
+        nonlocal after_space
+        parts.append(text)
+        after_space = False
 
     def walk(node) -> None:
         if node.text:
-            parts.append(_WHITE_SPACE.sub(" ", node.text))
+            written(node.text)
         for child in node:
             tag = child.tag
-            if isinstance(tag, str) and tag not in _LEFT_OUT:
+            if isinstance(tag, str) and tag not in _LEFT_OUT and not styles.is_hidden(child, "text"):
                 if tag == _TEXT + "s":
-                    parts.append(" " * int(child.get(_TEXT + "c") or 1))
+                    meant(" " * min(_count(child.get(_TEXT + "c")), _MOST_SPACES))
                 elif tag == _TEXT + "tab":
-                    parts.append("\t")
+                    meant("\t")
                 elif tag == _TEXT + "line-break":
-                    parts.append("\n")
+                    meant("\n")
                 else:
                     walk(child)
             if child.tail:
-                parts.append(_WHITE_SPACE.sub(" ", child.tail))
+                written(child.tail)
 
     walk(element)
     return "".join(parts)
