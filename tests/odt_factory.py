@@ -27,8 +27,12 @@ _STYLES = (
 )
 
 
-def make_odt(path: Path, body: str, automatic_styles: str = "", encrypted: bool = False) -> Path:
-    """An .odt at ``path`` whose ``office:text`` holds ``body`` (ODF XML, prefixes as above)."""
+def make_odt(
+    path: Path, body: str, automatic_styles: str = "", encrypted: bool = False, header_styles: str = ""
+) -> Path:
+    """An .odt at ``path`` whose ``office:text`` holds ``body`` (ODF XML, prefixes as above),
+    with ``automatic_styles`` for the body and ``header_styles`` for the header (styles.xml's
+    own automatic styles)."""
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_NAMESPACES}>'
         f"<office:automatic-styles>{automatic_styles}</office:automatic-styles>"
@@ -36,7 +40,7 @@ def make_odt(path: Path, body: str, automatic_styles: str = "", encrypted: bool 
     )
     styles = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {_NAMESPACES}>'
-        f"<office:styles>{_STYLES}</office:styles>"
+        f"<office:styles>{_STYLES}</office:styles><office:automatic-styles>{header_styles}</office:automatic-styles>"
         '<office:master-styles><style:master-page style:name="Standard"><style:header>'
         "<text:p>HEADER LINE</text:p></style:header></style:master-page></office:master-styles>"
         "</office:document-styles>"

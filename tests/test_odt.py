@@ -161,3 +161,27 @@ def test_an_odt_with_a_damaged_number_is_skipped_and_the_rest_of_the_folder_read
     assert [p.text for p in passages] == ["The desk opens at eight."]
     assert sorted(documents.skipped) == [str(tmp_path / "a.odt"), str(tmp_path / "b.odt")]
     assert caplog.text.count("not a readable .odt (ValueError") == 2
+
+
+def test_a_style_that_shows_what_its_parent_hides_shows_it_and_the_headers_styles_hide_nothing_in_the_body(tmp_path):
+    styles = (
+        '<style:style style:name="Hidden" style:family="paragraph"><style:text-properties text:display="none"/>'
+        "</style:style>"
+        '<style:style style:name="P1" style:family="paragraph" style:parent-style-name="Hidden">'
+        '<style:text-properties text:display="true"/></style:style>'
+        '<style:style style:name="T1" style:family="text"/>'
+    )
+    # The header's own automatic styles reuse the body's names, hidden.
+    header = (
+        '<style:style style:name="P1" style:family="paragraph"><style:text-properties text:display="none"/>'
+        '</style:style><style:style style:name="T1" style:family="text"><style:text-properties text:display="none"/>'
+        "</style:style>"
+    )
+    body = (
+        '<text:p text:style-name="P1">Shown by its own style, <text:span text:style-name="T1">and this</text:span>.'
+        "<draw:rect><text:p>RECT text.</text:p></draw:rect><draw:g><draw:ellipse><text:p>GROUP text.</text:p>"
+        "</draw:ellipse></draw:g></text:p>"
+        '<text:numbered-paragraph text:level="1"><text:p>A numbered paragraph.</text:p></text:numbered-paragraph>'
+    )
+    path = make_odt(tmp_path / "shown.odt", body, styles, header_styles=header)
+    assert read(path)[0] == ["Shown by its own style, and this.\n\nA numbered paragraph."]

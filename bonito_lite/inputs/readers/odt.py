@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
@@ -50,11 +50,17 @@ _LEFT_OUT = {
     _TEXT + "number",  # a list or chapter number (list numbers are left out)
     _TEXT + "script",
     _OFFICE + "annotation",  # a comment
-    _DRAW + "frame",  # text boxes, images and their captions
-    _DRAW + "custom-shape",
 }
+# Drawings (frames with text boxes, images and captions, shapes and their groups) are left
+# out whole: their text is not the paragraph's.
 # Containers of block elements, read through; and of a table's rows.
-_SECTIONS = {_TEXT + "section", _TEXT + "list", _TEXT + "list-item", _TEXT + "list-header"}
+_SECTIONS = {
+    _TEXT + "section",
+    _TEXT + "list",
+    _TEXT + "list-item",
+    _TEXT + "list-header",
+    _TEXT + "numbered-paragraph",
+}
 _ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "table-row-group"}
 # The paragraph styles that make a paragraph a heading, by their display name's root.
 _HEADING_STYLES = ("Title", "Heading")
@@ -89,7 +95,10 @@ def read_odt(path: Path, source: str) -> Iterator[Block]:
         body = content.find(f"{_OFFICE}body/{_OFFICE}text")
         if body is None:
             raise UnreadableDocumentError(f"{source}: an .odt without a text body; skipped.")
-        styles = _Styles([tree for tree in (parts["styles.xml"], content) if tree is not None])
+        # The named styles of styles.xml and the body's automatic ones: styles.xml's own
+        # automatic styles belong to headers and footers, and may reuse the body's names.
+        named = parts["styles.xml"].find(_OFFICE + "styles") if parts["styles.xml"] is not None else None
+        styles = _Styles(tree for tree in (named, content.find(_OFFICE + "automatic-styles")) if tree is not None)
         # Read whole before the first block is handed on: a damaged attribute is found here.
         blocks = list(_blocks(body, styles))
     except (UnreadableDocumentError, MemoryError):
@@ -120,10 +129,10 @@ class _Styles:
     Heading styles (or based on one), and which paragraph and text styles hide their text
     (Font > Hidden writes ``text:display="none"``)."""
 
-    def __init__(self, trees) -> None:
+    def __init__(self, trees: Iterable) -> None:
         parent: dict[tuple[str, str], str | None] = {}
         display: dict[tuple[str, str], str] = {}
-        hidden: set[tuple[str, str]] = set()
+        shown: dict[tuple[str, str], str | None] = {}  # text:display, where a style sets it
         for tree in trees:
             for style in tree.iter(_STYLE + "style"):
                 family, name = style.get(_STYLE + "family"), style.get(_STYLE + "name")
@@ -133,19 +142,17 @@ class _Styles:
                 parent[key] = style.get(_STYLE + "parent-style-name")
                 display[key] = (style.get(_STYLE + "display-name") or name).replace("_20_", " ")
                 properties = style.find(_STYLE + "text-properties")
-                if properties is not None and properties.get(_TEXT + "display") == "none":
-                    hidden.add(key)
+                shown[key] = properties.get(_TEXT + "display") if properties is not None else None
         self.headings: set[str] = set()
         self.hidden: set[tuple[str, str]] = set()
         for key in parent:
-            for family, name in self._chain(key, parent):
-                root = display.get((family, name), name)
-                if family == "paragraph" and any(
-                    root == word or root.startswith(word + " ") for word in _HEADING_STYLES
-                ):
-                    self.headings.add(key[1])
-                if (family, name) in hidden:
-                    self.hidden.add(key)
+            chain = list(self._chain(key, parent))
+            roots = [display.get(link, link[1]) for link in chain if link[0] == "paragraph"]
+            if any(root == word or root.startswith(word + " ") for root in roots for word in _HEADING_STYLES):
+                self.headings.add(key[1])
+            # The nearest style that says decides: a child may show what its parent hides.
+            if next((shown[link] for link in chain if shown.get(link) is not None), None) == "none":
+                self.hidden.add(key)
 
     @staticmethod
     def _chain(key: tuple[str, str], parent: dict[tuple[str, str], str | None]) -> Iterator[tuple[str, str]]:
@@ -243,7 +250,12 @@ def _inline_text(element, styles: _Styles) -> str:
             written(node.text)
         for child in node:
             tag = child.tag
-            if isinstance(tag, str) and tag not in _LEFT_OUT and not styles.is_hidden(child, "text"):
+            if (
+                isinstance(tag, str)
+                and tag not in _LEFT_OUT
+                and not tag.startswith(_DRAW)
+                and not styles.is_hidden(child, "text")
+            ):
                 if tag == _TEXT + "s":
                     meant(" " * min(_count(child.get(_TEXT + "c")), _MOST_SPACES))
                 elif tag == _TEXT + "tab":
