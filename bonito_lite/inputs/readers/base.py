@@ -147,6 +147,14 @@ _MOST_LETTERS = 26 * 10
 _MOST_ROMAN = 3999
 
 
+def table_row(cells: Sequence[str]) -> Block | None:
+    """A table row as one paragraph, its cells joined by `` | ``: the empty cells at its ends
+    left out, an empty cell between two with text kept in its place (a value beside the wrong
+    label otherwise); None for a row without text."""
+    filled = [number for number, text in enumerate(cells) if text]
+    return Block(" | ".join(cells[filled[0] : filled[-1] + 1])) if filled else None
+
+
 def list_number(number: int, fmt: str, alphabetic: bool = False) -> str:
     """A list item's number in a format named as Word names them (``decimal``, ``lowerLetter``,
     ``upperRoman``...; HTML's ``type`` letters map onto them); others as decimals.

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
-from .base import Document, Reader, WarnOnce, list_number
+from .base import Document, Reader, WarnOnce, list_number, table_row
 
 OLD_WORD_SUFFIX = ".doc"
 
@@ -471,9 +471,8 @@ def _table_rows(table, contents_styles: frozenset[str], numbering: _Numbering) -
             for cell in _block_children(row, "tc")
             if not _merged_down(cell)
         ]
-        filled = [number for number, text in enumerate(cells) if text]
-        if filled:
-            yield Block(" | ".join(cells[filled[0] : filled[-1] + 1]))
+        if (row_block := table_row(cells)) is not None:
+            yield row_block
 
 
 def _merged_down(cell) -> bool:

@@ -9,9 +9,9 @@ LibreOffice shows with tracked changes accepted (insertions are in the body; del
 the change log, which is not read), with its spaces, tabs and line breaks. Headers and footers
 (in ``styles.xml``), footnotes and endnotes, comments, text boxes and frames, hidden text
 (Font > Hidden, hidden sections and paragraphs), ruby readings, scripts, soft hyphens and
-zero-width characters, the table of contents and indexes are left out; a cell merged into the one before it is no cell of
-its own. List numbers and bullets are left out. A damaged
-or password-protected file is skipped with a warning.
+zero-width characters, the table of contents and indexes are left out; a cell merged into
+the one before it is no cell of its own. List numbers and bullets are left out. A damaged or
+password-protected file is skipped with a warning.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
-from .base import Document, Reader, WarnOnce
+from .base import Document, Reader, WarnOnce, table_row
 
 
 def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
@@ -51,8 +51,6 @@ _LEFT_OUT = {
     _TEXT + "script",
     _OFFICE + "annotation",  # a comment
 }
-# Drawings (frames with text boxes, images and captions, shapes and their groups) are left
-# out whole: their text is not the paragraph's.
 # Containers of block elements, read through; and of a table's rows.
 _SECTIONS = {
     _TEXT + "section",
@@ -202,15 +200,14 @@ def _table_rows(table, styles: _Styles) -> Iterator[Block]:
             if cell.tag != _TABLE + "table-cell":
                 continue  # a covered cell is merged into the one before it or above it
             text = " ".join(" ".join(block.text.split()) for block in _blocks(cell, styles))
-            # Empty cells keep their places (a value beside the wrong label otherwise); the
-            # run of them that fills a row out to the sheet's last column is trimmed below.
+            # Empty cells keep their places; the run of them that fills a row out to the
+            # sheet's last column is trimmed by table_row.
             repeat = min(_count(cell.get(_TABLE + "number-columns-repeated")), _MOST_COLUMNS - len(cells))
             cells.extend([text] * repeat)
             if len(cells) >= _MOST_COLUMNS:
                 break
-        filled = [number for number, text in enumerate(cells) if text]
-        if filled:
-            yield Block(" | ".join(cells[filled[0] : filled[-1] + 1]))
+        if (row_block := table_row(cells)) is not None:
+            yield row_block
 
 
 def _count(value: str | None) -> int:
@@ -253,6 +250,8 @@ def _inline_text(element, styles: _Styles) -> str:
             if (
                 isinstance(tag, str)
                 and tag not in _LEFT_OUT
+                # Drawings (frames with text boxes, images and captions, shapes and their
+                # groups) are left out whole: their text is not the paragraph's.
                 and not tag.startswith(_DRAW)
                 and not styles.is_hidden(child, "text")
             ):

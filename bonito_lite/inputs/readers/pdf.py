@@ -151,13 +151,15 @@ def read_pages(path: Path, source: str, warn: Callable[[str], None]) -> Iterator
             log.info("%s: %d of %d pages have no text.", source, n_pages - with_text, n_pages)
 
 
+# The quotes and brackets that may close a sentence after its mark.
+_CLOSING = r"\"'\u201d\u2019)\]"
 # A page's text ends a sentence, or the words that lead into a list, when it ends in one of
 # these, maybe with closing quotes or brackets.
-_ENDS_SENTENCE = re.compile(r"[.!?:;\u2026][\"'\u201d\u2019)\]]*\s*\Z")
+_ENDS_SENTENCE = re.compile(rf"[.!?:;\u2026][{_CLOSING}]*\s*\Z")
 # Where a sentence may end on the next page: a full stop, question or exclamation mark
 # (maybe with closing quotes or brackets) before a space, or a colon or semicolon at a
 # line's end ("...at hand:" above a list).
-_SENTENCE_MARK = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|\Z)|[:;](?=[ \t]*(?:\n|\Z))")
+_SENTENCE_MARK = re.compile(rf"[.!?\u2026][{_CLOSING}]*(?=\s|\Z)|[:;](?=[ \t]*(?:\n|\Z))")
 # A full stop after these ends no sentence: "Fig. 3", "Dr. Smith", "J. Smith", "e.g. the".
 _ABBREVIATION = re.compile(
     r"(?:\b(?:figs?|eqs?|nos?|vol|pp?|sec|ch|cf|vs|approx|dr|mrs?|ms|prof|st|e\.g|i\.e)|\b[A-Z])\.\Z", re.IGNORECASE
@@ -364,7 +366,7 @@ def _page_blocks(text: str, titles: list[str] | tuple[str, ...]) -> list[Block]:
 _SHORT_LINE_SHARE = 0.7
 # A page of fewer lines than this (a slide, a title page) tells too little: left as it is.
 _PARAGRAPH_LINES = 4
-_ENDS_PARAGRAPH = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u0964][\"'\u201d\u2019)\]\u300d]*[ \t]*$")
+_ENDS_PARAGRAPH = re.compile(rf"[.!?\u2026\u3002\uff01\uff1f\u0964][{_CLOSING}\u300d]*[ \t]*$")
 _OPENS_PARAGRAPH = "\"'(\u201c\u2018\u00bf\u00a1\u2022\u2013*-\u300c"
 
 
