@@ -1,5 +1,6 @@
 """What every cut of a text must keep: passages that are slices of it, in order, with nothing
-between them but space (or, in text paginated by form feeds, its page furniture)."""
+between them but space (or, in text paginated by form feeds, its page furniture; in
+Markdown, what a rendered page does not show as text)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,47 @@ import re
 from bonito_lite.inputs import chunking
 from bonito_lite.inputs.chunking import Passage
 
+# Markup a rendered Markdown page does not show as text, more loosely than the reader
+# tells it: link definitions, comments (also cut off by the passages around them), tags,
+# and anything in brackets (link targets, image descriptions).
+# Headings, which go with what is left out right below them: ATX, setext, HTML.
+_HEADINGS = re.compile(
+    r"^ {0,3}#{1,6}(?:[ \t].*)?$|^.*\n {0,3}(?:=+|-+)[ \t]*$|<h([1-6])\b.*?</h\1\s*>", re.MULTILINE | re.I
+)
+_MARKUP = re.compile(
+    r"^ {0,3}\[(?!\^)[^\]\n]*\]:[^\n]*$|<!--.*?(?:-->|\Z)|\A.*?-->|<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)",
+    re.DOTALL | re.MULTILINE,
+)
+_FRONT_MATTER = re.compile(r"(?:---|\+\+\+)[ \t]*\n.*?\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)", re.DOTALL)
 
-def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md", page_furniture: bool = False) -> None:
+
+def without_markup(markdown: str) -> str:
+    """The text with its markup blanked (nested brackets taken from the inside out); lines
+    left with no letter or digit are dropped."""
+    previous = None
+    markdown = _HEADINGS.sub(" ", markdown)
+    while previous != markdown:
+        previous, markdown = markdown, _MARKUP.sub(" ", markdown)
+    return "\n".join(line for line in re.split(r"([\n\f])", markdown) if any(c.isalnum() or c == "\f" for c in line))
+
+
+def assert_faithful(
+    text: str, passages: list[Passage], source: str = "doc.md", page_furniture: bool = False, markdown: bool = False
+) -> None:
     """Offsets point at the text, passages are stripped, in order, and cover every non-space
     (with ``page_furniture``, but for short lines beside a form feed: running headers and
-    footers, at most two at each page break)."""
+    footers, at most two at each page break; with ``markdown``, but for paragraphs that show
+    no text, and the file's front matter)."""
 
-    def assert_only_space(between: str, last_page: bool = False) -> None:
+    def assert_only_space(between: str, last_page: bool = False, at_start: bool = False) -> None:
         if between == "" or between.isspace():
             return
+        if markdown:
+            if at_start and (front := _FRONT_MATTER.match(between)):
+                between = between[front.end() :]
+            between = without_markup(between)
+            if between == "" or between.isspace():
+                return
         lines = [line for line in re.split(r"[\n\f]", between) if line.strip()]
         breaks = between.count("\f") + (last_page and "\f" in text)
         assert page_furniture and breaks, "text between passages was dropped"
@@ -29,19 +62,19 @@ def assert_faithful(text: str, passages: list[Passage], source: str = "doc.md", 
         assert passage.source == source
         assert text[passage.char_start : passage.char_end] == passage.text
         assert passage.text and passage.text == passage.text.strip()
-        assert_only_space(text[previous_end : passage.char_start])
+        assert_only_space(text[previous_end : passage.char_start], at_start=number == 0)
         previous_end = passage.char_end
-    assert_only_space(text[previous_end:], last_page=True)
+    assert_only_space(text[previous_end:], last_page=True, at_start=not passages)
 
 
-def assert_nothing_lost_but_page_furniture(text: str, passages: list[Passage]) -> None:
+def assert_nothing_lost_but_page_furniture(text: str, passages: list[Passage], newlines: bool = False) -> None:
     """All of the text but its space is in the passages, in order; where form feeds paginate
-    it, but for what its pages' edges may lose (a few short lines a page)."""
-    got = "".join("".join(p.text.split()) for p in passages)
-    whole = "".join(text.split())
-    if "\f" not in text:
-        assert got == whole
-        return
-    rest = iter(whole)
-    assert all(c in rest for c in got), "passages are not the text in order"
-    assert len(whole) - len(got) <= 2 * (text.count("\f") + 1) * chunking._FURNITURE_LINE_CHARS
+    it, but for what its pages' edges may lose (a few short lines a page); but for
+    Markdown's markup that shows no text. With ``newlines``, the passages' offsets index the
+    text with its line ends made ``\\n``, as a file or standard input is read."""
+    read = text.replace("\r\n", "\n").replace("\r", "\n") if newlines else text
+    source = passages[0].source if passages else ""
+    assert_faithful(read, passages, source=source, page_furniture=True, markdown=True)
+    if "\f" in text:
+        got = "".join("".join(p.text.split()) for p in passages)
+        assert len("".join(text.split())) - len(got) <= 2 * (text.count("\f") + 1) * chunking._FURNITURE_LINE_CHARS

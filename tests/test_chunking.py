@@ -147,7 +147,7 @@ def test_running_headers_and_footers_of_form_feed_pages_are_not_read():
     text = _printed(bodies, header, "Postel                                  [Page {}]")
     for markdown in (False, True):
         passages = list(split_passages(text, "doc.md", count_tokens=words, chunk_tokens=200, markdown=markdown))
-        assert_faithful(text, passages, page_furniture=True)
+        assert_faithful(text, passages, page_furniture=True, markdown=markdown)
         read = "\n".join(p.text for p in passages)
         assert "RFC 793" not in read and "Postel" not in read
         assert read.startswith("THE TRANSPORT PROTOCOL")
@@ -226,7 +226,7 @@ def test_page_edges_that_do_not_repeat_or_text_without_form_feeds_are_read_whole
     many = "\n\n".join(f"Line {n} of the log." for n in range(chunking._PAGE_SPANS + 50))
     text = f"Header line here\n\nfirst.\f\nHeader line here\n\n{many}\f\nHeader line here\n\nlast."
     passages = cut(text, 5000)
-    assert_faithful(text, passages, page_furniture=True)
+    assert_faithful(text, passages, page_furniture=True, markdown=True)
     assert passages[-1].text == "Header line here\n\nlast."
 
 
@@ -455,7 +455,7 @@ def test_any_text_is_cut_faithfully(text, budget, count, chunk_size, limit):
         passages = cut(chunks, budget, count=count)
     finally:
         chunking.PARAGRAPH_CHAR_LIMIT = original
-    assert_faithful(text, passages, page_furniture=True)
+    assert_faithful(text, passages, page_furniture=True, markdown=True)
     assert_within(passages, budget, count=count)
     if limit is not None:
         assert all(len(p.text) <= limit for p in passages)
@@ -471,12 +471,12 @@ def test_a_first_sentence_too_long_to_join_its_heading_is_cut_rather_than_leave_
     assert_within(passages, 12)
 
 
-def test_hash_lines_inside_an_html_comment_are_not_headings():
+def test_hash_lines_inside_an_html_comment_are_not_headings_and_the_comment_is_left_out():
     text = "Intro.\n\n<!--\n# not a heading\nstill the comment\n-->\n\n# Real\nBody."
-    assert [p.text for p in cut(text, 40)] == [
-        "Intro.\n\n<!--\n# not a heading\nstill the comment\n-->",
-        "# Real\nBody.",
-    ]
+    assert [p.text for p in cut(text, 40)] == ["Intro.", "# Real\nBody."]
+    # Inside a paragraph that shows text, a comment is kept with it (passages are slices).
+    inline = "Intro <!-- a note --> here.\n\n# Real\nBody."
+    assert [p.text for p in cut(inline, 40)] == ["Intro <!-- a note --> here.", "# Real\nBody."]
 
 
 def test_inline_comment_markup_a_decimal_and_a_number_wrapped_to_a_line_start_are_what_they_are():
@@ -582,3 +582,119 @@ def test_a_markdown_table_of_contents_is_left_out_with_the_headings_above_it():
     # Two such links are as likely a sentence's list: text.
     two = "Two ways:\n\n- [ensurepip](#ensurepip)\n- [get-pip.py](#get-pip)\n"
     assert [p.text for p in cut(two, 60)] == [two.strip()]
+
+
+_MARKUP_PIECES = st.sampled_from(
+    [
+        "<!--",
+        "-->",
+        "<b>",
+        "</b>",
+        "<h2>",
+        "</h2>",
+        "[",
+        "]",
+        "(",
+        ")",
+        "!",
+        "# ",
+        "##",
+        " ",
+        "\n",
+        "\n\n",
+        "---",
+        "===",
+        "```",
+        "    ",
+        "x",
+        "Word.",
+        ":",
+        "`",
+        "+++",
+        "key: v",
+        "\f",
+        "[^1]: ",
+        "*",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(_MARKUP_PIECES, max_size=60).map("".join), budget=st.integers(1, 30))
+def test_markdown_markup_of_any_shape_leaves_out_only_what_shows_no_text(text, budget):
+    assert_faithful(text, cut(text, budget), page_furniture=True, markdown=True)
+
+
+def test_a_readmes_front_matter_logo_badges_comments_and_link_definitions_are_left_out():
+    text = (
+        "---\ntitle: Deploy guide\n\ntags: [ops]\n---\n\n"
+        '<p align="center">\n  <img src="docs/logo.png" alt="Quarry" width="240">\n</p>\n\n'
+        '<h1 align="center">Quarry</h1>\n\n'
+        "[![CI](https://example.com/ci.svg)](https://example.com/ci) "
+        "[![PyPI][pypi-badge]][pypi]\n\n"
+        "Quarry ships every release through a staged rollout.\n\n"
+        "<!--\nTODO: move this section.\n\nIt is out of date.\n-->\n\n"
+        "## Rollback\n\nA rollback takes ten minutes; see the [runbook][runbook].\n\n"
+        "![Rollback flow](docs/flow.png)\n\n"
+        "<details>\n<summary>Old procedure</summary>\n\nA manual script.\n\n</details>\n\n"
+        "***\n\n"
+        "[runbook]: https://wiki.example.com/runbook\n[pypi]: https://pypi.org/p/quarry 'PyPI'\n"
+    )
+    passages = cut(text, 80)
+    assert [p.text for p in passages] == [
+        # The HTML title above the badges goes with them, as a table of contents' title does.
+        "Quarry ships every release through a staged rollout.",
+        "## Rollback\n\nA rollback takes ten minutes; see the [runbook][runbook].\n\n"
+        # A lone image is a figure, its description its text; inside a link it is a badge.
+        "![Rollback flow](docs/flow.png)\n\n<details>\n<summary>Old procedure</summary>\n\nA manual script.",
+    ]
+    assert_faithful(text, passages, markdown=True)
+    # A plain-text file's lines are its text, whatever they look like.
+    assert "[![CI]" in "".join(p.text for p in cut(text, 500, markdown=False))
+
+
+def test_front_matter_is_only_a_first_line_fence_around_keys_that_closes():
+    toml = '+++\ntitle = "Notes"\n+++\n\nThe notes.'
+    assert [p.text for p in cut(toml, 40)] == ["The notes."]
+    dots = "---\nlayout: post\n...\nThe post."
+    assert [p.text for p in cut(dots, 40)] == ["The post."]
+    # A thematic break first, then text: no keys, so no front matter; the break alone goes.
+    rule = "---\nThe minutes of the meeting.\n---\n\nMore."
+    assert "The minutes of the meeting." in cut(rule, 40)[0].text
+    unclosed = "---\nnote: this line has a colon\n\nAnd the text goes on."
+    assert "note: this line has a colon" in cut(unclosed, 40)[0].text
+    # Not at the first line: a thematic break and a setext heading.
+    later = "Intro.\n\n---\ntitle: x\n---\n\nBody."
+    assert "title: x" in "".join(p.text for p in cut(later, 3))
+
+
+def test_setext_headings_start_passages_and_a_line_over_a_rule_in_a_paragraph_does_not():
+    text = "Quarry\n======\n\nIt ships releases.\n\nRollback\n--------\n\nIt takes ten minutes."
+    assert [p.text for p in cut(text, 10)] == [
+        "Quarry\n======\n\nIt ships releases.",
+        "Rollback\n--------\n\nIt takes ten minutes.",
+    ]
+    # Under several lines, or under a list item, "---" is no underline: the text stays one.
+    several = "First line of it\nsecond line of it\n---\nthird line."
+    assert [p.text for p in cut(several, 40)] == [several]
+    item = "- an item\n---\nText after."
+    assert [p.text for p in cut(item, 40)] == [item]
+
+
+def test_a_marked_heading_goes_with_markup_below_it_a_first_line_that_only_looks_like_a_title_does_not():
+    badges = "# Quarry\n\n[![CI](https://example.com/ci.svg)](https://example.com/ci)\n\nQuarry ships releases."
+    assert [p.text for p in cut(badges, 40)] == ["Quarry ships releases."]
+    plain = "Call me at five\n\n---\n\nThe rest of the note."
+    assert [p.text for p in cut(plain, 40)] == ["Call me at five", "The rest of the note."]
+
+
+def test_comments_code_and_text_beside_markup_are_read_as_a_page_shows_them():
+    # A paragraph with text before a comment that runs on keeps its text.
+    text = "Intro text.\n<!-- hidden\n\nstill hidden\n-->\n\nShown."
+    assert [p.text for p in cut(text, 30)] == ["Intro text.\n<!-- hidden", "Shown."]
+    # A "<!--" never closed is text after all.
+    stray = "<!--\n\n" + "\n\n".join(f"Line {n}." for n in range(60))
+    assert "Line 0." in cut(stray, 500)[0].text
+    # Code shows its markup: fenced, indented and inline.
+    code = "Example:\n\n```html\n<br>\n\n<div></div>\n```\n\n    <hr>\n\n`<br>`"
+    assert [p.text for p in cut(code, 60)] == [code]

@@ -7,8 +7,9 @@ The rules, in order:
   feed (a page break in plain text) ends the paragraph and the passage: none spans it. In
   text that form feeds paginate, the running headers, footers and page numbers at the pages'
   edges are left out (see ``_without_page_furniture``).
-* In Markdown, an ATX heading (a ``#`` line outside a fenced code block) starts a new passage,
-  and belongs to the passage it starts. A heading is not a passage by itself: headings in a
+* In Markdown, a heading (a ``#`` line outside a fenced code block, a line underlined with
+  ``===`` or ``---``, an ``<h1>``-``<h6>`` paragraph) starts a new passage, and belongs to the
+  passage it starts. A heading is not a passage by itself: headings in a
   row share one passage; if the paragraph after a heading does not fit beside it, that
   paragraph's first sentences do (and if not even its first sentence does, its first lines
   or words); a heading with no text after it joins the passage before it. Structured
@@ -21,7 +22,10 @@ The rules, in order:
   packed into passages the same way paragraphs are, the first of them filling what the open
   passage has left.
 * Nothing is truncated or dropped except the whitespace between passages, and what is left
-  out as not the document's text (page furniture, a Markdown table of contents). Every passage is
+  out as not the document's text: page furniture; in Markdown, what a rendered page does not
+  show as text (front matter, a table of contents, paragraphs that are only markup: badges,
+  HTML tags, comments, link definitions, a thematic break), with a marked heading right
+  above it, which would otherwise be a passage alone. Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
 * The only passage that may exceed ``chunk_tokens`` is a single character the counter calls
   longer than that.
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -110,8 +115,12 @@ class _Span:
     # page and goes on past the end of a sentence on the next), except to give a heading at
     # the foot of a page the text it heads.
     page_break: bool = False
-    # Not the document's text (a Markdown table of contents): in no passage, and none spans it.
+    # Not the document's text (a Markdown table of contents, markup): in no passage, and none spans it.
     left_out: bool = False
+    # Left out with any heading right above it, marked or not: its title, or the document's
+    # (a table of contents). Above other left-out spans only a marked heading goes: a first
+    # line that merely looks like a title may be a sentence.
+    takes_title: bool = False
 
 
 def split_passages(
@@ -130,7 +139,7 @@ def split_passages(
         raise ValueError("chunk_tokens must be at least 1")
     chunks = [text] if isinstance(text, str) else text
     spans = _without_page_furniture(_paragraph_spans(chunks, markdown))
-    yield from _packed(_contents_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
+    yield from _packed(_markdown_left_out(spans) if markdown else spans, source, count_tokens, chunk_tokens)
 
 
 def split_blocks(
@@ -161,9 +170,10 @@ def _packed(
     after_left_out = False
     for span in spans:
         if span.left_out:
-            # The headings right above a table of contents go with it: its title, or the
-            # document's, which would otherwise be a passage by itself.
-            if packer.heading_only:
+            # The headings right above what is left out go with it (the title of a table of
+            # contents, or the document's above a row of badges), which would otherwise be
+            # a passage by themselves.
+            if packer.heading_only and (packer.marked_heading or span.takes_title):
                 packer.discard()
             elif (passage := packer.flush()) is not None:
                 if held is not None:
@@ -621,7 +631,14 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
     at_line_start = True
     fence: str | None = None  # the delimiter of the open code block
     in_comment = False  # inside an HTML comment ("<!--" ... "-->"), where '#' lines are text
-    for part, complete in _lines(chunks):
+    lines = _lines(chunks)
+    if markdown:
+        front_matter, lines = _front_matter(lines)
+        if front_matter:
+            for part in front_matter:
+                builder.append(part)
+            yield from builder.flush(left_out=True)
+    for part, complete in lines:
         if at_line_start and complete:
             if part.isspace():
                 yield from builder.flush()
@@ -646,6 +663,10 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
                 builder.append(part)
                 yield from builder.flush(new_section=True)
                 continue
+            elif markdown and fence is None and _setext_heading(builder.parts, part):
+                builder.append(part)
+                yield from builder.flush(new_section=True)
+                continue
         builder.append(part)
         at_line_start = complete
         if complete and part.endswith("\f"):
@@ -653,6 +674,54 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
         elif builder.length > PARAGRAPH_CHAR_LIMIT:
             yield from builder.cut()
     yield from builder.flush()
+
+
+# A Markdown file's metadata block, as Jekyll, Hugo, Obsidian and pandoc write it: YAML
+# between "---" lines (or closed by "..."), or TOML between "+++" lines, on the file's first
+# line, its first line inside a "key:" (or "key =") line. Only this many lines are looked at
+# for its end: a longer "block" is a thematic break and text, read as such.
+_FRONT_MATTER_CLOSERS = {"---": ("---", "..."), "+++": ("+++",)}
+_FRONT_MATTER_KEY = re.compile(r"[A-Za-z_][\w .-]*:(?:[ \t]|$)|[A-Za-z_][\w.-]*[ \t]*=")
+_FRONT_MATTER_LINES = 200
+
+
+def _front_matter(lines: Iterator[tuple[str, bool]]) -> tuple[list[str], Iterator[tuple[str, bool]]]:
+    """The file's metadata block (its lines) and the lines after it; ``[]`` and all the
+    lines when it has none."""
+    held: list[tuple[str, bool]] = []
+    closers: tuple[str, ...] = ()
+    for part, complete in lines:
+        held.append((part, complete))
+        line = part.rstrip()
+        if not complete or len(held) > _FRONT_MATTER_LINES:
+            break
+        if len(held) == 1:
+            closers = _FRONT_MATTER_CLOSERS.get(line, ())
+            if not closers:
+                break
+        elif len(held) == 2 and not _FRONT_MATTER_KEY.match(part):
+            break
+        elif len(held) > 2 and line in closers:
+            return [held_part for held_part, _ in held], lines
+    return [], itertools.chain(held, lines)
+
+
+# A setext heading's underline ("Title" over "=====" or "-----"), under one line of text
+# that is no list item, table row, quote or HTML. Under a paragraph of several lines a
+# "---" is more often a separator its writer put without a blank line than a heading.
+_SETEXT_UNDERLINE = re.compile(r" {0,3}(?:=+|-+)[ \t]*[\n\f]?")
+_NOT_SETEXT_TEXT = re.compile(rf" {{4}}|[ \t]*(?:[>|<]|[-*+\u2022][ \t]|{_ITEM_START})")
+
+
+def _setext_heading(held: list[str], underline: str) -> bool:
+    """Whether ``underline`` makes the one line ``held`` a setext heading."""
+    return (
+        len(held) == 1
+        and _SETEXT_UNDERLINE.fullmatch(underline) is not None
+        and not held[0].isspace()
+        and _NOT_SETEXT_TEXT.match(held[0]) is None
+        and not held[0].endswith("\f")
+    )
 
 
 # Running headers and footers of text paginated by form feeds (RFCs, printed reports): a
@@ -828,12 +897,69 @@ _CONTENTS_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,3}[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\
 _CONTENTS_ITEMS = 3
 _CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECASE)
 
+# What a rendered Markdown page does not show as text: inline code is shown (kept as a
+# word), then comments, link reference definitions ("[docs]: https://..."; not footnotes,
+# "[^1]: ..."), images inside links (badges, linked logos), HTML tags. An image alone is a
+# figure: its description stands for it.
+_CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_LINK_DEFINITION = re.compile(
+    r"^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$", re.MULTILINE
+)
+_TARGET = r"(?:\([^)\n]*\)|\[[^\]\n]*\])"  # a link's "(url)" or "[reference]"
+_LINKED_IMAGE = re.compile(rf"\[\s*!\[[^\]\n]*\]{_TARGET}\s*\]{_TARGET}")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+# An HTML comment that opens at a line's start runs on to its "-->" across blank lines
+# (CommonMark); the paragraphs inside are held until it closes, at most this many, and read
+# as text if it has not closed by then (a stray "<!--" should not hide the rest of a file).
+_COMMENT_SPANS = 50
 
-def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
-    """Markdown spans, a table of contents among them marked as left out (never in code:
-    a fenced block, whose blank lines make it several spans, or an indented one)."""
+
+def _shows_no_text(text: str) -> bool:
+    """Whether a Markdown paragraph is only markup: no letter or digit is shown."""
+    shown = _CODE_SPAN.sub(" code ", text)
+    for pattern in (_COMMENT, _LINK_DEFINITION, _LINKED_IMAGE, _TAG):
+        shown = pattern.sub(" ", shown)
+    return not any(c.isalnum() for c in shown)
+
+
+# A heading written in HTML ('<h1 align="center">Quarry</h1>'), as READMEs centre their titles.
+_HTML_HEADING = re.compile(r"<h([1-6])\b[^<>]*>[^\n]*?</h\1\s*>", re.IGNORECASE)
+_LINE_START_COMMENT = re.compile(r"(?:^|\n) {0,3}<!--")
+
+
+def _unclosed_comment(text: str) -> int | None:
+    """Where the HTML comment starts that opens at a line's start of the paragraph and does
+    not close in it; None when there is none."""
+    opened = None
+    for match in _LINE_START_COMMENT.finditer(text):
+        opened = match.end() - 4
+    return opened if opened is not None and "-->" not in text[opened:] else None
+
+
+def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
+    """Markdown spans, with what a reader of the rendered page does not read as its text
+    marked as left out: a table of contents, a paragraph that is only markup (a row of
+    badges, a logo in HTML, link definitions, a thematic break), an HTML comment. Never in
+    code: a fenced block, whose blank lines make it several spans, or an indented one; never
+    a heading. A paragraph that shows text beside a comment is kept whole."""
     fence: str | None = None  # the delimiter of the code block open at the span's start
+    comment: list[_Span] | None = None  # inside an open HTML comment: its spans so far
     for span in spans:
+        if comment is not None:
+            closed = span.text.find("-->")
+            if closed < 0 and len(comment) < _COMMENT_SPANS:
+                comment.append(span)
+                continue
+            if closed < 0:  # never closed: a stray "<!--"; what followed it is text
+                yield from comment
+                comment = None
+            else:
+                yield from (replace(held, left_out=True) for held in comment)
+                comment = None
+                shown_after = not _shows_no_text(span.text[closed + 3 :])
+                yield span if shown_after else replace(span, left_out=True)
+                continue
         lines = span.text.splitlines()
         in_code = fence is not None
         for line in lines:
@@ -845,17 +971,27 @@ def _contents_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                     fence = None
         # The span is stripped: its first line's indentation ends the gap before it.
         indented = span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
-        if (
-            not span.new_section
-            and not in_code
-            and not indented
-            and (
-                (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines))
-                or _CONTENTS_MARKER.fullmatch(span.text)
-            )
+        if span.new_section or in_code or indented:
+            yield span
+            continue
+        opened = _unclosed_comment(span.text)
+        if _HTML_HEADING.fullmatch(span.text):
+            yield replace(span, new_section=True)
+        elif opened is not None:
+            comment = []
+            if _shows_no_text(span.text[:opened]):
+                comment.append(span)
+            else:
+                yield span
+        elif (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines)) or (
+            _CONTENTS_MARKER.fullmatch(span.text)
         ):
-            span = replace(span, left_out=True)
-        yield span
+            yield replace(span, left_out=True, takes_title=True)
+        elif _shows_no_text(span.text):
+            yield replace(span, left_out=True)
+        else:
+            yield span
+    yield from comment or ()
 
 
 def _closes(fence: str | None, delimiter: str, rest: str) -> bool:
@@ -886,10 +1022,10 @@ class _ParagraphBuilder:
         if self.gap_length <= PARAGRAPH_CHAR_LIMIT:
             self.gap.append(whitespace)
 
-    def flush(self, new_section: bool = False) -> Iterator[_Span]:
+    def flush(self, new_section: bool = False, left_out: bool = False) -> Iterator[_Span]:
         raw = "".join(self.parts)
         self.parts, self.length = [], 0
-        yield from self._emit(raw, new_section)
+        yield from self._emit(raw, new_section, left_out)
 
     def cut(self) -> Iterator[_Span]:
         """Hand on the paragraph so far up to its last sentence end (else whitespace)."""
@@ -905,7 +1041,7 @@ class _ParagraphBuilder:
         rest = raw[cut:]
         self.parts, self.length = ([rest], len(rest)) if rest else ([], 0)
 
-    def _emit(self, raw: str, new_section: bool) -> Iterator[_Span]:
+    def _emit(self, raw: str, new_section: bool, left_out: bool = False) -> Iterator[_Span]:
         stripped = raw.strip()
         if not stripped:
             self.skip(raw)
@@ -913,7 +1049,14 @@ class _ParagraphBuilder:
         lead = len(raw) - len(raw.lstrip())
         self._add_gap(raw[:lead])
         gap = "".join(self.gap) if self.gap_length <= PARAGRAPH_CHAR_LIMIT else None
-        yield _Span(self.offset + lead, stripped, gap, new_section, page_break=gap is not None and "\f" in gap)
+        yield _Span(
+            self.offset + lead,
+            stripped,
+            gap,
+            new_section,
+            page_break=gap is not None and "\f" in gap,
+            left_out=left_out,
+        )
         trailing = raw[lead + len(stripped) :]
         self.gap, self.gap_length = [], 0
         self._add_gap(trailing)
