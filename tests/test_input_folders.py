@@ -435,3 +435,28 @@ def test_a_sphinx_builds_source_copies_indexes_and_search_page_are_passed_over(t
     assert found() == everything  # without Sphinx's search index, nothing says it is a build
     (build / "searchindex.js").write_text('Search.setIndex({"docnames": ["index"]})')
     assert found() == ["guide/start.html", "index.html"]
+
+
+def test_installed_packages_beside_the_documents_are_passed_over_unless_named(tmp_path, caplog):
+    wiki = tmp_path / "wiki"
+    for folder in ("docs", "node_modules/pkg", "venv/lib", "env/conda-meta", "vendor", "__pycache__"):
+        (wiki / folder).mkdir(parents=True)
+    (wiki / "docs" / "policy.md").write_text("Our deploy policy.\n")
+    (wiki / "node_modules" / "pkg" / "README.md").write_text("A package's readme.\n")
+    (wiki / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtual environment, whatever its name
+    (wiki / "venv" / "lib" / "LICENSE.txt").write_text("A licence.\n")
+    (wiki / "env" / "notes.txt").write_text("A conda environment's file.\n")
+    (wiki / "vendor" / "contract.txt").write_text("The vendor's contract terms.\n")  # a user's folder
+    (wiki / "__pycache__" / "cached.txt").write_text("Cached.\n")
+
+    def found(*given: str) -> list[str]:
+        return sorted(os.path.relpath(d.source, wiki) for d in find_documents([str(wiki / g) for g in given]))
+
+    with caplog.at_level(logging.INFO):
+        assert found("") == ["docs/policy.md", "vendor/contract.txt"]
+    assert "passed over 4 folder(s) of installed packages" in caplog.text
+    assert found("**/*.md") == ["docs/policy.md"]
+    assert found("*/*.txt") == ["vendor/contract.txt"]
+    # Named, by a pattern or as a folder, they are read.
+    assert found("node_modules/*/README.md") == ["node_modules/pkg/README.md"]
+    assert found("venv") == ["venv/lib/LICENSE.txt"]

@@ -1,7 +1,8 @@
 """Finding the user's documents, and cutting them into passages, without copying their text anywhere.
 
 Inputs are files, folders (searched recursively for supported files, hidden entries skipped,
-as is what a Sphinx HTML build writes beside its pages, in sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
+as are folders of installed packages and what a Sphinx HTML build writes beside its pages, in
+sorted order; linked and unreadable subfolders are named in a warning, not followed), glob
 patterns, and ``-`` for standard input. A folder or a pattern never yields a file bonito-lite
 wrote (see ``_OwnFiles``); naming one is an ``InputError``.
 
@@ -266,6 +267,22 @@ _SPHINX_GENERATED = frozenset({"_sources", "_static", "genindex.html", "py-modin
 _SPHINX_SPLIT_INDEX = re.compile(r"genindex-\w+\.html")
 
 
+# Folders of installed packages that a project keeps beside its own documents, full of other
+# people's READMEs and licences: Node's, and Python's byte-code caches. A Python virtual
+# environment (its pyvenv.cfg) or a conda one (its conda-meta folder) is known by what it holds
+# whatever its name ("venv", "env"). A folder named "vendor" may be a user's own: it is read.
+_DEPENDENCY_FOLDERS = frozenset({"node_modules", "bower_components", "__pycache__"})
+
+
+def _dependency_folder(folder: str) -> bool:
+    """Whether ``folder`` holds installed packages rather than the user's documents."""
+    return (
+        os.path.basename(os.path.normpath(folder)) in _DEPENDENCY_FOLDERS
+        or os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
+        or os.path.isdir(os.path.join(folder, "conda-meta"))
+    )
+
+
 def _sphinx_build(folder: str, files: list[str]) -> bool:
     """Whether a folder is the root of a Sphinx HTML build, by its search index (packagers
     often drop the .buildinfo beside it)."""
@@ -338,8 +355,8 @@ def _expand(given: str) -> Iterator[_Input]:
         yield _checked_file(given, reader)
         return
     if is_pattern(given):
-        matches = sorted(glob.glob(given, recursive=True))
         scan = _Scan()
+        matches = scan.outside_dependencies(sorted(glob.glob(given, recursive=True)), given)
         items: list[_Input] = []
         for match in matches:
             if os.path.isdir(match):
@@ -369,6 +386,7 @@ class _Scan:
         self.needs_extra: dict[str, int] = {}
         self.unread: dict[str, int] = {}  # documents in formats not read, by suffix
         self.own = _OwnFiles()
+        self.dependencies: list[str] = []  # folders of installed packages passed over
 
     def files(self, paths: Iterable[str]) -> list[_Input]:
         items = []
@@ -411,7 +429,9 @@ class _Scan:
             kept = []
             for name in sorted(d for d in dirs if not d.startswith(".") and d not in generated):
                 full = os.path.join(root, name)
-                if os.path.islink(full):
+                if _dependency_folder(full):
+                    self.dependencies.append(full)
+                elif os.path.islink(full):
                     # Not followed: a link can lead back up the tree, or out of it.
                     log.warning("%s: a link to a folder, not followed; name it to read it.", full)
                 elif full not in self.own:  # an export saved as a dataset folder
@@ -437,7 +457,38 @@ class _Scan:
             return f"{message.rstrip('.')}; {self._unread()}"
         return message
 
+    def outside_dependencies(self, matches: list[str], pattern: str) -> list[str]:
+        """A pattern's matches but those inside folders of installed packages that the pattern
+        does not name ("docs/**/*.md" passes over docs/node_modules/, "node_modules/*/README.md"
+        reads it)."""
+        named = set(re.split(r"[\\/]", pattern))
+        base = pattern_base(pattern)
+        checked: dict[str, bool] = {}
+
+        def passed_over(folder: str) -> bool:
+            if folder not in checked:
+                checked[folder] = os.path.basename(folder) not in named and _dependency_folder(folder)
+                if checked[folder]:
+                    self.dependencies.append(folder)
+            return checked[folder]
+
+        kept = []
+        for match in matches:
+            # glob keeps the pattern's literal start: only the folders below it were matched.
+            parts = Path(match[len(base) :] if match.startswith(base) else match).parts
+            depth = len(parts) if os.path.isdir(match) else len(parts) - 1
+            if not any(passed_over(os.path.join(base, *parts[: n + 1])) for n in range(depth)):
+                kept.append(match)
+        return kept
+
     def report(self, given: str) -> None:
+        if self.dependencies:
+            log.info(
+                "%s: passed over %d folder(s) of installed packages (%s)",
+                given,
+                len(self.dependencies),
+                ", ".join(self.dependencies[:3]) + (", ..." if len(self.dependencies) > 3 else ""),
+            )
         if self.needs_extra:
             count = sum(self.needs_extra.values())
             log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
