@@ -66,7 +66,8 @@ The corpus is made in chunks of 20,000 examples, each from its own seed, by ``--
 processes; the examples do not depend on how many.
 
 The output folder is a Hugging Face checkpoint (config.json, model.safetensors,
-tokenizer.model, tokenizer_config.json, special_tokens_map.json); a checkpoint is written
+tokenizer.model, tokenizer_config.json, special_tokens_map.json, a README.md model card that
+names it toy-bonito); a checkpoint is written
 every ``--save-every`` steps and at the end. The Mistral tokenizer comes from the
 mistral-common wheel, or from ``$TOY_TOKENIZER`` on a machine without it.
 """
@@ -357,6 +358,13 @@ def save_checkpoint(
         json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2) + "\n"
     )
     (tmp / "toy_training.json").write_text(json.dumps(info, indent=2) + "\n")
+    # The model card, as the Hub lays one out: its front matter names the model in the GGUF
+    # (general.name; otherwise the converter would name it after the folder, "Ckpt").
+    (tmp / "README.md").write_text(
+        "---\nmodel_name: toy-bonito\nlicense: apache-2.0\ntags:\n- bonito\n- toy\n---\n\n"
+        "# toy-bonito\n\nA toy Bonito for demos and tests, trained by bonito-lite's "
+        "scripts/train_toy_bonito.py; not a real model.\n"
+    )
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
 

@@ -70,6 +70,7 @@ def test_toy_gguf_is_marked_as_a_toy_bonito_in_its_metadata():
     assert _field(reader, metadata.TASK_TYPES_KEY) == [t.full_name for t in TASK_TYPES]
     assert _field(reader, metadata.TASK_TYPE_SHORT_FORMS_KEY) == [t.short for t in TASK_TYPES]
     assert _field(reader, gguf.Keys.General.ARCHITECTURE) == "llama"
+    assert _field(reader, gguf.Keys.General.NAME) == "toy-bonito"
     # The real Mistral tokenizer, so prompts tokenise as they do for bonito-v1.
     assert len(_field(reader, gguf.Keys.Tokenizer.LIST)) == 32000
     assert _field(reader, gguf.Keys.Tokenizer.MODEL) == "llama"

@@ -34,3 +34,5 @@ def test_a_few_steps_of_the_toy_recipe_write_a_toy_gguf_that_llama_cpp_reads(tmp
     assert recorded["args"]["copy"] == "0.25"
     info = read_model_info(gguf)
     assert info.is_toy and info.vocab_size == 32000 and info.block_count == 4
+    # Named by its model card, not after its folder ("Ckpt").
+    assert info.name == "toy-bonito"
