@@ -5,32 +5,41 @@ Markdown, what a rendered page does not show as text)."""
 from __future__ import annotations
 
 import re
+import string
 
 from bonito_lite.inputs import chunking
 from bonito_lite.inputs.chunking import Passage
 
 # Markup a rendered Markdown page does not show as text, more loosely than the reader
 # tells it: link definitions, comments (also cut off by the passages around them), tags,
-# and anything in brackets (link targets, image descriptions).
-# Headings, which go with what is left out right below them: ATX, setext, HTML.
-_HEADINGS = re.compile(
-    r"^ {0,3}#{1,6}(?:[ \t].*)?$|^.*\n {0,3}(?:=+|-+)[ \t]*$|<h([1-6])\b.*?</h\1\s*>", re.MULTILINE | re.I
-)
+# entities, anything in brackets (image descriptions, link text) and link targets.
 _MARKUP = re.compile(
-    r"^ {0,3}\[(?!\^)[^\]\n]*\]:[^\n]*$|<!--.*?(?:-->|\Z)|\A.*?-->|<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)",
+    r"^ {0,3}\[(?!\^)[^\]\n]*\]:[^\n]*$|<!--.*?(?:-->|\Z)|\A.*?-->|<[^<>]*>|&#?\w+;|\[[^\[\]]*\](?:\([^()]*\))?",
     re.DOTALL | re.MULTILINE,
+)
+# Headings go only with what is left out right below them that takes them: a table of
+# contents or a row of badges, both of which open with a bracket ("- [Install](#install)",
+# "[![CI](ci.svg)](ci)").
+_HEADINGS = re.compile(
+    r"(?:^ {0,3}#{1,6}(?:[ \t].*)?$|^.*\n {0,3}(?:=+|-+)[ \t]*$|<h([1-6])\b.*?</h\1\s*>)"
+    r"(?=\s*(?:[-*+][ \t]+|\d{1,3}[.)][ \t]+)?!?\[)",
+    re.MULTILINE | re.IGNORECASE,
 )
 _FRONT_MATTER = re.compile(r"(?:---|\+\+\+)[ \t]*\n.*?\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
 def without_markup(markdown: str) -> str:
     """The text with its markup blanked (nested brackets taken from the inside out); lines
-    left with no letter or digit are dropped."""
+    left with nothing but ASCII punctuation are dropped."""
     previous = None
     markdown = _HEADINGS.sub(" ", markdown)
     while previous != markdown:
         previous, markdown = markdown, _MARKUP.sub(" ", markdown)
-    return "\n".join(line for line in re.split(r"([\n\f])", markdown) if any(c.isalnum() or c == "\f" for c in line))
+    return "\n".join(
+        line
+        for line in re.split(r"([\n\f])", markdown)
+        if any(not (c.isspace() or c in string.punctuation) or c == "\f" for c in line)
+    )
 
 
 def assert_faithful(

@@ -615,6 +615,9 @@ _MARKUP_PIECES = st.sampled_from(
         "\f",
         "[^1]: ",
         "*",
+        "\u2705",
+        "&nbsp;",
+        "[![b](c)](d)",
     ]
 )
 
@@ -663,6 +666,13 @@ def test_front_matter_is_only_a_first_line_fence_around_keys_that_closes():
     assert "The minutes of the meeting." in cut(rule, 40)[0].text
     unclosed = "---\nnote: this line has a colon\n\nAnd the text goes on."
     assert "note: this line has a colon" in cut(unclosed, 40)[0].text
+    # A line of prose inside: no front matter, however it opens.
+    prose = "---\nStatus: Draft\n\n# Design\n\nThe design text matters.\n\n---\n\nMore."
+    assert any("The design text matters." in p.text for p in cut(prose, 40))
+    # Empty, and with lists, block values and comments.
+    assert [p.text for p in cut("---\n---\n\nHello.", 40)] == ["Hello."]
+    yaml = "---\ntags:\n  - a\n- b\ndescription: |\n  Long text.\n# a comment\n---\nBody."
+    assert [p.text for p in cut(yaml, 40)] == ["Body."]
     # Not at the first line: a thematic break and a setext heading.
     later = "Intro.\n\n---\ntitle: x\n---\n\nBody."
     assert "title: x" in "".join(p.text for p in cut(later, 3))
@@ -681,17 +691,45 @@ def test_setext_headings_start_passages_and_a_line_over_a_rule_in_a_paragraph_do
     assert [p.text for p in cut(item, 40)] == [item]
 
 
-def test_a_marked_heading_goes_with_markup_below_it_a_first_line_that_only_looks_like_a_title_does_not():
+def test_a_heading_goes_with_badges_below_it_and_keeps_other_markup_below_it_in_its_passage():
     badges = "# Quarry\n\n[![CI](https://example.com/ci.svg)](https://example.com/ci)\n\nQuarry ships releases."
     assert [p.text for p in cut(badges, 40)] == ["Quarry ships releases."]
+    # A section's heading stays over its text: the markup between stays with it.
+    summary = "## Summary\n\n<!-- What does this change do? -->\n\n<div>\n\nFixes the login crash.\n\n</div>"
+    assert [p.text for p in cut(summary, 40)] == [summary.removesuffix("\n\n</div>")]
+    # A first line that only looks like a title may be a sentence: it is never dropped.
     plain = "Call me at five\n\n---\n\nThe rest of the note."
     assert [p.text for p in cut(plain, 40)] == ["Call me at five", "The rest of the note."]
 
 
+def test_only_ascii_punctuation_and_markup_count_as_showing_no_text():
+    text = (
+        "\u2705 \u2705 \u274c\n\n\u2192\n\n<p>&nbsp;</p>\n\n![PyPI](https://img.shields.io/pypi/v/x)\n\n"
+        "[![CI]][ci]\n\n`<br>`\n\nEnd."
+    )
+    assert [p.text for p in cut(text, 60)] == ["\u2705 \u2705 \u274c\n\n\u2192", "`<br>`\n\nEnd."]
+
+
+def test_markup_checks_take_linear_time_on_long_unclosed_runs():
+    # Quadratic patterns took tens of seconds here; each check is one pass now.
+    comments = "<!-- x " * 20_000 + "\n\nText."
+    ticks = " ".join("`" * (n % 50 + 1) for n in range(20_000)) + "\n\nText."
+    for text in (comments, ticks):
+        assert cut(text, 10**6, count=len)[-1].text.endswith("Text.")
+
+
 def test_comments_code_and_text_beside_markup_are_read_as_a_page_shows_them():
-    # A paragraph with text before a comment that runs on keeps its text.
+    # A paragraph with text before a comment that runs on keeps its text, not the comment.
     text = "Intro text.\n<!-- hidden\n\nstill hidden\n-->\n\nShown."
-    assert [p.text for p in cut(text, 30)] == ["Intro text.\n<!-- hidden", "Shown."]
+    assert [p.text for p in cut(text, 30)] == ["Intro text.", "Shown."]
+    # A comment closed at a paragraph's start or end goes; the text beside it stays.
+    template = "<!--\nPlease describe the bug.\n-->\n**Bug**: it crashes. <!-- and when? -->\n\nMore."
+    assert [p.text for p in cut(template, 5)] == ["**Bug**: it crashes.", "More."]
+    # A comment reopened after one closes is hidden too; a fence after it is code.
+    reopened = "<!--\none\n\ntwo\n-->\nVisible text.\n<!-- again\n\nsecret\n\n-->"
+    assert [p.text for p in cut(reopened, 30)] == ["Visible text."]
+    fenced = "<!--\nnote\n\n-->\n```yaml\na: 1\n\n---\n\nb: 2\n```"
+    assert [p.text for p in cut(fenced, 30)] == ["```yaml\na: 1\n\n---\n\nb: 2\n```"]
     # A "<!--" never closed is text after all.
     stray = "<!--\n\n" + "\n\n".join(f"Line {n}." for n in range(60))
     assert "Line 0." in cut(stray, 500)[0].text

@@ -448,15 +448,25 @@ def test_installed_packages_beside_the_documents_are_passed_over_unless_named(tm
     (wiki / "env" / "notes.txt").write_text("A conda environment's file.\n")
     (wiki / "vendor" / "contract.txt").write_text("The vendor's contract terms.\n")  # a user's folder
     (wiki / "__pycache__" / "cached.txt").write_text("Cached.\n")
+    (tmp_path / "only" / "node_modules" / "pkg").mkdir(parents=True)
+    (tmp_path / "only" / "node_modules" / "pkg" / "README.md").write_text("A package's readme.\n")
 
     def found(*given: str) -> list[str]:
         return sorted(os.path.relpath(d.source, wiki) for d in find_documents([str(wiki / g) for g in given]))
 
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="bonito_lite"):
         assert found("") == ["docs/policy.md", "vendor/contract.txt"]
     assert "passed over 4 folder(s) of installed packages" in caplog.text
     assert found("**/*.md") == ["docs/policy.md"]
     assert found("*/*.txt") == ["vendor/contract.txt"]
     # Named, by a pattern or as a folder, they are read.
     assert found("node_modules/*/README.md") == ["node_modules/pkg/README.md"]
+    assert found("node*/**/*.md") == ["node_modules/pkg/README.md"]
     assert found("venv") == ["venv/lib/LICENSE.txt"]
+    # A pattern's literal start may end inside a folder's name; "*" names nothing.
+    assert found("v*/**/*.txt") == ["vendor/contract.txt", "venv/lib/LICENSE.txt"]
+    assert found("*/**/*.md") == ["docs/policy.md"]
+    assert found("docs//../**/*.md") == ["docs/policy.md"]
+    # A folder with nothing else says why it has nothing to read.
+    with pytest.raises(InputError, match=r"passed over 1 folder\(s\) of installed packages \(.*node_modules\)"):
+        find_documents([str(tmp_path / "only")])

@@ -24,8 +24,9 @@ The rules, in order:
 * Nothing is truncated or dropped except the whitespace between passages, and what is left
   out as not the document's text: page furniture; in Markdown, what a rendered page does not
   show as text (front matter, a table of contents, paragraphs that are only markup: badges,
-  HTML tags, comments, link definitions, a thematic break), with a marked heading right
-  above it, which would otherwise be a passage alone. Every passage is
+  HTML tags, comments, link definitions, a thematic break; comments at the edges of a
+  paragraph with text). The headings right above a table of contents or a row of badges go
+  with it; other markup right under a heading stays in its passage. Every passage is
   stripped, and ``text[char_start:char_end] == passage.text`` for the text it was cut from.
 * The only passage that may exceed ``chunk_tokens`` is a single character the counter calls
   longer than that.
@@ -42,6 +43,7 @@ import bisect
 import functools
 import itertools
 import re
+import string
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -117,10 +119,13 @@ class _Span:
     page_break: bool = False
     # Not the document's text (a Markdown table of contents, markup): in no passage, and none spans it.
     left_out: bool = False
-    # Left out with any heading right above it, marked or not: its title, or the document's
-    # (a table of contents). Above other left-out spans only a marked heading goes: a first
-    # line that merely looks like a title may be a sentence.
+    # Left out with the headings right above it, marked or not: its title, or the document's
+    # (a table of contents).
     takes_title: bool = False
+    # Left out with the marked headings right above it (a row of badges under a README's
+    # title); a first line that only looks like a title may be a sentence, and stays. Other
+    # markup stays under a marked heading right above it: the heading goes on to the text.
+    takes_heading: bool = False
 
 
 def split_passages(
@@ -169,11 +174,12 @@ def _packed(
     held: Passage | None = None
     after_left_out = False
     for span in spans:
+        if span.left_out and not (span.takes_title or span.takes_heading) and packer.holds_markup(span):
+            continue
         if span.left_out:
-            # The headings right above what is left out go with it (the title of a table of
-            # contents, or the document's above a row of badges), which would otherwise be
-            # a passage by themselves.
-            if packer.heading_only and (packer.marked_heading or span.takes_title):
+            # The headings right above a table of contents or a row of badges go with it
+            # (its title, or the document's), which would otherwise be a passage by themselves.
+            if packer.heading_only and (span.takes_title or (span.takes_heading and packer.marked_heading)):
                 packer.discard()
             elif (passage := packer.flush()) is not None:
                 if held is not None:
@@ -286,6 +292,18 @@ class _Packer:
         self.marked_heading = piece.new_section
         self.gap_before = None if piece.page_break else piece.gap
         return finished
+
+    def holds_markup(self, piece: _Span) -> bool:
+        """Keep markup right under a heading in the heading's passage (a comment, a ``<div>``),
+        which still waits for the text under them, rather than leave the heading alone; True
+        if it was kept."""
+        if not (self.heading_only and self.marked_heading and self.joins(piece)):
+            return False
+        candidate = self.text + piece.gap + piece.text
+        if not self.fits(candidate):
+            return False
+        self.text = candidate
+        return True
 
     def discard(self) -> None:
         """Drop the open passage: it is not numbered, and nothing joins it."""
@@ -677,11 +695,23 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
 
 
 # A Markdown file's metadata block, as Jekyll, Hugo, Obsidian and pandoc write it: YAML
-# between "---" lines (or closed by "..."), or TOML between "+++" lines, on the file's first
-# line, its first line inside a "key:" (or "key =") line. Only this many lines are looked at
-# for its end: a longer "block" is a thematic break and text, read as such.
+# between "---" lines (or closed by "..."), or TOML between "+++" lines, opening on the
+# file's first line, every line inside it one that YAML or TOML writes (a key, a list item,
+# an indented value, a comment, a table). Only this many lines are looked at for its end: a
+# longer block, or a line of prose inside it, makes the "---" a thematic break over text.
 _FRONT_MATTER_CLOSERS = {"---": ("---", "..."), "+++": ("+++",)}
-_FRONT_MATTER_KEY = re.compile(r"[A-Za-z_][\w .-]*:(?:[ \t]|$)|[A-Za-z_][\w.-]*[ \t]*=")
+_FRONT_MATTER_LINE = re.compile(
+    r"""[ \t]*(?:
+        \#.*                                  # a comment
+        | [^\s:#\-][^:\n]{0,80}:(?:[ \t].*)?   # key: value
+        | [\w"'.-]+[ \t]*=.*                   # key = value (TOML)
+        | -(?:[ \t].*)?                        # - list item
+        | \[.*\]                               # [table] (TOML)
+    )?[ \t]*
+    | [ \t]+\S.*                              # an indented value
+    """,
+    re.VERBOSE,
+)
 _FRONT_MATTER_LINES = 200
 
 
@@ -699,10 +729,10 @@ def _front_matter(lines: Iterator[tuple[str, bool]]) -> tuple[list[str], Iterato
             closers = _FRONT_MATTER_CLOSERS.get(line, ())
             if not closers:
                 break
-        elif len(held) == 2 and not _FRONT_MATTER_KEY.match(part):
-            break
-        elif len(held) > 2 and line in closers:
+        elif line in closers:
             return [held_part for held_part, _ in held], lines
+        elif not _FRONT_MATTER_LINE.fullmatch(part.rstrip("\n\f")):
+            break
     return [], itertools.chain(held, lines)
 
 
@@ -710,7 +740,7 @@ def _front_matter(lines: Iterator[tuple[str, bool]]) -> tuple[list[str], Iterato
 # that is no list item, table row, quote or HTML. Under a paragraph of several lines a
 # "---" is more often a separator its writer put without a blank line than a heading.
 _SETEXT_UNDERLINE = re.compile(r" {0,3}(?:=+|-+)[ \t]*[\n\f]?")
-_NOT_SETEXT_TEXT = re.compile(rf" {{4}}|[ \t]*(?:[>|<]|[-*+\u2022][ \t]|{_ITEM_START})")
+_NOT_SETEXT_TEXT = re.compile(rf" {{4}}|[ \t]*(?:[>|<]|[-*+\u2022][ \t]|{_ITEM_START}|(?:[-*_=][ \t]*){{3,}}$)")
 
 
 def _setext_heading(held: list[str], underline: str) -> bool:
@@ -897,18 +927,22 @@ _CONTENTS_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,3}[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\
 _CONTENTS_ITEMS = 3
 _CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECASE)
 
-# What a rendered Markdown page does not show as text: inline code is shown (kept as a
-# word), then comments, link reference definitions ("[docs]: https://..."; not footnotes,
-# "[^1]: ..."), images inside links (badges, linked logos), HTML tags. An image alone is a
-# figure: its description stands for it.
-_CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# What a rendered Markdown page does not show as text: comments, link reference definitions
+# ("[docs]: https://..."; not footnotes, "[^1]: ..."), badges (an image inside a link,
+# "[![CI](ci.svg)](ci)" or "[![CI]][ci]", or a shields.io or "badge" image), HTML tags and
+# blank entities; inline code is shown, markup and all. An image alone is a figure: its
+# description stands for it. What is left must be more than ASCII punctuation (a "---" rule).
 _LINK_DEFINITION = re.compile(
     r"^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$", re.MULTILINE
 )
 _TARGET = r"(?:\([^)\n]*\)|\[[^\]\n]*\])"  # a link's "(url)" or "[reference]"
-_LINKED_IMAGE = re.compile(rf"\[\s*!\[[^\]\n]*\]{_TARGET}\s*\]{_TARGET}")
+_BADGE = re.compile(
+    rf"\[\s*!\[[^\]\n]*\]{_TARGET}?\s*\]{_TARGET}|!\[[^\]\n]*\]\([^)\n]*(?:shields\.io|badge)[^)\n]*\)", re.IGNORECASE
+)
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_BLANK_ENTITY = re.compile(r"&(?:nbsp|ensp|emsp|thinsp|zwnj|zwj);|&#(?:160|8203|x[aA]0|x200[bB]);")
+_BACKTICKS = re.compile(r"`+")
+_PUNCTUATION = frozenset(string.punctuation)
 # An HTML comment that opens at a line's start runs on to its "-->" across blank lines
 # (CommonMark); the paragraphs inside are held until it closes, at most this many, and read
 # as text if it has not closed by then (a stray "<!--" should not hide the rest of a file).
@@ -916,11 +950,41 @@ _COMMENT_SPANS = 50
 
 
 def _shows_no_text(text: str) -> bool:
-    """Whether a Markdown paragraph is only markup: no letter or digit is shown."""
-    shown = _CODE_SPAN.sub(" code ", text)
-    for pattern in (_COMMENT, _LINK_DEFINITION, _LINKED_IMAGE, _TAG):
+    """Whether a Markdown paragraph is only markup: nothing but ASCII punctuation is shown."""
+    shown = _without_comments(_without_code_spans(text))
+    for pattern in (_LINK_DEFINITION, _BADGE, _TAG, _BLANK_ENTITY):
         shown = pattern.sub(" ", shown)
-    return not any(c.isalnum() for c in shown)
+    return all(c.isspace() or c in _PUNCTUATION for c in shown)
+
+
+def _without_code_spans(text: str) -> str:
+    """``text`` with each inline code span a word: a run of backticks opens one that the next
+    run as long closes (CommonMark). In one pass, where a pattern would take quadratic time
+    over runs that close nothing."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    closer: list[int | None] = [None] * len(runs)
+    latest: dict[int, int] = {}  # by length, the first run after the one looked at
+    for n in range(len(runs) - 1, -1, -1):
+        length = runs[n][1] - runs[n][0]
+        closer[n], latest[length] = latest.get(length), n
+    parts, position, n = [], 0, 0
+    while n < len(runs):
+        end = closer[n]
+        if end is None:
+            n += 1
+            continue
+        parts += [text[position : runs[n][0]], " code "]
+        position, n = runs[end][1], end + 1
+    return "".join(parts) + text[position:]
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without its closed HTML comments (one unclosed is text here)."""
+    parts, position = [], 0
+    while (start := text.find("<!--", position)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
+        parts.append(text[position:start])
+        position = end + 3
+    return " ".join([*parts, text[position:]])
 
 
 # A heading written in HTML ('<h1 align="center">Quarry</h1>'), as READMEs centre their titles.
@@ -937,30 +1001,58 @@ def _unclosed_comment(text: str) -> int | None:
     return opened if opened is not None and "-->" not in text[opened:] else None
 
 
+def _shown_part(span: _Span, start: int, end: int) -> _Span:
+    """The span from ``start`` to ``end`` (a comment's end, another's start), without the
+    closed comments at its edges; it joins nothing across what was cut off before it."""
+    text = span.text[:end].rstrip()
+    while text.endswith("-->") and (opened := text.rfind("<!--", start)) >= 0 and "-->" not in text[opened + 4 : -3]:
+        if not text[start:opened].strip():
+            break  # the comment is all there is: keep the text (it shows something)
+        text = text[:opened].rstrip()
+    while True:
+        first = start + len(text[start:]) - len(text[start:].lstrip())
+        closed = text.find("-->", first + 4) if text.startswith("<!--", first) else -1
+        if closed < 0 or not text[closed + 3 :].strip():
+            start = first
+            break
+        start = closed + 3
+    if start == 0:
+        return replace(span, text=text)
+    return replace(span, start=span.start + start, text=text[start:], gap=None)
+
+
 def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
     """Markdown spans, with what a reader of the rendered page does not read as its text
     marked as left out: a table of contents, a paragraph that is only markup (a row of
-    badges, a logo in HTML, link definitions, a thematic break), an HTML comment. Never in
-    code: a fenced block, whose blank lines make it several spans, or an indented one; never
-    a heading. A paragraph that shows text beside a comment is kept whole."""
+    badges, a logo in HTML, link definitions, a thematic break), HTML comments (a paragraph
+    with text loses those at its edges). Never in code: a fenced block, whose blank lines
+    make it several spans, or an indented one; never a heading."""
     fence: str | None = None  # the delimiter of the code block open at the span's start
-    comment: list[_Span] | None = None  # inside an open HTML comment: its spans so far
+    # Inside an HTML comment not yet closed: its spans, each as read if it never closes and
+    # as it is if it does.
+    comment: list[tuple[_Span, _Span]] | None = None
+    cut_after = False  # the last span handed on lost its end: the next joins nothing across it
+
+    def handed(span: _Span) -> _Span:
+        nonlocal cut_after
+        span, cut_after = (replace(span, gap=None) if cut_after else span), False
+        return span
+
     for span in spans:
+        start = 0  # where the span's shown text starts: after a comment that closes in it
         if comment is not None:
             closed = span.text.find("-->")
             if closed < 0 and len(comment) < _COMMENT_SPANS:
-                comment.append(span)
+                comment.append((span, replace(span, left_out=True)))
                 continue
             if closed < 0:  # never closed: a stray "<!--"; what followed it is text
-                yield from comment
-                comment = None
+                yield from (handed(as_read) for as_read, _ in comment)
             else:
-                yield from (replace(held, left_out=True) for held in comment)
-                comment = None
-                shown_after = not _shows_no_text(span.text[closed + 3 :])
-                yield span if shown_after else replace(span, left_out=True)
-                continue
-        lines = span.text.splitlines()
+                yield from (hidden for _, hidden in comment)
+                start = closed + 3
+            comment = None
+        text = span.text[start:]
+        lines = text.splitlines()
         in_code = fence is not None
         for line in lines:
             if delimiter := _FENCE.match(line):
@@ -971,27 +1063,36 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                     fence = None
         # The span is stripped: its first line's indentation ends the gap before it.
         indented = span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
-        if span.new_section or in_code or indented:
-            yield span
+        if (span.new_section or in_code or indented) and start == 0:
+            yield handed(span)
             continue
-        opened = _unclosed_comment(span.text)
-        if _HTML_HEADING.fullmatch(span.text):
-            yield replace(span, new_section=True)
-        elif opened is not None:
-            comment = []
-            if _shows_no_text(span.text[:opened]):
-                comment.append(span)
+        opened = _unclosed_comment(text)
+        shown = text if opened is None else text[:opened]
+        if start == 0 and opened is None and _HTML_HEADING.fullmatch(text):
+            yield handed(replace(span, new_section=True))
+        elif start == 0 and opened is None and _table_of_contents(span.text, lines):
+            yield handed(replace(span, left_out=True, takes_title=True))
+        elif _shows_no_text(shown):
+            hidden = replace(span, left_out=True, takes_heading=_BADGE.search(shown) is not None)
+            if opened is None:
+                yield handed(hidden)
             else:
-                yield span
-        elif (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines)) or (
-            _CONTENTS_MARKER.fullmatch(span.text)
-        ):
-            yield replace(span, left_out=True, takes_title=True)
-        elif _shows_no_text(span.text):
-            yield replace(span, left_out=True)
+                comment = [(span, hidden)]
         else:
-            yield span
-    yield from comment or ()
+            part = _shown_part(span, start, start + len(shown))
+            if opened is not None:
+                comment = [(span, part)]
+                continue
+            yield handed(part)
+            cut_after = part.start + len(part.text) < span.start + len(span.text)
+    if comment:
+        yield from (handed(as_read) for as_read, _ in comment)
+
+
+def _table_of_contents(text: str, lines: list[str]) -> bool:
+    return (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines)) or (
+        _CONTENTS_MARKER.fullmatch(text) is not None
+    )
 
 
 def _closes(fence: str | None, delimiter: str, rest: str) -> bool:

@@ -29,6 +29,7 @@ file, a file that is not valid UTF-8, an empty file, a damaged PDF.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import glob
 import logging
@@ -356,7 +357,8 @@ def _expand(given: str) -> Iterator[_Input]:
         return
     if is_pattern(given):
         scan = _Scan()
-        matches = scan.outside_dependencies(sorted(glob.glob(given, recursive=True)), given)
+        found = sorted(glob.glob(given, recursive=True))
+        matches = scan.outside_dependencies(found, given)
         items: list[_Input] = []
         for match in matches:
             if os.path.isdir(match):
@@ -364,7 +366,7 @@ def _expand(given: str) -> Iterator[_Input]:
             else:
                 items.extend(scan.files([match]))
         if not items:
-            what = "nothing" if not matches else "no supported files"
+            what = "nothing" if not found else "no supported files"
             raise InputError(
                 scan.nothing_readable(given, f"{given}: the pattern matches {what} ({readers.supported_list()}).")
             )
@@ -386,7 +388,7 @@ class _Scan:
         self.needs_extra: dict[str, int] = {}
         self.unread: dict[str, int] = {}  # documents in formats not read, by suffix
         self.own = _OwnFiles()
-        self.dependencies: list[str] = []  # folders of installed packages passed over
+        self.dependencies: dict[str, None] = {}  # folders of installed packages passed over, in order
 
     def files(self, paths: Iterable[str]) -> list[_Input]:
         items = []
@@ -430,7 +432,7 @@ class _Scan:
             for name in sorted(d for d in dirs if not d.startswith(".") and d not in generated):
                 full = os.path.join(root, name)
                 if _dependency_folder(full):
-                    self.dependencies.append(full)
+                    self.dependencies.setdefault(full)
                 elif os.path.islink(full):
                     # Not followed: a link can lead back up the tree, or out of it.
                     log.warning("%s: a link to a folder, not followed; name it to read it.", full)
@@ -455,45 +457,51 @@ class _Scan:
             return f"{given}: {count} file(s) found, but {self._hint()}"
         if self.unread:
             return f"{message.rstrip('.')}; {self._unread()}"
+        if self.dependencies:
+            return f"{message.rstrip('.')}; {self._dependencies()}."
         return message
 
     def outside_dependencies(self, matches: list[str], pattern: str) -> list[str]:
         """A pattern's matches but those inside folders of installed packages that the pattern
-        does not name ("docs/**/*.md" passes over docs/node_modules/, "node_modules/*/README.md"
-        reads it)."""
-        named = set(re.split(r"[\\/]", pattern))
+        does not name ("docs/**/*.md" passes over docs/node_modules/; "node_modules/*/README.md"
+        and "docs/node*/**" name it)."""
         base = pattern_base(pattern)
+        # The folder the pattern's own parts start from, and those parts (glob reads "a//b" as "a/b").
+        root = base if base.endswith(("/", os.sep)) or not base else os.path.dirname(base)
+        parts = [part for part in re.split(r"[\\/]", pattern[len(root) :]) if part]
         checked: dict[str, bool] = {}
 
-        def passed_over(folder: str) -> bool:
+        def passed_over(folder: str, depth: int) -> bool:
             if folder not in checked:
-                checked[folder] = os.path.basename(folder) not in named and _dependency_folder(folder)
+                part = parts[depth] if depth < len(parts) and "**" not in parts[: depth + 1] else "*"
+                named = part.strip("*?") != "" and fnmatch.fnmatchcase(os.path.basename(folder), part)
+                checked[folder] = not named and _dependency_folder(folder)
                 if checked[folder]:
-                    self.dependencies.append(folder)
+                    self.dependencies.setdefault(folder)
             return checked[folder]
 
         kept = []
         for match in matches:
-            # glob keeps the pattern's literal start: only the folders below it were matched.
-            parts = Path(match[len(base) :] if match.startswith(base) else match).parts
-            depth = len(parts) if os.path.isdir(match) else len(parts) - 1
-            if not any(passed_over(os.path.join(base, *parts[: n + 1])) for n in range(depth)):
+            below = Path(os.path.relpath(match, root or "."))
+            folders = below.parts if os.path.isdir(match) else below.parts[:-1]
+            start = os.path.normpath(root) if root else ""
+            if not any(passed_over(os.path.join(start, *folders[: n + 1]), n) for n in range(len(folders))):
                 kept.append(match)
         return kept
 
     def report(self, given: str) -> None:
         if self.dependencies:
-            log.info(
-                "%s: passed over %d folder(s) of installed packages (%s)",
-                given,
-                len(self.dependencies),
-                ", ".join(self.dependencies[:3]) + (", ..." if len(self.dependencies) > 3 else ""),
-            )
+            log.info("%s: %s", given, self._dependencies())
         if self.needs_extra:
             count = sum(self.needs_extra.values())
             log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
         if self.unread:
             log.warning("%s: %s", given, self._unread())
+
+    def _dependencies(self) -> str:
+        folders = list(self.dependencies)
+        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+        return f"passed over {len(folders)} folder(s) of installed packages ({shown}); name one to read it"
 
     def _unread(self) -> str:
         kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(self.unread.items()))
