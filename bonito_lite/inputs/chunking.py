@@ -942,7 +942,11 @@ _BADGE = re.compile(
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _BLANK_ENTITY = re.compile(r"&(?:nbsp|ensp|emsp|thinsp|zwnj|zwj);|&#(?:160|8203|x[aA]0|x200[bB]);")
 _BACKTICKS = re.compile(r"`+")
-_PUNCTUATION = frozenset(string.punctuation)
+# A character a page shows as text: neither space nor ASCII punctuation.
+_SHOWN = re.compile(rf"[^\s{re.escape(string.punctuation)}]")
+# Where markup that hides text can start: a tag or comment, a link definition or badge, an
+# entity, a code span (which shows it).
+_MARKUP_STARTS = "<[&`!"
 # An HTML comment that opens at a line's start runs on to its "-->" across blank lines
 # (CommonMark); the paragraphs inside are held until it closes, at most this many, and read
 # as text if it has not closed by then (a stray "<!--" should not hide the rest of a file).
@@ -951,10 +955,14 @@ _COMMENT_SPANS = 50
 
 def _shows_no_text(text: str) -> bool:
     """Whether a Markdown paragraph is only markup: nothing but ASCII punctuation is shown."""
+    if _SHOWN.search(text) is None:
+        return True
+    if not any(character in text for character in _MARKUP_STARTS):
+        return False  # text, and no markup that could hide it: most paragraphs
     shown = _without_comments(_without_code_spans(text))
     for pattern in (_LINK_DEFINITION, _BADGE, _TAG, _BLANK_ENTITY):
         shown = pattern.sub(" ", shown)
-    return all(c.isspace() or c in _PUNCTUATION for c in shown)
+    return _SHOWN.search(shown) is None
 
 
 def _without_code_spans(text: str) -> str:
@@ -995,6 +1003,8 @@ _LINE_START_COMMENT = re.compile(r"(?:^|\n) {0,3}<!--")
 def _unclosed_comment(text: str) -> int | None:
     """Where the HTML comment starts that opens at a line's start of the paragraph and does
     not close in it; None when there is none."""
+    if "<!--" not in text:
+        return None
     opened = None
     for match in _LINE_START_COMMENT.finditer(text):
         opened = match.end() - 4
@@ -1035,8 +1045,10 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
 
     def handed(span: _Span) -> _Span:
         nonlocal cut_after
-        span, cut_after = (replace(span, gap=None) if cut_after else span), False
-        return span
+        if not cut_after:
+            return span
+        cut_after = False
+        return replace(span, gap=None)
 
     for span in spans:
         start = 0  # where the span's shown text starts: after a comment that closes in it
@@ -1054,7 +1066,7 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
         text = span.text[start:]
         lines = text.splitlines()
         in_code = fence is not None
-        for line in lines:
+        for line in lines if "`" in text or "~" in text else ():
             if delimiter := _FENCE.match(line):
                 in_code = True
                 if fence is None:
@@ -1068,7 +1080,7 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
             continue
         opened = _unclosed_comment(text)
         shown = text if opened is None else text[:opened]
-        if start == 0 and opened is None and _HTML_HEADING.fullmatch(text):
+        if start == 0 and opened is None and text[0] == "<" and _HTML_HEADING.fullmatch(text):
             yield handed(replace(span, new_section=True))
         elif start == 0 and opened is None and _table_of_contents(span.text, lines):
             yield handed(replace(span, left_out=True, takes_title=True))
@@ -1079,6 +1091,9 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
             else:
                 comment = [(span, hidden)]
         else:
+            if not start and opened is None and "<!--" not in shown:
+                yield handed(span)  # most paragraphs
+                continue
             part = _shown_part(span, start, start + len(shown))
             if opened is not None:
                 comment = [(span, part)]
