@@ -18,11 +18,11 @@ _MARKUP = re.compile(
     re.DOTALL | re.MULTILINE,
 )
 # Headings go only with what is left out right below them that takes them: a table of
-# contents or a row of badges, both of which open with a bracket ("- [Install](#install)",
-# "[![CI](ci.svg)](ci)").
+# contents or a row of badges, both of which open with a bracket after marks or tags
+# ("- [Install](#install)", "<p>[![CI](ci.svg)](ci)").
 _HEADINGS = re.compile(
     r"(?:^ {0,3}#{1,6}(?:[ \t].*)?$|^.*\n {0,3}(?:=+|-+)[ \t]*$|<h([1-6])\b.*?</h\1\s*>)"
-    r"(?=\s*(?:[-*+][ \t]+|\d{1,3}[.)][ \t]+)?!?\[)",
+    r"(?=(?:\W|<[^<>\n]*>|\d{1,3}[.)])*?\[)",
     re.MULTILINE | re.IGNORECASE,
 )
 _FRONT_MATTER = re.compile(r"(?:---|\+\+\+)[ \t]*\n.*?\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)", re.DOTALL)

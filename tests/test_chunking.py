@@ -700,6 +700,8 @@ def test_a_heading_goes_with_badges_below_it_and_keeps_other_markup_below_it_in_
     # A first line that only looks like a title may be a sentence: it is never dropped.
     plain = "Call me at five\n\n---\n\nThe rest of the note."
     assert [p.text for p in cut(plain, 40)] == ["Call me at five", "The rest of the note."]
+    contents = "Please read the install notes first\n\n- [Install](#install)\n- [Use](#use)\n- [API](#api)\n\nBody."
+    assert [p.text for p in cut(contents, 40)] == ["Please read the install notes first", "Body."]
 
 
 def test_only_ascii_punctuation_and_markup_count_as_showing_no_text():
@@ -711,11 +713,41 @@ def test_only_ascii_punctuation_and_markup_count_as_showing_no_text():
 
 
 def test_markup_checks_take_linear_time_on_long_unclosed_runs():
-    # Quadratic patterns took tens of seconds here; each check is one pass now.
-    comments = "<!-- x " * 20_000 + "\n\nText."
-    ticks = " ".join("`" * (n % 50 + 1) for n in range(20_000)) + "\n\nText."
-    for text in (comments, ticks):
+    # Quadratic patterns took tens of seconds to an hour here; each check is bounded now.
+    texts = [
+        "<!-- x " * 20_000 + "\n\nText.",
+        " ".join("`" * (n % 50 + 1) for n in range(20_000)) + "\n\nText.",
+        "![" * 50_000 + "\n\nText.",
+        "[![a](" * 20_000 + "\n\nText.",
+        "---\n" + " " * 100_000 + "x\n---\n\nText.",
+        "<!-- -->\n" * 100_000 + "x\n\nText.",
+    ]
+    for text in texts:
         assert cut(text, 10**6, count=len)[-1].text.endswith("Text.")
+
+
+def test_no_passage_reaches_across_a_comment_cut_off_a_paragraph_and_unclosed_ones_stay_text():
+    cases = {
+        "Fix the crash. <!-- issue -->\n\nSee the log.\n<!--\n\nold notes\n-->": ["Fix the crash.", "See the log."],
+        "a\n<!--\n\n-->x\n<!--": ["a", "x\n<!--"],
+        # A comment inside a code span is code; "<!-->" is a whole comment.
+        "A comment opens with `<!--` and closes with -->": ["A comment opens with `<!--` and closes with -->"],
+        "a <!--> b -->": ["a <!--> b -->"],
+    }
+    for text, expected in cases.items():
+        passages = cut(text, 40)
+        assert [p.text for p in passages] == expected, text
+        assert_faithful(text, passages, markdown=True)
+    # Past the cap, an unclosed comment's paragraphs are text, headings and all.
+    stray = "Intro.\n\n<!--\n\n" + "\n\n".join(f"Note {n}." for n in range(60)) + "\n\n# Usage\n\nRun it."
+    passages = cut(stray, 400)
+    assert passages[-1].text == "# Usage\n\nRun it." and "Note 0." in passages[0].text
+    # The text after a comment closes is read as any other: a fence opened there is code.
+    fenced = "<!--\nnote\n\n-->\n```html\n<!-- example\n\ncode line\n```\n\nAfter text.\n\nEnd."
+    assert [p.text for p in cut(fenced, 40)] == ["```html\n<!-- example\n\ncode line\n```\n\nAfter text.\n\nEnd."]
+    # A comment of several paragraphs under a heading is not read into the heading's passage.
+    old = "## Install\n\n<!--\nOLD: run it by hand.\n\nRemoved in 2.0.\n-->\n\nRun pip install quarry."
+    assert all("OLD" not in p.text and "Removed" not in p.text for p in cut(old, 40))
 
 
 def test_comments_code_and_text_beside_markup_are_read_as_a_page_shows_them():

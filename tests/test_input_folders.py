@@ -464,9 +464,15 @@ def test_installed_packages_beside_the_documents_are_passed_over_unless_named(tm
     assert found("node*/**/*.md") == ["node_modules/pkg/README.md"]
     assert found("venv") == ["venv/lib/LICENSE.txt"]
     # A pattern's literal start may end inside a folder's name; "*" names nothing.
-    assert found("v*/**/*.txt") == ["vendor/contract.txt", "venv/lib/LICENSE.txt"]
+    assert found("v*/**/*.txt") == ["vendor/contract.txt"]
+    assert found("venv*/**/*.txt") == ["venv/lib/LICENSE.txt"]
     assert found("*/**/*.md") == ["docs/policy.md"]
     assert found("docs//../**/*.md") == ["docs/policy.md"]
+    # After "**" a later part names a folder at any depth; "*s" or "[!.]*" names nothing.
+    assert found("**/node_modules/*/*.md") == ["node_modules/pkg/README.md"]
+    assert found("[!.]*/**/*.md") == ["docs/policy.md"]
+    # A folder and the files in it, both matched, are read once.
+    assert found("docs/**") == ["docs/policy.md"]
     # A folder with nothing else says why it has nothing to read.
     with pytest.raises(InputError, match=r"passed over 1 folder\(s\) of installed packages \(.*node_modules\)"):
         find_documents([str(tmp_path / "only")])

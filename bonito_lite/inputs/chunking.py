@@ -119,13 +119,13 @@ class _Span:
     page_break: bool = False
     # Not the document's text (a Markdown table of contents, markup): in no passage, and none spans it.
     left_out: bool = False
-    # Left out with the headings right above it, marked or not: its title, or the document's
-    # (a table of contents).
-    takes_title: bool = False
-    # Left out with the marked headings right above it (a row of badges under a README's
-    # title); a first line that only looks like a title may be a sentence, and stays. Other
-    # markup stays under a marked heading right above it: the heading goes on to the text.
+    # Left out with the marked headings right above it: a table of contents' title, or the
+    # document's over a row of badges, which would otherwise be a passage by themselves. (A
+    # first line that only looks like a title may be a sentence, and stays.)
     takes_heading: bool = False
+    # Short markup left out (a comment, a "<div>") that stays in the passage of a marked
+    # heading right above it, so that the heading goes on to the text under it.
+    holdable: bool = False
 
 
 def split_passages(
@@ -174,14 +174,14 @@ def _packed(
     held: Passage | None = None
     after_left_out = False
     for span in spans:
-        if span.left_out and not (span.takes_title or span.takes_heading) and packer.holds_markup(span):
+        if span.left_out and span.holdable and packer.holds_markup(span):
             continue
         if span.left_out:
-            # The headings right above a table of contents or a row of badges go with it
-            # (its title, or the document's), which would otherwise be a passage by themselves.
-            if packer.heading_only and (span.takes_title or (span.takes_heading and packer.marked_heading)):
-                packer.discard()
-            elif (passage := packer.flush()) is not None:
+            if packer.heading_only and packer.marked_heading and span.takes_heading:
+                passage = packer.discard_headings()
+            else:
+                passage = packer.flush()
+            if passage is not None:
                 if held is not None:
                     yield held
                 held = passage
@@ -259,6 +259,7 @@ class _Packer:
         self.text = ""
         self.heading_only = False
         self.marked_heading = False  # the open passage holds a heading its document marks as one
+        self.title_chars = 0
         # The whitespace between the previous passage and the open one (None: too long to keep).
         self.gap_before: str | None = None
 
@@ -290,6 +291,8 @@ class _Packer:
         # Only a marked heading reaches across a page break: a first line that merely looks
         # like a title may be a sentence the break cut.
         self.marked_heading = piece.new_section
+        # A first line taken for a title, unmarked: it stays when the headings after it go.
+        self.title_chars = 0 if piece.new_section or not self.heading_only else len(piece.text)
         self.gap_before = None if piece.page_break else piece.gap
         return finished
 
@@ -305,9 +308,15 @@ class _Packer:
         self.text = candidate
         return True
 
-    def discard(self) -> None:
-        """Drop the open passage: it is not numbered, and nothing joins it."""
-        self.text, self.heading_only, self.marked_heading = "", False, False
+    def discard_headings(self) -> Passage | None:
+        """Drop the open passage's marked headings; a first line only taken for a title before
+        them is a passage of its own (it may be a sentence). Nothing joins either."""
+        title, self.text = self.text[: self.title_chars], ""
+        self.heading_only, self.marked_heading = False, False
+        if not title:
+            return None
+        self.text = title
+        return self.flush()
 
     def flush(self) -> Passage | None:
         if not self.text:
@@ -649,6 +658,7 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
     at_line_start = True
     fence: str | None = None  # the delimiter of the open code block
     in_comment = False  # inside an HTML comment ("<!--" ... "-->"), where '#' lines are text
+    comment_paragraphs = 0  # blank lines inside it: past _COMMENT_SPANS it is read as text
     lines = _lines(chunks)
     if markdown:
         front_matter, lines = _front_matter(lines)
@@ -661,6 +671,8 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
             if part.isspace():
                 yield from builder.flush()
                 builder.skip(part)
+                comment_paragraphs += in_comment
+                in_comment = in_comment and comment_paragraphs < _COMMENT_SPANS
                 continue
             delimiter = _FENCE.match(part) if markdown and not in_comment else None
             if in_comment:
@@ -673,9 +685,9 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
                 markdown
                 and fence is None
                 and (opened := _COMMENT_OPEN.match(part))
-                and "-->" not in part[opened.end() :]
+                and "-->" not in part[opened.end() - 2 :]
             ):
-                in_comment = True
+                in_comment, comment_paragraphs = True, 0
             elif markdown and fence is None and _HEADING.match(part):
                 yield from builder.flush()
                 builder.append(part)
@@ -701,14 +713,11 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
 # longer block, or a line of prose inside it, makes the "---" a thematic break over text.
 _FRONT_MATTER_CLOSERS = {"---": ("---", "..."), "+++": ("+++",)}
 _FRONT_MATTER_LINE = re.compile(
-    r"""[ \t]*(?:
-        \#.*                                  # a comment
+    r"""\#.*                                  # a comment
         | [^\s:#\-][^:\n]{0,80}:(?:[ \t].*)?   # key: value
         | [\w"'.-]+[ \t]*=.*                   # key = value (TOML)
         | -(?:[ \t].*)?                        # - list item
         | \[.*\]                               # [table] (TOML)
-    )?[ \t]*
-    | [ \t]+\S.*                              # an indented value
     """,
     re.VERBOSE,
 )
@@ -731,8 +740,8 @@ def _front_matter(lines: Iterator[tuple[str, bool]]) -> tuple[list[str], Iterato
                 break
         elif line in closers:
             return [held_part for held_part, _ in held], lines
-        elif not _FRONT_MATTER_LINE.fullmatch(part.rstrip("\n\f")):
-            break
+        elif line and line[0] not in " \t" and not _FRONT_MATTER_LINE.fullmatch(line):
+            break  # neither blank, nor an indented value, nor a line YAML or TOML writes
     return [], itertools.chain(held, lines)
 
 
@@ -932,12 +941,15 @@ _CONTENTS_MARKER = re.compile(r"\[\[_?toc_?\]\]|\[toc\]|\$\{toc\}", re.IGNORECAS
 # "[![CI](ci.svg)](ci)" or "[![CI]][ci]", or a shields.io or "badge" image), HTML tags and
 # blank entities; inline code is shown, markup and all. An image alone is a figure: its
 # description stands for it. What is left must be more than ASCII punctuation (a "---" rule).
+# The lengths are bounded so that no pattern takes quadratic time on a long run of "![".
 _LINK_DEFINITION = re.compile(
-    r"^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$", re.MULTILINE
+    r"^ {0,3}\[(?!\^)[^\[\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$", re.MULTILINE
 )
-_TARGET = r"(?:\([^)\n]*\)|\[[^\]\n]*\])"  # a link's "(url)" or "[reference]"
+_TARGET = r"(?:\([^)\n]{0,2000}\)|\[[^\]\n]{0,300}\])"  # a link's "(url)" or "[reference]"
 _BADGE = re.compile(
-    rf"\[\s*!\[[^\]\n]*\]{_TARGET}?\s*\]{_TARGET}|!\[[^\]\n]*\]\([^)\n]*(?:shields\.io|badge)[^)\n]*\)", re.IGNORECASE
+    rf"\[\s{{0,20}}!\[[^\]\n]{{0,300}}\]{_TARGET}?\s{{0,20}}\]{_TARGET}"
+    r"|!\[[^\]\n]{0,300}\]\([^)\n]{0,2000}(?:shields\.io|badge)[^)\n]{0,2000}\)",
+    re.IGNORECASE,
 )
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _BLANK_ENTITY = re.compile(r"&(?:nbsp|ensp|emsp|thinsp|zwnj|zwj);|&#(?:160|8203|x[aA]0|x200[bB]);")
@@ -947,17 +959,22 @@ _SHOWN = re.compile(rf"[^\s{re.escape(string.punctuation)}]")
 # Where markup that hides text can start: a tag or comment, a link definition or badge, an
 # entity, a code span (which shows it).
 _MARKUP_STARTS = "<[&`!"
+# A paragraph longer than this that shows any letter is text: rows of badges, logos and link
+# definitions are shorter (and the checks stay cheap on a paragraph of a megabyte).
+_MARKUP_MAX_CHARS = 20_000
 # An HTML comment that opens at a line's start runs on to its "-->" across blank lines
 # (CommonMark); the paragraphs inside are held until it closes, at most this many, and read
 # as text if it has not closed by then (a stray "<!--" should not hide the rest of a file).
 _COMMENT_SPANS = 50
+# Markup of at most this many characters right under a heading stays in its passage.
+_HOLDABLE_CHARS = 200
 
 
 def _shows_no_text(text: str) -> bool:
     """Whether a Markdown paragraph is only markup: nothing but ASCII punctuation is shown."""
     if _SHOWN.search(text) is None:
         return True
-    if not any(character in text for character in _MARKUP_STARTS):
+    if len(text) > _MARKUP_MAX_CHARS or not any(character in text for character in _MARKUP_STARTS):
         return False  # text, and no markup that could hide it: most paragraphs
     shown = _without_comments(_without_code_spans(text))
     for pattern in (_LINK_DEFINITION, _BADGE, _TAG, _BLANK_ENTITY):
@@ -965,33 +982,49 @@ def _shows_no_text(text: str) -> bool:
     return _SHOWN.search(shown) is None
 
 
-def _without_code_spans(text: str) -> str:
-    """``text`` with each inline code span a word: a run of backticks opens one that the next
-    run as long closes (CommonMark). In one pass, where a pattern would take quadratic time
-    over runs that close nothing."""
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    """Where the inline code spans are: a run of backticks opens one that the next run as
+    long closes (CommonMark). In one pass, where a pattern would take quadratic time over runs
+    that close nothing."""
     runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
     closer: list[int | None] = [None] * len(runs)
     latest: dict[int, int] = {}  # by length, the first run after the one looked at
     for n in range(len(runs) - 1, -1, -1):
         length = runs[n][1] - runs[n][0]
         closer[n], latest[length] = latest.get(length), n
-    parts, position, n = [], 0, 0
+    spans, n = [], 0
     while n < len(runs):
         end = closer[n]
         if end is None:
             n += 1
             continue
-        parts += [text[position : runs[n][0]], " code "]
-        position, n = runs[end][1], end + 1
+        spans.append((runs[n][0], runs[end][1]))
+        n = end + 1
+    return spans
+
+
+def _without_code_spans(text: str) -> str:
+    """``text`` with each inline code span a word."""
+    parts, position = [], 0
+    for start, end in _code_spans(text):
+        parts += [text[position:start], " code "]
+        position = end
     return "".join(parts) + text[position:]
+
+
+def _comment_end(text: str, opened: int, end: int | None = None) -> int:
+    """Where the comment opened at ``opened`` ends (after its "-->"), or -1. "<!-->" and
+    "<!--->" are whole comments (CommonMark)."""
+    closed = text.find("-->", opened + 2, end)
+    return -1 if closed < 0 else closed + 3
 
 
 def _without_comments(text: str) -> str:
     """``text`` without its closed HTML comments (one unclosed is text here)."""
     parts, position = [], 0
-    while (start := text.find("<!--", position)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
+    while (start := text.find("<!--", position)) >= 0 and (end := _comment_end(text, start)) >= 0:
         parts.append(text[position:start])
-        position = end + 3
+        position = end
     return " ".join([*parts, text[position:]])
 
 
@@ -1008,27 +1041,46 @@ def _unclosed_comment(text: str) -> int | None:
     opened = None
     for match in _LINE_START_COMMENT.finditer(text):
         opened = match.end() - 4
-    return opened if opened is not None and "-->" not in text[opened:] else None
+    return opened if opened is not None and _comment_end(text, opened) < 0 else None
 
 
 def _shown_part(span: _Span, start: int, end: int) -> _Span:
-    """The span from ``start`` to ``end`` (a comment's end, another's start), without the
-    closed comments at its edges; it joins nothing across what was cut off before it."""
-    text = span.text[:end].rstrip()
-    while text.endswith("-->") and (opened := text.rfind("<!--", start)) >= 0 and "-->" not in text[opened + 4 : -3]:
-        if not text[start:opened].strip():
-            break  # the comment is all there is: keep the text (it shows something)
-        text = text[:opened].rstrip()
-    while True:
-        first = start + len(text[start:]) - len(text[start:].lstrip())
-        closed = text.find("-->", first + 4) if text.startswith("<!--", first) else -1
-        if closed < 0 or not text[closed + 3 :].strip():
-            start = first
+    """The span from ``start`` to ``end`` (after a comment's end, before another's start),
+    without the closed comments at its edges, nor the space beside them; it joins nothing
+    across what was cut off before it. A comment inside a code span is code, and stays."""
+    text = span.text
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while start < end and text[start].isspace():
+        start += 1
+    base = start
+    codes = _code_spans(text[base:end]) if "`" in text[base:end] else []
+
+    def in_code(first: int, last: int) -> bool:
+        return any(a < last - base and first - base < b for a, b in codes)
+
+    # Closed comments at the end, then at the start; never all of the text.
+    while text.endswith("-->", start, end) and (opened := text.rfind("<!--", start, end)) > start:
+        if text.find("-->", opened + 2, end - 3) >= 0 or in_code(opened, end):
             break
-        start = closed + 3
+        last = opened
+        while last > start and text[last - 1].isspace():
+            last -= 1
+        if last == start:
+            break
+        end = last
+    while text.startswith("<!--", start, end) and (closed := _comment_end(text, start, end)) > 0:
+        if in_code(start, closed):
+            break
+        first = closed
+        while first < end and text[first].isspace():
+            first += 1
+        if first >= end:
+            break
+        start = first
     if start == 0:
-        return replace(span, text=text)
-    return replace(span, start=span.start + start, text=text[start:], gap=None)
+        return replace(span, text=text[:end])
+    return replace(span, start=span.start + start, text=text[start:end], gap=None)
 
 
 def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
@@ -1043,12 +1095,11 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
     comment: list[tuple[_Span, _Span]] | None = None
     cut_after = False  # the last span handed on lost its end: the next joins nothing across it
 
-    def handed(span: _Span) -> _Span:
+    def handed(*versions: _Span) -> list[_Span]:
+        """The versions of the next span to hand on, joining nothing if the last lost its end."""
         nonlocal cut_after
-        if not cut_after:
-            return span
-        cut_after = False
-        return replace(span, gap=None)
+        was, cut_after = cut_after, False
+        return [replace(version, gap=None) for version in versions] if was else list(versions)
 
     for span in spans:
         start = 0  # where the span's shown text starts: after a comment that closes in it
@@ -1058,10 +1109,10 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                 comment.append((span, replace(span, left_out=True)))
                 continue
             if closed < 0:  # never closed: a stray "<!--"; what followed it is text
-                yield from (handed(as_read) for as_read, _ in comment)
+                yield from (as_read for as_read, _ in comment)
             else:
                 yield from (hidden for _, hidden in comment)
-                start = closed + 3
+                start, cut_after = closed + 3, True
             comment = None
         text = span.text[start:]
         lines = text.splitlines()
@@ -1074,34 +1125,41 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                 elif _closes(fence, delimiter.group(1), line[delimiter.end() :]):
                     fence = None
         # The span is stripped: its first line's indentation ends the gap before it.
-        indented = span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
-        if (span.new_section or in_code or indented) and start == 0:
-            yield handed(span)
+        indented = start == 0 and span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
+        if span.new_section or in_code or indented:
+            # Code shows its markup; after a comment that closes in it, the rest is read.
+            [shown_span] = handed(span if start == 0 else _shown_part(span, start, len(span.text)))
+            if shown_span.text.strip():
+                yield shown_span
             continue
         opened = _unclosed_comment(text)
         shown = text if opened is None else text[:opened]
         if start == 0 and opened is None and text[0] == "<" and _HTML_HEADING.fullmatch(text):
-            yield handed(replace(span, new_section=True))
+            yield from handed(replace(span, new_section=True))
         elif start == 0 and opened is None and _table_of_contents(span.text, lines):
-            yield handed(replace(span, left_out=True, takes_title=True))
+            yield from handed(replace(span, left_out=True, takes_heading=True))
         elif _shows_no_text(shown):
-            hidden = replace(span, left_out=True, takes_heading=_BADGE.search(shown) is not None)
+            badges = _BADGE.search(shown) is not None
+            short = opened is None and len(span.text) <= _HOLDABLE_CHARS
+            hidden = replace(span, left_out=True, takes_heading=badges, holdable=short and not badges)
             if opened is None:
-                yield handed(hidden)
+                yield from handed(hidden)
             else:
-                comment = [(span, hidden)]
+                as_read = span if start == 0 else _shown_part(span, start, len(span.text))
+                comment = [tuple(handed(as_read, hidden))]
+        elif not start and opened is None and "<!--" not in shown:
+            yield from handed(span)  # most paragraphs
         else:
-            if not start and opened is None and "<!--" not in shown:
-                yield handed(span)  # most paragraphs
-                continue
             part = _shown_part(span, start, start + len(shown))
             if opened is not None:
-                comment = [(span, part)]
+                as_read = span if start == 0 else _shown_part(span, start, len(span.text))
+                as_read, part = handed(as_read, part)
+                comment = [(as_read, part)]
                 continue
-            yield handed(part)
+            yield from handed(part)
             cut_after = part.start + len(part.text) < span.start + len(span.text)
     if comment:
-        yield from (handed(as_read) for as_read, _ in comment)
+        yield from (as_read for as_read, _ in comment)
 
 
 def _table_of_contents(text: str, lines: list[str]) -> bool:

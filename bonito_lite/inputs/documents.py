@@ -284,6 +284,13 @@ def _dependency_folder(folder: str) -> bool:
     )
 
 
+def _names(part: str, name: str) -> bool:
+    """Whether a pattern's part names a folder: it matches it and writes three or more of its
+    letters ("node*", not "*" or "*s" or "[!.]*", which match whatever is there)."""
+    literal = max(re.split(r"[*?]+", re.sub(r"\[[^\]]*\]", "*", part)), key=len)
+    return len(literal) >= 3 and fnmatch.fnmatchcase(name, part)
+
+
 def _sphinx_build(folder: str, files: list[str]) -> bool:
     """Whether a folder is the root of a Sphinx HTML build, by its search index (packagers
     often drop the .buildinfo beside it)."""
@@ -360,11 +367,11 @@ def _expand(given: str) -> Iterator[_Input]:
         found = sorted(glob.glob(given, recursive=True))
         matches = scan.outside_dependencies(found, given)
         items: list[_Input] = []
+        seen: set[str] = set()  # "docs/**" matches a folder and the files in it
         for match in matches:
-            if os.path.isdir(match):
-                items.extend(scan.files(scan.walk(match)))
-            else:
-                items.extend(scan.files([match]))
+            paths = [path for path in (scan.walk(match) if os.path.isdir(match) else [match]) if path not in seen]
+            seen.update(paths)
+            items.extend(scan.files(paths))
         if not items:
             what = "nothing" if not found else "no supported files"
             raise InputError(
@@ -471,10 +478,14 @@ class _Scan:
         parts = [part for part in re.split(r"[\\/]", pattern[len(root) :]) if part]
         checked: dict[str, bool] = {}
 
+        # After "**" any later part may stand at any depth.
+        anywhere = parts[parts.index("**") + 1 :] if "**" in parts else []
+
         def passed_over(folder: str, depth: int) -> bool:
             if folder not in checked:
-                part = parts[depth] if depth < len(parts) and "**" not in parts[: depth + 1] else "*"
-                named = part.strip("*?") != "" and fnmatch.fnmatchcase(os.path.basename(folder), part)
+                name = os.path.basename(folder)
+                at_depth = [parts[depth]] if depth < len(parts) and "**" not in parts[: depth + 1] else []
+                named = any(_names(part, name) for part in at_depth + anywhere)
                 checked[folder] = not named and _dependency_folder(folder)
                 if checked[folder]:
                     self.dependencies.setdefault(folder)
