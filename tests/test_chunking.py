@@ -721,6 +721,8 @@ def test_markup_checks_take_linear_time_on_long_unclosed_runs():
         "[![a](" * 20_000 + "\n\nText.",
         "---\n" + " " * 100_000 + "x\n---\n\nText.",
         "<!-- -->\n" * 100_000 + "x\n\nText.",
+        "\n\n".join(["![](badge" * 2_000] * 3) + "\n\nText.",
+        "<!--a-->" * 12_000 + " w " + "`x` " * 12_000 + "\n\nText.",
     ]
     for text in texts:
         assert cut(text, 10**6, count=len)[-1].text.endswith("Text.")
@@ -745,6 +747,20 @@ def test_no_passage_reaches_across_a_comment_cut_off_a_paragraph_and_unclosed_on
     # The text after a comment closes is read as any other: a fence opened there is code.
     fenced = "<!--\nnote\n\n-->\n```html\n<!-- example\n\ncode line\n```\n\nAfter text.\n\nEnd."
     assert [p.text for p in cut(fenced, 40)] == ["```html\n<!-- example\n\ncode line\n```\n\nAfter text.\n\nEnd."]
+    # Code after a comment closes keeps its own comments, and nothing joins across them.
+    code = "<!--\nTODO\n\n-->\n```html\n<p>Hi</p> <!-- greeting -->\n\n<p>Bye</p>\n```\n"
+    passages = cut(code, 40)
+    assert [p.text for p in passages] == ["```html\n<p>Hi</p> <!-- greeting -->\n\n<p>Bye</p>\n```"]
+    assert_faithful(code, passages, markdown=True)
+    # A fence inside a comment is commented out: no code block opens, nothing is lost after it.
+    commented = "Intro.\n\n<!--\n```bash\npip install old\n\npip install older\n```\n-->\n\nBody."
+    assert [p.text for p in cut(commented, 40)] == ["Intro.", "Body."]
+    flipped = "Intro.\n\n<!-- note\n```\n-->\n\nA.\n\n```\n\n<!--\n\nreal code text\n\n```\n\nEnd text.\n\nLast."
+    read = " ".join(p.text for p in cut(flipped, 400))
+    assert "real code text" in read and "End text." in read and "note" not in read
+    # The first comment that does not close hides what follows it.
+    first = "A.\n<!-- a\n<!-- b\n\nhidden\n\n-->\n\nB."
+    assert [p.text for p in cut(first, 40)] == ["A.", "B."]
     # A comment of several paragraphs under a heading is not read into the heading's passage.
     old = "## Install\n\n<!--\nOLD: run it by hand.\n\nRemoved in 2.0.\n-->\n\nRun pip install quarry."
     assert all("OLD" not in p.text and "Removed" not in p.text for p in cut(old, 40))

@@ -948,7 +948,7 @@ _LINK_DEFINITION = re.compile(
 _TARGET = r"(?:\([^)\n]{0,2000}\)|\[[^\]\n]{0,300}\])"  # a link's "(url)" or "[reference]"
 _BADGE = re.compile(
     rf"\[\s{{0,20}}!\[[^\]\n]{{0,300}}\]{_TARGET}?\s{{0,20}}\]{_TARGET}"
-    r"|!\[[^\]\n]{0,300}\]\([^)\n]{0,2000}(?:shields\.io|badge)[^)\n]{0,2000}\)",
+    r"|!\[[^\]\n]{0,300}\]\((?=[^)\n]{0,2000}(?:shields\.io|badge))[^)\n]{0,2000}\)",
     re.IGNORECASE,
 )
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
@@ -1038,10 +1038,14 @@ def _unclosed_comment(text: str) -> int | None:
     not close in it; None when there is none."""
     if "<!--" not in text:
         return None
-    opened = None
+    position = 0
     for match in _LINE_START_COMMENT.finditer(text):
         opened = match.end() - 4
-    return opened if opened is not None and _comment_end(text, opened) < 0 else None
+        if opened < position:
+            continue  # inside a comment that closed
+        if (position := _comment_end(text, opened)) < 0:
+            return opened
+    return None
 
 
 def _shown_part(span: _Span, start: int, end: int) -> _Span:
@@ -1055,9 +1059,11 @@ def _shown_part(span: _Span, start: int, end: int) -> _Span:
         start += 1
     base = start
     codes = _code_spans(text[base:end]) if "`" in text[base:end] else []
+    code_ends = [b for _, b in codes]
 
     def in_code(first: int, last: int) -> bool:
-        return any(a < last - base and first - base < b for a, b in codes)
+        n = bisect.bisect_right(code_ends, first - base)  # the first code span ending after ``first``
+        return n < len(codes) and codes[n][0] < last - base
 
     # Closed comments at the end, then at the start; never all of the text.
     while text.endswith("-->", start, end) and (opened := text.rfind("<!--", start, end)) > start:
@@ -1081,6 +1087,15 @@ def _shown_part(span: _Span, start: int, end: int) -> _Span:
     if start == 0:
         return replace(span, text=text[:end])
     return replace(span, start=span.start + start, text=text[start:end], gap=None)
+
+
+def _shown_from(span: _Span, start: int) -> _Span:
+    """The span from ``start`` (after a comment's end), without the space there; it joins
+    nothing across what was cut off before it."""
+    text = span.text
+    while start < len(text) and text[start].isspace():
+        start += 1
+    return replace(span, start=span.start + start, text=text[start:], gap=None)
 
 
 def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
@@ -1117,8 +1132,13 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
         text = span.text[start:]
         lines = text.splitlines()
         in_code = fence is not None
+        in_comment = False  # a line inside a comment opened in this span is no fence
         for line in lines if "`" in text or "~" in text else ():
-            if delimiter := _FENCE.match(line):
+            if in_comment:
+                in_comment = "-->" not in line
+            elif fence is None and (opener := _COMMENT_OPEN.match(line)) and "-->" not in line[opener.end() - 2 :]:
+                in_comment = True
+            elif delimiter := _FENCE.match(line):
                 in_code = True
                 if fence is None:
                     fence = delimiter.group(1)
@@ -1128,8 +1148,8 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
         indented = start == 0 and span.gap is not None and len(span.gap.rsplit("\n", 1)[-1].expandtabs(4)) >= 4
         if span.new_section or in_code or indented:
             # Code shows its markup; after a comment that closes in it, the rest is read.
-            [shown_span] = handed(span if start == 0 else _shown_part(span, start, len(span.text)))
-            if shown_span.text.strip():
+            [shown_span] = handed(span if start == 0 else _shown_from(span, start))
+            if shown_span.text:
                 yield shown_span
             continue
         opened = _unclosed_comment(text)
@@ -1145,14 +1165,14 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
             if opened is None:
                 yield from handed(hidden)
             else:
-                as_read = span if start == 0 else _shown_part(span, start, len(span.text))
+                as_read = span if start == 0 else _shown_from(span, start)
                 comment = [tuple(handed(as_read, hidden))]
         elif not start and opened is None and "<!--" not in shown:
             yield from handed(span)  # most paragraphs
         else:
             part = _shown_part(span, start, start + len(shown))
             if opened is not None:
-                as_read = span if start == 0 else _shown_part(span, start, len(span.text))
+                as_read = span if start == 0 else _shown_from(span, start)
                 as_read, part = handed(as_read, part)
                 comment = [(as_read, part)]
                 continue
