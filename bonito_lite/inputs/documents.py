@@ -492,10 +492,10 @@ class _Scan:
             return checked[folder]
 
         kept = []
+        start = os.path.normpath(root) if root else ""
         for match in matches:
             below = Path(os.path.relpath(match, root or "."))
             folders = below.parts if os.path.isdir(match) else below.parts[:-1]
-            start = os.path.normpath(root) if root else ""
             if not any(passed_over(os.path.join(start, *folders[: n + 1]), n) for n in range(len(folders))):
                 kept.append(match)
         return kept
