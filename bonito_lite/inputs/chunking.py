@@ -64,6 +64,14 @@ _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\n|$)")
 _FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})", re.DOTALL)
 # An HTML comment block opens at a line's start (CommonMark); inline "<!--" in text does not.
 _COMMENT_OPEN = re.compile(r" {0,3}<!--")
+
+
+def _opens_comment(line: str) -> bool:
+    """Whether the line opens an HTML comment that it does not close ("<!-->" closes itself)."""
+    opened = _COMMENT_OPEN.match(line)
+    return opened is not None and "-->" not in line[opened.end() - 2 :]
+
+
 # A sentence ends after '.', '!', '?' or an ellipsis (then any closing quotes or brackets) when
 # whitespace follows, or after a CJK full stop, which needs no space after it.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f]+")
@@ -681,12 +689,7 @@ def _paragraph_spans(chunks: Iterable[str], markdown: bool = True) -> Iterator[_
                 fence = delimiter.group(1)
             elif delimiter and _closes(fence, delimiter.group(1), part[delimiter.end() :]):
                 fence = None
-            elif (
-                markdown
-                and fence is None
-                and (opened := _COMMENT_OPEN.match(part))
-                and "-->" not in part[opened.end() - 2 :]
-            ):
+            elif markdown and fence is None and _opens_comment(part):
                 in_comment, comment_paragraphs = True, 0
             elif markdown and fence is None and _HEADING.match(part):
                 yield from builder.flush()
@@ -1084,9 +1087,7 @@ def _shown_part(span: _Span, start: int, end: int) -> _Span:
         if first >= end:
             break
         start = first
-    if start == 0:
-        return replace(span, text=text[:end])
-    return replace(span, start=span.start + start, text=text[start:end], gap=None)
+    return _sliced(span, start, end)
 
 
 def _shown_from(span: _Span, start: int) -> _Span:
@@ -1095,7 +1096,14 @@ def _shown_from(span: _Span, start: int) -> _Span:
     text = span.text
     while start < len(text) and text[start].isspace():
         start += 1
-    return replace(span, start=span.start + start, text=text[start:], gap=None)
+    return _sliced(span, start, len(text))
+
+
+def _sliced(span: _Span, start: int, end: int) -> _Span:
+    """``span.text[start:end]`` as a span; one that lost its start joins nothing before it."""
+    if start == 0:
+        return replace(span, text=span.text[:end])
+    return replace(span, start=span.start + start, text=span.text[start:end], gap=None)
 
 
 def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
@@ -1130,13 +1138,12 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
                 start, cut_after = closed + 3, True
             comment = None
         text = span.text[start:]
-        lines = text.splitlines()
         in_code = fence is not None
         in_comment = False  # a line inside a comment opened in this span is no fence
-        for line in lines if "`" in text or "~" in text else ():
+        for line in text.splitlines() if "`" in text or "~" in text else ():
             if in_comment:
                 in_comment = "-->" not in line
-            elif fence is None and (opener := _COMMENT_OPEN.match(line)) and "-->" not in line[opener.end() - 2 :]:
+            elif fence is None and _opens_comment(line):
                 in_comment = True
             elif delimiter := _FENCE.match(line):
                 in_code = True
@@ -1156,7 +1163,7 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
         shown = text if opened is None else text[:opened]
         if start == 0 and opened is None and text[0] == "<" and _HTML_HEADING.fullmatch(text):
             yield from handed(replace(span, new_section=True))
-        elif start == 0 and opened is None and _table_of_contents(span.text, lines):
+        elif start == 0 and opened is None and _table_of_contents(span.text):
             yield from handed(replace(span, left_out=True, takes_heading=True))
         elif _shows_no_text(shown):
             badges = _BADGE.search(shown) is not None
@@ -1182,10 +1189,13 @@ def _markdown_left_out(spans: Iterable[_Span]) -> Iterator[_Span]:
         yield from (as_read for as_read, _ in comment)
 
 
-def _table_of_contents(text: str, lines: list[str]) -> bool:
-    return (len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines)) or (
-        _CONTENTS_MARKER.fullmatch(text) is not None
-    )
+def _table_of_contents(text: str) -> bool:
+    if _CONTENTS_MARKER.fullmatch(text) is not None:
+        return True
+    if "](#" not in text:  # every item links to a heading of the page
+        return False
+    lines = text.splitlines()
+    return len(lines) >= _CONTENTS_ITEMS and all(_CONTENTS_ITEM.fullmatch(line) for line in lines)
 
 
 def _closes(fence: str | None, delimiter: str, rest: str) -> bool:
