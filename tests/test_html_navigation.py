@@ -150,6 +150,28 @@ def test_mdbook_book_title_menu_and_keyboard_shortcuts_panel_are_left_out(tmp_pa
     ]
 
 
+def test_an_mdbook_page_whose_one_h1_is_the_book_title_in_its_menu_bar_is_read_to_its_end(tmp_path):
+    # A chapter whose own heading is an h2 leaves the menu bar's book title the page's one h1,
+    # itself navigation: reading once went round it for ever.
+    import threading
+
+    page = MDBOOK_PAGE.replace('<h1 id="installation">', '<h2 id="installation">').replace(
+        "Installation</a></h1>", "Installation</a></h2>"
+    )
+    assert page.count("<h1") == 1
+    result = []
+    reader = threading.Thread(target=lambda: result.append(read(tmp_path, "installation.html", page)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert result, "reading the page did not finish"
+    text, passages = result[0]
+    assert "NAV" not in text
+    assert passages == [
+        "Installation\n\nWidgets install with one command on any machine with a C compiler.",
+        "From source\n\nClone the repository and run make, then make install.",
+    ]
+
+
 DOCS_SITE_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Signing - Widgets documentation</title></head>
 <body>

@@ -384,7 +384,7 @@ def _html_blocks(root) -> Iterator[Block]:
         ):
             # A page's one h1 is its title, also inside a header left out as furniture
             # (pandoc's title block, Bootstrap's page-header, Confluence's main-header).
-            if title is not None and _title_inside(node, title, in_content, stats):
+            if title is not None and node is not title and _title_inside(node, title, in_content, stats):
                 stack.append((title, False, pre, heading, in_content, in_cell))
             continue
         if name in _HEADINGS and name != "h1" and _titles_only_left_out(node, in_content, stats):
