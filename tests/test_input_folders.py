@@ -476,3 +476,51 @@ def test_installed_packages_beside_the_documents_are_passed_over_unless_named(tm
     # A folder with nothing else says why it has nothing to read.
     with pytest.raises(InputError, match=r"passed over 1 folder\(s\) of installed packages \(.*node_modules\)"):
         find_documents([str(tmp_path / "only")])
+
+
+REDIRECTS = {
+    # rustdoc, mdBook and Hugo's aliases
+    "old.html": '<html><head><meta http-equiv="refresh" content="0; URL=new.html"></head>'
+    "<body><p>Redirecting to... <a href='new.html'>new.html</a>.</p></body></html>",
+    # content before http-equiv, single quotes, no "url="
+    "moved.htm": "<head><META content='2;guide.html' HTTP-EQUIV='Refresh'></head><body>Moved.</body>",
+    # "you will be redirected in 5 seconds"
+    "wait.html": '<meta http-equiv=refresh content="5; url=https://example.org/"><p>You will be redirected.</p>',
+}
+PAGES = {
+    "new.html": "<html><body><h1>Guide</h1><p>The guide's own text.</p></body></html>",
+    # reloads itself every minute: a page shown, not a redirect
+    "board.html": '<meta http-equiv="refresh" content="60"><p>Build status: all green.</p>',
+    # shown for ten minutes before it moves on
+    "session.html": '<meta http-equiv="refresh" content="600; url=login.html"><p>Your open orders.</p>',
+    # a delay no browser waits through
+    "stuck.html": f'<meta http-equiv="refresh" content="{"9" * 5000}; url=new.html"><p>Stuck here.</p>',
+    # a redirect left in a comment
+    "draft.html": '<head><!-- <meta http-equiv="refresh" content="0; url=new.html"> --></head><p>Draft notes.</p>',
+    # a page about redirects
+    "howto.html": '<p>Write &lt;meta http-equiv="refresh" content="0; url=new.html"&gt; in the head.</p>',
+}
+
+
+def test_pages_that_only_redirect_to_another_are_passed_over_in_a_folder_and_refused_by_name(tmp_path, caplog):
+    site = tmp_path / "site"
+    for name, page in {**REDIRECTS, **PAGES}.items():
+        write(site / name, page)
+    with caplog.at_level(logging.INFO, logger="bonito_lite"):
+        assert sorted(os.path.basename(s) for s in sources([str(site)])) == sorted(PAGES)
+    assert "passed over 3 page(s) that only redirect to another page" in caplog.text
+    assert not warnings_in(caplog)
+    assert sorted(os.path.basename(s) for s in sources([str(site / "*.htm*")])) == sorted(PAGES)
+    # Named, a redirect is read, and found to hold no text of its own: skipped with one line.
+    caplog.clear()
+    [document] = find_documents([str(site / "old.html")])
+    assert list(iter_passages([document], count_tokens=words)) == []
+    [warning] = warnings_in(caplog)
+    assert warning.endswith(
+        "old.html: a page that only redirects to new.html (no text a reader sees); name that page; skipped."
+    )
+    # A folder of redirects alone says why it has nothing to read.
+    for name, page in REDIRECTS.items():
+        write(tmp_path / "moved" / name, page)
+    with pytest.raises(InputError, match=r"no supported files.*passed over 3 page\(s\) that only redirect"):
+        find_documents([str(tmp_path / "moved")])

@@ -386,9 +386,10 @@ def _expand(given: str) -> Iterator[_Input]:
 class _Scan:
     """Files found by a folder or a pattern: unsupported ones and bonito-lite's own files are
     passed over in silence, except documents in formats not read (``.rtf``, ``.pptx``,
-    ``.rst``...), told in one warning for them all; old Word files, unreadable files, and
-    folders that cannot be read or are links with a warning each; files whose format needs
-    the missing docs extra with one warning for them all."""
+    ``.rst``...), told in one warning for them all; folders of installed packages and pages
+    that only redirect to another, told in one info line each; old Word files, unreadable
+    files, and folders that cannot be read or are links with a warning each; files whose
+    format needs the missing docs extra with one warning for them all."""
 
     def __init__(self) -> None:
         self.hints: dict[str, str | None] = {}  # by suffix
@@ -396,6 +397,7 @@ class _Scan:
         self.unread: dict[str, int] = {}  # documents in formats not read, by suffix
         self.own = _OwnFiles()
         self.dependencies: dict[str, None] = {}  # folders of installed packages passed over, in order
+        self.redirects = 0  # pages that only redirect to another, passed over
 
     def files(self, paths: Iterable[str]) -> list[_Input]:
         items = []
@@ -409,6 +411,9 @@ class _Scan:
                     self.unread[suffix] = self.unread.get(suffix, 0) + 1
                 continue
             if full in self.own:
+                continue
+            if reader.redirect is not None and reader.redirect(Path(full)) is not None:
+                self.redirects += 1
                 continue
             suffix = Path(full).suffix.lower()
             if suffix not in self.hints:
@@ -464,8 +469,8 @@ class _Scan:
             return f"{given}: {count} file(s) found, but {self._hint()}"
         if self.unread:
             return f"{message.rstrip('.')}; {self._unread()}"
-        if self.dependencies:
-            return f"{message.rstrip('.')}; {self._dependencies()}."
+        if self.dependencies or self.redirects:
+            return f"{message.rstrip('.')}; {'; '.join(self._passed_over())}."
         return message
 
     def outside_dependencies(self, matches: list[str], pattern: str) -> list[str]:
@@ -501,18 +506,23 @@ class _Scan:
         return kept
 
     def report(self, given: str) -> None:
-        if self.dependencies:
-            log.info("%s: %s", given, self._dependencies())
+        for passed_over in self._passed_over():
+            log.info("%s: %s", given, passed_over)
         if self.needs_extra:
             count = sum(self.needs_extra.values())
             log.warning("%s: %d file(s) skipped; %s", given, count, self._hint())
         if self.unread:
             log.warning("%s: %s", given, self._unread())
 
-    def _dependencies(self) -> str:
-        folders = list(self.dependencies)
-        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
-        return f"passed over {len(folders)} folder(s) of installed packages ({shown}); name one to read it"
+    def _passed_over(self) -> list[str]:
+        said = []
+        if self.dependencies:
+            folders = list(self.dependencies)
+            shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+            said.append(f"passed over {len(folders)} folder(s) of installed packages ({shown}); name one to read it")
+        if self.redirects:
+            said.append(f"passed over {self.redirects} page(s) that only redirect to another page")
+        return said
 
     def _unread(self) -> str:
         kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(self.unread.items()))

@@ -112,6 +112,9 @@ class Reader:
     # The extra to install for the libraries this reader imports (by their import names).
     extra: str | None = None
     libraries: tuple[str, ...] = ()
+    # Where a file of this kind that only sends its reader on to another (an HTML redirect
+    # page) sends them; None for a document. Folder scans pass such files over.
+    redirect: Callable[[Path], str | None] | None = None
 
     def missing_extra(self, suffix: str) -> str | None:
         """The one-line hint when reading ``suffix`` files needs libraries that are not installed."""

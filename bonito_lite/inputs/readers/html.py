@@ -42,7 +42,53 @@ def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterato
     yield Document(source, "blocks", path, _blocks=functools.partial(read_html, path, source), _notes=notes)
 
 
-READER = Reader(suffixes=(".html", ".htm"), documents=_documents, extra="docs", libraries=("bs4", "lxml"))
+# A page that sends the browser on before anyone could read it is a redirect, not a document:
+# documentation generators leave one at every old address (rustdoc, mdBook, Hugo's aliases,
+# Jekyll's redirect_from, Sphinx and MkDocs redirect plugins), all with a delay of 0; "you
+# will be redirected in 5 seconds" pages wait a few. A longer delay is a page shown first.
+_REDIRECT_MOST_SECONDS = 5
+# Where the head is: the refresh is looked for in the first bytes of the file only.
+_REDIRECT_SNIFF_BYTES = 8192
+_META_TAG = re.compile(rb"<meta\s[^>]*>", re.IGNORECASE)
+_COMMENTS = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
+_ATTRIBUTE = re.compile(rb"""(?<![\w-])([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# The refresh's content as HTML reads it: a delay, then a URL (``url=`` optional, quotes too).
+_REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
+
+
+def redirect_target(path: Path) -> str | None:
+    """Where an HTML page sends its reader at once (``<meta http-equiv="refresh"
+    content="0; url=...">``): a page whose text no reader sees; None for any other page."""
+    try:
+        with open(path, "rb") as handle:
+            return _redirect_in(handle.read(_REDIRECT_SNIFF_BYTES))
+    except OSError:
+        return None
+
+
+def _redirect_in(data: bytes) -> str | None:
+    head = _COMMENTS.sub(b"", data[:_REDIRECT_SNIFF_BYTES])
+    for tag in _META_TAG.finditer(head):
+        attributes = {
+            match[1].lower(): (match[2] or match[3] or match[4] or b"").decode("latin-1")
+            for match in _ATTRIBUTE.finditer(tag[0])
+        }
+        if attributes.get(b"http-equiv", "").strip().lower() != "refresh":
+            continue
+        refresh = _REFRESH.match(attributes.get(b"content", ""))
+        delay = refresh[1].lstrip("0") if refresh else ""
+        if refresh and refresh[2].strip() and len(delay) <= 2 and int(delay or 0) <= _REDIRECT_MOST_SECONDS:
+            return refresh[2].strip()
+    return None
+
+
+READER = Reader(
+    suffixes=(".html", ".htm"),
+    documents=_documents,
+    extra="docs",
+    libraries=("bs4", "lxml"),
+    redirect=redirect_target,
+)
 
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -220,6 +266,10 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
     data = path.read_bytes()
     if b"\0" in data[:BINARY_SNIFF_BYTES] and not data.startswith(_UTF16_32_BOMS):
         raise UnreadableDocumentError(f"{source}: looks binary (NUL bytes), not HTML; skipped.")
+    if (target := _redirect_in(data)) is not None:
+        raise UnreadableDocumentError(
+            f"{source}: a page that only redirects to {target} (no text a reader sees); name that page; skipped."
+        )
     try:
         with warnings.catch_warnings():
             # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
