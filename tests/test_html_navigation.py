@@ -294,6 +294,38 @@ def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do(tmp_path)
     assert text == "Café “quoted” € 5."
 
 
+def test_a_windows_1252_page_with_a_byte_pythons_codec_leaves_unassigned_keeps_its_text(tmp_path):
+    # 0x81 is unassigned in Python's cp1252; browsers read it as the C1 control U+0081.
+    page = b'<html><head><meta charset="windows-1252"></head><body><p>Caf\xe9 \x93menu\x94 \x81 5.</p></body></html>'
+    text, _ = read(tmp_path, "menu.html", page)
+    assert text == "Caf\xe9 \u201cmenu\u201d \x81 5."
+    undeclared, _ = read(tmp_path, "undeclared.html", page.replace(b'<meta charset="windows-1252">', b""))
+    assert undeclared == text
+
+
+def test_an_undeclared_page_that_is_not_utf8_is_read_as_windows_1252_only_when_its_text_is_western(tmp_path, caplog):
+    french = "<p>Fran\xe7ois r\xe9pond \xe0 la lettre du march\xe9 aux fleurs.</p>"
+    text, _ = read(tmp_path, "french.html", french.encode("cp1252"))
+    assert text == "Fran\xe7ois r\xe9pond \xe0 la lettre du march\xe9 aux fleurs."
+    # Read as windows-1252, these would be mojibake ("\x8fO\x89@\x8bc..."): skipped, naming the encoding.
+    japanese = (
+        "<html><body><p>衆院議院運営委員会は９日午後の理事会で、１３日に本会議を開くことを決めた。</p></body></html>"
+    )
+    russian = "<html><body><p>Комитет рассмотрел отчёт о работе городской библиотеки за прошлый год.</p></body></html>"
+    for name, page, encoding in (("japanese.html", japanese, "CP932"), ("russian.html", russian, "CP1251")):
+        caplog.clear()
+        (tmp_path / name).write_bytes(page.encode(encoding))
+        assert list(iter_passages(find_documents([str(tmp_path / name)]), count_tokens=words)) == []
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+            f"{tmp_path / name}: not UTF-8 and names no encoding; it looks like {encoding}; "
+            f"convert it first, e.g. iconv -f {encoding} -t UTF-8; skipped."
+        ]
+        # Declared, it is read in its encoding.
+        declared = page.replace("<html>", f'<html><head><meta charset="{encoding}"></head>')
+        text, _ = read(tmp_path, name, declared.encode(encoding))
+        assert text == page.split("<p>")[1].split("</p>")[0]
+
+
 def test_a_privacy_policys_cookie_and_consent_sections_are_text():
     page = """<html><body><main><h1>Privacy policy</h1>
 <section id="cookies" class="cookie-policy"><h2>How we use cookies</h2><p>We set one session cookie.</p></section>

@@ -21,7 +21,9 @@ that holds most of the page's text, and never the page's one ``h1``, kept from a
 left out around it. The encoding is taken from
 the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
 do); without one, a page that is valid UTF-8 is UTF-8, and any other is windows-1252, as
-browsers read undeclared Western pages.
+browsers read undeclared Western pages, unless its text is not Western: then it is skipped,
+naming the encoding it looks like. A page that only redirects to another (a meta refresh)
+holds no text a reader sees, and is skipped.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
 from .base import Document, Reader, WarnOnce, list_number
-from .text import BINARY_SNIFF_BYTES
+from .text import BINARY_SNIFF_BYTES, ENCODING_SAMPLE_BYTES, encoding_candidates
 
 
 def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
@@ -275,8 +277,12 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
             # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
             # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
             warnings.simplefilter("ignore")
-            soup = BeautifulSoup(data, "lxml", from_encoding=_undeclared_encoding(data))
-    except MemoryError:
+            encoding = _undeclared_encoding(data, source)
+            # Windows-1252 as browsers decode it: BeautifulSoup, given a byte Python's codec
+            # leaves unassigned (0x81, 0x8d, 0x8f, 0x90, 0x9d), returned no text at all.
+            markup = data.decode("latin-1").translate(_WINDOWS_1252) if encoding == "windows-1252" else data
+            soup = BeautifulSoup(markup, "lxml", from_encoding=encoding if markup is data else None)
+    except (MemoryError, UnreadableDocumentError):
         raise
     except Exception as error:
         raise UnreadableDocumentError(
@@ -359,11 +365,14 @@ class _BlockText:
         self.separators = set()
 
 
-def _undeclared_encoding(data: bytes) -> str | None:
+def _undeclared_encoding(data: bytes, source: str) -> str | None:
     """The encoding of a page that names none (no BOM, no ``<meta charset>``); None if it does.
 
     Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
-    "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else windows-1252.
+    "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else as
+    windows-1252 when its text reads as Western European. A page in another legacy encoding
+    (Shift-JIS, Big5, Windows-1251) that does not say so is skipped, as a text file would be,
+    naming the encoding it looks like: read as windows-1252 it would be mojibake.
     """
     from bs4.dammit import EncodingDetector
 
@@ -377,8 +386,23 @@ def _undeclared_encoding(data: bytes) -> str | None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
+        text = _TAG.sub(b" ", data[:ENCODING_SAMPLE_BYTES])
+        candidates = encoding_candidates(text)
+        if candidates and candidates[0] != "CP1252":
+            raise UnreadableDocumentError(
+                f"{source}: not UTF-8 and names no encoding; it looks like {candidates[0]}; "
+                f"convert it first, e.g. iconv -f {candidates[0]} -t UTF-8; skipped."
+            ) from None
         return "windows-1252"
     return "utf-8"
+
+
+# Tags, left out of the sample whose encoding is guessed: their ASCII letters would hide how
+# few of its letters are Western.
+_TAG = re.compile(rb"<[^<>]*>")
+# Byte -> character as the encoding standard browsers follow reads windows-1252 (the bytes
+# Python's codec leaves unassigned are the C1 controls of the same number).
+_WINDOWS_1252 = {byte: bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(0x80, 0xA0)}
 
 
 # The WHATWG encoding standard's labels of windows-1252.

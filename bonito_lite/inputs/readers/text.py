@@ -39,7 +39,7 @@ _BLOCK_BYTES = 1 << 20
 # Like git and grep: a NUL byte near the start means the file is not text.
 BINARY_SNIFF_BYTES = 8192
 # Enough bytes to tell an encoding by, few enough to guess in milliseconds.
-_ENCODING_SAMPLE_BYTES = 1 << 16
+ENCODING_SAMPLE_BYTES = 1 << 16
 # Below this many non-ASCII bytes any guess at an encoding is a coin toss: none is named.
 _ENCODING_EVIDENCE_BYTES = 8
 
@@ -95,7 +95,7 @@ def check_utf8(binary: io.BufferedIOBase, source: str) -> None:
     consumed = 0
     head = b""
     while block := binary.read(_BLOCK_BYTES):
-        head = head or block[:_ENCODING_SAMPLE_BYTES]
+        head = head or block[:ENCODING_SAMPLE_BYTES]
         pending = len(decoder.getstate()[0])
         try:
             decoder.decode(block)
@@ -217,7 +217,7 @@ def _decoded(binary, source: str) -> Iterator[str]:
             text = decoder.decode(block[: max(error.start - held, 0)])
             if decoder.getstate()[1] & 1:  # a "\r" held back in case "\n" followed: a line end
                 text += "\n"
-            sample = block[max(error.start - _ENCODING_SAMPLE_BYTES // 2, 0) :][:_ENCODING_SAMPLE_BYTES]
+            sample = block[max(error.start - ENCODING_SAMPLE_BYTES // 2, 0) :][:ENCODING_SAMPLE_BYTES]
             block = b""
             failed_at = consumed - held + error.start
         else:
