@@ -294,6 +294,28 @@ def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do(tmp_path)
     assert text == "Café “quoted” € 5."
 
 
+def test_an_old_layout_tables_menu_is_left_out_and_its_short_page_kept_though_the_table_is_mostly_links(tmp_path):
+    # libxml's and libxslt's pages: one table holds a long menu and the page, whose few
+    # sentences are outweighed by the menu's links.
+    menu = "".join(f'<li><a href="p{i}.html">NAV Menu entry number {i}</a></li>' for i in range(30))
+    page = f"""<html><body><table><tr><td><h1>The Widget Library</h1><h2>Contributions</h2></td></tr></table>
+<table width="100%"><tr>
+<td valign="top" width="200"><table><tr><td><b>NAV Main Menu</b></td></tr><tr><td><ul>{menu}</ul></td></tr></table></td>
+<td valign="top"><ul><li><p>Ada Reese wrote the number support and the <a href="bench.html">benchmark</a>.</p></li>
+<li><p>Bo Brack fixed many problems in early versions of the parser.</p></li>
+<li><p>Cy Hale maintains the port to Windows, and provides binaries for each release.</p></li></ul></td>
+</tr></table></body></html>"""
+    text, _ = read(tmp_path, "contribs.html", page)
+    assert "NAV" not in text
+    assert text.startswith(
+        "The Widget Library\n\nContributions\n\nAda Reese wrote the number support and the benchmark."
+    )
+    assert text.endswith("Cy Hale maintains the port to Windows, and provides binaries for each release.")
+    # A page that is a menu and nothing else still has no text.
+    toc = f"<html><body><h3>Types</h3><table><tr><td><ul>{menu}</ul></td></tr></table></body></html>"
+    assert read(tmp_path, "toc.html", toc)[0] == ""
+
+
 def test_a_windows_1252_page_with_a_byte_pythons_codec_leaves_unassigned_keeps_its_text(tmp_path):
     # 0x81 is unassigned in Python's cp1252; browsers read it as the C1 control U+0081.
     page = b'<html><head><meta charset="windows-1252"></head><body><p>Caf\xe9 \x93menu\x94 \x81 5.</p></body></html>'
@@ -304,9 +326,21 @@ def test_a_windows_1252_page_with_a_byte_pythons_codec_leaves_unassigned_keeps_i
 
 
 def test_an_undeclared_page_that_is_not_utf8_is_read_as_windows_1252_only_when_its_text_is_western(tmp_path, caplog):
-    french = "<p>Fran\xe7ois r\xe9pond \xe0 la lettre du march\xe9 aux fleurs.</p>"
-    text, _ = read(tmp_path, "french.html", french.encode("cp1252"))
-    assert text == "Fran\xe7ois r\xe9pond \xe0 la lettre du march\xe9 aux fleurs."
+    western = [
+        "Fran\xe7ois r\xe9pond \xe0 la lettre du march\xe9 aux fleurs.",
+        # symbols beside the accents; a guess between Latin-alphabet encodings is not trusted
+        "Gr\xf6\xdfere \xdcbungen f\xfcr \xc4pfel und \xd6l. Sch\xf6ne Gr\xfc\xdfe aus M\xfcnchen, \xa9 2003 M\xfcller GmbH.",
+        "Le c\u0153ur de l\u2019\xe9t\xe9 \u2014 \xab tr\xe8s chaud \xbb. L\u2019\xe9l\xe8ve a re\xe7u \xbd kg de p\xe2t\xe9s pour 3 \xa3.",
+    ]
+    for number, sentence in enumerate(western):
+        text, _ = read(tmp_path, f"western{number}.html", f"<p>{sentence}</p>".encode("cp1252"))
+        assert text == sentence
+    # A byte Python's cp1252 leaves unassigned among many accents.
+    text, _ = read(tmp_path, "stray.html", "<p>Caf\xe9 \x81 ".encode("latin-1") + western[1].encode("cp1252") + b"</p>")
+    assert text == "Caf\xe9 \x81 " + western[1]
+    # UTF-8 with one stray Latin-1 byte is UTF-8, the byte shown as U+FFFD.
+    text, _ = read(tmp_path, "utf8.html", f"<p>{western[1]} Caf".encode() + b"\xe9.</p>")
+    assert text == western[1] + " Caf\ufffd."
     # Read as windows-1252, these would be mojibake ("\x8fO\x89@\x8bc..."): skipped, naming the encoding.
     japanese = (
         "<html><body><p>衆院議院運営委員会は９日午後の理事会で、１３日に本会議を開くことを決めた。</p></body></html>"

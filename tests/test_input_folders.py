@@ -495,6 +495,12 @@ PAGES = {
     "session.html": '<meta http-equiv="refresh" content="600; url=login.html"><p>Your open orders.</p>',
     # a delay no browser waits through
     "stuck.html": f'<meta http-equiv="refresh" content="{"9" * 5000}; url=new.html"><p>Stuck here.</p>',
+    # reloads itself after five seconds
+    "status.html": '<meta http-equiv="refresh" content="5; url=./status.html?x=1"><p>Queue length: 3.</p>',
+    # a refresh for browsers without scripts: with them, the page is shown
+    "app.html": '<head><noscript><meta http-equiv="refresh" content="0; url=basic.html"></noscript></head><p>The app.</p>',
+    # a refresh a script writes when it chooses to
+    "later.html": "<script>if (old) document.write('<meta http-equiv=\"refresh\" content=\"0;url=' + u + '\">')</script><p>Now.</p>",
     # a redirect left in a comment
     "draft.html": '<head><!-- <meta http-equiv="refresh" content="0; url=new.html"> --></head><p>Draft notes.</p>',
     # a page about redirects
@@ -516,11 +522,14 @@ def test_pages_that_only_redirect_to_another_are_passed_over_in_a_folder_and_ref
     [document] = find_documents([str(site / "old.html")])
     assert list(iter_passages([document], count_tokens=words)) == []
     [warning] = warnings_in(caplog)
-    assert warning.endswith(
-        "old.html: a page that only redirects to new.html (no text a reader sees); name that page; skipped."
+    assert warning == (
+        f"{site / 'old.html'}: a page that only redirects to {site / 'new.html'} (no text a reader sees); "
+        "read that page instead; skipped."
     )
     # A folder of redirects alone says why it has nothing to read.
     for name, page in REDIRECTS.items():
         write(tmp_path / "moved" / name, page)
-    with pytest.raises(InputError, match=r"no supported files.*passed over 3 page\(s\) that only redirect"):
+    with pytest.raises(
+        InputError, match=r"moved: nothing to read; passed over 3 page\(s\) that only redirect to another page\.$"
+    ):
         find_documents([str(tmp_path / "moved")])

@@ -470,7 +470,7 @@ class _Scan:
         if self.unread:
             return f"{message.rstrip('.')}; {self._unread()}"
         if self.dependencies or self.redirects:
-            return f"{message.rstrip('.')}; {'; '.join(self._passed_over())}."
+            return f"{given}: nothing to read; {'; '.join(self._passed_over())}."
         return message
 
     def outside_dependencies(self, matches: list[str], pattern: str) -> list[str]:

@@ -29,7 +29,10 @@ holds no text a reader sees, and is skipped.
 from __future__ import annotations
 
 import functools
+import html as html_entities
+import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +40,7 @@ from pathlib import Path
 from ...errors import UnreadableDocumentError, one_line
 from ..chunking import Block
 from .base import Document, Reader, WarnOnce, list_number
-from .text import BINARY_SNIFF_BYTES, ENCODING_SAMPLE_BYTES, encoding_candidates
+from .text import BINARY_SNIFF_BYTES, ENCODING_SAMPLE_BYTES, guess_encoding
 
 
 def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterator[Document]:
@@ -53,23 +56,30 @@ _REDIRECT_MOST_SECONDS = 5
 _REDIRECT_SNIFF_BYTES = 8192
 _META_TAG = re.compile(rb"<meta\s[^>]*>", re.IGNORECASE)
 _COMMENTS = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
+# What a browser does not take as the page's own meta tags: a refresh for browsers without
+# scripts (a page that has them shows its text), and markup inside scripts, styles and the like.
+_NOT_THE_PAGES_OWN = re.compile(
+    rb"<(noscript|script|style|textarea|template|svg|xmp|title)\b.*?(?:</\1\s*>|$)", re.DOTALL | re.IGNORECASE
+)
+_URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 _ATTRIBUTE = re.compile(rb"""(?<![\w-])([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 # The refresh's content as HTML reads it: a delay, then a URL (``url=`` optional, quotes too).
 _REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
 
 
 def redirect_target(path: Path) -> str | None:
-    """Where an HTML page sends its reader at once (``<meta http-equiv="refresh"
-    content="0; url=...">``): a page whose text no reader sees; None for any other page."""
+    """Where an HTML page sends its reader within seconds (``<meta http-equiv="refresh"
+    content="0; url=...">``), a page whose text no reader sees: its target as a path beside
+    it, or a URL; None for any other page (one that reloads itself, too)."""
     try:
         with open(path, "rb") as handle:
-            return _redirect_in(handle.read(_REDIRECT_SNIFF_BYTES))
+            return _redirect_in(handle.read(_REDIRECT_SNIFF_BYTES), path)
     except OSError:
         return None
 
 
-def _redirect_in(data: bytes) -> str | None:
-    head = _COMMENTS.sub(b"", data[:_REDIRECT_SNIFF_BYTES])
+def _redirect_in(data: bytes, path: Path) -> str | None:
+    head = _NOT_THE_PAGES_OWN.sub(b"", _COMMENTS.sub(b"", data[:_REDIRECT_SNIFF_BYTES]))
     for tag in _META_TAG.finditer(head):
         attributes = {
             match[1].lower(): (match[2] or match[3] or match[4] or b"").decode("latin-1")
@@ -77,10 +87,14 @@ def _redirect_in(data: bytes) -> str | None:
         }
         if attributes.get(b"http-equiv", "").strip().lower() != "refresh":
             continue
-        refresh = _REFRESH.match(attributes.get(b"content", ""))
+        refresh = _REFRESH.match(html_entities.unescape(attributes.get(b"content", "")))
         delay = refresh[1].lstrip("0") if refresh else ""
-        if refresh and refresh[2].strip() and len(delay) <= 2 and int(delay or 0) <= _REDIRECT_MOST_SECONDS:
-            return refresh[2].strip()
+        target = refresh[2].strip() if refresh else ""
+        if target and len(delay) <= 2 and int(delay or 0) <= _REDIRECT_MOST_SECONDS:
+            if _URL_SCHEME.match(target) or target.startswith("/"):
+                return one_line(target)
+            beside = os.path.normpath(path.parent / re.split(r"[?#]", target)[0])
+            return None if beside == os.path.normpath(path) else one_line(beside)
     return None
 
 
@@ -209,6 +223,9 @@ _PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
 _SKIP_LINK = re.compile(r"\s*(?:skip|jump)\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
+# A block of mostly plain text with this many visible characters (a sentence or two) is the
+# page's own text.
+_PROSE_CHARS = 100
 # ... unless it is a paragraph with this many words outside its links: a sentence whose
 # links are the names it mentions ("Please use fs.stat() or fs.access() instead.").
 _PROSE_WORDS = 4
@@ -268,9 +285,9 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
     data = path.read_bytes()
     if b"\0" in data[:BINARY_SNIFF_BYTES] and not data.startswith(_UTF16_32_BOMS):
         raise UnreadableDocumentError(f"{source}: looks binary (NUL bytes), not HTML; skipped.")
-    if (target := _redirect_in(data)) is not None:
+    if (target := _redirect_in(data, path)) is not None:
         raise UnreadableDocumentError(
-            f"{source}: a page that only redirects to {target} (no text a reader sees); name that page; skipped."
+            f"{source}: a page that only redirects to {target} (no text a reader sees); read that page instead; skipped."
         )
     try:
         with warnings.catch_warnings():
@@ -280,7 +297,12 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
             encoding = _undeclared_encoding(data, source)
             # Windows-1252 as browsers decode it: BeautifulSoup, given a byte Python's codec
             # leaves unassigned (0x81, 0x8d, 0x8f, 0x90, 0x9d), returned no text at all.
-            markup = data.decode("latin-1").translate(_WINDOWS_1252) if encoding == "windows-1252" else data
+            if encoding == "windows-1252":
+                markup = data.decode("latin-1").translate(_WINDOWS_1252)
+            elif encoding == "utf-8":  # a stray byte or two shown as U+FFFD, as browsers do
+                markup = data.decode("utf-8", errors="replace")
+            else:
+                markup = data
             soup = BeautifulSoup(markup, "lxml", from_encoding=encoding if markup is data else None)
     except (MemoryError, UnreadableDocumentError):
         raise
@@ -370,9 +392,11 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
 
     Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
     "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else as
-    windows-1252 when its text reads as Western European. A page in another legacy encoding
-    (Shift-JIS, Big5, Windows-1251) that does not say so is skipped, as a text file would be,
-    naming the encoding it looks like: read as windows-1252 it would be mojibake.
+    windows-1252. A UTF-8 page with a stray byte or two is still UTF-8. A page whose text
+    is in another script in a legacy encoding that does not say so (Shift-JIS, Big5,
+    Windows-1251) is skipped, as a text file would be, naming the encoding it looks like:
+    read as windows-1252 it would be mojibake. (Between the encodings of the Latin alphabet
+    guesses are unreliable on a page's worth of text, so those are all read as windows-1252.)
     """
     from bs4.dammit import EncodingDetector
 
@@ -386,15 +410,50 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        text = _TAG.sub(b" ", data[:ENCODING_SAMPLE_BYTES])
-        candidates = encoding_candidates(text)
-        if candidates and candidates[0] != "CP1252":
+        decoded = data.decode("utf-8", errors="replace")
+        stray = decoded.count("\ufffd")
+        if sum(not c.isascii() for c in decoded) - stray >= _UTF8_EVIDENCE * stray:
+            return "utf-8"
+        sample = _TAG.sub(b" ", data[:ENCODING_SAMPLE_BYTES])
+        guess = guess_encoding(sample)
+        if (
+            guess is not None
+            and _other_script(sample.decode(guess, errors="replace"))
+            and not _western(sample.decode("latin-1").translate(_WINDOWS_1252))
+        ):
             raise UnreadableDocumentError(
-                f"{source}: not UTF-8 and names no encoding; it looks like {candidates[0]}; "
-                f"convert it first, e.g. iconv -f {candidates[0]} -t UTF-8; skipped."
+                f"{source}: not UTF-8 and names no encoding; it looks like {guess}; "
+                f"convert it first, e.g. iconv -f {guess} -t UTF-8; skipped."
             ) from None
         return "windows-1252"
     return "utf-8"
+
+
+# A page with this many characters of valid UTF-8 beyond ASCII for each invalid byte is UTF-8
+# with a stray byte (pasted from a Latin-1 file), not in a legacy encoding.
+_UTF8_EVIDENCE = 4
+
+
+def _other_script(text: str) -> bool:
+    """Whether most letters beyond ASCII are of a script other than the Latin alphabet."""
+    letters = [c for c in text if c.isalpha() and not c.isascii()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return len(letters) >= _FOREIGN_EVIDENCE and latin * 2 < len(letters)
+
+
+def _western(text: str) -> bool:
+    """Whether text read as windows-1252 reads as a Western European language: mostly ASCII
+    letters with an accented one here and there (Cyrillic or Japanese bytes read so are
+    accented letters nearly throughout)."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(not c.isascii() for c in letters) <= _WESTERN_ACCENTED_SHARE * len(letters)
+
+
+# Letters beyond ASCII a guess needs before a page is judged to be in another script (four
+# Japanese characters are as many), and the share of accented letters past which a text is
+# not Western European.
+_FOREIGN_EVIDENCE = 3
+_WESTERN_ACCENTED_SHARE = 0.3
 
 
 # Tags, left out of the sample whose encoding is guessed: their ASCII letters would hide how
@@ -565,6 +624,7 @@ class _LinkStats:
 
         self.of: dict[int, tuple[int, int, int, bool]] = {}
         self.separated_cells: set[int] = set()
+        self._prose: set[int] = set()  # elements that hold a block of mostly plain text
         self._root = root
         stack = [(root, False)]
         while stack:
@@ -587,6 +647,10 @@ class _LinkStats:
                     c_text, c_linked, c_links, c_content = self.of[id(child)]
                     text, linked, links = text + c_text, linked + c_linked, links + c_links
                     content = content or c_content
+                    if id(child) in self._prose or (
+                        child.name in _PROSE_BLOCKS and c_text >= _PROSE_CHARS and c_linked < _LINK_DENSITY * c_text
+                    ):
+                        self._prose.add(id(node))
             if node.name == "a" and node.has_attr("href"):
                 linked, links = text, links + 1
             self.of[id(node)] = (text, linked, links, content)
@@ -635,6 +699,11 @@ class _LinkStats:
     def holds_content(self, node) -> bool:
         return self.of.get(id(node), (0, 0, 0, False))[3]
 
+    def holds_prose(self, node) -> bool:
+        """Whether an element holds a block of mostly plain text (a sentence or two, less than
+        half of them in links): the page's own text beside its links."""
+        return id(node) in self._prose
+
 
 def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     """Whether an element is navigation, by its role, its class and id names, or its links."""
@@ -664,6 +733,11 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     if in_content and node.name in ("table", "header"):
         return False
     if not stats.mostly_links(node):
+        return False
+    # A layout table or wrapper around both a site's menu and the page's text may be mostly
+    # links as a whole (an old site's menu outweighs a short page): it is walked into, and
+    # its menu left out on its own.
+    if stats.most_text(node) and stats.holds_prose(node):
         return False
     # A paragraph that reads as a sentence around its links is text, and so is a block that
     # holds one (Google Docs writes each footnote as a div: "[1] See the <a>handbook</a>.").
@@ -773,3 +847,5 @@ _LINK_BLOCKS = {
     "aside",
     "center",
 }
+# Elements that may be a block of the page's own text beside its links.
+_PROSE_BLOCKS = _LINK_BLOCKS | _CELLS
