@@ -316,6 +316,15 @@ def test_an_old_layout_tables_menu_is_left_out_and_its_short_page_kept_though_th
     assert read(tmp_path, "toc.html", toc)[0] == ""
 
 
+def test_a_heading_named_a_header_is_a_title_not_page_furniture(tmp_path):
+    # Bootstrap admin themes name the page's title "page-header"; a header element so named is furniture.
+    page = """<html><body><nav>NAV menu</nav><div class="header">NAV Acme intranet</div>
+<div id="page-wrapper"><div class="row"><h1 class="page-header">Dashboard</h1></div>
+<div class="row"><h2 class="section-header">Orders</h2><p>Orders rose by a tenth this quarter.</p></div></div></body></html>"""
+    text, _ = read(tmp_path, "dashboard.html", page)
+    assert text == "Dashboard\n\nOrders\n\nOrders rose by a tenth this quarter."
+
+
 def test_a_windows_1252_page_with_a_byte_pythons_codec_leaves_unassigned_keeps_its_text(tmp_path):
     # 0x81 is unassigned in Python's cp1252; browsers read it as the C1 control U+0081.
     page = b'<html><head><meta charset="windows-1252"></head><body><p>Caf\xe9 \x93menu\x94 \x81 5.</p></body></html>'

@@ -717,7 +717,11 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     # sidebar or menu goes never take most of the page's text ("Layout--sidebarPosition-end",
     # "with-sidebar" on a layout wrapper).
     if not stats.holds_content(node) and (
-        ((words & _NAVIGATION_WORDS or (not in_content and words & _PAGE_LEVEL_WORDS)) and not stats.most_text(node))
+        (
+            # A heading named a header is a page's or a post's title (Bootstrap's "page-header").
+            (words & _NAVIGATION_WORDS or (not in_content and words & _PAGE_LEVEL_WORDS and node.name not in _HEADINGS))
+            and not stats.most_text(node)
+        )
         or lowered & _FURNITURE_NAMES
         or _banner(words)
     ):
