@@ -355,7 +355,13 @@ def test_an_undeclared_page_that_is_not_utf8_is_read_as_windows_1252_only_when_i
         "<html><body><p>衆院議院運営委員会は９日午後の理事会で、１３日に本会議を開くことを決めた。</p></body></html>"
     )
     russian = "<html><body><p>Комитет рассмотрел отчёт о работе городской библиотеки за прошлый год.</p></body></html>"
-    for name, page, encoding in (("japanese.html", japanese, "CP932"), ("russian.html", russian, "CP1251")):
+    # ...also after a long inline style sheet.
+    styled = russian.replace("<body>", "<head><style>" + "p { margin: 0 }\n" * 5000 + "</style></head><body>")
+    for name, page, encoding in (
+        ("japanese.html", japanese, "CP932"),
+        ("russian.html", russian, "CP1251"),
+        ("styled.html", styled, "CP1251"),
+    ):
         caplog.clear()
         (tmp_path / name).write_bytes(page.encode(encoding))
         assert list(iter_passages(find_documents([str(tmp_path / name)]), count_tokens=words)) == []

@@ -414,7 +414,8 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
         stray = decoded.count("\ufffd")
         if sum(not c.isascii() for c in decoded) - stray >= _UTF8_EVIDENCE * stray:
             return "utf-8"
-        sample = _TAG.sub(b" ", data[:ENCODING_SAMPLE_BYTES])
+        # The page's text, not its styles and scripts, which may fill its first 64 KB.
+        sample = _TAG.sub(b" ", _NOT_THE_PAGES_OWN.sub(b"", data))[:ENCODING_SAMPLE_BYTES]
         guess = guess_encoding(sample)
         if (
             guess is not None
