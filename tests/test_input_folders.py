@@ -484,6 +484,8 @@ REDIRECTS = {
     "<body><p>Redirecting to... <a href='new.html'>new.html</a>.</p></body></html>",
     # content before http-equiv, single quotes, no "url="
     "moved.htm": "<head><META content='2;guide.html' HTTP-EQUIV='Refresh'></head><body>Moved.</body>",
+    # after a self-closing svg icon
+    "icon.html": '<head><svg width="1"/><meta http-equiv="refresh" content="0; url=new.html"></head><p>Moved.</p>',
     # "you will be redirected in 5 seconds"
     "wait.html": '<meta http-equiv=refresh content="5; url=https://example.org/"><p>You will be redirected.</p>',
 }
@@ -501,6 +503,9 @@ PAGES = {
     "app.html": '<head><noscript><meta http-equiv="refresh" content="0; url=basic.html"></noscript></head><p>The app.</p>',
     # a refresh a script writes when it chooses to
     "later.html": "<script>if (old) document.write('<meta http-equiv=\"refresh\" content=\"0;url=' + u + '\">')</script><p>Now.</p>",
+    # reloads itself with another query or at a fragment
+    "lang.html": '<meta http-equiv="refresh" content="0; url=?lang=en"><p>Hello.</p>',
+    "top.html": '<meta http-equiv="refresh" content="0; url=#top"><p>Back to the top.</p>',
     # a redirect left in a comment
     "draft.html": '<head><!-- <meta http-equiv="refresh" content="0; url=new.html"> --></head><p>Draft notes.</p>',
     # a page about redirects
@@ -514,7 +519,7 @@ def test_pages_that_only_redirect_to_another_are_passed_over_in_a_folder_and_ref
         write(site / name, page)
     with caplog.at_level(logging.INFO, logger="bonito_lite"):
         assert sorted(os.path.basename(s) for s in sources([str(site)])) == sorted(PAGES)
-    assert "passed over 3 page(s) that only redirect to another page" in caplog.text
+    assert "passed over 4 page(s) that only redirect to another page" in caplog.text
     assert not warnings_in(caplog)
     assert sorted(os.path.basename(s) for s in sources([str(site / "*.htm*")])) == sorted(PAGES)
     # Named, a redirect is read, and found to hold no text of its own: skipped with one line.
@@ -530,6 +535,6 @@ def test_pages_that_only_redirect_to_another_are_passed_over_in_a_folder_and_ref
     for name, page in REDIRECTS.items():
         write(tmp_path / "moved" / name, page)
     with pytest.raises(
-        InputError, match=r"moved: nothing to read; passed over 3 page\(s\) that only redirect to another page\.$"
+        InputError, match=r"moved: nothing to read; passed over 4 page\(s\) that only redirect to another page\.$"
     ):
         find_documents([str(tmp_path / "moved")])

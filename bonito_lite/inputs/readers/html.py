@@ -59,7 +59,7 @@ _COMMENTS = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
 # What a browser does not take as the page's own meta tags: a refresh for browsers without
 # scripts (a page that has them shows its text), and markup inside scripts, styles and the like.
 _NOT_THE_PAGES_OWN = re.compile(
-    rb"<(noscript|script|style|textarea|template|svg|xmp|title)\b.*?(?:</\1\s*>|$)", re.DOTALL | re.IGNORECASE
+    rb"<(noscript|script|style|textarea|template|svg|xmp)\b(?:[^<>]*/>|.*?(?:</\1\s*>|$))", re.DOTALL | re.IGNORECASE
 )
 _URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 _ATTRIBUTE = re.compile(rb"""(?<![\w-])([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
@@ -93,8 +93,10 @@ def _redirect_in(data: bytes, path: Path) -> str | None:
         if target and len(delay) <= 2 and int(delay or 0) <= _REDIRECT_MOST_SECONDS:
             if _URL_SCHEME.match(target) or target.startswith("/"):
                 return one_line(target)
-            beside = os.path.normpath(path.parent / re.split(r"[?#]", target)[0])
-            return None if beside == os.path.normpath(path) else one_line(beside)
+            # "?lang=en" or "#top" alone: the page itself, reloaded.
+            page = re.split(r"[?#]", target)[0]
+            beside = os.path.normpath(path.parent / page)
+            return None if not page or beside == os.path.normpath(path) else one_line(beside)
     return None
 
 
@@ -216,6 +218,8 @@ _BANNER_NAMES = {"cookiebanner", "cookieconsent", "cookienotice", "cookiebot"}
 _BANNER_KINDS = {"banner", "bar", "notice", "popup", "modal", "dialog", "container", "overlay", "box", "alert"}
 # Page-level only (outside main and article): texinfo's "header" div is its navigation bar.
 _PAGE_LEVEL_WORDS = {"header", "footer", "copyright", "colophon"}
+# A heading so named is a page's or a post's title (Bootstrap's "page-header").
+_TITLE_WORDS = {"header"}
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _WORDS = re.compile(r"[^\W_]+")
 # A link to its own heading shown as one sign (Node.js's "#", Sphinx's pilcrow, "§").
@@ -223,9 +227,10 @@ _PERMALINK_SIGNS = {"#", "\u00b6", "\u00a7", "\U0001f517", "\u2693"}
 _SKIP_LINK = re.compile(r"\s*(?:skip|jump)\s+(?:to|navigation)\b", re.IGNORECASE)
 # A block whose text is at least this share link text, over two links or more, is navigation.
 _LINK_DENSITY = 0.5
-# A block of mostly plain text with this many visible characters (a sentence or two) is the
-# page's own text.
+# A block of mostly plain text with this many visible characters (a sentence or two), one
+# sentence ended in it, is the page's own text.
 _PROSE_CHARS = 100
+_SENTENCE_END = re.compile(r"[.!?][\"')\]\u2019\u201d]*(?:\s|$)")
 # ... unless it is a paragraph with this many words outside its links: a sentence whose
 # links are the names it mentions ("Please use fs.stat() or fs.access() instead.").
 _PROSE_WORDS = 4
@@ -416,16 +421,16 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
             return "utf-8"
         # The page's text, not its styles and scripts, which may fill its first 64 KB.
         sample = _TAG.sub(b" ", _NOT_THE_PAGES_OWN.sub(b"", data))[:ENCODING_SAMPLE_BYTES]
-        guess = guess_encoding(sample)
-        if (
-            guess is not None
-            and _other_script(sample.decode(guess, errors="replace"))
-            and not _western(sample.decode("latin-1").translate(_WINDOWS_1252))
-        ):
-            raise UnreadableDocumentError(
-                f"{source}: not UTF-8 and names no encoding; it looks like {guess}; "
-                f"convert it first, e.g. iconv -f {guess} -t UTF-8; skipped."
-            ) from None
+        if not _western(sample.decode("latin-1").translate(_WINDOWS_1252)):
+            guess = guess_encoding(sample)
+            if guess is not None and _latin(sample.decode(guess, errors="replace")):
+                guess = None  # a guess that reads it as Latin letters after all is no guess
+            advice = (
+                f"it looks like {guess}; convert it first, e.g. iconv -f {guess} -t UTF-8"
+                if guess
+                else "its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8"
+            )
+            raise UnreadableDocumentError(f"{source}: not UTF-8 and names no encoding; {advice}; skipped.") from None
         return "windows-1252"
     return "utf-8"
 
@@ -435,26 +440,30 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
 _UTF8_EVIDENCE = 4
 
 
-def _other_script(text: str) -> bool:
-    """Whether most letters beyond ASCII are of a script other than the Latin alphabet."""
-    letters = [c for c in text if c.isalpha() and not c.isascii()]
-    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
-    return len(letters) >= _FOREIGN_EVIDENCE and latin * 2 < len(letters)
-
-
 def _western(text: str) -> bool:
-    """Whether text read as windows-1252 reads as a Western European language: mostly ASCII
-    letters with an accented one here and there (Cyrillic or Japanese bytes read so are
-    accented letters nearly throughout)."""
-    letters = [c for c in text if c.isalpha()]
-    return sum(not c.isascii() for c in letters) <= _WESTERN_ACCENTED_SHARE * len(letters)
+    """Whether text read as windows-1252 reads as a Western European language. Its letters
+    beyond ASCII stand alone or in pairs among ASCII ones ("Größere", "été", "ação"); Hebrew,
+    Cyrillic, Greek, Chinese or Japanese bytes read so make runs of them ("çáøä öåã÷ú"),
+    whatever English or URLs stand beside them. Too few such characters to tell: Western."""
+    beyond = sum(not c.isascii() and not c.isspace() for c in text)
+    in_runs = sum(map(len, _BEYOND_ASCII_RUN.findall(text)))
+    return beyond < _FOREIGN_EVIDENCE or in_runs <= _WESTERN_RUN_SHARE * beyond
 
 
-# Letters beyond ASCII a guess needs before a page is judged to be in another script (four
-# Japanese characters are as many), and the share of accented letters past which a text is
-# not Western European.
-_FOREIGN_EVIDENCE = 3
-_WESTERN_ACCENTED_SHARE = 0.3
+def _latin(text: str) -> bool:
+    """Whether most letters beyond ASCII are letters of the Latin alphabet."""
+    letters = [c for c in text if c.isalpha() and not c.isascii()]
+    return sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) * 2 >= len(letters)
+
+
+# Three or more characters beyond ASCII in a row, and the share of such characters in them
+# past which a text is not Western European (Western text in 14 languages: at most 0.2;
+# every other script, even Big5 and Shift-JIS with half their second bytes ASCII: 0.3 and up).
+_BEYOND_ASCII_RUN = re.compile(r"[^\x00-\x7f\s]{3,}")
+_WESTERN_RUN_SHARE = 0.3
+# Characters beyond ASCII needed before a page is judged not Western (four Japanese characters
+# are eight).
+_FOREIGN_EVIDENCE = 8
 
 
 # Tags, left out of the sample whose encoding is guessed: their ASCII letters would hide how
@@ -626,6 +635,7 @@ class _LinkStats:
         self.of: dict[int, tuple[int, int, int, bool]] = {}
         self.separated_cells: set[int] = set()
         self._prose: set[int] = set()  # elements that hold a block of mostly plain text
+        self._sentences: set[int] = set()  # elements whose text ends a sentence somewhere
         self._root = root
         stack = [(root, False)]
         while stack:
@@ -644,12 +654,19 @@ class _LinkStats:
                 if isinstance(child, NavigableString):
                     if not isinstance(child, skipped_strings):
                         text += len(child) - sum(1 for c in child if c.isspace())
+                        if _SENTENCE_END.search(child):
+                            self._sentences.add(id(node))
                 elif child.name not in _DROPPED and not _hidden(child):
                     c_text, c_linked, c_links, c_content = self.of[id(child)]
                     text, linked, links = text + c_text, linked + c_linked, links + c_links
                     content = content or c_content
+                    if id(child) in self._sentences:
+                        self._sentences.add(id(node))
                     if id(child) in self._prose or (
-                        child.name in _PROSE_BLOCKS and c_text >= _PROSE_CHARS and c_linked < _LINK_DENSITY * c_text
+                        child.name in _PROSE_BLOCKS
+                        and id(child) in self._sentences
+                        and c_text >= _PROSE_CHARS
+                        and c_linked < _LINK_DENSITY * c_text
                     ):
                         self._prose.add(id(node))
             if node.name == "a" and node.has_attr("href"):
@@ -701,9 +718,25 @@ class _LinkStats:
         return self.of.get(id(node), (0, 0, 0, False))[3]
 
     def holds_prose(self, node) -> bool:
-        """Whether an element holds a block of mostly plain text (a sentence or two, less than
-        half of them in links): the page's own text beside its links."""
+        """Whether an element holds a block of mostly plain text (of a sentence or two, at
+        least one of them ended, less than half of it in links): the page's own text beside
+        its links. A title page's short lines (a release, a copyright, an address) are not one."""
         return id(node) in self._prose
+
+    def loose_links(self, node) -> int:
+        """How many links an element holds outside its blocks: in its own text, or in inline
+        elements (a menu of links set one per line with ``<br>``)."""
+        return sum(
+            self.of.get(id(child), (0, 0, 0, False))[2]
+            for child in node.find_all(True, recursive=False)
+            if child.name not in _BLOCKS and child.name not in _CELLS
+        )
+
+    def in_link_table(self, cell) -> bool:
+        """Whether a cell belongs to a table that is mostly links: a layout table walked into
+        for the page's text beside its menu, whose menu cell is then judged on its own."""
+        table = cell.find_parent("table")
+        return table is not None and self.mostly_links(table)
 
 
 def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
@@ -719,8 +752,13 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
     # "with-sidebar" on a layout wrapper).
     if not stats.holds_content(node) and (
         (
-            # A heading named a header is a page's or a post's title (Bootstrap's "page-header").
-            (words & _NAVIGATION_WORDS or (not in_content and words & _PAGE_LEVEL_WORDS and node.name not in _HEADINGS))
+            (
+                words & _NAVIGATION_WORDS
+                or (
+                    not in_content
+                    and words & (_PAGE_LEVEL_WORDS - _TITLE_WORDS if node.name in _HEADINGS else _PAGE_LEVEL_WORDS)
+                )
+            )
             and not stats.most_text(node)
         )
         or lowered & _FURNITURE_NAMES
@@ -731,7 +769,7 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         text = node.get_text().strip()
         if text in _PERMALINK_SIGNS or _SKIP_LINK.match(text):
             return True
-    if node.name not in _LINK_BLOCKS:
+    if node.name not in _LINK_BLOCKS and not (node.name in _CELLS and not in_content and stats.in_link_table(node)):
         return False
     # Inside the article, a table of links is data (wards and their doctors), and its header
     # is its title (a blog post's title links to the post itself).
@@ -741,8 +779,9 @@ def _navigation(node, in_content: bool, stats: _LinkStats) -> bool:
         return False
     # A layout table or wrapper around both a site's menu and the page's text may be mostly
     # links as a whole (an old site's menu outweighs a short page): it is walked into, and
-    # its menu left out on its own.
-    if stats.most_text(node) and stats.holds_prose(node):
+    # its menu left out on its own, when the menu is a block or a cell of its own (links
+    # loose in the wrapper itself could not be told from its text).
+    if stats.most_text(node) and stats.holds_prose(node) and stats.loose_links(node) < 2:
         return False
     # A paragraph that reads as a sentence around its links is text, and so is a block that
     # holds one (Google Docs writes each footnote as a div: "[1] See the <a>handbook</a>.").
@@ -853,4 +892,4 @@ _LINK_BLOCKS = {
     "center",
 }
 # Elements that may be a block of the page's own text beside its links.
-_PROSE_BLOCKS = _LINK_BLOCKS | _CELLS
+_PROSE_BLOCKS = _LINK_BLOCKS | _CELLS | {"li", "dd", "dt", "blockquote", "address", "figcaption"}
