@@ -4,11 +4,13 @@ readers and another checkout's, alternating, in one run.
     python scripts/bench_readers.py --against ../other-checkout --rows 20000 --repeats 3
 
 The files are written once: JSON Lines, JSON, CSV and Parquet tables of ``--rows`` rows (a
-paragraph of about 60 words in each), and a Markdown file of the same paragraphs. Each reading
+paragraph of about 60 words in each), a Markdown file of the same paragraphs, and an HTML page
+of a twentieth of them (a site menu, then an article whose paragraphs each hold a link; the
+HTML reader's library parses a page whole, about 1.5 s a megabyte). Each reading
 runs in a fresh process with one checkout first on its path, cutting passages with a word
 counter (the readers and the chunker alone, no model); the figure is the child's CPU time,
-which a loaded machine disturbs less than wall time. The PDF, DOCX and HTML readers spend
-their time in their libraries; scripts/bench_documents.py measures PDFs.
+which a loaded machine disturbs less than wall time. The PDF and DOCX readers spend their
+time in their libraries; scripts/bench_documents.py measures PDFs.
 """
 
 from __future__ import annotations
@@ -61,7 +63,19 @@ def write_files(folder: Path, rows: int) -> list[Path]:
         writer.writerows(records)
     pq.write_table(pa.Table.from_pylist(records), parquet)
     text.write_text("\n\n".join(r["text"] for r in records), encoding="utf-8")
-    return [jsonl, as_json, as_csv, parquet, text]
+    page = folder / "page.html"
+    menu = "".join(f'<li><a href="p{n}.html">Section {n}</a></li>' for n in range(40))
+    body = "".join(
+        f'<h2>Notice {r["id"]}</h2><p>{r["text"]} See <a href="n{r["id"]}.html">the notice</a>.</p>'
+        for r in records[: max(1, rows // 20)]
+    )
+    page.write_text(
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Notices</title></head><body>'
+        f'<nav><ul>{menu}</ul></nav><div class="sidebar"><ul>{menu}</ul></div><main><article>{body}</article></main>'
+        "<footer><p>Copyright Harbour Clinic</p></footer></body></html>",
+        encoding="utf-8",
+    )
+    return [jsonl, as_json, as_csv, parquet, text, page]
 
 
 def cpu_seconds(checkout: Path, target: Path) -> tuple[float, str]:
