@@ -16,7 +16,9 @@ never an element holding the page's ``main`` or ``article``); "Skip to ..." link
 heading's own link shown as a sign (``#``, the pilcrow); and blocks whose text is mostly
 links (texinfo's "Next: ..., Previous: ..., Up: ..." bars, link lists, index tables; inside
 ``main`` or ``article``, never a table or a header; never a paragraph that reads as a
-sentence), with a heading (not ``h1``) that has nothing else under it; never a wrapper
+sentence; a layout table or wrapper that holds the page's prose beside a menu in a block or
+cell of its own is walked into, and the menu left out alone), with a heading (not ``h1``)
+that has nothing else under it; never a wrapper
 that holds most of the page's text, and never the page's one ``h1``, kept from a header
 left out around it. The encoding is taken from
 the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
