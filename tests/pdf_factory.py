@@ -20,6 +20,7 @@ def make_pdf(
     role_map: Mapping[str, str] | None = None,
     looped_tree: bool = False,
     shown_soft_hyphens: bool = False,
+    drawn_last: Mapping[tuple[int, int], int] | None = None,
 ) -> bytes:
     """A PDF whose page i shows ``pages[i]``, one string per line ("" leaves a blank line).
 
@@ -30,7 +31,9 @@ def make_pdf(
     role names mapped to standard ones); ``looped_tree`` damages that tree as some files are
     damaged, its root element listed among its own kids. ``shown_soft_hyphens`` writes a soft
     hyphen as the hyphen drawn where a word breaks, marked with the ActualText U+00AD (as
-    LuaTeX and WeasyPrint do), instead of as Chrome does.
+    LuaTeX and WeasyPrint do), instead of as Chrome does. ``drawn_last`` maps ``(page index,
+    line index)`` to the x at which that line starts, drawn after the page's other lines (as
+    Chrome draws headings a page's style lifts onto a layer of their own) at its own height.
     """
     n = len(pages)
     # Object numbers: 1 catalog, 2 page tree, 3 font, then a page and its content per page,
@@ -55,7 +58,8 @@ def make_pdf(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_id + 1)
         )
-        content = _content(lines, tagged=tags is not None, shown_soft_hyphens=shown_soft_hyphens)
+        last = {line: x for (page, line), x in (drawn_last or {}).items() if page == page_ids.index(page_id)}
+        content = _content(lines, tagged=tags is not None, shown_soft_hyphens=shown_soft_hyphens, last=last)
         objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
     if outline:
         objects[outline_root] = b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (
@@ -84,18 +88,29 @@ _CHROME_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC ( ) Tj EMC "
 _SHOWN_SOFT_HYPHEN = b" /Span <</ActualText <FEFF00AD> >> BDC (-) Tj EMC "
 
 
-def _content(lines: Sequence[str] | None, tagged: bool = False, shown_soft_hyphens: bool = False) -> bytes:
+def _content(
+    lines: Sequence[str] | None,
+    tagged: bool = False,
+    shown_soft_hyphens: bool = False,
+    last: Mapping[int, int] | None = None,
+) -> bytes:
     if lines is None:
         return b"0.5 g 72 72 468 648 re f"
     parts = [b"BT /F1 11 Tf %d TL 72 740 Td" % _LEADING]
+    later = []
     for number, line in enumerate(lines):
-        if number:
+        if number and not last:
             parts.append(b"T*")
         if line:
             pieces = [_literal(piece.encode("cp1252")) + b" Tj" for piece in line.split("\u00ad")]
             shown = (_SHOWN_SOFT_HYPHEN if shown_soft_hyphens else _CHROME_SOFT_HYPHEN).join(pieces)
             # Marked content numbered by its line: the MCID the structure tree points at.
-            parts.append(b"/Span << /MCID %d >> BDC %s EMC" % (number, shown) if tagged else shown)
+            shown = b"/Span << /MCID %d >> BDC %s EMC" % (number, shown) if tagged else shown
+            if last:  # every line placed where it stands, those drawn last after the rest
+                x = last.get(number, 72)
+                shown = b"1 0 0 1 %d %d Tm %s" % (x, 740 - number * _LEADING, shown)
+            (later if last and number in last else parts).append(shown)
+    parts += later
     parts.append(b"ET")
     return b"\n".join(parts)
 

@@ -493,6 +493,33 @@ def test_the_headings_a_tagged_pdf_marks_start_passages_as_bookmarks_do(tmp_path
     assert [p.text.split("\n")[0] for p in read(path)[1]] == [text for _, text in starts]
 
 
+def test_tagged_headings_drawn_after_the_text_below_them_are_read_where_they_stand(tmp_path):
+    # Chrome draws the headings of some pages (Node.js's documentation) after all their other
+    # text; in the order drawn they would all come at the page's end.
+    pages = [
+        [
+            "Front Desk Handbook",
+            "This page is what the desk team needs.",
+            "Opening the clinic",
+            "It opens at 7:30 on weekdays.",
+            "Payments",
+            "Patients pay after each session.",
+        ]
+    ]
+    tags = {(0, 0): "H1", (0, 2): "H2", (0, 4): "H2"}
+    path = tmp_path / "handbook.pdf"
+    in_place = make_pdf(pages, tags=tags)
+    path.write_bytes(in_place)
+    expected = [p.text for p in read(path)[1]]
+    assert [text.split("\n")[0] for text in expected] == ["Front Desk Handbook", "Opening the clinic", "Payments"]
+    path.write_bytes(make_pdf(pages, tags=tags, drawn_last={(0, 0): 72, (0, 2): 72, (0, 4): 72}))
+    assert [p.text for p in read(path)[1]] == expected
+    # A heading drawn last in another column (its own x) is not moved into this one.
+    path.write_bytes(make_pdf(pages, tags=tags, drawn_last={(0, 4): 320}))
+    text = "\n".join(p.text for p in read(path)[1])
+    assert text.index("Payments") > text.index("Patients pay after each session.")
+
+
 def test_a_bookmark_whose_title_the_page_sets_on_two_lines_starts_a_passage(tmp_path):
     pages = [["The desk opens at eight.", "Setting up the desk before", "the morning shift", "Turn on the lights."]]
     path = tmp_path / "desk.pdf"

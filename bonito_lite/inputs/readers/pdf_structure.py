@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from ...errors import one_line
 
@@ -163,12 +164,75 @@ def heading_texts(page, headings: list[list[int]]) -> tuple[str, list[str]]:
             mcid = next((mcid for mcid in reversed(open_ids) if mcid is not None), None)
             shown_by.add(heading_of.get(mcid))
 
-    def run(text: str, *_) -> None:
+    runs: list[tuple[str, float, float, int | None]] = []  # text, x, y, its heading
+
+    def run(text: str, cm, tm, *_) -> None:
         # Runs are joined as they come: headings are matched without their spaces.
-        if text and len(shown_by) == 1 and (number := next(iter(shown_by))) is not None:
+        number = next(iter(shown_by)) if len(shown_by) == 1 else None
+        if text and number is not None:
             parts[number].append(text)
         if text:
             shown_by.clear()
+        # Where the run starts on the page (text matrix times the current matrix).
+        x, y = tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        runs.append((text, x, y, number))
 
     page_text = page.extract_text(visitor_operand_after=after, visitor_text=run)
+    if "".join(text for text, *_ in runs) == page_text:
+        page_text = _headings_in_place(runs)
     return page_text, ["".join(part) for part in parts]
+
+
+@dataclass
+class _Line:
+    text: str
+    x: float | None = None
+    y: float | None = None
+    headings: set[int | None] = field(default_factory=set)
+
+
+def _headings_in_place(runs: list[tuple[str, float, float, int | None]]) -> str:
+    """The page's text with each heading line that was drawn after the text below it moved up
+    to where it stands: before the first line, drawn earlier, below it in the same column.
+
+    Chrome ("Save as PDF") draws a page's headings after its other text when the page's
+    style lifts them onto a layer of their own (Node.js's documentation): in the order
+    drawn, every heading would come at the page's end, over nothing. A heading drawn in its
+    place, and one in another column than the lines drawn before it, stays where it is.
+    """
+    lines = [_Line("")]
+    for text, x, y, number in runs:
+        for n, piece in enumerate(text.split("\n")):
+            if n:
+                lines.append(_Line(""))
+            line = lines[-1]
+            line.text += piece
+            if piece.strip():
+                line.headings.add(number)
+                if line.y is None:
+                    line.x, line.y = x, y
+    for index in range(len(lines)):
+        line = lines[index]
+        if line.y is None or len(line.headings) != 1 or None in line.headings:
+            continue
+        # The first line drawn before it that stands below it (PDF's y grows upwards), in its column.
+        target = next(
+            (
+                n
+                for n, other in enumerate(lines[:index])
+                if other.y is not None
+                and other.y < line.y - _SAME_LINE
+                and abs(other.x - line.x) <= _SAME_COLUMN
+                and None in other.headings
+            ),
+            None,
+        )
+        if target is not None:
+            lines.insert(target, lines.pop(index))
+    return "\n".join(line.text for line in lines)
+
+
+# Points: lines closer than this in height are one line; a line starting this far from
+# another's start is in another column.
+_SAME_LINE = 2.0
+_SAME_COLUMN = 36.0
