@@ -32,8 +32,9 @@ def make_pdf(
     damaged, its root element listed among its own kids. ``shown_soft_hyphens`` writes a soft
     hyphen as the hyphen drawn where a word breaks, marked with the ActualText U+00AD (as
     LuaTeX and WeasyPrint do), instead of as Chrome does. ``drawn_last`` maps ``(page index,
-    line index)`` to the x at which that line starts, drawn after the page's other lines (as
-    Chrome draws headings a page's style lifts onto a layer of their own) at its own height.
+    line index)`` to the x at which that line starts, drawn after the page's other lines, in
+    the mapping's order (as Chrome draws headings a page's style lifts onto a layer of their
+    own), at its own height.
     """
     n = len(pages)
     # Object numbers: 1 catalog, 2 page tree, 3 font, then a page and its content per page,
@@ -97,7 +98,7 @@ def _content(
     if lines is None:
         return b"0.5 g 72 72 468 648 re f"
     parts = [b"BT /F1 11 Tf %d TL 72 740 Td" % _LEADING]
-    later = []
+    later: dict[int, bytes] = {}
     for number, line in enumerate(lines):
         if number and not last:
             parts.append(b"T*")
@@ -109,8 +110,11 @@ def _content(
             if last:  # every line placed where it stands, those drawn last after the rest
                 x = last.get(number, 72)
                 shown = b"1 0 0 1 %d %d Tm %s" % (x, 740 - number * _LEADING, shown)
-            (later if last and number in last else parts).append(shown)
-    parts += later
+            if last and number in last:
+                later[number] = shown
+            else:
+                parts.append(shown)
+    parts += [later[number] for number in last or () if number in later]
     parts.append(b"ET")
     return b"\n".join(parts)
 

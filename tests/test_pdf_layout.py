@@ -514,6 +514,13 @@ def test_tagged_headings_drawn_after_the_text_below_them_are_read_where_they_sta
     assert [text.split("\n")[0] for text in expected] == ["Front Desk Handbook", "Opening the clinic", "Payments"]
     path.write_bytes(make_pdf(pages, tags=tags, drawn_last={(0, 0): 72, (0, 2): 72, (0, 4): 72}))
     assert [p.text for p in read(path)[1]] == expected
+    # ...also drawn from the bottom up.
+    path.write_bytes(make_pdf(pages, tags=tags, drawn_last={(0, 4): 72, (0, 2): 72, (0, 0): 72}))
+    assert [p.text for p in read(path)[1]] == expected
+    # A heading drawn in its place stays there when a line below it was drawn first (a footer).
+    footed = [pages[0] + ["Printed from the staff wiki"]]
+    path.write_bytes(make_pdf(footed, tags=tags, drawn_last={(0, n): 72 for n in range(6)}))
+    assert [p.text.split("\n")[0] for p in read(path)[1]] == [text.split("\n")[0] for text in expected]
     # A heading drawn last in another column (its own x) is not moved into this one.
     path.write_bytes(make_pdf(pages, tags=tags, drawn_last={(0, 4): 320}))
     text = "\n".join(p.text for p in read(path)[1])

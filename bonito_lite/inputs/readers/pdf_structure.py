@@ -173,12 +173,18 @@ def heading_texts(page, headings: list[list[int]]) -> tuple[str, list[str]]:
             parts[number].append(text)
         if text:
             shown_by.clear()
-        # Where the run starts on the page (text matrix times the current matrix).
+        # Where the run starts on the page (text matrix times the current matrix), and whether
+        # it is set upright: on a rotated or mirrored page "below" is another direction.
         x, y = tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
+        c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
+        if text.strip() and not (a > 0 and d > 0 and b == 0 and c == 0):
+            upright[0] = False
         runs.append((text, x, y, number))
 
+    upright = [True]
     page_text = page.extract_text(visitor_operand_after=after, visitor_text=run)
-    if "".join(text for text, *_ in runs) == page_text:
+    if upright[0] and "".join(text for text, *_ in runs) == page_text:
         page_text = _headings_in_place(runs)
     return page_text, ["".join(part) for part in parts]
 
@@ -193,12 +199,13 @@ class _Line:
 
 def _headings_in_place(runs: list[tuple[str, float, float, int | None]]) -> str:
     """The page's text with each heading line that was drawn after the text below it moved up
-    to where it stands: before the first line, drawn earlier, below it in the same column.
+    to where it stands: before the lines drawn just before it that stand below it in its column.
 
     Chrome ("Save as PDF") draws a page's headings after its other text when the page's
     style lifts them onto a layer of their own (Node.js's documentation): in the order
-    drawn, every heading would come at the page's end, over nothing. A heading drawn in its
-    place, and one in another column than the lines drawn before it, stays where it is.
+    drawn, every heading would come at the page's end, over nothing. A heading whose line
+    drawn just before it in its column stands above it is in its place, and stays, also when
+    a footer or a page number below it was drawn first.
     """
     lines = [_Line("")]
     for text, x, y, number in runs:
@@ -215,18 +222,16 @@ def _headings_in_place(runs: list[tuple[str, float, float, int | None]]) -> str:
         line = lines[index]
         if line.y is None or len(line.headings) != 1 or None in line.headings:
             continue
-        # The first line drawn before it that stands below it (PDF's y grows upwards), in its column.
-        target = next(
-            (
-                n
-                for n, other in enumerate(lines[:index])
-                if other.y is not None
-                and other.y < line.y - _SAME_LINE
-                and abs(other.x - line.x) <= _SAME_COLUMN
-                and None in other.headings
-            ),
-            None,
-        )
+        # Back over the lines drawn before it in its column while they stand below it (PDF's
+        # y grows upwards); a heading moved up before is one of them.
+        target = None
+        for n in range(index - 1, -1, -1):
+            other = lines[n]
+            if other.y is None or abs(other.x - line.x) > _SAME_COLUMN:
+                continue
+            if other.y >= line.y - _SAME_LINE:
+                break
+            target = n
         if target is not None:
             lines.insert(target, lines.pop(index))
     return "\n".join(line.text for line in lines)
