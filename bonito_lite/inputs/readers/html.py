@@ -301,16 +301,7 @@ def read_html(path: Path, source: str) -> Iterator[Block]:
             # BeautifulSoup's advice to programmers (the text looks like a URL or a file name,
             # XHTML parsed as HTML) is no concern of a user, and would break the terminal's lines.
             warnings.simplefilter("ignore")
-            encoding = _undeclared_encoding(data, source)
-            # Windows-1252 as browsers decode it: BeautifulSoup, given a byte Python's codec
-            # leaves unassigned (0x81, 0x8d, 0x8f, 0x90, 0x9d), returned no text at all.
-            if encoding == "windows-1252":
-                markup = data.decode("latin-1").translate(_WINDOWS_1252)
-            elif encoding == "utf-8":  # a stray byte or two shown as U+FFFD, as browsers do
-                markup = data.decode("utf-8", errors="replace")
-            else:
-                markup = data
-            soup = BeautifulSoup(markup, "lxml", from_encoding=encoding if markup is data else None)
+            soup = BeautifulSoup(_markup(data, source), "lxml")
     except (MemoryError, UnreadableDocumentError):
         raise
     except Exception as error:
@@ -394,8 +385,10 @@ class _BlockText:
         self.separators = set()
 
 
-def _undeclared_encoding(data: bytes, source: str) -> str | None:
-    """The encoding of a page that names none (no BOM, no ``<meta charset>``); None if it does.
+def _markup(data: bytes, source: str) -> str | bytes:
+    """The page decoded where this reader decides how: windows-1252 (declared by one of its
+    labels, or a page that names no encoding and is not UTF-8) and UTF-8 (a page that names
+    none); the bytes, for BeautifulSoup to decode, where the page names another encoding.
 
     Guessing from the bytes goes wrong on short pages (a Latin-1 "François" read as
     "Franþois"); browsers read such a page as UTF-8 when it is valid UTF-8, else as
@@ -409,21 +402,21 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
 
     _, bom = EncodingDetector.strip_byte_order_mark(data)
     if bom is not None:
-        return None
+        return data
     if declared := EncodingDetector.find_declared_encoding(data, is_html=True):
         # The encoding standard browsers follow reads these labels as windows-1252, whose
         # 0x80-0x9f bytes are the curly quotes, dashes and euro sign such pages mean.
-        return "windows-1252" if declared.strip().lower() in _WINDOWS_1252_LABELS else None
+        return _windows_1252(data) if declared.strip().lower() in _WINDOWS_1252_LABELS else data
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         decoded = data.decode("utf-8", errors="replace")
         stray = decoded.count("\ufffd")
         if sum(not c.isascii() for c in decoded) - stray >= _UTF8_EVIDENCE * stray:
-            return "utf-8"
+            return decoded  # a stray byte or two shown as U+FFFD, as browsers do
         # The page's text, not its styles and scripts, which may fill its first 64 KB.
         sample = _TAG.sub(b" ", _NOT_THE_PAGES_OWN.sub(b"", data))[:ENCODING_SAMPLE_BYTES]
-        if not _western(sample.decode("latin-1").translate(_WINDOWS_1252)):
+        if not _western(_windows_1252(sample)):
             guess = guess_encoding(sample)
             if guess is not None and _latin(sample.decode(guess, errors="replace")):
                 guess = None  # a guess that reads it as Latin letters after all is no guess
@@ -433,8 +426,14 @@ def _undeclared_encoding(data: bytes, source: str) -> str | None:
                 else "its encoding could not be told; convert it to UTF-8 first, e.g. iconv -f ENCODING -t UTF-8"
             )
             raise UnreadableDocumentError(f"{source}: not UTF-8 and names no encoding; {advice}; skipped.") from None
-        return "windows-1252"
-    return "utf-8"
+        return _windows_1252(data)
+
+
+def _windows_1252(data: bytes) -> str:
+    """Bytes decoded as windows-1252 as browsers decode it. (BeautifulSoup, asked for
+    windows-1252, returned no text at all for a page holding a byte Python's codec leaves
+    unassigned: 0x81, 0x8d, 0x8f, 0x90, 0x9d.)"""
+    return data.decode("latin-1").translate(_WINDOWS_1252)
 
 
 # A page with this many characters of valid UTF-8 beyond ASCII for each invalid byte is UTF-8

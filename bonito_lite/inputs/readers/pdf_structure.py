@@ -165,8 +165,10 @@ def heading_texts(page, headings: list[list[int]]) -> tuple[str, list[str]]:
             shown_by.add(heading_of.get(mcid))
 
     runs: list[tuple[str, float, float, int | None]] = []  # text, x, y, its heading
+    upright = True
 
     def run(text: str, cm, tm, *_) -> None:
+        nonlocal upright
         # Runs are joined as they come: headings are matched without their spaces.
         number = next(iter(shown_by)) if len(shown_by) == 1 else None
         if text and number is not None:
@@ -179,12 +181,11 @@ def heading_texts(page, headings: list[list[int]]) -> tuple[str, list[str]]:
         a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
         c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
         if text.strip() and not (a > 0 and d > 0 and b == 0 and c == 0):
-            upright[0] = False
+            upright = False
         runs.append((text, x, y, number))
 
-    upright = [True]
     page_text = page.extract_text(visitor_operand_after=after, visitor_text=run)
-    if upright[0] and "".join(text for text, *_ in runs) == page_text:
+    if upright and "".join(text for text, *_ in runs) == page_text:
         page_text = _headings_in_place(runs)
     return page_text, ["".join(part) for part in parts]
 
