@@ -1010,6 +1010,8 @@ def prose_pool(monitor: bool = False) -> tuple[str, ...]:
 # The pool is small enough to learn by heart, and a model that knows a paragraph writes its
 # questions from memory instead of from the passage; a changed paragraph cannot be recalled.
 PROSE_PERTURB_SHARE = 0.0
+# Share of a perturbed paragraph's longer words swapped.
+PROSE_SWAP_SHARE = 0.25
 
 
 def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
@@ -1017,7 +1019,7 @@ def prose_passage(rng: random.Random, monitor: bool = False) -> Passage | None:
     pool = prose_pool(monitor)
     text = "\n\n".join(rng.sample(pool, 1 if rng.random() < 0.75 else 2))
     if not monitor and PROSE_PERTURB_SHARE and rng.random() < PROSE_PERTURB_SHARE:
-        text = toy_prose.perturbed(text, rng, split=SPLIT_WORD_SHARE)
+        text = toy_prose.perturbed(text, rng, share=PROSE_SWAP_SHARE, split=SPLIT_WORD_SHARE)
     return _prose_with_facts(rng, text, pool)
 
 

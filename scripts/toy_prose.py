@@ -139,14 +139,21 @@ def invented_name(rng: random.Random, split: float = 0.0) -> str:
     return f"{invented_word(rng, True, split)} {invented_word(rng, True, split)}"
 
 
+# When set, the (capitalised words, lower-case words, word endings) invented words are made
+# of instead of the whole vocabulary's: training can then draw them from the tokenizer pieces
+# a model has not learnt (``train_toy_bonito.py --new-words``).
+WORD_POOL: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
+
+
 def invented_word(rng: random.Random, capitalised: bool = False, split: float = 0.0) -> str:
     """A vocabulary word, or (with probability ``split``) one with one or two word endings
     added ("Rivers" + "ide"): a word the tokenizer cuts into pieces. Names in real documents
     mostly are; a model that only ever copied one-piece names stops copying after the first
     piece ("Rivers" for "Riverside")."""
-    word = rng.choice(vocabulary_words()[0 if capitalised else 1])
+    capitals, lower, endings = WORD_POOL or (*vocabulary_words(), word_endings())
+    word = rng.choice(capitals if capitalised else lower)
     if split and rng.random() < split:
-        word += "".join(rng.choice(word_endings()) for _ in range(rng.randint(1, 2)))
+        word += "".join(rng.choice(endings) for _ in range(rng.randint(1, 2)))
     return word
 
 
