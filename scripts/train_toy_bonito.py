@@ -65,10 +65,10 @@ words the toy never learnt").
 ``--split-words`` cuts invented names and swapped words into several tokenizer pieces (every
 invented name the bundled toy saw was one piece, and it cuts "Riverside" to "Rivers");
 ``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
-and 20-40 times slower where it has not (BENCHMARKS.md). ``--drill`` makes that share of the examples copy drills (extractive
-questions on short prose with most words swapped, ``toy_corpus.DRILL_SHARE``); as a CPU
-fine-tune of the bundled toy they traded multiple-choice answers for extractive ones
-without a reliable gain (BENCHMARKS.md). ``--copy`` makes that share of the rows copying
+and 20-40 times slower where it has not (BENCHMARKS.md). ``--drill`` makes that share of
+the examples copy drills (extractive questions on short prose with most words swapped,
+``toy_corpus.DRILL_SHARE``); as a CPU fine-tune of the bundled toy they traded
+multiple-choice answers for extractive ones without a reliable gain (BENCHMARKS.md). ``--copy`` makes that share of the rows copying
 exercises (:func:`copy_row`: a stretch of swapped prose, then it again); as a CPU fine-tune
 they taught the bundled toy to copy (:func:`copy_probe`, 44% to 98% in minutes) without
 keeping more of its extractive answers, which fail at choosing and asking, not at copying
@@ -689,10 +689,8 @@ def main() -> None:
     model.train()
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,} on {device}", flush=True)
 
-    trained = list(model.parameters())
     if args.new_words:
         unlearnt = train_new_words_only(model)
-        trained = [model.get_input_embeddings().weight]
         overrides["toy_prose.WORD_POOL"] = pool = new_word_pool(sp, unlearnt.cpu())
         overrides["PROSE_SWAP_SHARE"] = NEW_WORDS_SWAP_SHARE
         print(
@@ -704,6 +702,7 @@ def main() -> None:
     print(f"{len(data)} training examples tokenized in {time.monotonic() - started:.0f}s", flush=True)
     # No weight decay on the new words' rows: it would shrink every row, the learnt ones too.
     decay = 0.0 if args.new_words else 0.01
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=decay, betas=(0.9, 0.98))
     warmup = max(1, min(args.warmup, args.steps // 10))
 
