@@ -140,3 +140,30 @@ def test_the_new_words_stage_changes_the_bundled_toy_only_in_its_unlearnt_rows(t
     moved = (trained["model.embed_tokens.weight"] - start["model.embed_tokens.weight"]).abs().amax(dim=1)
     assert moved[unlearnt].any() and not moved[~unlearnt].any()
     assert all(torch.equal(trained[name], start[name]) for name in trained if "embed_tokens" not in name)
+
+
+def test_a_corpus_chunk_draws_its_invented_words_from_the_pool_it_is_given_and_puts_it_back():
+    import sentencepiece
+
+    import toy_corpus
+    import toy_prose
+
+    train_toy_bonito = _script()
+    tokenizer = str(toy_prose.mistral_tokenizer_path())
+    pool = (("Zorblaxi",), ("quuxlemon",), ("ity",))
+    overrides = {"toy_prose.WORD_POOL": pool, "PROSE_PERTURB_SHARE": 1.0}
+    rows = train_toy_bonito._corpus_chunk((30, 7, 4096, tokenizer, overrides, 0.25))
+    sp = sentencepiece.SentencePieceProcessor(model_file=tokenizer)
+    texts = [sp.decode(ids) for ids, _ in rows]
+    # The chunk's invented words come from the pool, and only while the chunk is made.
+    assert sum("quuxlemon" in text for text in texts) >= 5 and any("Zorblaxi" in text for text in texts)
+    assert toy_prose.WORD_POOL is None and toy_corpus.PROSE_PERTURB_SHARE == 0.0
+
+
+def test_new_words_needs_a_trained_model_to_start_from(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--new-words", "--output", str(tmp_path / "ckpt"), "--examples", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--init-from" in done.stderr
+    assert not (tmp_path / "ckpt").exists()
