@@ -655,6 +655,8 @@ def main() -> None:
         help="torch threads (on a busy machine 1 is quicker: a second thread on a busy core stalls both)",
     )
     args = parser.parse_args()
+    if args.new_words and not args.init_from:
+        parser.error("--new-words trains the words a trained model lacks: give it one with --init-from")
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -692,8 +694,6 @@ def main() -> None:
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,} on {device}", flush=True)
 
     if args.new_words:
-        if not args.init_from:
-            parser.error("--new-words trains the words a trained model lacks: give it one with --init-from")
         unlearnt = train_new_words_only(model)
         overrides["toy_prose.WORD_POOL"] = pool = new_word_pool(sp, unlearnt.cpu())
         overrides["PROSE_SWAP_SHARE"] = NEW_WORDS_SWAP_SHARE

@@ -46,7 +46,8 @@ def _tied_toy(vocab_norms: dict[int, float]):
     import torch
     from transformers import MistralForCausalLM
 
-    train_toy_bonito = _script()
+    import train_toy_bonito
+
     model = MistralForCausalLM(train_toy_bonito.toy_config(32, 1, 2, 1, 64))
     embeddings = model.get_input_embeddings().weight
     with torch.no_grad():
@@ -56,16 +57,11 @@ def _tied_toy(vocab_norms: dict[int, float]):
     return model
 
 
-def _script():
-    import train_toy_bonito
-
-    return train_toy_bonito
-
-
 def test_new_words_train_only_the_embedding_rows_the_model_has_not_learnt():
     import torch
 
-    train_toy_bonito = _script()
+    import train_toy_bonito
+
     learnt = {row: 1.6 for row in range(0, 32000, 3)}
     model = _tied_toy(learnt)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -94,8 +90,8 @@ def test_new_words_are_made_of_the_pieces_the_model_has_not_learnt():
     import sentencepiece
 
     import toy_prose
+    import train_toy_bonito
 
-    train_toy_bonito = _script()
     sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
     learnt = {sp.piece_to_id("\u2581the"): 1.6, sp.piece_to_id("\u2581Harbor"): 1.6, sp.piece_to_id("ide"): 1.6}
     unlearnt = train_toy_bonito.unlearnt_rows(_tied_toy(learnt).get_input_embeddings().weight)
@@ -122,7 +118,8 @@ def test_the_new_words_stage_changes_the_bundled_toy_only_in_its_unlearnt_rows(t
 
     from bonito_lite.models.paths import toy_model_path
 
-    train_toy_bonito = _script()
+    import train_toy_bonito
+
     checkpoint = tmp_path / "ckpt"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--init-from", str(toy_model_path()), "--new-words", "--keep-tied",
@@ -147,8 +144,8 @@ def test_a_corpus_chunk_draws_its_invented_words_from_the_pool_it_is_given_and_p
 
     import toy_corpus
     import toy_prose
+    import train_toy_bonito
 
-    train_toy_bonito = _script()
     tokenizer = str(toy_prose.mistral_tokenizer_path())
     pool = (("Zorblaxi",), ("quuxlemon",), ("ity",))
     overrides = {"toy_prose.WORD_POOL": pool, "PROSE_PERTURB_SHARE": 1.0}
