@@ -141,7 +141,8 @@ def invented_name(rng: random.Random, split: float = 0.0) -> str:
 
 # When set, the (capitalised words, lower-case words, word endings) invented words are made
 # of instead of the whole vocabulary's: training can then draw them from the tokenizer pieces
-# a model has not learnt (``train_toy_bonito.py --new-words``).
+# a model has not learnt (``train_toy_bonito.py --new-words``). A kind the pool has none of
+# (a model that has learnt every lower-case word) is drawn from the whole vocabulary.
 WORD_POOL: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
 
@@ -150,7 +151,8 @@ def invented_word(rng: random.Random, capitalised: bool = False, split: float = 
     added ("Rivers" + "ide"): a word the tokenizer cuts into pieces. Names in real documents
     mostly are; a model that only ever copied one-piece names stops copying after the first
     piece ("Rivers" for "Riverside")."""
-    capitals, lower, endings = WORD_POOL or (*vocabulary_words(), word_endings())
+    whole = (*vocabulary_words(), word_endings())
+    capitals, lower, endings = (pool or every for pool, every in zip(WORD_POOL or whole, whole))
     word = rng.choice(capitals if capitalised else lower)
     if split and rng.random() < split:
         word += "".join(rng.choice(endings) for _ in range(rng.randint(1, 2)))

@@ -111,6 +111,26 @@ def test_new_words_are_made_of_the_pieces_the_model_has_not_learnt():
     assert set(words) <= set(capitalised) | set(lower)
 
 
+def test_a_kind_of_word_the_pool_has_none_of_comes_from_the_whole_vocabulary():
+    import random
+
+    import toy_prose
+
+    # A model that has learnt every lower-case word and word ending leaves only capitalised ones.
+    before = toy_prose.WORD_POOL
+    toy_prose.WORD_POOL = (("Zorblaxi",), (), ())
+    try:
+        rng = random.Random(0)
+        names = {toy_prose.invented_word(rng, capitalised=True) for _ in range(20)}
+        words = [toy_prose.invented_word(rng, capitalised=False, split=1.0) for _ in range(20)]
+    finally:
+        toy_prose.WORD_POOL = before
+    assert names == {"Zorblaxi"}
+    # Each a vocabulary word with endings added (split=1.0), none from the empty kinds.
+    lower = toy_prose.vocabulary_words()[1]
+    assert all(any(word.startswith(w) and len(word) > len(w) for w in lower) for word in words)
+
+
 @pytest.mark.slow
 def test_the_new_words_stage_changes_the_bundled_toy_only_in_its_unlearnt_rows(tmp_path):
     import torch
