@@ -575,6 +575,22 @@ def test_wiki_furniture_inside_the_content_is_left_out():
     assert text == "Build\n\nThe build compiles the service.[1]\n\n1. Handbook, 2023."
 
 
+def test_rustdocs_version_and_source_link_beside_each_item_are_left_out():
+    page = """<html><body class="rustdoc struct"><main><section id="main-content" class="content">
+<h1 class="fqn"><span class="in-band">Struct <a class="struct" href="#">Bytes</a></span><span class="out-of-band">\
+<span class="since" title="Stable since Rust version 1.0.0">1.0.0</span> <a class="srclink" href="../src/io.rs.html">source</a></span></h1>
+<div class="docblock"><p>An iterator over the bytes of a reader.</p></div>
+<details class="toggle method-toggle" open><summary><section id="method.len" class="method"><span class="rightside">\
+<span class="since" title="Stable since Rust version 1.0.0">1.0.0</span> · <a class="src" href="../src/vec.rs.html#2400">Source</a></span>\
+<h4 class="code-header">pub fn <a href="#method.len" class="fn">len</a>(&amp;self) -&gt; usize</h4></section></summary>
+<div class="docblock"><p>Returns the number of elements in the vector.</p></div></details></section></main></body></html>"""
+    text, _ = read_page(page)
+    assert text == (
+        "Struct Bytes\n\nAn iterator over the bytes of a reader.\n\npub fn len(&self) -> usize\n\n"
+        "Returns the number of elements in the vector."
+    )
+
+
 def test_a_table_written_one_tag_a_line_has_single_spaces_around_its_separators():
     text, _ = read_page(
         "<html><body><table>\n<tr>\n<td>Alice</td>\n<td>42</td>\n</tr>\n<tr>\n<td>Bob</td>\n<td></td>\n<td>7</td>\n</tr>\n</table></body></html>"

@@ -205,6 +205,9 @@ _FURNITURE_NAMES = {
     "md-source-file",
     "expand-control",
     "page-header-icon",
+    # rustdoc's "1.0.0 · Source" beside each item (and, before 1.60's redesign, its title)
+    "rightside",
+    "out-of-band",
 }
 # Readers' comments under a post and the form to write one (WordPress, Disqus): not the
 # document's text, nor its author's. WordPress writes each comment as an article, so these go
