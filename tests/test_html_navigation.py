@@ -591,6 +591,20 @@ def test_rustdocs_version_and_source_link_beside_each_item_are_left_out():
     )
 
 
+@pytest.mark.parametrize(
+    ("checked", "shown"),
+    [(" checked", "import { readFile } from 'node:fs';"), ("", "const { readFile } = require('node:fs');")],
+)
+def test_of_nodes_two_flavours_of_an_example_only_the_one_its_checkbox_shows_is_read(checked, shown):
+    page = f"""<html><body><main><p>Read a file:</p>
+<pre class="with-40-chars"><input class="js-flavor-toggle" type="checkbox"{checked} aria-label="Show modern ES modules syntax">\
+<code class="language-js mjs">import {{ readFile }} from 'node:fs';</code><code class="language-js cjs">const {{ readFile }} = require('node:fs');</code>\
+<button class="copy-button">copy</button></pre>
+<pre><code class="language-js cjs">// a lone example has no checkbox and is kept</code></pre></main></body></html>"""
+    text, _ = read_page(page)
+    assert text == f"Read a file:\n\n{shown}\n\n// a lone example has no checkbox and is kept"
+
+
 def test_a_table_written_one_tag_a_line_has_single_spaces_around_its_separators():
     text, _ = read_page(
         "<html><body><table>\n<tr>\n<td>Alice</td>\n<td>42</td>\n</tr>\n<tr>\n<td>Bob</td>\n<td></td>\n<td>7</td>\n</tr>\n</table></body></html>"

@@ -626,7 +626,26 @@ def _hidden(node) -> bool:
         node.has_attr("hidden")
         or node.get("aria-hidden") == "true"
         or bool(_HIDDEN_STYLE.search(node.get("style", "").lower()))
+        or _flavour_not_shown(node)
     )
+
+
+# Node.js's documentation writes many examples twice, as ES modules (class "mjs") and as
+# CommonJS ("cjs"), one after the other behind a checkbox; its style sheet shows the ES
+# modules when the box is checked and CommonJS when it is not. Read both, and every such
+# example says the same thing twice.
+_FLAVOURS = {"mjs", "cjs"}
+_FLAVOUR_TOGGLES = ("js-flavor-toggle", "js-flavor-selector")
+
+
+def _flavour_not_shown(node) -> bool:
+    flavour = _FLAVOURS.intersection(node.get("class", ()))
+    if not flavour:
+        return False
+    toggle = node.find_previous_sibling("input", class_=_FLAVOUR_TOGGLES)
+    if toggle is None:
+        return False
+    return flavour != {"mjs" if toggle.has_attr("checked") else "cjs"}
 
 
 class _LinkStats:
