@@ -13,7 +13,8 @@ policy, a council report, an onboarding email). None of them comes from the trai
 
 Prints kept / generated per task type, the share kept, and the target each type is held to.
 Two samples make 30 generations per type, whose share moves by about 15 points from one seed
-to the next; to choose between two models, use ``--samples 8`` and two seeds (BENCHMARKS.md).
+to the next; to choose between two models, use ``--samples 8`` and four seeds, 480
+generations a type (two seeds, 240, once read noise as a loss: BENCHMARKS.md).
 """
 
 from __future__ import annotations
