@@ -105,25 +105,36 @@ def mistral_tokenizer_path() -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
-def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
-    capitalised, lower = [], []
-    for piece in _pieces():
-        if not piece.startswith("\u2581"):
+def words_by_kind(pieces, shortest: int = 4, longest: int = 12, longest_ending: int = 6):
+    """(capitalised words, lower-case words, word endings) among Mistral tokenizer pieces, in
+    their order: pieces that start a word and are ``shortest`` to ``longest`` Latin letters
+    ("▁Harbor", "▁bridge"), and pieces that continue one, of 2 to ``longest_ending``
+    lower-case letters ("ide", "ley")."""
+    capitalised, lower, endings = [], [], []
+    for piece in pieces:
+        if not piece.startswith("▁"):
+            if re.fullmatch(f"[a-z]{{2,{longest_ending}}}", piece):
+                endings.append(piece)
             continue
         word = piece[1:]
-        if re.fullmatch(r"[A-Z][a-z]{3,11}", word):
-            capitalised.append(word)
-        elif re.fullmatch(r"[a-z]{4,12}", word):
-            lower.append(word)
-    return tuple(capitalised), tuple(lower)
+        if shortest <= len(word) <= longest and re.fullmatch("[A-Z]?[a-z]+", word):
+            (capitalised if word[0].isupper() else lower).append(word)
+    return tuple(capitalised), tuple(lower), tuple(endings)
 
 
 @functools.lru_cache(maxsize=1)
+def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    return words_by_kind(_pieces())
+
+
+def vocabulary_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(capitalised words, lower-case words) that are whole pieces of the Mistral tokenizer."""
+    return _vocabulary()[:2]
+
+
 def word_endings() -> tuple[str, ...]:
     """Pieces of the Mistral tokenizer that continue a word ("ide", "ley"), never start one."""
-    return tuple(piece for piece in _pieces() if re.fullmatch(r"[a-z]{2,6}", piece))
+    return _vocabulary()[2]
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,7 +162,7 @@ def invented_word(rng: random.Random, capitalised: bool = False, split: float = 
     added ("Rivers" + "ide"): a word the tokenizer cuts into pieces. Names in real documents
     mostly are; a model that only ever copied one-piece names stops copying after the first
     piece ("Rivers" for "Riverside")."""
-    whole = (*vocabulary_words(), word_endings())
+    whole = _vocabulary()
     capitals, lower, endings = (pool or every for pool, every in zip(WORD_POOL or whole, whole))
     word = rng.choice(capitals if capitalised else lower)
     if split and rng.random() < split:

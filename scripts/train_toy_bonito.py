@@ -97,7 +97,6 @@ import argparse
 import json
 import math
 import random
-import re
 import shutil
 import sys
 import time
@@ -309,17 +308,10 @@ def unlearnt_rows(embeddings: torch.Tensor) -> torch.Tensor:
 
 def new_word_pool(sp: sentencepiece.SentencePieceProcessor, unlearnt: torch.Tensor):
     """(capitalised words, lower-case words, word endings) made of the unlearnt pieces, for
-    ``toy_prose.WORD_POOL``: the Latin-letter ones, which English documents are written in."""
-    capitalised, lower, endings = [], [], []
-    for index in torch.nonzero(unlearnt).flatten().tolist():
-        piece = sp.id_to_piece(index)
-        if re.fullmatch("\u2581[A-Z][a-z]{1,14}", piece):
-            capitalised.append(piece[1:])
-        elif re.fullmatch("\u2581[a-z]{2,15}", piece):
-            lower.append(piece[1:])
-        elif re.fullmatch("[a-z]{2,10}", piece):
-            endings.append(piece)
-    return tuple(capitalised), tuple(lower), tuple(endings)
+    ``toy_prose.WORD_POOL``: the Latin-letter ones, which English documents are written in,
+    words of two letters and more ("sea"), endings of up to ten."""
+    pieces = (sp.id_to_piece(index) for index in torch.nonzero(unlearnt).flatten().tolist())
+    return toy_prose.words_by_kind(pieces, shortest=2, longest=15, longest_ending=10)
 
 
 def train_new_words_only(model: MistralForCausalLM) -> torch.Tensor:
