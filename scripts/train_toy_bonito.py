@@ -67,7 +67,10 @@ examples (29% before it), and as many of every other type as before, within samp
 
 ``--split-words`` cuts invented names and swapped words into several tokenizer pieces (every
 invented name the bundled toy saw was one piece, and it cuts "Riverside" to "Rivers");
-``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
+``--wide-words`` draws them from every Latin-letter piece of the tokenizer, words of two letters
+and more and endings of up to ten (the corpus's own vocabulary stops at four letters and six):
+the pieces ``--new-words`` had to teach the bundled toy after its GPU runs, for a run from
+random weights; ``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
 and 20-40 times slower where it has not (BENCHMARKS.md). ``--drill`` makes that share of
 the examples copy drills (extractive questions on short prose with most words swapped,
 ``toy_corpus.DRILL_SHARE``); as a CPU fine-tune of the bundled toy they traded
@@ -306,11 +309,13 @@ def unlearnt_rows(embeddings: torch.Tensor) -> torch.Tensor:
     return embeddings.detach().norm(dim=1) < UNLEARNT_NORM
 
 
-def new_word_pool(sp: sentencepiece.SentencePieceProcessor, unlearnt: torch.Tensor):
-    """(capitalised words, lower-case words, word endings) made of the unlearnt pieces, for
-    ``toy_prose.WORD_POOL``: the Latin-letter ones, which English documents are written in,
-    words of two letters and more ("sea"), endings of up to ten."""
-    pieces = (sp.id_to_piece(index) for index in torch.nonzero(unlearnt).flatten().tolist())
+def word_pool(sp: sentencepiece.SentencePieceProcessor, rows: torch.Tensor | None = None):
+    """(capitalised words, lower-case words, word endings) for ``toy_prose.WORD_POOL``, made of
+    the pieces ``rows`` marks (the unlearnt ones), or of every piece: the Latin-letter ones,
+    which English documents are written in, words of two letters and more ("sea"), endings
+    of up to ten. The corpus's own vocabulary stops at four letters and endings of six."""
+    ids = range(sp.get_piece_size()) if rows is None else torch.nonzero(rows).flatten().tolist()
+    pieces = (sp.id_to_piece(index) for index in ids)
     return toy_prose.words_by_kind(pieces, shortest=2, longest=15, longest_ending=10)
 
 
@@ -638,6 +643,12 @@ def main() -> None:
         "and swapped words are made of those pieces (the rest of the model frozen)",
     )
     parser.add_argument(
+        "--wide-words",
+        action="store_true",
+        help="draw invented and swapped words from every Latin-letter piece of two letters or more, endings of "
+        "up to ten (toy_prose's vocabulary has four to twelve letters, endings of up to six)",
+    )
+    parser.add_argument(
         "--keep-tied",
         action="store_true",
         help="save the output head tied to the embeddings (no output.weight in the GGUF: a smaller file)",
@@ -651,6 +662,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.new_words and not args.init_from:
         parser.error("--new-words trains the words a trained model lacks: give it one with --init-from")
+    if args.new_words and args.wide_words:
+        parser.error("--new-words draws its words from the pieces it trains: leave out --wide-words")
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -687,9 +700,11 @@ def main() -> None:
     model.train()
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,} on {device}", flush=True)
 
+    if args.wide_words:
+        overrides["toy_prose.WORD_POOL"] = word_pool(sp)
     if args.new_words:
         unlearnt = train_new_words_only(model)
-        overrides["toy_prose.WORD_POOL"] = pool = new_word_pool(sp, unlearnt.cpu())
+        overrides["toy_prose.WORD_POOL"] = pool = word_pool(sp, unlearnt.cpu())
         overrides["PROSE_SWAP_SHARE"] = NEW_WORDS_SWAP_SHARE
         print(
             f"new words: {int(unlearnt.sum()):,} unlearnt embedding rows give {len(pool[0]):,} capitalised words, "

@@ -95,7 +95,7 @@ def test_new_words_are_made_of_the_pieces_the_model_has_not_learnt():
     sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
     learnt = {sp.piece_to_id("\u2581the"): 1.6, sp.piece_to_id("\u2581Harbor"): 1.6, sp.piece_to_id("ide"): 1.6}
     unlearnt = train_toy_bonito.unlearnt_rows(_tied_toy(learnt).get_input_embeddings().weight)
-    capitalised, lower, endings = train_toy_bonito.new_word_pool(sp, unlearnt)
+    capitalised, lower, endings = train_toy_bonito.word_pool(sp, unlearnt)
     assert "Members" in capitalised and "sea" in lower and "Harbor" not in capitalised and "the" not in lower
     assert "ide" not in endings and "ley" in endings
     # Only pieces of Latin letters: English documents are what the toy is shown.
@@ -109,6 +109,23 @@ def test_new_words_are_made_of_the_pieces_the_model_has_not_learnt():
     finally:
         toy_prose.WORD_POOL = before
     assert set(words) <= set(capitalised) | set(lower)
+
+
+def test_wide_words_are_every_latin_letter_piece_the_vocabulary_leaves_out():
+    import sentencepiece
+
+    import toy_prose
+    import train_toy_bonito
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(toy_prose.mistral_tokenizer_path()))
+    capitalised, lower, endings = train_toy_bonito.word_pool(sp)
+    vocabulary_capitalised, vocabulary_lower = toy_prose.vocabulary_words()
+    # The corpus's vocabulary, and the short words and long endings it leaves out.
+    assert set(vocabulary_capitalised) < set(capitalised) and set(vocabulary_lower) < set(lower)
+    assert set(toy_prose.word_endings()) < set(endings)
+    assert "sea" in lower and "sea" not in vocabulary_lower
+    assert any(len(ending) > 6 for ending in endings)
+    assert all(word.isascii() and word.isalpha() for group in (capitalised, lower, endings) for word in group)
 
 
 def test_a_kind_of_word_the_pool_has_none_of_comes_from_the_whole_vocabulary():
