@@ -10,11 +10,13 @@ policy, a council report, an onboarding email). None of them comes from the trai
 
     python scripts/measure_toy.py                    # the bundled toy, 2 samples per passage
     python scripts/measure_toy.py --model other.gguf --samples 1 --seed 3
+    python scripts/measure_toy.py --model other.gguf --samples 8 -s 3 -s 4 -s 5 -s 6 -t exqa -t mcqa
 
-Prints kept / generated per task type, the share kept, and the target each type is held to.
-Two samples make 30 generations per type, whose share moves by about 15 points from one seed
-to the next; to choose between two models, use ``--samples 8`` and four seeds, 480
-generations a type (two seeds, 240, once read noise as a loss: BENCHMARKS.md).
+Prints kept / generated per task type, the share kept, and the target each type is held to;
+with several seeds, one run each, their sums and each seed's count kept. Two samples make 30
+generations per type, whose share moves by about 15 points from one seed to the next; to
+choose between two models, use ``--samples 8`` and four seeds, 480 generations a type (two
+seeds, 240, once read noise as a loss: BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bonito_lite.errors import UnknownTaskTypeError
 from bonito_lite.filters import ANSWER_NOT_IN_PASSAGE, normalise
 from bonito_lite.sinks import manifest_path, rejected_path
-from bonito_lite.task_types import TASK_TYPES
+from bonito_lite.task_types import TASK_TYPES, resolve_task_types
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = (ROOT / "examples" / "sample_notes.md", *sorted((ROOT / "tests" / "data" / "toy_heldout").glob("*.txt")))
@@ -54,11 +57,17 @@ def answer_miss(answer: str, passage: str) -> str:
 
 
 def measure(
-    model: str, samples: int, seed: int, threads: int | None = None, documents=HELD_OUT
+    model: str,
+    samples: int,
+    seed: int,
+    threads: int | None = None,
+    documents=HELD_OUT,
+    task_types: tuple[str, ...] = ("all",),
 ) -> tuple[dict[str, tuple[int, int, dict]], collections.Counter]:
-    """(kept, generated, rejections by reason) per task type's full name, from the manifest
-    of one ``bonito-lite generate -t all`` run with the command's defaults, and how the
-    extractive answers not in their passage miss it (:func:`answer_miss`)."""
+    """(kept, generated, rejections by reason) per task type's full name (of ``task_types``,
+    as ``-t`` takes them), from the manifest of one ``bonito-lite generate`` run with the
+    command's defaults, and how the extractive answers not in their passage miss it
+    (:func:`answer_miss`)."""
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "heldout.jsonl"
         command = [
@@ -67,8 +76,7 @@ def measure(
             "bonito_lite",
             "generate",
             *map(str, documents),
-            "-t",
-            "all",
+            *(option for task_type in task_types for option in ("-t", task_type)),
             "--model",
             model,
             "--num-samples",
@@ -90,7 +98,7 @@ def measure(
                 if reject["reason"] == ANSWER_NOT_IN_PASSAGE:
                     misses[answer_miss(reject["output"], reject["context"])] += 1
     out = {}
-    for task in TASK_TYPES:
+    for task in _chosen(task_types):
         counts = by_task.get(task.full_name, {"kept": 0, "rejected": {}})
         kept, rejected = counts["kept"], counts["rejected"]
         out[task.full_name] = (kept, kept + sum(rejected.values()), rejected)
@@ -101,7 +109,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="GGUF file, or 'toy' for the bundled model")
     parser.add_argument("--samples", type=int, default=2, help="samples per passage and task type")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "-s", "--seed", type=int, action="append", help="sampling seed; repeat to sum runs [default: 0]"
+    )
+    parser.add_argument(
+        "-t",
+        "--task-type",
+        action="append",
+        help="task type to measure, as generate takes it; repeatable [default: all]",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -109,28 +125,45 @@ def main() -> None:
         help="llama.cpp threads (default: the command's; 1 is quicker on a busy machine)",
     )
     args = parser.parse_args()
+    seeds = args.seed or [0]
+    task_types = tuple(args.task_type or ["all"])
+    try:
+        tasks = _chosen(task_types)
+    except UnknownTaskTypeError as error:
+        parser.error(str(error))
 
     started = time.monotonic()
-    results, misses = measure(args.model, args.samples, args.seed, args.threads)
+    runs = [measure(args.model, args.samples, seed, args.threads, task_types=task_types) for seed in seeds]
+    misses = sum((run_misses for _, run_misses in runs), collections.Counter())
     missed = 0
     print(f"{'task type':40} {'kept':>9} {'share':>6} {'target':>6}  rejected")
-    for task in TASK_TYPES:
-        kept, total, rejected = results[task.full_name]
+    for task in tasks:
+        per_seed = [results[task.full_name] for results, _ in runs]
+        kept, total = sum(r[0] for r in per_seed), sum(r[1] for r in per_seed)
+        rejected = sum((collections.Counter(r[2]) for r in per_seed), collections.Counter())
         target = TARGETS.get(task.short, OTHER_TARGET)
         share = kept / total if total else 0.0
         missed += share < target
-        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items(), key=lambda r: -r[1]))
+        reasons = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common())
+        seed_counts = f" ({' + '.join(str(r[0]) for r in per_seed)})" if len(seeds) > 1 else ""
         flag = "" if share >= target else "  <- below target"
-        print(f"{task.full_name:40} {kept:>4}/{total:<4} {share:>6.0%} {target:>6.0%}  {reasons}{flag}")
-    kept = sum(r[0] for r in results.values())
-    total = sum(r[1] for r in results.values())
+        print(f"{task.full_name:40} {kept:>4}/{total:<4} {share:>6.0%} {target:>6.0%}  {reasons}{seed_counts}{flag}")
+    kept = sum(r[0] for results, _ in runs for r in results.values())
+    total = sum(r[1] for results, _ in runs for r in results.values())
     print(f"{'all':40} {kept:>4}/{total:<4} {kept / max(1, total):>6.0%}")
     if misses:
         print("extractive answers not in the passage: " + ", ".join(f"{kind} {n}" for kind, n in misses.most_common()))
     print(
-        f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, seed {args.seed}, "
+        f"{len(HELD_OUT)} documents, {args.samples} sample(s) per passage and task type, "
+        f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, "
         f"{time.monotonic() - started:.0f} s; {missed} task type(s) below target"
     )
+
+
+def _chosen(task_types: tuple[str, ...]):
+    """The task types ``-t`` names ("all": every one), in the table's order."""
+    chosen = resolve_task_types(task_types)
+    return tuple(task for task in TASK_TYPES if task in chosen)
 
 
 if __name__ == "__main__":
