@@ -692,3 +692,37 @@ def test_a_lead_in_line_does_not_make_a_link_list_text_and_a_short_pages_footer_
         "</main><footer>NAV Copyright 2024 Acme GmbH, registered office Berlin.</footer></body></html>"
     )
     assert text == "Intro text here."
+
+
+@pytest.mark.parametrize(
+    "language_tag, encoding, sentence",
+    [
+        ('<html lang="pl">', "iso8859_2", "Zażółć gęślą jaźń: świeże śliwki są już w sklepie."),
+        ('<html xml:lang="cs-CZ" lang="cs-CZ">', "cp1250", "Příliš žluťoučký kůň úpěl ďábelské ódy."),
+        ('<html><head><meta http-equiv="Content-Language" content="tr, en">', "cp1254", "Şişli'de ığdır çiçekleri."),
+        ("<html lang='lt'>", "cp1257", "Įlankoje plaukė žuvėdros ir šešios gulbės."),
+    ],
+)
+def test_an_undeclared_page_in_a_central_european_or_turkish_language_is_read_in_its_browsers_default(
+    tmp_path, language_tag, encoding, sentence
+):
+    page = f"{language_tag}<body><p>{sentence}</p></body></html>"
+    text, _ = read(tmp_path, "page.html", page.encode(encoding))
+    assert text == sentence
+    # Without its language it is read as windows-1252, as before: the letters are wrong.
+    bare = page.replace(language_tag, "<html>")
+    assert read(tmp_path, "bare.html", bare.encode(encoding))[0] != sentence
+    # A declared encoding, or UTF-8, is not second-guessed by the language.
+    declared = page.replace("<body>", '<head><meta charset="utf-8"></head><body>')
+    assert read(tmp_path, "declared.html", declared.encode())[0] == sentence
+    assert read(tmp_path, "utf8.html", page.encode())[0] == sentence
+
+
+def test_a_language_whose_browsers_default_to_windows_1252_or_written_only_in_a_comment_changes_nothing(tmp_path):
+    sentence = "Fran\xe7ois r\xe9pond \xe0 la lettre \u201cdu march\xe9\u201d."
+    for name, start in (("fr.html", '<html lang="fr-CA">'), ("comment.html", '<!-- <html lang="pl"> --><html>')):
+        text, _ = read(tmp_path, name, f"{start}<body><p>{sentence}</p></body></html>".encode("cp1252"))
+        assert text == sentence
+    # A byte windows-1250 leaves unassigned is the C1 control of its number, as browsers read it.
+    page = '<html lang="cs"><body><p>Kůň 5.</p></body></html>'.encode("cp1250").replace(b"5.", b"\x81 5.")
+    assert read(tmp_path, "cs.html", page)[0] == "Kůň \x81 5."

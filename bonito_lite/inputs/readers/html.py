@@ -22,9 +22,10 @@ that has nothing else under it; never a wrapper
 that holds most of the page's text, and never the page's one ``h1``, kept from a header
 left out around it. The encoding is taken from
 the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252, as browsers
-do); without one, a page that is valid UTF-8 is UTF-8, and any other is windows-1252, as
-browsers read undeclared Western pages, unless its text is not Western: then it is skipped,
-naming the encoding it looks like. A page that only redirects to another (a meta refresh)
+do); without one, a page that is valid UTF-8 is UTF-8; any other is read in the legacy
+encoding browsers of its language default to, where it names a language written in the Latin
+alphabet (``lang="pl"``: ISO-8859-2), else windows-1252, as browsers read undeclared Western
+pages, unless its text is not Western: then it is skipped, naming the encoding it looks like. A page that only redirects to another (a meta refresh)
 holds no text a reader sees, and is skipped.
 """
 
@@ -54,8 +55,8 @@ def _documents(path: Path, source: str, column: str, notes: WarnOnce) -> Iterato
 # Jekyll's redirect_from, Sphinx and MkDocs redirect plugins), all with a delay of 0; "you
 # will be redirected in 5 seconds" pages wait a few. A longer delay is a page shown first.
 _REDIRECT_MOST_SECONDS = 5
-# Where the head is: the refresh is looked for in the first bytes of the file only.
-_REDIRECT_SNIFF_BYTES = 8192
+# Where the head is: a refresh and the page's language are looked for in the first bytes only.
+_HEAD_BYTES = 8192
 _META_TAG = re.compile(rb"<meta\s[^>]*>", re.IGNORECASE)
 _COMMENTS = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
 # What a browser does not take as the page's own meta tags: a refresh for browsers without
@@ -75,18 +76,29 @@ def redirect_target(path: Path) -> str | None:
     it, or a URL; None for any other page (one that reloads itself, too)."""
     try:
         with open(path, "rb") as handle:
-            return _redirect_in(handle.read(_REDIRECT_SNIFF_BYTES), path)
+            return _redirect_in(handle.read(_HEAD_BYTES), path)
     except OSError:
         return None
 
 
+def _head(data: bytes) -> bytes:
+    """The start of a page as a browser looks for its head's tags in it: comments, and markup
+    inside scripts, styles and the like, left out."""
+    return _NOT_THE_PAGES_OWN.sub(b"", _COMMENTS.sub(b"", data[:_HEAD_BYTES]))
+
+
+def _attributes(tag: bytes) -> dict[bytes, str]:
+    """A start tag's attributes, names lower-cased (a prefixed name, ``xml:lang``, by its
+    local name)."""
+    return {
+        match[1].lower(): (match[2] or match[3] or match[4] or b"").decode("latin-1")
+        for match in _ATTRIBUTE.finditer(tag)
+    }
+
+
 def _redirect_in(data: bytes, path: Path) -> str | None:
-    head = _NOT_THE_PAGES_OWN.sub(b"", _COMMENTS.sub(b"", data[:_REDIRECT_SNIFF_BYTES]))
-    for tag in _META_TAG.finditer(head):
-        attributes = {
-            match[1].lower(): (match[2] or match[3] or match[4] or b"").decode("latin-1")
-            for match in _ATTRIBUTE.finditer(tag[0])
-        }
+    for tag in _META_TAG.finditer(_head(data)):
+        attributes = _attributes(tag[0])
         if attributes.get(b"http-equiv", "").strip().lower() != "refresh":
             continue
         refresh = _REFRESH.match(html_entities.unescape(attributes.get(b"content", "")))
@@ -399,7 +411,9 @@ def _markup(data: bytes, source: str) -> str | bytes:
     is in another script in a legacy encoding that does not say so (Shift-JIS, Big5,
     Windows-1251) is skipped, as a text file would be, naming the encoding it looks like:
     read as windows-1252 it would be mojibake. (Between the encodings of the Latin alphabet
-    guesses are unreliable on a page's worth of text, so those are all read as windows-1252.)
+    guesses are unreliable on a page's worth of text, so those are read as windows-1252,
+    unless the page names its language: a Polish one as ISO-8859-2, as the browsers it was
+    written for read it.)
     """
     from bs4.dammit import EncodingDetector
 
@@ -417,6 +431,8 @@ def _markup(data: bytes, source: str) -> str | bytes:
         stray = decoded.count("\ufffd")
         if sum(not c.isascii() for c in decoded) - stray >= _UTF8_EVIDENCE * stray:
             return decoded  # a stray byte or two shown as U+FFFD, as browsers do
+        if (encoding := _LATIN_LANGUAGE_ENCODINGS.get(_page_language(data))) is not None:
+            return _single_byte(data, encoding)
         # The page's text, not its styles and scripts, which may fill its first 64 KB.
         sample = _TAG.sub(b" ", _NOT_THE_PAGES_OWN.sub(b"", data))[:ENCODING_SAMPLE_BYTES]
         if not _western(_windows_1252(sample)):
@@ -436,7 +452,48 @@ def _windows_1252(data: bytes) -> str:
     """Bytes decoded as windows-1252 as browsers decode it. (BeautifulSoup, asked for
     windows-1252, returned no text at all for a page holding a byte Python's codec leaves
     unassigned: 0x81, 0x8d, 0x8f, 0x90, 0x9d.)"""
-    return data.decode("latin-1").translate(_WINDOWS_1252)
+    return _single_byte(data, "cp1252")
+
+
+def _single_byte(data: bytes, codec: str) -> str:
+    """Bytes decoded in a single-byte encoding as the encoding standard browsers follow
+    decodes it: a byte Python's ``codec`` leaves unassigned is the C1 control of its number."""
+    return data.decode("latin-1").translate(_single_byte_table(codec))
+
+
+@functools.cache
+def _single_byte_table(codec: str) -> dict[int, str]:
+    return {byte: bytes([byte]).decode(codec, errors="ignore") or chr(byte) for byte in range(0x80, 0x100)}
+
+
+def _page_language(data: bytes) -> str | None:
+    """The language a page says it is in, lower-case, without region or script (``<html
+    lang="cs-CZ">``: "cs"; else the first of ``<meta http-equiv="Content-Language">``)."""
+    head = _head(data)
+    tag = _HTML_START_TAG.search(head)
+    language = _attributes(tag[0]).get(b"lang") if tag else None
+    if not language:
+        for meta in _META_TAG.finditer(head):
+            attributes = _attributes(meta[0])
+            if attributes.get(b"http-equiv", "").strip().lower() == "content-language":
+                language = attributes.get(b"content", "").split(",")[0]
+                break
+    return re.split(r"[-_]", language.strip().lower())[0] if language else None
+
+
+_HTML_START_TAG = re.compile(rb"<html\s[^>]*>", re.IGNORECASE)
+# The HTML Standard's suggested default encodings for user locales, for the languages written
+# in the Latin alphabet whose default is not windows-1252: a page in one of them that names no
+# encoding was written for browsers that default to it. (Those of other scripts are judged by
+# their bytes: their defaults were never the only legacy encoding in use, KOI8-R beside
+# windows-1251.)
+_LATIN_LANGUAGE_ENCODINGS = {
+    **dict.fromkeys(("cs", "hr", "sk"), "cp1250"),
+    **dict.fromkeys(("hu", "pl", "sl"), "iso8859_2"),
+    **dict.fromkeys(("az", "ku", "tr"), "cp1254"),
+    **dict.fromkeys(("et", "lt", "lv"), "cp1257"),
+    "vi": "cp1258",
+}
 
 
 # A page with this many characters of valid UTF-8 beyond ASCII for each invalid byte is UTF-8
@@ -473,9 +530,6 @@ _FOREIGN_EVIDENCE = 8
 # Tags, left out of the sample whose encoding is guessed: their ASCII letters would hide how
 # few of its letters are Western.
 _TAG = re.compile(rb"<[^<>]*>")
-# Byte -> character as the encoding standard browsers follow reads windows-1252 (the bytes
-# Python's codec leaves unassigned are the C1 controls of the same number).
-_WINDOWS_1252 = {byte: bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(0x80, 0xA0)}
 
 
 # The WHATWG encoding standard's labels of windows-1252.
