@@ -701,9 +701,12 @@ def test_a_lead_in_line_does_not_make_a_link_list_text_and_a_short_pages_footer_
         ('<html xml:lang="cs-CZ" lang="cs-CZ">', "cp1250", "Příliš žluťoučký kůň úpěl ďábelské ódy."),
         ('<html><head><meta http-equiv="Content-Language" content="tr, en">', "cp1254", "Şişli'de ığdır çiçekleri."),
         ("<html lang='lt'>", "cp1257", "Įlankoje plaukė žuvėdros ir šešios gulbės."),
+        ('<html lang="hu-Latn-HU">', "iso8859_2", "Árvíztűrő tükörfúrógép, öt őszi levél."),
+        # Windows-1258 writes some of Vietnamese's tone marks as combining marks.
+        ('<html lang="vi">', "cp1258", "Tôi yêu tiê\u0301ng Viê\u0323t."),
     ],
 )
-def test_an_undeclared_page_in_a_central_european_or_turkish_language_is_read_in_its_browsers_default(
+def test_an_undeclared_page_in_a_latin_alphabet_language_is_read_in_the_encoding_its_browsers_default_to(
     tmp_path, language_tag, encoding, sentence
 ):
     page = f"{language_tag}<body><p>{sentence}</p></body></html>"
@@ -723,6 +726,29 @@ def test_a_language_whose_browsers_default_to_windows_1252_or_written_only_in_a_
     for name, start in (("fr.html", '<html lang="fr-CA">'), ("comment.html", '<!-- <html lang="pl"> --><html>')):
         text, _ = read(tmp_path, name, f"{start}<body><p>{sentence}</p></body></html>".encode("cp1252"))
         assert text == sentence
-    # A byte windows-1250 leaves unassigned is the C1 control of its number, as browsers read it.
+    # Only lang counts, the first one written: an HTML page's xml:lang is no language.
+    for name, start in (("xml.html", '<html lang="en" xml:lang="pl">'), ("twice.html", '<html lang="en" lang="pl">')):
+        text, _ = read(tmp_path, name, f"{start}<body><p>{sentence}</p></body></html>".encode("cp1252"))
+        assert text == sentence
+    # A byte windows-1250 leaves unassigned is the C1 control of its number, as browsers read
+    # it; windows-1257's unassigned 0xa1 is U+FFFD, as the encoding standard leaves it.
     page = '<html lang="cs"><body><p>Kůň 5.</p></body></html>'.encode("cp1250").replace(b"5.", b"\x81 5.")
     assert read(tmp_path, "cs.html", page)[0] == "Kůň \x81 5."
+    page = '<html lang="lt"><body><p>Žuvėdros 5.</p></body></html>'.encode("cp1257").replace(b"5.", b"\xa1 5.")
+    assert read(tmp_path, "lt.html", page)[0] == "Žuvėdros \ufffd 5."
+
+
+def test_a_page_whose_language_is_written_in_another_script_is_judged_by_its_bytes(tmp_path, caplog):
+    # Azeri in Cyrillic letters, Kurdish in Arabic ones: the language's Latin-alphabet default
+    # would make mojibake of them; they are skipped as any undeclared page in another script.
+    russian = "Комитет рассмотрел отчёт о работе городской библиотеки за прошлый год."
+    arabic = "ناوەندی شار کتێبخانەیەکی نوێی کردەوە بۆ هەموو خەڵکی ناوچەکە."
+    for name, start, sentence, encoding in (
+        ("az.html", '<html lang="az-Cyrl">', russian, "cp1251"),
+        ("ku.html", '<html lang="ku">', arabic, "cp1256"),
+    ):
+        caplog.clear()
+        page = f"{start}<body><p>{sentence}</p></body></html>".encode(encoding, errors="replace")
+        (tmp_path / name).write_bytes(page)
+        assert list(iter_passages(find_documents([str(tmp_path / name)]), count_tokens=words)) == []
+        assert any("not UTF-8 and names no encoding" in r.getMessage() for r in caplog.records)

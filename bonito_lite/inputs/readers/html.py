@@ -31,6 +31,7 @@ holds no text a reader sees, and is skipped.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import html as html_entities
 import os
@@ -65,7 +66,7 @@ _NOT_THE_PAGES_OWN = re.compile(
     rb"<(noscript|script|style|textarea|template|svg|xmp)\b(?:[^<>]*/>|.*?(?:</\1\s*>|$))", re.DOTALL | re.IGNORECASE
 )
 _URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
-_ATTRIBUTE = re.compile(rb"""(?<![\w-])([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_ATTRIBUTE = re.compile(rb"""(?<![\w:-])([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 # The refresh's content as HTML reads it: a delay, then a URL (``url=`` optional, quotes too).
 _REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
 
@@ -88,12 +89,12 @@ def _head(data: bytes) -> bytes:
 
 
 def _attributes(tag: bytes) -> dict[bytes, str]:
-    """A start tag's attributes, names lower-cased (a prefixed name, ``xml:lang``, by its
-    local name)."""
-    return {
-        match[1].lower(): (match[2] or match[3] or match[4] or b"").decode("latin-1")
-        for match in _ATTRIBUTE.finditer(tag)
-    }
+    """A start tag's attributes, names lower-cased; of an attribute written twice, the first,
+    as browsers keep it."""
+    attributes: dict[bytes, str] = {}
+    for match in _ATTRIBUTE.finditer(tag):
+        attributes.setdefault(match[1].lower(), (match[2] or match[3] or match[4] or b"").decode("latin-1"))
+    return attributes
 
 
 def _redirect_in(data: bytes, path: Path) -> str | None:
@@ -431,10 +432,14 @@ def _markup(data: bytes, source: str) -> str | bytes:
         stray = decoded.count("\ufffd")
         if sum(not c.isascii() for c in decoded) - stray >= _UTF8_EVIDENCE * stray:
             return decoded  # a stray byte or two shown as U+FFFD, as browsers do
-        if (encoding := _LATIN_LANGUAGE_ENCODINGS.get(_page_language(data))) is not None:
-            return _single_byte(data, encoding)
         # The page's text, not its styles and scripts, which may fill its first 64 KB.
         sample = _TAG.sub(b" ", _NOT_THE_PAGES_OWN.sub(b"", data))[:ENCODING_SAMPLE_BYTES]
+        # Read in its language's encoding, a page in a language of the Latin alphabet reads as
+        # one; a page whose letters then run together is in another script, whatever its
+        # language says (lang="ku" on Kurdish written in Arabic letters).
+        hinted = _LATIN_LANGUAGE_ENCODINGS.get(_page_language(data))
+        if hinted and _western(_single_byte(sample, hinted)):
+            return _single_byte(data, hinted)
         if not _western(_windows_1252(sample)):
             guess = guess_encoding(sample)
             if guess is not None and _latin(sample.decode(guess, errors="replace")):
@@ -457,18 +462,25 @@ def _windows_1252(data: bytes) -> str:
 
 def _single_byte(data: bytes, codec: str) -> str:
     """Bytes decoded in a single-byte encoding as the encoding standard browsers follow
-    decodes it: a byte Python's ``codec`` leaves unassigned is the C1 control of its number."""
-    return data.decode("latin-1").translate(_single_byte_table(codec))
+    decodes it: a byte Python's ``codec`` leaves unassigned is the C1 control of its number
+    (0x80-0x9f) or U+FFFD (windows-1257's 0xa1 and 0xa5, which the standard leaves unassigned
+    too)."""
+    return codecs.charmap_decode(data, "strict", _decoding_table(codec))[0]
 
 
 @functools.cache
-def _single_byte_table(codec: str) -> dict[int, str]:
-    return {byte: bytes([byte]).decode(codec, errors="ignore") or chr(byte) for byte in range(0x80, 0x100)}
+def _decoding_table(codec: str) -> str:
+    """The 256 characters the bytes of ``codec`` stand for, as :func:`_single_byte` reads them."""
+    return "".join(
+        bytes([byte]).decode(codec, errors="ignore") or (chr(byte) if byte < 0xA0 else "\ufffd") for byte in range(256)
+    )
 
 
 def _page_language(data: bytes) -> str | None:
-    """The language a page says it is in, lower-case, without region or script (``<html
-    lang="cs-CZ">``: "cs"; else the first of ``<meta http-equiv="Content-Language">``)."""
+    """The language a page says it is in, lower-case, without its region (``<html
+    lang="cs-CZ">``: "cs"; else the first of ``<meta http-equiv="Content-Language">``), or
+    None where its tag names a script other than the Latin alphabet ("az-Cyrl"). An HTML
+    page's ``xml:lang`` says nothing: browsers read only ``lang`` there."""
     head = _head(data)
     tag = _HTML_START_TAG.search(head)
     language = _attributes(tag[0]).get(b"lang") if tag else None
@@ -478,7 +490,10 @@ def _page_language(data: bytes) -> str | None:
             if attributes.get(b"http-equiv", "").strip().lower() == "content-language":
                 language = attributes.get(b"content", "").split(",")[0]
                 break
-    return re.split(r"[-_]", language.strip().lower())[0] if language else None
+    subtags = re.split(r"[-_]", language.strip().lower()) if language else [""]
+    if len(subtags) > 1 and len(subtags[1]) == 4 and subtags[1] != "latn":
+        return None
+    return subtags[0] or None
 
 
 _HTML_START_TAG = re.compile(rb"<html\s[^>]*>", re.IGNORECASE)
