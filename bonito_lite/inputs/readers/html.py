@@ -517,8 +517,9 @@ _UTF8_EVIDENCE = 4
 
 
 def _western(text: str) -> bool:
-    """Whether text read as windows-1252 reads as a Western European language. Its letters
-    beyond ASCII stand alone or in pairs among ASCII ones ("Größere", "été", "ação"); Hebrew,
+    """Whether text read as windows-1252 (or another single-byte encoding of the Latin
+    alphabet) reads as a European language written in it. Its letters beyond ASCII stand
+    alone or in pairs among ASCII ones ("Größere", "été", "ação", "już"); Hebrew,
     Cyrillic, Greek, Chinese or Japanese bytes read so make runs of them ("çáøä öåã÷ú"),
     whatever English or URLs stand beside them. Too few such characters to tell: Western."""
     beyond = sum(not c.isascii() and not c.isspace() for c in text)
