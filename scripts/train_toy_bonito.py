@@ -67,11 +67,12 @@ examples (29% before it), and as many of every other type as before, within samp
 
 ``--split-words`` cuts invented names and swapped words into several tokenizer pieces (every
 invented name the bundled toy saw was one piece, and it cuts "Riverside" to "Rivers");
-``--wide-words`` draws them from every Latin-letter piece of the tokenizer, words of two letters
-and more and endings of up to ten (the corpus's own vocabulary stops at four letters and six):
-the pieces ``--new-words`` had to teach the bundled toy after its GPU runs, for a run from
-random weights; ``--precision bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16
-and 20-40 times slower where it has not (BENCHMARKS.md). ``--drill`` makes that share of
+``--wide-words`` draws them from every Latin-letter piece of the tokenizer, words of two
+letters and more and endings of up to ten (the corpus's own vocabulary has words of four to
+twelve letters and endings of up to six), for a run from random weights that leaves none of
+the rows ``--new-words`` had to teach the bundled toy after its GPU runs; ``--precision
+bfloat16`` makes a CPU step 1.2x quicker where the CPU has AVX512-BF16 and 20-40 times
+slower where it has not (BENCHMARKS.md). ``--drill`` makes that share of
 the examples copy drills (extractive questions on short prose with most words swapped,
 ``toy_corpus.DRILL_SHARE``); as a CPU fine-tune of the bundled toy they traded
 multiple-choice answers for extractive ones without a reliable gain (BENCHMARKS.md).

@@ -25,8 +25,9 @@ the file (BOM, ``<meta charset>``; Latin-1 and ASCII labels read as windows-1252
 do); without one, a page that is valid UTF-8 is UTF-8; any other is read in the legacy
 encoding browsers of its language default to, where it names a language written in the Latin
 alphabet (``lang="pl"``: ISO-8859-2), else windows-1252, as browsers read undeclared Western
-pages, unless its text is not Western: then it is skipped, naming the encoding it looks like. A page that only redirects to another (a meta refresh)
-holds no text a reader sees, and is skipped.
+pages, unless its text is not Western: then it is skipped, naming the encoding it looks like.
+A page that only redirects to another (a meta refresh) holds no text a reader sees, and is
+skipped.
 """
 
 from __future__ import annotations
